@@ -1,0 +1,171 @@
+"""The ASGI application: one port for every AWS API and for the HTTP triggers.
+
+Routing is by path prefix: ``/v2/`` is API Gateway v2, ``/2015-02-01/`` is EFS, other
+``/20YY-MM-DD/`` paths are Lambda, ``/shoal/`` is Shoal's own API (logs, health); components may
+mount their own ASGI apps on a prefix (the HTTP gateway does). The body is read whole, up to
+:data:`MAX_BODY`, before dispatch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote
+
+from shoal.api.codec import HttpResponse
+from shoal.api.dispatch import ApiService, apigatewayv2_api, efs_api, lambda_api
+
+if TYPE_CHECKING:
+    from shoal.core import Shoal
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Large enough for a 50 MB zip sent base64 in a JSON body.
+MAX_BODY = 80 * 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(receive: Receive, limit: int = MAX_BODY) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionError("client disconnected")
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge()
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def send_response(send: Send, response: HttpResponse) -> None:
+    headers = [(k.lower().encode(), v.encode("latin-1")) for k, v in response.headers]
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def json_response(status: int, doc: Any, headers: list[tuple[str, str]] | None = None) -> HttpResponse:
+    return HttpResponse(
+        status,
+        [("Content-Type", "application/json"), *(headers or [])],
+        json.dumps(doc).encode(),
+    )
+
+
+def base_url(scope: Scope, headers: dict[str, str]) -> str:
+    host = headers.get("host")
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}"
+
+
+class ShoalApp:
+    """Routes each request to the AWS service whose path prefix it has, or to a mount."""
+
+    def __init__(self, shoal: Shoal) -> None:
+        self.shoal = shoal
+        self.mounts: list[tuple[str, ASGIApp]] = []
+
+    def mount(self, prefix: str, app: ASGIApp) -> None:
+        self.mounts.append((prefix, app))
+        self.mounts.sort(key=lambda m: -len(m[0]))
+
+    def _service(self, path: str) -> ApiService | None:
+        if path.startswith("/v2/"):
+            return apigatewayv2_api
+        if path.startswith("/2015-02-01/"):
+            return efs_api
+        if len(path) > 12 and path[1:3] == "20" and path[11] == "/":
+            return lambda_api
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        for prefix, app in self.mounts:
+            if path.startswith(prefix):
+                await app(scope, receive, send)
+                return
+        if path.startswith("/shoal/"):
+            await send_response(send, self._shoal_api(path, scope))
+            return
+        service = self._service(path)
+        if service is None:
+            await send_response(send, json_response(404, {"message": "Not Found"}))
+            return
+        try:
+            body = await read_body(receive)
+        except BodyTooLarge:
+            await send_response(
+                send,
+                json_response(413, {"Type": "User", "message": "Request entity too large"},
+                              [("x-amzn-ErrorType", "RequestTooLargeException")]),
+            )
+            return
+        except ConnectionError:
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        qs = scope.get("query_string", b"")
+        query = parse_qs(qs.decode(), keep_blank_values=True) if qs else {}
+        response = await service.dispatch(
+            self.shoal, scope["method"], path, query, headers, body, base_url(scope, headers)
+        )
+        if response is None:
+            response = json_response(
+                404, {"message": f"No operation for {scope['method']} {path}"},
+                [("x-amzn-ErrorType", "UnknownOperationException")],
+            )
+        await send_response(send, response)
+
+    def _shoal_api(self, path: str, scope: Scope) -> HttpResponse:
+        """Shoal's own endpoints: ``/shoal/health``, ``/shoal/logs/{function}?start=MS&limit=N``."""
+        if path == "/shoal/health":
+            return json_response(200, {"status": "ok"})
+        if path.startswith("/shoal/logs/"):
+            query = parse_qs(scope.get("query_string", b"").decode())
+            start = int(query.get("start", ["0"])[0])
+            limit = int(query.get("limit", ["10000"])[0])
+            events = []
+            for event in self.shoal.logs.events(unquote(path[len("/shoal/logs/") :]), start):
+                events.append(event)
+                if len(events) >= limit:
+                    break
+            return json_response(200, {"events": events})
+        return json_response(404, {"message": "Not Found"})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.shoal.start()
+                except Exception as e:
+                    await send({"type": "lifespan.startup.failed", "message": str(e)})
+                    raise
+                await send({"type": "lifespan.startup.complete"})
+                # Printed once everything is started; tests and scripts wait for this line.
+                settings = self.shoal.settings
+                print(f"Shoal listening on {settings.endpoint()} (data in {settings.data_dir})",
+                      flush=True)
+            elif message["type"] == "lifespan.shutdown":
+                await self.shoal.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

@@ -1,0 +1,385 @@
+"""The generic rest-json codec: request -> typed input, output -> response, error -> response.
+
+Driven entirely by the service model (see DESIGN.md, "The wire layer is driven by the service
+models"). Handlers see and return plain data keyed by the model's member names (``FunctionName``,
+``Payload``); the codec maps them to and from their wire locations (uri, querystring, header,
+statusCode, payload, JSON body with ``locationName`` keys), converts scalar types, checks
+required members, enums, ranges, lengths and patterns, and words validation failures as AWS does.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
+from typing import Any
+
+from shoal.api.model import Operation, ServiceModel, Shape, group_name
+from shoal.errors import AwsError
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+# ---------------------------------------------------------------------------------- input
+
+
+def parse_input(
+    model: ServiceModel,
+    op: Operation,
+    labels: Mapping[str, str],
+    query: Mapping[str, list[str]],
+    headers: Mapping[str, str],
+    body: bytes,
+) -> dict[str, Any]:
+    """Decode a request into the operation's input members and validate them."""
+    if op.input is None:
+        return {}
+    shape = model.shape(op.input)
+    params: dict[str, Any] = {}
+    payload_name = shape.get("payload")
+    body_doc: dict[str, Any] | None = None
+    for name, member in shape.get("members", {}).items():
+        location = member.get("location")
+        wire = member.get("locationName", name)
+        target = model.shape(member["shape"])
+        if location == "uri":
+            raw = labels.get(group_name(wire))
+            if raw is not None:
+                params[name] = _from_string(target, raw, "iso8601")
+        elif location == "querystring":
+            if target["type"] == "list":
+                values = query.get(wire)
+                if values:
+                    item = model.shape(target["member"]["shape"])
+                    params[name] = [_from_string(item, v, "iso8601") for v in values]
+            elif target["type"] == "map":
+                params[name] = {k: v[0] for k, v in query.items()}
+            elif wire in query:
+                params[name] = _from_string(target, query[wire][0], "iso8601")
+        elif location == "header":
+            value = headers.get(wire.lower())
+            if value is not None:
+                if target.get("jsonvalue"):
+                    params[name] = json.loads(base64.b64decode(value))
+                else:
+                    params[name] = _from_string(target, value, "rfc822")
+        elif location == "headers":
+            prefix = wire.lower()
+            found = {k[len(prefix) :]: v for k, v in headers.items() if k.startswith(prefix)}
+            if found:
+                params[name] = found
+        elif name == payload_name:
+            if target["type"] in ("blob", "string"):
+                if body:
+                    params[name] = body if target["type"] == "blob" else body.decode()
+            elif body:
+                params[name] = _decode_value(model, target, _load_json(body), name)
+        else:
+            if body_doc is None:
+                body_doc = _load_json(body) if body else {}
+                if not isinstance(body_doc, dict):
+                    raise AwsError("SerializationException", "Request body must be a JSON object")
+            if wire in body_doc and body_doc[wire] is not None:
+                params[name] = _decode_value(model, target, body_doc[wire], name)
+    errors: list[str] = []
+    _validate_structure(model, shape, params, "", errors)
+    if errors:
+        count = len(errors)
+        noun = "error" if count == 1 else "errors"
+        raise AwsError(
+            "ValidationException",
+            f"{count} validation {noun} detected: " + "; ".join(errors),
+            status=400,
+        )
+    return params
+
+
+def _load_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as e:
+        raise AwsError(
+            "SerializationException", f"Could not parse request body into json: {e}", status=400
+        ) from None
+
+
+def _from_string(shape: Shape, raw: str, ts_format: str) -> Any:
+    kind = shape["type"]
+    try:
+        if kind in ("integer", "long"):
+            return int(raw)
+        if kind == "double" or kind == "float":
+            return float(raw)
+        if kind == "boolean":
+            return raw.lower() == "true"
+        if kind == "timestamp":
+            return _parse_timestamp(raw, shape.get("timestampFormat", ts_format))
+    except ValueError:
+        raise AwsError(
+            "ValidationException", f"Value '{raw}' is not a valid {kind}", status=400
+        ) from None
+    return raw
+
+
+def _parse_timestamp(raw: Any, fmt: str) -> dt.datetime:
+    if isinstance(raw, int | float):
+        return dt.datetime.fromtimestamp(raw, dt.UTC)
+    if fmt == "rfc822":
+        return parsedate_to_datetime(raw)
+    return dt.datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+
+
+def _decode_value(model: ServiceModel, shape: Shape, value: Any, path: str) -> Any:
+    kind = shape["type"]
+    if kind == "structure":
+        if not isinstance(value, dict):
+            raise _type_error(path, "structure")
+        out = {}
+        for name, member in shape.get("members", {}).items():
+            wire = member.get("locationName", name)
+            if wire in value and value[wire] is not None:
+                out[name] = _decode_value(model, model.shape(member["shape"]), value[wire], name)
+        return out
+    if kind == "list":
+        if not isinstance(value, list):
+            raise _type_error(path, "list")
+        item = model.shape(shape["member"]["shape"])
+        return [_decode_value(model, item, v, path) for v in value]
+    if kind == "map":
+        if not isinstance(value, dict):
+            raise _type_error(path, "map")
+        vshape = model.shape(shape["value"]["shape"])
+        return {k: _decode_value(model, vshape, v, path) for k, v in value.items()}
+    if kind == "blob":
+        if not isinstance(value, str):
+            raise _type_error(path, "blob")
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            raise AwsError(
+                "InvalidParameterValueException" if model.name == "lambda" else "BadRequest",
+                f"Could not decode base64 value of {path}",
+                status=400,
+            ) from None
+    if kind == "timestamp":
+        return _parse_timestamp(value, shape.get("timestampFormat", "unixTimestamp"))
+    if kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _type_error(path, kind)
+    elif kind in ("double", "float"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _type_error(path, kind)
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            raise _type_error(path, kind)
+    elif kind == "string":
+        if not isinstance(value, str):
+            raise _type_error(path, kind)
+    return value
+
+
+def _type_error(path: str, kind: str) -> AwsError:
+    return AwsError(
+        "SerializationException", f"Unexpected value type for {path}: expected {kind}", status=400
+    )
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None  # a Java-only construct: the service validates what matters itself
+
+
+def _validate_structure(
+    model: ServiceModel, shape: Shape, value: dict[str, Any], path: str, errors: list[str]
+) -> None:
+    for name in shape.get("required", ()):
+        if value.get(name) is None:
+            errors.append(
+                f"Value null at '{path}{_camel(name)}' failed to satisfy constraint: "
+                "Member must not be null"
+            )
+    for name, member in shape.get("members", {}).items():
+        if name in value:
+            _validate(model, model.shape(member["shape"]), value[name], path + _camel(name), errors)
+
+
+def _validate(model: ServiceModel, shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    kind = shape["type"]
+    shown = value if not isinstance(value, bytes) else "<binary>"
+    if shape.get("sensitive"):
+        shown = "[sensitive]"
+
+    def fail(constraint: str) -> None:
+        errors.append(f"Value '{shown}' at '{path}' failed to satisfy constraint: {constraint}")
+
+    if kind == "structure":
+        _validate_structure(model, shape, value, path + ".", errors)
+        return
+    if kind in ("integer", "long", "double", "float"):
+        if "min" in shape and value < shape["min"]:
+            fail(f"Member must have value greater than or equal to {shape['min']}")
+        if "max" in shape and value > shape["max"]:
+            fail(f"Member must have value less than or equal to {shape['max']}")
+        return
+    if kind in ("string", "blob", "list", "map"):
+        size = len(value)
+        if "min" in shape and size < shape["min"]:
+            fail(f"Member must have length greater than or equal to {shape['min']}")
+        if "max" in shape and size > shape["max"]:
+            fail(f"Member must have length less than or equal to {shape['max']}")
+    if kind == "string":
+        if "enum" in shape and value not in shape["enum"]:
+            fail(f"Member must satisfy enum value set: [{', '.join(shape['enum'])}]")
+        elif "pattern" in shape:
+            compiled = _compiled(shape["pattern"])
+            if compiled is not None and compiled.fullmatch(value) is None:
+                fail(f"Member must satisfy regular expression pattern: {shape['pattern']}")
+    elif kind == "list":
+        item = model.shape(shape["member"]["shape"])
+        for v in value:
+            _validate(model, item, v, path + ".member", errors)
+    elif kind == "map":
+        kshape = model.shape(shape["key"]["shape"])
+        vshape = model.shape(shape["value"]["shape"])
+        for k, v in value.items():
+            _validate(model, kshape, k, path + ".key", errors)
+            _validate(model, vshape, v, path + ".value", errors)
+
+
+# ---------------------------------------------------------------------------------- output
+
+
+def serialize_output(model: ServiceModel, op: Operation, result: Mapping[str, Any] | None) -> HttpResponse:
+    status = op.status
+    headers: list[tuple[str, str]] = []
+    if op.output is None or result is None:
+        return HttpResponse(status, headers, b"")
+    shape = model.shape(op.output)
+    payload_name = shape.get("payload")
+    body_doc: dict[str, Any] = {}
+    raw_body: bytes | None = None
+    for name, member in shape.get("members", {}).items():
+        value = result.get(name)
+        if value is None:
+            continue
+        location = member.get("location")
+        wire = member.get("locationName", name)
+        target = model.shape(member["shape"])
+        if location == "statusCode":
+            status = int(value)
+        elif location == "header":
+            headers.append((wire, _to_header(target, value)))
+        elif location == "headers":
+            headers.extend((wire + k, str(v)) for k, v in value.items())
+        elif name == payload_name:
+            if target["type"] == "blob":
+                raw_body = value if isinstance(value, bytes) else str(value).encode()
+            elif target["type"] == "string":
+                raw_body = str(value).encode()
+            else:
+                raw_body = _dumps(_encode_value(model, target, value))
+        else:
+            body_doc[wire] = _encode_value(model, target, value)
+    if raw_body is None:
+        raw_body = _dumps(body_doc)
+        headers.append(("Content-Type", "application/json"))
+    elif shape["members"][payload_name]["shape"] and model.shape(
+        shape["members"][payload_name]["shape"]
+    )["type"] == "structure":
+        headers.append(("Content-Type", "application/json"))
+    return HttpResponse(status, headers, raw_body)
+
+
+def _dumps(doc: Any) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _to_header(shape: Shape, value: Any) -> str:
+    if shape["type"] == "timestamp":
+        return format_datetime(value, usegmt=True)
+    if shape.get("jsonvalue"):
+        return base64.b64encode(_dumps(value)).decode()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _encode_value(model: ServiceModel, shape: Shape, value: Any) -> Any:
+    kind = shape["type"]
+    if kind == "structure":
+        out = {}
+        for name, member in shape.get("members", {}).items():
+            v = value.get(name)
+            if v is not None:
+                out[member.get("locationName", name)] = _encode_value(
+                    model, model.shape(member["shape"]), v
+                )
+        return out
+    if kind == "list":
+        item = model.shape(shape["member"]["shape"])
+        return [_encode_value(model, item, v) for v in value]
+    if kind == "map":
+        vshape = model.shape(shape["value"]["shape"])
+        return {k: _encode_value(model, vshape, v) for k, v in value.items()}
+    if kind == "blob":
+        return base64.b64encode(value).decode()
+    if kind == "timestamp":
+        if isinstance(value, int | float):
+            return value
+        fmt = shape.get("timestampFormat", "unixTimestamp")
+        if fmt == "iso8601":
+            return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return value.timestamp()
+    return value
+
+
+# ---------------------------------------------------------------------------------- errors
+
+
+def serialize_error(model: ServiceModel, error: AwsError) -> HttpResponse:
+    """AWS's error shape: ``x-amzn-ErrorType`` plus a JSON body with the model's members."""
+    shape_name = model.errors.get(error.code)
+    shape = model.shapes.get(shape_name) if shape_name else None
+    status = error.status or 400
+    body: dict[str, Any] = {}
+    headers = [("x-amzn-ErrorType", error.code), ("Content-Type", "application/json")]
+    if shape is not None:
+        status = error.status or shape.get("error", {}).get("httpStatusCode", 400)
+        for name, member in shape.get("members", {}).items():
+            wire = member.get("locationName", name)
+            if name.lower() == "message":
+                value: Any = error.message
+            elif name == "Type":
+                value = "User" if status < 500 else "Service"
+            elif name == "ErrorCode":
+                value = error.code
+            else:
+                value = error.fields.get(name)
+            if value is None:
+                continue
+            if member.get("location") == "header":
+                headers.append((wire, str(value)))
+            else:
+                body[wire] = value
+    else:
+        body = {"message": error.message, **error.fields}
+    if "message" not in {k.lower() for k in body}:
+        body["message"] = error.message
+    return HttpResponse(status, headers, _dumps(body))

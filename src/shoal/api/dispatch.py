@@ -1,0 +1,89 @@
+"""Operation registries: one :class:`ApiService` per AWS service model.
+
+Handlers are registered by operation name and receive a :class:`Call` with the decoded,
+validated input (member names as in the model); they return the output members as a mapping, or
+``None`` for an empty output. They raise :class:`shoal.errors.AwsError` for AWS errors. The
+codec does every wire concern, so a handler holds no HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shoal.api import codec
+from shoal.api.model import load_model
+from shoal.errors import AwsError
+
+if TYPE_CHECKING:
+    from shoal.core import Shoal
+
+log = logging.getLogger("shoal.api")
+
+
+@dataclass
+class Call:
+    operation: str
+    params: dict[str, Any]
+    shoal: Shoal
+    headers: Mapping[str, str]
+    base_url: str  # how the client reached us, e.g. "http://127.0.0.1:9000"
+
+
+Handler = Callable[[Call], Awaitable[Mapping[str, Any] | None]]
+
+
+class ApiService:
+    def __init__(self, service: str) -> None:
+        self.model = load_model(service)
+        self.handlers: dict[str, Handler] = {}
+
+    def handles(self, operation: str) -> Callable[[Handler], Handler]:
+        if operation not in self.model.operations:
+            raise KeyError(f"{self.model.name} has no operation {operation}")
+
+        def register(fn: Handler) -> Handler:
+            self.handlers[operation] = fn
+            return fn
+
+        return register
+
+    async def dispatch(
+        self,
+        shoal: Shoal,
+        method: str,
+        path: str,
+        query: Mapping[str, list[str]],
+        headers: Mapping[str, str],
+        body: bytes,
+        base_url: str,
+    ) -> codec.HttpResponse | None:
+        """Answer a request, or None when no operation of this service matches its route."""
+        found = self.model.router.match(method, path, query)
+        if found is None:
+            return None
+        op, labels = found
+        handler = self.handlers.get(op.name)
+        try:
+            if handler is None:
+                raise AwsError(
+                    "UnsupportedOperation", f"Shoal does not implement {op.name}", status=501
+                )
+            params = codec.parse_input(self.model, op, labels, query, headers, body)
+            result = await handler(Call(op.name, params, shoal, headers, base_url))
+            return codec.serialize_output(self.model, op, result)
+        except AwsError as e:
+            return codec.serialize_error(self.model, e)
+        except Exception:
+            log.exception("unhandled error in %s", op.name)
+            return codec.serialize_error(
+                self.model, AwsError("ServiceException", "Internal error in Shoal", status=500)
+            )
+
+
+# One registry per service; API modules register into them at import.
+lambda_api = ApiService("lambda")
+efs_api = ApiService("efs")
+apigatewayv2_api = ApiService("apigatewayv2")

@@ -1,0 +1,85 @@
+"""The ``shoal`` command.
+
+``shoal serve`` runs the server; every other command is a client of a running server, reached at
+``--endpoint-url``, else ``$SHOAL_ENDPOINT``, else http://127.0.0.1:9000. Each group of commands
+lives in its own module with a ``register(subparsers)`` function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from shoal.config import DEFAULT_HOST, DEFAULT_PORT, Settings, default_data_dir
+
+# Command groups: modules with register(subparsers); missing ones are skipped.
+GROUPS = ["shoal.cli.functions", "shoal.cli.logs", "shoal.cli.fs", "shoal.cli.apis"]
+
+
+def print_json(doc: Any) -> None:
+    if isinstance(doc, dict):
+        doc = {k: v for k, v in doc.items() if k != "ResponseMetadata"}
+    print(json.dumps(doc, indent=2, default=str))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from shoal.server import serve
+
+    settings = Settings(
+        data_dir=Path(args.data_dir).expanduser().resolve(),
+        host=args.host,
+        port=args.port,
+        idle_timeout_s=args.idle_timeout,
+    )
+    serve(settings, log_level=args.log_level)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shoal", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the Shoal server")
+    serve.add_argument("--host", default=DEFAULT_HOST)
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument("--data-dir", default=str(default_data_dir()),
+                       help="where metadata, code, logs and file systems live "
+                            "(default $SHOAL_DATA_DIR, else /var/lib/shoal as root)")
+    serve.add_argument("--idle-timeout", type=float, default=300.0,
+                       help="seconds before an idle execution environment is reaped")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=_serve)
+    for name in GROUPS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # a client error: print it the way the AWS CLI does
+        from botocore.exceptions import ClientError
+
+        if isinstance(e, ClientError):
+            err = e.response.get("Error", {})
+            print(f"shoal: {err.get('Code')}: {err.get('Message')}", file=sys.stderr)
+            return 254
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Shoal's settings: one frozen object made at start from the command line and environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9000
+DEFAULT_ENDPOINT = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("SHOAL_DATA_DIR", "/var/lib/shoal" if os.geteuid() == 0 else "~/.shoal")).expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    # Idle execution environments are destroyed after this many seconds.
+    idle_timeout_s: float = 300.0
+    # Account-wide concurrency limit, and the part that reserved concurrency may not take.
+    account_concurrency: int = 1000
+    unreserved_minimum: int = 100
+    # Mount targets (NFS-Ganesha) listen here; ports are allocated from nfs_port upward.
+    nfs_address: str = "127.0.0.1"
+    nfs_port: int = 2049
+    # Environments run as this uid/gid when no file system sets a POSIX user.
+    sandbox_uid: int = 990
+    sandbox_gid: int = 990
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "shoal.db"
+
+    @property
+    def code_dir(self) -> Path:
+        return self.data_dir / "code"
+
+    @property
+    def fs_dir(self) -> Path:
+        return self.data_dir / "filesystems"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    def endpoint(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"

@@ -1,0 +1,91 @@
+"""The service container: every long-lived part of a running Shoal, started and stopped in order.
+
+Components are named in :data:`COMPONENTS` (attribute name -> import path), in start order; each
+is a class taking the :class:`Shoal` and having ``async start()`` and ``async stop()``. They are
+stopped in reverse order. Later parts reach earlier ones through the container
+(``shoal.functions``, ``shoal.invoker``...), never through globals.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from shoal.config import Settings
+from shoal.store.sqlite import Store
+
+log = logging.getLogger("shoal")
+
+COMPONENTS: list[tuple[str, str]] = [
+    ("logs", "shoal.observability.logs:LogService"),
+    ("sandbox", "shoal.sandbox.forkserver:ForkServerFactory"),
+    ("functions", "shoal.functions.service:FunctionService"),
+    ("filesystems", "shoal.filesystems.service:FileSystemService"),
+    ("invoker", "shoal.invocation.invoker:Invoker"),
+    ("gateway", "shoal.gateway.service:GatewayService"),
+]
+
+# Modules whose import registers API handlers into shoal.api.dispatch's registries.
+API_MODULES = [
+    "shoal.api.lambda_functions",
+    "shoal.api.lambda_invoke",
+    "shoal.api.efs",
+    "shoal.api.apigatewayv2",
+]
+
+
+def _load(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class Shoal:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        for d in (settings.data_dir, settings.code_dir, settings.fs_dir, settings.log_dir,
+                  settings.run_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.store = Store(settings.db_path)
+        # The HTTP application; components may mount ASGI apps on it (the gateway does).
+        from shoal.api.asgi import ShoalApp
+
+        self.http = ShoalApp(self)
+        self._started: list[Any] = []
+        self.components: dict[str, Any] = {}
+        for name, path in COMPONENTS:
+            try:
+                cls = _load(path)
+            except ModuleNotFoundError as e:
+                if e.name and path.startswith(e.name):
+                    log.debug("component %s not available (%s)", name, e)
+                    continue
+                raise
+            component = cls(self)
+            self.components[name] = component
+            setattr(self, name, component)
+        for module in API_MODULES:
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as e:
+                if e.name != module:
+                    raise
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for components that are not installed.
+        raise AttributeError(f"Shoal has no component {name!r}")
+
+    async def start(self) -> None:
+        for name, component in self.components.items():
+            log.debug("starting %s", name)
+            await component.start()
+            self._started.append(component)
+
+    async def stop(self) -> None:
+        while self._started:
+            component = self._started.pop()
+            try:
+                await component.stop()
+            except Exception:
+                log.exception("error stopping %s", type(component).__name__)
+        self.store.close()

@@ -1,0 +1,71 @@
+"""Immutable function models.
+
+A :class:`FunctionVersion` is everything needed to run one version of a function: ``$LATEST``
+is replaced by a new object on every update (with a new ``revision_id``), a published version
+never changes. The invoker keys its environment pools on ``(name, version, revision_id)``, so an
+update naturally retires the old environments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+LATEST = "$LATEST"
+
+
+@dataclass(frozen=True)
+class FileSystemConfig:
+    arn: str  # access point ARN
+    local_mount_path: str  # "/mnt/..."
+
+
+@dataclass(frozen=True)
+class FunctionVersion:
+    name: str
+    version: str  # "$LATEST" or "1", "2"...
+    function_arn: str  # unqualified: arn:aws:lambda:REGION:ACCOUNT:function:NAME
+    runtime: str  # "python3.11"
+    handler: str
+    role: str
+    code_dir: str  # host directory with the unpacked code (read-only to environments)
+    code_sha256: str  # base64 of the zip's SHA-256, as AWS reports it
+    code_size: int
+    memory_size: int = 128
+    timeout: int = 3
+    ephemeral_storage: int = 512
+    environment: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+    last_modified: str = ""  # "2024-01-01T00:00:00.000+0000"
+    revision_id: str = ""
+    state: str = "Active"  # Pending | Active | Inactive | Failed
+    state_reason: str | None = None
+    state_reason_code: str | None = None
+    last_update_status: str = "Successful"  # InProgress | Successful | Failed
+    file_system_configs: tuple[FileSystemConfig, ...] = ()
+    # Shoal extension: new environments are forked from one whose init already ran.
+    snapshot_start: bool = False
+    architectures: tuple[str, ...] = ("x86_64",)
+
+    @property
+    def qualified_arn(self) -> str:
+        return f"{self.function_arn}:{self.version}"
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.name}"
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["environment"] = dict(self.environment)
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> FunctionVersion:
+        doc = dict(doc)
+        doc["file_system_configs"] = tuple(
+            FileSystemConfig(**c) for c in doc.get("file_system_configs", ())
+        )
+        doc["architectures"] = tuple(doc.get("architectures", ("x86_64",)))
+        return cls(**doc)

@@ -1,0 +1,105 @@
+"""Function logs: a log group per function (``/aws/lambda/NAME``), a stream per environment.
+
+Events are stored as JSON lines (``{"timestamp": ms, "message": str}``) in
+``<data>/logs/<function>/<stream>.log``, so they survive a restart. Writers are the invoker (the
+START/END/REPORT frame) and the environments' output pumps; both run on the event loop, so a
+stream needs no lock.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from shoal.core import Shoal
+
+
+def stream_name(version: str, env_id: str) -> str:
+    """AWS's shape: ``2024/01/31/[$LATEST]<id>``."""
+    return time.strftime("%Y/%m/%d/", time.gmtime()) + f"[{version}]{env_id}"
+
+
+class LogStream:
+    """Appends events to one stream's file. Partial lines are held until their newline."""
+
+    def __init__(self, path: Path, group: str, name: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.group = group
+        self.name = name
+        self._file = path.open("a", encoding="utf-8")
+        self._partial = ""
+
+    def write(self, text: str) -> None:
+        """Write output text; each complete line becomes one event."""
+        text = self._partial + text
+        lines = text.split("\n")
+        self._partial = lines.pop()
+        if lines:
+            self._emit(lines)
+
+    def flush_partial(self) -> None:
+        if self._partial:
+            line, self._partial = self._partial, ""
+            self._emit([line])
+
+    def event(self, message: str) -> None:
+        self.flush_partial()
+        self._emit([message])
+
+    def _emit(self, lines: list[str]) -> None:
+        now = int(time.time() * 1000)
+        self._file.write(
+            "".join(
+                json.dumps({"timestamp": now, "message": line}, ensure_ascii=False) + "\n"
+                for line in lines
+            )
+        )
+        self._file.flush()
+
+    def close(self) -> None:
+        self.flush_partial()
+        self._file.close()
+
+
+class LogService:
+    def __init__(self, shoal: Shoal) -> None:
+        self.root = shoal.settings.log_dir
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def _dir(self, function_name: str) -> Path:
+        return self.root / quote(function_name, safe="")
+
+    def open_stream(self, function_name: str, version: str, env_id: str) -> LogStream:
+        name = stream_name(version, env_id)
+        path = self._dir(function_name) / (quote(name, safe="") + ".log")
+        return LogStream(path, f"/aws/lambda/{function_name}", name)
+
+    def events(self, function_name: str, start_ms: int = 0) -> Iterator[dict[str, Any]]:
+        """Every event of the function at or after ``start_ms``, in time order."""
+        directory = self._dir(function_name)
+        if not directory.is_dir():
+            return iter(())
+        found: list[dict[str, Any]] = []
+        for path in directory.glob("*.log"):
+            stream = path.name[: -len(".log")]
+            with path.open(encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        continue  # a line cut by a crash
+                    if event["timestamp"] >= start_ms:
+                        event["logStreamName"] = stream
+                        found.append(event)
+        found.sort(key=lambda e: e["timestamp"])
+        return iter(found)
