@@ -1,0 +1,155 @@
+"""Shared fixtures: a real ``shoal serve`` on a free loopback port, and real boto3 clients.
+
+``server`` is session-scoped (one Shoal for the whole run, its data in a temporary directory);
+tests that need a private server (restarts, signals) use ``start_server`` directly.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOAL = [sys.executable, "-m", "shoal"]
+
+
+@dataclass
+class ShoalServer:
+    endpoint: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+
+    def client(self, service: str, read_timeout: int = 120) -> object:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(read_timeout=read_timeout, retries={"max_attempts": 0},
+                          max_pool_connections=100),
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> ShoalServer:
+    """Start ``shoal serve --port 0`` and wait for its "listening" line (no sleeps)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [*SHOAL, "serve", "--port", "0", "--data-dir", str(data_dir), "--log-level", "warning",
+         *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    output: list[str] = []
+    ready = threading.Event()
+    endpoint: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+            m = re.search(r"Shoal listening on (\S+)", line)
+            if m and not endpoint:
+                endpoint.append(m.group(1))
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(timeout) or not endpoint:
+        proc.kill()
+        raise RuntimeError("shoal serve did not start:\n" + "".join(output))
+    return ShoalServer(endpoint[0], data_dir, proc, output)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
+    srv = start_server(tmp_path_factory.mktemp("shoal-data"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def lambda_client(server: ShoalServer):  # type: ignore[no-untyped-def]
+    return server.client("lambda")
+
+
+@pytest.fixture(scope="session")
+def efs_client(server: ShoalServer):  # type: ignore[no-untyped-def]
+    return server.client("efs")
+
+
+@pytest.fixture(scope="session")
+def apigw_client(server: ShoalServer):  # type: ignore[no-untyped-def]
+    return server.client("apigatewayv2")
+
+
+def make_zip(files: dict[str, str | bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in files.items():
+            zf.writestr(name, content)
+    return buf.getvalue()
+
+
+def unique_name(prefix: str = "fn") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def create_function(client, name: str | None = None, code: str = "", handler: str = "app.handler",
+                    **kwargs):  # type: ignore[no-untyped-def]
+    """Create a function from the source of ``app.py`` and wait until it is Active."""
+    name = name or unique_name()
+    client.create_function(
+        FunctionName=name,
+        Runtime=kwargs.pop("Runtime", RUNTIME),
+        Role=kwargs.pop("Role", ROLE),
+        Handler=handler,
+        Code={"ZipFile": make_zip({"app.py": code})},
+        **kwargs,
+    )
+    client.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
+    )
+    return name
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns a truthy value (for state owned by another process)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(interval)
+
+
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
