@@ -1,0 +1,159 @@
+"""The runtime loop inside an environment (the part awslambdaric plays in Lambda).
+
+Runs as the environment's unprivileged user, after the sandbox is built. Protocol on the
+control socket (frames from :mod:`.frames`), strictly one request at a time:
+
+    env -> server  {"op": "ready"}                          once, when the sandbox is up
+    server -> env  {"op": "init", "handler", "memory_mb", "function_name",
+                    "log_group_name", "log_stream_name"}
+    env -> server  {"op": "init_done", "error": null | {errorType, errorMessage, stackTrace}}
+    server -> env  {"op": "invoke", "request_id", "arn", "version", "deadline_ms",
+                    "client_context"} + payload
+    env -> server  {"op": "result", "ok": bool} + JSON result or JSON error document
+
+stdout and stderr are flushed *before* each reply, so that everything the handler printed is
+already in the log pipe when the server reads the reply.
+"""
+
+from __future__ import annotations
+
+import decimal
+import importlib
+import io
+import json
+import os
+import sys
+import time
+from typing import Any, Dict, Mapping, Optional
+
+from . import frames
+from .context import LambdaContext
+from .errors import (
+    MARSHAL_ERROR,
+    UNMARSHAL_ERROR,
+    FaultException,
+    error_from_exception,
+    make_error,
+)
+from .handler import Handler, load_handler
+from .logs import RequestIdFilter, configure_logging
+
+
+def apply_environment(environment: Mapping[str, str], stdlib_path: list) -> None:
+    """Make ``os.environ`` exactly ``environment`` and rebuild ``sys.path`` the way a fresh
+    interpreter would have: /var/task, then $PYTHONPATH (the interpreter is already running,
+    so the variable must be applied by hand), then the standard library."""
+    os.environ.clear()
+    os.environ.update(environment)
+    extra = [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p]
+    path = []
+    for entry in ["/var/task"] + extra + list(stdlib_path):
+        if entry not in path:
+            path.append(entry)
+    sys.path[:] = path
+    importlib.invalidate_caches()
+    if "TZ" in environment and hasattr(time, "tzset"):
+        time.tzset()
+
+
+def reopen_std_streams() -> None:
+    """Fresh text streams on fds 1 and 2 (now the log pipe), line-buffered like a terminal so
+    that output interleaves in order; nothing buffered in the zygote can leak into them."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        stream = io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8",
+                                  errors="backslashreplace", line_buffering=True)
+        setattr(sys, name, stream)
+        setattr(sys, "__%s__" % name, stream)
+    stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+    sys.stdin = sys.__stdin__ = stdin
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, decimal.Decimal):
+        return float(o) if o % 1 else int(o)
+    raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+
+
+def to_json(value: Any) -> bytes:
+    try:
+        return json.dumps(value, default=_json_default).encode()
+    except (TypeError, ValueError, OverflowError, RecursionError) as e:
+        raise FaultException(MARSHAL_ERROR, "Unable to marshal response: {}".format(e)) from None
+
+
+def parse_event(payload: bytes) -> Any:
+    if not payload.strip():
+        return {}  # Lambda hands the handler {} when the invoke had no payload
+    try:
+        return json.loads(payload)
+    except ValueError as e:
+        raise FaultException(UNMARSHAL_ERROR, "Unable to unmarshal input: {}".format(e)) from None
+
+
+def flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # the user closed or broke the stream; the reply must still go out
+
+
+class Runtime:
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.handler: Optional[Handler] = None
+        self.init_frame: Dict[str, Any] = {}
+        self.request_filter: Optional[RequestIdFilter] = None
+
+    def serve(self) -> None:
+        frames.send_frame(self.sock, {"op": "ready"})
+        while True:
+            frame = frames.recv_frame(self.sock)
+            if frame is None:
+                return
+            header, body = frame
+            op = header.get("op")
+            if op == "init":
+                error = self.init(header)
+                flush_std_streams()
+                frames.send_frame(self.sock, {"op": "init_done", "error": error})
+            elif op == "invoke":
+                ok, result = self.invoke(header, body)
+                flush_std_streams()
+                frames.send_frame(self.sock, {"op": "result", "ok": ok}, result)
+            else:
+                frames.send_frame(self.sock, {"op": "error", "message": "unknown op %r" % op})
+
+    def init(self, header: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        self.init_frame = header
+        self.request_filter = configure_logging()
+        try:
+            self.handler = load_handler(str(header["handler"]))
+        except Exception as e:  # any exception at import is an init error, as in Lambda
+            return error_from_exception(e)
+        return None
+
+    def invoke(self, header: Dict[str, Any], body: bytes) -> "tuple[bool, bytes]":
+        request_id = str(header["request_id"])
+        if self.request_filter is not None:
+            self.request_filter.request_id = request_id
+        if self.handler is None:
+            doc = make_error("handler was not initialised", "Runtime.Unknown", [], request_id)
+            return False, json.dumps(doc).encode()
+        init = self.init_frame
+        context = LambdaContext(
+            aws_request_id=request_id,
+            deadline_ms=int(header["deadline_ms"]),
+            invoked_function_arn=str(header.get("arn", "")),
+            function_name=str(init.get("function_name", "")),
+            function_version=str(header.get("version", "$LATEST")),
+            memory_limit_in_mb=int(init.get("memory_mb", 128)),
+            log_group_name=str(init.get("log_group_name", "")),
+            log_stream_name=str(init.get("log_stream_name", "")),
+            client_context=header.get("client_context"),
+        )
+        try:
+            event = parse_event(body)
+            return True, to_json(self.handler(event, context))
+        except Exception as e:
+            return False, json.dumps(error_from_exception(e, request_id)).encode()

@@ -1,0 +1,150 @@
+"""The environment's minimal read-only root file system.
+
+Built in two parts, so that a cold start costs only a few mount calls:
+
+* :func:`prepare_base` runs once per zygote, inside the zygote's own private mount namespace:
+  a small tmpfs holding empty mount points plus read-only binds of the system directories
+  (/usr, the merged-/usr symlinks /bin /lib /lib64 /sbin, the interpreter's
+  ``sys.base_prefix`` tree at the same path), a copied minimal /etc, the /dev nodes and the
+  runtime directory at /var/runtime; then the tmpfs itself is made read-only.
+* :func:`mount_environment` runs in each environment's init process, in the mount namespace it
+  just unshared (a copy of the zygote's, so the base is already there): a private /tmp tmpfs,
+  the function code read-only at /var/task, the file-system mounts under /mnt, a /proc for the
+  new PID namespace, and finally ``pivot_root`` into the base, detaching the host tree.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from typing import Iterable, List, Sequence, Tuple
+
+from . import linux
+from .linux import MS_NODEV, MS_NOEXEC, MS_NOSUID
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("passwd", "group", "hosts", "resolv.conf", "nsswitch.conf", "localtime",
+             "host.conf", "ld.so.cache", "ld.so.conf", "os-release", "mime.types")
+ETC_DIRS = ("ssl", "ca-certificates", "ld.so.conf.d")
+DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
+DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"))
+MOUNT_POINTS = ("proc", "dev", "etc", "tmp", "mnt", "var/task", "var/runtime", "opt")
+
+# (source, target, readonly) of a file-system mount inside the environment.
+MountSpec = Tuple[str, str, bool]
+
+
+def make_mounts_private() -> None:
+    """No mount or unmount done in this namespace may propagate back to the host."""
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+
+
+def _under(path: str, roots: Iterable[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def _bind_system_dir(root: str, path: str) -> None:
+    target = root + path
+    if os.path.islink(path):
+        # Merged /usr: /bin -> usr/bin. Keep the symlink; /usr itself is bound.
+        os.symlink(os.readlink(path), target)
+        return
+    os.makedirs(target, exist_ok=True)
+    linux.bind(path, target, readonly=True, extra=MS_NOSUID | MS_NODEV)
+
+
+def _populate_etc(root: str) -> None:
+    for name in ETC_FILES:
+        src = os.path.join("/etc", name)
+        dst = root + src
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), dst)
+        elif os.path.isfile(src):
+            shutil.copyfile(src, dst)
+    for name in ETC_DIRS:
+        src = os.path.join("/etc", name)
+        if os.path.isdir(src) and not os.path.islink(src):
+            os.makedirs(root + src)
+            linux.bind(src, root + src, readonly=True, extra=MS_NOSUID | MS_NODEV)
+
+
+def _populate_dev(root: str) -> None:
+    for name in DEV_NODES:
+        src = "/dev/" + name
+        if os.path.exists(src):
+            open(root + src, "w").close()
+            linux.bind(src, root + src, readonly=False, extra=MS_NOSUID | MS_NOEXEC)
+    for name, target in DEV_LINKS:
+        os.symlink(target, root + "/dev/" + name)
+    os.makedirs(root + "/dev/pts")
+    os.makedirs(root + "/dev/shm")
+
+
+def prepare_base(root: str, runtime_dir: str, prefixes: Sequence[str]) -> None:
+    """Build the shared read-only base at ``root`` (an existing empty directory)."""
+    linux.mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
+    for d in MOUNT_POINTS:
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    os.chmod(root + "/tmp", 0o1777)
+    for path in SYSTEM_DIRS:
+        if os.path.lexists(path):
+            _bind_system_dir(root, path)
+    bound: List[str] = [p for p in SYSTEM_DIRS if os.path.isdir(p) and not os.path.islink(p)]
+    for prefix in prefixes:
+        prefix = os.path.realpath(prefix)
+        if not _under(prefix, bound) and os.path.isdir(prefix):
+            os.makedirs(root + prefix, exist_ok=True)
+            linux.bind(prefix, root + prefix, readonly=True, extra=MS_NOSUID | MS_NODEV)
+            bound.append(prefix)
+    _populate_etc(root)
+    _populate_dev(root)
+    linux.bind(runtime_dir, root + "/var/runtime", readonly=True, extra=MS_NOSUID | MS_NODEV)
+    # The base itself becomes read-only: writing / inside an environment fails with EROFS.
+    linux.mount(None, root, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY
+                | MS_NOSUID | MS_NODEV)
+
+
+def interpreter_prefixes() -> List[str]:
+    """Trees the interpreter needs at their own paths: stdlib, extension modules, libpython."""
+    prefixes = [sys.base_prefix, sys.base_exec_prefix]
+    prefixes += [os.path.dirname(p) for p in sys.path if p.endswith(".zip")]
+    return prefixes
+
+
+def _mount_tmp(root: str, ephemeral_mb: int, uid: int, gid: int) -> None:
+    linux.mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+                "size=%dm,mode=1777,uid=%d,gid=%d" % (ephemeral_mb, uid, gid))
+
+
+def _mount_user_mounts(root: str, mounts: Sequence[MountSpec]) -> None:
+    """A private tmpfs on /mnt holds the mount points, then read-only once they exist."""
+    if not mounts:
+        return
+    mnt = root + "/mnt"
+    linux.mount("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for source, target, readonly in mounts:
+        os.makedirs(root + target, exist_ok=True)
+        linux.bind(source, root + target, readonly=readonly, extra=MS_NOSUID | MS_NODEV)
+    linux.mount(None, mnt, None, linux.MS_REMOUNT | linux.MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def mount_environment(root: str, code_dir: str, ephemeral_mb: int, uid: int, gid: int,
+                      mounts: Sequence[MountSpec]) -> None:
+    """Per-environment mounts, then pivot into ``root``. Runs as PID 1 of the new PID
+    namespace, in its own fresh mount namespace, still as root."""
+    _mount_tmp(root, ephemeral_mb, uid, gid)
+    linux.bind(code_dir, root + "/var/task", readonly=True, extra=MS_NOSUID | MS_NODEV)
+    _mount_user_mounts(root, mounts)
+    linux.mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    enter_root(root)
+
+
+def enter_root(root: str) -> None:
+    """``pivot_root(".", ".")`` stacks the old root on top of the new one; detaching it leaves
+    nothing of the host tree reachable (no put_old directory needed in a read-only base)."""
+    os.chdir(root)
+    linux.pivot_root(".", ".")
+    linux.umount2(".", linux.MNT_DETACH)
+    os.chdir("/")

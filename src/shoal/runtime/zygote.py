@@ -1,0 +1,197 @@
+"""The fork server: one per Python runtime, started by exec of that interpreter
+(``python3.N -I -S -c <boot>``, see :data:`BOOT`), never forked from the threaded server.
+
+Startup (once): import everything the runtime and typical handlers need; PR_SET_PDEATHSIG so
+that the zygote dies with the server; unshare a private mount namespace and build the shared
+read-only base root in it (:func:`.rootfs.prepare_base`); say hello. Then a single-threaded
+loop over two fds: the server's socket (spawn / ping / stop requests) and the SIGCHLD wakeup
+pipe (reap environments, report their exit status).
+
+Protocol (frames from :mod:`.frames` on the inherited socket):
+
+    zygote -> server {"op": "hello", "pid", "root", "python"}
+    server -> zygote {"op": "spawn", "id", "spec": {...}}
+    zygote -> server {"op": "spawned", "id", "pid", "nfds": 2}  + SCM_RIGHTS [control, log]
+                  or {"op": "error", "id", "error"}
+    server -> zygote {"op": "ping", "id"}   ->  {"op": "pong", "id"}
+    zygote -> server {"op": "exit", "pid", "status"}            whenever an init is reaped
+    server -> zygote {"op": "stop"} (or EOF): SIGKILL every environment, reap, exit
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import os
+import selectors
+import signal
+import socket
+import sys
+import tempfile
+from typing import Any, Dict, List, Set
+
+# Imported up front so that every environment starts with them already loaded.
+import base64  # noqa: F401
+import ctypes  # noqa: F401
+import datetime  # noqa: F401
+import decimal  # noqa: F401
+import hashlib  # noqa: F401
+import importlib  # noqa: F401
+import importlib.machinery  # noqa: F401
+import importlib.util  # noqa: F401
+import json  # noqa: F401
+import logging  # noqa: F401
+import random  # noqa: F401
+import traceback  # noqa: F401
+import urllib.parse  # noqa: F401
+import uuid  # noqa: F401
+
+from . import bootstrap, frames, linux, rootfs, spawn  # noqa: F401
+
+RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+
+# The -c program that starts a zygote: load this directory as the package ``_shoal_runtime``
+# (so that no module of ours can shadow a user module) and run main(<socket fd>).
+BOOT = (
+    "import importlib.util as u, sys\n"
+    "d = sys.argv[1]\n"
+    "s = u.spec_from_file_location('_shoal_runtime', d + '/__init__.py',"
+    " submodule_search_locations=[d])\n"
+    "m = u.module_from_spec(s); sys.modules['_shoal_runtime'] = m; s.loader.exec_module(m)\n"
+    "import _shoal_runtime.zygote as z\n"
+    "z.main(int(sys.argv[2]))\n"
+)
+
+
+class Zygote:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.decoder = frames.FrameDecoder()
+        self.children: Set[int] = set()
+        self.stdlib_path = [p for p in sys.path if os.path.isabs(p)]
+        self.base_root = ""
+        self.own_pidns = -1
+        self.wakeup_r = -1
+        self.running = True
+
+    def setup(self) -> None:
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:
+            raise SystemExit("the server exited before the zygote started")
+        linux.unshare(linux.CLONE_NEWNS)
+        rootfs.make_mounts_private()
+        self.base_root = tempfile.mkdtemp(prefix="shoal-root-")
+        os.chmod(self.base_root, 0o755)
+        rootfs.prepare_base(self.base_root, RUNTIME_DIR, rootfs.interpreter_prefixes())
+        self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        r, w = os.pipe()
+        os.set_blocking(r, False)
+        os.set_blocking(w, False)
+        self.wakeup_r = r
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        signal.set_wakeup_fd(w)
+        self.send({"op": "hello", "pid": os.getpid(), "root": self.base_root,
+                   "python": "%d.%d.%d" % sys.version_info[:3]})
+
+    def send(self, header: Dict[str, Any], fds: List[int] = ()) -> None:  # type: ignore
+        data = frames.encode(header)
+        if fds:
+            anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+            sent = self.sock.sendmsg([data], anc)
+            data = data[sent:]
+        if data:
+            self.sock.sendall(data)
+
+    def loop(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self.sock, selectors.EVENT_READ, "sock")
+        sel.register(self.wakeup_r, selectors.EVENT_READ, "wakeup")
+        while self.running:
+            for key, _ in sel.select():
+                if key.data == "wakeup":
+                    self.drain_wakeup()
+                    self.reap()
+                else:
+                    self.read_requests()
+        self.stop_children()
+
+    def drain_wakeup(self) -> None:
+        try:
+            while os.read(self.wakeup_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            self.send({"op": "exit", "pid": pid, "status": status})
+
+    def read_requests(self) -> None:
+        data = self.sock.recv(1 << 16)
+        if not data:
+            self.running = False
+            return
+        for header, _ in self.decoder.feed(data):
+            self.handle(header)
+
+    def handle(self, header: Dict[str, Any]) -> None:
+        op = header.get("op")
+        if op == "spawn":
+            self.handle_spawn(header)
+        elif op == "ping":
+            self.send({"op": "pong", "id": header.get("id"), "children": len(self.children)})
+        elif op == "stop":
+            self.running = False
+        else:
+            self.send({"op": "error", "id": header.get("id"), "error": "unknown op %r" % op})
+
+    def handle_spawn(self, header: Dict[str, Any]) -> None:
+        try:
+            req = spawn.SpawnRequest(header["spec"])
+            pid, control, log_r = spawn.spawn(req, self.base_root, self.stdlib_path,
+                                              self.own_pidns)
+        except Exception as e:  # reported to the server, which raises it to its caller
+            self.send({"op": "error", "id": header.get("id"),
+                       "error": "%s: %s" % (type(e).__name__, e)})
+            return
+        self.children.add(pid)
+        try:
+            self.send({"op": "spawned", "id": header.get("id"), "pid": pid, "nfds": 2},
+                      [control.fileno(), log_r])
+        finally:
+            control.close()
+            os.close(log_r)
+
+    def stop_children(self) -> None:
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in list(self.children):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            self.children.discard(pid)
+
+
+def main(sock_fd: int) -> None:
+    sock = socket.socket(fileno=sock_fd)
+    os.set_inheritable(sock_fd, False)
+    zygote = Zygote(sock)
+    try:
+        zygote.setup()
+        zygote.loop()
+    except OSError as e:
+        if e.errno != errno.EPIPE:
+            raise
+    finally:
+        zygote.stop_children()
