@@ -23,6 +23,7 @@ COMPONENTS: list[tuple[str, str]] = [
     ("functions", "shoal.functions.service:FunctionService"),
     ("filesystems", "shoal.filesystems.service:FileSystemService"),
     ("invoker", "shoal.invocation.invoker:Invoker"),
+    ("async_queue", "shoal.invocation.asyncq:AsyncQueue"),
     ("gateway", "shoal.gateway.service:GatewayService"),
 ]
 

@@ -1,0 +1,28 @@
+"""Invoke: the Lambda operation on the hot path (sync, Event, DryRun)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shoal.api.dispatch import Call, lambda_api
+
+
+@lambda_api.handles("Invoke")
+async def invoke(call: Call) -> Mapping[str, Any]:
+    p = call.params
+    result = await call.shoal.invoker.invoke(
+        p["FunctionName"],
+        p.get("Qualifier"),
+        p.get("Payload", b""),
+        invocation_type=p.get("InvocationType", "RequestResponse"),
+        log_type=p.get("LogType", "None"),
+        client_context=p.get("ClientContext"),
+    )
+    return {
+        "StatusCode": result.status_code,
+        "FunctionError": result.function_error,
+        "LogResult": result.log_result,
+        "ExecutedVersion": result.executed_version,
+        "Payload": result.payload,
+    }

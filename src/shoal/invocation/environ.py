@@ -1,0 +1,39 @@
+"""What an execution environment is made of: its variables, its identity, its spec."""
+
+from __future__ import annotations
+
+from shoal.config import Settings
+from shoal.functions.models import FunctionVersion
+
+RUNTIME_DIR = "/var/runtime"
+TASK_ROOT = "/var/task"
+
+
+def environment_variables(
+    fn: FunctionVersion, settings: Settings, log_stream: str, init_type: str
+) -> dict[str, str]:
+    """The variables Lambda sets, then the function's own, which override them."""
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": fn.version,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_LOG_GROUP_NAME": fn.log_group,
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
+        "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+        "AWS_REGION": settings.region,
+        "AWS_DEFAULT_REGION": settings.region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.runtime}",
+        "LAMBDA_TASK_ROOT": TASK_ROOT,
+        "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
+        "_HANDLER": fn.handler,
+        "TZ": ":UTC",
+        "LANG": "en_US.UTF-8",
+        "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:"
+        "/var/task:/var/task/lib:/opt/lib",
+        "PYTHONPATH": RUNTIME_DIR,
+        "HOME": "/tmp",
+    }
+    env.update(fn.environment)
+    return env

@@ -1,0 +1,357 @@
+"""The invoker: from an Invoke request to a result, through leases, pools and environments.
+
+An invocation is a chain of leases, each released in ``finally``: the concurrency lease
+(:mod:`shoal.invocation.leases`), then an environment reserved from the function version's pool
+(:mod:`shoal.invocation.pool`), then the invocation itself. The invoke path reads only
+in-memory state (the function service's copy, the pools); it never queries the store.
+
+Who may call: the API layer (Invoke), the HTTP gateway, the async queue. All on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from shoal.errors import AwsError
+from shoal.functions.models import FunctionVersion
+from shoal.invocation.environ import TASK_ROOT, environment_variables
+from shoal.invocation.leases import ConcurrencyLimiter
+from shoal.invocation.pool import EnvironmentPool
+from shoal.invocation.states import EnvState, ManagedEnvironment
+from shoal.sandbox.types import EnvironmentSpec, InvokeRequest, InvokeResult
+
+if TYPE_CHECKING:
+    from shoal.core import Shoal
+
+log = logging.getLogger("shoal.invocation")
+
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+ASYNC_PAYLOAD_LIMIT = 256 * 1024
+TAIL_BYTES = 4096
+# Output beyond this, per invocation, is dropped (a flood must not fill the disk).
+OUTPUT_LIMIT = 16 * 1024 * 1024
+
+
+class InitError(Exception):
+    """A new environment's init failed; ``error`` is the runtime's error document."""
+
+    def __init__(self, error: dict[str, object]) -> None:
+        super().__init__(error.get("errorMessage"))
+        self.error = error
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    request_id: str
+    status_code: int
+    payload: bytes
+    executed_version: str
+    function_error: str | None = None
+    error_type: str | None = None
+    log_result: str | None = None
+
+
+class Invoker:
+    def __init__(self, shoal: Shoal) -> None:
+        self.shoal = shoal
+        self.settings = shoal.settings
+        self.limiter = ConcurrencyLimiter(
+            self.settings.account_concurrency, self.settings.unreserved_minimum
+        )
+        # (function name, version) -> the pool of its current revision.
+        self.pools: dict[tuple[str, str], EnvironmentPool] = {}
+        # env_id -> environment, for routing output chunks to their log stream.
+        self.environments: dict[str, ManagedEnvironment] = {}
+        self._reaper: asyncio.Task[None] | None = None
+        self.closing = False
+
+    async def start(self) -> None:
+        self.shoal.functions.subscribe(self._function_changed)
+        self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
+
+    async def stop(self) -> None:
+        self.closing = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+        await asyncio.gather(*(pool.close() for pool in self.pools.values()))
+        self.pools.clear()
+
+    # ------------------------------------------------------------------ the Invoke operation
+
+    async def invoke(
+        self,
+        function_name: str,
+        qualifier: str | None,
+        payload: bytes,
+        *,
+        invocation_type: str = "RequestResponse",
+        log_type: str = "None",
+        client_context: str | None = None,
+    ) -> InvocationResult:
+        fn = self.shoal.functions.resolve(function_name, qualifier)
+        if fn.state != "Active":
+            raise AwsError(
+                "ResourceConflictException",
+                "The operation cannot be performed at this time. "
+                f"The function is currently in the following state: {fn.state}",
+            )
+        limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
+        if len(payload) > limit:
+            raise AwsError(
+                "RequestTooLargeException",
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+            )
+        check_json(payload)
+        if self.closing:
+            raise AwsError("ServiceException", "Shoal is shutting down", status=503)
+        if invocation_type == "DryRun":
+            return InvocationResult("", 204, b"", fn.version)
+        if invocation_type == "Event":
+            request_id = str(uuid.uuid4())
+            await self.shoal.async_queue.submit(fn, payload, request_id)
+            return InvocationResult(request_id, 202, b"", fn.version)
+        return await self.run(fn, payload, tail=log_type == "Tail", client_context=client_context)
+
+    async def run(
+        self,
+        fn: FunctionVersion,
+        payload: bytes,
+        *,
+        request_id: str | None = None,
+        tail: bool = False,
+        client_context: str | None = None,
+    ) -> InvocationResult:
+        """Run one invocation synchronously (leases taken here)."""
+        request_id = request_id or str(uuid.uuid4())
+        with self.limiter.lease(fn.name):
+            pool = self._pool(fn)
+            try:
+                env = await pool.acquire()
+            except InitError as e:
+                return self._init_failed(fn, request_id, e.error)
+            try:
+                return await self._invoke_in(env, fn, payload, request_id, tail, client_context)
+            finally:
+                pool.release(env)
+
+    async def _invoke_in(
+        self,
+        env: ManagedEnvironment,
+        fn: FunctionVersion,
+        payload: bytes,
+        request_id: str,
+        tail: bool,
+        client_context: str | None,
+    ) -> InvocationResult:
+        assert env.sandbox is not None and env.log is not None
+        env.tail = bytearray() if tail else None
+        env.output_bytes = 0
+        self._frame(env, f"START RequestId: {request_id} Version: {fn.version}")
+        deadline_ms = int(time.time() * 1000) + fn.timeout * 1000
+        result: InvokeResult = await env.sandbox.invoke(
+            InvokeRequest(
+                request_id=request_id,
+                payload=payload,
+                invoked_function_arn=fn.function_arn
+                + ("" if fn.version == "$LATEST" else f":{fn.version}"),
+                function_version=fn.version,
+                deadline_ms=deadline_ms,
+                client_context=client_context,
+            )
+        )
+        env.invocations += 1
+        error_type = None
+        if result.kind != "success":
+            try:
+                error_type = str(json.loads(result.payload).get("errorType"))
+            except (ValueError, AttributeError):
+                error_type = "Runtime.Unknown"
+        if result.kind in ("timeout", "oom", "crash"):
+            # The environment is gone: the pool's release drops it (its sandbox is no longer
+            # alive) and the next call starts a new one.
+            self._frame(env, f"{_now()} {request_id} " + result.payload.decode(errors="replace"))
+        self._frame(env, f"END RequestId: {request_id}")
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {result.duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, int(result.duration_ms + 0.999))} ms\t"
+            f"Memory Size: {fn.memory_size} MB\tMax Memory Used: {result.max_memory_used_mb} MB"
+        )
+        if env.init_duration_ms is not None:
+            report += f"\tInit Duration: {env.init_duration_ms:.2f} ms"
+            env.init_duration_ms = None
+        self._frame(env, report + "\t")
+        log_result = None
+        if env.tail is not None:
+            log_result = base64.b64encode(bytes(env.tail[-TAIL_BYTES:])).decode()
+            env.tail = None
+        return InvocationResult(
+            request_id=request_id,
+            status_code=200,
+            payload=result.payload,
+            executed_version=fn.version,
+            function_error=None if result.kind == "success" else "Unhandled",
+            error_type=error_type,
+            log_result=log_result,
+        )
+
+    def _init_failed(
+        self, fn: FunctionVersion, request_id: str, error: dict[str, object]
+    ) -> InvocationResult:
+        document = {
+            "errorMessage": error.get("errorMessage"),
+            "errorType": error.get("errorType"),
+            "requestId": "",
+            "stackTrace": error.get("stackTrace", []),
+        }
+        return InvocationResult(
+            request_id=request_id,
+            status_code=200,
+            payload=json.dumps(document).encode(),
+            executed_version=fn.version,
+            function_error="Unhandled",
+            error_type=str(error.get("errorType")),
+        )
+
+    # ------------------------------------------------------------------ environments
+
+    def _pool(self, fn: FunctionVersion) -> EnvironmentPool:
+        key = (fn.name, fn.version)
+        pool = self.pools.get(key)
+        if pool is None or pool.fn.revision_id != fn.revision_id:
+            if pool is not None:
+                pool.retire()
+            pool = EnvironmentPool(fn, self._spawn, self._destroy)
+            self.pools[key] = pool
+        return pool
+
+    async def _spawn(self, fn: FunctionVersion, init_type: str) -> ManagedEnvironment:
+        env_id = uuid.uuid4().hex
+        stream = self.shoal.logs.open_stream(fn.name, fn.version, env_id)
+        env = ManagedEnvironment(env_id, log=stream, init_type=init_type)
+        self.environments[env_id] = env
+        try:
+            spec = self._spec(fn, env_id, stream.name, init_type)
+            env.sandbox = await self.shoal.sandbox.spawn(spec, self._on_output)
+            init = await env.sandbox.init()
+        except BaseException:
+            await self._destroy(env)
+            raise
+        env.init_duration_ms = init.duration_ms
+        if init.error is not None:
+            stream.event(
+                f"[ERROR] {init.error.get('errorType')}: {init.error.get('errorMessage')}"
+            )
+            stream.event(
+                f"INIT_REPORT Init Duration: {init.duration_ms:.2f} ms\tPhase: init\t"
+                f"Status: error\tError Type: {init.error.get('errorType')}"
+            )
+            await self._destroy(env)
+            raise InitError(init.error)
+        return env
+
+    def _spec(
+        self, fn: FunctionVersion, env_id: str, stream: str, init_type: str
+    ) -> EnvironmentSpec:
+        uid, gid, groups = self.settings.sandbox_uid, self.settings.sandbox_gid, ()
+        mounts: tuple = ()
+        if fn.file_system_configs:
+            identity = self.shoal.filesystems.mounts_for(fn)
+            mounts = identity.mounts
+            if identity.uid is not None:
+                uid, gid, groups = identity.uid, identity.gid, tuple(identity.groups)
+        return EnvironmentSpec(
+            env_id=env_id,
+            runtime=fn.runtime,
+            code_dir=fn.code_dir,
+            handler=fn.handler,
+            environment=environment_variables(fn, self.settings, stream, init_type),
+            memory_mb=fn.memory_size,
+            ephemeral_mb=fn.ephemeral_storage,
+            timeout_s=float(fn.timeout),
+            uid=uid,
+            gid=gid,
+            groups=groups,
+            mounts=mounts,
+        )
+
+    async def _destroy(self, env: ManagedEnvironment) -> None:
+        if env.state is not EnvState.DEAD:
+            env.transition(EnvState.DEAD)
+        try:
+            if env.sandbox is not None:
+                await env.sandbox.destroy()
+        finally:
+            self.environments.pop(env.env_id, None)
+            if env.log is not None:
+                env.log.close()
+
+    def _on_output(self, env_id: str, chunk: bytes) -> None:
+        env = self.environments.get(env_id)
+        if env is None or env.log is None:
+            return
+        env.output_bytes += len(chunk)
+        if env.output_bytes > OUTPUT_LIMIT:
+            if env.output_bytes - len(chunk) <= OUTPUT_LIMIT:
+                env.log.event(f"[shoal] output over {OUTPUT_LIMIT} bytes dropped")
+            return
+        env.log.write(chunk.decode("utf-8", errors="replace"))
+        if env.tail is not None:
+            env.tail += chunk
+            if len(env.tail) > 4 * TAIL_BYTES:
+                del env.tail[: -TAIL_BYTES]
+
+    def _frame(self, env: ManagedEnvironment, line: str) -> None:
+        assert env.log is not None
+        env.log.event(line)
+        if env.tail is not None:
+            env.tail += (line + "\n").encode()
+
+    def _function_changed(self, name: str) -> None:
+        """Retire pools whose revision is no longer current (update, publish, delete)."""
+        for (fname, version), pool in list(self.pools.items()):
+            if fname != name:
+                continue
+            try:
+                current = self.shoal.functions.resolve(name, version)
+            except AwsError:
+                current = None
+            if current is None or current.revision_id != pool.fn.revision_id:
+                pool.retire()
+                del self.pools[(fname, version)]
+
+    async def _reap_forever(self) -> None:
+        interval = max(0.5, min(self.settings.idle_timeout_s / 4, 10.0))
+        while True:
+            await asyncio.sleep(interval)
+            for pool in list(self.pools.values()):
+                pool.reap(self.settings.idle_timeout_s, keep=self.keep_warm(pool))
+
+    def keep_warm(self, pool: EnvironmentPool) -> int:
+        """How many idle environments of a pool the reaper keeps (provisioned concurrency)."""
+        return 0
+
+
+def check_json(payload: bytes) -> None:
+    if not payload:
+        return
+    try:
+        json.loads(payload)
+    except ValueError as e:
+        raise AwsError(
+            "InvalidRequestContentException",
+            f"Could not parse request body into json: Could not parse payload into json: {e}",
+        ) from None
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
+
+
+__all__ = ["InvocationResult", "Invoker", "InitError", "TASK_ROOT"]

@@ -1,0 +1,72 @@
+"""Concurrency leases: how many invocations may run at once, per function and account-wide.
+
+Scheduling policy, as Lambda's: a function with reserved concurrency N runs at most N
+invocations at once and draws only from its reservation; every other function shares the
+account's unreserved pool (the account limit minus every reservation). An invocation over its
+limit is throttled at once with ``TooManyRequestsException`` (429) — it never queues.
+
+A lease is a context manager taken before an environment is chosen and released in ``finally``,
+so a crashed or timed-out invocation always gives its slot back. All state is touched on the
+event loop only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from shoal.errors import AwsError
+
+
+def throttled(reason: str) -> AwsError:
+    return AwsError("TooManyRequestsException", "Rate Exceeded.", Reason=reason)
+
+
+class ConcurrencyLimiter:
+    def __init__(self, account_limit: int, unreserved_minimum: int) -> None:
+        self.account_limit = account_limit
+        self.unreserved_minimum = unreserved_minimum
+        self.reserved: dict[str, int] = {}  # function name -> reserved concurrency
+        self.running: dict[str, int] = {}  # function name -> invocations running now
+        self.running_unreserved = 0  # running invocations of functions with no reservation
+
+    @property
+    def unreserved_pool(self) -> int:
+        return self.account_limit - sum(self.reserved.values())
+
+    def can_reserve(self, name: str, value: int) -> bool:
+        """Whether reserving ``value`` for ``name`` leaves the unreserved minimum."""
+        others = sum(v for k, v in self.reserved.items() if k != name)
+        return self.account_limit - others - value >= self.unreserved_minimum
+
+    def set_reserved(self, name: str, value: int | None) -> None:
+        if value is None:
+            self.reserved.pop(name, None)
+        else:
+            self.reserved[name] = value
+
+    def total_running(self) -> int:
+        return sum(self.running.values())
+
+    @contextmanager
+    def lease(self, name: str) -> Iterator[None]:
+        reserved = self.reserved.get(name)
+        running = self.running.get(name, 0)
+        if reserved is not None:
+            if running >= reserved:
+                raise throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
+        elif self.running_unreserved >= self.unreserved_pool:
+            raise throttled("ConcurrentInvocationLimitExceeded")
+        self.running[name] = running + 1
+        if reserved is None:
+            self.running_unreserved += 1
+        try:
+            yield
+        finally:
+            left = self.running[name] - 1
+            if left:
+                self.running[name] = left
+            else:
+                del self.running[name]
+            if reserved is None:
+                self.running_unreserved -= 1

@@ -1,0 +1,74 @@
+"""The execution environment state machine.
+
+::
+
+    STARTING ──► IDLE ◄──► BUSY
+        │          │         │
+        └──────────┴────► DEAD
+
+An environment is STARTING while it is spawned and its init runs, IDLE when it waits in its
+pool, BUSY while exactly one invocation runs in it, and DEAD once destroyed (timeout, crash,
+out of memory, reaped, retired by an update, shutdown). DEAD is final. Transitions happen on the
+event loop, which is the lock: no transition awaits between its check and its change.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shoal.observability.logs import LogStream
+    from shoal.sandbox.api import Environment
+
+
+class EnvState(enum.Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    DEAD = "dead"
+
+
+TRANSITIONS: dict[EnvState, frozenset[EnvState]] = {
+    EnvState.STARTING: frozenset({EnvState.IDLE, EnvState.BUSY, EnvState.DEAD}),
+    EnvState.IDLE: frozenset({EnvState.BUSY, EnvState.DEAD}),
+    EnvState.BUSY: frozenset({EnvState.IDLE, EnvState.DEAD}),
+    EnvState.DEAD: frozenset(),
+}
+
+
+class InvalidTransition(Exception):
+    def __init__(self, env_id: str, current: EnvState, wanted: EnvState) -> None:
+        super().__init__(f"environment {env_id}: {current.value} -> {wanted.value} is not allowed")
+        self.current = current
+        self.wanted = wanted
+
+
+@dataclass(eq=False)
+class ManagedEnvironment:
+    """An environment as the invoker tracks it: the sandbox handle plus scheduling state."""
+
+    env_id: str
+    sandbox: Environment | None = None
+    log: LogStream | None = None
+    state: EnvState = EnvState.STARTING
+    init_type: str = "on-demand"  # on-demand | provisioned-concurrency | snap-start
+    init_duration_ms: float | None = None  # reported on the first invocation only
+    invocations: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+    # Set while an invocation runs: where its output goes (for LogType=Tail).
+    tail: bytearray | None = None
+    output_bytes: int = 0  # output of the running invocation, to cap floods
+
+    def transition(self, wanted: EnvState) -> None:
+        if wanted not in TRANSITIONS[self.state]:
+            raise InvalidTransition(self.env_id, self.state, wanted)
+        self.state = wanted
+        if wanted is EnvState.IDLE:
+            self.last_used = time.monotonic()
+
+    @property
+    def dead(self) -> bool:
+        return self.state is EnvState.DEAD
