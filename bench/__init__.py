@@ -1,0 +1,1 @@
+"""Shoal's benchmarks: each prints ratios against a baseline measured in the same run."""

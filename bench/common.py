@@ -1,0 +1,204 @@
+"""Shared benchmark harness: a keep-alive HTTP load generator, a bare uvicorn baseline,
+a private Shoal server, and table printing.
+
+The load generator is asyncio over raw sockets (one connection per client, HTTP/1.1
+keep-alive), light enough that on a 2-core machine it measures the server, not itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    seconds: float
+    latencies_ms: list[float]
+    errors: int
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, p: float) -> float:
+        xs = sorted(self.latencies_ms)
+        return xs[min(len(xs) - 1, int(p / 100 * len(xs)))] if xs else float("nan")
+
+
+async def _client(url: str, method: str, body: bytes, headers: dict[str, str],
+                  stop_at: float, out: list[float], errors: list[int], count: int | None) -> None:
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    head = f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = (head + "\r\n").encode() + body
+    done = 0
+    try:
+        while time.perf_counter() < stop_at and (count is None or done < count):
+            t0 = time.perf_counter()
+            writer.write(request)
+            status_line = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if length:
+                await reader.readexactly(length)
+            out.append((time.perf_counter() - t0) * 1000)
+            if not status_line.startswith(b"HTTP/1.1 2"):
+                errors.append(1)
+            done += 1
+    finally:
+        writer.close()
+
+
+def load(url: str, clients: int, seconds: float, method: str = "POST", body: bytes = b"{}",
+         headers: dict[str, str] | None = None, warmup: int = 20) -> LoadResult:
+    """Run ``clients`` keep-alive connections for ``seconds``; returns latencies."""
+    headers = headers or {}
+
+    async def run() -> LoadResult:
+        warm: list[float] = []
+        await asyncio.gather(*(_client(url, method, body, headers, time.perf_counter() + 30,
+                                       warm, [], warmup) for _ in range(clients)))
+        out: list[float] = []
+        errors: list[int] = []
+        t0 = time.perf_counter()
+        await asyncio.gather(*(_client(url, method, body, headers, t0 + seconds, out, errors,
+                                       None) for _ in range(clients)))
+        return LoadResult(len(out), time.perf_counter() - t0, out, len(errors))
+
+    return asyncio.run(run())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+BARE_APP = textwrap.dedent('''
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        while True:
+            message = await receive()
+            if not message.get("more_body"):
+                break
+        body = BODY
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+''')
+
+
+@contextmanager
+def bare_uvicorn(body: bytes) -> Iterator[str]:
+    """A bare uvicorn endpoint (httptools, uvloop, one worker) answering ``body``."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as d:
+        Path(d, "bare_app.py").write_text(BARE_APP.replace("BODY", repr(body)))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--loop",
+             "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+            cwd=d,
+        )
+        try:
+            wait_port(port)
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"port {port} did not open")
+
+
+@contextmanager
+def shoal_server(*extra: str) -> Iterator[str]:
+    """A private ``shoal serve`` on a free port with its data in a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="shoal-bench-") as d:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "shoal", "serve", "--port", "0", "--data-dir", d,
+             "--log-level", "warning", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        )
+        assert proc.stdout is not None
+        endpoint = None
+        for line in proc.stdout:
+            m = re.search(r"Shoal listening on (\S+)", line)
+            if m:
+                endpoint = m.group(1)
+                break
+        if endpoint is None:
+            proc.kill()
+            raise RuntimeError("shoal did not start")
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+        try:
+            yield endpoint
+        finally:
+            proc.terminate()
+            proc.wait(60)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
+            f"{mem:.0f} GiB, Python {platform.python_version()}")
+
+
+def table(title: str, rows: list[tuple[str, str, str, str, str]]) -> str:
+    """rows: (what, shoal, baseline, ratio, target)."""
+    head = ("what", "shoal", "baseline", "ratio", "target")
+    lines = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def pct(xs: list[float], p: float) -> float:
+    ys = sorted(xs)
+    return ys[min(len(ys) - 1, int(p / 100 * len(ys)))] if ys else float("nan")
