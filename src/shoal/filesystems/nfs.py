@@ -1,0 +1,469 @@
+"""Mount targets: NFSv4 exports of file systems, served by supervised NFS-Ganesha processes.
+
+One mount target is one ``ganesha.nfsd`` listening on its own address and port, NFSv4 over TCP
+only, FSAL VFS, with one export per entry of its :class:`Export` list: typically the whole file
+system, and one per access point squashing every client identity to the access point's POSIX
+user (the semantics of an EFS access point). Several targets coexist: each process has its own
+configuration, log, pid file, recovery directory and D-Bus name under ``run_dir/<target_id>/``,
+and needs neither rpcbind nor statd (NFSv4 has one well-known port and no side protocols).
+
+Who may call: the file-system service, from the event loop. Calls for one target are serialised
+by that target's lock; a watchdog task per target restarts a ganesha that died or stopped
+answering, with exponential backoff, as uvicorn's supervisors do for their workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import posixpath
+import random
+import re
+import shutil
+import signal
+import struct
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("shoal.filesystems.nfs")
+
+NFS_PROGRAM = 100003
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+HEALTH_INTERVAL_S = 2.0
+# A ganesha that fails this many probes in a row is hung: it is killed and restarted.
+HEALTH_FAILURES = 3
+BACKOFF_MIN_S = 0.5
+BACKOFF_MAX_S = 30.0
+# A process that served this long before dying was healthy: the backoff starts over.
+HEALTHY_RUN_S = 30.0
+LOG_ROTATE_BYTES = 8 << 20
+_TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class Export:
+    """One NFSv4 export of a mount target.
+
+    ``pseudo`` is where clients find it (``nfs://addr/<pseudo>``). Ganesha grafts each export
+    onto its pseudo file system, so an export may sit at ``/`` only when it is the target's
+    sole export: below a real directory tree, a pseudo path would need a real directory of that
+    name in the exported file system. With access points, put the whole file system at its own
+    path (``/fs-…``) beside the ``/fsap-…`` exports.
+    """
+
+    export_id: int  # Ganesha Export_Id, unique per target, >= 1
+    path: str  # host directory exported (a file system dir or an access point's root)
+    pseudo: str  # NFSv4 pseudo path: "/fs-0123..." for the whole fs, "/fsap-0123..." for an AP
+    squash_uid: int | None  # None: no squashing; else every client identity becomes this uid
+    squash_gid: int | None
+    readonly: bool = False
+
+
+class GaneshaError(RuntimeError):
+    """A ganesha process could not be started (its log's last lines are in the message)."""
+
+
+def validate_exports(exports: list[Export]) -> None:
+    """Raise ValueError for an export list that ganesha would refuse or mis-serve."""
+    if not exports:
+        raise ValueError("a mount target needs at least one export")
+    ids = [e.export_id for e in exports]
+    pseudos = [e.pseudo for e in exports]
+    if len(set(ids)) != len(ids) or min(ids) < 1:
+        raise ValueError(f"export ids must be unique and >= 1: {ids}")
+    if len(set(pseudos)) != len(pseudos):
+        raise ValueError(f"pseudo paths must be unique: {pseudos}")
+    for e in exports:
+        for value in (e.path, e.pseudo):
+            if not value.startswith("/") or posixpath.normpath(value) != value or '"' in value:
+                raise ValueError(f"not a normalised absolute path: {value!r}")
+            if any(c in value for c in "\n\r\0"):
+                raise ValueError(f"control character in path: {value!r}")
+        if (e.squash_uid is None) != (e.squash_gid is None):
+            raise ValueError(f"export {e.export_id}: squash uid and gid go together")
+    for e in exports:
+        for other in exports:
+            parent = e.pseudo.rstrip("/") + "/"
+            if other is not e and other.pseudo.startswith(parent):
+                raise ValueError(
+                    f"pseudo path {other.pseudo} is nested in export {e.pseudo}: ganesha would "
+                    "need a real directory for it there; give every export its own top-level "
+                    "pseudo path (and the whole file system one too when access points exist)"
+                )
+
+
+def _clients(address: str) -> str:
+    """Who may use the exports: loopback only when the target listens on loopback.
+
+    For any other address, reachability is decided by where the target listens (as security
+    groups decide for an EFS mount target), so every client of that network is allowed.
+    """
+    try:
+        if ipaddress.ip_address(address).is_loopback:
+            return "127.0.0.0/8, ::1"
+    except ValueError:
+        pass
+    return "*"
+
+
+def render_config(target_dir: Path, address: str, port: int, exports: list[Export]) -> str:
+    """The ganesha.conf of one mount target (pure; unit-tested)."""
+    validate_exports(exports)
+    # The D-Bus name must differ between instances (and is only used if a system bus exists).
+    dbus_prefix = re.sub(r"[^A-Za-z0-9_]", "_", target_dir.name)
+    lines = [
+        "# Written by Shoal; rewritten on every (re)configuration of this mount target.",
+        "NFS_CORE_PARAM {",
+        "    Protocols = 4;",
+        f"    NFS_Port = {port};",
+        f"    Bind_Addr = {address};",
+        # NFSv4 needs none of NLM, rquota, MNT or UDP, nor rpcbind to find it.
+        "    Enable_NLM = false;",
+        "    Enable_RQUOTA = false;",
+        "    Enable_UDP = false;",
+        f"    Dbus_Name_Prefix = {dbus_prefix};",
+        "}",
+        "NFSV4 {",
+        # No grace period: the target serves at once (and after a restart).
+        "    Graceless = true;",
+        "    RecoveryBackend = fs;",
+        f'    RecoveryRoot = "{target_dir / "recovery"}";',
+        # Owners travel as numbers: no idmapd, and squashed ids read back as they are on disk.
+        "    Allow_Numeric_Owners = true;",
+        "    Only_Numeric_Owners = true;",
+        "    Delegations = false;",
+        "}",
+        "NFS_KRB5 { Active_krb5 = false; }",
+    ]
+    for e in exports:
+        lines += [
+            "EXPORT {",
+            f"    Export_Id = {e.export_id};",
+            f'    Path = "{e.path}";',
+            f'    Pseudo = "{e.pseudo}";',
+            "    Protocols = 4;",
+            "    Transports = TCP;",
+            "    SecType = sys;",
+            "    Access_Type = None;",
+            # Functions and host processes change the tree behind ganesha's back: never serve
+            # cached attributes (owner, mode, size) that may be stale.
+            "    Attr_Expiration_Time = 0;",
+        ]
+        if e.squash_uid is None:
+            lines.append("    Squash = No_Root_Squash;")
+        else:
+            lines += [
+                "    Squash = All_Squash;",
+                f"    Anonymous_Uid = {e.squash_uid};",
+                f"    Anonymous_Gid = {e.squash_gid};",
+            ]
+        lines += [
+            "    CLIENT {",
+            f"        Clients = {_clients(address)};",
+            f"        Access_Type = {'RO' if e.readonly else 'RW'};",
+            "    }",
+            "    FSAL { Name = VFS; }",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+async def rpc_null(address: str, port: int, timeout: float = 2.0) -> bool:
+    """True when an NFSv4 server at address:port answers a NULL RPC (procedure 0) over TCP."""
+    xid = random.getrandbits(32)
+    # CALL, RPC version 2, program, version 4, procedure 0, AUTH_NONE credential and verifier.
+    body = struct.pack(">10I", xid, 0, 2, NFS_PROGRAM, 4, 0, 0, 0, 0, 0)
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(address, port)
+            try:
+                writer.write(struct.pack(">I", 0x80000000 | len(body)) + body)
+                await writer.drain()
+                (mark,) = struct.unpack(">I", await reader.readexactly(4))
+                reply = await reader.readexactly(mark & 0x7FFFFFFF)
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+        rxid, msg_type, reply_stat, _flavor, verf_len = struct.unpack_from(">5I", reply)
+        (accept_stat,) = struct.unpack_from(">I", reply, 20 + ((verf_len + 3) & ~3))
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, struct.error):
+        return False
+    return bool(rxid == xid and msg_type == 1 and reply_stat == 0 and accept_stat == 0)
+
+
+def _probe_address(address: str) -> str:
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(address, address)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class _Target:
+    """The live state of one mount target; mutated only under its lock or by its watchdog."""
+
+    target_id: str
+    address: str
+    port: int
+    exports: list[Export]
+    dir: Path
+    process: asyncio.subprocess.Process | None = None
+    watchdog: asyncio.Task[None] | None = None
+    status: str = "creating"
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def config(self) -> Path:
+        return self.dir / "ganesha.conf"
+
+    @property
+    def log_file(self) -> Path:
+        return self.dir / "ganesha.log"
+
+
+class GaneshaSupervisor:
+    """Starts, health-checks, restarts and stops one ganesha.nfsd per mount target."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        # target id -> its live state; entries are added and removed only by ensure/remove/stop.
+        self._targets: dict[str, _Target] = {}
+        self._reaped = False
+
+    def status(self) -> dict[str, str]:
+        return {tid: t.status for tid, t in self._targets.items()}
+
+    def pid(self, target_id: str) -> int | None:
+        """The pid of the target's ganesha, if one is running (for diagnosis and tests)."""
+        t = self._targets.get(target_id)
+        if t is None or t.process is None or t.process.returncode is not None:
+            return None
+        return t.process.pid
+
+    async def ensure_target(
+        self, target_id: str, address: str, port: int, exports: list[Export]
+    ) -> None:
+        """Serve ``exports`` on address:port; returns once the server answers a NULL RPC.
+
+        Idempotent: the same configuration of a running target changes nothing; another one
+        restarts its ganesha. Raises ValueError for a bad export list, FileNotFoundError for a
+        missing export directory, GaneshaError when ganesha does not come up (the target is
+        then kept with an ``error: ...`` status until removed).
+        """
+        if not _TARGET_ID.match(target_id):
+            raise ValueError(f"bad mount target id: {target_id!r}")
+        validate_exports(exports)
+        for e in exports:
+            if not Path(e.path).is_dir():
+                raise FileNotFoundError(f"export directory missing: {e.path}")
+        await self._reap_stale()
+        t = self._targets.get(target_id)
+        if t is None:
+            t = self._targets[target_id] = _Target(
+                target_id, address, port, list(exports), self.run_dir / target_id
+            )
+        async with t.lock:
+            # A concurrent remove_target may have dropped the entry while we waited.
+            self._targets[target_id] = t
+            same = (t.address, t.port, t.exports) == (address, port, list(exports))
+            if same and t.process is not None and t.process.returncode is None:
+                return
+            await self._halt(t)
+            t.address, t.port, t.exports = address, port, list(exports)
+            try:
+                await self._spawn(t)
+            except GaneshaError as e:
+                t.status = f"error: {e}"
+                raise
+            t.watchdog = asyncio.create_task(self._watch(t), name=f"ganesha-watchdog-{target_id}")
+
+    async def remove_target(self, target_id: str) -> None:
+        """Stop the target's ganesha and forget it; a no-op for an unknown target."""
+        t = self._targets.get(target_id)
+        if t is None:
+            return
+        async with t.lock:
+            await self._halt(t)
+            if self._targets.get(target_id) is t:
+                del self._targets[target_id]
+
+    async def stop(self) -> None:
+        """Stop every ganesha this supervisor started; none is left running."""
+        await asyncio.gather(*(self.remove_target(tid) for tid in list(self._targets)))
+
+    # -- processes -----------------------------------------------------------------------
+
+    async def _spawn(self, t: _Target) -> None:
+        """Write the configuration, start ganesha and wait until it answers."""
+        binary = shutil.which("ganesha.nfsd") or "/usr/bin/ganesha.nfsd"
+        if not os.access(binary, os.X_OK):
+            raise GaneshaError("NFS-Ganesha is not installed (ganesha.nfsd; run ./run setup)")
+        t.dir.mkdir(parents=True, exist_ok=True)
+        # Graceless: no client reclaims state, so the records of the last run are of no use.
+        shutil.rmtree(t.dir / "recovery", ignore_errors=True)
+        (t.dir / "recovery").mkdir()
+        t.config.write_text(render_config(t.dir, t.address, t.port, t.exports))
+        if t.log_file.exists() and t.log_file.stat().st_size > LOG_ROTATE_BYTES:
+            t.log_file.replace(t.log_file.with_suffix(".log.1"))
+        argv = [
+            binary,
+            "-F",
+            "-f",
+            str(t.config),
+            "-L",
+            str(t.log_file),
+            "-p",
+            str(t.dir / "ganesha.pid"),
+            "-N",
+            "NIV_EVENT",
+        ]
+        # Die with Shoal even when it is killed outright (SIGTERM first gives a clean stop).
+        setpriv = shutil.which("setpriv")
+        if setpriv:
+            argv = [setpriv, "--pdeathsig", "KILL", *argv]
+        with open(t.dir / "stderr.log", "ab") as errlog:
+            t.process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=errlog,
+                stderr=errlog,
+                start_new_session=True,  # Ctrl-C on Shoal's terminal is Shoal's to handle
+            )
+        t.status = "starting"
+        log.info(
+            "mount target %s: ganesha pid %d on %s:%d",
+            t.target_id,
+            t.process.pid,
+            t.address,
+            t.port,
+        )
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not await rpc_null(_probe_address(t.address), t.port, timeout=1.0):
+            if t.process.returncode is not None:
+                raise GaneshaError(
+                    f"ganesha exited with status {t.process.returncode}: {_tail(t.log_file, 5)}"
+                    f" (log: {t.log_file})"
+                )
+            if time.monotonic() > deadline:
+                await self._terminate(t.process)
+                raise GaneshaError(
+                    f"ganesha did not answer on {t.address}:{t.port} "
+                    f"within {READY_TIMEOUT_S:.0f}s (log: {t.log_file})"
+                )
+            await asyncio.sleep(0.05)
+        t.status = "available"
+
+    async def _halt(self, t: _Target) -> None:
+        """Cancel the watchdog, then stop the process (in that order, so nothing restarts it)."""
+        if t.watchdog is not None:
+            t.watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t.watchdog
+            t.watchdog = None
+        if t.process is not None:
+            await self._terminate(t.process)
+            t.process = None
+        t.status = "stopped"
+
+    @staticmethod
+    async def _terminate(proc: asyncio.subprocess.Process) -> None:
+        """SIGTERM, wait with a deadline, then SIGKILL."""
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT_S):
+                    await proc.wait()
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+        await proc.wait()
+
+    async def _watch(self, t: _Target) -> None:
+        """Restart ``t``'s ganesha whenever it exits or stops answering, with backoff."""
+        delay = BACKOFF_MIN_S
+        while True:
+            proc = t.process
+            if proc is None:  # not reached: _spawn sets it before the watchdog exists
+                return
+            started = time.monotonic()
+            await self._until_unhealthy(t, proc)
+            if time.monotonic() - started > HEALTHY_RUN_S:
+                delay = BACKOFF_MIN_S
+            reason = f"ganesha exited with status {proc.returncode}"
+            log.warning(
+                "mount target %s: %s; restarting in %.1fs; log tail:\n%s",
+                t.target_id,
+                reason,
+                delay,
+                _tail(t.log_file),
+            )
+            t.status = f"error: {reason}; restarting"
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX_S)
+            try:
+                await self._spawn(t)
+            except GaneshaError as e:
+                log.error("mount target %s: restart failed: %s", t.target_id, e)
+                t.status = f"error: {e}"
+
+    async def _until_unhealthy(self, t: _Target, proc: asyncio.subprocess.Process) -> None:
+        """Return when ``proc`` has exited; kill it first if it stops answering probes."""
+        exited = asyncio.ensure_future(proc.wait())
+        failures = 0
+        try:
+            while True:
+                done, _ = await asyncio.wait({exited}, timeout=HEALTH_INTERVAL_S)
+                if done:
+                    return
+                if await rpc_null(_probe_address(t.address), t.port):
+                    failures = 0
+                    t.status = "available"
+                    continue
+                failures += 1
+                if failures >= HEALTH_FAILURES:
+                    log.warning(
+                        "mount target %s: ganesha pid %d not answering; killing it",
+                        t.target_id,
+                        proc.pid,
+                    )
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+        finally:
+            if not exited.done():
+                exited.cancel()
+
+    async def _reap_stale(self) -> None:
+        """Once per supervisor: stop ganeshas left running by a Shoal that was killed outright.
+
+        They would hold the ports this run's targets need. Only processes whose command line
+        names one of our configuration files are touched.
+        """
+        if self._reaped:
+            return
+        self._reaped = True
+        for pid_file in self.run_dir.glob("*/ganesha.pid"):
+            try:
+                pid = int(pid_file.read_text().strip())
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except (OSError, ValueError):
+                continue
+            if str(pid_file.parent / "ganesha.conf").encode() not in cmdline:
+                continue
+            log.warning("stopping stale ganesha pid %d (%s)", pid, pid_file.parent.name)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
