@@ -1,0 +1,106 @@
+"""Warm invoke through the Lambda Invoke API and cold starts, against same-run baselines.
+
+- warm invoke: latency p50/p99 with 1 client, throughput with 10 clients, vs a bare uvicorn
+  endpoint returning the same body;
+- cold start: a new environment of a trivial handler (fork server spawn + init), vs starting
+  ``python3 -c pass``; and a first invoke after an update, end to end through the API.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import boto3
+from botocore.config import Config
+
+from bench.common import bare_uvicorn, load, median, pct, shoal_server, table
+
+HANDLER = 'def handler(event, context):\n    return {"ok": True}\n'
+BODY = json.dumps({"ok": True}).encode()
+SECONDS = 5.0
+
+
+def make_function(endpoint: str, name: str) -> object:
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "tests"))
+    from conftest import create_function  # the same helper the tests use
+
+    client = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="x",
+                          config=Config(retries={"max_attempts": 0}))
+    create_function(client, name, HANDLER)
+    return client
+
+
+def python_start_ms(n: int = 20) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run(["python3", "-c", "pass"], check=True)
+        times.append((time.perf_counter() - t0) * 1000)
+    return median(times)
+
+
+def cold_invokes_ms(client: object, endpoint: str, name: str, n: int = 20) -> list[float]:
+    """First invoke after each configuration update: a new environment every time."""
+    url = f"{endpoint}/2015-03-31/functions/{name}/invocations"
+    times = []
+    for i in range(n):
+        client.update_function_configuration(  # type: ignore[attr-defined]
+            FunctionName=name, Environment={"Variables": {"RUN": str(i)}})
+        client.get_waiter("function_updated_v2").wait(  # type: ignore[attr-defined]
+            FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+        t0 = time.perf_counter()
+        urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST")).read()
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def init_durations_ms(endpoint: str, name: str) -> list[float]:
+    """Init Duration from the REPORT lines: the environment's own cold start."""
+    with urllib.request.urlopen(f"{endpoint}/shoal/logs/{name}") as r:
+        events = json.load(r)["events"]
+    out = []
+    for e in events:
+        if e["message"].startswith("REPORT") and "Init Duration:" in e["message"]:
+            out.append(float(e["message"].split("Init Duration:")[1].split("ms")[0]))
+    return out
+
+
+def run() -> str:
+    with bare_uvicorn(BODY) as bare:
+        b1 = load(bare, 1, SECONDS)
+        b10 = load(bare, 10, SECONDS)
+    with shoal_server() as endpoint:
+        name = f"bench-{uuid.uuid4().hex[:8]}"
+        client = make_function(endpoint, name)
+        url = f"{endpoint}/2015-03-31/functions/{name}/invocations"
+        s1 = load(url, 1, SECONDS)
+        s10 = load(url, 10, SECONDS)
+        cold = cold_invokes_ms(client, endpoint, name)
+        inits = init_durations_ms(endpoint, name)
+    py = python_start_ms()
+    rows = [
+        ("warm invoke p50, 1 client (ms)", f"{s1.pct(50):.3f}", f"{b1.pct(50):.3f}",
+         f"+{s1.pct(50) - b1.pct(50):.3f} ms", "≤ +0.3 ms"),
+        ("warm invoke p99, 1 client (ms)", f"{s1.pct(99):.3f}", f"{b1.pct(99):.3f}",
+         f"{s1.pct(99) / b1.pct(99):.2f}×", ""),
+        ("warm invoke throughput, 10 clients (req/s)", f"{s10.throughput:.0f}",
+         f"{b10.throughput:.0f}", f"{s10.throughput / b10.throughput:.2f}×", "≥ 0.5×"),
+        ("cold start: environment init p50 (ms)", f"{median(inits):.2f}",
+         f"{py:.2f} (python3 -c pass)", f"{median(inits) / py:.3f}×", "≤ 10 ms, < 0.1×"),
+        ("cold start: first invoke after update p50 / p99 (ms)",
+         f"{median(cold):.2f} / {pct(cold, 99):.2f}", f"{py:.2f} (python3 -c pass)",
+         f"{median(cold) / py:.3f}×", ""),
+    ]
+    errors = s1.errors + s10.errors
+    title = "Invoke API (Lambda wire protocol)" + (f" — {errors} errors!" if errors else "")
+    return table(title, rows)
+
+
+if __name__ == "__main__":
+    print(run())
