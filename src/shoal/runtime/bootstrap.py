@@ -104,6 +104,7 @@ class Runtime:
         self.handler: Optional[Handler] = None
         self.init_frame: Dict[str, Any] = {}
         self.request_filter: Optional[RequestIdFilter] = None
+        self.init_error: Optional[Dict[str, Any]] = None
 
     def serve(self) -> None:
         frames.send_frame(self.sock, {"op": "ready"})
@@ -130,15 +131,17 @@ class Runtime:
         try:
             self.handler = load_handler(str(header["handler"]))
         except Exception as e:  # any exception at import is an init error, as in Lambda
-            return error_from_exception(e)
-        return None
+            self.init_error = error_from_exception(e)
+        return self.init_error
 
     def invoke(self, header: Dict[str, Any], body: bytes) -> "tuple[bool, bytes]":
         request_id = str(header["request_id"])
         if self.request_filter is not None:
             self.request_filter.request_id = request_id
         if self.handler is None:
-            doc = make_error("handler was not initialised", "Runtime.Unknown", [], request_id)
+            # Lambda answers every invoke of an environment whose init failed with that error.
+            doc = dict(self.init_error or make_error("init was not run", "Runtime.Unknown", []))
+            doc["requestId"] = request_id
             return False, json.dumps(doc).encode()
         init = self.init_frame
         context = LambdaContext(

@@ -1,0 +1,136 @@
+"""ForkServerFactory: environments forked from one zygote per Python runtime.
+
+Scheduling policy: zygotes are started lazily, on the first spawn for their runtime, and
+restarted on the next spawn if they died (their environments died with them). Spawn requests
+to one zygote are served in order by that single-threaded process; environments of different
+runtimes are created in parallel. ``check()`` pings every zygote and drops those that do not
+answer. All state below is owned by the event loop that calls the factory (one loop only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from .api import OutputCallback
+from .cgroups import CGROUP_ROOT, MIB, Cgroups
+from .environment import ForkServerEnvironment
+from .runtimes import discover
+from .types import EnvironmentSpec, SpawnError, validate_spec
+from .zygote import ZygoteProcess
+
+log = logging.getLogger(__name__)
+
+SPAWN_TIMEOUT_S = 10.0
+ZYGOTE_START_TIMEOUT_S = 30.0
+
+
+class ForkServerFactory:
+    def __init__(self, runtimes: Mapping[str, str] | None = None,
+                 cgroup_root: str = CGROUP_ROOT, spawn_timeout: float = SPAWN_TIMEOUT_S) -> None:
+        self._runtimes = dict(runtimes) if runtimes is not None else discover()
+        self._cgroups = Cgroups(cgroup_root)
+        self._spawn_timeout = spawn_timeout
+        self._zygotes: dict[str, ZygoteProcess] = {}  # runtime name -> running zygote
+        self._starting: dict[str, asyncio.Lock] = {}  # runtime name -> start lock
+        self._envs: dict[str, ForkServerEnvironment] = {}  # env_id -> live environment
+        self._closed = False
+
+    def runtimes(self) -> dict[str, str]:
+        return dict(self._runtimes)
+
+    @property
+    def cgroups_available(self) -> bool:
+        return self._cgroups.available
+
+    async def zygote(self, runtime: str) -> ZygoteProcess:
+        """The running zygote for ``runtime``, started (or restarted) if needed."""
+        interpreter = self._runtimes.get(runtime)
+        if interpreter is None:
+            raise SpawnError(f"runtime {runtime!r} is not available on this host "
+                             f"(found: {', '.join(self._runtimes) or 'none'})")
+        lock = self._starting.setdefault(runtime, asyncio.Lock())
+        async with lock:
+            zyg = self._zygotes.get(runtime)
+            if zyg is not None and zyg.alive:
+                return zyg
+            if zyg is not None:
+                log.warning("fork server for %s died; restarting it", runtime)
+                await zyg.stop()
+            zyg = ZygoteProcess(runtime, interpreter)
+            await zyg.start(ZYGOTE_START_TIMEOUT_S)
+            self._zygotes[runtime] = zyg
+            return zyg
+
+    async def check(self) -> dict[str, bool]:
+        """Health check: ping every zygote; one that does not answer is stopped (and will be
+        restarted by the next spawn). Returns runtime -> healthy."""
+        health: dict[str, bool] = {}
+        for runtime, zyg in list(self._zygotes.items()):
+            health[runtime] = await zyg.ping()
+            if not health[runtime]:
+                await zyg.stop()
+        return health
+
+    def _check_spec(self, spec: EnvironmentSpec) -> None:
+        if self._closed:
+            raise SpawnError("the sandbox factory is closed")
+        validate_spec(spec)
+        if spec.env_id in self._envs:
+            raise SpawnError(f"environment {spec.env_id} already exists")
+        if not os.path.isdir(spec.code_dir):
+            raise SpawnError(f"code directory {spec.code_dir} does not exist")
+        for m in spec.mounts:
+            if not os.path.exists(m.source):
+                raise SpawnError(f"mount source {m.source} does not exist")
+
+    async def spawn(self, spec: EnvironmentSpec,
+                    on_output: OutputCallback) -> ForkServerEnvironment:
+        self._check_spec(spec)
+        zyg = await self.zygote(spec.runtime)
+        cgroup = self._cgroups.create(spec.env_id, spec.memory_mb)
+        request: dict[str, Any] = {
+            "env_id": spec.env_id, "code_dir": os.path.realpath(spec.code_dir),
+            "environment": dict(spec.environment), "ephemeral_mb": spec.ephemeral_mb,
+            "uid": spec.uid, "gid": spec.gid, "groups": list(spec.groups),
+            "mounts": [[os.path.realpath(m.source), m.target, m.readonly] for m in spec.mounts],
+            "cgroup_procs": cgroup.procs_paths if cgroup else [],
+            "rlimit_as": None if cgroup else spec.memory_mb * MIB,
+        }
+        try:
+            reply, fds = await zyg.request({"op": "spawn", "spec": request},
+                                           self._spawn_timeout)
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
+        if reply.get("op") != "spawned":
+            if cgroup is not None:
+                cgroup.remove()
+            raise SpawnError(f"environment {spec.env_id}: {reply.get('error', reply)}")
+        pid = int(reply["pid"])
+        control = socket.socket(fileno=fds[0])
+        env = ForkServerEnvironment(spec, pid, fds[1], cgroup, zyg.exit_future(pid), on_output,
+                                    lambda: self._forget(spec.env_id, zyg, pid))
+        self._envs[spec.env_id] = env
+        await env.attach(control, self._spawn_timeout)
+        return env
+
+    def _forget(self, env_id: str, zyg: ZygoteProcess, pid: int) -> None:
+        self._envs.pop(env_id, None)
+        zyg.forget(pid)
+
+    async def close(self) -> None:
+        """Destroy every environment, then stop every zygote. Nothing is left running."""
+        self._closed = True
+        results = await asyncio.gather(*(env.destroy() for env in list(self._envs.values())),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                log.error("destroying an environment at close failed: %s", result)
+        await asyncio.gather(*(zyg.stop() for zyg in self._zygotes.values()))
+        self._zygotes.clear()
