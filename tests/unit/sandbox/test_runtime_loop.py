@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import decimal
+import json
+import logging
+import time
+
+import pytest
+
+from shoal.runtime import bootstrap, logs
+from shoal.runtime.context import LambdaContext
+from shoal.runtime.errors import FaultException
+
+
+def test_empty_payload_is_empty_dict() -> None:
+    assert bootstrap.parse_event(b"") == {}
+    assert bootstrap.parse_event(b"  \n") == {}
+    assert bootstrap.parse_event(b'{"a": [1]}') == {"a": [1]}
+
+
+def test_bad_payload_is_unmarshal_error() -> None:
+    with pytest.raises(FaultException) as info:
+        bootstrap.parse_event(b"{nope")
+    assert info.value.error_type == "Runtime.UnmarshalError"
+
+
+def test_to_json_marshal_error_and_decimals() -> None:
+    assert json.loads(bootstrap.to_json({"d": decimal.Decimal("1.5"), "n": None})) == {
+        "d": 1.5, "n": None}
+    with pytest.raises(FaultException) as info:
+        bootstrap.to_json({1, 2})
+    assert info.value.error_type == "Runtime.MarshalError"
+    assert info.value.message == (
+        "Unable to marshal response: Object of type set is not JSON serializable")
+
+
+def test_context_fields_and_remaining_time() -> None:
+    ctx = LambdaContext("rid", int(time.time() * 1000) + 5000, "arn:fn", "fn", "$LATEST", 256,
+                        "/aws/lambda/fn", "stream", '{"custom": {"k": "v"}}')
+    assert 4000 < ctx.get_remaining_time_in_millis() <= 5000
+    assert ctx.client_context is not None and ctx.client_context.custom == {"k": "v"}
+    assert ctx.identity.cognito_identity_id is None
+    expired = LambdaContext("rid", 0, "a", "f", "1", 128, "g", "s")
+    assert expired.get_remaining_time_in_millis() == 0 and expired.client_context is None
+
+
+def test_log_format_is_lambdas() -> None:
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "hello %s", ("w",), None)
+    record.created = 0.0
+    record.msecs = 5
+    record.aws_request_id = "rid-1"
+    line = logs.LambdaFormatter(logs.FORMAT, logs.DATEFMT).format(record)
+    assert line == "[WARNING]\t1970-01-01T00:00:00.005Z\trid-1\thello w"
