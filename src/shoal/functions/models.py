@@ -43,6 +43,8 @@ class FunctionVersion:
     state_reason: str | None = None
     state_reason_code: str | None = None
     last_update_status: str = "Successful"  # InProgress | Successful | Failed
+    last_update_status_reason: str | None = None
+    last_update_status_reason_code: str | None = None
     file_system_configs: tuple[FileSystemConfig, ...] = ()
     # Shoal extension: new environments are forked from one whose init already ran.
     snapshot_start: bool = False
@@ -68,4 +70,27 @@ class FunctionVersion:
             FileSystemConfig(**c) for c in doc.get("file_system_configs", ())
         )
         doc["architectures"] = tuple(doc.get("architectures", ("x86_64",)))
+        return cls(**doc)
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A named pointer to a version, optionally sending a share of traffic to a second one."""
+
+    name: str
+    function_name: str
+    function_version: str  # "$LATEST" or "1", "2"...
+    alias_arn: str  # arn:aws:lambda:REGION:ACCOUNT:function:NAME:ALIAS
+    description: str = ""
+    # AdditionalVersionWeights: version -> share of invocations (0.0-1.0) it receives.
+    routing: Mapping[str, float] = field(default_factory=dict)
+    revision_id: str = ""
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["routing"] = dict(self.routing)
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Alias:
         return cls(**doc)
