@@ -1,0 +1,103 @@
+"""Shoal's own file-system endpoints, under ``/shoal/fs/``, for the CLI on the same host.
+
+``shoal fs mount`` needs host paths, which the AWS API never reveals:
+
+- ``GET  /shoal/fs/file-systems/{fs}/path`` -> ``{"FileSystemId", "Path"}``
+- ``POST /shoal/fs/access-points/{ap}/path`` -> ``{"AccessPointId", "FileSystemId", "Path",
+  "Uid", "Gid", "SecondaryGids", "ReadOnly"}`` (creates the root directory as a first mount does)
+- ``GET  /shoal/fs/file-systems/{fs}/du?depth=N`` -> ``{"Total", "Entries": [{"Path", "Bytes"}]}``
+- ``GET  /shoal/fs/mount-targets/{mt}`` -> ``{"MountTargetId", "IpAddress", "Port", ...}``
+
+Errors are ``{"ErrorCode", "Message"}`` with the EFS status of the code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, Router
+
+from shoal.errors import AwsError
+from shoal.filesystems import metering, rootdir
+
+if TYPE_CHECKING:
+    from shoal.filesystems.service import FileSystemService
+
+_STATUS = {
+    "FileSystemNotFound": 404, "AccessPointNotFound": 404, "MountTargetNotFound": 404,
+    "EFSMountFailureException": 403,
+}  # fmt: skip
+
+
+class FsEndpoint:
+    def __init__(self, service: FileSystemService) -> None:
+        self.service = service
+        self.app = Router(
+            routes=[
+                Route("/shoal/fs/file-systems/{fs}/path", self.fs_path, methods=["GET"]),
+                Route("/shoal/fs/file-systems/{fs}/du", self.du, methods=["GET"]),
+                Route("/shoal/fs/access-points/{ap}/path", self.ap_path, methods=["POST"]),
+                Route("/shoal/fs/mount-targets/{mt}", self.mount_target, methods=["GET"]),
+            ]
+        )
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _error(e: AwsError) -> JSONResponse:
+        return JSONResponse(
+            {"ErrorCode": e.code, "Message": e.message}, status_code=_STATUS.get(e.code, 400)
+        )
+
+    async def fs_path(self, request: Request) -> JSONResponse:
+        try:
+            fs = self.service.get_file_system(request.path_params["fs"])
+        except AwsError as e:
+            return self._error(e)
+        return JSONResponse({"FileSystemId": fs.id, "Path": str(self.service.root(fs.id))})
+
+    async def ap_path(self, request: Request) -> JSONResponse:
+        svc = self.service
+        try:
+            ap = svc.get_access_point(request.path_params["ap"])
+            fs = svc.get_file_system(ap.file_system_id)
+            access = svc.access(fs, ap, None)
+            try:
+                path = await asyncio.to_thread(svc.access_point_root, ap)
+            except rootdir.RootDirectoryError as e:
+                raise rootdir.mount_failure(f"Access point {ap.id}: {e}") from None
+        except AwsError as e:
+            return self._error(e)
+        user = ap.posix_user
+        return JSONResponse({
+            "AccessPointId": ap.id, "FileSystemId": fs.id, "Path": path,
+            "Uid": user.uid if user else None, "Gid": user.gid if user else None,
+            "SecondaryGids": list(user.secondary_gids) if user else [],
+            "ReadOnly": not access.write,
+        })  # fmt: skip
+
+    async def du(self, request: Request) -> JSONResponse:
+        try:
+            fs = self.service.get_file_system(request.path_params["fs"])
+        except AwsError as e:
+            return self._error(e)
+        depth = int(request.query_params.get("depth", "2"))
+        rows = await asyncio.to_thread(metering.breakdown, self.service.root(fs.id), depth)
+        return JSONResponse({
+            "FileSystemId": fs.id, "Total": rows[0][1] if rows else 0,
+            "Entries": [{"Path": p, "Bytes": b} for p, b in rows],
+        })  # fmt: skip
+
+    async def mount_target(self, request: Request) -> JSONResponse:
+        try:
+            t = self.service.targets.get(request.path_params["mt"])
+        except AwsError as e:
+            return self._error(e)
+        return JSONResponse({
+            "MountTargetId": t.id, "FileSystemId": t.file_system_id, "IpAddress": t.ip_address,
+            "Port": t.port, "LifeCycleState": t.lifecycle_state,
+        })  # fmt: skip

@@ -1,0 +1,435 @@
+"""The file-system service: file systems, access points and policies, and what an execution
+environment mounts.
+
+State lives in memory (dicts below, replaced object by object: every model is frozen) and is
+written through to the store on every change. All methods run on the event loop, and the ones
+that change state do so without awaiting in between, so the dicts need no lock; mount targets
+(which await NFS-Ganesha) have their own lock in :mod:`shoal.filesystems.targets`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shoal.errors import AwsError
+from shoal.filesystems import policy, rootdir
+from shoal.filesystems.metering import Measure, Meter
+from shoal.filesystems.models import (
+    NOBODY,
+    AccessPoint,
+    CreationInfo,
+    EnvironmentIdentity,
+    FileSystem,
+    Mount,
+    PosixUser,
+    new_id,
+)
+from shoal.filesystems.targets import MountTargets
+
+if TYPE_CHECKING:
+    from shoal.core import Shoal
+    from shoal.functions.models import FunctionVersion
+
+log = logging.getLogger("shoal.filesystems")
+
+MAX_PROVISIONED_MIBPS = 3414.0
+MAX_ACCESS_POINTS = 1000
+MAXIO_ELASTIC = "Elastic throughput mode is not supported with maxIO performance mode"
+
+
+def bad_request(message: str) -> AwsError:
+    return AwsError("BadRequest", message)
+
+
+def short_id(value: str) -> str:
+    """``fs-…``/``fsap-…`` from an id or an ARN (the model accepts both)."""
+    return value.rsplit("/", 1)[-1]
+
+
+class FileSystemService:
+    def __init__(self, shoal: Shoal) -> None:
+        self.shoal = shoal
+        self.settings = shoal.settings
+        self.store = shoal.store
+        self.meter = Meter()
+        self._fs: dict[str, FileSystem] = {}  # fs id -> file system
+        self._aps: dict[str, AccessPoint] = {}  # fsap id -> access point
+        self._policies: dict[str, tuple[str, dict[str, Any]]] = {}  # fs id -> (text, parsed)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.targets = MountTargets(self)
+        for doc in self.store.load("filesystem").values():
+            fs = FileSystem.from_doc(doc)
+            self._fs[fs.id] = fs
+        for doc in self.store.load("accesspoint").values():
+            ap = AccessPoint.from_doc(doc)
+            self._aps[ap.id] = ap
+        for key, doc in self.store.load("fspolicy").items():
+            self._policies[key] = (doc["policy"], policy.parse(doc["policy"]))
+        from shoal.filesystems.endpoint import FsEndpoint
+
+        shoal.http.mount("/shoal/fs/", FsEndpoint(self))
+
+    async def start(self) -> None:
+        await self.targets.start()
+
+    async def stop(self) -> None:
+        await self.targets.stop()
+        for task in list(self._tasks):
+            await task
+
+    # ------------------------------------------------------------------ file systems
+
+    def root(self, fs_id: str) -> Path:
+        return self.settings.fs_dir / fs_id
+
+    def _arn(self, kind: str, resource_id: str) -> str:
+        s = self.settings
+        return f"arn:aws:elasticfilesystem:{s.region}:{s.account_id}:{kind}/{resource_id}"
+
+    def create_file_system(
+        self,
+        token: str,
+        *,
+        performance_mode: str = "generalPurpose",
+        throughput_mode: str = "bursting",
+        provisioned: float | None = None,
+        encrypted: bool = False,
+        kms_key_id: str | None = None,
+        availability_zone: str | None = None,
+        tags: Iterable[tuple[str, str]] = (),
+    ) -> FileSystem:
+        existing = self.by_token(token)
+        if existing is not None:
+            raise AwsError(
+                "FileSystemAlreadyExists",
+                f"File system '{existing.id}' already exists with creation token '{token}'",
+                FileSystemId=existing.id,
+            )
+        _check_throughput(throughput_mode, provisioned)
+        if performance_mode == "maxIO" and throughput_mode == "elastic":
+            raise bad_request(MAXIO_ELASTIC)
+        if kms_key_id is not None and not encrypted:
+            raise bad_request("KmsKeyId can be specified only when Encrypted is true")
+        s = self.settings
+        if encrypted and kms_key_id is None:
+            kms_key_id = f"arn:aws:kms:{s.region}:{s.account_id}:alias/aws/elasticfilesystem"
+        fs_id = new_id("fs")
+        fs = FileSystem(
+            id=fs_id, arn=self._arn("file-system", fs_id), owner_id=s.account_id,
+            creation_token=token, creation_time=time.time(), performance_mode=performance_mode,
+            throughput_mode=throughput_mode, provisioned_throughput=provisioned,
+            encrypted=encrypted, kms_key_id=kms_key_id, availability_zone=availability_zone,
+            tags=tuple(tags),
+        )  # fmt: skip
+        rootdir.create_file_system_root(self.root(fs_id))
+        self._save_fs(fs)
+        log.info("created file system %s (token %s)", fs_id, token)
+        return fs
+
+    def _save_fs(self, fs: FileSystem) -> None:
+        self._fs[fs.id] = fs
+        self.store.put("filesystem", fs.id, fs.to_doc())
+
+    def by_token(self, token: str) -> FileSystem | None:
+        return next((f for f in self._fs.values() if f.creation_token == token), None)
+
+    def get_file_system(self, fs_id: str) -> FileSystem:
+        fs = self._fs.get(short_id(fs_id))
+        if fs is None:
+            raise AwsError("FileSystemNotFound", f"File system '{short_id(fs_id)}' does not exist.")
+        return fs
+
+    def file_systems(self) -> list[FileSystem]:
+        return sorted(self._fs.values(), key=lambda f: (f.creation_time, f.id))
+
+    def update_file_system(
+        self, fs_id: str, throughput_mode: str | None, provisioned: float | None
+    ) -> FileSystem:
+        fs = self.get_file_system(fs_id)
+        mode = throughput_mode or fs.throughput_mode
+        if provisioned is None and mode == "provisioned":
+            provisioned = fs.provisioned_throughput
+        _check_throughput(mode, provisioned)
+        if fs.performance_mode == "maxIO" and mode == "elastic":
+            raise bad_request(MAXIO_ELASTIC)
+        fs = replace(fs, throughput_mode=mode, provisioned_throughput=provisioned)
+        self._save_fs(fs)
+        return fs
+
+    def delete_file_system(self, fs_id: str) -> None:
+        fs = self.get_file_system(fs_id)
+        if self.targets.for_file_system(fs.id):
+            raise AwsError("FileSystemInUse", f"File system '{fs.id}' has mount targets.")
+        users = self._functions_using(fs.id)
+        if users:
+            raise AwsError(
+                "FileSystemInUse",
+                f"File system '{fs.id}' is in use by function(s) {', '.join(sorted(users))}.",
+            )
+        for ap in self.access_points(fs.id):
+            self._drop_access_point(ap)
+        self._policies.pop(fs.id, None)
+        self.store.delete("fspolicy", fs.id)
+        del self._fs[fs.id]
+        self.store.delete("filesystem", fs.id)
+        self.meter.forget(fs.id)
+        # Rename first (instant, so the id is free at once), then delete the data off the loop.
+        root = self.root(fs.id)
+        trash = self.settings.fs_dir / f".deleted-{fs.id}"
+        if root.exists():
+            os.rename(root, trash)
+            self._spawn(asyncio.to_thread(shutil.rmtree, trash, ignore_errors=True))
+        log.info("deleted file system %s", fs.id)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _functions_using(self, fs_id: str) -> set[str]:
+        functions = getattr(self.shoal, "functions", None)
+        if functions is None or not hasattr(functions, "all_versions"):
+            return set()
+        arns = {ap.arn for ap in self._aps.values() if ap.file_system_id == fs_id}
+        return {
+            fn.name
+            for fn in functions.all_versions()
+            if any(c.arn in arns for c in fn.file_system_configs)
+        }
+
+    async def size(self, fs: FileSystem) -> Measure:
+        return await self.meter.size(fs.id, self.root(fs.id))
+
+    # ------------------------------------------------------------------ access points
+
+    def create_access_point(
+        self,
+        fs_id: str,
+        client_token: str,
+        *,
+        posix_user: PosixUser | None = None,
+        path: str = "/",
+        creation_info: CreationInfo | None = None,
+        tags: Iterable[tuple[str, str]] = (),
+    ) -> AccessPoint:
+        fs = self.get_file_system(fs_id)
+        tags = tuple(tags)
+        _check_path(path)
+        for ap in self._aps.values():
+            if ap.client_token == client_token and ap.file_system_id == fs.id:
+                same = (ap.posix_user, ap.path, ap.creation_info, ap.tags) == (
+                    posix_user, path, creation_info, tags,
+                )  # fmt: skip
+                if same:
+                    return ap  # an idempotent retry
+                raise AwsError(
+                    "AccessPointAlreadyExists",
+                    f"Access point '{ap.id}' already exists with client token '{client_token}' "
+                    "and different parameters",
+                    AccessPointId=ap.id,
+                )
+        siblings = self.access_points(fs.id)
+        if len(siblings) >= MAX_ACCESS_POINTS:
+            raise AwsError(
+                "AccessPointLimitExceeded",
+                f"File system '{fs.id}' already has {MAX_ACCESS_POINTS} access points",
+            )
+        ap_id = new_id("fsap")
+        ap = AccessPoint(
+            id=ap_id, arn=self._arn("access-point", ap_id), file_system_id=fs.id,
+            owner_id=self.settings.account_id, client_token=client_token, path=path,
+            posix_user=posix_user, creation_info=creation_info, tags=tags,
+            export_id=max((a.export_id for a in siblings), default=1) + 1,
+        )  # fmt: skip
+        self._save_ap(ap)
+        self.targets.changed(fs.id)
+        return ap
+
+    def _save_ap(self, ap: AccessPoint) -> None:
+        self._aps[ap.id] = ap
+        self.store.put("accesspoint", ap.id, ap.to_doc())
+
+    def get_access_point(self, ap_id: str) -> AccessPoint:
+        ap = self._aps.get(short_id(ap_id))
+        if ap is None:
+            raise AwsError(
+                "AccessPointNotFound", f"Access point '{short_id(ap_id)}' does not exist."
+            )
+        return ap
+
+    def access_points(self, fs_id: str | None = None) -> list[AccessPoint]:
+        aps = [a for a in self._aps.values() if fs_id is None or a.file_system_id == fs_id]
+        return sorted(aps, key=lambda a: (a.file_system_id, a.export_id))
+
+    def access_point_by_arn(self, arn: str) -> AccessPoint | None:
+        ap = self._aps.get(short_id(arn))
+        return ap if ap is not None and ap.arn == arn else None
+
+    def delete_access_point(self, ap_id: str) -> None:
+        ap = self.get_access_point(ap_id)
+        self._drop_access_point(ap)
+        self.targets.changed(ap.file_system_id)
+
+    def _drop_access_point(self, ap: AccessPoint) -> None:
+        # The data stays: deleting an access point never deletes files, as on EFS.
+        del self._aps[ap.id]
+        self.store.delete("accesspoint", ap.id)
+
+    # ------------------------------------------------------------------ tags
+
+    def _taggable(self, resource_id: str) -> FileSystem | AccessPoint:
+        rid = short_id(resource_id)
+        return self.get_access_point(rid) if rid.startswith("fsap-") else self.get_file_system(rid)
+
+    def tags(self, resource_id: str) -> tuple[tuple[str, str], ...]:
+        return self._taggable(resource_id).tags
+
+    def tag(self, resource_id: str, tags: Iterable[tuple[str, str]]) -> None:
+        res = self._taggable(resource_id)
+        merged = dict(res.tags)
+        merged.update(dict(tags))
+        self._retag(res, tuple(merged.items()))
+
+    def untag(self, resource_id: str, keys: Iterable[str]) -> None:
+        res = self._taggable(resource_id)
+        drop = set(keys)
+        self._retag(res, tuple((k, v) for k, v in res.tags if k not in drop))
+
+    def _retag(self, res: FileSystem | AccessPoint, tags: tuple[tuple[str, str], ...]) -> None:
+        if isinstance(res, FileSystem):
+            self._save_fs(res.with_tags(tags))
+        else:
+            self._save_ap(res.with_tags(tags))
+
+    # ------------------------------------------------------------------ policies
+
+    def put_policy(self, fs_id: str, text: str) -> str:
+        fs = self.get_file_system(fs_id)
+        parsed = policy.parse(text)
+        self._policies[fs.id] = (text, parsed)
+        self.store.put("fspolicy", fs.id, {"policy": text})
+        self.targets.changed(fs.id)
+        return text
+
+    def get_policy(self, fs_id: str) -> str:
+        fs = self.get_file_system(fs_id)
+        found = self._policies.get(fs.id)
+        if found is None:
+            raise AwsError("PolicyNotFound", f"No policy is set for file system '{fs.id}'.")
+        return found[0]
+
+    def delete_policy(self, fs_id: str) -> None:
+        fs = self.get_file_system(fs_id)
+        if self._policies.pop(fs.id, None) is not None:
+            self.store.delete("fspolicy", fs.id)
+            self.targets.changed(fs.id)
+
+    def access(
+        self, fs: FileSystem, ap: AccessPoint | None, principal: str | None
+    ) -> policy.Access:
+        found = self._policies.get(fs.id)
+        return policy.evaluate(
+            found[1] if found else None,
+            principal=principal,
+            file_system_arn=fs.arn,
+            access_point_arn=ap.arn if ap else None,
+        )
+
+    # ------------------------------------------------------------------ mounting
+
+    def access_point_root(self, ap: AccessPoint) -> str:
+        """The host path of ``ap``'s root, created as at first mount (RootDirectoryError)."""
+        return rootdir.ensure_root(self.root(ap.file_system_id), ap)
+
+    def mounts_for(self, fn: FunctionVersion) -> EnvironmentIdentity:
+        """The bind mounts and identity for ``fn``'s environments (see EnvironmentIdentity).
+
+        Raises EFSMountFailureException when an access point is gone, the policy denies
+        ClientMount, the root directory is missing without CreationInfo, or the identity
+        would be root.
+        """
+        mounts: list[Mount] = []
+        user: PosixUser | None = None
+        for config in fn.file_system_configs:
+            ap = self.access_point_by_arn(config.arn)
+            fs = self._fs.get(ap.file_system_id) if ap else None
+            if ap is None or fs is None or fs.lifecycle_state != "available":
+                raise rootdir.mount_failure(
+                    f"The function couldn't mount the file system: access point {config.arn} "
+                    "does not exist or is not available."
+                )
+            access = self.access(fs, ap, fn.role)
+            if not access.mount:
+                raise rootdir.mount_failure(
+                    f"The file system policy of {fs.id} does not allow the role {fn.role} "
+                    f"to mount access point {ap.id} (elasticfilesystem:ClientMount)."
+                )
+            try:
+                source = self.access_point_root(ap)
+            except rootdir.RootDirectoryError as e:
+                raise rootdir.mount_failure(f"Access point {ap.id}: {e}") from None
+            mounts.append(Mount(source, config.local_mount_path, readonly=not access.write))
+            if ap.posix_user is not None:
+                user = _effective_user(ap, ap.posix_user, access, user)
+        if user is None:
+            return EnvironmentIdentity(tuple(mounts))
+        return EnvironmentIdentity(tuple(mounts), user.uid, user.gid, user.secondary_gids)
+
+
+def _effective_user(
+    ap: AccessPoint, user: PosixUser, access: policy.Access, prior: PosixUser | None
+) -> PosixUser:
+    if user.uid == 0:
+        if access.root:
+            raise rootdir.mount_failure(
+                f"Access point {ap.id} sets PosixUser uid 0; execution environments never run as "
+                "root. Use a non-zero uid, or deny elasticfilesystem:ClientRootAccess so uid 0 "
+                "is squashed to 65534."
+            )
+        # Root squash, as EFS does for clients without ClientRootAccess.
+        user = PosixUser(NOBODY, NOBODY if user.gid == 0 else user.gid, user.secondary_gids)
+    if prior is not None and prior != user:
+        raise rootdir.mount_failure(
+            "The function's file system configs use access points with different POSIX users."
+        )
+    return user
+
+
+def _check_throughput(mode: str, provisioned: float | None) -> None:
+    if mode == "provisioned":
+        if provisioned is None:
+            raise bad_request(
+                "ProvisionedThroughputInMibps is required when ThroughputMode is provisioned"
+            )
+        if provisioned > MAX_PROVISIONED_MIBPS:
+            raise AwsError(
+                "ThroughputLimitExceeded",
+                f"Provisioned throughput can't exceed {MAX_PROVISIONED_MIBPS:g} MiB/s",
+            )
+    elif provisioned is not None:
+        raise bad_request(
+            "ProvisionedThroughputInMibps can be set only when ThroughputMode is provisioned"
+        )
+
+
+def _check_path(path: str) -> None:
+    """EFS's rule: absolute, at most four components, no ``.``/``..`` or empty components."""
+    if path == "/":
+        return
+    parts = path.split("/")
+    if parts[0] != "" or len(path) > 100:
+        raise bad_request(f"RootDirectory Path '{path}' must be an absolute path")
+    parts = parts[1:]
+    if len(parts) > 4:
+        raise bad_request(f"RootDirectory Path '{path}' has more than 4 subdirectories")
+    for part in parts:
+        if part in ("", ".", "..") or part.startswith("."):
+            raise bad_request(f"RootDirectory Path '{path}' has an invalid component '{part}'")

@@ -1,0 +1,210 @@
+"""Mount targets: a file system made reachable over NFSv4 by NFS-Ganesha.
+
+Each mount target is one Ganesha listener (``settings.nfs_address`` and a port allocated from
+``settings.nfs_port`` upward) with one export for the whole file system at pseudo path
+``/<fs-id>`` and one per access point at ``/<fsap-id>``, squashing every client identity to the
+access point's PosixUser, read-only when the file-system policy denies anonymous clients
+``ClientWrite`` (NFS clients carry no IAM identity), absent when it denies ``ClientMount``.
+
+A target is ``creating`` until Ganesha serves it, then ``available`` (or ``error``). Every
+change that affects exports (access point or policy changes) re-syncs the targets of that file
+system. Supervisor calls are serialised by :attr:`MountTargets._lock`, in the order requested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from shoal.errors import AwsError
+from shoal.filesystems import rootdir
+from shoal.filesystems.models import NOBODY, FileSystem, MountTarget, new_id
+
+if TYPE_CHECKING:
+    from shoal.filesystems.service import FileSystemService
+
+log = logging.getLogger("shoal.filesystems.nfs")
+
+try:
+    from shoal.filesystems import nfs
+except ModuleNotFoundError as e:  # the NFS supervisor lands separately
+    if e.name != "shoal.filesystems.nfs":
+        raise
+    nfs = None  # type: ignore[assignment]
+
+WHOLE_FS_EXPORT_ID = 1
+
+
+class MountTargets:
+    def __init__(self, service: FileSystemService) -> None:
+        self.service = service
+        self.settings = service.settings
+        self.store = service.store
+        self._targets: dict[str, MountTarget] = {
+            key: MountTarget.from_doc(doc) for key, doc in self.store.load("mounttarget").items()
+        }
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._supervisor: Any = None
+        if nfs is not None:
+            self._supervisor = nfs.GaneshaSupervisor(self.settings.run_dir / "nfs")
+
+    async def start(self) -> None:
+        if self._supervisor is None and self._targets:
+            log.warning("shoal.filesystems.nfs is not installed: mount targets serve no NFS")
+        for target in list(self._targets.values()):
+            self._spawn(self._bring_up(target.id))
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            await task
+        if self._supervisor is not None:
+            await self._supervisor.stop()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ queries
+
+    def all(self) -> list[MountTarget]:
+        return sorted(self._targets.values(), key=lambda t: t.id)
+
+    def for_file_system(self, fs_id: str) -> list[MountTarget]:
+        return [t for t in self.all() if t.file_system_id == fs_id]
+
+    def get(self, mt_id: str) -> MountTarget:
+        target = self._targets.get(mt_id)
+        if target is None:
+            raise AwsError("MountTargetNotFound", f"Mount target '{mt_id}' does not exist.")
+        return target
+
+    # ------------------------------------------------------------------ changes
+
+    def create(self, fs: FileSystem, subnet_id: str, ip_address: str | None) -> MountTarget:
+        if fs.lifecycle_state != "available":
+            raise AwsError(
+                "IncorrectFileSystemLifeCycleState",
+                f"File system '{fs.id}' is in state {fs.lifecycle_state}, not available.",
+            )
+        zone = fs.availability_zone or f"{self.settings.region}a"
+        if any(t.availability_zone == zone for t in self.for_file_system(fs.id)):
+            # One availability zone is modelled, so a file system has at most one target.
+            raise AwsError(
+                "MountTargetConflict",
+                f"File system '{fs.id}' already has a mount target in availability zone {zone}.",
+            )
+        address = ip_address or self.settings.nfs_address
+        target = MountTarget(
+            id=new_id("fsmt"), file_system_id=fs.id, owner_id=fs.owner_id, subnet_id=subnet_id,
+            ip_address=address, port=self._free_port(address), availability_zone=zone,
+        )  # fmt: skip
+        self._save(target)
+        self._spawn(self._bring_up(target.id))
+        return target
+
+    def delete(self, mt_id: str) -> None:
+        target = self.get(mt_id)
+        del self._targets[target.id]
+        self.store.delete("mounttarget", target.id)
+        self._spawn(self._take_down(target.id))
+
+    def changed(self, fs_id: str) -> None:
+        """Exports of ``fs_id`` changed (access point or policy): re-sync its targets."""
+        for target in self.for_file_system(fs_id):
+            self._spawn(self._bring_up(target.id))
+
+    def _save(self, target: MountTarget) -> None:
+        self._targets[target.id] = target
+        self.store.put("mounttarget", target.id, target.to_doc())
+
+    def _free_port(self, address: str) -> int:
+        used = {t.port for t in self._targets.values() if t.ip_address == address}
+        port = self.settings.nfs_port
+        while port in used or not _can_bind(address, port):
+            port += 1
+        return port
+
+    async def _bring_up(self, mt_id: str) -> None:
+        async with self._lock:
+            target = self._targets.get(mt_id)
+            if target is None:
+                return  # deleted meanwhile
+            state = "available"
+            if self._supervisor is None:
+                log.warning(
+                    "mount target %s is available without NFS: shoal.filesystems.nfs is "
+                    "not installed", target.id,
+                )  # fmt: skip
+            else:
+                try:
+                    exports = await asyncio.to_thread(self.exports, target.file_system_id)
+                    if exports:
+                        await self._supervisor.ensure_target(
+                            target.id, target.ip_address, target.port, exports
+                        )
+                    else:  # the policy denies every export: nothing to serve
+                        await self._supervisor.remove_target(target.id)
+                except Exception:
+                    log.exception("mount target %s failed to start", target.id)
+                    state = "error"
+            if self._targets.get(mt_id) is not None:
+                self._save(replace(self._targets[mt_id], lifecycle_state=state))
+
+    async def _take_down(self, mt_id: str) -> None:
+        async with self._lock:
+            if self._supervisor is not None:
+                try:
+                    await self._supervisor.remove_target(mt_id)
+                except Exception:
+                    log.exception("mount target %s failed to stop", mt_id)
+
+    def exports(self, fs_id: str) -> list[Any]:
+        """The NFS exports of a file system (runs in a thread: it may create AP roots)."""
+        if nfs is None:
+            return []
+        svc = self.service
+        fs = svc.get_file_system(fs_id)
+        whole = svc.access(fs, None, None)
+        out = []
+        if whole.mount:
+            out.append(nfs.Export(
+                export_id=WHOLE_FS_EXPORT_ID, path=str(svc.root(fs.id)), pseudo=f"/{fs.id}",
+                squash_uid=None if whole.root else NOBODY,
+                squash_gid=None if whole.root else NOBODY,
+                readonly=not whole.write,
+            ))  # fmt: skip
+        for ap in svc.access_points(fs.id):
+            access = svc.access(fs, ap, None)
+            if not access.mount:
+                continue
+            try:
+                path = svc.access_point_root(ap)
+            except (rootdir.RootDirectoryError, OSError) as e:
+                log.warning("access point %s is not exported: %s", ap.id, e)
+                continue
+            user = ap.posix_user
+            out.append(nfs.Export(
+                export_id=ap.export_id, path=path, pseudo=f"/{ap.id}",
+                squash_uid=user.uid if user else None, squash_gid=user.gid if user else None,
+                readonly=not access.write,
+            ))  # fmt: skip
+        return out
+
+
+def _can_bind(address: str, port: int) -> bool:
+    """True when nothing listens on (address, port): Ganesha will be able to bind it."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((address, port))
+        except OSError as e:
+            if e.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
