@@ -201,6 +201,15 @@ def _probe_address(address: str) -> str:
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(address, address)
 
 
+def _alive(pid: int) -> bool:
+    """Whether pid is a running process (a zombie waiting for its parent to reap it is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _tail(path: Path, lines: int = 15) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -465,5 +474,5 @@ class GaneshaSupervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             deadline = time.monotonic() + STOP_TIMEOUT_S
-            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            while _alive(pid) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
