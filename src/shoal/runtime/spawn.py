@@ -168,6 +168,8 @@ def reap_until(worker: int, req: SpawnRequest) -> None:
     code = SETUP_FAILED
     try:
         drop_privileges(req.uid, req.gid, req.groups)
+        # The credential change cleared the parent-death signal: set it again.
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         null = os.open("/dev/null", os.O_RDWR)
         for target in (0, 1, 2):
             os.dup2(null, target)

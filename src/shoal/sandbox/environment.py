@@ -120,6 +120,14 @@ class ForkServerEnvironment:
         with contextlib.suppress(OSError):
             fcntl.fcntl(log_fd, F_SETPIPE_SZ, PIPE_SIZE)
         self._loop.add_reader(log_fd, self.drain_output)
+        exit_future.add_done_callback(self._on_exit)
+
+    def _on_exit(self, fut: asyncio.Future[int | None]) -> None:
+        """A ``None`` status means the zygote died: its environments get PR_SET_PDEATHSIG,
+        but make sure through the pidfd (which survives the reparenting)."""
+        if not fut.cancelled() and fut.result() is None and self._pidfd is not None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
 
     # -- life cycle --------------------------------------------------------------------------
 
