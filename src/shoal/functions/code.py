@@ -123,7 +123,48 @@ def _plan(zf: zipfile.ZipFile) -> _Plan:
             plan.declared += info.file_size
     if plan.declared > MAX_UNZIPPED:
         raise too_large()
+    _check_links(plan)
     return plan
+
+
+def _check_links(plan: _Plan) -> None:
+    """Refuse an entry placed under a symlink, and links whose chain leaves the tree."""
+    links = dict(plan.links)
+    if not links:
+        return
+    for path in [*plan.dirs, *(rel for _, rel, _ in plan.files), *links]:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in links:
+                raise refused(f"Entry {path!r} is inside a symbolic link.")
+    for path in links:
+        if _resolve(path, links) is None:
+            raise refused(f"Symbolic link {path!r} points outside the package.")
+
+
+def _resolve(path: str, links: dict[str, str]) -> list[str] | None:
+    """Follow ``path`` through the package's links as the kernel would; None if it leaves."""
+    resolved: list[str] = []
+    pending = path.split("/")
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not resolved:
+                return None
+            resolved.pop()
+            continue
+        resolved.append(part)
+        target = links.get("/".join(resolved))
+        if target is not None:
+            hops += 1
+            if hops > 40 or target.startswith("/"):  # a loop only fails with ELOOP at run time
+                return None if target.startswith("/") else resolved
+            resolved.pop()
+            pending = target.split("/") + pending
+    return resolved
 
 
 def inspect(data: bytes) -> Package:
