@@ -50,9 +50,11 @@ def ensure_root(fs_root: Path, ap: AccessPoint) -> str:
     fd = os.open(fs_root, _OPEN_DIR)
     try:
         for i, name in enumerate(ap.components):
-            fd = _step(fd, name, ap, "/" + "/".join(ap.components[: i + 1]))
+            parent, fd = fd, -1  # _step closes the parent, whatever happens
+            fd = _step(parent, name, ap, "/" + "/".join(ap.components[: i + 1]))
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
     return str(fs_root.joinpath(*ap.components))
 
 
