@@ -299,6 +299,7 @@ class GaneshaSupervisor:
 
     async def remove_target(self, target_id: str) -> None:
         """Stop the target's ganesha and forget it; a no-op for an unknown target."""
+        await self._reap_stale()
         t = self._targets.get(target_id)
         if t is None:
             return
@@ -309,6 +310,7 @@ class GaneshaSupervisor:
 
     async def stop(self) -> None:
         """Stop every ganesha this supervisor started; none is left running."""
+        await self._reap_stale()
         await asyncio.gather(*(self.remove_target(tid) for tid in list(self._targets)))
 
     # -- processes -----------------------------------------------------------------------
