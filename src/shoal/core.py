@@ -33,6 +33,7 @@ API_MODULES = [
     "shoal.api.lambda_invoke",
     "shoal.api.efs",
     "shoal.api.apigatewayv2",
+    "shoal.api.lambda_urls",
 ]
 
 

@@ -1,0 +1,442 @@
+"""The HTTP API registry: APIs, routes, integrations, stages and deployments.
+
+Owns the authoritative in-memory map ``api id -> Api`` (an immutable snapshot per API, replaced
+on every change) and writes each changed API through to the store as one document (kind
+``http_api``). Every method runs on the event loop without awaiting, so a change is atomic with
+respect to requests. After each change ``on_change(api_id)`` is called so the gateway can
+recompile that API's route table.
+
+Errors are API Gateway's: ``NotFoundException``, ``BadRequestException``, ``ConflictException``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shoal.errors import AwsError
+from shoal.gateway.models import (
+    DEFAULT_ROUTE,
+    DEFAULT_STAGE,
+    Api,
+    Deployment,
+    Integration,
+    Route,
+    Stage,
+    new_id,
+    now,
+)
+from shoal.gateway.routes import InvalidRouteKey, parse_route_key
+from shoal.gateway.targets import BadFunctionUri, function_target
+from shoal.store.sqlite import Store
+
+KIND = "http_api"
+PAYLOAD_VERSIONS = ("1.0", "2.0")
+
+
+def not_found(what: str, ident: str) -> AwsError:
+    return AwsError(
+        "NotFoundException", f"Invalid {what} identifier specified {ident}", ResourceType=what
+    )
+
+
+def bad_request(message: str) -> AwsError:
+    return AwsError("BadRequestException", message)
+
+
+class ApiRegistry:
+    def __init__(self, store: Store, account_id: str, on_change: Callable[[str], None]) -> None:
+        self._store = store
+        self._account = account_id
+        self._on_change = on_change
+        self._apis: dict[str, Api] = {}
+
+    def load(self) -> None:
+        for api_id, doc in self._store.load(KIND).items():
+            self._apis[api_id] = Api.from_doc(doc)
+            self._on_change(api_id)
+
+    def _save(self, api: Api) -> Api:
+        self._apis[api.api_id] = api
+        self._store.put(KIND, api.api_id, api.to_doc())
+        self._on_change(api.api_id)
+        return api
+
+    # ------------------------------------------------------------------------------ APIs
+
+    def get(self, api_id: str) -> Api:
+        api = self._apis.get(api_id)
+        if api is None:
+            raise not_found("API", f"{self._account}:{api_id}")
+        return api
+
+    def all(self) -> list[Api]:
+        return sorted(self._apis.values(), key=lambda a: (a.created, a.api_id))
+
+    def create(
+        self,
+        name: str,
+        protocol_type: str,
+        *,
+        target: str | None = None,
+        route_key: str | None = None,
+        cors: Mapping[str, Any] | None = None,
+        disable_execute_api_endpoint: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Api:
+        if protocol_type != "HTTP":
+            raise bad_request("Shoal supports HTTP APIs only (ProtocolType HTTP)")
+        if route_key is not None and target is None:
+            raise bad_request("RouteKey is a quick create property and requires Target")
+        api_id = new_id()
+        while api_id in self._apis:
+            api_id = new_id()
+        api = Api(
+            api_id,
+            name,
+            protocol_type,
+            cors=cors,
+            extra=dict(extra or {}),
+            disable_execute_api_endpoint=disable_execute_api_endpoint,
+        )
+        if target is not None:
+            api = self._quick_create(api, target, route_key or DEFAULT_ROUTE)
+        return self._save(api)
+
+    def _quick_create(self, api: Api, target: str, route_key: str) -> Api:
+        """Quick create: an AWS_PROXY integration (2.0), a route to it, an auto-deployed
+        ``$default`` stage; all marked as managed by API Gateway."""
+        integration = self._integration(
+            api, new_id(7), "AWS_PROXY", target, "2.0", 30000, managed=True, extra={}
+        )
+        route = self._route(
+            api,
+            new_id(7),
+            route_key,
+            f"integrations/{integration.integration_id}",
+            managed=True,
+            extra={},
+        )
+        stage = Stage(DEFAULT_STAGE, auto_deploy=True, managed=True)
+        return dataclasses.replace(
+            api,
+            integrations={integration.integration_id: integration},
+            routes={route.route_id: route},
+            stages={DEFAULT_STAGE: stage},
+        )
+
+    def update(
+        self,
+        api_id: str,
+        *,
+        name: str | None = None,
+        target: str | None = None,
+        cors: Mapping[str, Any] | None = None,
+        disable_execute_api_endpoint: bool | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Api:
+        api = self.get(api_id)
+        changes: dict[str, Any] = {"extra": {**api.extra, **(extra or {})}}
+        if name is not None:
+            changes["name"] = name
+        if cors is not None:
+            changes["cors"] = cors
+        if disable_execute_api_endpoint is not None:
+            changes["disable_execute_api_endpoint"] = disable_execute_api_endpoint
+        if target is not None:
+            # Quick-create update: re-point the managed integration.
+            managed = [i for i in api.integrations.values() if i.managed]
+            if not managed:
+                raise bad_request("Target can only be updated on an API made by quick create")
+            new = dataclasses.replace(managed[0], integration_uri=self._check_uri(target))
+            changes["integrations"] = {**api.integrations, new.integration_id: new}
+        return self._save(dataclasses.replace(api, **changes))
+
+    def delete(self, api_id: str) -> None:
+        self.get(api_id)
+        del self._apis[api_id]
+        self._store.delete(KIND, api_id)
+        self._on_change(api_id)
+
+    # ---------------------------------------------------------------------------- routes
+
+    def _route(
+        self,
+        api: Api,
+        route_id: str,
+        route_key: str,
+        target: str | None,
+        *,
+        managed: bool,
+        extra: Mapping[str, Any],
+    ) -> Route:
+        try:
+            parse_route_key(route_key)
+        except InvalidRouteKey as e:
+            raise bad_request(str(e)) from None
+        for other in api.routes.values():
+            if other.route_key == route_key and other.route_id != route_id:
+                raise AwsError(
+                    "ConflictException",
+                    f"Unable to create Route, Route with key {route_key} "
+                    "already exists for this API",
+                )
+        if target is not None:
+            ident = target[len("integrations/") :] if target.startswith("integrations/") else None
+            if ident is None or ident not in api.integrations:
+                raise bad_request(
+                    f"Invalid Target specified: {target}. "
+                    "A target must be integrations/<integration id> of this API"
+                )
+        return Route(route_id, route_key, target, managed, dict(extra))
+
+    def create_route(
+        self, api_id: str, route_key: str, target: str | None, extra: Mapping[str, Any]
+    ) -> Route:
+        api = self.get(api_id)
+        route = self._route(api, new_id(7), route_key, target, managed=False, extra=extra)
+        self._save(dataclasses.replace(api, routes={**api.routes, route.route_id: route}))
+        return route
+
+    def get_route(self, api_id: str, route_id: str) -> Route:
+        route = self.get(api_id).routes.get(route_id)
+        if route is None:
+            raise not_found("Route", route_id)
+        return route
+
+    def update_route(
+        self,
+        api_id: str,
+        route_id: str,
+        route_key: str | None,
+        target: str | None,
+        extra: Mapping[str, Any],
+    ) -> Route:
+        api = self.get(api_id)
+        old = self.get_route(api_id, route_id)
+        if route_key is not None and old.managed and route_key != old.route_key:
+            raise bad_request("The route key of a route made by quick create can't be changed")
+        route = self._route(
+            api,
+            route_id,
+            route_key or old.route_key,
+            target if target is not None else old.target,
+            managed=old.managed,
+            extra={**old.extra, **extra},
+        )
+        self._save(dataclasses.replace(api, routes={**api.routes, route_id: route}))
+        return route
+
+    def delete_route(self, api_id: str, route_id: str) -> None:
+        api = self.get(api_id)
+        self.get_route(api_id, route_id)
+        routes = {k: v for k, v in api.routes.items() if k != route_id}
+        self._save(dataclasses.replace(api, routes=routes))
+
+    # ---------------------------------------------------------------------- integrations
+
+    def _check_uri(self, uri: str | None) -> str:
+        if not uri:
+            raise bad_request("IntegrationUri is required for AWS_PROXY integrations")
+        try:
+            function_target(uri, "2.0")
+        except BadFunctionUri as e:
+            raise bad_request(str(e)) from None
+        return uri
+
+    def _integration(
+        self,
+        api: Api,
+        integration_id: str,
+        integration_type: str,
+        uri: str | None,
+        payload_version: str | None,
+        timeout_ms: int | None,
+        *,
+        managed: bool,
+        extra: Mapping[str, Any],
+    ) -> Integration:
+        if integration_type != "AWS_PROXY":
+            raise bad_request(f"Shoal supports AWS_PROXY integrations only, not {integration_type}")
+        if payload_version is None:
+            raise bad_request(
+                "PayloadFormatVersion is required for AWS_PROXY integrations "
+                "of HTTP APIs (1.0 or 2.0)"
+            )
+        if payload_version not in PAYLOAD_VERSIONS:
+            raise bad_request(f"Invalid PayloadFormatVersion {payload_version}: must be 1.0 or 2.0")
+        timeout = 30000 if timeout_ms is None else timeout_ms
+        if not 50 <= timeout <= 30000:
+            raise bad_request("TimeoutInMillis must be between 50 and 30000 for HTTP APIs")
+        return Integration(
+            integration_id,
+            integration_type,
+            self._check_uri(uri),
+            payload_version,
+            timeout,
+            managed,
+            dict(extra),
+        )
+
+    def create_integration(
+        self,
+        api_id: str,
+        integration_type: str,
+        uri: str | None,
+        payload_version: str | None,
+        timeout_ms: int | None,
+        extra: Mapping[str, Any],
+    ) -> Integration:
+        api = self.get(api_id)
+        integration = self._integration(
+            api,
+            new_id(7),
+            integration_type,
+            uri,
+            payload_version,
+            timeout_ms,
+            managed=False,
+            extra=extra,
+        )
+        integrations = {**api.integrations, integration.integration_id: integration}
+        self._save(dataclasses.replace(api, integrations=integrations))
+        return integration
+
+    def get_integration(self, api_id: str, integration_id: str) -> Integration:
+        integration = self.get(api_id).integrations.get(integration_id)
+        if integration is None:
+            raise not_found("Integration", integration_id)
+        return integration
+
+    def update_integration(
+        self, api_id: str, integration_id: str, fields: Mapping[str, Any], extra: Mapping[str, Any]
+    ) -> Integration:
+        api = self.get(api_id)
+        old = self.get_integration(api_id, integration_id)
+        integration = self._integration(
+            api,
+            integration_id,
+            fields.get("IntegrationType") or old.integration_type,
+            fields.get("IntegrationUri") or old.integration_uri,
+            fields.get("PayloadFormatVersion") or old.payload_format_version,
+            fields.get("TimeoutInMillis") or old.timeout_ms,
+            managed=old.managed,
+            extra={**old.extra, **extra},
+        )
+        self._save(
+            dataclasses.replace(api, integrations={**api.integrations, integration_id: integration})
+        )
+        return integration
+
+    def delete_integration(self, api_id: str, integration_id: str) -> None:
+        api = self.get(api_id)
+        self.get_integration(api_id, integration_id)
+        users = [r.route_key for r in api.routes.values() if r.integration_id == integration_id]
+        if users:
+            raise AwsError(
+                "ConflictException",
+                f"Integration {integration_id} is the target of routes "
+                f"{', '.join(users)}; change or delete them first",
+            )
+        integrations = {k: v for k, v in api.integrations.items() if k != integration_id}
+        self._save(dataclasses.replace(api, integrations=integrations))
+
+    # ---------------------------------------------------------------------------- stages
+
+    def create_stage(
+        self,
+        api_id: str,
+        stage_name: str,
+        *,
+        auto_deploy: bool,
+        stage_variables: Mapping[str, str],
+        deployment_id: str | None,
+        extra: Mapping[str, Any],
+    ) -> Stage:
+        api = self.get(api_id)
+        if stage_name in api.stages:
+            raise AwsError("ConflictException", f"Stage {stage_name} already exists")
+        if stage_name != DEFAULT_STAGE and not all(c.isalnum() or c in "-_" for c in stage_name):
+            raise bad_request(f"Invalid stage name {stage_name}: use letters, digits, - and _")
+        if deployment_id is not None and deployment_id not in api.deployments:
+            raise bad_request(f"Invalid deployment identifier specified {deployment_id}")
+        stage = Stage(
+            stage_name, auto_deploy, dict(stage_variables), deployment_id, extra=dict(extra)
+        )
+        self._save(dataclasses.replace(api, stages={**api.stages, stage_name: stage}))
+        return stage
+
+    def get_stage(self, api_id: str, stage_name: str) -> Stage:
+        stage = self.get(api_id).stages.get(stage_name)
+        if stage is None:
+            raise not_found("Stage", stage_name)
+        return stage
+
+    def update_stage(
+        self,
+        api_id: str,
+        stage_name: str,
+        *,
+        auto_deploy: bool | None,
+        stage_variables: Mapping[str, str] | None,
+        deployment_id: str | None,
+        extra: Mapping[str, Any],
+    ) -> Stage:
+        api = self.get(api_id)
+        old = self.get_stage(api_id, stage_name)
+        if deployment_id is not None and deployment_id not in api.deployments:
+            raise bad_request(f"Invalid deployment identifier specified {deployment_id}")
+        stage = dataclasses.replace(
+            old,
+            auto_deploy=old.auto_deploy if auto_deploy is None else auto_deploy,
+            stage_variables=old.stage_variables
+            if stage_variables is None
+            else dict(stage_variables),
+            deployment_id=deployment_id or old.deployment_id,
+            updated=now(),
+            extra={**old.extra, **extra},
+        )
+        self._save(dataclasses.replace(api, stages={**api.stages, stage_name: stage}))
+        return stage
+
+    def delete_stage(self, api_id: str, stage_name: str) -> None:
+        api = self.get(api_id)
+        self.get_stage(api_id, stage_name)
+        stages = {k: v for k, v in api.stages.items() if k != stage_name}
+        self._save(dataclasses.replace(api, stages=stages))
+
+    # ----------------------------------------------------------------------- deployments
+
+    def create_deployment(
+        self, api_id: str, stage_name: str | None, description: str | None
+    ) -> Deployment:
+        """A record only: Shoal always serves an API's current routes (see the gateway)."""
+        api = self.get(api_id)
+        deployment = Deployment(new_id(6), description=description)
+        stages = dict(api.stages)
+        if stage_name is not None:
+            stage = self.get_stage(api_id, stage_name)
+            stages[stage_name] = dataclasses.replace(
+                stage, deployment_id=deployment.deployment_id, updated=now()
+            )
+        self._save(
+            dataclasses.replace(
+                api,
+                stages=stages,
+                deployments={**api.deployments, deployment.deployment_id: deployment},
+            )
+        )
+        return deployment
+
+    def get_deployment(self, api_id: str, deployment_id: str) -> Deployment:
+        deployment = self.get(api_id).deployments.get(deployment_id)
+        if deployment is None:
+            raise not_found("Deployment", deployment_id)
+        return deployment
+
+    def delete_deployment(self, api_id: str, deployment_id: str) -> None:
+        api = self.get(api_id)
+        self.get_deployment(api_id, deployment_id)
+        deployments = {k: v for k, v in api.deployments.items() if k != deployment_id}
+        self._save(dataclasses.replace(api, deployments=deployments))

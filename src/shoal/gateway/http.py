@@ -1,0 +1,243 @@
+"""The gateway's data plane: raw ASGI apps for HTTP APIs and function URLs.
+
+URL scheme (the API's ``ApiEndpoint`` is ``{base}/execute-api/{apiId}``):
+
+- ``{base}/execute-api/{apiId}/{stage}/{path}`` serves a named stage; the event's ``rawPath``
+  is ``/{stage}/{path}``, as on AWS;
+- ``{base}/execute-api/{apiId}/{path}`` serves the ``$default`` stage;
+- ``{base}/lambda-url/{urlId}/{path}`` serves a function URL.
+
+The hot path reads only in-memory state (the :class:`~shoal.gateway.live.LiveApi` snapshots and
+the URL registry's id map), builds the event, awaits the invoker and maps the result. It
+never touches the store and compiles nothing. Every answer carries API Gateway's
+``apigw-requestid`` header (``x-amzn-requestid`` for function URLs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from shoal.errors import AwsError
+from shoal.gateway import cors, responses
+from shoal.gateway.events import HttpRequest, Target, build_v1, build_v2, new_request_id
+from shoal.gateway.models import DEFAULT_STAGE
+from shoal.gateway.responses import GatewayResponse
+
+if TYPE_CHECKING:
+    from shoal.gateway.service import GatewayService
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+log = logging.getLogger("shoal.gateway")
+
+# API Gateway's and function URLs' request payload quota.
+MAX_BODY = 10 * 1024 * 1024
+EXECUTE_API_PREFIX = "/execute-api/"
+LAMBDA_URL_PREFIX = "/lambda-url/"
+_EMPTY: dict[str, str] = {}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionError("client disconnected")
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise _TooLarge()
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send(send: Send, response: GatewayResponse, id_header: bytes, request_id: str) -> None:
+    headers = response.headers
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    headers.append((id_header, request_id.encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def _request(scope: Scope, raw_path: str, body: bytes) -> HttpRequest:
+    client = scope.get("client")
+    return HttpRequest(
+        method=scope["method"],
+        raw_path=raw_path,
+        raw_query=scope["query_string"].decode("latin-1"),
+        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+        body=body,
+        source_ip=client[0] if client else "127.0.0.1",
+        protocol="HTTP/" + scope.get("http_version", "1.1"),
+    )
+
+
+async def _invoke(
+    service: GatewayService,
+    function: str,
+    qualifier: str | None,
+    event: dict[str, Any],
+    version: str,
+    timeout_s: float,
+) -> GatewayResponse:
+    """Invoke and map the outcome; every failure becomes API Gateway's fixed answer."""
+    payload = json.dumps(event, separators=(",", ":")).encode()
+    try:
+        async with asyncio.timeout(timeout_s):
+            result = await service.invoker.invoke(function, qualifier, payload)
+    except AwsError as e:
+        if e.code == "TooManyRequestsException":
+            return responses.throttled()
+        if e.code in ("RequestTooLargeException", "RequestEntityTooLargeException"):
+            return responses.too_large()
+        log.warning("invoke of %s failed: %s: %s", function, e.code, e.message)
+        return responses.internal_error()
+    except TimeoutError:
+        return responses.unavailable()  # the integration timeout (30 s at most)
+    if result.error_type == "Sandbox.Timedout":
+        return responses.unavailable()
+    if result.function_error:
+        return responses.internal_error()
+    return responses.from_payload(result.payload, version)
+
+
+class ExecuteApiApp:
+    """``/execute-api/{apiId}/...``: HTTP APIs."""
+
+    def __init__(self, service: GatewayService) -> None:
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = new_request_id()
+        try:
+            response = await self._handle(scope, receive, request_id)
+        except ConnectionError:
+            return
+        await _send(send, response, b"apigw-requestid", request_id)
+
+    async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> GatewayResponse:
+        service = self.service
+        api_id, _, rest = scope["path"][len(EXECUTE_API_PREFIX) :].partition("/")
+        live = service.live.get(api_id)
+        if live is None or live.disabled:
+            return responses.not_found()
+        sub_path = "/" + rest
+        first = rest.partition("/")[0]
+        stage = live.stages.get(first) if first and first != DEFAULT_STAGE else None
+        if stage is not None:
+            route_path = sub_path[len(first) + 1 :] or "/"
+        else:
+            stage = live.stages.get(DEFAULT_STAGE)
+            if stage is None:
+                return responses.not_found()
+            route_path = sub_path
+        method = scope["method"]
+        if live.cors is not None and method == "OPTIONS":
+            headers = _header_map(scope)
+            if cors.is_preflight(method, headers):
+                return cors.preflight(live.cors, headers)
+        try:
+            body = await _read_body(receive)
+        except _TooLarge:
+            return responses.too_large()
+        found = live.table.select(method, route_path)
+        if found is None or found[1].target is None:
+            response = responses.not_found()
+        else:
+            _, route, params = found
+            target = route.target
+            assert target is not None  # narrowed above; kept for the type checker
+            request = _request(scope, sub_path, body)
+            context = Target(
+                api_id=api_id,
+                domain_name=f"{api_id}.execute-api.localhost",
+                domain_prefix=api_id,
+                stage=stage.stage_name,
+                route_key=route.route_key,
+                resource_path=route.resource_path,
+                path_parameters=params,
+                stage_variables=stage.stage_variables or _EMPTY,
+                account_id=service.account_id,
+                request_id=request_id,
+            )
+            now = time.time()
+            if target.payload_version == "1.0":
+                event = build_v1(request, context, now=now)
+            else:
+                event = build_v2(request, context, now=now)
+            function, qualifier = target.resolve(stage.stage_variables)
+            response = await _invoke(
+                service, function, qualifier, event, target.payload_version, route.timeout_s
+            )
+        if live.cors is not None:
+            cors.decorate(live.cors, _header_map(scope).get("origin"), response)
+        return response
+
+
+class FunctionUrlApp:
+    """``/lambda-url/{urlId}/...``: function URLs (payload 2.0, route ``$default``)."""
+
+    def __init__(self, service: GatewayService) -> None:
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = str(uuid.uuid4())
+        try:
+            response = await self._handle(scope, receive, request_id)
+        except ConnectionError:
+            return
+        await _send(send, response, b"x-amzn-requestid", request_id)
+
+    async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> GatewayResponse:
+        service = self.service
+        url_id, _, rest = scope["path"][len(LAMBDA_URL_PREFIX) :].partition("/")
+        url = service.urls.by_id.get(url_id)
+        if url is None:
+            return responses.forbidden()  # what AWS answers for an unknown function URL
+        method = scope["method"]
+        if url.cors is not None and method == "OPTIONS":
+            headers = _header_map(scope)
+            if cors.is_preflight(method, headers):
+                return cors.preflight(url.cors, headers)
+        try:
+            body = await _read_body(receive)
+        except _TooLarge:
+            return responses.too_large()
+        request = _request(scope, "/" + rest, body)
+        context = Target(
+            api_id=url_id,
+            domain_name=f"{url_id}.lambda-url.localhost",
+            domain_prefix=url_id,
+            stage=DEFAULT_STAGE,
+            route_key="$default",
+            resource_path="$default",
+            path_parameters=_EMPTY,
+            stage_variables=_EMPTY,
+            account_id=service.account_id,
+            request_id=request_id,
+        )
+        event = build_v2(request, context, keep_cookie=True)
+        # Function URLs have no integration timeout of their own: the function's applies.
+        response = await _invoke(service, url.function_name, url.qualifier, event, "2.0", 900.0)
+        if url.cors is not None:
+            cors.decorate(url.cors, _header_map(scope).get("origin"), response)
+        return response
+
+
+def _header_map(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}

@@ -1,0 +1,85 @@
+"""The HTTP gateway component (``shoal.gateway``): HTTP APIs and function URLs.
+
+Holds the two registries (control plane, written through to the store) and the compiled
+:class:`~shoal.gateway.live.LiveApi` per API (data plane), and mounts the data-plane ASGI apps
+on Shoal's HTTP server: ``/execute-api/`` and ``/lambda-url/`` (see :mod:`shoal.gateway.http`
+for the URL scheme). Everything runs on the event loop; the registries call back here after
+each change, so the data plane always serves the current routes (deployments are records only:
+every stage serves the API as it is now, as an auto-deployed stage does).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from shoal.errors import AwsError
+from shoal.gateway.apis import ApiRegistry
+from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, ExecuteApiApp, FunctionUrlApp
+from shoal.gateway.live import LiveApi, compile_api
+from shoal.gateway.urls import UrlRegistry
+
+if TYPE_CHECKING:
+    from shoal.core import Shoal
+
+log = logging.getLogger("shoal.gateway")
+
+
+class GatewayService:
+    def __init__(self, shoal: Shoal) -> None:
+        self.shoal = shoal
+        self.account_id = shoal.settings.account_id
+        self.region = shoal.settings.region
+        # api id -> compiled snapshot; replaced whole on each change, read by every request.
+        self.live: dict[str, LiveApi] = {}
+        self.apis = ApiRegistry(shoal.store, self.account_id, self._api_changed)
+        self.urls = UrlRegistry(shoal.store)
+        shoal.http.mount(EXECUTE_API_PREFIX, ExecuteApiApp(self))
+        shoal.http.mount(LAMBDA_URL_PREFIX, FunctionUrlApp(self))
+
+    @property
+    def invoker(self) -> Any:
+        return self.shoal.invoker
+
+    async def start(self) -> None:
+        self.apis.load()
+        self.urls.load()
+        functions = getattr(self.shoal, "functions", None)
+        subscribe = getattr(functions, "subscribe", None)
+        if subscribe is not None:
+            subscribe(self._function_changed)
+
+    async def stop(self) -> None:
+        pass
+
+    def _api_changed(self, api_id: str) -> None:
+        try:
+            api = self.apis.get(api_id)
+        except AwsError:
+            self.live.pop(api_id, None)
+            return
+        self.live[api_id] = compile_api(api)
+
+    def _function_changed(self, function_name: str) -> None:
+        """A function or alias went away: its URLs go with it, as on AWS."""
+        functions = self.shoal.functions
+        for url in self.urls.list(function_name):
+            try:
+                functions.resolve(function_name, url.qualifier)
+            except AwsError as e:
+                if e.code != "ResourceNotFoundException":
+                    raise
+                log.info(
+                    "deleting function URL of %s:%s (function gone)",
+                    function_name,
+                    url.qualifier or "$LATEST",
+                )
+                self.urls.delete(function_name, url.qualifier)
+
+    # -------------------------------------------------------------------- for the API layer
+
+    def api_endpoint(self, base_url: str, api_id: str) -> str:
+        return f"{base_url}{EXECUTE_API_PREFIX}{api_id}"
+
+    def function_url(self, base_url: str, url_id: str) -> str:
+        return f"{base_url}{LAMBDA_URL_PREFIX}{url_id}/"

@@ -1,0 +1,63 @@
+"""Which function an AWS_PROXY integration calls.
+
+An integration URI is a function ARN (``arn:aws:lambda:REGION:ACCOUNT:function:NAME``, maybe
+with ``:QUALIFIER``), the API Gateway form of it
+(``arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations``), or a
+bare function name. ``${stageVariables.NAME}`` in it is replaced per request with the stage's
+variable, as API Gateway does, so one API can call a different alias per stage.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_APIGW_FORM = re.compile(
+    r"^arn:aws[\w-]*:apigateway:[^:]*:lambda:path/[^/]+/functions/(.+)/invocations$"
+)
+_STAGE_VAR = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
+
+
+class BadFunctionUri(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class FunctionTarget:
+    """What a route invokes; made when routes change, read on every request."""
+
+    function_name: str
+    qualifier: str | None
+    payload_version: str  # "2.0" | "1.0"
+    uri_template: str | None = None  # set when the URI holds stage variables
+
+    def resolve(self, stage_variables: Mapping[str, str]) -> tuple[str, str | None]:
+        if self.uri_template is None:
+            return self.function_name, self.qualifier
+        uri = _STAGE_VAR.sub(lambda m: stage_variables.get(m.group(1), ""), self.uri_template)
+        return parse_function_uri(uri)
+
+
+def parse_function_uri(uri: str) -> tuple[str, str | None]:
+    """(function name, qualifier or None) of an integration URI."""
+    m = _APIGW_FORM.match(uri)
+    if m is not None:
+        uri = m.group(1)
+    if uri.startswith("arn:"):
+        parts = uri.split(":")
+        # arn:aws:lambda:region:account:function:name[:qualifier]
+        if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function" or not parts[6]:
+            raise BadFunctionUri(f"Invalid integration URI specified: {uri}")
+        return parts[6], (parts[7] or None) if len(parts) > 7 else None
+    if not uri or "/" in uri:
+        raise BadFunctionUri(f"Invalid integration URI specified: {uri}")
+    name, _, qualifier = uri.partition(":")
+    return name, qualifier or None
+
+
+def function_target(uri: str, payload_version: str) -> FunctionTarget:
+    if _STAGE_VAR.search(uri):
+        return FunctionTarget("", None, payload_version, uri)
+    name, qualifier = parse_function_uri(uri)
+    return FunctionTarget(name, qualifier, payload_version)
