@@ -110,6 +110,7 @@ class ApiRegistry:
         integration = self._integration(
             api, new_id(7), "AWS_PROXY", target, "2.0", 30000, managed=True, extra={}
         )
+        api = dataclasses.replace(api, integrations={integration.integration_id: integration})
         route = self._route(
             api,
             new_id(7),
@@ -120,10 +121,7 @@ class ApiRegistry:
         )
         stage = Stage(DEFAULT_STAGE, auto_deploy=True, managed=True)
         return dataclasses.replace(
-            api,
-            integrations={integration.integration_id: integration},
-            routes={route.route_id: route},
-            stages={DEFAULT_STAGE: stage},
+            api, routes={route.route_id: route}, stages={DEFAULT_STAGE: stage}
         )
 
     def update(

@@ -14,6 +14,8 @@ from typing import Any
 
 import uvicorn
 
+import shoal.api.apigatewayv2
+import shoal.api.lambda_urls  # noqa: F401  (registers the handlers, as Shoal's API_MODULES do)
 from conftest import wait_for
 from shoal.api.asgi import ShoalApp
 from shoal.config import Settings
