@@ -82,3 +82,19 @@ def pid_exists(pid: int) -> bool:
 
 
 __all__ = ["Mount", "Output", "make_code", "make_spec", "request", "run", "pid_exists"]
+
+
+async def wait_gone(pid: int) -> None:
+    """Wait until ``pid`` has exited (a pidfd turns readable), without polling."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    gone = loop.create_future()
+    loop.add_reader(pidfd, lambda: gone.done() or gone.set_result(None))
+    try:
+        await gone
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)

@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import Output, make_code, make_spec, pid_exists, request, run
+from sandbox_helpers import Output, make_code, make_spec, pid_exists, request, run, wait_gone
 
 from shoal.sandbox.forkserver import ForkServerFactory
 from shoal.sandbox.types import EnvironmentBusy, EnvironmentDead, SpawnError
@@ -123,6 +123,7 @@ def test_destroy_after_death_is_safe(code_root: Path) -> None:
     async def dead_init(factory: ForkServerFactory) -> None:
         env = await factory.spawn(make_spec(code), Output())
         os.kill(env.pid, signal.SIGKILL)
+        await wait_gone(env.pid)
         init = await env.init()
         assert init.error is not None and init.error["errorType"] == "Runtime.ExitError"
         assert not env.alive
@@ -170,6 +171,7 @@ def test_zygote_is_restarted_after_it_dies(code_root: Path) -> None:
         assert zygote.proc is not None
         zygote.proc.kill()
         await asyncio.to_thread(zygote.proc.wait)
+        await wait_gone(env.pid)
         result = await env.invoke(request())  # the environment died with its zygote
         assert result.kind == "crash"
         assert (await factory.check()) == {"python3.11": False}
