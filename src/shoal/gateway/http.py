@@ -93,13 +93,28 @@ async def _invoke(
     qualifier: str | None,
     event: dict[str, Any],
     version: str,
-    timeout_s: float,
+    timeout_s: float | None,
 ) -> GatewayResponse:
-    """Invoke and map the outcome; every failure becomes API Gateway's fixed answer."""
+    """Invoke and map the outcome; every failure becomes API Gateway's fixed answer.
+
+    ``timeout_s`` is the integration timeout. When the function's own timeout is shorter the
+    invoker enforces it (``Sandbox.Timedout``, answered 503) and the call is awaited directly;
+    otherwise the invocation runs as a shielded task: on the integration timeout the client gets
+    503 and the function runs on to its end, as on AWS (cancelling it mid-flight would hand a
+    busy environment back to its pool).
+    """
     payload = json.dumps(event, separators=(",", ":")).encode()
+    invoke = service.invoker.invoke
     try:
-        async with asyncio.timeout(timeout_s):
-            result = await service.invoker.invoke(function, qualifier, payload)
+        if timeout_s is None or service.function_timeout(function, qualifier) <= timeout_s:
+            result = await invoke(function, qualifier, payload)
+        else:
+            task = asyncio.ensure_future(invoke(function, qualifier, payload))
+            try:
+                result = await asyncio.wait_for(asyncio.shield(task), timeout_s)
+            except TimeoutError:
+                task.add_done_callback(_drop_result)
+                return responses.unavailable()
     except AwsError as e:
         if e.code == "TooManyRequestsException":
             return responses.throttled()
@@ -107,13 +122,16 @@ async def _invoke(
             return responses.too_large()
         log.warning("invoke of %s failed: %s: %s", function, e.code, e.message)
         return responses.internal_error()
-    except TimeoutError:
-        return responses.unavailable()  # the integration timeout (30 s at most)
     if result.error_type == "Sandbox.Timedout":
         return responses.unavailable()
     if result.function_error:
         return responses.internal_error()
     return responses.from_payload(result.payload, version)
+
+
+def _drop_result(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.info("invocation after an integration timeout failed: %r", task.exception())
 
 
 class ExecuteApiApp:
@@ -233,7 +251,7 @@ class FunctionUrlApp:
         )
         event = build_v2(request, context, keep_cookie=True)
         # Function URLs have no integration timeout of their own: the function's applies.
-        response = await _invoke(service, url.function_name, url.qualifier, event, "2.0", 900.0)
+        response = await _invoke(service, url.function_name, url.qualifier, event, "2.0", None)
         if url.cors is not None:
             cors.decorate(url.cors, _header_map(scope).get("origin"), response)
         return response

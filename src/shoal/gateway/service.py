@@ -76,6 +76,14 @@ class GatewayService:
                 )
                 self.urls.delete(function_name, url.qualifier)
 
+    def function_timeout(self, function_name: str, qualifier: str | None) -> float:
+        """The function's timeout in seconds (in-memory; an unknown function is left for the
+        invoker to refuse, so this answers 0)."""
+        try:
+            return float(self.shoal.functions.resolve(function_name, qualifier).timeout)
+        except AwsError:
+            return 0.0
+
     # -------------------------------------------------------------------- for the API layer
 
     def api_endpoint(self, base_url: str, api_id: str) -> str:

@@ -211,7 +211,8 @@ def test_body_over_10_mb_is_413_without_invoking(shoal: FakeShoal) -> None:
     assert ok.status == 200
 
 
-def test_integration_timeout_is_503(shoal: FakeShoal) -> None:
+def test_integration_timeout_is_503_and_the_invocation_runs_on(shoal: FakeShoal) -> None:
+    shoal.functions.names.add("wall")  # timeout 3 s, longer than the integration's 50 ms
     apis = shoal.gateway.apis
     api = apis.create("slow", "HTTP")
     integration = apis.create_integration(api.api_id, "AWS_PROXY", "wall", "2.0", 50, {})
@@ -219,15 +220,27 @@ def test_integration_timeout_is_503(shoal: FakeShoal) -> None:
     apis.create_stage(
         api.api_id, "$default", auto_deploy=True, stage_variables={}, deployment_id=None, extra={}
     )
-    never = asyncio.Event()
+    finished: list[str] = []
+    release = asyncio.Event()
+    done = asyncio.Event()
 
     class Slow(FakeInvoker):
         async def invoke(self, name: str, qualifier: str | None, payload: bytes, **_: Any) -> Any:
-            await never.wait()
+            await release.wait()  # the function runs until the test lets it finish
+            finished.append(name)
+            done.set()
+            return Result()
+
+    async def scenario() -> int:
+        reply = await asgi_request(shoal.http, "GET", f"/execute-api/{api.api_id}/")
+        assert finished == []  # answered 503 while the function still runs
+        release.set()
+        await asyncio.wait_for(done.wait(), 5)
+        return reply.status
 
     shoal.invoker = Slow()
-    reply = request(shoal, "GET", f"/execute-api/{api.api_id}/")
-    assert reply.status == 503
+    assert asyncio.run(scenario()) == 503
+    assert finished == ["wall"]
 
 
 def test_stage_variable_in_integration_uri(shoal: FakeShoal) -> None:
