@@ -1,0 +1,167 @@
+"""Mounting a file system, or one access point with its identity enforced, on this host.
+
+Both are kernel mounts, no FUSE: reads, writes, ``flock``/``fcntl`` locks and ``rename`` are the
+same inodes the execution environments use, at native speed.
+
+- The whole file system is a bind mount of its directory.
+- An access point is an *idmapped* bind mount (Linux >= 5.12, ``mount_setattr(2)`` with
+  ``MOUNT_ATTR_IDMAP``) of its root directory. The mapping pairs one host identity (root by
+  default) with the access point's PosixUser, so for that host user: the files it creates are
+  owned by the PosixUser on the file system, the PosixUser's files appear as its own, and
+  every other identity is unmapped: it cannot chown files to them, and the kernel checks its
+  access to their files as "other" (root gets no override on them). It is the host's view of
+  an NFS client squashed to the access point's user, as EFS does.
+
+Must run as root (creating mounts and writing a user namespace's maps need CAP_SYS_ADMIN).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# New-mount-API syscalls; these numbers are the same on every architecture (>= 424 are shared).
+SYS_OPEN_TREE = 428
+SYS_MOVE_MOUNT = 429
+SYS_MOUNT_SETATTR = 442
+OPEN_TREE_CLONE = 1
+AT_FDCWD = -100
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_IDMAP = 0x00100000
+CLONE_NEWUSER = 0x10000000
+MNT_DETACH = 2
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+class HostMountError(Exception):
+    pass
+
+
+def _check(result: int, what: str, path: str = "") -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise HostMountError(f"{what} {path}: {os.strerror(err)}".strip())
+    return result
+
+
+@contextmanager
+def _user_namespace(inside_uid: int, inside_gid: int, host_uid: int, host_gid: int
+                    ) -> Iterator[int]:  # fmt: skip
+    """An fd of a user namespace whose only mapping is inside_uid/gid <-> host_uid/gid.
+
+    For an idmapped mount, an id stored on disk is looked up on the namespace's *inside* side
+    and shown as the *host* side (and a host caller's id is stored as its inside id).
+    A child process holds the namespace while the maps are written and the fd is opened.
+    """
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: unshare, say so, wait to be released; never returns
+        try:
+            os.close(ready_r)
+            os.close(done_w)
+            ok = _libc.unshare(CLONE_NEWUSER) == 0
+            os.write(ready_w, b"1" if ok else b"0")
+            os.read(done_r, 1)
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(done_r)
+    fd = -1
+    try:
+        if os.read(ready_r, 1) != b"1":
+            raise HostMountError("cannot create a user namespace for the idmapped mount")
+        with open(f"/proc/{pid}/uid_map", "w") as f:
+            f.write(f"{inside_uid} {host_uid} 1\n")
+        with open(f"/proc/{pid}/gid_map", "w") as f:
+            f.write(f"{inside_gid} {host_gid} 1\n")
+        fd = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        yield fd
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        os.close(done_w)
+        os.close(ready_r)
+        os.waitpid(pid, 0)
+
+
+def _attach(tree: int, target: str, attr_set: int, userns_fd: int = 0) -> None:
+    if attr_set:
+        attr = struct.pack("QQQQ", attr_set, 0, 0, userns_fd)
+        _check(
+            _libc.syscall(SYS_MOUNT_SETATTR, tree, b"", AT_EMPTY_PATH, attr, len(attr)),
+            "mount_setattr",
+            target,
+        )
+    _check(
+        _libc.syscall(SYS_MOVE_MOUNT, tree, b"", AT_FDCWD, os.fsencode(target),
+                      MOVE_MOUNT_F_EMPTY_PATH),
+        "move_mount", target,
+    )  # fmt: skip
+
+
+def _clone(source: str) -> int:
+    flags = OPEN_TREE_CLONE | os.O_CLOEXEC
+    return _check(
+        _libc.syscall(SYS_OPEN_TREE, AT_FDCWD, os.fsencode(source), flags), "open_tree", source
+    )
+
+
+def bind(source: str, target: str, *, readonly: bool = False) -> None:
+    """Bind-mount ``source`` at ``target`` (created if missing)."""
+    os.makedirs(target, exist_ok=True)
+    tree = _clone(source)
+    try:
+        _attach(tree, target, MOUNT_ATTR_RDONLY if readonly else 0)
+    finally:
+        os.close(tree)
+
+
+def bind_as(source: str, target: str, uid: int, gid: int, *, host_uid: int = 0,
+            host_gid: int = 0, readonly: bool = False) -> None:  # fmt: skip
+    """Idmapped bind mount: ``host_uid``/``host_gid`` act as ``uid``/``gid`` under target."""
+    os.makedirs(target, exist_ok=True)
+    tree = _clone(source)
+    try:
+        with _user_namespace(uid, gid, host_uid, host_gid) as userns:
+            attrs = MOUNT_ATTR_IDMAP | (MOUNT_ATTR_RDONLY if readonly else 0)
+            try:
+                _attach(tree, target, attrs, userns)
+            except HostMountError as e:
+                if "Invalid argument" in str(e) or "not supported" in str(e):
+                    raise HostMountError(
+                        f"{e} (the file system under {source} does not support idmapped mounts)"
+                    ) from None
+                raise
+    finally:
+        os.close(tree)
+
+
+def unmount(target: str) -> None:
+    if _libc.umount2(os.fsencode(target), 0) != 0:
+        err = ctypes.get_errno()
+        if err == errno.EBUSY:
+            raise HostMountError(f"{target} is busy (a process uses it); close it and retry")
+        raise HostMountError(f"umount {target}: {os.strerror(err)}")
+
+
+def is_mount_point(path: str) -> bool:
+    """True when ``path`` is a mount point (bind mounts included, which ismount misses)."""
+    target = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split(" ")[4]
+            # mountinfo escapes space, tab, newline and backslash as octal.
+            point = point.encode().decode("unicode_escape") if "\\" in point else point
+            if point == target:
+                return True
+    return False
