@@ -24,7 +24,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from . import frames
 from .context import LambdaContext
@@ -39,7 +40,7 @@ from .handler import Handler, load_handler
 from .logs import RequestIdFilter, configure_logging
 
 
-def apply_environment(environment: Mapping[str, str], stdlib_path: list) -> None:
+def apply_environment(environment: Mapping[str, str], stdlib_path: list[str]) -> None:
     """Make ``os.environ`` exactly ``environment`` and rebuild ``sys.path`` the way a fresh
     interpreter would have: /var/task, then $PYTHONPATH (the interpreter is already running,
     so the variable must be applied by hand), then the standard library."""
@@ -63,22 +64,23 @@ def reopen_std_streams() -> None:
         stream = io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8",
                                   errors="backslashreplace", line_buffering=True)
         setattr(sys, name, stream)
-        setattr(sys, "__%s__" % name, stream)
+        setattr(sys, f"__{name}__", stream)
     stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
-    sys.stdin = sys.__stdin__ = stdin
+    sys.stdin = stdin
+    sys.__stdin__ = stdin  # type: ignore[misc]
 
 
 def _json_default(o: Any) -> Any:
     if isinstance(o, decimal.Decimal):
         return float(o) if o % 1 else int(o)
-    raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
 def to_json(value: Any) -> bytes:
     try:
         return json.dumps(value, default=_json_default).encode()
     except (TypeError, ValueError, OverflowError, RecursionError) as e:
-        raise FaultException(MARSHAL_ERROR, "Unable to marshal response: {}".format(e)) from None
+        raise FaultException(MARSHAL_ERROR, f"Unable to marshal response: {e}") from None
 
 
 def parse_event(payload: bytes) -> Any:
@@ -87,7 +89,7 @@ def parse_event(payload: bytes) -> Any:
     try:
         return json.loads(payload)
     except ValueError as e:
-        raise FaultException(UNMARSHAL_ERROR, "Unable to unmarshal input: {}".format(e)) from None
+        raise FaultException(UNMARSHAL_ERROR, f"Unable to unmarshal input: {e}") from None
 
 
 def flush_std_streams() -> None:
@@ -101,10 +103,10 @@ def flush_std_streams() -> None:
 class Runtime:
     def __init__(self, sock: Any) -> None:
         self.sock = sock
-        self.handler: Optional[Handler] = None
-        self.init_frame: Dict[str, Any] = {}
-        self.request_filter: Optional[RequestIdFilter] = None
-        self.init_error: Optional[Dict[str, Any]] = None
+        self.handler: Handler | None = None
+        self.init_frame: dict[str, Any] = {}
+        self.request_filter: RequestIdFilter | None = None
+        self.init_error: dict[str, Any] | None = None
 
     def serve(self) -> None:
         frames.send_frame(self.sock, {"op": "ready"})
@@ -123,9 +125,9 @@ class Runtime:
                 flush_std_streams()
                 frames.send_frame(self.sock, {"op": "result", "ok": ok}, result)
             else:
-                frames.send_frame(self.sock, {"op": "error", "message": "unknown op %r" % op})
+                frames.send_frame(self.sock, {"op": "error", "message": f"unknown op {op!r}"})
 
-    def init(self, header: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    def init(self, header: dict[str, Any]) -> dict[str, Any] | None:
         self.init_frame = header
         self.request_filter = configure_logging()
         try:
@@ -134,7 +136,7 @@ class Runtime:
             self.init_error = error_from_exception(e)
         return self.init_error
 
-    def invoke(self, header: Dict[str, Any], body: bytes) -> "tuple[bool, bytes]":
+    def invoke(self, header: dict[str, Any], body: bytes) -> tuple[bool, bytes]:
         request_id = str(header["request_id"])
         if self.request_filter is not None:
             self.request_filter.request_id = request_id

@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, Optional
+from typing import Any
 
 
 class CognitoIdentity:
     __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
 
-    def __init__(self, identity_id: Optional[str] = None, pool_id: Optional[str] = None) -> None:
+    def __init__(self, identity_id: str | None = None, pool_id: str | None = None) -> None:
         self.cognito_identity_id = identity_id
         self.cognito_identity_pool_id = pool_id
 
     def __repr__(self) -> str:
-        return "CognitoIdentity([cognito_identity_id={},cognito_identity_pool_id={}])".format(
-            self.cognito_identity_id, self.cognito_identity_pool_id)
+        return (f"CognitoIdentity([cognito_identity_id={self.cognito_identity_id},"
+                f"cognito_identity_pool_id={self.cognito_identity_pool_id}])")
 
 
 class Client:
     __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code",
                  "app_package_name")
 
-    def __init__(self, doc: Dict[str, Any]) -> None:
+    def __init__(self, doc: dict[str, Any]) -> None:
         self.installation_id = doc.get("installation_id")
         self.app_title = doc.get("app_title")
         self.app_version_name = doc.get("app_version_name")
@@ -34,14 +34,14 @@ class Client:
 class ClientContext:
     __slots__ = ("custom", "env", "client")
 
-    def __init__(self, doc: Dict[str, Any]) -> None:
+    def __init__(self, doc: dict[str, Any]) -> None:
         self.custom = doc.get("custom")
         self.env = doc.get("env")
         client = doc.get("client")
         self.client = Client(client) if isinstance(client, dict) else None
 
 
-def parse_client_context(raw: Optional[str]) -> Optional[ClientContext]:
+def parse_client_context(raw: str | None) -> ClientContext | None:
     """Lambda hands the handler a parsed ClientContext (the header is base64 JSON; the caller
     passes it decoded). Garbage yields ``None`` rather than failing the invoke."""
     if not raw:
@@ -57,7 +57,7 @@ class LambdaContext:
     def __init__(self, aws_request_id: str, deadline_ms: int, invoked_function_arn: str,
                  function_name: str, function_version: str, memory_limit_in_mb: int,
                  log_group_name: str, log_stream_name: str,
-                 client_context: Optional[str] = None) -> None:
+                 client_context: str | None = None) -> None:
         self.aws_request_id = aws_request_id
         self.invoked_function_arn = invoked_function_arn
         self.function_name = function_name
@@ -80,9 +80,9 @@ class LambdaContext:
         sys.stdout.flush()
 
     def __repr__(self) -> str:
-        return ("LambdaContext([aws_request_id={},log_group_name={},log_stream_name={},"
-                "function_name={},memory_limit_in_mb={},function_version={},"
-                "invoked_function_arn={},client_context={},identity={}])").format(
-            self.aws_request_id, self.log_group_name, self.log_stream_name, self.function_name,
-            self.memory_limit_in_mb, self.function_version, self.invoked_function_arn,
-            self.client_context, self.identity)
+        return (f"LambdaContext([aws_request_id={self.aws_request_id},"
+                f"log_group_name={self.log_group_name},log_stream_name={self.log_stream_name},"
+                f"function_name={self.function_name},memory_limit_in_mb={self.memory_limit_in_mb},"
+                f"function_version={self.function_version},"
+                f"invoked_function_arn={self.invoked_function_arn},"
+                f"client_context={self.client_context},identity={self.identity}])")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import traceback
 from types import TracebackType
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 # Raised by the runtime (inside the environment).
 MARSHAL_ERROR = "Runtime.MarshalError"
@@ -32,35 +32,32 @@ _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 class FaultException(Exception):
     """A failure with an AWS error type, raised by the runtime itself (not by user code)."""
 
-    def __init__(self, error_type: str, message: str, trace: Optional[List[str]] = None) -> None:
+    def __init__(self, error_type: str, message: str, trace: list[str] | None = None) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
         self.trace = trace if trace is not None else []
 
 
-def make_error(message: str, error_type: str, stack_trace: Optional[List[str]],
-               request_id: Optional[str] = None) -> Dict[str, Any]:
-    doc: Dict[str, Any] = {"errorMessage": message, "errorType": error_type}
+def make_error(message: str, error_type: str, stack_trace: list[str] | None,
+               request_id: str | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {"errorMessage": message, "errorType": error_type}
     if request_id is not None:
         doc["requestId"] = request_id
     doc["stackTrace"] = stack_trace if stack_trace is not None else []
     return doc
 
 
-def user_stack_trace(tb: Optional[TracebackType]) -> List[str]:
+def user_stack_trace(tb: TracebackType | None) -> list[str]:
     """``traceback.format_list`` of the frames, without the runtime's own leading frames."""
-    frames = traceback.extract_tb(tb)
+    frames = list(traceback.extract_tb(tb))
     for i, frame in enumerate(frames):
         if not frame.filename.startswith(_RUNTIME_DIR + os.sep):
-            frames = frames[i:]
-            break
-    else:
-        frames = traceback.StackSummary.from_list([])
-    return traceback.format_list(frames)
+            return traceback.format_list(frames[i:])
+    return []
 
 
-def error_from_exception(exc: BaseException, request_id: Optional[str] = None) -> Dict[str, Any]:
+def error_from_exception(exc: BaseException, request_id: str | None = None) -> dict[str, Any]:
     """The document Lambda returns for an exception raised by the handler or at import."""
     if isinstance(exc, FaultException):
         return make_error(exc.message, exc.error_type, exc.trace, request_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any, Callable, Tuple
+from typing import Any, Callable  # noqa: UP035 (Handler below is evaluated on 3.8)
 
 from .errors import (
     BUILT_IN_MODULE_CONFLICT,
@@ -16,18 +16,19 @@ from .errors import (
     FaultException,
 )
 
-Handler = Callable[[Any, Any], Any]
+# Evaluated at run time on Python 3.8 too, hence typing's generics here.
+Handler = Callable[[Any, Any], Any]  # noqa: UP006
 
 
-def parse_handler(handler: str) -> Tuple[str, str]:
+def parse_handler(handler: str) -> tuple[str, str]:
     """``"dir/pkg.mod.fn"`` -> (``"dir/pkg.mod"``, ``"fn"``); a malformed name is an init error."""
     try:
         modname, fname = handler.rsplit(".", 1)
     except ValueError as e:
         raise FaultException(MALFORMED_HANDLER_NAME,
-                             "Bad handler '{}': {}".format(handler, str(e))) from None
+                             f"Bad handler '{handler}': {str(e)}") from None
     if not modname or not fname or modname.startswith("/") or ".." in modname.split("/"):
-        raise FaultException(MALFORMED_HANDLER_NAME, "Bad handler '{}'".format(handler))
+        raise FaultException(MALFORMED_HANDLER_NAME, f"Bad handler '{handler}'")
     return modname, fname
 
 
@@ -41,19 +42,19 @@ def load_handler(handler: str) -> Handler:
     import_name = module_import_name(modname)
     if import_name.split(".")[0] in sys.builtin_module_names:
         raise FaultException(BUILT_IN_MODULE_CONFLICT,
-                             "Cannot use built-in module {} as a handler module".format(modname))
+                             f"Cannot use built-in module {modname} as a handler module")
     try:
         module = importlib.import_module(import_name)
     except ImportError as e:
         raise FaultException(IMPORT_MODULE_ERROR,
-                             "Unable to import module '{}': {}".format(modname, str(e))) from None
+                             f"Unable to import module '{modname}': {str(e)}") from None
     except SyntaxError as e:
-        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
         raise FaultException(USER_CODE_SYNTAX_ERROR,
-                             "Syntax error in module '{}': {}".format(modname, str(e)),
+                             f"Syntax error in module '{modname}': {str(e)}",
                              trace) from None
     function = getattr(module, fname, None)
     if function is None or not callable(function):
         raise FaultException(HANDLER_NOT_FOUND,
-                             "Handler '{}' missing on module '{}'".format(fname, modname))
+                             f"Handler '{fname}' missing on module '{modname}'")
     return function  # type: ignore[no-any-return]

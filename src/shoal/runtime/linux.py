@@ -9,7 +9,6 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
-from typing import Optional
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -49,46 +48,46 @@ _libc.syscall.restype = ctypes.c_long
 def _check(result: int, what: str) -> None:
     if result < 0:
         err = ctypes.get_errno()
-        raise OSError(err, "%s: %s" % (what, os.strerror(err)))
+        raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _b(value: Optional[str]) -> Optional[bytes]:
+def _b(value: str | None) -> bytes | None:
     return None if value is None else os.fsencode(value)
 
 
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(flags), "unshare(0x%x)" % flags)
+    _check(_libc.unshare(flags), f"unshare(0x{flags:x})")
 
 
 def setns(fd: int, nstype: int) -> None:
-    _check(_libc.setns(fd, nstype), "setns(%d, 0x%x)" % (fd, nstype))
+    _check(_libc.setns(fd, nstype), f"setns({fd}, {nstype:#x})")
 
 
-def mount(source: Optional[str], target: str, fstype: Optional[str], flags: int,
-          data: Optional[str] = None) -> None:
+def mount(source: str | None, target: str, fstype: str | None, flags: int,
+          data: str | None = None) -> None:
     _check(_libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)),
-           "mount(%r, %r, %r, 0x%x, %r)" % (source, target, fstype, flags, data))
+           f"mount({source!r}, {target!r}, {fstype!r}, 0x{flags:x}, {data!r})")
 
 
 def umount2(target: str, flags: int) -> None:
-    _check(_libc.umount2(_b(target), flags), "umount2(%r, %d)" % (target, flags))
+    _check(_libc.umount2(_b(target), flags), f"umount2({target!r}, {flags})")
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
     nr = _SYS_PIVOT_ROOT.get(platform.machine())
     if nr is None:
-        raise OSError(38, "pivot_root: unknown syscall number on %s" % platform.machine())
+        raise OSError(38, f"pivot_root: unknown syscall number on {platform.machine()}")
     _check(_libc.syscall(nr, _b(new_root), _b(put_old)),
-           "pivot_root(%r, %r)" % (new_root, put_old))
+           f"pivot_root({new_root!r}, {put_old!r})")
 
 
 def sethostname(name: str) -> None:
     raw = name.encode()
-    _check(_libc.sethostname(raw, len(raw)), "sethostname(%r)" % name)
+    _check(_libc.sethostname(raw, len(raw)), f"sethostname({name!r})")
 
 
 def prctl(option: int, arg2: int = 0) -> None:
-    _check(_libc.prctl(option, arg2, 0, 0, 0), "prctl(%d, %d)" % (option, arg2))
+    _check(_libc.prctl(option, arg2, 0, 0, 0), f"prctl({option}, {arg2})")
 
 
 def bind(source: str, target: str, readonly: bool, recursive: bool = False,

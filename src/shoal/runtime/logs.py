@@ -25,7 +25,7 @@ class RequestIdFilter(logging.Filter):
 
 
 class LambdaFormatter(logging.Formatter):
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
 
 
 def configure_logging() -> RequestIdFilter:

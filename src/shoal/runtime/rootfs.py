@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import Iterable, List, Sequence, Tuple
+from collections.abc import Iterable, Sequence
+from typing import Tuple  # noqa: UP035 (MountSpec is evaluated on 3.8)
 
 from . import linux
 from .linux import MS_NODEV, MS_NOEXEC, MS_NOSUID
@@ -33,7 +34,7 @@ DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
 MOUNT_POINTS = ("proc", "dev", "etc", "tmp", "mnt", "var/task", "var/runtime", "opt")
 
 # (source, target, readonly) of a file-system mount inside the environment.
-MountSpec = Tuple[str, str, bool]
+MountSpec = Tuple[str, str, bool]  # noqa: UP006 (evaluated at run time on 3.8)
 
 
 def make_mounts_private() -> None:
@@ -91,7 +92,7 @@ def prepare_base(root: str, runtime_dir: str, prefixes: Sequence[str]) -> None:
     for path in SYSTEM_DIRS:
         if os.path.lexists(path):
             _bind_system_dir(root, path)
-    bound: List[str] = [p for p in SYSTEM_DIRS if os.path.isdir(p) and not os.path.islink(p)]
+    bound: list[str] = [p for p in SYSTEM_DIRS if os.path.isdir(p) and not os.path.islink(p)]
     for prefix in prefixes:
         prefix = os.path.realpath(prefix)
         if not _under(prefix, bound) and os.path.isdir(prefix):
@@ -106,7 +107,7 @@ def prepare_base(root: str, runtime_dir: str, prefixes: Sequence[str]) -> None:
                 | MS_NOSUID | MS_NODEV)
 
 
-def interpreter_prefixes() -> List[str]:
+def interpreter_prefixes() -> list[str]:
     """Trees the interpreter needs at their own paths: stdlib, extension modules, libpython."""
     prefixes = [sys.base_prefix, sys.base_exec_prefix]
     prefixes += [os.path.dirname(p) for p in sys.path if p.endswith(".zip")]
@@ -115,7 +116,7 @@ def interpreter_prefixes() -> List[str]:
 
 def _mount_tmp(root: str, ephemeral_mb: int, uid: int, gid: int) -> None:
     linux.mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-                "size=%dm,mode=1777,uid=%d,gid=%d" % (ephemeral_mb, uid, gid))
+                f"size={ephemeral_mb}m,mode=1777,uid={uid},gid={gid}")
 
 
 def _mount_user_mounts(root: str, mounts: Sequence[MountSpec]) -> None:

@@ -36,7 +36,8 @@ import resource
 import signal
 import socket
 import sys
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 from . import frames, linux, rootfs
 from .bootstrap import Runtime, apply_environment, reopen_std_streams
@@ -49,7 +50,7 @@ NOFILE = 1024  # Lambda's file-descriptor limit
 class SpawnRequest:
     """The zygote's view of an EnvironmentSpec (decoded from the spawn frame)."""
 
-    def __init__(self, doc: Dict[str, Any]) -> None:
+    def __init__(self, doc: dict[str, Any]) -> None:
         self.env_id = str(doc["env_id"])
         self.code_dir = str(doc["code_dir"])
         self.environment = {str(k): str(v) for k, v in doc["environment"].items()}
@@ -107,14 +108,14 @@ def join_cgroups(procs_paths: Sequence[str]) -> None:
             f.write("0")  # 0 = the writing process, whatever its pid in this namespace
 
 
-def set_limits(rlimit_as: Optional[int]) -> None:
+def set_limits(rlimit_as: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
     if rlimit_as:
         resource.setrlimit(resource.RLIMIT_AS, (rlimit_as, rlimit_as))
 
 
-def drop_privileges(uid: int, gid: int, groups: List[int]) -> None:
+def drop_privileges(uid: int, gid: int, groups: list[int]) -> None:
     """Groups, then gid, then uid (after setresuid nothing else may change); all capabilities
     go with the uid; no_new_privs makes setuid binaries powerless."""
     if uid == 0 or gid == 0:
@@ -134,13 +135,13 @@ def exit_code(status: int) -> int:
 
 def report_fatal(fd: int, exc: BaseException) -> None:
     try:
-        data = frames.encode({"op": "fatal", "error": "%s: %s" % (type(exc).__name__, exc)})
+        data = frames.encode({"op": "fatal", "error": f"{type(exc).__name__}: {exc}"})
         os.write(fd, data)
     except OSError:
         pass  # the server is gone; the exit status still tells the zygote
 
 
-def run_init(req: SpawnRequest, base_root: str, stdlib_path: List[str], control_fd: int,
+def run_init(req: SpawnRequest, base_root: str, stdlib_path: list[str], control_fd: int,
              log_fd: int) -> None:
     """Steps I1-I6 and the init's wait loop. Never returns."""
     fd = control_fd
@@ -184,7 +185,7 @@ def reap_until(worker: int, req: SpawnRequest) -> None:
         os._exit(code)
 
 
-def run_worker(req: SpawnRequest, stdlib_path: List[str]) -> None:
+def run_worker(req: SpawnRequest, stdlib_path: list[str]) -> None:
     """Steps W1-W3. Never returns."""
     code = 0
     try:
@@ -208,8 +209,8 @@ def run_worker(req: SpawnRequest, stdlib_path: List[str]) -> None:
             os._exit(code)
 
 
-def spawn(req: SpawnRequest, base_root: str, stdlib_path: List[str],
-          own_pidns_fd: int) -> Tuple[int, socket.socket, int]:
+def spawn(req: SpawnRequest, base_root: str, stdlib_path: list[str],
+          own_pidns_fd: int) -> tuple[int, socket.socket, int]:
     """Steps Z1-Z5 (minus the send). Returns (init pid, control parent end, log read end)."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     log_r, log_w = os.pipe()

@@ -21,30 +21,30 @@ Protocol (frames from :mod:`.frames` on the inherited socket):
 from __future__ import annotations
 
 import array
-import errno
-import os
-import selectors
-import signal
-import socket
-import sys
-import tempfile
-from typing import Any, Dict, List, Set
 
 # Imported up front so that every environment starts with them already loaded.
 import base64  # noqa: F401
 import ctypes  # noqa: F401
 import datetime  # noqa: F401
 import decimal  # noqa: F401
+import errno
 import hashlib  # noqa: F401
 import importlib  # noqa: F401
 import importlib.machinery  # noqa: F401
 import importlib.util  # noqa: F401
 import json  # noqa: F401
 import logging  # noqa: F401
+import os
 import random  # noqa: F401
+import selectors
+import signal
+import socket
+import sys
+import tempfile
 import traceback  # noqa: F401
 import urllib.parse  # noqa: F401
 import uuid  # noqa: F401
+from typing import Any
 
 from . import bootstrap, frames, linux, rootfs, spawn  # noqa: F401
 
@@ -67,7 +67,7 @@ class Zygote:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.decoder = frames.FrameDecoder()
-        self.children: Set[int] = set()
+        self.children: set[int] = set()
         self.stdlib_path = [p for p in sys.path if os.path.isabs(p)]
         self.base_root = ""
         self.own_pidns = -1
@@ -91,9 +91,9 @@ class Zygote:
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
         signal.set_wakeup_fd(w)
         self.send({"op": "hello", "pid": os.getpid(), "root": self.base_root,
-                   "python": "%d.%d.%d" % sys.version_info[:3]})
+                   "python": ".".join(str(v) for v in sys.version_info[:3])})
 
-    def send(self, header: Dict[str, Any], fds: List[int] = ()) -> None:  # type: ignore
+    def send(self, header: dict[str, Any], fds: list[int] = ()) -> None:  # type: ignore
         data = frames.encode(header)
         if fds:
             anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
@@ -141,7 +141,7 @@ class Zygote:
         for header, _ in self.decoder.feed(data):
             self.handle(header)
 
-    def handle(self, header: Dict[str, Any]) -> None:
+    def handle(self, header: dict[str, Any]) -> None:
         op = header.get("op")
         if op == "spawn":
             self.handle_spawn(header)
@@ -150,16 +150,16 @@ class Zygote:
         elif op == "stop":
             self.running = False
         else:
-            self.send({"op": "error", "id": header.get("id"), "error": "unknown op %r" % op})
+            self.send({"op": "error", "id": header.get("id"), "error": f"unknown op {op!r}"})
 
-    def handle_spawn(self, header: Dict[str, Any]) -> None:
+    def handle_spawn(self, header: dict[str, Any]) -> None:
         try:
             req = spawn.SpawnRequest(header["spec"])
             pid, control, log_r = spawn.spawn(req, self.base_root, self.stdlib_path,
                                               self.own_pidns)
         except Exception as e:  # reported to the server, which raises it to its caller
             self.send({"op": "error", "id": header.get("id"),
-                       "error": "%s: %s" % (type(e).__name__, e)})
+                       "error": f"{type(e).__name__}: {e}"})
             return
         self.children.add(pid)
         try:

@@ -136,7 +136,7 @@ class ForkServerEnvironment:
         await self._loop.create_unix_connection(lambda: self._control, sock=control)
         try:
             frame = await asyncio.wait_for(self._control.next_frame(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             frame = ({"op": "fatal", "error": f"not ready after {timeout:.1f} s"}, b"")
         if frame is not None and frame[0].get("op") == "ready":
             self._state = State.READY
@@ -220,7 +220,7 @@ class ForkServerEnvironment:
         passed: the environment has been killed. A ``{"op": "died"}`` frame means it died."""
         try:
             frame = await asyncio.wait_for(self._control.next_frame(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._state = State.DEAD
             self._kill()
             await self._wait_exit()
@@ -250,7 +250,7 @@ class ForkServerEnvironment:
         """The init's wait status; kills it if it outlives its control socket."""
         try:
             return await asyncio.wait_for(asyncio.shield(self._exit), EXIT_GRACE_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._kill()
             return await self._exit
 

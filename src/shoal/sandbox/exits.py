@@ -22,8 +22,12 @@ SIGNAL_WORDS = {
 }
 
 
+_VALID = {s.value for s in signal.Signals}
+
+
 def signal_words(signum: int) -> str:
-    return SIGNAL_WORDS.get(signum, f"signal {signum}")  # type: ignore[call-overload]
+    words = SIGNAL_WORDS.get(signal.Signals(signum)) if signum in _VALID else None
+    return words or f"signal {signum}"
 
 
 def describe_exit(status: int | None) -> str:

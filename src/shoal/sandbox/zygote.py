@@ -67,7 +67,7 @@ class ZygoteProcess:
         loop.add_reader(parent.fileno(), self._on_readable)
         try:
             hello = await asyncio.wait_for(self._hello, timeout)
-        except (asyncio.TimeoutError, SpawnError) as e:
+        except (TimeoutError, SpawnError) as e:
             await self.stop()
             raise SpawnError(f"fork server for {self.runtime} ({self.interpreter}) did not "
                              f"start: {e or 'timeout'}") from None
@@ -174,7 +174,7 @@ class ZygoteProcess:
     async def ping(self, timeout: float = 5.0) -> bool:
         try:
             reply, _ = await self.request({"op": "ping"}, timeout)
-        except (SpawnError, asyncio.TimeoutError):
+        except (TimeoutError, SpawnError):
             return False
         return reply.get("op") == "pong"
 
@@ -189,7 +189,7 @@ class ZygoteProcess:
         if proc is not None and proc.poll() is None:
             try:
                 await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(signal.SIGKILL)
                 await asyncio.to_thread(proc.wait)

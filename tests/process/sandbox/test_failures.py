@@ -65,7 +65,8 @@ def test_memory_limit_gives_oom(code_root: Path) -> None:
         assert result.kind == "oom", result.payload
         doc = json.loads(result.payload)
         assert doc["errorType"] == "Runtime.OutOfMemory"
-        assert doc["errorMessage"] == "RequestId: big Error: Runtime exited with error: signal: killed"
+        assert doc["errorMessage"] == (
+            "RequestId: big Error: Runtime exited with error: signal: killed")
         assert 60 <= result.max_memory_used_mb <= 64
         assert not env.alive
 
@@ -98,7 +99,8 @@ def test_crash_is_reported_without_hanging(code_root: Path, what: str, words: st
 
 
 def test_destroy_is_idempotent_and_leaves_nothing(code_root: Path) -> None:
-    code = make_code(code_root, APP + "import subprocess\nCHILD = subprocess.Popen(['sleep', '600'])\n")
+    child = "import subprocess\nCHILD = subprocess.Popen(['sleep', '600'])\n"
+    code = make_code(code_root, APP + child)
 
     async def body(factory: ForkServerFactory) -> None:
         env = await factory.spawn(make_spec(code), Output())

@@ -68,7 +68,8 @@ def test_sandbox_isolation(code_root: Path) -> None:
     async def body(factory: ForkServerFactory) -> list[dict]:
         results = []
         for name in ("a", "b"):
-            spec = make_spec(code, mounts=mounts, groups=(4242,), env_id=f"iso-{name}-{os.getpid()}")
+            spec = make_spec(code, mounts=mounts, groups=(4242,),
+                             env_id=f"iso-{name}-{os.getpid()}")
             env = await factory.spawn(spec, Output())
             await env.init()
             event = {"name": name, "server_pid": os.getpid(), "host_paths": host_paths}
