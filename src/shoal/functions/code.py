@@ -264,6 +264,13 @@ class CodeStore:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o755)
+        # Temporary files and trees (dot-names) are left only by a stop in mid-unpack; one
+        # Shoal owns a data directory, so at start they are garbage.
+        for leftover in root.glob(".*"):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
 
     def zip_path(self, hexdigest: str) -> Path:
         return self.root / f"{hexdigest}.zip"

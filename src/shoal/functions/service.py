@@ -650,32 +650,25 @@ class FunctionService:
         if fn is None or fn.latest.revision_id != token:
             return
         code = "InvalidZipFileException" if error else None
-        if fn.latest.state == "Pending":
-            done = (
-                {"state": "Failed", "state_reason": error, "state_reason_code": code}
-                if error
-                else {"state": "Active", "state_reason": None, "state_reason_code": None}
-            )
-            fn.latest = replace(
-                fn.latest,
-                revision_id=_revision(),
-                last_update_status="Failed" if error else "Successful",
-                **done,
+        status = "Failed" if error else "Successful"
+        latest = replace(fn.latest, revision_id=_revision(), last_update_status=status)
+        if latest.state == "Pending":
+            # A failed creation shows in State; the update status stays empty.
+            latest = replace(
+                latest,
+                state="Failed" if error else "Active",
+                state_reason=error,
+                state_reason_code=code,
             )
         else:
-            fn.latest = replace(
-                fn.latest,
-                revision_id=_revision(),
-                last_update_status="Failed" if error else "Successful",
-                last_update_status_reason=error,
-                last_update_status_reason_code=code,
+            latest = replace(
+                latest, last_update_status_reason=error, last_update_status_reason_code=code
             )
             if not error:
                 # A good update also revives a function whose creation failed.
-                fn.latest = replace(
-                    fn.latest, state="Active", state_reason=None, state_reason_code=None
-                )
+                latest = replace(latest, state="Active", state_reason=None, state_reason_code=None)
                 fn.previous = None
+        fn.latest = latest
         for number, version in list(fn.versions.items()):
             if version.state == "Pending" and version.code_dir == code_dir:
                 fn.versions[number] = replace(
