@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The seed's MessageWall on Shoal, set up with the AWS CLI as the article sets it up:
+#   1. a file system, and an access point for uid/gid 1001 limited to /message (created on
+#      first use with owner 1001:1001 and mode 750);
+#   2. the MessageWall function (lambda_function.py, the article's code) with that access point
+#      mounted at /mnt/msg;
+#   3. an HTTP API with a stage "default" and a route "ANY /MessageWall" to the function.
+# It prints the URL to curl.
+#
+# Usage: ./setup.sh [NAME]     (NAME defaults to MessageWall; run against a running
+#                               `shoal serve`, at $SHOAL_ENDPOINT or http://127.0.0.1:9000)
+set -euo pipefail
+
+NAME=${1:-MessageWall}
+ENDPOINT=${SHOAL_ENDPOINT:-http://127.0.0.1:9000}
+# Shoal does not check credentials, but the AWS CLI wants some.
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-shoal}
+export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-shoal}
+export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
+# The article picks Python 3.8; Shoal runs the Python versions installed on the host.
+RUNTIME=${RUNTIME:-python3.$(python3 -c 'import sys; print(sys.version_info.minor)')}
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+aws() { command aws --endpoint-url "$ENDPOINT" --output text "$@"; }
+
+echo "Creating the file system and its access point..." >&2
+FS_ID=$(aws efs create-file-system --creation-token "$NAME-fs" \
+    --tags "Key=Name,Value=$NAME" --query FileSystemId)
+until [ "$(aws efs describe-file-systems --file-system-id "$FS_ID" \
+    --query 'FileSystems[0].LifeCycleState')" = available ]; do sleep 0.2; done
+AP_ARN=$(aws efs create-access-point --file-system-id "$FS_ID" \
+    --posix-user Uid=1001,Gid=1001 \
+    --root-directory 'Path=/message,CreationInfo={OwnerUid=1001,OwnerGid=1001,Permissions=750}' \
+    --query AccessPointArn)
+AP_ID=${AP_ARN##*/}
+until [ "$(aws efs describe-access-points --access-point-id "$AP_ID" \
+    --query 'AccessPoints[0].LifeCycleState')" = available ]; do sleep 0.2; done
+
+echo "Creating the $NAME function with the access point at /mnt/msg..." >&2
+(cd "$HERE" && python3 -m zipfile -c "$WORK/function.zip" lambda_function.py)
+FN_ARN=$(aws lambda create-function --function-name "$NAME" --runtime "$RUNTIME" \
+    --role "arn:aws:iam::123456789012:role/$NAME-role" \
+    --handler lambda_function.lambda_handler \
+    --zip-file "fileb://$WORK/function.zip" \
+    --file-system-configs "Arn=$AP_ARN,LocalMountPath=/mnt/msg" \
+    --query FunctionArn)
+aws lambda wait function-active-v2 --function-name "$NAME"
+
+echo "Creating the HTTP API (stage default, route ANY /MessageWall)..." >&2
+API_ID=$(aws apigatewayv2 create-api --name "$NAME-API" --protocol-type HTTP --query ApiId)
+INTEGRATION_ID=$(aws apigatewayv2 create-integration --api-id "$API_ID" \
+    --integration-type AWS_PROXY --integration-uri "$FN_ARN" \
+    --payload-format-version 2.0 --query IntegrationId)
+aws apigatewayv2 create-route --api-id "$API_ID" --route-key "ANY /MessageWall" \
+    --target "integrations/$INTEGRATION_ID" > /dev/null
+aws apigatewayv2 create-stage --api-id "$API_ID" --stage-name default --auto-deploy > /dev/null
+API_ENDPOINT=$(aws apigatewayv2 get-api --api-id "$API_ID" --query ApiEndpoint)
+
+echo "$API_ENDPOINT/default/MessageWall"
