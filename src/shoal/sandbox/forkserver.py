@@ -53,6 +53,9 @@ class ForkServerFactory:
         if interpreter is None:
             raise SpawnError(f"runtime {runtime!r} is not available on this host "
                              f"(found: {', '.join(self._runtimes) or 'none'})")
+        if os.geteuid() != 0:
+            raise SpawnError("the sandbox needs root (mount and PID namespaces, cgroups, "
+                             "setuid to the function's user): run Shoal as root")
         lock = self._starting.setdefault(runtime, asyncio.Lock())
         async with lock:
             zyg = self._zygotes.get(runtime)

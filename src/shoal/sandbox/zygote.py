@@ -76,7 +76,8 @@ class ZygoteProcess:
                  hello["python"])
 
     def _on_readable(self) -> None:
-        assert self.sock is not None  # noqa: S101 - reader is removed before the socket closes
+        if self.sock is None:
+            return
         try:
             data, anc, _flags, _addr = self.sock.recvmsg(
                 1 << 16, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC)
@@ -140,8 +141,8 @@ class ZygoteProcess:
     def exit_future(self, pid: int) -> asyncio.Future[int | None]:
         fut = self._exits.get(pid)
         if fut is None:
-            assert self._loop is not None  # noqa: S101 - started before any spawn
-            fut = self._exits[pid] = self._loop.create_future()
+            loop = self._loop or asyncio.get_running_loop()
+            fut = self._exits[pid] = loop.create_future()
             if self._lost:
                 fut.set_result(None)
         return fut
