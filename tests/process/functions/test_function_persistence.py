@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 import pytest
+
 from conftest import create_function, make_zip, start_server
 
 
