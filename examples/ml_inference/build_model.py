@@ -72,13 +72,19 @@ def _colours(rng: np.random.Generator) -> tuple[tuple[int, ...], tuple[int, ...]
             return tuple(int(c) for c in bg), tuple(int(c) for c in fg)
 
 
-def draw_shape(label: str, rng: np.random.Generator, size: int | None = None) -> Image.Image:
-    """One picture of ``label``: a filled shape on a plain background, randomly placed."""
+def draw_shape(
+    label: str, rng: np.random.Generator, size: int | None = None, clear: bool = False
+) -> Image.Image:
+    """One picture of ``label``: a filled shape on a plain background, randomly placed.
+
+    Training pictures are made hard (small shapes, blur, noise, heavy JPEG); ``clear`` ones —
+    the samples sent to the API — are what a person would call an obvious picture of it.
+    """
     size = size or int(rng.integers(48, 161))
     bg, fg = _colours(rng)
     img = Image.new("RGB", (size, size), bg)
     draw = ImageDraw.Draw(img)
-    r = size * float(rng.uniform(0.22, 0.45))
+    r = size * float(rng.uniform(0.3, 0.42) if clear else rng.uniform(0.22, 0.45))
     cx = float(rng.uniform(r, size - r))
     cy = float(rng.uniform(r, size - r))
     angle = float(rng.uniform(0, 2 * math.pi))
@@ -94,6 +100,8 @@ def draw_shape(label: str, rng: np.random.Generator, size: int | None = None) ->
         draw.polygon(_polygon(cx, cy, [r, inner] * 5, angle), fill=fg)
     else:
         raise ValueError(label)
+    if clear:
+        return img
     if rng.random() < 0.3:
         img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.2))))
     pixels = np.asarray(img, dtype=np.float32)
@@ -172,18 +180,39 @@ def save_hub(model: nn.Module, out: Path) -> Path:
     return repo
 
 
-def write_samples(classes: tuple[str, ...], directory: Path, seed: int) -> None:
+def write_samples(
+    model: nn.Module,
+    classes: tuple[str, ...],
+    directory: Path,
+    count: int,
+    seed: int,
+    image_size: int,
+) -> list[str]:
+    """Write ``count`` clear pictures per class (``<class>-<n>.png|jpg``); the misread ones.
+
+    Each file is read back and classified as the handler will, so a build whose samples would
+    not come back right is refused instead of shipped.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed + 1000)
-    for i, label in enumerate(classes):
-        fmt = "png" if i % 2 == 0 else "jpg"
-        draw_shape(label, rng, size=200).save(directory / f"{label}.{fmt}")
+    wrong = []
+    model.eval()
+    for n in range(count):
+        for i, label in enumerate(classes):
+            path = directory / f"{label}-{n}.{'png' if (n + i) % 2 == 0 else 'jpg'}"
+            draw_shape(label, rng, size=int(rng.integers(120, 321)), clear=True).save(path)
+            x = torch.from_numpy(preprocess(Image.open(path), image_size)).unsqueeze(0)
+            with torch.no_grad():
+                if classes[int(model(x).argmax(1))] != label:
+                    wrong.append(path.name)
+    return wrong
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path, help="TORCH_HOME to write into")
-    parser.add_argument("--samples", type=Path, help="also write one picture per class here")
+    parser.add_argument("--samples", type=Path, help="also write sample pictures here")
+    parser.add_argument("--samples-per-class", type=int, default=1)
     parser.add_argument("--per-class", type=int, default=1200, help="training pictures per class")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
@@ -219,8 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     size = (repo / "shapes_cnn.pt").stat().st_size
     print(f"saved {repo} ({size / 1e6:.1f} MB, sha256 {digest}…)")
     if args.samples:
-        write_samples(classes, args.samples, args.seed)
-        print(f"wrote sample pictures to {args.samples}")
+        n = args.samples_per_class
+        wrong = write_samples(model, classes, args.samples, n, args.seed, hub.IMAGE_SIZE)
+        print(f"wrote {n * len(classes)} sample pictures to {args.samples}")
+        if wrong:
+            print(f"build_model: samples misread: {', '.join(wrong)}", file=sys.stderr)
+            return 1
     return 0
 
 

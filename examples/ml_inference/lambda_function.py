@@ -46,7 +46,8 @@ def read_image(event):
     body = event.get("body")
     if not body:
         return None
-    data = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("latin-1")
+    # A text body reaches the function as the UTF-8 text the gateway decoded.
+    data = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
     return Image.open(io.BytesIO(data))
 
 
