@@ -38,9 +38,12 @@ def seed_access_point(efs: Any, fs_id: str, **kwargs: Any) -> dict[str, Any]:
 def test_create_file_system_shape_and_idempotency(efs_client: Any) -> None:
     token = unique_name("tok")
     fs = efs_client.create_file_system(
-        CreationToken=token, PerformanceMode="generalPurpose", Encrypted=True,
-        ThroughputMode="elastic", Tags=[{"Key": "Name", "Value": "MessageWall"}],
-    )  # fmt: skip
+        CreationToken=token,
+        PerformanceMode="generalPurpose",
+        Encrypted=True,
+        ThroughputMode="elastic",
+        Tags=[{"Key": "Name", "Value": "MessageWall"}],
+    )
     assert fs["ResponseMetadata"]["HTTPStatusCode"] == 201
     assert fs["FileSystemId"].startswith("fs-") and len(fs["FileSystemId"]) == 20
     assert fs["FileSystemArn"] == (
@@ -58,8 +61,14 @@ def test_create_file_system_shape_and_idempotency(efs_client: Any) -> None:
         efs_client.create_file_system(CreationToken=token)
     assert error(e) == ("FileSystemAlreadyExists", 409)
     assert e.value.response["FileSystemId"] == fs["FileSystemId"]
-    wait_for(lambda: efs_client.describe_file_systems(FileSystemId=fs["FileSystemId"])[
-        "FileSystems"][0]["LifeCycleState"] == "available")  # fmt: skip
+    wait_for(
+        lambda: (
+            efs_client.describe_file_systems(FileSystemId=fs["FileSystemId"])["FileSystems"][0][
+                "LifeCycleState"
+            ]
+            == "available"
+        )
+    )
     by_token = efs_client.describe_file_systems(CreationToken=token)["FileSystems"]
     assert [f["FileSystemId"] for f in by_token] == [fs["FileSystemId"]]
     assert efs_client.describe_file_systems(CreationToken="no-such-token")["FileSystems"] == []
@@ -110,8 +119,9 @@ def test_pagination_of_file_systems_and_access_points(efs_client: Any) -> None:
             break
         kwargs["Marker"] = page["NextMarker"]
     assert set(made) <= set(seen) and len(seen) == len(set(seen))
-    paginated = efs_client.get_paginator("describe_file_systems").paginate(PaginationConfig={
-        "PageSize": 1})  # fmt: skip
+    paginated = efs_client.get_paginator("describe_file_systems").paginate(
+        PaginationConfig={"PageSize": 1}
+    )
     assert set(made) <= {f["FileSystemId"] for p in paginated for f in p["FileSystems"]}
     fs_id = made[0]
     aps = [seed_access_point(efs_client, fs_id)["AccessPointId"] for _ in range(3)]
@@ -160,9 +170,19 @@ def test_policy_put_describe_delete(efs_client: Any) -> None:
     with pytest.raises(ClientError) as e:
         efs_client.describe_file_system_policy(FileSystemId=fs_id)
     assert error(e) == ("PolicyNotFound", 404)
-    text = json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "elasticfilesystem:ClientMount",
-        "Resource": fs["FileSystemArn"]}]})  # fmt: skip
+    text = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": ROLE},
+                    "Action": "elasticfilesystem:ClientMount",
+                    "Resource": fs["FileSystemArn"],
+                }
+            ],
+        }
+    )
     out = efs_client.put_file_system_policy(FileSystemId=fs_id, Policy=text)
     assert (out["FileSystemId"], json.loads(out["Policy"])) == (fs_id, json.loads(text))
     assert json.loads(efs_client.describe_file_system_policy(FileSystemId=fs_id)["Policy"]) == (
