@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -205,5 +206,20 @@ def handler(e, c):
         stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
         assert re.search(rf"^\[INFO\]\t{stamp}\tlog-rid\tlogged line$", text, re.M), text
         assert text.index("printed line") < text.index("from shell") < text.index("raw fd")
+
+    run(body)
+
+
+def test_concurrent_environments(code_root: Path) -> None:
+    code = make_code(code_root, "import os\ndef handler(e, c):\n    return [e['n'], os.getpid()]\n")
+
+    async def body(factory: ForkServerFactory) -> None:
+        envs = await asyncio.gather(*(factory.spawn(make_spec(code), Output()) for _ in range(8)))
+        await asyncio.gather(*(env.init() for env in envs))
+        results = await asyncio.gather(*(
+            env.invoke(request(json.dumps({"n": i}).encode())) for i, env in enumerate(envs)))
+        assert [json.loads(r.payload) for r in results] == [[i, 2] for i in range(8)]
+        assert len({env.pid for env in envs}) == 8
+        await asyncio.gather(*(env.destroy() for env in envs))
 
     run(body)
