@@ -34,6 +34,7 @@ class ShoalServer:
     data_dir: Path
     process: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    pump: threading.Thread | None = None
 
     def client(self, service: str, read_timeout: int = 120) -> object:
         return boto3.client(
@@ -49,7 +50,12 @@ class ShoalServer:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        return self.process.wait(timeout)
+        code = self.process.wait(timeout)
+        if self.pump is not None:
+            self.pump.join(timeout)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return code
 
 
 def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> ShoalServer:
@@ -77,11 +83,16 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> ShoalServe
                 ready.set()
         ready.set()
 
-    threading.Thread(target=pump, daemon=True).start()
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
     if not ready.wait(timeout) or not endpoint:
         proc.kill()
+        proc.wait()
+        thread.join(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
         raise RuntimeError("shoal serve did not start:\n" + "".join(output))
-    return ShoalServer(endpoint[0], data_dir, proc, output)
+    return ShoalServer(endpoint[0], data_dir, proc, output, thread)
 
 
 @pytest.fixture(scope="session")

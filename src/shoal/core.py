@@ -19,7 +19,7 @@ log = logging.getLogger("shoal")
 
 COMPONENTS: list[tuple[str, str]] = [
     ("logs", "shoal.observability.logs:LogService"),
-    ("sandbox", "shoal.sandbox.forkserver:ForkServerFactory"),
+    ("sandbox", "shoal.core:SandboxComponent"),
     ("functions", "shoal.functions.service:FunctionService"),
     ("filesystems", "shoal.filesystems.service:FileSystemService"),
     ("invoker", "shoal.invocation.invoker:Invoker"),
@@ -40,6 +40,27 @@ API_MODULES = [
 def _load(path: str) -> Any:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+class SandboxComponent:
+    """The sandbox backend as a component: the fork-server factory knows nothing of Shoal."""
+
+    def __init__(self, shoal: Shoal) -> None:
+        from shoal.sandbox.forkserver import ForkServerFactory
+
+        self.factory = ForkServerFactory()
+
+    def runtimes(self) -> dict[str, str]:
+        return self.factory.runtimes()
+
+    async def spawn(self, spec: Any, on_output: Any) -> Any:
+        return await self.factory.spawn(spec, on_output)
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        await self.factory.close()
 
 
 class Shoal:

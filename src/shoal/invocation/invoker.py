@@ -25,7 +25,7 @@ from shoal.invocation.environ import TASK_ROOT, environment_variables
 from shoal.invocation.leases import ConcurrencyLimiter
 from shoal.invocation.pool import EnvironmentPool
 from shoal.invocation.states import EnvState, ManagedEnvironment
-from shoal.sandbox.types import EnvironmentSpec, InvokeRequest, InvokeResult
+from shoal.sandbox.types import EnvironmentSpec, InvokeRequest, InvokeResult, SpawnError
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -95,13 +95,7 @@ class Invoker:
         log_type: str = "None",
         client_context: str | None = None,
     ) -> InvocationResult:
-        fn = self.shoal.functions.resolve(function_name, qualifier)
-        if fn.state != "Active":
-            raise AwsError(
-                "ResourceConflictException",
-                "The operation cannot be performed at this time. "
-                f"The function is currently in the following state: {fn.state}",
-            )
+        fn = self.shoal.functions.resolve_for_invoke(function_name, qualifier)
         limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
         if len(payload) > limit:
             raise AwsError(
@@ -240,6 +234,12 @@ class Invoker:
             spec = self._spec(fn, env_id, stream.name, init_type)
             env.sandbox = await self.shoal.sandbox.spawn(spec, self._on_output)
             init = await env.sandbox.init()
+        except SpawnError as e:
+            await self._destroy(env)
+            log.error("environment %s of %s: %s", env_id, fn.qualified_arn, e)
+            raise AwsError(
+                "ServiceException", f"Could not start an execution environment: {e}", status=500
+            ) from None
         except BaseException:
             await self._destroy(env)
             raise

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -91,7 +91,7 @@ class LogService:
             return iter(())
         found: list[dict[str, Any]] = []
         for path in directory.glob("*.log"):
-            stream = path.name[: -len(".log")]
+            stream = unquote(path.name[: -len(".log")])
             with path.open(encoding="utf-8") as f:
                 for line in f:
                     try:
