@@ -164,3 +164,10 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):  # type:
 
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def code_root(tmp_path: Path) -> Path:
+    """A directory the sandbox user can traverse (pytest's tmp dirs are 0700)."""
+    tmp_path.chmod(0o755)
+    return tmp_path
