@@ -1,0 +1,60 @@
+"""The POSIX conformance suite inside a function: the checks ship in the function's zip and
+run against its access point at /mnt/fs, as the access point's POSIX user."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import posix_checks
+import pytest
+
+from conftest import RUNTIME, make_zip, unique_name
+
+HANDLER = """
+import os
+import posix_checks
+
+def handler(event, context):
+    return {"uid": os.getuid(), "results": posix_checks.run_all("/mnt/fs", event.get("only"))}
+"""
+
+
+@pytest.fixture(scope="module")
+def function(efs_client: Any, lambda_client: Any) -> str:
+    fs_id = efs_client.create_file_system(CreationToken=unique_name("posix"))["FileSystemId"]
+    ap = efs_client.create_access_point(
+        FileSystemId=fs_id,
+        PosixUser={"Uid": 1001, "Gid": 1001},
+        RootDirectory={
+            "Path": "/message",
+            "CreationInfo": {"OwnerUid": 1001, "OwnerGid": 1001, "Permissions": "750"},
+        },
+    )
+    name = unique_name("posix")
+    source = Path(posix_checks.__file__).read_text()
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime=RUNTIME,
+        Role="arn:aws:iam::123456789012:role/lambda-role",
+        Handler="app.handler",
+        Code={"ZipFile": make_zip({"app.py": HANDLER, "posix_checks.py": source})},
+        Timeout=300,
+        MemorySize=512,
+        FileSystemConfigs=[{"Arn": ap["AccessPointArn"], "LocalMountPath": "/mnt/fs"}],
+    )
+    lambda_client.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
+    )
+    return name
+
+
+def test_every_check_passes_inside_a_function(lambda_client: Any, function: str) -> None:
+    r = lambda_client.invoke(FunctionName=function, Payload=b"{}")
+    body = json.loads(r["Payload"].read())
+    assert "FunctionError" not in r, body
+    assert body["uid"] == 1001
+    assert set(body["results"]) == set(posix_checks.CHECKS)
+    failed = {k: v for k, v in body["results"].items() if v != "ok"}
+    assert failed == {}
