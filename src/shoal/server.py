@@ -9,6 +9,7 @@ nothing is left running.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import sys
 
@@ -26,6 +27,10 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def serve(settings: Settings, drain_s: float = 30.0, log_level: str = "info") -> None:
@@ -51,6 +56,9 @@ def serve(settings: Settings, drain_s: float = 30.0, log_level: str = "info") ->
         timeout_keep_alive=75,
     )
     server = uvicorn.Server(config)
+    # uvicorn drains, then re-raises the signal it caught under the handler that was installed
+    # before it: make SIGTERM's a clean exit, so a graceful stop exits 0, not -15.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     (settings.run_dir / "endpoint").write_text(settings.endpoint() + "\n")
     try:
         server.run(sockets=[sock])
