@@ -47,7 +47,8 @@ RESERVED_ENVIRONMENT = frozenset(
         "AWS_LAMBDA_RUNTIME_API",
         "LAMBDA_TASK_ROOT",
         "LAMBDA_RUNTIME_DIR",
-        "TZ",
+        # TZ is not reserved: the developer guide lists it with LANG, PATH and PYTHONPATH among
+        # the variables a function may set.
     }
 )
 
