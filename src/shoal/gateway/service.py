@@ -32,6 +32,9 @@ class GatewayService:
         self.region = shoal.settings.region
         # api id -> compiled snapshot; replaced whole on each change, read by every request.
         self.live: dict[str, LiveApi] = {}
+        # (function, qualifier) -> timeout in seconds; cleared whenever any function changes.
+        self._timeouts: dict[tuple[str, str | None], float] = {}
+        self._cache_timeouts = False
         self.apis = ApiRegistry(shoal.store, self.account_id, self._api_changed)
         self.urls = UrlRegistry(shoal.store)
         shoal.http.mount(EXECUTE_API_PREFIX, ExecuteApiApp(self))
@@ -48,6 +51,7 @@ class GatewayService:
         subscribe = getattr(functions, "subscribe", None)
         if subscribe is not None:
             subscribe(self._function_changed)
+            self._cache_timeouts = True
 
     async def stop(self) -> None:
         pass
@@ -61,7 +65,9 @@ class GatewayService:
         self.live[api_id] = compile_api(api)
 
     def _function_changed(self, function_name: str) -> None:
-        """A function or alias went away: its URLs go with it, as on AWS."""
+        """A function changed: forget cached timeouts; if it or an alias went away, its URLs
+        go with it, as on AWS."""
+        self._timeouts.clear()
         functions = self.shoal.functions
         for url in self.urls.list(function_name):
             try:
@@ -79,10 +85,17 @@ class GatewayService:
     def function_timeout(self, function_name: str, qualifier: str | None) -> float:
         """The function's timeout in seconds (in-memory; an unknown function is left for the
         invoker to refuse, so this answers 0)."""
+        key = (function_name, qualifier)
+        cached = self._timeouts.get(key)
+        if cached is not None:
+            return cached
         try:
-            return float(self.shoal.functions.resolve(function_name, qualifier).timeout)
+            timeout = float(self.shoal.functions.resolve(function_name, qualifier).timeout)
         except AwsError:
             return 0.0
+        if self._cache_timeouts:
+            self._timeouts[key] = timeout
+        return timeout
 
     # -------------------------------------------------------------------- for the API layer
 
