@@ -1,0 +1,227 @@
+"""File-system throughput and metadata operations inside a function vs on the host directory.
+
+One run, same machine, same directory tree (the access point's root on the data disk):
+
+- sequential write (fsync'd) then read (cache dropped for the file) of 1 GiB;
+- create + stat + unlink of 10,000 small files;
+- flock-protected appends (open, lock, write a line, unlock, close) from 8 concurrent
+  execution environments vs 8 host processes; every line is counted afterwards (none lost).
+
+Each side times its own operations, so invoke overhead is not in the figures; the appends'
+figure is the makespan from the first worker's start to the last one's end.
+
+    .venv/bin/python bench/fs_bench.py [--endpoint URL] [--size-mib 1024] [--files 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make "bench" importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import boto3
+from botocore.config import Config
+
+from bench.common import median, shoal_server, table
+
+HERE = Path(__file__).resolve().parent
+WORKERS = 8
+APPENDS = 2000
+REPEATS = 3
+UID = 1001
+# The page cache a function dirties is charged to its memory cgroup: with less memory than
+# the data written, writeback throttling (not the file system) sets the write speed.
+MEMORY_MB = 4096
+RUNTIME = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def _zip() -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.write(HERE / "fs_work.py", "fs_work.py")
+    return buf.getvalue()
+
+
+class Setup:
+    """A file system, an access point (uid 1001), and a function mounting it at /mnt/fs."""
+
+    def __init__(self, endpoint: str, memory_mb: int = 1024) -> None:
+        kw: dict[str, Any] = dict(
+            endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+            aws_secret_access_key="x",
+            config=Config(read_timeout=900, retries={"max_attempts": 0},
+                          max_pool_connections=32),
+        )  # fmt: skip
+        self.efs = boto3.client("efs", **kw)
+        self.lam = boto3.client("lambda", **kw)
+        self.endpoint = endpoint
+        self.fs_id = self.efs.create_file_system(CreationToken=uuid.uuid4().hex)["FileSystemId"]
+        ap = self.efs.create_access_point(
+            FileSystemId=self.fs_id, PosixUser={"Uid": UID, "Gid": UID},
+            RootDirectory={"Path": "/bench", "CreationInfo": {
+                "OwnerUid": UID, "OwnerGid": UID, "Permissions": "755"}},
+        )  # fmt: skip
+        self.name = f"fsbench-{uuid.uuid4().hex[:8]}"
+        self.lam.create_function(
+            FunctionName=self.name, Runtime=RUNTIME,
+            Role="arn:aws:iam::123456789012:role/bench", Handler="fs_work.handler",
+            Code={"ZipFile": _zip()}, Timeout=900, MemorySize=memory_mb,
+            FileSystemConfigs=[{"Arn": ap["AccessPointArn"], "LocalMountPath": "/mnt/fs"}],
+        )  # fmt: skip
+        self.lam.get_waiter("function_active_v2").wait(
+            FunctionName=self.name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 600}
+        )
+        self.invoke({"op": "ping"})  # first mount: creates the access point root
+        req = __import__("urllib.request").request
+        r = req.Request(f"{endpoint}/shoal/fs/access-points/{ap['AccessPointId']}/path",
+                        method="POST")  # fmt: skip
+        with req.urlopen(r) as resp:
+            self.host_dir = json.load(resp)["Path"]
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        r = self.lam.invoke(FunctionName=self.name, Payload=json.dumps(event).encode())
+        body = json.loads(r["Payload"].read())
+        if "FunctionError" in r:
+            raise RuntimeError(f"benchmark function failed: {body}")
+        return body
+
+
+@contextlib.contextmanager
+def host_dir(base: str) -> Iterator[str]:
+    """A fresh directory beside the access point's root, on the same disk."""
+    d = tempfile.mkdtemp(prefix="host-", dir=base)
+    try:
+        yield d
+    finally:
+        subprocess.run(["rm", "-rf", d], check=False)
+
+
+def host_python() -> str:
+    """The interpreter the function's runtime uses: the host side must run the same one (two
+    builds of one Python version can differ several-fold on this workload)."""
+    from shoal.sandbox.runtimes import discover
+
+    return discover().get(RUNTIME, sys.executable)
+
+
+def host_work(*argv: str) -> Any:
+    out = subprocess.run([host_python(), str(HERE / "fs_work.py"), *argv], check=True,
+                         capture_output=True, text=True, timeout=900)  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def appends_host(path: str) -> float:
+    go = str(time.time() + 1.0)
+    procs = [subprocess.Popen([host_python(), str(HERE / "fs_work.py"), "append", path,
+                               f"host{i}", str(APPENDS), go], stdout=subprocess.PIPE, text=True)
+             for i in range(WORKERS)]  # fmt: skip
+    spans = [json.loads(p.communicate(timeout=600)[0]) for p in procs]
+    return max(s["end"] for s in spans) - min(s["start"] for s in spans)
+
+
+def appends_functions(setup: Setup) -> float:
+    with ThreadPoolExecutor(WORKERS) as pool:
+        # Warm WORKERS environments first, so the measured round has no cold start.
+        list(pool.map(lambda _: setup.invoke({"op": "append", "who": "warm", "n": 1}),
+                      range(WORKERS)))  # fmt: skip
+        os.unlink(os.path.join(setup.host_dir, "wall"))
+        go = time.time() + 1.0
+        spans = list(pool.map(lambda i: setup.invoke(
+            {"op": "append", "who": f"env{i}", "n": APPENDS, "go": go}),
+            range(WORKERS)))  # fmt: skip
+    return max(s["end"] for s in spans) - min(s["start"] for s in spans)
+
+
+def count_lines(path: str, prefix: str) -> tuple[int, int]:
+    """(lines, whole lines written by the workers with this prefix, in order per worker)."""
+    lines = Path(path).read_text().splitlines()
+    ok = 0
+    for i in range(WORKERS):
+        mine = [ln.split()[1] for ln in lines if ln.startswith(f"{prefix}{i} ")]
+        ok += sum(1 for j, n in enumerate(mine) if n == f"{j:06d}")
+    os.unlink(path)
+    return len(lines), ok
+
+
+def measure(setup: Setup, size: int, files: int) -> dict[str, tuple[float, float]]:
+    fn: dict[str, list[float]] = {"write": [], "read": [], "small": []}
+    host: dict[str, list[float]] = {"write": [], "read": [], "small": []}
+    base = str(Path(setup.host_dir).parent)
+    for _ in range(REPEATS):
+        out = setup.invoke({"op": "seq", "size": size})
+        fn["write"].append(out["write"])
+        fn["read"].append(out["read"])
+        with host_dir(base) as d:
+            out = host_work("seq", d, str(size))
+            host["write"].append(out["write"])
+            host["read"].append(out["read"])
+        fn["small"].append(setup.invoke({"op": "small", "n": files})["seconds"])
+        with host_dir(base) as d:
+            host["small"].append(host_work("small", d, str(files))["seconds"])
+    return {k: (median(fn[k]), median(host[k])) for k in fn}
+
+
+def run(endpoint: str | None = None, size_mib: int = 1024, files: int = 10_000,
+        memory_mb: int = MEMORY_MB) -> str:  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        if endpoint is None:
+            endpoint = stack.enter_context(shoal_server())
+        setup = Setup(endpoint, memory_mb)
+        size = size_mib << 20
+        m = measure(setup, size, files)
+        fn_append = appends_functions(setup)
+        fn_lines = count_lines(os.path.join(setup.host_dir, "wall"), "env")
+        with host_dir(str(Path(setup.host_dir).parent)) as d:
+            host_append = appends_host(os.path.join(d, "wall"))
+            host_lines = count_lines(os.path.join(d, "wall"), "host")
+    mib = size / (1 << 20)
+    total = WORKERS * APPENDS
+    rows = [
+        (f"sequential write {size_mib} MiB + fsync (MiB/s)", f"{mib / m['write'][0]:.0f}",
+         f"{mib / m['write'][1]:.0f}", f"{m['write'][1] / m['write'][0]:.2f}×", "≥ 0.95×"),
+        (f"sequential read {size_mib} MiB (MiB/s)", f"{mib / m['read'][0]:.0f}",
+         f"{mib / m['read'][1]:.0f}", f"{m['read'][1] / m['read'][0]:.2f}×", "≥ 0.95×"),
+        (f"create+stat+unlink {files} files (ops/s)", f"{3 * files / m['small'][0]:.0f}",
+         f"{3 * files / m['small'][1]:.0f}", f"{m['small'][1] / m['small'][0]:.2f}×", "≥ 0.95×"),
+        (f"flock appends, {WORKERS}×{APPENDS} lines (lines/s)", f"{total / fn_append:.0f}",
+         f"{total / host_append:.0f}", f"{host_append / fn_append:.2f}×", "≥ 0.9×"),
+        ("appended lines intact / written (functions; host)",
+         f"{fn_lines[1]}/{total} (of {fn_lines[0]})",
+         f"{host_lines[1]}/{total} (of {host_lines[0]})",
+         "none lost" if fn_lines == (total, total) and host_lines == (total, total) else "LOST",
+         "none lost"),
+    ]  # fmt: skip
+    title = f"File system: inside a function ({memory_mb} MB) vs the host directory"
+    return table(title, rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint", help="a running Shoal on this host (default: start one)")
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--memory", type=int, default=MEMORY_MB,
+                        help=f"the function's memory size in MB (default {MEMORY_MB})")  # fmt: skip
+    args = parser.parse_args()
+    print(run(args.endpoint, args.size_mib, args.files, args.memory))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
