@@ -12,6 +12,7 @@ import gzip
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -120,9 +121,31 @@ class Router:
         for ops in by_method.values():
             ops.sort(key=lambda o: -o.literal_len)
         self._by_method = by_method
+        self._cache: dict[tuple[str, str], tuple[Operation, dict[str, str]]] = {}
 
     def match(
-        self, method: str, path: str, query: dict[str, list[str]]
+        self, method: str, path: str, query: Mapping[str, list[str]]
+    ) -> tuple[Operation, dict[str, str]] | None:
+        # The same paths come again and again (a function's invocations): remember the answer
+        # per (method, path) when no operation on that route depends on the query string.
+        key = (method, path)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        found = self._match(method, path, query)
+        if found is not None and not self._query_dependent(method, path):
+            if len(self._cache) >= 4096:
+                self._cache.clear()
+            self._cache[key] = found
+        return found
+
+    def _query_dependent(self, method: str, path: str) -> bool:
+        return any(
+            op.required_query and op.pattern.match(path) for op in self._by_method.get(method, ())
+        )
+
+    def _match(
+        self, method: str, path: str, query: Mapping[str, list[str]]
     ) -> tuple[Operation, dict[str, str]] | None:
         for op in self._by_method.get(method, ()):
             m = op.pattern.match(path)

@@ -6,6 +6,10 @@ An invocation is a chain of leases, each released in ``finally``: the concurrenc
 in-memory state (the function service's copy, the pools); it never queries the store.
 
 Who may call: the API layer (Invoke), the HTTP gateway, the async queue. All on the event loop.
+
+Concurrency settings (reserved, provisioned) are :attr:`Invoker.concurrency`
+(:mod:`shoal.invocation.concurrency`); ``Event`` invocations go to the durable async queue
+(``shoal.async_queue``, :mod:`shoal.invocation.asyncq`).
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shoal.errors import AwsError
-from shoal.functions.models import FunctionVersion
+from shoal.functions import arns
+from shoal.functions.models import LATEST, FunctionVersion
+from shoal.invocation.concurrency import ConcurrencyControls
 from shoal.invocation.environ import TASK_ROOT, environment_variables
 from shoal.invocation.leases import ConcurrencyLimiter
-from shoal.invocation.pool import EnvironmentPool
+from shoal.invocation.pool import PROVISIONED, EnvironmentPool
 from shoal.invocation.states import EnvState, ManagedEnvironment
 from shoal.sandbox.types import EnvironmentSpec, InvokeRequest, InvokeResult, SpawnError
 
@@ -71,9 +78,11 @@ class Invoker:
         self.environments: dict[str, ManagedEnvironment] = {}
         self._reaper: asyncio.Task[None] | None = None
         self.closing = False
+        self.concurrency = ConcurrencyControls(shoal, self)
 
     async def start(self) -> None:
         self.shoal.functions.subscribe(self._function_changed)
+        self.concurrency.load()  # reservations, provisioned environments (re-provisioned)
         self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
 
     async def stop(self) -> None:
@@ -109,7 +118,11 @@ class Invoker:
             return InvocationResult("", 204, b"", fn.version)
         if invocation_type == "Event":
             request_id = str(uuid.uuid4())
-            await self.shoal.async_queue.submit(fn, payload, request_id)
+            # The EventInvokeConfig that applies is the invoked qualifier's (an alias's own).
+            config_qualifier = arns.merge_qualifier(arns.parse(function_name), qualifier)
+            await self.shoal.async_queue.submit(
+                fn, payload, request_id, qualifier=config_qualifier or LATEST
+            )
             return InvocationResult(request_id, 202, b"", fn.version)
         return await self.run(fn, payload, tail=log_type == "Tail", client_context=client_context)
 
@@ -121,10 +134,15 @@ class Invoker:
         request_id: str | None = None,
         tail: bool = False,
         client_context: str | None = None,
+        on_lease: Callable[[], Awaitable[None]] | None = None,
     ) -> InvocationResult:
-        """Run one invocation synchronously (leases taken here)."""
+        """Run one invocation synchronously (leases taken here). ``on_lease`` is awaited once
+        the concurrency lease is held, before an environment is chosen (the async queue counts
+        an attempt there: a throttled invocation raises before it)."""
         request_id = request_id or str(uuid.uuid4())
         with self.limiter.lease(fn.name):
+            if on_lease is not None:
+                await on_lease()
             pool = self._pool(fn)
             try:
                 env = await pool.acquire()
@@ -181,6 +199,7 @@ class Invoker:
             report += f"\tInit Duration: {env.init_duration_ms:.2f} ms"
             env.init_duration_ms = None
         self._frame(env, report + "\t")
+        env.log.flush()
         log_result = None
         if env.tail is not None:
             log_result = base64.b64encode(bytes(env.tail[-TAIL_BYTES:])).decode()
@@ -225,6 +244,8 @@ class Invoker:
             self.pools[key] = pool
         return pool
 
+    pool_for = _pool  # the concurrency controls' name for it
+
     async def _spawn(self, fn: FunctionVersion, init_type: str) -> ManagedEnvironment:
         env_id = uuid.uuid4().hex
         stream = self.shoal.logs.open_stream(fn.name, fn.version, env_id)
@@ -243,11 +264,11 @@ class Invoker:
         except BaseException:
             await self._destroy(env)
             raise
-        env.init_duration_ms = init.duration_ms
+        # Lambda reports no Init Duration on invocations of provisioned environments: their
+        # init ran ahead, outside any invocation.
+        env.init_duration_ms = None if init_type == PROVISIONED else init.duration_ms
         if init.error is not None:
-            stream.event(
-                f"[ERROR] {init.error.get('errorType')}: {init.error.get('errorMessage')}"
-            )
+            stream.event(f"[ERROR] {init.error.get('errorType')}: {init.error.get('errorMessage')}")
             stream.event(
                 f"INIT_REPORT Init Duration: {init.duration_ms:.2f} ms\tPhase: init\t"
                 f"Status: error\tError Type: {init.error.get('errorType')}"
@@ -305,7 +326,7 @@ class Invoker:
         if env.tail is not None:
             env.tail += chunk
             if len(env.tail) > 4 * TAIL_BYTES:
-                del env.tail[: -TAIL_BYTES]
+                del env.tail[:-TAIL_BYTES]
 
     def _frame(self, env: ManagedEnvironment, line: str) -> None:
         assert env.log is not None
@@ -325,6 +346,7 @@ class Invoker:
             if current is None or current.revision_id != pool.fn.revision_id:
                 pool.retire()
                 del self.pools[(fname, version)]
+        self.concurrency.function_changed(name)
 
     async def _reap_forever(self) -> None:
         interval = max(0.5, min(self.settings.idle_timeout_s / 4, 10.0))
@@ -334,8 +356,37 @@ class Invoker:
                 pool.reap(self.settings.idle_timeout_s, keep=self.keep_warm(pool))
 
     def keep_warm(self, pool: EnvironmentPool) -> int:
-        """How many idle environments of a pool the reaper keeps (provisioned concurrency)."""
+        """How many idle *on-demand* environments of a pool the reaper keeps: none. Provisioned
+        environments are kept apart by the pool (``provisioned_idle``) and never reaped."""
         return 0
+
+    def describe(self, function: str | None = None) -> dict[str, object]:
+        """Shoal's view of its environments and running counts (``GET /shoal/environments``)."""
+        now = time.monotonic()
+        envs = []
+        for (name, version), pool in self.pools.items():
+            if function is not None and name != function:
+                continue
+            for env in pool.members:
+                envs.append(
+                    {
+                        "function": name,
+                        "version": version,
+                        "env_id": env.env_id,
+                        "state": env.state.value,
+                        "init_type": env.init_type,
+                        "invocations": env.invocations,
+                        "idle_s": round(now - env.last_used, 3)
+                        if env.state is EnvState.IDLE
+                        else 0,
+                    }
+                )
+        running = self.limiter.running
+        return {
+            "environments": envs,
+            "running": {k: v for k, v in running.items() if function in (None, k)},
+            "reserved": {k: v for k, v in self.limiter.reserved.items() if function in (None, k)},
+        }
 
 
 def check_json(payload: bytes) -> None:

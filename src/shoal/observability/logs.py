@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from json.encoder import encode_basestring
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,13 +53,14 @@ class LogStream:
         self._emit([message])
 
     def _emit(self, lines: list[str]) -> None:
+        # The file object buffers; flush() makes events visible, once per invocation (the
+        # invoker calls it after REPORT) rather than once per line.
         now = int(time.time() * 1000)
         self._file.write(
-            "".join(
-                json.dumps({"timestamp": now, "message": line}, ensure_ascii=False) + "\n"
-                for line in lines
-            )
+            "".join(f'{{"timestamp":{now},"message":{encode_basestring(line)}}}\n' for line in lines)
         )
+
+    def flush(self) -> None:
         self._file.flush()
 
     def close(self) -> None:
