@@ -24,9 +24,13 @@ class Settings:
     account_id: str = "123456789012"
     # Idle execution environments are destroyed after this many seconds.
     idle_timeout_s: float = 300.0
-    # Account-wide concurrency limit, and the part that reserved concurrency may not take.
+    # Account-wide concurrency limit, and the part that reserved concurrency may not take
+    # (Lambda's defaults: 1000 and 100).
     account_concurrency: int = 1000
     unreserved_minimum: int = 100
+    # Async invocations: the n-th retry after a function error waits n times this (Lambda:
+    # 1 minute, then 2); throttled events wait at most min(5 s, this) between tries.
+    async_retry_base_delay_s: float = 60.0
     # Mount targets (NFS-Ganesha) listen here; ports are allocated from nfs_port upward.
     nfs_address: str = "127.0.0.1"
     nfs_port: int = 2049

@@ -34,6 +34,8 @@ API_MODULES = [
     "shoal.api.efs",
     "shoal.api.apigatewayv2",
     "shoal.api.lambda_urls",
+    "shoal.api.lambda_concurrency",
+    "shoal.api.lambda_event_config",
 ]
 
 

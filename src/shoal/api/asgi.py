@@ -136,7 +136,8 @@ class ShoalApp:
         await send_response(send, response)
 
     def _shoal_api(self, path: str, scope: Scope) -> HttpResponse:
-        """Shoal's own endpoints: ``/shoal/health``, ``/shoal/logs/{function}?start=MS&limit=N``."""
+        """Shoal's own endpoints: ``/shoal/health``, ``/shoal/logs/{function}?start=MS&limit=N``,
+        ``/shoal/environments[?function=NAME]``."""
         if path == "/shoal/health":
             return json_response(200, {"status": "ok"})
         if path.startswith("/shoal/logs/"):
@@ -149,6 +150,9 @@ class ShoalApp:
                 if len(events) >= limit:
                     break
             return json_response(200, {"events": events})
+        if path == "/shoal/environments":  # ?function=NAME: one function's environments
+            query = parse_qs(scope.get("query_string", b"").decode())
+            return json_response(200, self.shoal.invoker.describe(query.get("function", [None])[0]))
         return json_response(404, {"message": "Not Found"})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

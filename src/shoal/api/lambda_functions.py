@@ -283,7 +283,7 @@ async def get_account_settings(call: Call) -> dict[str, Any]:
             "CodeSizeUnzipped": CODE_SIZE_UNZIPPED,
             "CodeSizeZipped": CODE_SIZE_ZIPPED,
             "ConcurrentExecutions": settings.account_concurrency,
-            "UnreservedConcurrentExecutions": settings.account_concurrency,
+            "UnreservedConcurrentExecutions": call.shoal.invoker.limiter.unreserved_available(),
         },
         "AccountUsage": {"TotalCodeSize": total, "FunctionCount": len(service.names())},
     }

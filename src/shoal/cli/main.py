@@ -34,6 +34,9 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         idle_timeout_s=args.idle_timeout,
+        account_concurrency=args.account_concurrency,
+        unreserved_minimum=args.unreserved_minimum,
+        async_retry_base_delay_s=args.async_retry_base_delay,
     )
     serve(settings, log_level=args.log_level)
     return 0
@@ -51,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default $SHOAL_DATA_DIR, else /var/lib/shoal as root)")
     serve.add_argument("--idle-timeout", type=float, default=300.0,
                        help="seconds before an idle execution environment is reaped")
+    serve.add_argument("--account-concurrency", type=int, default=1000,
+                       help="concurrent executions for the whole account (default 1000)")
+    serve.add_argument("--unreserved-minimum", type=int, default=100,
+                       help="concurrency that reservations must leave unreserved (default 100)")
+    serve.add_argument("--async-retry-base-delay", type=float, default=60.0,
+                       help="seconds before the first retry of a failed async event; the "
+                            "n-th waits n times this (default 60, as Lambda)")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
     for name in GROUPS:

@@ -91,6 +91,8 @@ class _Function:
     next_version: int = 1  # Lambda never reuses a version number, even after deletion
     # $LATEST as it was before the update in progress: what invocations run meanwhile.
     previous: FunctionVersion | None = None
+    # ReservedConcurrentExecutions (PutFunctionConcurrency); None when not reserved.
+    reserved: int | None = None
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -100,6 +102,7 @@ class _Function:
             "tags": self.tags,
             "next_version": self.next_version,
             "previous": self.previous.to_doc() if self.previous else None,
+            "reserved": self.reserved,
         }
 
     @classmethod
@@ -114,6 +117,7 @@ class _Function:
             tags=dict(doc.get("tags", {})),
             next_version=int(doc.get("next_version", 1)),
             previous=FunctionVersion.from_doc(previous) if previous else None,
+            reserved=doc.get("reserved"),
         )
 
     def busy(self) -> bool:
@@ -607,9 +611,17 @@ class FunctionService:
             fn.tags.pop(key, None)
         self._changed(fn.latest.name)
 
-    # Reserved concurrency (PutFunctionConcurrency & co.) belongs to another issue: it adds
-    # reserved_concurrency(name) -> int | None and set_reserved_concurrency(name, n) here, and
-    # GetFunction shows it as Concurrency when this service has reserved_concurrency.
+    # Reserved concurrency is kept with the function (it goes when the function goes); the
+    # rules (unreserved minimum, provisioned) are the invoker's (shoal.invocation.concurrency).
+
+    def reserved_concurrency(self, name: str) -> int | None:
+        fn = self._functions.get(name)
+        return fn.reserved if fn else None
+
+    def set_reserved_concurrency(self, name: str, value: int | None) -> None:
+        _, fn = self.function(name)
+        fn.reserved = value
+        self._changed(name)
 
     # ------------------------------------------------------------------ internals
 

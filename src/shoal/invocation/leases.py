@@ -3,7 +3,13 @@
 Scheduling policy, as Lambda's: a function with reserved concurrency N runs at most N
 invocations at once and draws only from its reservation; every other function shares the
 account's unreserved pool (the account limit minus every reservation). An invocation over its
-limit is throttled at once with ``TooManyRequestsException`` (429) — it never queues.
+limit is throttled at once with ``TooManyRequestsException`` (429) — it never queues (the async
+queue waits and tries again; a synchronous caller gets the 429).
+
+Provisioned concurrency runs inside these limits: a provisioned environment's invocation takes a
+lease like any other. For the *settings* checks (how much may still be reserved or provisioned)
+the provisioned concurrency of functions without a reservation is taken out of the unreserved
+part too, as Lambda reports it (:meth:`ConcurrencyLimiter.unreserved_available`).
 
 A lease is a context manager taken before an environment is chosen and released in ``finally``,
 so a crashed or timed-out invocation always gives its slot back. All state is touched on the
@@ -29,15 +35,26 @@ class ConcurrencyLimiter:
         self.reserved: dict[str, int] = {}  # function name -> reserved concurrency
         self.running: dict[str, int] = {}  # function name -> invocations running now
         self.running_unreserved = 0  # running invocations of functions with no reservation
+        # function name -> provisioned concurrency of all its versions and aliases (settings).
+        self.provisioned: dict[str, int] = {}
 
     @property
     def unreserved_pool(self) -> int:
         return self.account_limit - sum(self.reserved.values())
 
+    def unreserved_available(self, excluding: str | None = None) -> int:
+        """UnreservedConcurrentExecutions as Lambda reports it: the account limit minus every
+        reservation and the provisioned concurrency of functions without one (leaving out the
+        function ``excluding``, whose settings are being changed)."""
+        taken = sum(v for k, v in self.reserved.items() if k != excluding)
+        taken += sum(
+            v for k, v in self.provisioned.items() if k != excluding and k not in self.reserved
+        )
+        return self.account_limit - taken
+
     def can_reserve(self, name: str, value: int) -> bool:
         """Whether reserving ``value`` for ``name`` leaves the unreserved minimum."""
-        others = sum(v for k, v in self.reserved.items() if k != name)
-        return self.account_limit - others - value >= self.unreserved_minimum
+        return self.unreserved_available(excluding=name) - value >= self.unreserved_minimum
 
     def set_reserved(self, name: str, value: int | None) -> None:
         if value is None:
