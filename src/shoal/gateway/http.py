@@ -257,5 +257,30 @@ class FunctionUrlApp:
         return response
 
 
+_HOST_KINDS = (
+    (b".execute-api.localhost", EXECUTE_API_PREFIX),
+    (b".lambda-url.localhost", LAMBDA_URL_PREFIX),
+)
+
+
+def host_routed(scope: Scope) -> Scope | None:
+    """For AWS-shaped host names: a request to ``{apiId}.execute-api.localhost[:port]/path`` (or
+    ``{urlId}.lambda-url.localhost``) as the scope of ``/execute-api/{apiId}/path``; None for
+    any other host. ``*.localhost`` resolves to the loopback address without DNS set-up
+    (curl, browsers, systemd-resolved). The HTTP app may call this before its path routing."""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value.rsplit(b":", 1)[0] if not value.endswith(b"]") else value
+            for suffix, prefix in _HOST_KINDS:
+                if host.endswith(suffix) and len(host) > len(suffix):
+                    ident = host[: -len(suffix)].decode("latin-1")
+                    if "." in ident:
+                        return None
+                    path = f"{prefix}{ident}{scope['path']}"
+                    return {**scope, "path": path, "raw_path": path.encode()}
+            return None
+    return None
+
+
 def _header_map(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}

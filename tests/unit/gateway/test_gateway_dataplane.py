@@ -351,3 +351,20 @@ def test_deleted_function_loses_its_url(shoal: FakeShoal) -> None:
     shoal.functions.remove("wall")
     assert request(shoal, "GET", f"/lambda-url/{url.url_id}/").status == 403
     assert shoal.store.load("function_url") == {}
+
+
+def test_host_routed_scopes() -> None:
+    from shoal.gateway.http import host_routed
+
+    def scope(host: str, path: str = "/default/MessageWall") -> dict[str, Any]:
+        return {"path": path, "headers": [(b"host", host.encode())]}
+
+    routed = host_routed(scope("abc123defg.execute-api.localhost:9000"))
+    assert routed is not None
+    assert routed["path"] == "/execute-api/abc123defg/default/MessageWall"
+    url = host_routed(scope("u1d.lambda-url.localhost", "/x"))
+    assert url is not None and url["path"] == "/lambda-url/u1d/x"
+    assert host_routed(scope("127.0.0.1:9000")) is None
+    assert host_routed(scope("execute-api.localhost")) is None
+    assert host_routed(scope("a.b.execute-api.localhost")) is None
+    assert host_routed({"path": "/", "headers": []}) is None
