@@ -23,6 +23,11 @@ except ModuleNotFoundError:  # the sandbox package lands separately; same contra
         readonly: bool = False
 
 
+__all__ = [
+    "NOBODY", "AccessPoint", "CreationInfo", "EnvironmentIdentity", "FileSystem", "Mount",
+    "MountTarget", "PosixUser", "new_id",
+]  # fmt: skip
+
 # The uid/gid that ``root_squash`` maps uid 0 to, as NFS does.
 NOBODY = 65534
 
