@@ -244,3 +244,29 @@ def test_curl_form_post_arrives_base64(apigw_client: Any, echo: str) -> None:
     event = json.loads(out)
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == b"a=1"
+
+
+def test_deleting_a_function_removes_its_url_and_breaks_its_routes(
+    lambda_client: Any, apigw_client: Any
+) -> None:
+    name = create_function(lambda_client, unique_name("gone"), PLAIN)
+    url = lambda_client.create_function_url_config(FunctionName=name, AuthType="NONE")
+    api = apigw_client.create_api(
+        Name=unique_name("gone"),
+        ProtocolType="HTTP",
+        Target=lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"],
+    )
+    assert call(url["FunctionUrl"])[2] == b"plain text"
+    assert call(api["ApiEndpoint"] + "/")[2] == b"plain text"
+    lambda_client.delete_function(FunctionName=name)
+    assert call(url["FunctionUrl"])[0] == 403
+    status, _, body = call(api["ApiEndpoint"] + "/")
+    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+
+
+def test_head_request_has_headers_and_no_body(apigw_client: Any, plain: str) -> None:
+    api = apigw_client.create_api(Name=unique_name("head"), ProtocolType="HTTP", Target=plain)
+    status, headers, body = call(api["ApiEndpoint"] + "/text", "HEAD")
+    assert (status, body) == (200, b"")
+    assert headers["content-length"] == str(len(b"plain text"))
+    assert "apigw-requestid" in headers
