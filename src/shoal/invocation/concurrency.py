@@ -171,6 +171,7 @@ class ConcurrencyControls:
 
     def get(self, name_or_arn: str, qualifier: str) -> ProvisionedStatus:
         name, q = self._target(name_or_arn, qualifier)
+        self.shoal.functions.resolve(name, q)  # NotFound for an unknown qualifier
         config = self.configs.get(f"{name}:{q}")
         if config is None:
             raise AwsError(
