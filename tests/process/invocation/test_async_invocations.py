@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from invocation_helpers import environments, error_of, log_messages, starts
 
 from conftest import ShoalServer, create_function, start_server, wait_for
-from invocation_helpers import environments, error_of, log_messages, starts
 
 FAST = ("--async-retry-base-delay", "0.05")
 
@@ -63,7 +63,9 @@ def records(endpoint: str, function: str) -> list[dict]:  # type: ignore[type-ar
 
 def ran(endpoint: str, function: str) -> list[dict]:  # type: ignore[type-arg]
     return [
-        json.loads(m[len("RAN ") :]) for m in log_messages(endpoint, function) if m.startswith("RAN ")
+        json.loads(m[len("RAN ") :])
+        for m in log_messages(endpoint, function)
+        if m.startswith("RAN ")
     ]
 
 
@@ -81,9 +83,9 @@ def test_event_survives_sigkill(tmp_path: Path) -> None:
         srv = start_server(tmp_path, *FAST)
         client = srv.client("lambda")
         # The reservation survived the crash too.
-        assert client.get_function_concurrency(FunctionName=name)[
-            "ReservedConcurrentExecutions"
-        ] == 0
+        assert (
+            client.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 0
+        )
         assert ran(srv.endpoint, name) == []
         client.delete_function_concurrency(FunctionName=name)
         found = wait_for(lambda: ran(srv.endpoint, name))
@@ -116,9 +118,12 @@ def test_retries_then_on_failure_destination(fast_server, client, retries) -> No
     if retries is not None:
         params["MaximumRetryAttempts"] = retries
     client.put_function_event_invoke_config(FunctionName=failing, **params)
-    assert client.invoke(FunctionName=failing, InvocationType="Event", Payload=b'{"n": 5}')[
-        "StatusCode"
-    ] == 202
+    assert (
+        client.invoke(FunctionName=failing, InvocationType="Event", Payload=b'{"n": 5}')[
+            "StatusCode"
+        ]
+        == 202
+    )
     (record,) = wait_for(lambda: records(fast_server.endpoint, recorder))
     attempts = 1 + (2 if retries is None else retries)
     assert starts(fast_server.endpoint, failing) == attempts
@@ -229,9 +234,10 @@ def test_event_invoke_config_api(client) -> None:  # type: ignore[no-untyped-def
         client.put_function_event_invoke_config(FunctionName=fn)
     assert error_of(e)[:2] == ("InvalidParameterValueException", 400)
     client.delete_function_event_invoke_config(FunctionName=fn)
-    assert client.list_function_event_invoke_configs(FunctionName=fn)[
-        "FunctionEventInvokeConfigs"
-    ] == []
+    assert (
+        client.list_function_event_invoke_configs(FunctionName=fn)["FunctionEventInvokeConfigs"]
+        == []
+    )
 
 
 def test_settings_survive_a_restart_and_provisioned_is_reprovisioned(tmp_path: Path) -> None:
@@ -248,17 +254,19 @@ def test_settings_survive_a_restart_and_provisioned_is_reprovisioned(tmp_path: P
         srv.stop()
         srv = start_server(tmp_path, *FAST)
         client = srv.client("lambda")
-        assert client.get_function_concurrency(FunctionName=name)[
-            "ReservedConcurrentExecutions"
-        ] == 5
-        assert client.get_function_event_invoke_config(FunctionName=name)[
-            "MaximumRetryAttempts"
-        ] == 1
+        assert (
+            client.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 5
+        )
+        assert (
+            client.get_function_event_invoke_config(FunctionName=name)["MaximumRetryAttempts"] == 1
+        )
         wait_for(
-            lambda: client.get_provisioned_concurrency_config(
-                FunctionName=name, Qualifier=version
-            )["Status"]
-            == "READY"
+            lambda: (
+                client.get_provisioned_concurrency_config(FunctionName=name, Qualifier=version)[
+                    "Status"
+                ]
+                == "READY"
+            )
         )
         envs = environments(srv.endpoint, name)
         assert [(e["version"], e["init_type"]) for e in envs] == [

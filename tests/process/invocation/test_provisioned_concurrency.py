@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
+from invocation_helpers import environments, error_of
 
 from conftest import create_function, wait_for
-from invocation_helpers import environments, error_of
 
 PROBE = """
 import os, time, uuid
@@ -72,9 +72,10 @@ def test_ready_before_first_invoke_used_first_then_spill_over(server, lambda_cli
     assert got["AvailableProvisionedConcurrentExecutions"] == 2
     # Initialised ahead: two idle provisioned environments before any invocation.
     envs = environments(server.endpoint, name)
-    assert sorted((e["version"], e["init_type"], e["state"]) for e in envs) == [
-        (version, "provisioned-concurrency", "idle")
-    ] * 2
+    assert (
+        sorted((e["version"], e["init_type"], e["state"]) for e in envs)
+        == [(version, "provisioned-concurrency", "idle")] * 2
+    )
 
     r = lambda_client.invoke(FunctionName=name, Qualifier=version, Payload=b"{}", LogType="Tail")
     assert json.loads(r["Payload"].read())["init_type"] == "provisioned-concurrency"
@@ -117,10 +118,13 @@ def test_ready_before_first_invoke_used_first_then_spill_over(server, lambda_cli
     )
     # The idle provisioned environments are stopped.
     wait_for(
-        lambda: not [
-            e for e in environments(server.endpoint, name)
-            if e["init_type"] == "provisioned-concurrency"
-        ]
+        lambda: (
+            not [
+                e
+                for e in environments(server.endpoint, name)
+                if e["init_type"] == "provisioned-concurrency"
+            ]
+        )
     )
 
 
@@ -144,9 +148,7 @@ def test_alias_and_reserved_rules(server, lambda_client) -> None:  # type: ignor
     got = ready(lambda_client, name, "live")
     assert got["AllocatedProvisionedConcurrentExecutions"] == 1
     envs = environments(server.endpoint, name)
-    assert [(e["version"], e["init_type"]) for e in envs] == [
-        (version, "provisioned-concurrency")
-    ]
+    assert [(e["version"], e["init_type"]) for e in envs] == [(version, "provisioned-concurrency")]
     r = lambda_client.invoke(FunctionName=name, Qualifier="live", Payload=b"{}")
     assert json.loads(r["Payload"].read())["init_type"] == "provisioned-concurrency"
     # The version itself cannot get a second config while the alias holds one.
@@ -161,9 +163,18 @@ def test_alias_and_reserved_rules(server, lambda_client) -> None:  # type: ignor
     assert error_of(e)[:2] == ("InvalidParameterValueException", 400)
     # Deleting the alias deletes its config and its environments.
     lambda_client.delete_alias(FunctionName=name, Name="live")
-    assert lambda_client.list_provisioned_concurrency_configs(FunctionName=name)[
-        "ProvisionedConcurrencyConfigs"
-    ] == []
-    wait_for(lambda: not environments(server.endpoint, name) or all(
-        e["init_type"] != "provisioned-concurrency" for e in environments(server.endpoint, name)
-    ))
+    assert (
+        lambda_client.list_provisioned_concurrency_configs(FunctionName=name)[
+            "ProvisionedConcurrencyConfigs"
+        ]
+        == []
+    )
+    wait_for(
+        lambda: (
+            not environments(server.endpoint, name)
+            or all(
+                e["init_type"] != "provisioned-concurrency"
+                for e in environments(server.endpoint, name)
+            )
+        )
+    )

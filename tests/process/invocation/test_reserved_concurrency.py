@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
+from invocation_helpers import environments, error_of
 
 from conftest import create_function
-from invocation_helpers import environments, error_of
 
 SLEEPER = """
 import time
@@ -38,9 +38,10 @@ def test_put_get_delete_and_get_function(lambda_client) -> None:  # type: ignore
     )
     put = lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=7)
     assert put["ReservedConcurrentExecutions"] == 7
-    assert lambda_client.get_function_concurrency(FunctionName=name)[
-        "ReservedConcurrentExecutions"
-    ] == 7
+    assert (
+        lambda_client.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"]
+        == 7
+    )
     got = lambda_client.get_function(FunctionName=name)
     assert got["Concurrency"] == {"ReservedConcurrentExecutions": 7}
     lambda_client.delete_function_concurrency(FunctionName=name)
@@ -70,13 +71,15 @@ def test_unreserved_minimum_and_account_settings(lambda_client) -> None:  # type
     assert after["UnreservedConcurrentExecutions"] == free - 25
     # Changing a reservation does not count the old value against the new one.
     lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=30)
-    assert lambda_client.get_account_settings()["AccountLimit"][
-        "UnreservedConcurrentExecutions"
-    ] == free - 30
+    assert (
+        lambda_client.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"]
+        == free - 30
+    )
     lambda_client.delete_function(FunctionName=name)  # the reservation goes with the function
-    assert lambda_client.get_account_settings()["AccountLimit"][
-        "UnreservedConcurrentExecutions"
-    ] == free
+    assert (
+        lambda_client.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"]
+        == free
+    )
 
 
 def test_unknown_function(lambda_client) -> None:  # type: ignore[no-untyped-def]
