@@ -12,9 +12,16 @@ from shoal.invocation.pool import EnvironmentPool
 from shoal.invocation.states import EnvState, InvalidTransition, ManagedEnvironment
 
 FN = FunctionVersion(
-    name="f", version="$LATEST", function_arn="arn:aws:lambda:us-east-1:1:function:f",
-    runtime="python3.11", handler="app.handler", role="r", code_dir="/nonexistent",
-    code_sha256="x", code_size=1, revision_id="r1",
+    name="f",
+    version="$LATEST",
+    function_arn="arn:aws:lambda:us-east-1:1:function:f",
+    runtime="python3.11",
+    handler="app.handler",
+    role="r",
+    code_dir="/nonexistent",
+    code_sha256="x",
+    code_size=1,
+    revision_id="r1",
 )
 
 
@@ -34,8 +41,11 @@ class Harness:
         self.destroyed: list[ManagedEnvironment] = []
 
     async def spawn(self, fn: FunctionVersion, init_type: str) -> ManagedEnvironment:
-        env = ManagedEnvironment(f"e{len(self.spawned)}", sandbox=FakeSandbox(),  # type: ignore[arg-type]
-                                 init_type=init_type)
+        env = ManagedEnvironment(
+            f"e{len(self.spawned)}",
+            sandbox=FakeSandbox(),  # type: ignore[arg-type]
+            init_type=init_type,
+        )
         self.spawned.append(env)
         return env
 
