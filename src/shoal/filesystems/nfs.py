@@ -286,7 +286,8 @@ class GaneshaSupervisor:
             # A concurrent remove_target may have dropped the entry while we waited.
             self._targets[target_id] = t
             same = (t.address, t.port, t.exports) == (address, port, list(exports))
-            if same and t.process is not None and t.process.returncode is None:
+            alive = t.process is not None and t.process.returncode is None
+            if same and alive and t.status == "available":
                 return
             await self._halt(t)
             t.address, t.port, t.exports = address, port, list(exports)
