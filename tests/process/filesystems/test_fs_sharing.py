@@ -137,6 +137,8 @@ def test_flock_appends_from_environments_and_host_lose_nothing(
     lambda_client: Any, shared: dict[str, Any]
 ) -> None:
     wall = shared["dir"] / "wall"
+    wall.touch()
+    os.chown(wall, 1001, 1001)  # as the function's first append would have made it
     n = 100
     with ThreadPoolExecutor(8) as pool:
         envs = [pool.submit(invoke, lambda_client, shared["append"], {"who": f"env{i}", "n": n})
