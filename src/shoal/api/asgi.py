@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, unquote
 
 from shoal.api.codec import HttpResponse
 from shoal.api.dispatch import ApiService, apigatewayv2_api, efs_api, lambda_api
+from shoal.gateway.http import host_routed
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -99,6 +100,11 @@ class ShoalApp:
             return
         if scope["type"] != "http":
             return
+        # {apiId}.execute-api.localhost and {urlId}.lambda-url.localhost name an HTTP API or a
+        # function URL by host, as on AWS; they become their path-routed form.
+        routed = host_routed(scope)
+        if routed is not None:
+            scope = routed
         path: str = scope["path"]
         for prefix, app in self.mounts:
             if path.startswith(prefix):

@@ -270,3 +270,21 @@ def test_head_request_has_headers_and_no_body(apigw_client: Any, plain: str) -> 
     assert (status, body) == (200, b"")
     assert headers["content-length"] == str(len(b"plain text"))
     assert "apigw-requestid" in headers
+
+
+def test_host_named_api_and_function_url(apigw_client: Any, lambda_client: Any, plain: str,
+                                         server: Any) -> None:
+    """``{apiId}.execute-api.localhost`` and ``{urlId}.lambda-url.localhost`` route by host."""
+    api = apigw_client.create_api(Name=unique_name("host"), ProtocolType="HTTP", Target=plain)
+    port = urlsplit(server.endpoint).port
+    status, _, body = call(f"http://127.0.0.1:{port}/number",
+                           headers={"Host": f"{api['ApiId']}.execute-api.localhost:{port}"})
+    assert (status, body) == (200, b"42")
+    url = lambda_client.create_function_url_config(FunctionName=plain, AuthType="NONE")
+    url_id = urlsplit(url["FunctionUrl"]).path.strip("/").split("/")[-1]
+    status, _, body = call(f"http://127.0.0.1:{port}/dict",
+                           headers={"Host": f"{url_id}.lambda-url.localhost:{port}"})
+    assert status == 200 and json.loads(body) == {"bird_class": "106.Horned_Puffin"}
+    status, _, _ = call(f"http://127.0.0.1:{port}/x",
+                        headers={"Host": f"nosuchapi.execute-api.localhost:{port}"})
+    assert status == 404
