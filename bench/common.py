@@ -8,9 +8,11 @@ keep-alive), light enough that on a 2-core machine it measures the server, not i
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -92,6 +94,34 @@ def load(url: str, clients: int, seconds: float, method: str = "POST", body: byt
         return LoadResult(len(out), time.perf_counter() - t0, out, len(errors))
 
     return asyncio.run(run())
+
+
+def throughput(url: str, clients: int, seconds: float, method: str = "POST",
+               body: bytes = b"{}") -> tuple[float, str]:
+    """Requests per second with ``clients`` keep-alive connections, and the generator used:
+    ``wrk`` (C, light enough to leave the server the CPU) when installed — ``./run bench``
+    installs it — else the asyncio generator above. Error responses fail the run."""
+    if not shutil.which("wrk"):
+        result = load(url, clients, seconds, method, body)
+        if result.errors:
+            raise RuntimeError(f"{url}: {result.errors} error responses under load")
+        return result.throughput, "asyncio"
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(f"wrk.method = {json.dumps(method)}\nwrk.body = {json.dumps(body.decode())}\n"
+                     'wrk.headers["Content-Type"] = "application/json"\n')
+        script.flush()
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "-s", script.name,
+             url],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} error responses under load")
+    found = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    if found is None:
+        raise RuntimeError(f"wrk printed no rate:\n{out}")
+    return float(found.group(1)), "wrk"
 
 
 def free_port() -> int:
