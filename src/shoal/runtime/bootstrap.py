@@ -11,6 +11,16 @@ control socket (frames from :mod:`.frames`), strictly one request at a time:
                     "client_context"} + payload
     env -> server  {"op": "result", "ok": bool} + JSON result or JSON error document
 
+Snapshot starts (see :mod:`.template` and :mod:`.restore`) add one request, valid once, after
+a successful init, in an environment spawned as a template:
+
+    server -> env  {"op": "snapshot"}
+    env -> server  {"op": "snapshot_done", "error": null | {errorType, ...}}
+
+after which ``serve`` returns and the worker serves fork requests instead. In an environment
+forked from a template, ``init`` runs the after-restore hooks instead of importing the handler
+(the handler is already loaded: it was imported once, in the template).
+
 stdout and stderr are flushed *before* each reply, so that everything the handler printed is
 already in the log pipe when the server reads the reply.
 """
@@ -18,6 +28,7 @@ already in the log pipe when the server reads the reply.
 from __future__ import annotations
 
 import decimal
+import gc
 import importlib
 import io
 import json
@@ -28,8 +39,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import frames
+from . import snapshot_restore_py as hooks
 from .context import LambdaContext
 from .errors import (
+    AFTER_RESTORE_ERROR,
+    BEFORE_SNAPSHOT_ERROR,
     MARSHAL_ERROR,
     UNMARSHAL_ERROR,
     FaultException,
@@ -107,6 +121,8 @@ class Runtime:
         self.init_frame: dict[str, Any] = {}
         self.request_filter: RequestIdFilter | None = None
         self.init_error: dict[str, Any] | None = None
+        self.template = False  # the snapshot was taken: this worker now only forks
+        self.restored = False  # this worker was forked from a template
 
     def serve(self) -> None:
         frames.send_frame(self.sock, {"op": "ready"})
@@ -120,6 +136,13 @@ class Runtime:
                 error = self.init(header)
                 flush_std_streams()
                 frames.send_frame(self.sock, {"op": "init_done", "error": error})
+            elif op == "snapshot":
+                error = self.snapshot()
+                flush_std_streams()
+                frames.send_frame(self.sock, {"op": "snapshot_done", "error": error})
+                if error is None:
+                    self.template = True
+                    return
             elif op == "invoke":
                 ok, result = self.invoke(header, body)
                 flush_std_streams()
@@ -128,13 +151,42 @@ class Runtime:
                 frames.send_frame(self.sock, {"op": "error", "message": f"unknown op {op!r}"})
 
     def init(self, header: dict[str, Any]) -> dict[str, Any] | None:
+        if self.restored:
+            return self.restore(header)
         self.init_frame = header
         self.request_filter = configure_logging()
+        # User code imports the hooks as ``snapshot_restore_py``: make that name this module.
+        sys.modules.setdefault("snapshot_restore_py", hooks)
         try:
             self.handler = load_handler(str(header["handler"]))
         except Exception as e:  # any exception at import is an init error, as in Lambda
             self.init_error = error_from_exception(e)
         return self.init_error
+
+    def snapshot(self) -> dict[str, Any] | None:
+        """Before-snapshot hooks, then freeze the heap for the forks to come."""
+        if self.handler is None or self.template or self.restored:
+            return make_error("a snapshot needs a successful init, once", BEFORE_SNAPSHOT_ERROR,
+                              [])
+        try:
+            hooks.run_before_snapshot()
+        except Exception as e:
+            return _hook_error(e, BEFORE_SNAPSHOT_ERROR)
+        # Every object created so far moves to the permanent generation: the collector never
+        # touches them again, so their pages stay shared with the template after each fork.
+        gc.collect()
+        gc.freeze()
+        return None
+
+    def restore(self, header: dict[str, Any]) -> dict[str, Any] | None:
+        """The init of a restored environment: its own names (log stream...), then the
+        after-restore hooks."""
+        self.init_frame = dict(self.init_frame, **header)
+        try:
+            hooks.run_after_restore()
+        except Exception as e:
+            return _hook_error(e, AFTER_RESTORE_ERROR)
+        return None
 
     def invoke(self, header: dict[str, Any], body: bytes) -> tuple[bool, bytes]:
         request_id = str(header["request_id"])
@@ -162,3 +214,11 @@ class Runtime:
             return True, to_json(self.handler(event, context))
         except Exception as e:
             return False, json.dumps(error_from_exception(e, request_id)).encode()
+
+
+def _hook_error(exc: Exception, error_type: str) -> dict[str, Any]:
+    """Lambda reports a failed hook under its own error type, naming the exception."""
+    doc = error_from_exception(exc)
+    doc["errorMessage"] = f"{type(exc).__name__}: {exc}"
+    doc["errorType"] = error_type
+    return doc

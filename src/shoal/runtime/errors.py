@@ -20,6 +20,8 @@ IMPORT_MODULE_ERROR = "Runtime.ImportModuleError"
 BUILT_IN_MODULE_CONFLICT = "Runtime.BuiltInModuleConflict"
 MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
 LAMBDA_CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
+BEFORE_SNAPSHOT_ERROR = "Runtime.BeforeSnapshotError"  # a before-snapshot hook raised
+AFTER_RESTORE_ERROR = "Runtime.AfterRestoreError"  # an after-restore hook raised
 
 # Decided by the server (outside the environment).
 EXIT_ERROR = "Runtime.ExitError"

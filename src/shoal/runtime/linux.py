@@ -13,6 +13,7 @@ import platform
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 
 MS_RDONLY = 0x1
@@ -30,6 +31,10 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 
@@ -43,6 +48,16 @@ _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
                         ctypes.c_ulong]
 _libc.syscall.restype = ctypes.c_long
+_libc.capset.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
 
 
 def _check(result: int, what: str) -> None:
@@ -97,3 +112,13 @@ def bind(source: str, target: str, readonly: bool, recursive: bool = False,
     if readonly or extra:
         mount(None, target, None,
               MS_BIND | MS_REMOUNT | extra | (MS_RDONLY if readonly else 0))
+
+
+def drop_capabilities() -> None:
+    """Empty the effective, permitted, inheritable and ambient sets of the calling thread (the
+    only thread of a freshly forked process). Needed where a uid change cannot do it: a
+    process that created a user namespace holds every capability *in it* whatever its uid."""
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()  # version 3: two 32-bit words per set, all zero
+    _check(_libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset(0)")
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)

@@ -114,7 +114,7 @@ def interpreter_prefixes() -> list[str]:
     return prefixes
 
 
-def _mount_tmp(root: str, ephemeral_mb: int, uid: int, gid: int) -> None:
+def mount_tmp(root: str, ephemeral_mb: int, uid: int, gid: int) -> None:
     linux.mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
                 f"size={ephemeral_mb}m,mode=1777,uid={uid},gid={gid}")
 
@@ -135,11 +135,18 @@ def mount_environment(root: str, code_dir: str, ephemeral_mb: int, uid: int, gid
                       mounts: Sequence[MountSpec]) -> None:
     """Per-environment mounts, then pivot into ``root``. Runs as PID 1 of the new PID
     namespace, in its own fresh mount namespace, still as root."""
-    _mount_tmp(root, ephemeral_mb, uid, gid)
+    mount_tmp(root, ephemeral_mb, uid, gid)
     linux.bind(code_dir, root + "/var/task", readonly=True, extra=MS_NOSUID | MS_NODEV)
     _mount_user_mounts(root, mounts)
-    linux.mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    mount_proc(root)
     enter_root(root)
+
+
+def mount_proc(root: str) -> None:
+    """A /proc of the caller's (new) PID namespace: it lists that namespace's processes only.
+    Inside a user namespace the kernel requires the same nosuid/nodev/noexec as the /proc it
+    covers."""
+    linux.mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 def enter_root(root: str) -> None:

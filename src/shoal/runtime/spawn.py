@@ -26,6 +26,10 @@ W = the worker that runs the runtime loop and the handler):
      (so /proc/self belongs to the user); chdir /var/task
  W2  fresh sys.stdout/sys.stderr on fds 1/2; os.environ = the spec's environment; sys.path
  W3  send {"op": "ready"} and serve the runtime loop (:mod:`.bootstrap`)
+
+A *template* (snapshot starts) is spawned the same way with one more socket pair: its child end
+is fd 4 (FORK_FD) in I and W. After init and the "snapshot" request, W serves fork requests on
+it (:mod:`.template`); each new environment is built from a fork of W (:mod:`.restore`).
 """
 
 from __future__ import annotations
@@ -36,13 +40,14 @@ import resource
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import frames, linux, rootfs
 from .bootstrap import Runtime, apply_environment, reopen_std_streams
 
 CONTROL_FD = 3
+FORK_FD = 4  # templates only: the fork-request channel
 SETUP_FAILED = 70  # exit status of an init whose sandbox could not be built
 NOFILE = 1024  # Lambda's file-descriptor limit
 
@@ -61,6 +66,7 @@ class SpawnRequest:
         self.mounts = [(str(s), str(t), bool(r)) for s, t, r in doc.get("mounts", [])]
         self.cgroup_procs = [str(p) for p in doc.get("cgroup_procs", [])]
         self.rlimit_as = doc.get("rlimit_as")
+        self.template = bool(doc.get("template", False))
         if self.uid == 0 or self.gid == 0:
             raise ValueError("an environment never runs as root (uid/gid 0)")
 
@@ -84,18 +90,23 @@ def reset_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
-def arrange_fds(control_fd: int, log_fd: int) -> None:
-    """Step I2: exactly fds 0, 1, 2 and CONTROL_FD stay open."""
-    control = fcntl.fcntl(control_fd, fcntl.F_DUPFD, 10)  # out of the way of 0-3
+def arrange_fds(control_fd: int, log_fd: int, fork_fd: int | None = None) -> None:
+    """Step I2: exactly fds 0, 1, 2 and CONTROL_FD (and FORK_FD for a template) stay open."""
+    control = fcntl.fcntl(control_fd, fcntl.F_DUPFD, 10)  # out of the way of 0-4
     log = fcntl.fcntl(log_fd, fcntl.F_DUPFD, 10)
+    fork = fcntl.fcntl(fork_fd, fcntl.F_DUPFD, 10) if fork_fd is not None else None
     null = os.open("/dev/null", os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.dup2(control, CONTROL_FD, inheritable=False)  # user subprocesses never get it
+    last = CONTROL_FD
+    if fork is not None:
+        os.dup2(fork, FORK_FD, inheritable=False)
+        last = FORK_FD
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
-        if fd > CONTROL_FD:
+        if fd > last:
             try:
                 os.close(fd)
             except OSError:
@@ -142,13 +153,13 @@ def report_fatal(fd: int, exc: BaseException) -> None:
 
 
 def run_init(req: SpawnRequest, base_root: str, stdlib_path: list[str], control_fd: int,
-             log_fd: int) -> None:
+             log_fd: int, fork_fd: int | None = None) -> None:
     """Steps I1-I6 and the init's wait loop. Never returns."""
     fd = control_fd
     try:
         reset_signals()
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-        arrange_fds(control_fd, log_fd)
+        arrange_fds(control_fd, log_fd, fork_fd)
         fd = CONTROL_FD
         linux.unshare(linux.CLONE_NEWNS | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS)
         linux.sethostname(req.env_id[:64])
@@ -171,31 +182,52 @@ def reap_until(worker: int, req: SpawnRequest) -> None:
         drop_privileges(req.uid, req.gid, req.groups)
         # The credential change cleared the parent-death signal: set it again.
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-        null = os.open("/dev/null", os.O_RDWR)
-        for target in (0, 1, 2):
-            os.dup2(null, target)
-        os.close(null)
-        os.close(CONTROL_FD)
-        while True:
-            pid, status = os.wait()
-            if pid == worker:
-                code = exit_code(status)
-                break
+        close_all_fds()
+        code = wait_for(worker)
     finally:
         os._exit(code)
 
 
+def close_all_fds() -> None:
+    """0, 1, 2 become /dev/null and every other fd is closed: a waiting init must not keep the
+    control socket, the log pipe or the fork channel open after its worker is gone."""
+    null = os.open("/dev/null", os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(null, target)
+    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
+def wait_for(worker: int) -> int:
+    """Reap every child (orphans are ours as PID 1) until ``worker`` exits; its exit code."""
+    while True:
+        pid, status = os.wait()
+        if pid == worker:
+            return exit_code(status)
+
+
 def run_worker(req: SpawnRequest, stdlib_path: list[str]) -> None:
     """Steps W1-W3. Never returns."""
-    code = 0
-    try:
+    def work() -> None:
         set_limits(req.rlimit_as)
         drop_privileges(req.uid, req.gid, req.groups)
         os.chdir("/var/task")
         reopen_std_streams()
         apply_environment(req.environment, stdlib_path)
         sock = socket.socket(fileno=CONTROL_FD)
-        Runtime(sock).serve()
+        runtime = Runtime(sock)
+        runtime.serve()
+        if runtime.template and req.template:
+            from .template import TemplateLoop  # preloaded by the zygote; imports this module
+
+            TemplateLoop(runtime, FORK_FD).serve()
+    run_to_exit(work)
+
+
+def run_to_exit(work: Callable[[], None]) -> None:
+    """Run a worker's body and end the process with its status. Never returns."""
+    code = 0
+    try:
+        work()
     except SystemExit as e:  # sys.exit() in user code: the runtime exits, as in Lambda
         code = e.code if isinstance(e.code, int) else 1
     except BaseException as e:  # noqa: BLE001 - the process ends here either way
@@ -210,21 +242,33 @@ def run_worker(req: SpawnRequest, stdlib_path: list[str]) -> None:
 
 
 def spawn(req: SpawnRequest, base_root: str, stdlib_path: list[str],
-          own_pidns_fd: int) -> tuple[int, socket.socket, int]:
-    """Steps Z1-Z5 (minus the send). Returns (init pid, control parent end, log read end)."""
+          own_pidns_fd: int) -> tuple[int, list[int]]:
+    """Steps Z1-Z5 (minus the send). Returns (init pid, [control parent end, log read end]
+    plus, for a template, the fork channel's parent end); the caller owns the fds."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     log_r, log_w = os.pipe()
+    fork_parent = fork_child = None
+    if req.template:
+        fork_parent, fork_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sys.stdout.flush()
         sys.stderr.flush()
         pid = fork_into_new_pid_namespace(own_pidns_fd)
         if pid == 0:
-            run_init(req, base_root, stdlib_path, child.fileno(), log_w)
+            run_init(req, base_root, stdlib_path, child.fileno(), log_w,
+                     fork_child.fileno() if fork_child is not None else None)
     except BaseException:
         parent.close()
         os.close(log_r)
+        if fork_parent is not None:
+            fork_parent.close()
         raise
     finally:
         child.close()
         os.close(log_w)
-    return pid, parent, log_r
+        if fork_child is not None:
+            fork_child.close()
+    fds = [parent.detach(), log_r]
+    if fork_parent is not None:
+        fds.append(fork_parent.detach())
+    return pid, fds

@@ -12,6 +12,7 @@ Protocol (frames from :mod:`.frames` on the inherited socket):
     zygote -> server {"op": "hello", "pid", "root", "python"}
     server -> zygote {"op": "spawn", "id", "spec": {...}}
     zygote -> server {"op": "spawned", "id", "pid", "nfds": 2}  + SCM_RIGHTS [control, log]
+                     (a template spec: "nfds": 3, [control, log, fork channel])
                   or {"op": "error", "id", "error"}
     server -> zygote {"op": "ping", "id"}   ->  {"op": "pong", "id"}
     zygote -> server {"op": "exit", "pid", "status"}            whenever an init is reaped
@@ -46,7 +47,7 @@ import urllib.parse  # noqa: F401
 import uuid  # noqa: F401
 from typing import Any
 
-from . import bootstrap, frames, linux, rootfs, spawn  # noqa: F401
+from . import bootstrap, frames, linux, restore, rootfs, spawn, template  # noqa: F401
 
 RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -155,19 +156,18 @@ class Zygote:
     def handle_spawn(self, header: dict[str, Any]) -> None:
         try:
             req = spawn.SpawnRequest(header["spec"])
-            pid, control, log_r = spawn.spawn(req, self.base_root, self.stdlib_path,
-                                              self.own_pidns)
+            pid, fds = spawn.spawn(req, self.base_root, self.stdlib_path, self.own_pidns)
         except Exception as e:  # reported to the server, which raises it to its caller
             self.send({"op": "error", "id": header.get("id"),
                        "error": f"{type(e).__name__}: {e}"})
             return
         self.children.add(pid)
         try:
-            self.send({"op": "spawned", "id": header.get("id"), "pid": pid, "nfds": 2},
-                      [control.fileno(), log_r])
+            self.send({"op": "spawned", "id": header.get("id"), "pid": pid,
+                       "nfds": len(fds)}, fds)
         finally:
-            control.close()
-            os.close(log_r)
+            for fd in fds:
+                os.close(fd)
 
     def stop_children(self) -> None:
         for pid in list(self.children):

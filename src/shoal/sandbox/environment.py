@@ -3,6 +3,7 @@
 State machine (changed only on the event loop, by this object):
 
     READY --init/invoke--> BUSY --reply--> READY
+    READY --snapshot--> BUSY --snapshot_done--> TEMPLATE   (templates only, see .template)
       any --death/timeout/destroy--> DEAD
 
 A call that finds the environment BUSY raises EnvironmentBusy; one that finds it DEAD raises
@@ -54,6 +55,7 @@ class State(enum.Enum):
     STARTING = "starting"
     READY = "ready"
     BUSY = "busy"
+    TEMPLATE = "template"  # init done and snapshot taken: it only forks new environments
     DEAD = "dead"
 
 
@@ -188,6 +190,23 @@ class ForkServerEnvironment:
         else:
             kind, doc = await self._death(None)
         return InitResult(duration, doc)
+
+    async def snapshot(self) -> dict[str, Any] | None:
+        """Make this (template-spawned, initialised) environment a template: its runtime runs
+        the before-snapshot hooks and from then on serves fork requests on its fork channel.
+        Returns None, or the error document (the environment stays READY, or is DEAD)."""
+        self._begin()
+        timeout = max(MIN_INIT_TIMEOUT_S, self.spec.timeout_s)
+        self._send({"op": "snapshot"})
+        frame = await self._reply(timeout)
+        if frame is not None and frame[0].get("op") == "snapshot_done":
+            error: dict[str, Any] | None = frame[0].get("error")
+            self._state = State.READY if error else State.TEMPLATE
+            return error
+        if frame is None:
+            return rt_errors.make_error(f"snapshot timed out after {timeout:.2f} seconds",
+                                        rt_errors.TIMEOUT, [])
+        return (await self._death(None))[1]
 
     async def invoke(self, req: InvokeRequest) -> InvokeResult:
         self._begin()

@@ -1,4 +1,5 @@
-"""ForkServerFactory: environments forked from one zygote per Python runtime.
+"""ForkServerFactory: environments forked from one zygote per Python runtime, or from a
+snapshot template (:mod:`.template`) whose init already ran.
 
 Scheduling policy: zygotes are started lazily, on the first spawn for their runtime, and
 restarted on the next spawn if they died (their environments died with them). Spawn requests
@@ -18,8 +19,11 @@ from typing import Any
 
 from .api import OutputCallback
 from .cgroups import CGROUP_ROOT, MIB, Cgroups
+from .channel import ForkChannel
 from .environment import ForkServerEnvironment
 from .runtimes import discover
+from .snapshots import TEMPLATE_IDLE_S, SnapshotCache
+from .template import SnapshotFailed, SnapshotTemplate
 from .types import EnvironmentSpec, SpawnError, validate_spec
 from .zygote import ZygoteProcess
 
@@ -31,13 +35,16 @@ ZYGOTE_START_TIMEOUT_S = 30.0
 
 class ForkServerFactory:
     def __init__(self, runtimes: Mapping[str, str] | None = None,
-                 cgroup_root: str = CGROUP_ROOT, spawn_timeout: float = SPAWN_TIMEOUT_S) -> None:
+                 cgroup_root: str = CGROUP_ROOT, spawn_timeout: float = SPAWN_TIMEOUT_S,
+                 template_idle_s: float = TEMPLATE_IDLE_S) -> None:
         self._runtimes = dict(runtimes) if runtimes is not None else discover()
         self._cgroups = Cgroups(cgroup_root)
         self._spawn_timeout = spawn_timeout
         self._zygotes: dict[str, ZygoteProcess] = {}  # runtime name -> running zygote
         self._starting: dict[str, asyncio.Lock] = {}  # runtime name -> start lock
         self._envs: dict[str, ForkServerEnvironment] = {}  # env_id -> live environment
+        self._templates: set[SnapshotTemplate] = set()  # live snapshot templates
+        self.snapshots = SnapshotCache(self, template_idle_s)
         self._closed = False
 
     def runtimes(self) -> dict[str, str]:
@@ -93,6 +100,12 @@ class ForkServerFactory:
 
     async def spawn(self, spec: EnvironmentSpec,
                     on_output: OutputCallback) -> ForkServerEnvironment:
+        env, _ = await self._spawn(spec, on_output, template=False)
+        return env
+
+    async def _spawn(self, spec: EnvironmentSpec, on_output: OutputCallback,
+                     template: bool) -> tuple[ForkServerEnvironment, socket.socket | None]:
+        """A new environment from the zygote, and for a template its fork channel's end."""
         self._check_spec(spec)
         zyg = await self.zygote(spec.runtime)
         cgroup = self._cgroups.create(spec.env_id, spec.memory_mb)
@@ -103,6 +116,7 @@ class ForkServerFactory:
             "mounts": [[os.path.realpath(m.source), m.target, m.readonly] for m in spec.mounts],
             "cgroup_procs": cgroup.procs_paths if cgroup else [],
             "rlimit_as": None if cgroup else spec.memory_mb * MIB,
+            "template": template,
         }
         try:
             reply, fds = await zyg.request({"op": "spawn", "spec": request},
@@ -117,11 +131,66 @@ class ForkServerFactory:
             raise SpawnError(f"environment {spec.env_id}: {reply.get('error', reply)}")
         pid = int(reply["pid"])
         control = socket.socket(fileno=fds[0])
+        channel = socket.socket(fileno=fds[2]) if len(fds) > 2 else None
         env = ForkServerEnvironment(spec, pid, fds[1], cgroup, zyg.exit_future(pid), on_output,
                                     lambda: self._forget(spec.env_id, zyg, pid))
         self._envs[spec.env_id] = env
-        await env.attach(control, self._spawn_timeout)
+        try:
+            await env.attach(control, self._spawn_timeout)
+        except BaseException:
+            if channel is not None:
+                channel.close()
+            raise
+        return env, channel
+
+    # -- snapshot starts -------------------------------------------------------------------
+
+    async def snapshot(self, spec: EnvironmentSpec,
+                       on_output: OutputCallback) -> SnapshotTemplate:
+        """A snapshot template made from ``spec``: spawned, its init run once, its
+        before-snapshot hooks run. Raises SnapshotFailed (init or hook error; nothing is left
+        running) or SpawnError."""
+        env, sock = await self._spawn(spec, on_output, template=True)
+        assert sock is not None  # a template spawn always carries its fork channel
+        channel = ForkChannel(f"snapshot template {spec.env_id}")
+        channel.open(sock)
+        try:
+            init = await env.init()
+            error = init.error if init.error is not None else await env.snapshot()
+        except BaseException:
+            channel.close()
+            await env.destroy()
+            raise
+        if error is not None:
+            channel.close()
+            await env.destroy()
+            raise SnapshotFailed(error, init)
+        template = SnapshotTemplate(env, channel, init, self._cgroups, self._spawn_timeout)
+        self._templates.add(template)
+        return template
+
+    async def spawn_from(self, template: SnapshotTemplate, spec: EnvironmentSpec,
+                         on_output: OutputCallback) -> ForkServerEnvironment:
+        """A new environment forked from ``template`` (a snapshot start), ready for ``init``,
+        which runs the after-restore hooks instead of the function's init."""
+        self._check_spec(spec)
+        env = await template.restore(spec, on_output, lambda: self._envs.pop(spec.env_id, None))
+        self._envs[spec.env_id] = env
         return env
+
+    async def spawn_snapshot(self, key: str, spec: EnvironmentSpec,
+                             on_output: OutputCallback) -> ForkServerEnvironment:
+        """A new environment forked from the template cached under ``key`` (made from
+        ``spec`` by the first call); see :class:`~shoal.sandbox.snapshots.SnapshotCache`."""
+        return await self.snapshots.spawn(key, spec, on_output)
+
+    def drop_snapshot(self, key: str) -> None:
+        """Retire the template under ``key``: it goes once its environments are gone."""
+        self.snapshots.drop(key)
+
+    async def destroy_template(self, template: SnapshotTemplate) -> None:
+        self._templates.discard(template)
+        await template.destroy()
 
     def _forget(self, env_id: str, zyg: ZygoteProcess, pid: int) -> None:
         self._envs.pop(env_id, None)
@@ -130,8 +199,12 @@ class ForkServerFactory:
     async def close(self) -> None:
         """Destroy every environment, then stop every zygote. Nothing is left running."""
         self._closed = True
+        self.snapshots.close()
         results = await asyncio.gather(*(env.destroy() for env in list(self._envs.values())),
                                        return_exceptions=True)
+        results += await asyncio.gather(*(t.destroy() for t in list(self._templates)),
+                                        return_exceptions=True)
+        self._templates.clear()
         for result in results:
             if isinstance(result, BaseException):
                 log.error("destroying an environment at close failed: %s", result)
