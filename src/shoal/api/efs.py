@@ -17,7 +17,8 @@ from shoal.filesystems.models import (
     MountTarget,
     PosixUser,
 )
-from shoal.filesystems.service import FileSystemService, bad_request
+from shoal.filesystems.rules import bad_request
+from shoal.filesystems.service import FileSystemService
 
 T = TypeVar("T")
 DEFAULT_PAGE = 100

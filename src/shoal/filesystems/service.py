@@ -32,6 +32,7 @@ from shoal.filesystems.models import (
     PosixUser,
     new_id,
 )
+from shoal.filesystems.rules import MAXIO_ELASTIC, bad_request, check_path, check_throughput
 from shoal.filesystems.targets import MountTargets
 
 if TYPE_CHECKING:
@@ -40,13 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shoal.filesystems")
 
-MAX_PROVISIONED_MIBPS = 3414.0
 MAX_ACCESS_POINTS = 1000
-MAXIO_ELASTIC = "Elastic throughput mode is not supported with maxIO performance mode"
-
-
-def bad_request(message: str) -> AwsError:
-    return AwsError("BadRequest", message)
 
 
 def short_id(value: str) -> str:
@@ -113,7 +108,7 @@ class FileSystemService:
                 f"File system '{existing.id}' already exists with creation token '{token}'",
                 FileSystemId=existing.id,
             )
-        _check_throughput(throughput_mode, provisioned)
+        check_throughput(throughput_mode, provisioned)
         if performance_mode == "maxIO" and throughput_mode == "elastic":
             raise bad_request(MAXIO_ELASTIC)
         if kms_key_id is not None and not encrypted:
@@ -157,7 +152,7 @@ class FileSystemService:
         mode = throughput_mode or fs.throughput_mode
         if provisioned is None and mode == "provisioned":
             provisioned = fs.provisioned_throughput
-        _check_throughput(mode, provisioned)
+        check_throughput(mode, provisioned)
         if fs.performance_mode == "maxIO" and mode == "elastic":
             raise bad_request(MAXIO_ELASTIC)
         fs = replace(fs, throughput_mode=mode, provisioned_throughput=provisioned)
@@ -222,7 +217,7 @@ class FileSystemService:
     ) -> AccessPoint:
         fs = self.get_file_system(fs_id)
         tags = tuple(tags)
-        _check_path(path)
+        check_path(path)
         for ap in self._aps.values():
             if ap.client_token == client_token and ap.file_system_id == fs.id:
                 same = (ap.posix_user, ap.path, ap.creation_info, ap.tags) == (
@@ -401,35 +396,3 @@ def _effective_user(
             "The function's file system configs use access points with different POSIX users."
         )
     return user
-
-
-def _check_throughput(mode: str, provisioned: float | None) -> None:
-    if mode == "provisioned":
-        if provisioned is None:
-            raise bad_request(
-                "ProvisionedThroughputInMibps is required when ThroughputMode is provisioned"
-            )
-        if provisioned > MAX_PROVISIONED_MIBPS:
-            raise AwsError(
-                "ThroughputLimitExceeded",
-                f"Provisioned throughput can't exceed {MAX_PROVISIONED_MIBPS:g} MiB/s",
-            )
-    elif provisioned is not None:
-        raise bad_request(
-            "ProvisionedThroughputInMibps can be set only when ThroughputMode is provisioned"
-        )
-
-
-def _check_path(path: str) -> None:
-    """EFS's rule: absolute, at most four components, no ``.``/``..`` or empty components."""
-    if path == "/":
-        return
-    parts = path.split("/")
-    if parts[0] != "" or len(path) > 100:
-        raise bad_request(f"RootDirectory Path '{path}' must be an absolute path")
-    parts = parts[1:]
-    if len(parts) > 4:
-        raise bad_request(f"RootDirectory Path '{path}' has more than 4 subdirectories")
-    for part in parts:
-        if part in ("", ".", "..") or part.startswith("."):
-            raise bad_request(f"RootDirectory Path '{path}' has an invalid component '{part}'")
