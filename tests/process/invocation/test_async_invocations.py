@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import signal
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -274,3 +276,23 @@ def test_settings_survive_a_restart_and_provisioned_is_reprovisioned(tmp_path: P
         ]
     finally:
         srv.stop()
+
+
+def test_event_invoke_config_ranges_are_validated(fast_server, client) -> None:  # type: ignore[no-untyped-def]
+    """Out-of-range values, sent without botocore's client-side checks."""
+    fn = create_function(client, code=MARK)
+    for body, member in (
+        ({"MaximumRetryAttempts": 3}, "maximumRetryAttempts"),
+        ({"MaximumEventAgeInSeconds": 59}, "maximumEventAgeInSeconds"),
+    ):
+        request = urllib.request.Request(
+            f"{fast_server.endpoint}/2019-09-25/functions/{fn}/event-invoke-config",
+            data=json.dumps(body).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(request, timeout=30)
+        assert e.value.code == 400
+        assert e.value.headers["x-amzn-ErrorType"].startswith("ValidationException")
+        assert member in json.loads(e.value.read())["message"]
