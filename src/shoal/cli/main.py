@@ -37,6 +37,8 @@ def _serve(args: argparse.Namespace) -> int:
         account_concurrency=args.account_concurrency,
         unreserved_minimum=args.unreserved_minimum,
         async_retry_base_delay_s=args.async_retry_base_delay,
+        nfs_address=args.nfs_address,
+        nfs_port=args.nfs_port,
     )
     serve(settings, log_level=args.log_level)
     return 0
@@ -61,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--async-retry-base-delay", type=float, default=60.0,
                        help="seconds before the first retry of a failed async event; the "
                             "n-th waits n times this (default 60, as Lambda)")
+    serve.add_argument("--nfs-address", default="127.0.0.1",
+                       help="address NFS mount targets listen on (default 127.0.0.1)")
+    serve.add_argument("--nfs-port", type=int, default=2049,
+                       help="first port for NFS mount targets; each target takes the next "
+                            "free one (default 2049)")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
     for name in GROUPS:
