@@ -54,7 +54,10 @@ def configuration(fv: FunctionVersion, qualified: bool = False) -> dict[str, Any
         "PackageType": "Zip",
         "Architectures": list(fv.architectures),
         "EphemeralStorage": {"Size": fv.ephemeral_storage},
-        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "SnapStart": {
+            "ApplyOn": "PublishedVersions" if fv.snapshot_start else "None",
+            "OptimizationStatus": "On" if fv.snapshot_start else "Off",
+        },
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": fv.log_group},
     }
     if fv.environment:

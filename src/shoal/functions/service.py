@@ -363,6 +363,10 @@ class FunctionService:
             )
         if params.get("Architectures"):
             changes["architectures"] = tuple(params["Architectures"])
+        if "SnapStart" in params:
+            # Lambda's SnapStart setting turns on Shoal's snapshot starts (published versions
+            # and, beyond Lambda, $LATEST too).
+            changes["snapshot_start"] = params["SnapStart"].get("ApplyOn") == "PublishedVersions"
         return replace(fv, **changes)
 
     def _begin_update(self, name_or_arn: str, revision_id: str | None) -> _Function:
