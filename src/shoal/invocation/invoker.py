@@ -42,6 +42,7 @@ log = logging.getLogger("shoal.invocation")
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ASYNC_PAYLOAD_LIMIT = 256 * 1024
 TAIL_BYTES = 4096
+SNAP_START = "snap-start"  # AWS_LAMBDA_INITIALIZATION_TYPE of snapshot-started environments
 # Output beyond this, per invocation, is dropped (a flood must not fill the disk).
 OUTPUT_LIMIT = 16 * 1024 * 1024
 
@@ -253,7 +254,14 @@ class Invoker:
         self.environments[env_id] = env
         try:
             spec = self._spec(fn, env_id, stream.name, init_type)
-            env.sandbox = await self.shoal.sandbox.spawn(spec, self._on_output)
+            if fn.snapshot_start:
+                # Snapshot starts: forked from the revision's template, whose init ran once;
+                # init() then runs the after-restore hooks.
+                env.sandbox = await self.shoal.sandbox.factory.spawn_snapshot(
+                    snapshot_key(fn), spec, self._on_output
+                )
+            else:
+                env.sandbox = await self.shoal.sandbox.spawn(spec, self._on_output)
             init = await env.sandbox.init()
         except SpawnError as e:
             await self._destroy(env)
@@ -292,7 +300,12 @@ class Invoker:
             runtime=fn.runtime,
             code_dir=fn.code_dir,
             handler=fn.handler,
-            environment=environment_variables(fn, self.settings, stream, init_type),
+            environment=environment_variables(
+                fn,
+                self.settings,
+                stream,
+                SNAP_START if fn.snapshot_start and init_type == "on-demand" else init_type,
+            ),
             memory_mb=fn.memory_size,
             ephemeral_mb=fn.ephemeral_storage,
             timeout_s=float(fn.timeout),
@@ -346,6 +359,8 @@ class Invoker:
             if current is None or current.revision_id != pool.fn.revision_id:
                 pool.retire()
                 del self.pools[(fname, version)]
+                if pool.fn.snapshot_start:  # its template goes with its last environment
+                    self.shoal.sandbox.factory.drop_snapshot(snapshot_key(pool.fn))
         self.concurrency.function_changed(name)
 
     async def _reap_forever(self) -> None:
@@ -387,6 +402,11 @@ class Invoker:
             "running": {k: v for k, v in running.items() if function in (None, k)},
             "reserved": {k: v for k, v in self.limiter.reserved.items() if function in (None, k)},
         }
+
+
+def snapshot_key(fn: FunctionVersion) -> str:
+    """The sandbox's key for a version's snapshot template: one per revision."""
+    return f"{fn.qualified_arn}@{fn.revision_id}"
 
 
 def check_json(payload: bytes) -> None:
