@@ -18,7 +18,7 @@ import urllib.request
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 IMAGE_SIZE = 48
 MEAN, STD = 0.5, 0.5
@@ -54,7 +54,12 @@ def read_image(event):
 def lambda_handler(event, context):
     try:
         img = read_image(event)
-    except (OSError, ValueError) as e:  # not a picture, or the URL could not be read
+    except UnidentifiedImageError:
+        return {
+            "statusCode": 400,
+            "body": json.dumps({"message": "cannot read image: not a picture format Pillow knows"}),
+        }
+    except (OSError, ValueError) as e:  # the URL could not be read, or bad base64
         return {"statusCode": 400, "body": json.dumps({"message": f"cannot read image: {e}"})}
     if img is None:
         return {

@@ -149,12 +149,13 @@ def add_commands(fs_subparsers: argparse._SubParsersAction) -> None:  # type: ig
                    help="install below this access point's root directory")  # fmt: skip
     p.add_argument("--target", default="lib",
                    help="directory below the access point root (default: lib)")  # fmt: skip
-    p.add_argument("-r", "--requirement", action="append", default=[], dest="requirements",
+    # Requirements files only: a positional PACKAGE list would not parse after the options
+    # (argparse does not intermix positionals), and a file is what the article uses.
+    p.add_argument("-r", "--requirement", action="append", required=True, dest="requirements",
                    metavar="FILE", help="a requirements file (repeatable)")  # fmt: skip
     p.add_argument("--runtime", default=DEFAULT_RUNTIME,
                    help=f"the functions' runtime, whose interpreter runs pip "
                         f"(default: {DEFAULT_RUNTIME})")  # fmt: skip
-    p.add_argument("packages", nargs="*", metavar="PACKAGE", help="packages to install as well")
     p.add_argument(
         "--endpoint-url",
         help="Shoal endpoint (default $SHOAL_ENDPOINT, else http://127.0.0.1:9000)",
@@ -194,14 +195,12 @@ def mounted_access_point(args: argparse.Namespace) -> Iterator[tuple[Path, dict[
 
 
 def _pip_install(args: argparse.Namespace) -> int:
-    if not args.requirements and not args.packages:
-        raise SystemExit("shoal: nothing to install: give -r FILE or package names")
     with mounted_access_point(args) as (root, doc):
         owner = None if doc["Uid"] is None else (int(doc["Uid"]), int(doc["Gid"]))
         print(f"shoal: {args.access_point} mounted at {root}", file=sys.stderr, flush=True)
         try:
-            code = install(root, args.target, args.requirements, args.packages,
-                           runtime=args.runtime, owner=owner)  # fmt: skip
+            code = install(root, args.target, args.requirements, runtime=args.runtime,
+                           owner=owner)  # fmt: skip
         except PipInstallError as e:
             raise SystemExit(f"shoal: {e}") from None
         if owner is None:
