@@ -3,15 +3,18 @@
 Events are stored as JSON lines (``{"timestamp": ms, "message": str}``) in
 ``<data>/logs/<function>/<stream>.log``, so they survive a restart. Writers are the invoker (the
 START/END/REPORT frame) and the environments' output pumps; both run on the event loop, so a
-stream needs no lock.
+stream needs no lock. Writes are buffered and flushed together at most ``FLUSH_DELAY_S``
+after an invocation ends (one write per stream per batch under load, not one per line);
+reading the events flushes first, so a reader always sees every event written before it asked.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
@@ -28,12 +31,16 @@ def stream_name(version: str, env_id: str) -> str:
 class LogStream:
     """Appends events to one stream's file. Partial lines are held until their newline."""
 
-    def __init__(self, path: Path, group: str, name: str) -> None:
+    def __init__(
+        self, path: Path, group: str, name: str,
+        on_dirty: Callable[[LogStream], None] | None = None,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.group = group
         self.name = name
         self._file = path.open("a", encoding="utf-8")
         self._partial = ""
+        self._on_dirty = on_dirty
 
     def write(self, text: str) -> None:
         """Write output text; each complete line becomes one event."""
@@ -53,30 +60,57 @@ class LogStream:
         self._emit([message])
 
     def _emit(self, lines: list[str]) -> None:
-        # The file object buffers; flush() makes events visible, once per invocation (the
-        # invoker calls it after REPORT) rather than once per line.
+        # The file object buffers; flush() (the invoker calls it after REPORT) makes the events
+        # visible, batched by the service.
         now = int(time.time() * 1000)
-        self._file.write(
-            "".join(f'{{"timestamp":{now},"message":{encode_basestring(line)}}}\n' for line in lines)
-        )
+        head = f'{{"timestamp":{now},"message":'
+        self._file.write("".join(f"{head}{encode_basestring(line)}}}\n" for line in lines))
 
     def flush(self) -> None:
-        self._file.flush()
+        """Ask for the buffered events to be written soon (now, with no service)."""
+        if self._on_dirty is None:
+            self.write_out()
+        else:
+            self._on_dirty(self)
+
+    def write_out(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
 
     def close(self) -> None:
         self.flush_partial()
         self._file.close()
 
 
+FLUSH_DELAY_S = 0.05
+
+
 class LogService:
     def __init__(self, shoal: Shoal) -> None:
         self.root = shoal.settings.log_dir
+        self._dirty: set[LogStream] = set()  # streams with buffered events; event loop only
+        self._flush_handle: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         pass
 
     async def stop(self) -> None:
-        pass
+        self.flush_all()
+
+    def _mark_dirty(self, stream: LogStream) -> None:
+        self._dirty.add(stream)
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(
+                FLUSH_DELAY_S, self.flush_all
+            )
+
+    def flush_all(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        dirty, self._dirty = self._dirty, set()
+        for stream in dirty:
+            stream.write_out()
 
     def _dir(self, function_name: str) -> Path:
         return self.root / quote(function_name, safe="")
@@ -84,10 +118,11 @@ class LogService:
     def open_stream(self, function_name: str, version: str, env_id: str) -> LogStream:
         name = stream_name(version, env_id)
         path = self._dir(function_name) / (quote(name, safe="") + ".log")
-        return LogStream(path, f"/aws/lambda/{function_name}", name)
+        return LogStream(path, f"/aws/lambda/{function_name}", name, self._mark_dirty)
 
     def events(self, function_name: str, start_ms: int = 0) -> Iterator[dict[str, Any]]:
         """Every event of the function at or after ``start_ms``, in time order."""
+        self.flush_all()
         directory = self._dir(function_name)
         if not directory.is_dir():
             return iter(())
