@@ -46,8 +46,16 @@ class LoadResult:
         return xs[min(len(xs) - 1, int(p / 100 * len(xs)))] if xs else float("nan")
 
 
-async def _client(url: str, method: str, body: bytes, headers: dict[str, str],
-                  stop_at: float, out: list[float], errors: list[int], count: int | None) -> None:
+async def _client(
+    url: str,
+    method: str,
+    body: bytes,
+    headers: dict[str, str],
+    stop_at: float,
+    out: list[float],
+    errors: list[int],
+    count: int | None,
+) -> None:
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -77,27 +85,43 @@ async def _client(url: str, method: str, body: bytes, headers: dict[str, str],
         writer.close()
 
 
-def load(url: str, clients: int, seconds: float, method: str = "POST", body: bytes = b"{}",
-         headers: dict[str, str] | None = None, warmup: int = 20) -> LoadResult:
+def load(
+    url: str,
+    clients: int,
+    seconds: float,
+    method: str = "POST",
+    body: bytes = b"{}",
+    headers: dict[str, str] | None = None,
+    warmup: int = 20,
+) -> LoadResult:
     """Run ``clients`` keep-alive connections for ``seconds``; returns latencies."""
     headers = headers or {}
 
     async def run() -> LoadResult:
         warm: list[float] = []
-        await asyncio.gather(*(_client(url, method, body, headers, time.perf_counter() + 30,
-                                       warm, [], warmup) for _ in range(clients)))
+        await asyncio.gather(
+            *(
+                _client(url, method, body, headers, time.perf_counter() + 30, warm, [], warmup)
+                for _ in range(clients)
+            )
+        )
         out: list[float] = []
         errors: list[int] = []
         t0 = time.perf_counter()
-        await asyncio.gather(*(_client(url, method, body, headers, t0 + seconds, out, errors,
-                                       None) for _ in range(clients)))
+        await asyncio.gather(
+            *(
+                _client(url, method, body, headers, t0 + seconds, out, errors, None)
+                for _ in range(clients)
+            )
+        )
         return LoadResult(len(out), time.perf_counter() - t0, out, len(errors))
 
     return asyncio.run(run())
 
 
-def throughput(url: str, clients: int, seconds: float, method: str = "POST",
-               body: bytes = b"{}") -> tuple[float, str]:
+def throughput(
+    url: str, clients: int, seconds: float, method: str = "POST", body: bytes = b"{}"
+) -> tuple[float, str]:
     """Requests per second with ``clients`` keep-alive connections, and the generator used:
     ``wrk`` (C, light enough to leave the server the CPU) when installed — ``./run bench``
     installs it — else the asyncio generator above. Error responses fail the run."""
@@ -107,13 +131,16 @@ def throughput(url: str, clients: int, seconds: float, method: str = "POST",
             raise RuntimeError(f"{url}: {result.errors} error responses under load")
         return result.throughput, "asyncio"
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(f"wrk.method = {json.dumps(method)}\nwrk.body = {json.dumps(body.decode())}\n"
-                     'wrk.headers["Content-Type"] = "application/json"\n')
+        script.write(
+            f"wrk.method = {json.dumps(method)}\nwrk.body = {json.dumps(body.decode())}\n"
+            'wrk.headers["Content-Type"] = "application/json"\n'
+        )
         script.flush()
         out = subprocess.run(
-            ["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "-s", script.name,
-             url],
-            capture_output=True, text=True, check=True,
+            ["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "-s", script.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
@@ -130,7 +157,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-BARE_APP = textwrap.dedent('''
+BARE_APP = textwrap.dedent("""
     async def app(scope, receive, send):
         if scope["type"] != "http":
             return
@@ -143,7 +170,7 @@ BARE_APP = textwrap.dedent('''
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
-''')
+""")
 
 
 @contextmanager
@@ -153,8 +180,21 @@ def bare_uvicorn(body: bytes) -> Iterator[str]:
     with tempfile.TemporaryDirectory() as d:
         Path(d, "bare_app.py").write_text(BARE_APP.replace("BODY", repr(body)))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--loop",
-             "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bare_app:app",
+                "--port",
+                str(port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
             cwd=d,
         )
         try:
@@ -181,9 +221,23 @@ def shoal_server(*extra: str) -> Iterator[str]:
     """A private ``shoal serve`` on a free port with its data in a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="shoal-bench-") as d:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "shoal", "serve", "--port", "0", "--data-dir", d,
-             "--log-level", "warning", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "shoal",
+                "serve",
+                "--port",
+                "0",
+                "--data-dir",
+                d,
+                "--log-level",
+                "warning",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
         )
         assert proc.stdout is not None
         endpoint = None
@@ -213,8 +267,10 @@ def machine() -> str:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
-            f"{mem:.0f} GiB, Python {platform.python_version()}")
+    return (
+        f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
+        f"{mem:.0f} GiB, Python {platform.python_version()}"
+    )
 
 
 def table(title: str, rows: list[tuple[str, str, str, str, str]]) -> str:

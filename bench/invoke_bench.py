@@ -29,9 +29,14 @@ def make_function(endpoint: str, name: str) -> object:
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "tests"))
     from conftest import create_function  # the same helper the tests use
 
-    client = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="x", aws_secret_access_key="x",
-                          config=Config(retries={"max_attempts": 0}))
+    client = boto3.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 0}),
+    )
     create_function(client, name, HANDLER)
     return client
 
@@ -53,9 +58,11 @@ def cold_invokes_ms(client: object, endpoint: str, name: str, n: int = 20) -> li
     times = []
     for i in range(n):
         client.update_function_configuration(  # type: ignore[attr-defined]
-            FunctionName=name, Environment={"Variables": {"RUN": str(i)}})
+            FunctionName=name, Environment={"Variables": {"RUN": str(i)}}
+        )
         client.get_waiter("function_updated_v2").wait(  # type: ignore[attr-defined]
-            FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+            FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400}
+        )
         t0 = time.perf_counter()
         urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST")).read()
         times.append((time.perf_counter() - t0) * 1000)
@@ -87,17 +94,41 @@ def run() -> str:
         inits = init_durations_ms(endpoint, name)
     py = python_start_ms()
     rows = [
-        ("warm invoke p50, 1 client (ms)", f"{s1.pct(50):.3f}", f"{b1.pct(50):.3f}",
-         f"+{s1.pct(50) - b1.pct(50):.3f} ms", "≤ +0.3 ms"),
-        ("warm invoke p99, 1 client (ms)", f"{s1.pct(99):.3f}", f"{b1.pct(99):.3f}",
-         f"{s1.pct(99) / b1.pct(99):.2f}×", ""),
-        (f"warm invoke throughput, 10 clients, {generator} (req/s)", f"{s10:.0f}",
-         f"{b10:.0f}", f"{s10 / b10:.2f}×", "≥ 0.5×"),
-        ("cold start: environment init p50 (ms)", f"{median(inits):.2f}",
-         f"{py:.2f} (python3 -c pass)", f"{median(inits) / py:.3f}×", "≤ 10 ms, < 0.1×"),
-        ("cold start: first invoke after update p50 / p99 (ms)",
-         f"{median(cold):.2f} / {pct(cold, 99):.2f}", f"{py:.2f} (python3 -c pass)",
-         f"{median(cold) / py:.3f}×", ""),
+        (
+            "warm invoke p50, 1 client (ms)",
+            f"{s1.pct(50):.3f}",
+            f"{b1.pct(50):.3f}",
+            f"+{s1.pct(50) - b1.pct(50):.3f} ms",
+            "≤ +0.3 ms",
+        ),
+        (
+            "warm invoke p99, 1 client (ms)",
+            f"{s1.pct(99):.3f}",
+            f"{b1.pct(99):.3f}",
+            f"{s1.pct(99) / b1.pct(99):.2f}×",
+            "",
+        ),
+        (
+            f"warm invoke throughput, 10 clients, {generator} (req/s)",
+            f"{s10:.0f}",
+            f"{b10:.0f}",
+            f"{s10 / b10:.2f}×",
+            "≥ 0.5×",
+        ),
+        (
+            "cold start: environment init p50 (ms)",
+            f"{median(inits):.2f}",
+            f"{py:.2f} (python3 -c pass)",
+            f"{median(inits) / py:.3f}×",
+            "≤ 10 ms, < 0.1×",
+        ),
+        (
+            "cold start: first invoke after update p50 / p99 (ms)",
+            f"{median(cold):.2f} / {pct(cold, 99):.2f}",
+            f"{py:.2f} (python3 -c pass)",
+            f"{median(cold) / py:.3f}×",
+            "",
+        ),
     ]
     errors = s1.errors
     title = "Invoke API (Lambda wire protocol)" + (f" — {errors} errors!" if errors else "")

@@ -12,7 +12,9 @@ DEFAULT_ENDPOINT = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 
 
 def default_data_dir() -> Path:
-    return Path(os.environ.get("SHOAL_DATA_DIR", "/var/lib/shoal" if os.geteuid() == 0 else "~/.shoal")).expanduser()
+    return Path(
+        os.environ.get("SHOAL_DATA_DIR", "/var/lib/shoal" if os.geteuid() == 0 else "~/.shoal")
+    ).expanduser()
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,13 @@ class SandboxComponent:
 class Shoal:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        for d in (settings.data_dir, settings.code_dir, settings.fs_dir, settings.log_dir,
-                  settings.run_dir):
+        for d in (
+            settings.data_dir,
+            settings.code_dir,
+            settings.fs_dir,
+            settings.log_dir,
+            settings.run_dir,
+        ):
             d.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.db_path)
         # The HTTP application; components may mount ASGI apps on it (the gateway does).

@@ -58,7 +58,9 @@ async def send_response(send: Send, response: HttpResponse) -> None:
     await send({"type": "http.response.body", "body": response.body})
 
 
-def json_response(status: int, doc: Any, headers: list[tuple[str, str]] | None = None) -> HttpResponse:
+def json_response(
+    status: int, doc: Any, headers: list[tuple[str, str]] | None = None
+) -> HttpResponse:
     return HttpResponse(
         status,
         [("Content-Type", "application/json"), *(headers or [])],
@@ -122,8 +124,11 @@ class ShoalApp:
         except BodyTooLarge:
             await send_response(
                 send,
-                json_response(413, {"Type": "User", "message": "Request entity too large"},
-                              [("x-amzn-ErrorType", "RequestTooLargeException")]),
+                json_response(
+                    413,
+                    {"Type": "User", "message": "Request entity too large"},
+                    [("x-amzn-ErrorType", "RequestTooLargeException")],
+                ),
             )
             return
         except ConnectionError:
@@ -136,7 +141,8 @@ class ShoalApp:
         )
         if response is None:
             response = json_response(
-                404, {"message": f"No operation for {scope['method']} {path}"},
+                404,
+                {"message": f"No operation for {scope['method']} {path}"},
                 [("x-amzn-ErrorType", "UnknownOperationException")],
             )
         await send_response(send, response)
@@ -173,8 +179,10 @@ class ShoalApp:
                 await send({"type": "lifespan.startup.complete"})
                 # Printed once everything is started; tests and scripts wait for this line.
                 settings = self.shoal.settings
-                print(f"Shoal listening on {settings.endpoint()} (data in {settings.data_dir})",
-                      flush=True)
+                print(
+                    f"Shoal listening on {settings.endpoint()} (data in {settings.data_dir})",
+                    flush=True,
+                )
             elif message["type"] == "lifespan.shutdown":
                 await self.shoal.stop()
                 await send({"type": "lifespan.shutdown.complete"})

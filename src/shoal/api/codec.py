@@ -266,7 +266,9 @@ def _validate(model: ServiceModel, shape: Shape, value: Any, path: str, errors: 
 # ---------------------------------------------------------------------------------- output
 
 
-def serialize_output(model: ServiceModel, op: Operation, result: Mapping[str, Any] | None) -> HttpResponse:
+def serialize_output(
+    model: ServiceModel, op: Operation, result: Mapping[str, Any] | None
+) -> HttpResponse:
     status = op.status
     headers: list[tuple[str, str]] = []
     if op.output is None or result is None:
@@ -300,9 +302,10 @@ def serialize_output(model: ServiceModel, op: Operation, result: Mapping[str, An
     if raw_body is None:
         raw_body = _dumps(body_doc)
         headers.append(("Content-Type", "application/json"))
-    elif shape["members"][payload_name]["shape"] and model.shape(
+    elif (
         shape["members"][payload_name]["shape"]
-    )["type"] == "structure":
+        and model.shape(shape["members"][payload_name]["shape"])["type"] == "structure"
+    ):
         headers.append(("Content-Type", "application/json"))
     return HttpResponse(status, headers, raw_body)
 

@@ -77,9 +77,7 @@ class Store:
         with self._lock:
             self._db.execute("PRAGMA synchronous=FULL")
             try:
-                cur = self._db.execute(
-                    "INSERT INTO queue(topic, doc) VALUES (?, ?)", (topic, data)
-                )
+                cur = self._db.execute("INSERT INTO queue(topic, doc) VALUES (?, ?)", (topic, data))
             finally:
                 self._db.execute("PRAGMA synchronous=NORMAL")
         return int(cur.lastrowid or 0)

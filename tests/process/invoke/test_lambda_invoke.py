@@ -41,7 +41,10 @@ def invoke(client, name: str, payload: object = None, **kwargs):  # type: ignore
 @pytest.fixture(scope="module")
 def echo(lambda_client):  # type: ignore[no-untyped-def]
     return create_function(
-        lambda_client, code=ECHO, MemorySize=256, Timeout=7,
+        lambda_client,
+        code=ECHO,
+        MemorySize=256,
+        Timeout=7,
         Environment={"Variables": {"STAGE": "test", "AWS_REGION_OVERRIDE": "no"}},
     )
 
@@ -53,7 +56,8 @@ def test_event_context_and_environment(lambda_client, echo: str) -> None:  # typ
     out = json.loads(r["Body"])
     assert out["event"] == {"a": [1, 2]}
     assert out["request_id"] == r["ResponseMetadata"]["HTTPHeaders"].get(
-        "x-amzn-requestid", out["request_id"])
+        "x-amzn-requestid", out["request_id"]
+    )
     assert out["function_name"] == echo and out["function_version"] == "$LATEST"
     assert out["arn"] == f"arn:aws:lambda:us-east-1:123456789012:function:{echo}"
     assert out["memory"] == "256" or out["memory"] == 256
@@ -81,17 +85,24 @@ def test_empty_payload_is_an_empty_event(lambda_client, echo: str) -> None:  # t
 def test_function_variables_override_and_pythonpath_takes_effect(lambda_client) -> None:  # type: ignore[no-untyped-def]
     name = unique_name()
     lambda_client.create_function(
-        FunctionName=name, Runtime=RUNTIME, Role="arn:aws:iam::123456789012:role/r",
+        FunctionName=name,
+        Runtime=RUNTIME,
+        Role="arn:aws:iam::123456789012:role/r",
         Handler="app.handler",
-        Code={"ZipFile": make_zip({
-            "app.py": "import os, deep\ndef handler(e, c):\n"
-                      "    return [deep.VALUE, os.environ['TZ']]\n",
-            "vendor/deep.py": "VALUE = 'from PYTHONPATH'\n",
-        })},
+        Code={
+            "ZipFile": make_zip(
+                {
+                    "app.py": "import os, deep\ndef handler(e, c):\n"
+                    "    return [deep.VALUE, os.environ['TZ']]\n",
+                    "vendor/deep.py": "VALUE = 'from PYTHONPATH'\n",
+                }
+            )
+        },
         Environment={"Variables": {"PYTHONPATH": "/var/task/vendor", "TZ": "Europe/Paris"}},
     )
     lambda_client.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
+        FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
+    )
     assert json.loads(invoke(lambda_client, name)["Body"]) == ["from PYTHONPATH", "Europe/Paris"]
 
 
@@ -102,13 +113,17 @@ def test_dry_run_and_event(lambda_client, echo: str) -> None:  # type: ignore[no
 
 
 def test_log_tail(lambda_client) -> None:  # type: ignore[no-untyped-def]
-    name = create_function(lambda_client, code=(
-        "import logging, sys\n"
-        "def handler(e, c):\n"
-        "    print('to stdout')\n"
-        "    sys.stderr.write('to stderr\\n')\n"
-        "    logging.getLogger().error('to logging')\n"
-        "    return 1\n"))
+    name = create_function(
+        lambda_client,
+        code=(
+            "import logging, sys\n"
+            "def handler(e, c):\n"
+            "    print('to stdout')\n"
+            "    sys.stderr.write('to stderr\\n')\n"
+            "    logging.getLogger().error('to logging')\n"
+            "    return 1\n"
+        ),
+    )
     r = invoke(lambda_client, name, {}, LogType="Tail")
     tail = base64.b64decode(r["LogResult"]).decode()
     lines = tail.splitlines()
@@ -119,8 +134,13 @@ def test_log_tail(lambda_client) -> None:  # type: ignore[no-untyped-def]
     assert lines[-2].startswith("END RequestId: ")
     report = lines[-1]
     assert report.startswith("REPORT RequestId: ")
-    for field in ("Duration: ", "Billed Duration: ", "Memory Size: 128 MB", "Max Memory Used: ",
-                  "Init Duration: "):
+    for field in (
+        "Duration: ",
+        "Billed Duration: ",
+        "Memory Size: 128 MB",
+        "Max Memory Used: ",
+        "Init Duration: ",
+    ):
         assert field in report
     # A warm invocation reports no Init Duration.
     again = base64.b64decode(invoke(lambda_client, name, {}, LogType="Tail")["LogResult"]).decode()
@@ -128,8 +148,10 @@ def test_log_tail(lambda_client) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_log_tail_is_the_last_4_kb(lambda_client) -> None:  # type: ignore[no-untyped-def]
-    name = create_function(lambda_client, code=(
-        "def handler(e, c):\n    for i in range(2000):\n        print('line', i)\n"))
+    name = create_function(
+        lambda_client,
+        code=("def handler(e, c):\n    for i in range(2000):\n        print('line', i)\n"),
+    )
     r = invoke(lambda_client, name, {}, LogType="Tail")
     tail = base64.b64decode(r["LogResult"])
     assert len(tail) == 4096
@@ -137,9 +159,13 @@ def test_log_tail_is_the_last_4_kb(lambda_client) -> None:  # type: ignore[no-un
 
 
 def test_handler_exception(lambda_client) -> None:  # type: ignore[no-untyped-def]
-    name = create_function(lambda_client, code=(
-        "class NotGood(Exception):\n    pass\n"
-        "def handler(e, c):\n    raise NotGood('it broke')\n"))
+    name = create_function(
+        lambda_client,
+        code=(
+            "class NotGood(Exception):\n    pass\n"
+            "def handler(e, c):\n    raise NotGood('it broke')\n"
+        ),
+    )
     r = invoke(lambda_client, name, {})
     assert r["StatusCode"] == 200 and r["FunctionError"] == "Unhandled"
     err = json.loads(r["Body"])
@@ -150,16 +176,29 @@ def test_handler_exception(lambda_client) -> None:  # type: ignore[no-untyped-de
 @pytest.mark.parametrize(
     ("code", "handler", "error_type", "message"),
     [
-        ("import not_a_module\n", "app.handler", "Runtime.ImportModuleError",
-         "Unable to import module 'app'"),
+        (
+            "import not_a_module\n",
+            "app.handler",
+            "Runtime.ImportModuleError",
+            "Unable to import module 'app'",
+        ),
         ("x = 1\n", "app.handler", "Runtime.HandlerNotFound", "Handler 'handler' missing"),
-        ("def handler(e, c):\n    return object()\n", "app.handler", "Runtime.MarshalError",
-         "Unable to marshal response"),
+        (
+            "def handler(e, c):\n    return object()\n",
+            "app.handler",
+            "Runtime.MarshalError",
+            "Unable to marshal response",
+        ),
         ("", "nomodule.handler", "Runtime.ImportModuleError", "Unable to import module"),
     ],
 )
-def test_runtime_errors(lambda_client, code: str, handler: str, error_type: str,  # type: ignore[no-untyped-def]
-                        message: str) -> None:
+def test_runtime_errors(
+    lambda_client,
+    code: str,
+    handler: str,
+    error_type: str,  # type: ignore[no-untyped-def]
+    message: str,
+) -> None:
     name = create_function(lambda_client, code=code, handler=handler)
     r = invoke(lambda_client, name, {})
     assert r["FunctionError"] == "Unhandled"
@@ -169,11 +208,16 @@ def test_runtime_errors(lambda_client, code: str, handler: str, error_type: str,
 
 
 def test_timeout_replaces_the_environment(lambda_client) -> None:  # type: ignore[no-untyped-def]
-    name = create_function(lambda_client, Timeout=1, code=(
-        "import os, time\n"
-        "def handler(e, c):\n"
-        "    if e.get('sleep'):\n        time.sleep(30)\n"
-        "    return os.environ['AWS_LAMBDA_LOG_STREAM_NAME']\n"))
+    name = create_function(
+        lambda_client,
+        Timeout=1,
+        code=(
+            "import os, time\n"
+            "def handler(e, c):\n"
+            "    if e.get('sleep'):\n        time.sleep(30)\n"
+            "    return os.environ['AWS_LAMBDA_LOG_STREAM_NAME']\n"
+        ),
+    )
     first = json.loads(invoke(lambda_client, name, {})["Body"])
     r = invoke(lambda_client, name, {"sleep": True})
     assert r["FunctionError"] == "Unhandled"
@@ -185,9 +229,14 @@ def test_timeout_replaces_the_environment(lambda_client) -> None:  # type: ignor
 
 
 def test_out_of_memory(lambda_client) -> None:  # type: ignore[no-untyped-def]
-    name = create_function(lambda_client, MemorySize=128, code=(
-        "def handler(e, c):\n    blocks = []\n"
-        "    while True:\n        blocks.append(bytearray(16 * 1024 * 1024))\n"))
+    name = create_function(
+        lambda_client,
+        MemorySize=128,
+        code=(
+            "def handler(e, c):\n    blocks = []\n"
+            "    while True:\n        blocks.append(bytearray(16 * 1024 * 1024))\n"
+        ),
+    )
     r = invoke(lambda_client, name, {})
     assert r["FunctionError"] == "Unhandled"
     err = json.loads(r["Body"])
@@ -203,12 +252,17 @@ def test_crash_is_an_error_not_a_hang(lambda_client) -> None:  # type: ignore[no
 
 
 def test_output_flood_is_capped_and_the_server_keeps_serving(server, lambda_client) -> None:  # type: ignore[no-untyped-def]
-    name = create_function(lambda_client, Timeout=60, code=(
-        "import sys\n"
-        "def handler(e, c):\n"
-        "    chunk = 'x' * 1023 + '\\n'\n"
-        "    for _ in range(40 * 1024):\n        sys.stdout.write(chunk)\n"
-        "    return 'done'\n"))
+    name = create_function(
+        lambda_client,
+        Timeout=60,
+        code=(
+            "import sys\n"
+            "def handler(e, c):\n"
+            "    chunk = 'x' * 1023 + '\\n'\n"
+            "    for _ in range(40 * 1024):\n        sys.stdout.write(chunk)\n"
+            "    return 'done'\n"
+        ),
+    )
     r = invoke(lambda_client, name, {})
     assert json.loads(r["Body"]) == "done"
     with urllib.request.urlopen(f"{server.endpoint}/shoal/logs/{name}?limit=1000000") as response:
@@ -221,8 +275,11 @@ def test_output_flood_is_capped_and_the_server_keeps_serving(server, lambda_clie
 
 def raw_invoke(server, name: str, body: bytes, invocation_type: str = "RequestResponse"):  # type: ignore[no-untyped-def]
     request = urllib.request.Request(
-        f"{server.endpoint}/2015-03-31/functions/{name}/invocations", data=body, method="POST",
-        headers={"X-Amz-Invocation-Type": invocation_type})
+        f"{server.endpoint}/2015-03-31/functions/{name}/invocations",
+        data=body,
+        method="POST",
+        headers={"X-Amz-Invocation-Type": invocation_type},
+    )
     try:
         with urllib.request.urlopen(request) as r:
             return r.status, r.headers, r.read()
@@ -256,9 +313,11 @@ def test_versions_and_aliases_run_their_own_code(lambda_client) -> None:  # type
     v1 = lambda_client.publish_version(FunctionName=name)["Version"]
     lambda_client.create_alias(FunctionName=name, Name="live", FunctionVersion=v1)
     lambda_client.update_function_code(
-        FunctionName=name, ZipFile=make_zip({"app.py": "def handler(e, c):\n    return 'two'\n"}))
+        FunctionName=name, ZipFile=make_zip({"app.py": "def handler(e, c):\n    return 'two'\n"})
+    )
     lambda_client.get_waiter("function_updated_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
+        FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
+    )
     assert json.loads(invoke(lambda_client, name, {})["Body"]) == "two"
     r = invoke(lambda_client, name, {}, Qualifier="live")
     assert json.loads(r["Body"]) == "one" and r["ExecutedVersion"] == v1
@@ -267,13 +326,18 @@ def test_versions_and_aliases_run_their_own_code(lambda_client) -> None:  # type
 
 
 def test_fifty_concurrent_invocations_scale_out(lambda_client) -> None:  # type: ignore[no-untyped-def]
-    name = create_function(lambda_client, code=(
-        "import os, time\n"
-        "def handler(e, c):\n    time.sleep(0.2)\n"
-        "    return [c.aws_request_id, os.environ['AWS_LAMBDA_LOG_STREAM_NAME']]\n"))
+    name = create_function(
+        lambda_client,
+        code=(
+            "import os, time\n"
+            "def handler(e, c):\n    time.sleep(0.2)\n"
+            "    return [c.aws_request_id, os.environ['AWS_LAMBDA_LOG_STREAM_NAME']]\n"
+        ),
+    )
     with ThreadPoolExecutor(50) as pool:
-        results = list(pool.map(lambda _: json.loads(invoke(lambda_client, name, {})["Body"]),
-                                range(50)))
+        results = list(
+            pool.map(lambda _: json.loads(invoke(lambda_client, name, {})["Body"]), range(50))
+        )
     request_ids = {r[0] for r in results}
     streams = {r[1] for r in results}
     assert len(request_ids) == 50
@@ -281,7 +345,9 @@ def test_fifty_concurrent_invocations_scale_out(lambda_client) -> None:  # type:
 
 
 def test_isolation_through_the_server(server, lambda_client) -> None:  # type: ignore[no-untyped-def]
-    name = create_function(lambda_client, code=f"""
+    name = create_function(
+        lambda_client,
+        code=f"""
 import os, signal, threading, time
 gate = threading.Event()
 def handler(event, context):
@@ -303,17 +369,22 @@ def handler(event, context):
     time.sleep(0.5)  # both environments are busy at once
     out["tmp"] = sorted(os.listdir("/tmp"))
     return out
-""")
+""",
+    )
     with ThreadPoolExecutor(2) as pool:
-        a, b = pool.map(lambda me: json.loads(invoke(lambda_client, name, {"me": me})["Body"]),
-                        ["a", "b"])
+        a, b = pool.map(
+            lambda me: json.loads(invoke(lambda_client, name, {"me": me})["Body"]), ["a", "b"]
+        )
     for out in (a, b):
         assert out["uid"] != 0 and out["gid"] != 0
         assert out["task_write"] == 30  # EROFS
         assert out["signal_server"] == 3  # ESRCH: the server is not in the environment's view
         assert max(out["pids"]) < 10  # only the environment's own processes
-        assert "work" not in out["root_entries"] and "root" not in out["root_entries"] or \
-            out["root_entries"].count("root") == 1
+        assert (
+            "work" not in out["root_entries"]
+            and "root" not in out["root_entries"]
+            or out["root_entries"].count("root") == 1
+        )
     assert a["tmp"] == ["a"] and b["tmp"] == ["b"]  # /tmp is per environment
 
 
@@ -326,8 +397,9 @@ def test_logs_are_framed_per_invocation_and_grouped(server, lambda_client) -> No
         with urllib.request.urlopen(f"{server.endpoint}/shoal/logs/{name}") as r:
             return json.load(r)["events"]
 
-    got = wait_for(lambda: (e := events()) and sum(
-        x["message"].startswith("REPORT") for x in e) == 3 and e)
+    got = wait_for(
+        lambda: (e := events()) and sum(x["message"].startswith("REPORT") for x in e) == 3 and e
+    )
     messages = [e["message"] for e in got]
     assert [m for m in messages if m.startswith("hi")] == ["hi 0", "hi 1", "hi 2"]
     assert sum(m.startswith("START RequestId:") for m in messages) == 3

@@ -51,8 +51,10 @@ def alive(pid: int) -> bool:
 def test_sigterm_lets_the_invocation_finish_and_leaves_nothing_running(tmp_path: Path) -> None:
     srv = start_server(tmp_path / "data")
     client = srv.client("lambda")
-    name = create_function(client, code=(
-        "import time\ndef handler(e, c):\n    time.sleep(1.5)\n    return 'finished'\n"))
+    name = create_function(
+        client,
+        code=("import time\ndef handler(e, c):\n    time.sleep(1.5)\n    return 'finished'\n"),
+    )
     client.invoke(FunctionName=name, Payload=b"{}")  # warm: an environment exists
     result: dict[str, object] = {}
 
@@ -98,18 +100,38 @@ def test_logs_survive_a_restart(tmp_path: Path) -> None:
 
 
 def cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": ""}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_PAGER": "",
+    }
     return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
 
 
 def test_invoke_from_the_aws_cli(server, lambda_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    name = create_function(lambda_client, code=(
-        "def handler(e, c):\n    print('cli says', e['who'])\n    return {'hello': e['who']}\n"))
+    name = create_function(
+        lambda_client,
+        code=(
+            "def handler(e, c):\n    print('cli says', e['who'])\n    return {'hello': e['who']}\n"
+        ),
+    )
     out = tmp_path / "out.json"
-    r = cli(AWS, "--endpoint-url", server.endpoint, "lambda", "invoke", "--function-name", name,
-            "--payload", '{"who": "aws"}',
-            "--log-type", "Tail", str(out))
+    r = cli(
+        AWS,
+        "--endpoint-url",
+        server.endpoint,
+        "lambda",
+        "invoke",
+        "--function-name",
+        name,
+        "--payload",
+        '{"who": "aws"}',
+        "--log-type",
+        "Tail",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     meta = json.loads(r.stdout)
     assert meta["StatusCode"] == 200 and meta["ExecutedVersion"] == "$LATEST"
@@ -118,10 +140,22 @@ def test_invoke_from_the_aws_cli(server, lambda_client, tmp_path: Path) -> None:
 
 
 def test_invoke_and_logs_from_the_shoal_cli(server, lambda_client) -> None:  # type: ignore[no-untyped-def]
-    name = create_function(lambda_client, code=(
-        "def handler(e, c):\n    print('shoal cli', e['n'])\n    return e['n'] * 2\n"))
-    r = cli(sys.executable, "-m", "shoal", "function", "invoke", name, "--payload", '{"n": 21}',
-            "--endpoint-url", server.endpoint)
+    name = create_function(
+        lambda_client,
+        code=("def handler(e, c):\n    print('shoal cli', e['n'])\n    return e['n'] * 2\n"),
+    )
+    r = cli(
+        sys.executable,
+        "-m",
+        "shoal",
+        "function",
+        "invoke",
+        name,
+        "--payload",
+        '{"n": 21}',
+        "--endpoint-url",
+        server.endpoint,
+    )
     assert r.returncode == 0, r.stderr
     assert "42" in r.stdout
     r = cli(sys.executable, "-m", "shoal", "logs", name, "--endpoint-url", server.endpoint)

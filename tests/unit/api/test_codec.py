@@ -42,7 +42,11 @@ def parse_with_shoal(service: str, method, path, query, headers, body):  # type:
 def botocore_parse(service: str, operation: str, response: codec.HttpResponse):  # type: ignore[no-untyped-def]
     op_model = SESSION.get_service_model(service).operation_model(operation)
     return create_parser("rest-json").parse(
-        {"status_code": response.status, "headers": HTTPHeaderDict(response.headers), "body": response.body},
+        {
+            "status_code": response.status,
+            "headers": HTTPHeaderDict(response.headers),
+            "body": response.body,
+        },
         op_model.output_shape,
     )
 
@@ -76,9 +80,15 @@ def test_invoke_headers_and_raw_payload() -> None:
     assert parsed == params
     model = load_model("lambda")
     response = codec.serialize_output(
-        model, op,
-        {"StatusCode": 200, "FunctionError": "Unhandled", "ExecutedVersion": "$LATEST",
-         "LogResult": "bG9n", "Payload": b'{"x":1}'},
+        model,
+        op,
+        {
+            "StatusCode": 200,
+            "FunctionError": "Unhandled",
+            "ExecutedVersion": "$LATEST",
+            "LogResult": "bG9n",
+            "Payload": b'{"x":1}',
+        },
     )
     out = botocore_parse("lambda", "Invoke", response)
     assert out["StatusCode"] == 200
@@ -94,22 +104,35 @@ def test_routes_are_specific() -> None:
     op, _ = model.router.match("GET", "/2015-03-31/functions/f1", {})  # type: ignore[misc]
     assert op.name == "GetFunction"
     op, _ = model.router.match(  # type: ignore[misc]
-        "GET", "/2019-09-30/functions/f1/provisioned-concurrency", {"List": ["ALL"]})
+        "GET", "/2019-09-30/functions/f1/provisioned-concurrency", {"List": ["ALL"]}
+    )
     assert op.name == "ListProvisionedConcurrencyConfigs"
     op, _ = model.router.match(  # type: ignore[misc]
-        "GET", "/2019-09-30/functions/f1/provisioned-concurrency", {"Qualifier": ["1"]})
+        "GET", "/2019-09-30/functions/f1/provisioned-concurrency", {"Qualifier": ["1"]}
+    )
     assert op.name == "GetProvisionedConcurrencyConfig"
     assert model.router.match("GET", "/2015-03-31/nothing/here", {}) is None
 
 
 def test_apigatewayv2_location_names_round_trip() -> None:
-    params = {"Name": "wall", "ProtocolType": "HTTP", "Target": "arn:aws:lambda:us-east-1:1:function:f"}
-    op, parsed = parse_with_shoal("apigatewayv2", *botocore_request("apigatewayv2", "CreateApi", params))
+    params = {
+        "Name": "wall",
+        "ProtocolType": "HTTP",
+        "Target": "arn:aws:lambda:us-east-1:1:function:f",
+    }
+    op, parsed = parse_with_shoal(
+        "apigatewayv2", *botocore_request("apigatewayv2", "CreateApi", params)
+    )
     assert parsed == params
     response = codec.serialize_output(
-        load_model("apigatewayv2"), op,
-        {"ApiId": "abc123defg", "Name": "wall", "ProtocolType": "HTTP",
-         "ApiEndpoint": "http://x/execute-api/abc123defg"},
+        load_model("apigatewayv2"),
+        op,
+        {
+            "ApiId": "abc123defg",
+            "Name": "wall",
+            "ProtocolType": "HTTP",
+            "ApiEndpoint": "http://x/execute-api/abc123defg",
+        },
     )
     assert json.loads(response.body)["apiId"] == "abc123defg"
     out = botocore_parse("apigatewayv2", "CreateApi", response)
@@ -131,8 +154,9 @@ def test_errors_in_the_model_shape(service: str, code: str, status: int, message
     assert ("x-amzn-ErrorType", code) in response.headers
     body = json.loads(response.body)
     assert body[message_key] == "nope"
-    op_name = {"lambda": "GetFunction", "efs": "DescribeFileSystems",
-               "apigatewayv2": "GetApi"}[service]
+    op_name = {"lambda": "GetFunction", "efs": "DescribeFileSystems", "apigatewayv2": "GetApi"}[
+        service
+    ]
     parsed = botocore_parse(service, op_name, response)
     assert parsed["Error"]["Code"] == code
     assert parsed["Error"]["Message"] == "nope"
@@ -141,8 +165,11 @@ def test_errors_in_the_model_shape(service: str, code: str, status: int, message
 def test_lambda_error_carries_type_and_reason() -> None:
     response = codec.serialize_error(
         load_model("lambda"),
-        AwsError("TooManyRequestsException", "Rate Exceeded.",
-                 Reason="ReservedFunctionConcurrentInvocationLimitExceeded"),
+        AwsError(
+            "TooManyRequestsException",
+            "Rate Exceeded.",
+            Reason="ReservedFunctionConcurrentInvocationLimitExceeded",
+        ),
     )
     body = json.loads(response.body)
     assert body["Type"] == "User"
@@ -152,16 +179,27 @@ def test_lambda_error_carries_type_and_reason() -> None:
 def test_validation_is_worded_as_aws() -> None:
     model = load_model("lambda")
     op = model.operations["CreateFunction"]
-    body = json.dumps({"FunctionName": "f", "Role": "arn:aws:iam::123456789012:role/r",
-                       "Code": {}, "MemorySize": 100000, "Timeout": 0}).encode()
+    body = json.dumps(
+        {
+            "FunctionName": "f",
+            "Role": "arn:aws:iam::123456789012:role/r",
+            "Code": {},
+            "MemorySize": 100000,
+            "Timeout": 0,
+        }
+    ).encode()
     with pytest.raises(AwsError) as e:
         codec.parse_input(model, op, {}, {}, {}, body)
     assert e.value.code == "ValidationException"
     assert e.value.message.startswith("2 validation errors detected: ")
-    assert "Value '100000' at 'memorySize' failed to satisfy constraint: " \
-           "Member must have value less than or equal to 32768" in e.value.message
-    assert "at 'timeout' failed to satisfy constraint: " \
-           "Member must have value greater than or equal to 1" in e.value.message
+    assert (
+        "Value '100000' at 'memorySize' failed to satisfy constraint: "
+        "Member must have value less than or equal to 32768" in e.value.message
+    )
+    assert (
+        "at 'timeout' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 1" in e.value.message
+    )
 
 
 def test_missing_required_and_bad_json() -> None:
@@ -169,7 +207,10 @@ def test_missing_required_and_bad_json() -> None:
     op = model.operations["CreateFunction"]
     with pytest.raises(AwsError) as e:
         codec.parse_input(model, op, {}, {}, {}, b'{"FunctionName": "f"}')
-    assert "Value null at 'role' failed to satisfy constraint: Member must not be null" in e.value.message
+    assert (
+        "Value null at 'role' failed to satisfy constraint: Member must not be null"
+        in e.value.message
+    )
     with pytest.raises(AwsError) as e:
         codec.parse_input(model, op, {}, {}, {}, b"{not json")
     assert e.value.code == "SerializationException"
