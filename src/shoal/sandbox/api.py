@@ -26,6 +26,22 @@ Contract (every implementation):
 * ``on_output(env_id, chunk)`` is called on the event loop with raw stdout/stderr bytes (one
   pipe for both, so C-level and subprocess output are included), never after ``destroy``.
 * ``SandboxFactory.close`` destroys every environment and stops every helper process.
+
+Snapshot starts (the fork-server factory; see :mod:`.template` and :mod:`shoal.runtime.restore`):
+
+* ``snapshot(spec)`` spawns a *template*, runs its init and its before-snapshot hooks once,
+  and returns a :class:`~shoal.sandbox.template.SnapshotTemplate`; a failed init or hook
+  raises ``SnapshotFailed`` carrying the error document, leaving nothing behind.
+* ``spawn_from(template, spec)`` returns an environment forked from the template, with the
+  same contract as ``spawn`` except that its ``init`` runs the after-restore hooks (error type
+  ``Runtime.AfterRestoreError``) instead of importing the handler. ``spec`` must match the
+  template in runtime, code, handler, uid/gid/groups and mounts (the fork inherits them); its
+  env_id, environment variables, memory and /tmp size are its own. It has its own /tmp, /proc
+  (PID namespace), IPC and UTS namespaces, memory and pids cgroups, control socket and log.
+* ``spawn_snapshot(key, spec)`` does both through a cache of one template per key (one init
+  for concurrent callers) and falls back to ``spawn`` when the template's init fails;
+  ``drop_snapshot(key)`` retires the key's template, destroyed with its last environment.
+* Destroying a template kills every environment restored from it.
 """
 
 from __future__ import annotations

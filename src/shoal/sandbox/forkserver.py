@@ -174,7 +174,7 @@ class ForkServerFactory:
         """A new environment forked from ``template`` (a snapshot start), ready for ``init``,
         which runs the after-restore hooks instead of the function's init."""
         self._check_spec(spec)
-        env = await template.restore(spec, on_output, lambda: self._envs.pop(spec.env_id, None))
+        env = await template.restore(spec, on_output, lambda: self._forget_restored(spec.env_id))
         self._envs[spec.env_id] = env
         return env
 
@@ -191,6 +191,9 @@ class ForkServerFactory:
     async def destroy_template(self, template: SnapshotTemplate) -> None:
         self._templates.discard(template)
         await template.destroy()
+
+    def _forget_restored(self, env_id: str) -> None:
+        self._envs.pop(env_id, None)
 
     def _forget(self, env_id: str, zyg: ZygoteProcess, pid: int) -> None:
         self._envs.pop(env_id, None)

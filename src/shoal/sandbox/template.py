@@ -203,7 +203,12 @@ async def _receive_hello(sock: socket.socket,
 async def _readable(sock: socket.socket, timeout: float) -> None:
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
-    loop.add_reader(sock.fileno(), lambda: ready.done() or ready.set_result(None))
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(sock.fileno(), wake)
     try:
         await asyncio.wait_for(ready, max(timeout, 0.0))
     except TimeoutError:

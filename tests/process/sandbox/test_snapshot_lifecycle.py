@@ -193,3 +193,33 @@ def test_cache_falls_back_to_plain_environments_when_init_fails(code_root: Path)
         assert factory.snapshots.get("broken:1") is None
 
     run(body)
+
+
+def test_snapshot_starts_on_every_runtime(code_root: Path) -> None:
+    code = _code(
+        code_root,
+        """
+import os, sys
+from snapshot_restore_py import register_after_restore
+RESTORES = []
+register_after_restore(RESTORES.append, 1)
+def handler(e, c):
+    return [list(sys.version_info[:2]), RESTORES, os.getpid()]
+""",
+    )
+
+    async def body(factory: ForkServerFactory) -> dict[str, list[object]]:
+        results = {}
+        for runtime in factory.runtimes():
+            template = await factory.snapshot(make_spec(code, runtime=runtime), Output())
+            env = await factory.spawn_from(template, make_spec(code, runtime=runtime), Output())
+            assert (await env.init()).error is None
+            results[runtime] = json.loads((await env.invoke(request())).payload)
+            await factory.destroy_template(template)
+        return results
+
+    results = run(body)
+    assert len(results) >= 2
+    for runtime, (version, restores, pid) in results.items():
+        assert runtime == "python" + ".".join(str(v) for v in version)  # type: ignore[union-attr]
+        assert restores == [1] and pid == 2

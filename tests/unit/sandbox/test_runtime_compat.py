@@ -10,7 +10,7 @@ from shoal.runtime.zygote import RUNTIME_DIR
 from shoal.sandbox.runtimes import discover
 
 MODULES = ("frames", "errors", "handler", "context", "logs", "bootstrap", "linux", "rootfs",
-           "spawn", "zygote")
+           "spawn", "zygote", "snapshot_restore_py", "template", "restore")
 LOAD = (
     "import importlib.util as u, sys\n"
     "d = sys.argv[1]\n"
