@@ -75,8 +75,12 @@ def reopen_std_streams() -> None:
     """Fresh text streams on fds 1 and 2 (now the log pipe), line-buffered like a terminal so
     that output interleaves in order; nothing buffered in the zygote can leak into them."""
     for fd, name in ((1, "stdout"), (2, "stderr")):
-        stream = io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8",
-                                  errors="backslashreplace", line_buffering=True)
+        stream = io.TextIOWrapper(
+            io.FileIO(fd, "w", closefd=False),
+            encoding="utf-8",
+            errors="backslashreplace",
+            line_buffering=True,
+        )
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)
     stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
@@ -166,8 +170,7 @@ class Runtime:
     def snapshot(self) -> dict[str, Any] | None:
         """Before-snapshot hooks, then freeze the heap for the forks to come."""
         if self.handler is None or self.template or self.restored:
-            return make_error("a snapshot needs a successful init, once", BEFORE_SNAPSHOT_ERROR,
-                              [])
+            return make_error("a snapshot needs a successful init, once", BEFORE_SNAPSHOT_ERROR, [])
         try:
             hooks.run_before_snapshot()
         except Exception as e:

@@ -15,13 +15,20 @@ class CognitoIdentity:
         self.cognito_identity_pool_id = pool_id
 
     def __repr__(self) -> str:
-        return (f"CognitoIdentity([cognito_identity_id={self.cognito_identity_id},"
-                f"cognito_identity_pool_id={self.cognito_identity_pool_id}])")
+        return (
+            f"CognitoIdentity([cognito_identity_id={self.cognito_identity_id},"
+            f"cognito_identity_pool_id={self.cognito_identity_pool_id}])"
+        )
 
 
 class Client:
-    __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code",
-                 "app_package_name")
+    __slots__ = (
+        "installation_id",
+        "app_title",
+        "app_version_name",
+        "app_version_code",
+        "app_package_name",
+    )
 
     def __init__(self, doc: dict[str, Any]) -> None:
         self.installation_id = doc.get("installation_id")
@@ -54,10 +61,18 @@ def parse_client_context(raw: str | None) -> ClientContext | None:
 
 
 class LambdaContext:
-    def __init__(self, aws_request_id: str, deadline_ms: int, invoked_function_arn: str,
-                 function_name: str, function_version: str, memory_limit_in_mb: int,
-                 log_group_name: str, log_stream_name: str,
-                 client_context: str | None = None) -> None:
+    def __init__(
+        self,
+        aws_request_id: str,
+        deadline_ms: int,
+        invoked_function_arn: str,
+        function_name: str,
+        function_version: str,
+        memory_limit_in_mb: int,
+        log_group_name: str,
+        log_stream_name: str,
+        client_context: str | None = None,
+    ) -> None:
         self.aws_request_id = aws_request_id
         self.invoked_function_arn = invoked_function_arn
         self.function_name = function_name
@@ -80,9 +95,11 @@ class LambdaContext:
         sys.stdout.flush()
 
     def __repr__(self) -> str:
-        return (f"LambdaContext([aws_request_id={self.aws_request_id},"
-                f"log_group_name={self.log_group_name},log_stream_name={self.log_stream_name},"
-                f"function_name={self.function_name},memory_limit_in_mb={self.memory_limit_in_mb},"
-                f"function_version={self.function_version},"
-                f"invoked_function_arn={self.invoked_function_arn},"
-                f"client_context={self.client_context},identity={self.identity}])")
+        return (
+            f"LambdaContext([aws_request_id={self.aws_request_id},"
+            f"log_group_name={self.log_group_name},log_stream_name={self.log_stream_name},"
+            f"function_name={self.function_name},memory_limit_in_mb={self.memory_limit_in_mb},"
+            f"function_version={self.function_version},"
+            f"invoked_function_arn={self.invoked_function_arn},"
+            f"client_context={self.client_context},identity={self.identity}])"
+        )

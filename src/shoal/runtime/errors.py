@@ -41,8 +41,9 @@ class FaultException(Exception):
         self.trace = trace if trace is not None else []
 
 
-def make_error(message: str, error_type: str, stack_trace: list[str] | None,
-               request_id: str | None = None) -> dict[str, Any]:
+def make_error(
+    message: str, error_type: str, stack_trace: list[str] | None, request_id: str | None = None
+) -> dict[str, Any]:
     doc: dict[str, Any] = {"errorMessage": message, "errorType": error_type}
     if request_id is not None:
         doc["requestId"] = request_id
@@ -63,5 +64,4 @@ def error_from_exception(exc: BaseException, request_id: str | None = None) -> d
     """The document Lambda returns for an exception raised by the handler or at import."""
     if isinstance(exc, FaultException):
         return make_error(exc.message, exc.error_type, exc.trace, request_id)
-    return make_error(str(exc), type(exc).__name__, user_stack_trace(exc.__traceback__),
-                      request_id)
+    return make_error(str(exc), type(exc).__name__, user_stack_trace(exc.__traceback__), request_id)

@@ -49,10 +49,10 @@ class FrameDecoder:
             if len(buf) < end:
                 break
             start = pos + PREFIX.size
-            header = json.loads(bytes(buf[start:start + head_len]))
+            header = json.loads(bytes(buf[start : start + head_len]))
             if not isinstance(header, dict):
                 raise FrameError("frame header is not a JSON object")
-            frames.append((header, bytes(buf[start + head_len:end])))
+            frames.append((header, bytes(buf[start + head_len : end])))
             pos = end
         if pos:
             del buf[:pos]

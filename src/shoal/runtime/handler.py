@@ -25,8 +25,7 @@ def parse_handler(handler: str) -> tuple[str, str]:
     try:
         modname, fname = handler.rsplit(".", 1)
     except ValueError as e:
-        raise FaultException(MALFORMED_HANDLER_NAME,
-                             f"Bad handler '{handler}': {str(e)}") from None
+        raise FaultException(MALFORMED_HANDLER_NAME, f"Bad handler '{handler}': {str(e)}") from None
     if not modname or not fname or modname.startswith("/") or ".." in modname.split("/"):
         raise FaultException(MALFORMED_HANDLER_NAME, f"Bad handler '{handler}'")
     return modname, fname
@@ -41,20 +40,21 @@ def load_handler(handler: str) -> Handler:
     modname, fname = parse_handler(handler)
     import_name = module_import_name(modname)
     if import_name.split(".")[0] in sys.builtin_module_names:
-        raise FaultException(BUILT_IN_MODULE_CONFLICT,
-                             f"Cannot use built-in module {modname} as a handler module")
+        raise FaultException(
+            BUILT_IN_MODULE_CONFLICT, f"Cannot use built-in module {modname} as a handler module"
+        )
     try:
         module = importlib.import_module(import_name)
     except ImportError as e:
-        raise FaultException(IMPORT_MODULE_ERROR,
-                             f"Unable to import module '{modname}': {str(e)}") from None
+        raise FaultException(
+            IMPORT_MODULE_ERROR, f"Unable to import module '{modname}': {str(e)}"
+        ) from None
     except SyntaxError as e:
         trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
-        raise FaultException(USER_CODE_SYNTAX_ERROR,
-                             f"Syntax error in module '{modname}': {str(e)}",
-                             trace) from None
+        raise FaultException(
+            USER_CODE_SYNTAX_ERROR, f"Syntax error in module '{modname}': {str(e)}", trace
+        ) from None
     function = getattr(module, fname, None)
     if function is None or not callable(function):
-        raise FaultException(HANDLER_NOT_FOUND,
-                             f"Handler '{fname}' missing on module '{modname}'")
+        raise FaultException(HANDLER_NOT_FOUND, f"Handler '{fname}' missing on module '{modname}'")
     return function  # type: ignore[no-any-return]

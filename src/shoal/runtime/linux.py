@@ -39,14 +39,24 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                        ctypes.c_char_p]
+_libc.mount.argtypes = [
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_ulong,
+    ctypes.c_char_p,
+]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.unshare.argtypes = [ctypes.c_int]
 _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                        ctypes.c_ulong]
+_libc.prctl.argtypes = [
+    ctypes.c_int,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+]
 _libc.syscall.restype = ctypes.c_long
 _libc.capset.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
 
@@ -56,8 +66,11 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
 
 
 def _check(result: int, what: str) -> None:
@@ -78,10 +91,13 @@ def setns(fd: int, nstype: int) -> None:
     _check(_libc.setns(fd, nstype), f"setns({fd}, {nstype:#x})")
 
 
-def mount(source: str | None, target: str, fstype: str | None, flags: int,
-          data: str | None = None) -> None:
-    _check(_libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)),
-           f"mount({source!r}, {target!r}, {fstype!r}, 0x{flags:x}, {data!r})")
+def mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+) -> None:
+    _check(
+        _libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)),
+        f"mount({source!r}, {target!r}, {fstype!r}, 0x{flags:x}, {data!r})",
+    )
 
 
 def umount2(target: str, flags: int) -> None:
@@ -92,8 +108,7 @@ def pivot_root(new_root: str, put_old: str) -> None:
     nr = _SYS_PIVOT_ROOT.get(platform.machine())
     if nr is None:
         raise OSError(38, f"pivot_root: unknown syscall number on {platform.machine()}")
-    _check(_libc.syscall(nr, _b(new_root), _b(put_old)),
-           f"pivot_root({new_root!r}, {put_old!r})")
+    _check(_libc.syscall(nr, _b(new_root), _b(put_old)), f"pivot_root({new_root!r}, {put_old!r})")
 
 
 def sethostname(name: str) -> None:
@@ -105,13 +120,11 @@ def prctl(option: int, arg2: int = 0) -> None:
     _check(_libc.prctl(option, arg2, 0, 0, 0), f"prctl({option}, {arg2})")
 
 
-def bind(source: str, target: str, readonly: bool, recursive: bool = False,
-         extra: int = 0) -> None:
+def bind(source: str, target: str, readonly: bool, recursive: bool = False, extra: int = 0) -> None:
     """Bind ``source`` at ``target``; a read-only bind needs a second, remount call."""
     mount(source, target, None, MS_BIND | (MS_REC if recursive else 0))
     if readonly or extra:
-        mount(None, target, None,
-              MS_BIND | MS_REMOUNT | extra | (MS_RDONLY if readonly else 0))
+        mount(None, target, None, MS_BIND | MS_REMOUNT | extra | (MS_RDONLY if readonly else 0))
 
 
 def drop_capabilities() -> None:

@@ -64,7 +64,7 @@ import os
 import signal
 import socket
 import time
-from typing import Any, Dict, List  # noqa: UP035 (evaluated on 3.8)
+from typing import Any
 
 from . import frames, linux, rootfs
 from .bootstrap import Runtime
@@ -78,23 +78,29 @@ from .spawn import (
     wait_for,
 )
 
-NAMESPACES = (linux.CLONE_NEWUSER | linux.CLONE_NEWNS | linux.CLONE_NEWPID | linux.CLONE_NEWIPC
-              | linux.CLONE_NEWUTS)
+NAMESPACES = (
+    linux.CLONE_NEWUSER
+    | linux.CLONE_NEWNS
+    | linux.CLONE_NEWPID
+    | linux.CLONE_NEWIPC
+    | linux.CLONE_NEWUTS
+)
 
 
 class RestoreRequest:
     """What a fork request carries: the new environment's own settings (everything else —
     code, mounts, user, limits — is the template's)."""
 
-    def __init__(self, doc: Dict[str, Any]) -> None:  # noqa: UP006
+    def __init__(self, doc: dict[str, Any]) -> None:
         self.env_id = str(doc["env_id"])
         self.ephemeral_mb = int(doc["ephemeral_mb"])
         self.env_set = {str(k): str(v) for k, v in doc.get("env_set", {}).items()}
         self.env_unset = [str(k) for k in doc.get("env_unset", [])]
 
 
-def run_restore(runtime: Runtime, req: RestoreRequest, control_fd: int, log_fd: int,
-                template_fds: List[int]) -> None:  # noqa: UP006
+def run_restore(
+    runtime: Runtime, req: RestoreRequest, control_fd: int, log_fd: int, template_fds: list[int]
+) -> None:
     """Steps C1-C5, in the fork of the template. Never returns."""
     fd = control_fd
     try:
@@ -162,6 +168,7 @@ def _run_init(runtime: Runtime, req: RestoreRequest) -> None:
 
 def _run_worker(runtime: Runtime, req: RestoreRequest) -> None:
     """Steps W1-W3. Never returns."""
+
     def work() -> None:
         linux.drop_capabilities()
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -175,10 +182,11 @@ def _run_worker(runtime: Runtime, req: RestoreRequest) -> None:
         runtime.template = False
         runtime.restored = True
         runtime.serve()
+
     run_to_exit(work)
 
 
-def _install_fds(control_fd: int, log_fd: int, template_fds: List[int]) -> None:  # noqa: UP006
+def _install_fds(control_fd: int, log_fd: int, template_fds: list[int]) -> None:
     """Step C2."""
     control = fcntl.fcntl(control_fd, fcntl.F_DUPFD_CLOEXEC, 10)
     log = fcntl.fcntl(log_fd, fcntl.F_DUPFD_CLOEXEC, 10)

@@ -25,12 +25,27 @@ from . import linux
 from .linux import MS_NODEV, MS_NOEXEC, MS_NOSUID
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-ETC_FILES = ("passwd", "group", "hosts", "resolv.conf", "nsswitch.conf", "localtime",
-             "host.conf", "ld.so.cache", "ld.so.conf", "os-release", "mime.types")
+ETC_FILES = (
+    "passwd",
+    "group",
+    "hosts",
+    "resolv.conf",
+    "nsswitch.conf",
+    "localtime",
+    "host.conf",
+    "ld.so.cache",
+    "ld.so.conf",
+    "os-release",
+    "mime.types",
+)
 ETC_DIRS = ("ssl", "ca-certificates", "ld.so.conf.d")
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
-DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"))
+DEV_LINKS = (
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+)
 MOUNT_POINTS = ("proc", "dev", "etc", "tmp", "mnt", "var/task", "var/runtime", "opt")
 
 # (source, target, readonly) of a file-system mount inside the environment.
@@ -103,8 +118,9 @@ def prepare_base(root: str, runtime_dir: str, prefixes: Sequence[str]) -> None:
     _populate_dev(root)
     linux.bind(runtime_dir, root + "/var/runtime", readonly=True, extra=MS_NOSUID | MS_NODEV)
     # The base itself becomes read-only: writing / inside an environment fails with EROFS.
-    linux.mount(None, root, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY
-                | MS_NOSUID | MS_NODEV)
+    linux.mount(
+        None, root, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | MS_NOSUID | MS_NODEV
+    )
 
 
 def interpreter_prefixes() -> list[str]:
@@ -115,8 +131,13 @@ def interpreter_prefixes() -> list[str]:
 
 
 def mount_tmp(root: str, ephemeral_mb: int, uid: int, gid: int) -> None:
-    linux.mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-                f"size={ephemeral_mb}m,mode=1777,uid={uid},gid={gid}")
+    linux.mount(
+        "tmpfs",
+        root + "/tmp",
+        "tmpfs",
+        MS_NOSUID | MS_NODEV,
+        f"size={ephemeral_mb}m,mode=1777,uid={uid},gid={gid}",
+    )
 
 
 def _mount_user_mounts(root: str, mounts: Sequence[MountSpec]) -> None:
@@ -131,8 +152,9 @@ def _mount_user_mounts(root: str, mounts: Sequence[MountSpec]) -> None:
     linux.mount(None, mnt, None, linux.MS_REMOUNT | linux.MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def mount_environment(root: str, code_dir: str, ephemeral_mb: int, uid: int, gid: int,
-                      mounts: Sequence[MountSpec]) -> None:
+def mount_environment(
+    root: str, code_dir: str, ephemeral_mb: int, uid: int, gid: int, mounts: Sequence[MountSpec]
+) -> None:
     """Per-environment mounts, then pivot into ``root``. Runs as PID 1 of the new PID
     namespace, in its own fresh mount namespace, still as root."""
     mount_tmp(root, ephemeral_mb, uid, gid)

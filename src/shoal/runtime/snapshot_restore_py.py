@@ -20,35 +20,37 @@ the handler is imported, so a copy bundled with the function's code is never the
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Tuple  # noqa: UP035 (evaluated on 3.8)
+from typing import Any, Callable, Dict, Tuple  # noqa: UP035 (Hook is evaluated on 3.8)
 
 # (callable, args, kwargs), in the order of registration.
 Hook = Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any]]  # noqa: UP006
 
-_before_snapshot: List[Hook] = []  # noqa: UP006
-_after_restore: List[Hook] = []  # noqa: UP006
+_before_snapshot: list[Hook] = []
+_after_restore: list[Hook] = []
 
 
-def register_before_snapshot(func: Callable[..., Any], *args: Any,
-                             **kwargs: Any) -> Callable[..., Any]:
+def register_before_snapshot(
+    func: Callable[..., Any], *args: Any, **kwargs: Any
+) -> Callable[..., Any]:
     """Run ``func(*args, **kwargs)`` once before the snapshot; usable as a decorator."""
     _before_snapshot.append((func, args, kwargs))
     return func
 
 
-def register_after_restore(func: Callable[..., Any], *args: Any,
-                           **kwargs: Any) -> Callable[..., Any]:
+def register_after_restore(
+    func: Callable[..., Any], *args: Any, **kwargs: Any
+) -> Callable[..., Any]:
     """Run ``func(*args, **kwargs)`` in each restored environment; usable as a decorator."""
     _after_restore.append((func, args, kwargs))
     return func
 
 
-def get_before_snapshot() -> List[Hook]:  # noqa: UP006
+def get_before_snapshot() -> list[Hook]:
     """The registry itself (AWS's runner pops from it), in the order of registration."""
     return _before_snapshot
 
 
-def get_after_restore() -> List[Hook]:  # noqa: UP006
+def get_after_restore() -> list[Hook]:
     return _after_restore
 
 

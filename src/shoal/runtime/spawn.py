@@ -152,8 +152,14 @@ def report_fatal(fd: int, exc: BaseException) -> None:
         pass  # the server is gone; the exit status still tells the zygote
 
 
-def run_init(req: SpawnRequest, base_root: str, stdlib_path: list[str], control_fd: int,
-             log_fd: int, fork_fd: int | None = None) -> None:
+def run_init(
+    req: SpawnRequest,
+    base_root: str,
+    stdlib_path: list[str],
+    control_fd: int,
+    log_fd: int,
+    fork_fd: int | None = None,
+) -> None:
     """Steps I1-I6 and the init's wait loop. Never returns."""
     fd = control_fd
     try:
@@ -164,8 +170,9 @@ def run_init(req: SpawnRequest, base_root: str, stdlib_path: list[str], control_
         linux.unshare(linux.CLONE_NEWNS | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS)
         linux.sethostname(req.env_id[:64])
         join_cgroups(req.cgroup_procs)
-        rootfs.mount_environment(base_root, req.code_dir, req.ephemeral_mb, req.uid, req.gid,
-                                 req.mounts)
+        rootfs.mount_environment(
+            base_root, req.code_dir, req.ephemeral_mb, req.uid, req.gid, req.mounts
+        )
         worker = os.fork()
     except BaseException as e:
         report_fatal(fd, e)
@@ -207,6 +214,7 @@ def wait_for(worker: int) -> int:
 
 def run_worker(req: SpawnRequest, stdlib_path: list[str]) -> None:
     """Steps W1-W3. Never returns."""
+
     def work() -> None:
         set_limits(req.rlimit_as)
         drop_privileges(req.uid, req.gid, req.groups)
@@ -220,6 +228,7 @@ def run_worker(req: SpawnRequest, stdlib_path: list[str]) -> None:
             from .template import TemplateLoop  # preloaded by the zygote; imports this module
 
             TemplateLoop(runtime, FORK_FD).serve()
+
     run_to_exit(work)
 
 
@@ -241,8 +250,9 @@ def run_to_exit(work: Callable[[], None]) -> None:
             os._exit(code)
 
 
-def spawn(req: SpawnRequest, base_root: str, stdlib_path: list[str],
-          own_pidns_fd: int) -> tuple[int, list[int]]:
+def spawn(
+    req: SpawnRequest, base_root: str, stdlib_path: list[str], own_pidns_fd: int
+) -> tuple[int, list[int]]:
     """Steps Z1-Z5 (minus the send). Returns (init pid, [control parent end, log read end]
     plus, for a template, the fork channel's parent end); the caller owns the fds."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -255,8 +265,14 @@ def spawn(req: SpawnRequest, base_root: str, stdlib_path: list[str],
         sys.stderr.flush()
         pid = fork_into_new_pid_namespace(own_pidns_fd)
         if pid == 0:
-            run_init(req, base_root, stdlib_path, child.fileno(), log_w,
-                     fork_child.fileno() if fork_child is not None else None)
+            run_init(
+                req,
+                base_root,
+                stdlib_path,
+                child.fileno(),
+                log_w,
+                fork_child.fileno() if fork_child is not None else None,
+            )
     except BaseException:
         parent.close()
         os.close(log_r)

@@ -26,7 +26,7 @@ import os
 import selectors
 import signal
 import socket
-from typing import Any, Deque, Dict, List, Set  # noqa: UP035 (evaluated on 3.8)
+from typing import Any
 
 from . import frames, restore
 from .bootstrap import Runtime, flush_std_streams
@@ -39,9 +39,9 @@ class TemplateLoop:
         self.runtime = runtime
         self.sock = socket.socket(fileno=fork_fd)
         self.decoder = frames.FrameDecoder()
-        self.fds: Deque[int] = collections.deque()  # noqa: UP006 - received, not yet used
-        self.children: Set[int] = set()  # noqa: UP006 - forked environments (their pid here)
-        self.own_fds: List[int] = [fork_fd]  # noqa: UP006 - closed in every fork
+        self.fds: collections.deque[int] = collections.deque()  # received, not yet used
+        self.children: set[int] = set()  # forked environments (their pid here)
+        self.own_fds: list[int] = [fork_fd]  # closed in every fork
         self.running = True
 
     def serve(self) -> None:
@@ -62,12 +62,13 @@ class TemplateLoop:
                 else:
                     self.read_requests()
 
-    def send(self, header: Dict[str, Any]) -> None:  # noqa: UP006
+    def send(self, header: dict[str, Any]) -> None:
         self.sock.sendall(frames.encode(header))
 
     def read_requests(self) -> None:
         data, anc, _flags, _addr = self.sock.recvmsg(
-            1 << 16, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC)
+            1 << 16, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC
+        )
         for level, kind, payload in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds = array.array("i")
@@ -81,13 +82,11 @@ class TemplateLoop:
             if op == "fork":
                 self.fork(header)
             elif op == "ping":
-                self.send({"op": "pong", "id": header.get("id"),
-                           "children": len(self.children)})
+                self.send({"op": "pong", "id": header.get("id"), "children": len(self.children)})
             else:
-                self.send({"op": "error", "id": header.get("id"),
-                           "error": f"unknown op {op!r}"})
+                self.send({"op": "error", "id": header.get("id"), "error": f"unknown op {op!r}"})
 
-    def fork(self, header: Dict[str, Any]) -> None:  # noqa: UP006
+    def fork(self, header: dict[str, Any]) -> None:
         if len(self.fds) < 2:
             self.send({"op": "error", "id": header.get("id"), "error": "fork without its fds"})
             return
@@ -99,15 +98,13 @@ class TemplateLoop:
         except Exception as e:  # reported to the server, which raises it to its caller
             os.close(control)
             os.close(log)
-            self.send({"op": "error", "id": header.get("id"),
-                       "error": f"{type(e).__name__}: {e}"})
+            self.send({"op": "error", "id": header.get("id"), "error": f"{type(e).__name__}: {e}"})
             return
         if pid == 0:
             # Everything the loop owns, including other requests' fds, stays out of the child
             # (closed there by fd number: the objects must not close them again).
             self.sock.detach()
-            restore.run_restore(self.runtime, spec, control, log,
-                                self.own_fds + list(self.fds))
+            restore.run_restore(self.runtime, spec, control, log, self.own_fds + list(self.fds))
         os.close(control)
         os.close(log)
         self.children.add(pid)

@@ -91,8 +91,14 @@ class Zygote:
         self.wakeup_r = r
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
         signal.set_wakeup_fd(w)
-        self.send({"op": "hello", "pid": os.getpid(), "root": self.base_root,
-                   "python": ".".join(str(v) for v in sys.version_info[:3])})
+        self.send(
+            {
+                "op": "hello",
+                "pid": os.getpid(),
+                "root": self.base_root,
+                "python": ".".join(str(v) for v in sys.version_info[:3]),
+            }
+        )
 
     def send(self, header: dict[str, Any], fds: list[int] = ()) -> None:  # type: ignore
         data = frames.encode(header)
@@ -158,13 +164,11 @@ class Zygote:
             req = spawn.SpawnRequest(header["spec"])
             pid, fds = spawn.spawn(req, self.base_root, self.stdlib_path, self.own_pidns)
         except Exception as e:  # reported to the server, which raises it to its caller
-            self.send({"op": "error", "id": header.get("id"),
-                       "error": f"{type(e).__name__}: {e}"})
+            self.send({"op": "error", "id": header.get("id"), "error": f"{type(e).__name__}: {e}"})
             return
         self.children.add(pid)
         try:
-            self.send({"op": "spawned", "id": header.get("id"), "pid": pid,
-                       "nfds": len(fds)}, fds)
+            self.send({"op": "spawned", "id": header.get("id"), "pid": pid, "nfds": len(fds)}, fds)
         finally:
             for fd in fds:
                 os.close(fd)

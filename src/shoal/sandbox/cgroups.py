@@ -108,16 +108,23 @@ class Cgroups:
     def _probe(self) -> bool:
         v1_memory = os.path.join(os.path.dirname(self.memory_parent), "memory.limit_in_bytes")
         if not os.path.exists(v1_memory):
-            log.warning("no cgroup v1 memory controller at %s: environments are limited with "
-                        "RLIMIT_AS instead", os.path.dirname(self.memory_parent))
+            log.warning(
+                "no cgroup v1 memory controller at %s: environments are limited with "
+                "RLIMIT_AS instead",
+                os.path.dirname(self.memory_parent),
+            )
             return False
         try:
             os.makedirs(self.memory_parent, exist_ok=True)
             if self.pids_parent:
                 os.makedirs(self.pids_parent, exist_ok=True)
         except OSError as e:
-            log.warning("cgroup memory controller not writable at %s (%s): environments are "
-                        "limited with RLIMIT_AS instead", self.memory_parent, e)
+            log.warning(
+                "cgroup memory controller not writable at %s (%s): environments are "
+                "limited with RLIMIT_AS instead",
+                self.memory_parent,
+                e,
+            )
             return False
         return True
 

@@ -65,7 +65,8 @@ class ForkChannel:
             return
         try:
             data, anc, _flags, _addr = self.sock.recvmsg(
-                1 << 16, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC)
+                1 << 16, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC
+            )
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -135,8 +136,9 @@ class ForkChannel:
     def forget(self, pid: int) -> None:
         self._exits.pop(pid, None)
 
-    async def request(self, header: dict[str, Any], timeout: float,
-                      fds: Sequence[int] = ()) -> tuple[dict[str, Any], list[int]]:
+    async def request(
+        self, header: dict[str, Any], timeout: float, fds: Sequence[int] = ()
+    ) -> tuple[dict[str, Any], list[int]]:
         """Send one request (with ``fds`` attached) and wait for its reply and fds."""
         if self._lost or self.sock is None or self._loop is None:
             raise SpawnError(f"{self.name} is not running")
@@ -148,9 +150,8 @@ class ForkChannel:
             self.sock.setblocking(True)  # a request is a few hundred bytes: never blocks long
             try:
                 if fds:
-                    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                            array.array("i", fds).tobytes())]
-                    data = data[self.sock.sendmsg([data], anc):]
+                    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+                    data = data[self.sock.sendmsg([data], anc) :]
                 if data:
                     self.sock.sendall(data)
             finally:

@@ -100,9 +100,16 @@ class _Control(asyncio.Protocol):
 
 
 class ForkServerEnvironment:
-    def __init__(self, spec: EnvironmentSpec, pid: int, log_fd: int, cgroup: EnvCgroup | None,
-                 exit_future: asyncio.Future[int | None], on_output: OutputCallback,
-                 on_destroyed: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        spec: EnvironmentSpec,
+        pid: int,
+        log_fd: int,
+        cgroup: EnvCgroup | None,
+        exit_future: asyncio.Future[int | None],
+        on_output: OutputCallback,
+        on_destroyed: Callable[[], None],
+    ) -> None:
         self.spec = spec
         self.env_id = spec.env_id
         self.pid = pid
@@ -172,12 +179,16 @@ class ForkServerEnvironment:
         self._begin()
         start = time.perf_counter()
         env = self.spec.environment
-        self._send({
-            "op": "init", "handler": self.spec.handler, "memory_mb": self.spec.memory_mb,
-            "function_name": env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
-            "log_group_name": env.get("AWS_LAMBDA_LOG_GROUP_NAME", ""),
-            "log_stream_name": env.get("AWS_LAMBDA_LOG_STREAM_NAME", ""),
-        })
+        self._send(
+            {
+                "op": "init",
+                "handler": self.spec.handler,
+                "memory_mb": self.spec.memory_mb,
+                "function_name": env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+                "log_group_name": env.get("AWS_LAMBDA_LOG_GROUP_NAME", ""),
+                "log_stream_name": env.get("AWS_LAMBDA_LOG_STREAM_NAME", ""),
+            }
+        )
         timeout = max(MIN_INIT_TIMEOUT_S, self.spec.timeout_s)
         frame = await self._reply(timeout)
         duration = (time.perf_counter() - start) * 1000
@@ -185,8 +196,12 @@ class ForkServerEnvironment:
             self._state = State.READY
             return InitResult(duration, frame[0].get("error"))
         if frame is None:
-            kind, doc = TIMEOUT, rt_errors.make_error(
-                f"INIT timed out after {timeout:.2f} seconds", rt_errors.TIMEOUT, [])
+            kind, doc = (
+                TIMEOUT,
+                rt_errors.make_error(
+                    f"INIT timed out after {timeout:.2f} seconds", rt_errors.TIMEOUT, []
+                ),
+            )
         else:
             kind, doc = await self._death(None)
         return InitResult(duration, doc)
@@ -204,35 +219,50 @@ class ForkServerEnvironment:
             self._state = State.READY if error else State.TEMPLATE
             return error
         if frame is None:
-            return rt_errors.make_error(f"snapshot timed out after {timeout:.2f} seconds",
-                                        rt_errors.TIMEOUT, [])
+            return rt_errors.make_error(
+                f"snapshot timed out after {timeout:.2f} seconds", rt_errors.TIMEOUT, []
+            )
         return (await self._death(None))[1]
 
     async def invoke(self, req: InvokeRequest) -> InvokeResult:
         self._begin()
         start = time.perf_counter()
         deadline_ms = min(req.deadline_ms, int(time.time() * 1000 + self.spec.timeout_s * 1000))
-        self._send({"op": "invoke", "request_id": req.request_id,
-                    "arn": req.invoked_function_arn, "version": req.function_version,
-                    "deadline_ms": deadline_ms, "client_context": req.client_context},
-                   req.payload)
+        self._send(
+            {
+                "op": "invoke",
+                "request_id": req.request_id,
+                "arn": req.invoked_function_arn,
+                "version": req.function_version,
+                "deadline_ms": deadline_ms,
+                "client_context": req.client_context,
+            },
+            req.payload,
+        )
         frame = await self._reply(max(deadline_ms / 1000 - time.time(), 0.0))
         if frame is not None and frame[0].get("op") == "result":
             self._state = State.READY
             kind = SUCCESS if frame[0].get("ok") else ERROR
             return self._result(kind, frame[1], start)
         if frame is None:
-            kind, doc = TIMEOUT, rt_errors.make_error(
-                f"RequestId: {req.request_id} Error: Task timed out after "
-                f"{self.spec.timeout_s:.2f} seconds", rt_errors.TIMEOUT, None)
+            kind, doc = (
+                TIMEOUT,
+                rt_errors.make_error(
+                    f"RequestId: {req.request_id} Error: Task timed out after "
+                    f"{self.spec.timeout_s:.2f} seconds",
+                    rt_errors.TIMEOUT,
+                    None,
+                ),
+            )
         else:
             kind, doc = await self._death(req.request_id)
         doc.pop("stackTrace", None)
         return self._result(kind, json.dumps(doc).encode(), start)
 
     def _result(self, kind: str, payload: bytes, start: float) -> InvokeResult:
-        return InvokeResult(kind, payload, (time.perf_counter() - start) * 1000,
-                            self.max_memory_used_mb())
+        return InvokeResult(
+            kind, payload, (time.perf_counter() - start) * 1000, self.max_memory_used_mb()
+        )
 
     async def _reply(self, timeout: float) -> frames.Frame | None | tuple[dict[str, Any], bytes]:
         """The runtime's reply, with all output before it delivered. None means the deadline
@@ -355,7 +385,8 @@ def _open_usage(cgroup: EnvCgroup | None) -> int | None:
     if cgroup is None:
         return None
     try:
-        return os.open(os.path.join(cgroup.memory_dir, "memory.max_usage_in_bytes"),
-                       os.O_RDONLY | os.O_CLOEXEC)
+        return os.open(
+            os.path.join(cgroup.memory_dir, "memory.max_usage_in_bytes"), os.O_RDONLY | os.O_CLOEXEC
+        )
     except OSError:
         return None

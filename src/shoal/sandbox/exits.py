@@ -11,14 +11,23 @@ import signal
 
 # Go's signal strings, which Lambda's "Runtime exited with error: signal: ..." uses.
 SIGNAL_WORDS = {
-    signal.SIGHUP: "hangup", signal.SIGINT: "interrupt", signal.SIGQUIT: "quit",
-    signal.SIGILL: "illegal instruction", signal.SIGTRAP: "trace/breakpoint trap",
-    signal.SIGABRT: "aborted", signal.SIGBUS: "bus error",
-    signal.SIGFPE: "floating point exception", signal.SIGKILL: "killed",
-    signal.SIGUSR1: "user defined signal 1", signal.SIGSEGV: "segmentation fault",
-    signal.SIGUSR2: "user defined signal 2", signal.SIGPIPE: "broken pipe",
-    signal.SIGALRM: "alarm clock", signal.SIGTERM: "terminated",
-    signal.SIGXCPU: "CPU time limit exceeded", signal.SIGXFSZ: "file size limit exceeded",
+    signal.SIGHUP: "hangup",
+    signal.SIGINT: "interrupt",
+    signal.SIGQUIT: "quit",
+    signal.SIGILL: "illegal instruction",
+    signal.SIGTRAP: "trace/breakpoint trap",
+    signal.SIGABRT: "aborted",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "floating point exception",
+    signal.SIGKILL: "killed",
+    signal.SIGUSR1: "user defined signal 1",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGUSR2: "user defined signal 2",
+    signal.SIGPIPE: "broken pipe",
+    signal.SIGALRM: "alarm clock",
+    signal.SIGTERM: "terminated",
+    signal.SIGXCPU: "CPU time limit exceeded",
+    signal.SIGXFSZ: "file size limit exceeded",
 }
 
 

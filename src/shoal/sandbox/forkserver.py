@@ -34,9 +34,13 @@ ZYGOTE_START_TIMEOUT_S = 30.0
 
 
 class ForkServerFactory:
-    def __init__(self, runtimes: Mapping[str, str] | None = None,
-                 cgroup_root: str = CGROUP_ROOT, spawn_timeout: float = SPAWN_TIMEOUT_S,
-                 template_idle_s: float = TEMPLATE_IDLE_S) -> None:
+    def __init__(
+        self,
+        runtimes: Mapping[str, str] | None = None,
+        cgroup_root: str = CGROUP_ROOT,
+        spawn_timeout: float = SPAWN_TIMEOUT_S,
+        template_idle_s: float = TEMPLATE_IDLE_S,
+    ) -> None:
         self._runtimes = dict(runtimes) if runtimes is not None else discover()
         self._cgroups = Cgroups(cgroup_root)
         self._spawn_timeout = spawn_timeout
@@ -58,11 +62,15 @@ class ForkServerFactory:
         """The running zygote for ``runtime``, started (or restarted) if needed."""
         interpreter = self._runtimes.get(runtime)
         if interpreter is None:
-            raise SpawnError(f"runtime {runtime!r} is not available on this host "
-                             f"(found: {', '.join(self._runtimes) or 'none'})")
+            raise SpawnError(
+                f"runtime {runtime!r} is not available on this host "
+                f"(found: {', '.join(self._runtimes) or 'none'})"
+            )
         if os.geteuid() != 0:
-            raise SpawnError("the sandbox needs root (mount and PID namespaces, cgroups, "
-                             "setuid to the function's user): run Shoal as root")
+            raise SpawnError(
+                "the sandbox needs root (mount and PID namespaces, cgroups, "
+                "setuid to the function's user): run Shoal as root"
+            )
         lock = self._starting.setdefault(runtime, asyncio.Lock())
         async with lock:
             zyg = self._zygotes.get(runtime)
@@ -98,29 +106,34 @@ class ForkServerFactory:
             if not os.path.exists(m.source):
                 raise SpawnError(f"mount source {m.source} does not exist")
 
-    async def spawn(self, spec: EnvironmentSpec,
-                    on_output: OutputCallback) -> ForkServerEnvironment:
+    async def spawn(
+        self, spec: EnvironmentSpec, on_output: OutputCallback
+    ) -> ForkServerEnvironment:
         env, _ = await self._spawn(spec, on_output, template=False)
         return env
 
-    async def _spawn(self, spec: EnvironmentSpec, on_output: OutputCallback,
-                     template: bool) -> tuple[ForkServerEnvironment, socket.socket | None]:
+    async def _spawn(
+        self, spec: EnvironmentSpec, on_output: OutputCallback, template: bool
+    ) -> tuple[ForkServerEnvironment, socket.socket | None]:
         """A new environment from the zygote, and for a template its fork channel's end."""
         self._check_spec(spec)
         zyg = await self.zygote(spec.runtime)
         cgroup = self._cgroups.create(spec.env_id, spec.memory_mb)
         request: dict[str, Any] = {
-            "env_id": spec.env_id, "code_dir": os.path.realpath(spec.code_dir),
-            "environment": dict(spec.environment), "ephemeral_mb": spec.ephemeral_mb,
-            "uid": spec.uid, "gid": spec.gid, "groups": list(spec.groups),
+            "env_id": spec.env_id,
+            "code_dir": os.path.realpath(spec.code_dir),
+            "environment": dict(spec.environment),
+            "ephemeral_mb": spec.ephemeral_mb,
+            "uid": spec.uid,
+            "gid": spec.gid,
+            "groups": list(spec.groups),
             "mounts": [[os.path.realpath(m.source), m.target, m.readonly] for m in spec.mounts],
             "cgroup_procs": cgroup.procs_paths if cgroup else [],
             "rlimit_as": None if cgroup else spec.memory_mb * MIB,
             "template": template,
         }
         try:
-            reply, fds = await zyg.request({"op": "spawn", "spec": request},
-                                           self._spawn_timeout)
+            reply, fds = await zyg.request({"op": "spawn", "spec": request}, self._spawn_timeout)
         except BaseException:
             if cgroup is not None:
                 cgroup.remove()
@@ -132,8 +145,15 @@ class ForkServerFactory:
         pid = int(reply["pid"])
         control = socket.socket(fileno=fds[0])
         channel = socket.socket(fileno=fds[2]) if len(fds) > 2 else None
-        env = ForkServerEnvironment(spec, pid, fds[1], cgroup, zyg.exit_future(pid), on_output,
-                                    lambda: self._forget(spec.env_id, zyg, pid))
+        env = ForkServerEnvironment(
+            spec,
+            pid,
+            fds[1],
+            cgroup,
+            zyg.exit_future(pid),
+            on_output,
+            lambda: self._forget(spec.env_id, zyg, pid),
+        )
         self._envs[spec.env_id] = env
         try:
             await env.attach(control, self._spawn_timeout)
@@ -145,8 +165,7 @@ class ForkServerFactory:
 
     # -- snapshot starts -------------------------------------------------------------------
 
-    async def snapshot(self, spec: EnvironmentSpec,
-                       on_output: OutputCallback) -> SnapshotTemplate:
+    async def snapshot(self, spec: EnvironmentSpec, on_output: OutputCallback) -> SnapshotTemplate:
         """A snapshot template made from ``spec``: spawned, its init run once, its
         before-snapshot hooks run. Raises SnapshotFailed (init or hook error; nothing is left
         running) or SpawnError."""
@@ -169,8 +188,9 @@ class ForkServerFactory:
         self._templates.add(template)
         return template
 
-    async def spawn_from(self, template: SnapshotTemplate, spec: EnvironmentSpec,
-                         on_output: OutputCallback) -> ForkServerEnvironment:
+    async def spawn_from(
+        self, template: SnapshotTemplate, spec: EnvironmentSpec, on_output: OutputCallback
+    ) -> ForkServerEnvironment:
         """A new environment forked from ``template`` (a snapshot start), ready for ``init``,
         which runs the after-restore hooks instead of the function's init."""
         self._check_spec(spec)
@@ -178,8 +198,9 @@ class ForkServerFactory:
         self._envs[spec.env_id] = env
         return env
 
-    async def spawn_snapshot(self, key: str, spec: EnvironmentSpec,
-                             on_output: OutputCallback) -> ForkServerEnvironment:
+    async def spawn_snapshot(
+        self, key: str, spec: EnvironmentSpec, on_output: OutputCallback
+    ) -> ForkServerEnvironment:
         """A new environment forked from the template cached under ``key`` (made from
         ``spec`` by the first call); see :class:`~shoal.sandbox.snapshots.SnapshotCache`."""
         return await self.snapshots.spawn(key, spec, on_output)
@@ -203,10 +224,12 @@ class ForkServerFactory:
         """Destroy every environment, then stop every zygote. Nothing is left running."""
         self._closed = True
         self.snapshots.close()
-        results = await asyncio.gather(*(env.destroy() for env in list(self._envs.values())),
-                                       return_exceptions=True)
-        results += await asyncio.gather(*(t.destroy() for t in list(self._templates)),
-                                        return_exceptions=True)
+        results = await asyncio.gather(
+            *(env.destroy() for env in list(self._envs.values())), return_exceptions=True
+        )
+        results += await asyncio.gather(
+            *(t.destroy() for t in list(self._templates)), return_exceptions=True
+        )
         self._templates.clear()
         for result in results:
             if isinstance(result, BaseException):

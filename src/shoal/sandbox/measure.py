@@ -26,8 +26,10 @@ def _pct(values: list[float], p: float) -> float:
 
 def _line(name: str, values: list[float], unit: str = "ms", scale: float = 1.0) -> str:
     v = [x * scale for x in values]
-    return (f"{name:<28} n={len(v):<6} p50={_pct(v, 50):8.3f} {unit}  "
-            f"p99={_pct(v, 99):8.3f} {unit}  mean={statistics.mean(v):8.3f} {unit}")
+    return (
+        f"{name:<28} n={len(v):<6} p50={_pct(v, 50):8.3f} {unit}  "
+        f"p99={_pct(v, 99):8.3f} {unit}  mean={statistics.mean(v):8.3f} {unit}"
+    )
 
 
 async def measure(runtime: str, spawns: int, invokes: int, uid: int) -> None:
@@ -41,22 +43,43 @@ async def measure(runtime: str, spawns: int, invokes: int, uid: int) -> None:
             await factory.zygote(runtime)
             cold, init, first = [], [], []
             for i in range(spawns):
-                spec = EnvironmentSpec(f"measure-{os.getpid()}-{i}", runtime, tmp, "app.handler",
-                                       {"PATH": "/usr/bin:/bin"}, 128, 64, 30.0, uid, uid)
+                spec = EnvironmentSpec(
+                    f"measure-{os.getpid()}-{i}",
+                    runtime,
+                    tmp,
+                    "app.handler",
+                    {"PATH": "/usr/bin:/bin"},
+                    128,
+                    64,
+                    30.0,
+                    uid,
+                    uid,
+                )
                 t0 = time.perf_counter()
                 env = await factory.spawn(spec, lambda e, c: None)
                 t1 = time.perf_counter()
                 await env.init()
                 t2 = time.perf_counter()
-                await env.invoke(InvokeRequest("r", b"{}", "arn", "$LATEST",
-                                               int(time.time() * 1000) + 30000))
+                await env.invoke(
+                    InvokeRequest("r", b"{}", "arn", "$LATEST", int(time.time() * 1000) + 30000)
+                )
                 t3 = time.perf_counter()
                 cold.append((t1 - t0) * 1000)
                 init.append((t2 - t1) * 1000)
                 first.append((t3 - t0) * 1000)
                 await env.destroy()
-            spec = EnvironmentSpec(f"measure-{os.getpid()}-warm", runtime, tmp, "app.handler",
-                                   {}, 128, 64, 30.0, uid, uid)
+            spec = EnvironmentSpec(
+                f"measure-{os.getpid()}-warm",
+                runtime,
+                tmp,
+                "app.handler",
+                {},
+                128,
+                64,
+                30.0,
+                uid,
+                uid,
+            )
             env = await factory.spawn(spec, lambda e, c: None)
             await env.init()
             payload = b'{"hello": "world"}'
@@ -66,8 +89,10 @@ async def measure(runtime: str, spawns: int, invokes: int, uid: int) -> None:
                 t0 = time.perf_counter()
                 await env.invoke(req)
                 warm.append((time.perf_counter() - t0) * 1e6)
-            print(f"runtime {runtime} ({factory.runtimes()[runtime]}), cgroups "
-                  f"{'on' if factory.cgroups_available else 'off (RLIMIT_AS)'}")
+            print(
+                f"runtime {runtime} ({factory.runtimes()[runtime]}), cgroups "
+                f"{'on' if factory.cgroups_available else 'off (RLIMIT_AS)'}"
+            )
             print(_line("cold start (spawn->ready)", cold))
             print(_line("init (import handler)", init))
             print(_line("spawn+init+first invoke", first))

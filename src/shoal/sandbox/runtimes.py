@@ -24,8 +24,9 @@ def _version_key(path: str) -> tuple[int, ...]:
 
 def search_dirs(path_env: str | None = None, pyenv_root: str | None = None) -> list[str]:
     root = pyenv_root or os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    pyenv = sorted(glob.glob(os.path.join(root, "versions", "*", "bin")), key=_version_key,
-                   reverse=True)
+    pyenv = sorted(
+        glob.glob(os.path.join(root, "versions", "*", "bin")), key=_version_key, reverse=True
+    )
     path = (path_env if path_env is not None else os.environ.get("PATH", "")).split(os.pathsep)
     dirs: list[str] = []
     for d in ["/usr/bin", "/usr/local/bin", *pyenv, *path]:

@@ -52,8 +52,9 @@ class SnapshotCache:
         template = self._templates.get(key)
         return template if template is not None and template.alive else None
 
-    async def spawn(self, key: str, spec: EnvironmentSpec,
-                    on_output: OutputCallback) -> ForkServerEnvironment:
+    async def spawn(
+        self, key: str, spec: EnvironmentSpec, on_output: OutputCallback
+    ) -> ForkServerEnvironment:
         template = await self.template(key, spec, on_output)
         if template is None:
             return await self._factory.spawn(spec, on_output)
@@ -65,8 +66,9 @@ class SnapshotCache:
                 self._childless(template)
             raise
 
-    async def template(self, key: str, spec: EnvironmentSpec,
-                       on_output: OutputCallback) -> SnapshotTemplate | None:
+    async def template(
+        self, key: str, spec: EnvironmentSpec, on_output: OutputCallback
+    ) -> SnapshotTemplate | None:
         """The live template for ``key``, made from ``spec`` if needed; None when its init
         failed (the caller starts a plain environment)."""
         template = self._templates.get(key)
@@ -82,8 +84,9 @@ class SnapshotCache:
             task.add_done_callback(lambda _t: self._making.pop(key, None))
         return await asyncio.shield(task)
 
-    async def _make(self, key: str, spec: EnvironmentSpec,
-                    on_output: OutputCallback) -> SnapshotTemplate | None:
+    async def _make(
+        self, key: str, spec: EnvironmentSpec, on_output: OutputCallback
+    ) -> SnapshotTemplate | None:
         # The template's output (its init's prints, its hooks') goes to the log of the
         # environment that asked for it, like a plain cold start's init output.
         asker = spec.env_id

@@ -56,8 +56,14 @@ class SnapshotFailed(SandboxError):
 
 
 class SnapshotTemplate:
-    def __init__(self, env: ForkServerEnvironment, channel: ForkChannel, init: InitResult,
-                 cgroups: Cgroups, timeout: float) -> None:
+    def __init__(
+        self,
+        env: ForkServerEnvironment,
+        channel: ForkChannel,
+        init: InitResult,
+        cgroups: Cgroups,
+        timeout: float,
+    ) -> None:
         self.env = env
         self.spec = env.spec
         self.channel = channel
@@ -76,11 +82,14 @@ class SnapshotTemplate:
     def check_compatible(self, spec: EnvironmentSpec) -> None:
         for name in SHARED_FIELDS:
             if getattr(spec, name) != getattr(self.spec, name):
-                raise SpawnError(f"environment {spec.env_id} differs from its template in "
-                                 f"{name}: a snapshot start inherits it")
+                raise SpawnError(
+                    f"environment {spec.env_id} differs from its template in "
+                    f"{name}: a snapshot start inherits it"
+                )
 
-    async def restore(self, spec: EnvironmentSpec, on_output: OutputCallback,
-                      on_destroyed: Callable[[], None]) -> ForkServerEnvironment:
+    async def restore(
+        self, spec: EnvironmentSpec, on_output: OutputCallback, on_destroyed: Callable[[], None]
+    ) -> ForkServerEnvironment:
         """A new environment forked from this template, ready for ``init`` (which runs the
         after-restore hooks). Raises SpawnError, leaving nothing behind."""
         if not self.alive:
@@ -115,8 +124,9 @@ class SnapshotTemplate:
             if not self.children and self.on_childless is not None:
                 self.on_childless(self)
 
-        env = ForkServerEnvironment(spec, host_pid, log_r, cgroup, exit_future, on_output,
-                                    destroyed)
+        env = ForkServerEnvironment(
+            spec, host_pid, log_r, cgroup, exit_future, on_output, destroyed
+        )
         self.children[spec.env_id] = env
         try:
             _join(cgroup, host_pid)
@@ -137,13 +147,15 @@ class SnapshotTemplate:
         log_r, log_w = os.pipe()
         old, new = self.spec.environment, spec.environment
         request = {
-            "env_id": spec.env_id, "ephemeral_mb": spec.ephemeral_mb,
+            "env_id": spec.env_id,
+            "ephemeral_mb": spec.ephemeral_mb,
             "env_set": {k: v for k, v in new.items() if old.get(k) != v},
             "env_unset": [k for k in old if k not in new],
         }
         try:
-            reply, _ = await self.channel.request({"op": "fork", "spec": request},
-                                                  self._timeout, [child.fileno(), log_w])
+            reply, _ = await self.channel.request(
+                {"op": "fork", "spec": request}, self._timeout, [child.fileno(), log_w]
+            )
         except BaseException:
             parent.close()
             os.close(log_r)
@@ -161,8 +173,9 @@ class SnapshotTemplate:
         """Kill the template and, with it, every environment restored from it."""
         self.retired = True
         self.on_childless = None
-        await asyncio.gather(*(env.destroy() for env in list(self.children.values())),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(env.destroy() for env in list(self.children.values())), return_exceptions=True
+        )
         self.channel.close()
         await self.env.destroy()
 
@@ -175,8 +188,9 @@ def _join(cgroup: EnvCgroup | None, pid: int) -> None:
             f.write(str(pid))
 
 
-async def _receive_hello(sock: socket.socket,
-                         timeout: float) -> tuple[dict[str, Any] | None, int | None]:
+async def _receive_hello(
+    sock: socket.socket, timeout: float
+) -> tuple[dict[str, Any] | None, int | None]:
     """The first frame on a new control socket and the sender's pid in *our* PID namespace
     (SCM_CREDENTIALS, translated by the kernel). (None, pid) when the peer closed it."""
     loop = asyncio.get_running_loop()

@@ -42,7 +42,10 @@ class ZygoteProcess(ForkChannel):
         try:
             self.proc = subprocess.Popen(
                 [self.interpreter, "-I", "-S", "-c", BOOT, RUNTIME_DIR, str(child.fileno())],
-                pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, close_fds=True)
+                pass_fds=[child.fileno()],
+                stdin=subprocess.DEVNULL,
+                close_fds=True,
+            )
         finally:
             child.close()
         self.open(parent, expect_hello=True)
@@ -50,11 +53,17 @@ class ZygoteProcess(ForkChannel):
             hello = await self.hello(timeout)
         except (TimeoutError, SpawnError) as e:
             await self.stop()
-            raise SpawnError(f"fork server for {self.runtime} ({self.interpreter}) did not "
-                             f"start: {e or 'timeout'}") from None
+            raise SpawnError(
+                f"fork server for {self.runtime} ({self.interpreter}) did not "
+                f"start: {e or 'timeout'}"
+            ) from None
         self.base_root = str(hello["root"])
-        log.info("fork server for %s started: pid %s, python %s", self.runtime, hello["pid"],
-                 hello["python"])
+        log.info(
+            "fork server for %s started: pid %s, python %s",
+            self.runtime,
+            hello["pid"],
+            hello["python"],
+        )
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Ask the zygote to kill its environments and exit; SIGKILL it after ``timeout``."""

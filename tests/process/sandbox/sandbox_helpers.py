@@ -48,28 +48,43 @@ def make_code(root: Path, source: str, name: str = "app.py", **files: str) -> Pa
 
 def make_spec(code: Path, **kw: Any) -> EnvironmentSpec:
     base: dict[str, Any] = dict(
-        env_id=f"test-{uuid.uuid4().hex[:12]}", runtime="python3.11", code_dir=str(code),
-        handler="app.handler", environment={"PATH": "/usr/bin:/bin", "TZ": ":UTC"},
-        memory_mb=128, ephemeral_mb=16, timeout_s=3.0, uid=UID, gid=GID)
+        env_id=f"test-{uuid.uuid4().hex[:12]}",
+        runtime="python3.11",
+        code_dir=str(code),
+        handler="app.handler",
+        environment={"PATH": "/usr/bin:/bin", "TZ": ":UTC"},
+        memory_mb=128,
+        ephemeral_mb=16,
+        timeout_s=3.0,
+        uid=UID,
+        gid=GID,
+    )
     base.update(kw)
     return EnvironmentSpec(**base)
 
 
-def request(payload: bytes = b"{}", request_id: str | None = None,
-            timeout_s: float = 30) -> InvokeRequest:
-    return InvokeRequest(request_id or str(uuid.uuid4()), payload,
-                         "arn:aws:lambda:us-east-1:123456789012:function:fn", "$LATEST",
-                         int(time.time() * 1000 + timeout_s * 1000))
+def request(
+    payload: bytes = b"{}", request_id: str | None = None, timeout_s: float = 30
+) -> InvokeRequest:
+    return InvokeRequest(
+        request_id or str(uuid.uuid4()),
+        payload,
+        "arn:aws:lambda:us-east-1:123456789012:function:fn",
+        "$LATEST",
+        int(time.time() * 1000 + timeout_s * 1000),
+    )
 
 
 def run(body: Callable[[ForkServerFactory], Awaitable[T]]) -> T:
     """Run ``body(factory)`` on a fresh loop; the factory is closed whatever happens."""
+
     async def main() -> T:
         factory = ForkServerFactory()
         try:
             return await asyncio.wait_for(body(factory), TEST_TIMEOUT_S)
         finally:
             await factory.close()
+
     return asyncio.run(main())
 
 

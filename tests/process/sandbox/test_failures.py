@@ -12,7 +12,7 @@ from sandbox_helpers import Output, make_code, make_spec, pid_exists, request, r
 from shoal.sandbox.forkserver import ForkServerFactory
 from shoal.sandbox.types import EnvironmentBusy, EnvironmentDead, SpawnError
 
-APP = '''
+APP = """
 import ctypes, os, signal, time
 def handler(event, context):
     what = event.get("do")
@@ -29,7 +29,7 @@ def handler(event, context):
         hog = [b"x" * (1 << 20) for _ in range(event["mb"])]
         return len(hog)
     return "ok"
-'''
+"""
 
 
 def test_timeout_kills_and_reports(code_root: Path) -> None:
@@ -66,18 +66,22 @@ def test_memory_limit_gives_oom(code_root: Path) -> None:
         doc = json.loads(result.payload)
         assert doc["errorType"] == "Runtime.OutOfMemory"
         assert doc["errorMessage"] == (
-            "RequestId: big Error: Runtime exited with error: signal: killed")
+            "RequestId: big Error: Runtime exited with error: signal: killed"
+        )
         assert 60 <= result.max_memory_used_mb <= 64
         assert not env.alive
 
     run(body)
 
 
-@pytest.mark.parametrize(("what", "words"), [
-    ("exit", "exit status 3"),
-    ("sigkill", "signal: killed"),
-    ("segv", "signal: segmentation fault"),
-])
+@pytest.mark.parametrize(
+    ("what", "words"),
+    [
+        ("exit", "exit status 3"),
+        ("sigkill", "signal: killed"),
+        ("segv", "signal: segmentation fault"),
+    ],
+)
 def test_crash_is_reported_without_hanging(code_root: Path, what: str, words: str) -> None:
     code = make_code(code_root, APP)
     out = Output()
@@ -88,8 +92,10 @@ def test_crash_is_reported_without_hanging(code_root: Path, what: str, words: st
         result = await env.invoke(request(json.dumps({"do": what}).encode(), request_id="c1"))
         assert result.kind == "crash"
         doc = json.loads(result.payload)
-        assert doc == {"errorMessage": f"RequestId: c1 Error: Runtime exited with error: {words}",
-                       "errorType": "Runtime.ExitError"}
+        assert doc == {
+            "errorMessage": f"RequestId: c1 Error: Runtime exited with error: {words}",
+            "errorType": "Runtime.ExitError",
+        }
         assert not env.alive and not pid_exists(env.pid)
         if what == "exit":
             assert "about to exit" in out.text

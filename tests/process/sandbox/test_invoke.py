@@ -10,7 +10,7 @@ from sandbox_helpers import Mount, Output, make_code, make_spec, request, run
 
 from shoal.sandbox.forkserver import ForkServerFactory
 
-CONTEXT_APP = '''
+CONTEXT_APP = """
 import json, os, sys, time
 def handler(event, context):
     return {
@@ -30,7 +30,7 @@ def handler(event, context):
         "sys_path0": sys.path[0],
         "tz": time.tzname[0],
     }
-'''
+"""
 
 
 def test_trivial_handler_returns_its_json(code_root: Path) -> None:
@@ -53,8 +53,9 @@ def test_trivial_handler_returns_its_json(code_root: Path) -> None:
 
 @pytest.mark.parametrize("runtime", ["python3.8", "python3.12", "python3.13"])
 def test_other_runtimes(code_root: Path, runtime: str) -> None:
-    code = make_code(code_root,
-                     "import sys\ndef handler(e, c):\n    return list(sys.version_info[:2])\n")
+    code = make_code(
+        code_root, "import sys\ndef handler(e, c):\n    return list(sys.version_info[:2])\n"
+    )
 
     async def body(factory: ForkServerFactory) -> None:
         assert runtime in factory.runtimes()
@@ -68,9 +69,14 @@ def test_other_runtimes(code_root: Path, runtime: str) -> None:
 
 def test_event_and_context_fields(code_root: Path) -> None:
     code = make_code(code_root, CONTEXT_APP)
-    environ = {"PATH": "/usr/bin:/bin", "TZ": "Europe/Paris", "MY_VAR": "hello",
-               "AWS_LAMBDA_FUNCTION_NAME": "fn", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/fn",
-               "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/01/[$LATEST]abc"}
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        "TZ": "Europe/Paris",
+        "MY_VAR": "hello",
+        "AWS_LAMBDA_FUNCTION_NAME": "fn",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/fn",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/01/[$LATEST]abc",
+    }
 
     async def body(factory: ForkServerFactory) -> dict:
         env = await factory.spawn(make_spec(code, environment=environ, memory_mb=256), Output())
@@ -103,10 +109,14 @@ def test_pythonpath_from_environment_takes_effect(code_root: Path) -> None:
     lib.chmod(0o755)
     (lib / "extra_mod.py").write_text("VALUE = 'from pythonpath'\n")
     (lib / "extra_mod.py").chmod(0o644)
-    code = make_code(code_root,
-                     "import extra_mod\ndef handler(e, c):\n    return extra_mod.VALUE\n")
-    spec = make_spec(code, mounts=(Mount(str(lib), "/mnt/lib", readonly=True),),
-                     environment={"PYTHONPATH": "/mnt/lib"})
+    code = make_code(
+        code_root, "import extra_mod\ndef handler(e, c):\n    return extra_mod.VALUE\n"
+    )
+    spec = make_spec(
+        code,
+        mounts=(Mount(str(lib), "/mnt/lib", readonly=True),),
+        environment={"PYTHONPATH": "/mnt/lib"},
+    )
 
     async def body(factory: ForkServerFactory) -> bytes:
         env = await factory.spawn(spec, Output())
@@ -131,20 +141,33 @@ def test_handler_exception_shape(code_root: Path) -> None:
     assert doc["errorType"] == "KeyError" and doc["errorMessage"] == "'nope'"
     assert doc["requestId"] == "rid-9"
     assert doc["stackTrace"] == [
-        '  File "/var/task/app.py", line 2, in handler\n    raise KeyError(\'nope\')\n']
+        "  File \"/var/task/app.py\", line 2, in handler\n    raise KeyError('nope')\n"
+    ]
 
 
-@pytest.mark.parametrize(("source", "handler", "error_type", "message"), [
-    ("x = 1\n", "missing.handler", "Runtime.ImportModuleError",
-     "Unable to import module 'missing': No module named 'missing'"),
-    ("x = 1\n", "app.handler", "Runtime.HandlerNotFound",
-     "Handler 'handler' missing on module 'app'"),
-    ("def handler(:\n", "app.handler", "Runtime.UserCodeSyntaxError", None),
-    ("x = 1\n", "nodot", "Runtime.MalformedHandlerName", None),
-    ("raise RuntimeError('boom at init')\n", "app.handler", "RuntimeError", "boom at init"),
-])
-def test_init_errors(code_root: Path, source: str, handler: str, error_type: str,
-                     message: str | None) -> None:
+@pytest.mark.parametrize(
+    ("source", "handler", "error_type", "message"),
+    [
+        (
+            "x = 1\n",
+            "missing.handler",
+            "Runtime.ImportModuleError",
+            "Unable to import module 'missing': No module named 'missing'",
+        ),
+        (
+            "x = 1\n",
+            "app.handler",
+            "Runtime.HandlerNotFound",
+            "Handler 'handler' missing on module 'app'",
+        ),
+        ("def handler(:\n", "app.handler", "Runtime.UserCodeSyntaxError", None),
+        ("x = 1\n", "nodot", "Runtime.MalformedHandlerName", None),
+        ("raise RuntimeError('boom at init')\n", "app.handler", "RuntimeError", "boom at init"),
+    ],
+)
+def test_init_errors(
+    code_root: Path, source: str, handler: str, error_type: str, message: str | None
+) -> None:
     code = make_code(code_root, source)
 
     async def body(factory: ForkServerFactory) -> tuple[dict, dict]:
@@ -174,11 +197,14 @@ def test_marshal_error(code_root: Path) -> None:
     kind, doc = run(body)
     assert kind == "error" and doc["errorType"] == "Runtime.MarshalError"
     assert doc["errorMessage"] == (
-        "Unable to marshal response: Object of type set is not JSON serializable")
+        "Unable to marshal response: Object of type set is not JSON serializable"
+    )
 
 
 def test_output_arrives_before_invoke_returns(code_root: Path) -> None:
-    code = make_code(code_root, '''
+    code = make_code(
+        code_root,
+        """
 import logging, os, subprocess, sys
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -191,7 +217,8 @@ def handler(e, c):
     os.write(1, b"raw fd write\\n")
     print("no newline at end", end="")
     return "done"
-''')
+""",
+    )
     out = Output()
 
     async def body(factory: ForkServerFactory) -> None:
@@ -200,8 +227,14 @@ def handler(e, c):
         result = await env.invoke(request(request_id="log-rid"))
         assert result.kind == "success", result.payload
         text = out.text
-        for piece in ("printed line\n", "stderr line\n", "from shell\n", "from subprocess\n",
-                      "raw fd write\n", "no newline at end"):
+        for piece in (
+            "printed line\n",
+            "stderr line\n",
+            "from shell\n",
+            "from subprocess\n",
+            "raw fd write\n",
+            "no newline at end",
+        ):
             assert piece in text
         stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
         assert re.search(rf"^\[INFO\]\t{stamp}\tlog-rid\tlogged line$", text, re.M), text
@@ -216,8 +249,9 @@ def test_concurrent_environments(code_root: Path) -> None:
     async def body(factory: ForkServerFactory) -> None:
         envs = await asyncio.gather(*(factory.spawn(make_spec(code), Output()) for _ in range(8)))
         await asyncio.gather(*(env.init() for env in envs))
-        results = await asyncio.gather(*(
-            env.invoke(request(json.dumps({"n": i}).encode())) for i, env in enumerate(envs)))
+        results = await asyncio.gather(
+            *(env.invoke(request(json.dumps({"n": i}).encode())) for i, env in enumerate(envs))
+        )
         assert [json.loads(r.payload) for r in results] == [[i, 2] for i in range(8)]
         assert len({env.pid for env in envs}) == 8
         await asyncio.gather(*(env.destroy() for env in envs))

@@ -8,7 +8,7 @@ from sandbox_helpers import GID, UID, Mount, Output, make_code, make_spec, reque
 
 from shoal.sandbox.forkserver import ForkServerFactory
 
-PROBE = '''
+PROBE = """
 import errno, json, os
 
 def attempt(fn):
@@ -49,7 +49,7 @@ def handler(event, context):
         "setuid_root": attempt(lambda: os.setuid(0)),
     }
     return out
-'''
+"""
 
 
 def test_sandbox_isolation(code_root: Path) -> None:
@@ -68,8 +68,9 @@ def test_sandbox_isolation(code_root: Path) -> None:
     async def body(factory: ForkServerFactory) -> list[dict]:
         results = []
         for name in ("a", "b"):
-            spec = make_spec(code, mounts=mounts, groups=(4242,),
-                             env_id=f"iso-{name}-{os.getpid()}")
+            spec = make_spec(
+                code, mounts=mounts, groups=(4242,), env_id=f"iso-{name}-{os.getpid()}"
+            )
             env = await factory.spawn(spec, Output())
             await env.init()
             event = {"name": name, "server_pid": os.getpid(), "host_paths": host_paths}
@@ -90,8 +91,22 @@ def test_sandbox_isolation(code_root: Path) -> None:
     assert a["kill_server"] == "ESRCH"
     assert a["pids"] == [1, 2]  # the init and the runtime: nothing else is visible
     assert a["proc1_root"] == a["root_listing"]
-    assert set(a["root_listing"]) <= {"bin", "dev", "etc", "lib", "lib64", "mnt", "opt", "proc",
-                                      "sbin", "tmp", "usr", "var", "root", "sys"}
+    assert set(a["root_listing"]) <= {
+        "bin",
+        "dev",
+        "etc",
+        "lib",
+        "lib64",
+        "mnt",
+        "opt",
+        "proc",
+        "sbin",
+        "tmp",
+        "usr",
+        "var",
+        "root",
+        "sys",
+    }
     assert not any(a["host_paths"].values()), a["host_paths"]
     assert a["root_home"] in (None, [".pyenv"])
     assert a["mnt_rw"] == "ok" and (rw / "from-env").exists()
@@ -103,7 +118,9 @@ def test_sandbox_isolation(code_root: Path) -> None:
 
 def test_mount_namespace_hides_other_functions_code(code_root: Path) -> None:
     other = make_code(code_root, "SECRET = 1\n")
-    code = make_code(code_root, '''
+    code = make_code(
+        code_root,
+        """
 import os
 def handler(e, c):
     found = []
@@ -116,7 +133,8 @@ def handler(e, c):
             if dirpath.count("/") > 4:
                 dirnames[:] = []
     return found
-''')
+""",
+    )
 
     async def body(factory: ForkServerFactory) -> list[str]:
         env = await factory.spawn(make_spec(code), Output())

@@ -22,7 +22,11 @@ def test_error_constants_are_aws_names() -> None:
 
 def test_make_error_shape() -> None:
     assert make_error("m", "T", None, "rid") == {
-        "errorMessage": "m", "errorType": "T", "requestId": "rid", "stackTrace": []}
+        "errorMessage": "m",
+        "errorType": "T",
+        "requestId": "rid",
+        "stackTrace": [],
+    }
     assert "requestId" not in make_error("m", "T", [])
 
 
@@ -41,8 +45,11 @@ def test_exception_document_has_formatted_frames() -> None:
 
 def test_fault_exception_document() -> None:
     doc = error_from_exception(FaultException(errors.MARSHAL_ERROR, "Unable to marshal"))
-    assert doc == {"errorMessage": "Unable to marshal", "errorType": "Runtime.MarshalError",
-                   "stackTrace": []}
+    assert doc == {
+        "errorMessage": "Unable to marshal",
+        "errorType": "Runtime.MarshalError",
+        "stackTrace": [],
+    }
 
 
 def test_exit_descriptions_use_lambda_words() -> None:

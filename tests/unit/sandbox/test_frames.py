@@ -15,12 +15,13 @@ def test_encode_decode_round_trip_keeps_body_raw() -> None:
 
 
 def test_decoder_handles_split_and_coalesced_frames() -> None:
-    stream = (frames.encode({"n": 1}, b"a") + frames.encode({"n": 2})
-              + frames.encode({"n": 3}, b"cc"))
+    stream = (
+        frames.encode({"n": 1}, b"a") + frames.encode({"n": 2}) + frames.encode({"n": 3}, b"cc")
+    )
     dec = frames.FrameDecoder()
     got = []
     for i in range(len(stream)):
-        got += dec.feed(stream[i:i + 1])
+        got += dec.feed(stream[i : i + 1])
     assert got == [({"n": 1}, b"a"), ({"n": 2}, b""), ({"n": 3}, b"cc")]
     assert dec.pending == 0
 

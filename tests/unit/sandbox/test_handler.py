@@ -10,11 +10,14 @@ from shoal.runtime.errors import FaultException
 from shoal.runtime.handler import load_handler, module_import_name, parse_handler
 
 
-@pytest.mark.parametrize(("handler", "expected"), [
-    ("app.handler", ("app", "handler")),
-    ("pkg.mod.fn", ("pkg.mod", "fn")),
-    ("dir/module.fn", ("dir/module", "fn")),
-])
+@pytest.mark.parametrize(
+    ("handler", "expected"),
+    [
+        ("app.handler", ("app", "handler")),
+        ("pkg.mod.fn", ("pkg.mod", "fn")),
+        ("dir/module.fn", ("dir/module", "fn")),
+    ],
+)
 def test_parse_handler(handler: str, expected: tuple[str, str]) -> None:
     assert parse_handler(handler) == expected
 
@@ -30,7 +33,8 @@ def test_malformed_message_matches_awslambdaric() -> None:
     with pytest.raises(FaultException) as info:
         parse_handler("nodot")
     assert info.value.message == (
-        "Bad handler 'nodot': not enough values to unpack (expected 2, got 1)")
+        "Bad handler 'nodot': not enough values to unpack (expected 2, got 1)"
+    )
 
 
 def test_module_import_name() -> None:
@@ -61,7 +65,8 @@ def test_missing_module_is_import_module_error(code: Path) -> None:
         load_handler("shoaltest_missing.handler")
     assert info.value.error_type == "Runtime.ImportModuleError"
     assert info.value.message == (
-        "Unable to import module 'shoaltest_missing': No module named 'shoaltest_missing'")
+        "Unable to import module 'shoaltest_missing': No module named 'shoaltest_missing'"
+    )
 
 
 def test_missing_function_is_handler_not_found(code: Path) -> None:

@@ -9,8 +9,21 @@ import pytest
 from shoal.runtime.zygote import RUNTIME_DIR
 from shoal.sandbox.runtimes import discover
 
-MODULES = ("frames", "errors", "handler", "context", "logs", "bootstrap", "linux", "rootfs",
-           "spawn", "zygote", "snapshot_restore_py", "template", "restore")
+MODULES = (
+    "frames",
+    "errors",
+    "handler",
+    "context",
+    "logs",
+    "bootstrap",
+    "linux",
+    "rootfs",
+    "spawn",
+    "zygote",
+    "snapshot_restore_py",
+    "template",
+    "restore",
+)
 LOAD = (
     "import importlib.util as u, sys\n"
     "d = sys.argv[1]\n"
@@ -26,6 +39,10 @@ LOAD = (
 
 @pytest.mark.parametrize(("runtime", "interpreter"), sorted(discover().items()))
 def test_runtime_package_imports_on(runtime: str, interpreter: str) -> None:
-    proc = subprocess.run([interpreter, "-I", "-S", "-c", LOAD, RUNTIME_DIR, *MODULES],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [interpreter, "-I", "-S", "-c", LOAD, RUNTIME_DIR, *MODULES],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0 and proc.stdout == "ok\n", proc.stderr

@@ -26,17 +26,29 @@ def test_bad_payload_is_unmarshal_error() -> None:
 
 def test_to_json_marshal_error_and_decimals() -> None:
     assert json.loads(bootstrap.to_json({"d": decimal.Decimal("1.5"), "n": None})) == {
-        "d": 1.5, "n": None}
+        "d": 1.5,
+        "n": None,
+    }
     with pytest.raises(FaultException) as info:
         bootstrap.to_json({1, 2})
     assert info.value.error_type == "Runtime.MarshalError"
     assert info.value.message == (
-        "Unable to marshal response: Object of type set is not JSON serializable")
+        "Unable to marshal response: Object of type set is not JSON serializable"
+    )
 
 
 def test_context_fields_and_remaining_time() -> None:
-    ctx = LambdaContext("rid", int(time.time() * 1000) + 5000, "arn:fn", "fn", "$LATEST", 256,
-                        "/aws/lambda/fn", "stream", '{"custom": {"k": "v"}}')
+    ctx = LambdaContext(
+        "rid",
+        int(time.time() * 1000) + 5000,
+        "arn:fn",
+        "fn",
+        "$LATEST",
+        256,
+        "/aws/lambda/fn",
+        "stream",
+        '{"custom": {"k": "v"}}',
+    )
     assert 4000 < ctx.get_remaining_time_in_millis() <= 5000
     assert ctx.client_context is not None and ctx.client_context.custom == {"k": "v"}
     assert ctx.identity.cognito_identity_id is None

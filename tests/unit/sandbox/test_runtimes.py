@@ -25,10 +25,17 @@ def test_discovers_versions_resolving_symlinks_and_skipping_shims(tmp_path: Path
     (shims / "python3.10").chmod(0o755)
     _binary(tmp_path / "old" / "python3.6")
     _binary(tmp_path / "other" / "python3.12")
-    found = runtimes.discover([str(usr), str(tmp_path / "pyenv"), str(shims),
-                               str(tmp_path / "old"), str(tmp_path / "other"), "/nonexistent"])
-    assert found == {"python3.9": str(tmp_path / "pyenv" / "python3.9"),
-                     "python3.12": str(real)}
+    found = runtimes.discover(
+        [
+            str(usr),
+            str(tmp_path / "pyenv"),
+            str(shims),
+            str(tmp_path / "old"),
+            str(tmp_path / "other"),
+            "/nonexistent",
+        ]
+    )
+    assert found == {"python3.9": str(tmp_path / "pyenv" / "python3.9"), "python3.12": str(real)}
 
 
 def test_search_order_prefers_system_then_newest_pyenv(tmp_path: Path) -> None:
@@ -36,8 +43,9 @@ def test_search_order_prefers_system_then_newest_pyenv(tmp_path: Path) -> None:
         (tmp_path / "versions" / v / "bin").mkdir(parents=True)
     dirs = runtimes.search_dirs(path_env="/x/bin:/usr/bin", pyenv_root=str(tmp_path))
     assert dirs[:2] == ["/usr/bin", "/usr/local/bin"]
-    assert dirs[2:5] == [str(tmp_path / "versions" / v / "bin")
-                         for v in ("3.12.10", "3.12.1", "3.8.18")]
+    assert dirs[2:5] == [
+        str(tmp_path / "versions" / v / "bin") for v in ("3.12.10", "3.12.1", "3.8.18")
+    ]
     assert dirs[5:] == ["/x/bin"]
 
 
