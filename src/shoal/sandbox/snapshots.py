@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from .api import OutputCallback
 from .template import SnapshotFailed, SnapshotTemplate
-from .types import EnvironmentSpec
+from .types import EnvironmentSpec, SpawnError
 
 if TYPE_CHECKING:
     from .environment import ForkServerEnvironment
@@ -55,16 +55,21 @@ class SnapshotCache:
     async def spawn(
         self, key: str, spec: EnvironmentSpec, on_output: OutputCallback
     ) -> ForkServerEnvironment:
-        template = await self.template(key, spec, on_output)
-        if template is None:
-            return await self._factory.spawn(spec, on_output)
-        self._cancel_timer(template)
-        try:
-            return await self._factory.spawn_from(template, spec, on_output)
-        except BaseException:
-            if not template.children:
-                self._childless(template)
-            raise
+        for attempt in (1, 2):
+            template = await self.template(key, spec, on_output)
+            if template is None:
+                return await self._factory.spawn(spec, on_output)
+            self._cancel_timer(template)
+            try:
+                return await self._factory.spawn_from(template, spec, on_output)
+            except SpawnError:
+                if not template.children:
+                    self._childless(template)
+                if template.alive or attempt == 2:
+                    raise
+                # The template died under us (killed, its fork server gone): one more try,
+                # with a new template.
+        raise AssertionError("unreachable")
 
     async def template(
         self, key: str, spec: EnvironmentSpec, on_output: OutputCallback

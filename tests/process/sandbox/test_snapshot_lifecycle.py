@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,23 @@ def handler(e, c):
     for runtime, (version, restores, pid) in results.items():
         assert runtime == "python" + ".".join(str(v) for v in version)  # type: ignore[union-attr]
         assert restores == [1] and pid == 2
+
+
+def test_cache_replaces_a_template_that_died(code_root: Path) -> None:
+    code = _code(code_root)
+
+    async def body(factory: ForkServerFactory) -> None:
+        first = await factory.spawn_snapshot("fn:2", make_spec(code), Output())
+        await first.init()
+        template = factory.snapshots.get("fn:2")
+        assert template is not None
+        os.kill(template.env.pid, signal.SIGKILL)  # the template's PID 1: its namespace goes
+        await wait_gone(template.env.pid)
+        await wait_gone(first.pid)  # restored environments live inside it
+        env = await factory.spawn_snapshot("fn:2", make_spec(code), Output())
+        assert (await env.init()).error is None
+        assert json.loads((await env.invoke(request())).payload) == "data"
+        replacement = factory.snapshots.get("fn:2")
+        assert replacement is not None and replacement is not template
+
+    run(body)
