@@ -34,17 +34,20 @@ restored worker, PID 2 of P):
      new user namespace (none outside it), a copy of the template's mount table in which all
      inherited mounts are locked (they can be covered, never removed or made writable)
  C4  dumpable again (the namespace switch cleared it); setgroups "deny"; uid_map; gid_map
- C5  fork() -> I'. C drops its capabilities, closes every fd, waits for I' and ends the same
+ C5  send {"op": "hello"} on the control socket; the server, receiving it with SO_PASSCRED,
+     learns C's pid in its own namespace, moves it into the environment's memory and pids
+     cgroups and answers {"op": "joined"}. C and everything it forks are charged to the
+     environment from then on (the pages still shared with the template stay charged to the
+     template), so that a thousand restores cannot fill the template's cgroup.
+ C6  fork() -> I'. C drops its capabilities, closes every fd, waits for I' and ends the same
      way (exit code, or the same signal): Wt's report of C is the report of the environment.
+     The server kills an environment through C (I' and W' follow by PR_SET_PDEATHSIG) and,
+     as a second line, through its cgroup.
  I1  PR_SET_PDEATHSIG(SIGKILL): dies with C
- I2  send {"op": "hello"} on the control socket; the server, receiving it with SO_PASSCRED,
-     learns I's pid in its own namespace, moves it into the environment's cgroups and answers
-     {"op": "joined"}. Everything I' and W' allocate from now on is charged to them; the pages
-     shared with the template stay charged to the template.
- I3  sethostname(env_id); a fresh tmpfs on /tmp (the template's is covered and stays
+ I2  sethostname(env_id); a fresh tmpfs on /tmp (the template's is covered and stays
      unreachable: I' cannot unmount what it covers without capabilities, and a locked mount
      cannot be removed from a namespace nested further); a fresh /proc of P
- I4  fork() -> W'. I' drops its capabilities, closes every fd and reaps until W' exits, then
+ I3  fork() -> W'. I' drops its capabilities, closes every fd and reaps until W' exits, then
      exits with W's status, which takes P down.
  W1  drop capabilities (the ambient set too); PR_SET_PDEATHSIG(SIGKILL): dies with I'.
      no_new_privs was inherited from Wt, so no setuid or file-capability binary can raise it.
@@ -101,7 +104,7 @@ class RestoreRequest:
 def run_restore(
     runtime: Runtime, req: RestoreRequest, control_fd: int, log_fd: int, template_fds: list[int]
 ) -> None:
-    """Steps C1-C5, in the fork of the template. Never returns."""
+    """Steps C1-C6, in the fork of the template. Never returns."""
     fd = control_fd
     try:
         reset_signals()
@@ -115,6 +118,7 @@ def run_restore(
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1")
         _write("/proc/self/gid_map", f"{gid} {gid} 1")
+        _join_cgroups()
         init = os.fork()
     except BaseException as e:
         report_fatal(fd, e)
@@ -137,17 +141,9 @@ def run_restore(
 
 
 def _run_init(runtime: Runtime, req: RestoreRequest) -> None:
-    """Steps I1-I4: PID 1 of the new PID namespace. Never returns."""
+    """Steps I1-I3: PID 1 of the new PID namespace. Never returns."""
     try:
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-        sock = socket.socket(fileno=CONTROL_FD)
-        try:
-            frames.send_frame(sock, {"op": "hello"})
-            reply = frames.recv_frame(sock)
-        finally:
-            sock.detach()  # fd 3 stays open for W'
-        if reply is None or reply[0].get("op") != "joined":
-            raise RuntimeError(f"the server did not place the environment: {reply}")
         linux.sethostname(req.env_id[:64])
         rootfs.mount_tmp("", req.ephemeral_mb, os.getuid(), os.getgid())
         rootfs.mount_proc("")
@@ -164,6 +160,18 @@ def _run_init(runtime: Runtime, req: RestoreRequest) -> None:
         code = wait_for(worker)
     finally:
         os._exit(code)
+
+
+def _join_cgroups() -> None:
+    """Step C5: the server places this process (it cannot place itself: cgroups are root's)."""
+    sock = socket.socket(fileno=CONTROL_FD)
+    try:
+        frames.send_frame(sock, {"op": "hello"})
+        reply = frames.recv_frame(sock)
+    finally:
+        sock.detach()  # fd 3 stays open for W'
+    if reply is None or reply[0].get("op") != "joined":
+        raise RuntimeError(f"the server did not place the environment: {reply}")
 
 
 def _run_worker(runtime: Runtime, req: RestoreRequest) -> None:

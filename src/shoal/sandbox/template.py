@@ -10,8 +10,9 @@ share of each restore:
 2. send ``fork`` with the child ends (SCM_RIGHTS) and the variables that differ from the
    template's; the template answers with the fork's pid in its own PID namespace, under which
    it will report the environment's exit status
-3. receive the new PID 1's ``hello``: the kernel attaches its pid *as seen here*
-   (SCM_CREDENTIALS), which no process inside could tell us
+3. receive the fork's ``hello``: the kernel attaches its pid *as seen here*
+   (SCM_CREDENTIALS), which no process inside could tell us. That process (C) is the
+   environment's pid for the server: killing it takes the environment down.
 4. write that pid into the cgroups, answer ``joined``; then wait for ``ready`` as for any
    environment (:meth:`ForkServerEnvironment.attach`)
 

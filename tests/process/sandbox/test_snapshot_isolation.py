@@ -142,6 +142,10 @@ def test_restored_environments_share_one_init_and_stay_isolated(code_root: Path)
             assert result.kind == "success", result.payload
             results.append(json.loads(result.payload))
             ids.append(spec.env_id)
+            # The whole environment (the fork, its PID 1, its runtime) is in its own cgroup;
+            # the template's holds only the template's init and worker.
+            assert len(env._cgroup.pids()) == 3  # type: ignore[union-attr]  # noqa: SLF001
+        assert len(template.env._cgroup.pids()) == 2  # type: ignore[union-attr]  # noqa: SLF001
         return template_out.text, results, ids
 
     template_text, results, ids = run(body)
