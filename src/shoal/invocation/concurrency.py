@@ -98,7 +98,7 @@ class ConcurrencyControls:
                 )
         # The function service persists it and notifies the invoker, which sets the limiter.
         self.shoal.functions.set_reserved_concurrency(name, value)
-        return name
+        return str(name)
 
     def reserved(self, name_or_arn: str) -> int | None:
         name, _ = self.shoal.functions.function(name_or_arn)

@@ -32,7 +32,7 @@ from shoal.invocation.environ import TASK_ROOT, environment_variables
 from shoal.invocation.leases import ConcurrencyLimiter
 from shoal.invocation.pool import PROVISIONED, EnvironmentPool
 from shoal.invocation.states import EnvState, ManagedEnvironment
-from shoal.sandbox.types import EnvironmentSpec, InvokeRequest, InvokeResult, SpawnError
+from shoal.sandbox.types import EnvironmentSpec, InvokeRequest, InvokeResult, Mount, SpawnError
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -197,7 +197,15 @@ class Invoker:
             f"Memory Size: {fn.memory_size} MB\tMax Memory Used: {result.max_memory_used_mb} MB"
         )
         if env.init_duration_ms is not None:
-            report += f"\tInit Duration: {env.init_duration_ms:.2f} ms"
+            if env.init_type == SNAP_START:
+                # A restored environment did not init: Lambda reports the restore instead.
+                restore = env.init_duration_ms
+                report += (
+                    f"\tRestore Duration: {restore:.2f} ms\t"
+                    f"Billed Restore Duration: {max(1, int(restore + 0.999))} ms"
+                )
+            else:
+                report += f"\tInit Duration: {env.init_duration_ms:.2f} ms"
             env.init_duration_ms = None
         self._frame(env, report + "\t")
         env.log.flush()
@@ -248,6 +256,8 @@ class Invoker:
     pool_for = _pool  # the concurrency controls' name for it
 
     async def _spawn(self, fn: FunctionVersion, init_type: str) -> ManagedEnvironment:
+        if fn.snapshot_start and init_type == "on-demand":
+            init_type = SNAP_START
         env_id = uuid.uuid4().hex
         stream = self.shoal.logs.open_stream(fn.name, fn.version, env_id)
         env = ManagedEnvironment(env_id, log=stream, init_type=init_type)
@@ -289,7 +299,7 @@ class Invoker:
         self, fn: FunctionVersion, env_id: str, stream: str, init_type: str
     ) -> EnvironmentSpec:
         uid, gid, groups = self.settings.sandbox_uid, self.settings.sandbox_gid, ()
-        mounts: tuple = ()
+        mounts: tuple[Mount, ...] = ()
         if fn.file_system_configs:
             identity = self.shoal.filesystems.mounts_for(fn)
             mounts = identity.mounts
@@ -300,12 +310,7 @@ class Invoker:
             runtime=fn.runtime,
             code_dir=fn.code_dir,
             handler=fn.handler,
-            environment=environment_variables(
-                fn,
-                self.settings,
-                stream,
-                SNAP_START if fn.snapshot_start and init_type == "on-demand" else init_type,
-            ),
+            environment=environment_variables(fn, self.settings, stream, init_type),
             memory_mb=fn.memory_size,
             ephemeral_mb=fn.ephemeral_storage,
             timeout_s=float(fn.timeout),
