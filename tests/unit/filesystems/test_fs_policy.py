@@ -91,7 +91,7 @@ def test_access_point_condition_like_and_negations() -> None:
             "*",
             Condition={
                 "StringLike": {
-                    "elasticfilesystem:AccessPointArn": "arn:aws:elasticfilesystem:*:fsap-0*"
+                    "elasticfilesystem:AccessPointArn": "arn:aws:elasticfilesystem:*/fsap-0*"
                 }
             },
         )
