@@ -136,8 +136,12 @@ class ShoalApp:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         qs = scope.get("query_string", b"")
         query = parse_qs(qs.decode(), keep_blank_values=True) if qs else {}
+        # Operations are matched on the path as sent, still percent-encoded: a label may hold
+        # an ARN with "/" in it (EFS ResourceId); the router decodes each label after matching.
+        raw = scope.get("raw_path")
+        wire_path = raw.decode("latin-1") if raw else path
         response = await service.dispatch(
-            self.shoal, scope["method"], path, query, headers, body, base_url(scope, headers)
+            self.shoal, scope["method"], wire_path, query, headers, body, base_url(scope, headers)
         )
         if response is None:
             response = json_response(

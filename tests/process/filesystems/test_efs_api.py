@@ -215,6 +215,14 @@ def test_tags_on_file_systems_and_access_points(efs_client: Any) -> None:
     ap_id = seed_access_point(efs_client, fs_id)["AccessPointId"]
     efs_client.tag_resource(ResourceId=ap_id, Tags=[{"Key": "Name", "Value": "ap"}])
     assert efs_client.describe_access_points(AccessPointId=ap_id)["AccessPoints"][0]["Name"] == "ap"
+    # An ARN works as ResourceId too: it has a "/" that travels percent-encoded in the path.
+    fs_arn = efs_client.describe_file_systems(FileSystemId=fs_id)["FileSystems"][0]["FileSystemArn"]
+    efs_client.tag_resource(ResourceId=fs_arn, Tags=[{"Key": "by", "Value": "arn"}])
+    tags = efs_client.list_tags_for_resource(ResourceId=fs_arn)["Tags"]
+    assert {"Key": "by", "Value": "arn"} in tags
+    efs_client.untag_resource(ResourceId=fs_arn, TagKeys=["by"])
+    assert {"Key": "by", "Value": "arn"} not in efs_client.list_tags_for_resource(
+        ResourceId=fs_id)["Tags"]
 
 
 def test_mount_targets_lifecycle_and_delete_rules(efs_client: Any) -> None:
