@@ -120,6 +120,29 @@ def prctl(option: int, arg2: int = 0) -> None:
     _check(_libc.prctl(option, arg2, 0, 0, 0), f"prctl({option}, {arg2})")
 
 
+def open_no_symlinks(path: str) -> int:
+    """An ``O_PATH`` fd of the directory ``path``, walked one component at a time from ``/``
+    without following any symlink (``..`` refused). A mount source under a file system that
+    functions write to must be opened this way: a component swapped for a symlink between the
+    service's checks and the mount must fail the mount, not redirect it (binding
+    ``/proc/self/fd/N`` then mounts exactly the directory that was opened)."""
+    flags = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in path.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                raise OSError(1, f"'..' in mount source {path!r}")
+            next_fd = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def bind(source: str, target: str, readonly: bool, recursive: bool = False, extra: int = 0) -> None:
     """Bind ``source`` at ``target``; a read-only bind needs a second, remount call."""
     mount(source, target, None, MS_BIND | (MS_REC if recursive else 0))

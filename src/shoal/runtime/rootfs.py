@@ -148,7 +148,13 @@ def _mount_user_mounts(root: str, mounts: Sequence[MountSpec]) -> None:
     linux.mount("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     for source, target, readonly in mounts:
         os.makedirs(root + target, exist_ok=True)
-        linux.bind(source, root + target, readonly=readonly, extra=MS_NOSUID | MS_NODEV)
+        fd = linux.open_no_symlinks(source)
+        try:
+            linux.bind(
+                f"/proc/self/fd/{fd}", root + target, readonly=readonly, extra=MS_NOSUID | MS_NODEV
+            )
+        finally:
+            os.close(fd)
     linux.mount(None, mnt, None, linux.MS_REMOUNT | linux.MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 

@@ -127,7 +127,9 @@ class ForkServerFactory:
             "uid": spec.uid,
             "gid": spec.gid,
             "groups": list(spec.groups),
-            "mounts": [[os.path.realpath(m.source), m.target, m.readonly] for m in spec.mounts],
+            # Not realpath'd: the runtime opens each source without following symlinks, so a
+            # symlink planted in a file system fails the mount instead of redirecting it.
+            "mounts": [[os.path.abspath(m.source), m.target, m.readonly] for m in spec.mounts],
             "cgroup_procs": cgroup.procs_paths if cgroup else [],
             "rlimit_as": None if cgroup else spec.memory_mb * MIB,
             "template": template,
