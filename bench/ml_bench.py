@@ -120,7 +120,7 @@ def make_zip(files: dict[str, str]) -> bytes:
     sys.path.insert(0, str(ROOT / "tests"))
     from conftest import make_zip as zipper  # the same helper the tests use
 
-    return zipper(dict(files))
+    return bytes(zipper(dict(files)))
 
 
 def cli(endpoint: str, *args: str) -> str:
@@ -270,8 +270,12 @@ def run() -> str:
         b = Bench(endpoint, client("lambda", endpoint), client("apigatewayv2", endpoint), ap_arn,
                   workdir / "local", sorted(samples.glob("*.png"))[0])  # fmt: skip
 
-        host = [host_init_s(b.local) for _ in range(INIT_ROUNDS)][1:]
-        inside = [function_init_s(b) for _ in range(INIT_ROUNDS)][1:]
+        # Interleaved, so that a change in the machine's load hits both sides alike.
+        host, inside = [], []
+        for _ in range(INIT_ROUNDS):
+            host.append(host_init_s(b.local))
+            inside.append(function_init_s(b))
+        host, inside = host[1:], inside[1:]
 
         arn = b.function(f"ml-{uuid.uuid4().hex[:8]}", "lambda_function.lambda_handler")
         url = b.http_api(arn)

@@ -31,17 +31,18 @@ def transform_test(img):
     return torch.from_numpy(array.transpose(2, 0, 1).copy())
 
 
-# Loaded from $TORCH_HOME/hub on the file system, never from the network. The load runs on one
-# thread, then torch gets its threads back: GNU OpenMP's worker threads do not survive fork(),
-# and a snapshot start forks new environments from one that has run this init — a child whose
-# parent ran a multi-threaded OpenMP region hangs at its first one.
-threads = torch.get_num_threads()
+# One thread. The model is small (a 48x48 picture is about a millisecond of work): a second
+# OpenMP thread only adds synchronisation, which on a busy host measured 5-10x slower (p50
+# 4-15 ms vs 55-100 ms). And GNU OpenMP's worker threads do not survive fork(): a snapshot
+# start forks new environments from one that has run this init, and a child whose parent ran
+# a multi-threaded OpenMP region (the weights' copy is one) hangs at its first one.
 torch.set_num_threads(1)
+
+# Loaded from $TORCH_HOME/hub on the file system, never from the network.
 model = torch.hub.load(
     os.path.join(torch.hub.get_dir(), "shoal_shapes"), "shapes_cnn", source="local"
 )
 model.eval()
-torch.set_num_threads(threads)
 
 
 def read_image(event):

@@ -23,6 +23,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,3 +246,36 @@ def test_pip_install_refuses_a_target_outside_the_access_point(
     assert proc.returncode != 0
     assert "relative path inside the file system" in proc.stderr
     assert not (ml_fs.host_root.parent / "escape").exists()
+
+
+def test_snapshot_started_environments_answer_right(ml_fs: MlFileSystem, lambda_client) -> None:
+    """Eight callers at once on a snapshot-start version: one init, seven forks of it. Torch's
+    OpenMP pool does not survive a fork; the handler loads single-threaded so these answer."""
+    name = unique_name("MLInferenceSnap")
+    lambda_client.create_function(
+        FunctionName=name, Runtime=RUNTIME, Role=ROLE, Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": make_zip({
+            "lambda_function.py": (EXAMPLE / "lambda_function.py").read_text()})},
+        MemorySize=3008, Timeout=60, SnapStart={"ApplyOn": "PublishedVersions"},
+        Environment={"Variables": {"PYTHONPATH": "/mnt/inference/lib",
+                                   "TORCH_HOME": "/mnt/inference/model"}},
+        FileSystemConfigs=[{"Arn": ml_fs.access_point_arn, "LocalMountPath": "/mnt/inference"}],
+    )  # fmt: skip
+    lambda_client.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 600}
+    )
+    version = lambda_client.publish_version(FunctionName=name)
+    assert version["SnapStart"]["OptimizationStatus"] == "On"
+    pictures = samples(ml_fs)
+
+    def classify(picture: Path) -> tuple[str, object]:
+        event = {"body": base64.b64encode(picture.read_bytes()).decode(), "isBase64Encoded": True}
+        out = lambda_client.invoke(FunctionName=name, Qualifier=version["Version"],
+                                   Payload=json.dumps(event).encode())  # fmt: skip
+        return picture.name.split("-")[0], json.loads(out["Payload"].read())
+
+    with ThreadPoolExecutor(len(pictures)) as pool:
+        answers = list(pool.map(classify, pictures))
+    for label, answer in answers:
+        assert isinstance(answer, str), answer  # an error would be an object
+        assert json.loads(answer) == {"class": label}
