@@ -19,7 +19,6 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ from shoal.gateway import cors, responses
 from shoal.gateway.events import HttpRequest, Target, build_v1, build_v2, new_request_id
 from shoal.gateway.models import DEFAULT_STAGE
 from shoal.gateway.responses import GatewayResponse
+from shoal.invocation.invoker import new_request_id as new_invocation_id
 
 if TYPE_CHECKING:
     from shoal.gateway.service import GatewayService
@@ -107,9 +107,9 @@ async def _invoke(
     invoke = service.invoker.invoke
     try:
         if timeout_s is None or service.function_timeout(function, qualifier) <= timeout_s:
-            result = await invoke(function, qualifier, payload)
+            result = await invoke(function, qualifier, payload, payload_is_json=True)
         else:
-            task = asyncio.ensure_future(invoke(function, qualifier, payload))
+            task = asyncio.ensure_future(invoke(function, qualifier, payload, payload_is_json=True))
             try:
                 result = await asyncio.wait_for(asyncio.shield(task), timeout_s)
             except TimeoutError:
@@ -214,7 +214,7 @@ class FunctionUrlApp:
         self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = str(uuid.uuid4())
+        request_id = new_invocation_id()
         try:
             response = await self._handle(scope, receive, request_id)
         except ConnectionError:

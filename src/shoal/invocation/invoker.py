@@ -18,6 +18,7 @@ import asyncio
 import base64
 import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,23 @@ TAIL_BYTES = 4096
 SNAP_START = "snap-start"  # AWS_LAMBDA_INITIALIZATION_TYPE of snapshot-started environments
 # Output beyond this, per invocation, is dropped (a flood must not fill the disk).
 OUTPUT_LIMIT = 16 * 1024 * 1024
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID string, as Lambda's request ids are.
+
+    From the ``random`` module's generator, not ``uuid.uuid4()``: a request id names an
+    invocation and need not be unpredictable, and ``uuid4`` costs a ``getrandom`` syscall and a
+    ``UUID`` object on every invoke. The module's generator is reseeded in forked children.
+    """
+    n = random.getrandbits(128) & _UUID_CLEAR | _UUID4_BITS
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# The version (4) and variant (RFC 4122) bits of a random UUID.
+_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_UUID4_BITS = (0x4 << 76) | (0x2 << 62)
 
 
 class InitError(Exception):
@@ -77,6 +95,11 @@ class Invoker:
         self.pools: dict[tuple[str, str], EnvironmentPool] = {}
         # env_id -> environment, for routing output chunks to their log stream.
         self.environments: dict[str, ManagedEnvironment] = {}
+        # Unqualified plain function name -> what resolve_for_invoke answered for it. Such a
+        # name can only mean $LATEST (no alias, no weighted routing), and the answer changes
+        # only with the function, whose every change the function service reports
+        # (_function_changed clears this). Errors are never cached.
+        self._resolved: dict[str, FunctionVersion] = {}
         self._reaper: asyncio.Task[None] | None = None
         self.closing = False
         self.concurrency = ConcurrencyControls(shoal, self)
@@ -104,21 +127,25 @@ class Invoker:
         invocation_type: str = "RequestResponse",
         log_type: str = "None",
         client_context: str | None = None,
+        payload_is_json: bool = False,
     ) -> InvocationResult:
-        fn = self.shoal.functions.resolve_for_invoke(function_name, qualifier)
+        """``payload_is_json``: the caller made the payload with ``json.dumps`` (the gateway's
+        events), so it is not parsed again to check it."""
+        fn = self._resolve(function_name, qualifier)
         limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
         if len(payload) > limit:
             raise AwsError(
                 "RequestTooLargeException",
                 f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
             )
-        check_json(payload)
+        if not payload_is_json:
+            check_json(payload)
         if self.closing:
             raise AwsError("ServiceException", "Shoal is shutting down", status=503)
         if invocation_type == "DryRun":
             return InvocationResult("", 204, b"", fn.version)
         if invocation_type == "Event":
-            request_id = str(uuid.uuid4())
+            request_id = new_request_id()
             # The EventInvokeConfig that applies is the invoked qualifier's (an alias's own).
             config_qualifier = arns.merge_qualifier(arns.parse(function_name), qualifier)
             await self.shoal.async_queue.submit(
@@ -126,6 +153,18 @@ class Invoker:
             )
             return InvocationResult(request_id, 202, b"", fn.version)
         return await self.run(fn, payload, tail=log_type == "Tail", client_context=client_context)
+
+    def _resolve(self, function_name: str, qualifier: str | None) -> FunctionVersion:
+        if qualifier is None and ":" not in function_name:
+            cached = self._resolved.get(function_name)
+            if cached is not None:
+                return cached
+        fn: FunctionVersion = self.shoal.functions.resolve_for_invoke(function_name, qualifier)
+        if qualifier is None and ":" not in function_name:
+            if len(self._resolved) >= 4096:
+                self._resolved.clear()
+            self._resolved[function_name] = fn
+        return fn
 
     async def run(
         self,
@@ -140,7 +179,7 @@ class Invoker:
         """Run one invocation synchronously (leases taken here). ``on_lease`` is awaited once
         the concurrency lease is held, before an environment is chosen (the async queue counts
         an attempt there: a throttled invocation raises before it)."""
-        request_id = request_id or str(uuid.uuid4())
+        request_id = request_id or new_request_id()
         with self.limiter.lease(fn.name):
             if on_lease is not None:
                 await on_lease()
@@ -190,7 +229,6 @@ class Invoker:
             # The environment is gone: the pool's release drops it (its sandbox is no longer
             # alive) and the next call starts a new one.
             self._frame(env, f"{_now()} {request_id} " + result.payload.decode(errors="replace"))
-        self._frame(env, f"END RequestId: {request_id}")
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {result.duration_ms:.2f} ms\t"
             f"Billed Duration: {max(1, int(result.duration_ms + 0.999))} ms\t"
@@ -207,7 +245,7 @@ class Invoker:
             else:
                 report += f"\tInit Duration: {env.init_duration_ms:.2f} ms"
             env.init_duration_ms = None
-        self._frame(env, report + "\t")
+        self._frame(env, f"END RequestId: {request_id}", report + "\t")
         env.log.flush()
         log_result = None
         if env.tail is not None:
@@ -346,14 +384,17 @@ class Invoker:
             if len(env.tail) > 4 * TAIL_BYTES:
                 del env.tail[:-TAIL_BYTES]
 
-    def _frame(self, env: ManagedEnvironment, line: str) -> None:
+    def _frame(self, env: ManagedEnvironment, *lines: str) -> None:
+        """Log Lambda's frame lines (START, END, REPORT...) as events, written together."""
         assert env.log is not None
-        env.log.event(line)
+        env.log.events(lines)
         if env.tail is not None:
-            env.tail += (line + "\n").encode()
+            for line in lines:
+                env.tail += (line + "\n").encode()
 
     def _function_changed(self, name: str) -> None:
         """Retire pools whose revision is no longer current (update, publish, delete)."""
+        self._resolved.clear()  # rare (a change), and a name may reach a function by ARN too
         for (fname, version), pool in list(self.pools.items()):
             if fname != name:
                 continue

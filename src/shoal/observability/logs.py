@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,10 @@ class LogStream:
     """Appends events to one stream's file. Partial lines are held until their newline."""
 
     def __init__(
-        self, path: Path, group: str, name: str,
+        self,
+        path: Path,
+        group: str,
+        name: str,
         on_dirty: Callable[[LogStream], None] | None = None,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +62,13 @@ class LogStream:
         self.flush_partial()
         self._emit([message])
 
-    def _emit(self, lines: list[str]) -> None:
+    def events(self, messages: Sequence[str]) -> None:
+        """Several events with one timestamp and one buffered write (the invoker's END and
+        REPORT lines)."""
+        self.flush_partial()
+        self._emit(messages)
+
+    def _emit(self, lines: Sequence[str]) -> None:
         # The file object buffers; flush() (the invoker calls it after REPORT) makes the events
         # visible, batched by the service.
         now = int(time.time() * 1000)

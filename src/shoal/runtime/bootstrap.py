@@ -118,6 +118,10 @@ def flush_std_streams() -> None:
             pass  # the user closed or broke the stream; the reply must still go out
 
 
+# The invoke reply's header never changes: encoded once.
+_RESULT_HEADS = {ok: frames.encode_header({"op": "result", "ok": ok}) for ok in (True, False)}
+
+
 class Runtime:
     def __init__(self, sock: Any) -> None:
         self.sock = sock
@@ -130,13 +134,18 @@ class Runtime:
 
     def serve(self) -> None:
         frames.send_frame(self.sock, {"op": "ready"})
+        reader = frames.FrameReader(self.sock)
         while True:
-            frame = frames.recv_frame(self.sock)
+            frame = reader.recv()
             if frame is None:
                 return
             header, body = frame
             op = header.get("op")
-            if op == "init":
+            if op == "invoke":
+                ok, result = self.invoke(header, body)
+                flush_std_streams()
+                self.sock.sendall(frames.pack(_RESULT_HEADS[ok], result))
+            elif op == "init":
                 error = self.init(header)
                 flush_std_streams()
                 frames.send_frame(self.sock, {"op": "init_done", "error": error})
@@ -147,10 +156,6 @@ class Runtime:
                 if error is None:
                     self.template = True
                     return
-            elif op == "invoke":
-                ok, result = self.invoke(header, body)
-                flush_std_streams()
-                frames.send_frame(self.sock, {"op": "result", "ok": ok}, result)
             else:
                 frames.send_frame(self.sock, {"op": "error", "message": f"unknown op {op!r}"})
 

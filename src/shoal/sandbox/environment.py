@@ -23,6 +23,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from ..runtime import errors as rt_errors
@@ -66,7 +67,7 @@ class _Control(asyncio.Protocol):
         self.decoder = frames.FrameDecoder()
         self.frames: collections.deque[frames.Frame] = collections.deque()
         self.closed = False
-        self.waiter: asyncio.Future[None] | None = None
+        self.waiter: asyncio.Future[bool] | None = None
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -79,23 +80,36 @@ class _Control(asyncio.Protocol):
             self.closed = True  # a garbled stream is treated as a dead runtime
             if self.transport is not None:
                 self.transport.abort()
-        self._wake()
+        self._wake(True)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._wake()
+        self._wake(True)
 
-    def _wake(self) -> None:
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
+    def _wake(self, arrived: bool) -> None:
+        """Resolve the waiter: True when a frame (or the end) arrived, False on timeout."""
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(arrived)
 
-    async def next_frame(self) -> frames.Frame | None:
-        """The next frame, or None once the environment closed its end."""
+    async def next_frame(
+        self, loop: asyncio.AbstractEventLoop, timeout: float
+    ) -> frames.Frame | None:
+        """The next frame, or None once the environment closed its end; raises TimeoutError
+        after ``timeout`` seconds without one. A timer on the waiter, not ``asyncio.wait_for``
+        (a task per call): this is the invoke path's one await."""
         while not self.frames:
             if self.closed:
                 return None
-            self.waiter = asyncio.get_running_loop().create_future()
-            await self.waiter
+            waiter = self.waiter = loop.create_future()
+            timer = loop.call_later(timeout, self._wake, False)
+            try:
+                arrived = await waiter
+            finally:
+                timer.cancel()
+                self.waiter = None
+            if not arrived:
+                raise TimeoutError
         return self.frames.popleft()
 
 
@@ -123,6 +137,8 @@ class ForkServerEnvironment:
         self._on_output = on_output
         self._on_destroyed = on_destroyed
         self._destroying: asyncio.Future[None] | None = None
+        self._invoke_key: tuple[str, str] | None = None  # (arn, version) of _invoke_middle
+        self._invoke_middle = b""
         self._pidfd = _pidfd_open(pid)
         self._usage_fd = _open_usage(cgroup)
         os.set_blocking(log_fd, False)
@@ -144,7 +160,7 @@ class ForkServerEnvironment:
         """Connect the control socket and wait for the runtime's ``ready`` (spawn's last step)."""
         await self._loop.create_unix_connection(lambda: self._control, sock=control)
         try:
-            frame = await asyncio.wait_for(self._control.next_frame(), timeout)
+            frame = await self._control.next_frame(self._loop, timeout)
         except TimeoutError:
             frame = ({"op": "fatal", "error": f"not ready after {timeout:.1f} s"}, b"")
         if frame is not None and frame[0].get("op") == "ready":
@@ -170,10 +186,41 @@ class ForkServerEnvironment:
         self._state = State.BUSY
 
     def _send(self, header: dict[str, Any], body: bytes = b"") -> None:
+        self._write(frames.encode(header, body))
+
+    def _write(self, data: bytes) -> None:
         transport = self._control.transport
         if transport is None or transport.is_closing():
             return  # the reply wait below sees the closed socket and reports the death
-        transport.write(frames.encode(header, body))
+        transport.write(data)
+
+    def _invoke_frame(self, req: InvokeRequest, deadline_ms: int) -> bytes:
+        """The invoke frame, as :func:`frames.encode` would make it from the header dict
+        (``{"op", "request_id", "arn", "version", "deadline_ms", "client_context"}``), but with
+        the part that is the same for every invoke of this environment encoded once."""
+        key = (req.invoked_function_arn, req.function_version)
+        if key != self._invoke_key:
+            self._invoke_key = key
+            self._invoke_middle = (
+                ',"arn":'
+                + json.dumps(req.invoked_function_arn)
+                + ',"version":'
+                + json.dumps(req.function_version)
+                + ',"deadline_ms":'
+            ).encode()
+        context = req.client_context
+        head = b"".join(
+            (
+                b'{"op":"invoke","request_id":',
+                _json_str(req.request_id).encode(),
+                self._invoke_middle,
+                str(deadline_ms).encode(),
+                b',"client_context":',
+                b"null" if context is None else _json_str(context).encode(),
+                b"}",
+            )
+        )
+        return frames.pack(head, req.payload)
 
     async def init(self) -> InitResult:
         self._begin()
@@ -227,19 +274,10 @@ class ForkServerEnvironment:
     async def invoke(self, req: InvokeRequest) -> InvokeResult:
         self._begin()
         start = time.perf_counter()
-        deadline_ms = min(req.deadline_ms, int(time.time() * 1000 + self.spec.timeout_s * 1000))
-        self._send(
-            {
-                "op": "invoke",
-                "request_id": req.request_id,
-                "arn": req.invoked_function_arn,
-                "version": req.function_version,
-                "deadline_ms": deadline_ms,
-                "client_context": req.client_context,
-            },
-            req.payload,
-        )
-        frame = await self._reply(max(deadline_ms / 1000 - time.time(), 0.0))
+        now = time.time()
+        deadline_ms = min(req.deadline_ms, int(now * 1000 + self.spec.timeout_s * 1000))
+        self._write(self._invoke_frame(req, deadline_ms))
+        frame = await self._reply(max(deadline_ms / 1000 - now, 0.0))
         if frame is not None and frame[0].get("op") == "result":
             self._state = State.READY
             kind = SUCCESS if frame[0].get("ok") else ERROR
@@ -268,7 +306,7 @@ class ForkServerEnvironment:
         """The runtime's reply, with all output before it delivered. None means the deadline
         passed: the environment has been killed. A ``{"op": "died"}`` frame means it died."""
         try:
-            frame = await asyncio.wait_for(self._control.next_frame(), timeout)
+            frame = await self._control.next_frame(self._loop, timeout)
         except TimeoutError:
             self._state = State.DEAD
             self._kill()
@@ -372,6 +410,11 @@ class ForkServerEnvironment:
             else:
                 raise OSError(f"cgroup of environment {self.env_id} still busy after destroy")
         self._on_destroyed()
+
+
+def _json_str(value: str) -> str:
+    """A JSON string literal (``json.dumps`` of a str, ASCII-escaped, without its overhead)."""
+    return encode_basestring_ascii(value)
 
 
 def _pidfd_open(pid: int) -> int | None:
