@@ -16,75 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from conftest import ROOT, RUNTIME, make_zip, unique_name, wait_for
-
-SEED = ROOT.parent / "shared" / "seeds" / "aws-news-blog-shared-file-system-for-lambda.txt"
-ROLE = "arn:aws:iam::123456789012:role/MessageWall-role"
-
-
-def article_handler() -> str:
-    """The article's code, from ``import os`` to ``return messages``, exactly as printed."""
-    text = SEED.read_text()
-    start = text.index("import os\nimport fcntl\n")
-    # The handler's own "return messages", not get_messages()'s.
-    handler = text.index("def lambda_handler(", start)
-    end = text.index("    return messages\n", handler) + len("    return messages\n")
-    return text[start:end]
-
-
-def make_wall(efs_client: Any, lambda_client: Any, apigw_client: Any) -> tuple[str, str]:
-    """Everything the article sets up; returns (function name, the API's MessageWall URL)."""
-    fs_id = efs_client.create_file_system(CreationToken=unique_name("msg-fs"))["FileSystemId"]
-    wait_for(
-        lambda: (
-            efs_client.describe_file_systems(FileSystemId=fs_id)["FileSystems"][0]["LifeCycleState"]
-            == "available"
-        )
-    )
-    access_point = efs_client.create_access_point(
-        FileSystemId=fs_id,
-        PosixUser={"Uid": 1001, "Gid": 1001},
-        RootDirectory={
-            "Path": "/message",
-            "CreationInfo": {"OwnerUid": 1001, "OwnerGid": 1001, "Permissions": "750"},
-        },
-    )
-    ap_id = access_point["AccessPointId"]
-    wait_for(
-        lambda: (
-            efs_client.describe_access_points(AccessPointId=ap_id)["AccessPoints"][0][
-                "LifeCycleState"
-            ]
-            == "available"
-        )
-    )
-    name = unique_name("MessageWall")
-    lambda_client.create_function(
-        FunctionName=name,
-        Runtime=RUNTIME,
-        Role=ROLE,
-        Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": make_zip({"lambda_function.py": article_handler()})},
-        FileSystemConfigs=[{"Arn": access_point["AccessPointArn"], "LocalMountPath": "/mnt/msg"}],
-    )
-    lambda_client.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
-    )
-    function_arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
-    api = apigw_client.create_api(Name=f"{name}-API", ProtocolType="HTTP")
-    integration = apigw_client.create_integration(
-        ApiId=api["ApiId"],
-        IntegrationType="AWS_PROXY",
-        IntegrationUri=function_arn,
-        PayloadFormatVersion="2.0",
-    )
-    apigw_client.create_route(
-        ApiId=api["ApiId"],
-        RouteKey="ANY /MessageWall",
-        Target=f"integrations/{integration['IntegrationId']}",
-    )
-    apigw_client.create_stage(ApiId=api["ApiId"], StageName="default", AutoDeploy=True)
-    return name, f"{api['ApiEndpoint']}/default/MessageWall"
+from seed_setup import SEED, article_handler, message_wall
 
 
 def curl(*args: str) -> str:
@@ -106,7 +38,7 @@ def post(url: str, message: str) -> int:
 
 
 def test_message_wall(server: Any, efs_client: Any, lambda_client: Any, apigw_client: Any) -> None:
-    name, url = make_wall(efs_client, lambda_client, apigw_client)
+    name, url = message_wall(efs_client, lambda_client, apigw_client)
 
     # The article's six steps, with the article's outputs.
     assert curl(url) == "No message yet."

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from conftest import ShoalServer, create_function, start_server, unique_name, wait_for
+from conftest import ShoalServer, create_function, start_server, wait_for
+from seed_setup import seed_access_point
 
 pytestmark = pytest.mark.nfs
 
@@ -54,17 +55,8 @@ def target_port(endpoint: str, mt_id: str) -> int:
 def make_target(srv: ShoalServer) -> tuple[str, str, str, str, int]:
     """A file system with the seed's access point and an available mount target."""
     efs = srv.client("efs")
-    fs_id = efs.create_file_system(CreationToken=unique_name("nfs"))["FileSystemId"]
-    wait_for(lambda: efs.describe_file_systems(FileSystemId=fs_id)["FileSystems"][0][
-        "LifeCycleState"] == "available")  # fmt: skip
-    ap = efs.create_access_point(
-        FileSystemId=fs_id,
-        PosixUser={"Uid": 1001, "Gid": 1001},
-        RootDirectory={
-            "Path": "/message",
-            "CreationInfo": {"OwnerUid": 1001, "OwnerGid": 1001, "Permissions": "750"},
-        },
-    )
+    ap = seed_access_point(efs, "nfs")
+    fs_id = ap["FileSystemId"]
     mt_id = efs.create_mount_target(FileSystemId=fs_id, SubnetId="subnet-0123456789abcdef0")[
         "MountTargetId"
     ]

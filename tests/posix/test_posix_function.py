@@ -11,6 +11,7 @@ import posix_checks
 import pytest
 
 from conftest import RUNTIME, make_zip, unique_name
+from seed_setup import seed_access_point
 
 HANDLER = """
 import os
@@ -23,15 +24,7 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def function(efs_client: Any, lambda_client: Any) -> str:
-    fs_id = efs_client.create_file_system(CreationToken=unique_name("posix"))["FileSystemId"]
-    ap = efs_client.create_access_point(
-        FileSystemId=fs_id,
-        PosixUser={"Uid": 1001, "Gid": 1001},
-        RootDirectory={
-            "Path": "/message",
-            "CreationInfo": {"OwnerUid": 1001, "OwnerGid": 1001, "Permissions": "750"},
-        },
-    )
+    ap = seed_access_point(efs_client, "posix")
     name = unique_name("posix")
     source = Path(posix_checks.__file__).read_text()
     lambda_client.create_function(

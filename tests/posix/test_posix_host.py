@@ -16,6 +16,7 @@ import posix_checks
 import pytest
 
 from conftest import ShoalServer, unique_name
+from seed_setup import seed_access_point
 
 SHOAL = [sys.executable, "-m", "shoal"]
 
@@ -28,15 +29,8 @@ def unmount(path: Path) -> None:
 def mounted(
     server: ShoalServer, efs_client: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    fs_id = efs_client.create_file_system(CreationToken=unique_name("posix"))["FileSystemId"]
-    ap = efs_client.create_access_point(
-        FileSystemId=fs_id,
-        PosixUser={"Uid": 1001, "Gid": 1001},
-        RootDirectory={
-            "Path": "/message",
-            "CreationInfo": {"OwnerUid": 1001, "OwnerGid": 1001, "Permissions": "750"},
-        },
-    )
+    ap = seed_access_point(efs_client, "posix")
+    fs_id = ap["FileSystemId"]
     base = tmp_path_factory.mktemp("mounts")
     whole, via_ap = base / "whole", base / "ap"
     for argv in (

@@ -1,0 +1,69 @@
+"""The seed article's set-up, as the tests and benchmarks make it through boto3: its file
+system and access point (POSIX user 1001/1001, root ``/message`` created 1001:1001 mode 750),
+its MessageWall handler exactly as printed, and the HTTP API in front of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import ROOT, RUNTIME, make_zip, unique_name, wait_for
+
+SEED = ROOT.parent / "shared" / "seeds" / "aws-news-blog-shared-file-system-for-lambda.txt"
+ROLE = "arn:aws:iam::123456789012:role/MessageWall-role"
+SEED_ROOT_DIRECTORY = {
+    "Path": "/message",
+    "CreationInfo": {"OwnerUid": 1001, "OwnerGid": 1001, "Permissions": "750"},
+}
+
+
+def article_handler() -> str:
+    """The article's code, from ``import os`` to ``return messages``, exactly as printed."""
+    text = SEED.read_text()
+    start = text.index("import os\nimport fcntl\n")
+    # The handler's own "return messages", not get_messages()'s.
+    handler = text.index("def lambda_handler(", start)
+    end = text.index("    return messages\n", handler) + len("    return messages\n")
+    return text[start:end]
+
+
+def seed_access_point(efs: Any, token: str = "seed") -> dict[str, Any]:
+    """A new file system with the article's access point, both ``available``."""
+    fs_id = efs.create_file_system(CreationToken=unique_name(token))["FileSystemId"]
+    wait_for(lambda: efs.describe_file_systems(FileSystemId=fs_id)["FileSystems"][0][
+        "LifeCycleState"] == "available")  # fmt: skip
+    ap: dict[str, Any] = efs.create_access_point(
+        FileSystemId=fs_id, PosixUser={"Uid": 1001, "Gid": 1001},
+        RootDirectory=SEED_ROOT_DIRECTORY,
+    )
+    wait_for(lambda: efs.describe_access_points(AccessPointId=ap["AccessPointId"])[
+        "AccessPoints"][0]["LifeCycleState"] == "available")  # fmt: skip
+    return ap
+
+
+def message_wall(efs: Any, lam: Any, apigw: Any) -> tuple[str, str]:
+    """Everything the article sets up; returns (function name, the API's MessageWall URL)."""
+    access_point = seed_access_point(efs, "msg-fs")
+    name = unique_name("MessageWall")
+    lam.create_function(
+        FunctionName=name,
+        Runtime=RUNTIME,
+        Role=ROLE,
+        Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": make_zip({"lambda_function.py": article_handler()})},
+        FileSystemConfigs=[{"Arn": access_point["AccessPointArn"], "LocalMountPath": "/mnt/msg"}],
+    )
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
+    )
+    function_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    api = apigw.create_api(Name=f"{name}-API", ProtocolType="HTTP")
+    integration = apigw.create_integration(
+        ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=function_arn,
+        PayloadFormatVersion="2.0",
+    )
+    apigw.create_route(
+        ApiId=api["ApiId"], RouteKey="ANY /MessageWall",
+        Target=f"integrations/{integration['IntegrationId']}",
+    )
+    apigw.create_stage(ApiId=api["ApiId"], StageName="default", AutoDeploy=True)
+    return name, f"{api['ApiEndpoint']}/default/MessageWall"
