@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,40 +47,50 @@ class LoadResult:
         return xs[min(len(xs) - 1, int(p / 100 * len(xs)))] if xs else float("nan")
 
 
+Step = tuple[str, bytes]  # (method, body) of one request in a cycle
+
+
 async def _client(
     url: str,
-    method: str,
-    body: bytes,
+    steps: list[Step],
     headers: dict[str, str],
     stop_at: float,
     out: list[float],
     errors: list[int],
     count: int | None,
 ) -> None:
+    """Repeat the cycle of ``steps`` on one keep-alive connection; one latency per cycle."""
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    head = f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Length: {len(body)}\r\n"
-    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    request = (head + "\r\n").encode() + body
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    requests = [
+        (
+            f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Content-Length: {len(body)}\r\n{extra}\r\n"
+        ).encode()
+        + body
+        for method, body in steps
+    ]
     done = 0
     try:
         while time.perf_counter() < stop_at and (count is None or done < count):
             t0 = time.perf_counter()
-            writer.write(request)
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
+            for request in requests:
+                writer.write(request)
+                status_line = await reader.readline()
+                length = 0
+                while True:
+                    line = await reader.readline()
+                    if line in (b"\r\n", b""):
+                        break
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if length:
+                    await reader.readexactly(length)
+                if not status_line.startswith(b"HTTP/1.1 2"):
+                    errors.append(1)
             out.append((time.perf_counter() - t0) * 1000)
-            if not status_line.startswith(b"HTTP/1.1 2"):
-                errors.append(1)
             done += 1
     finally:
         writer.close()
@@ -93,15 +104,18 @@ def load(
     body: bytes = b"{}",
     headers: dict[str, str] | None = None,
     warmup: int = 20,
+    steps: list[Step] | None = None,
 ) -> LoadResult:
-    """Run ``clients`` keep-alive connections for ``seconds``; returns latencies."""
+    """Run ``clients`` keep-alive connections for ``seconds``, each repeating one request (or
+    the cycle of ``steps``); returns one latency per request (cycle)."""
     headers = headers or {}
+    cycle = steps or [(method, body)]
 
     async def run() -> LoadResult:
         warm: list[float] = []
         await asyncio.gather(
             *(
-                _client(url, method, body, headers, time.perf_counter() + 30, warm, [], warmup)
+                _client(url, cycle, headers, time.perf_counter() + 30, warm, [], warmup)
                 for _ in range(clients)
             )
         )
@@ -109,10 +123,7 @@ def load(
         errors: list[int] = []
         t0 = time.perf_counter()
         await asyncio.gather(
-            *(
-                _client(url, method, body, headers, t0 + seconds, out, errors, None)
-                for _ in range(clients)
-            )
+            *(_client(url, cycle, headers, t0 + seconds, out, errors, None) for _ in range(clients))
         )
         return LoadResult(len(out), time.perf_counter() - t0, out, len(errors))
 
@@ -288,3 +299,26 @@ def median(xs: list[float]) -> float:
 def pct(xs: list[float], p: float) -> float:
     ys = sorted(xs)
     return ys[min(len(ys) - 1, int(p / 100 * len(ys)))] if ys else float("nan")
+
+
+def aws_client(endpoint: str, service: str) -> Any:
+    """A boto3 client for a Shoal endpoint, as a user makes one."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        config=Config(retries={"max_attempts": 0}, read_timeout=900, max_pool_connections=64),
+    )
+
+
+def test_support() -> None:
+    """Make the tests' helpers (conftest, seed_setup) importable: the benchmarks set things up
+    exactly as the tests do."""
+    tests = str(ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)

@@ -14,29 +14,30 @@ import sys
 import time
 import urllib.request
 import uuid
+from typing import Any
 
-import boto3
-from botocore.config import Config
-
-from bench.common import bare_uvicorn, load, median, pct, shoal_server, table, throughput
+from bench.common import (
+    aws_client,
+    bare_uvicorn,
+    load,
+    median,
+    pct,
+    shoal_server,
+    table,
+    test_support,
+    throughput,
+)
 
 HANDLER = 'def handler(event, context):\n    return {"ok": True}\n'
 BODY = json.dumps({"ok": True}).encode()
 SECONDS = 5.0
 
 
-def make_function(endpoint: str, name: str) -> object:
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "tests"))
+def make_function(endpoint: str, name: str) -> Any:
+    test_support()
     from conftest import create_function  # the same helper the tests use
 
-    client = boto3.client(
-        "lambda",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"max_attempts": 0}),
-    )
+    client = aws_client(endpoint, "lambda")
     create_function(client, name, HANDLER)
     return client
 
