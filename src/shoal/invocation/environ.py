@@ -35,5 +35,10 @@ def environment_variables(
         "PYTHONPATH": RUNTIME_DIR,
         "HOME": "/tmp",
     }
+    if init_type == "snap-start":
+        # OpenMP's worker threads (torch, numpy's BLAS) do not survive fork(): an environment
+        # forked from an init that used several of them hangs at its first parallel operation.
+        # One thread unless the function says otherwise.
+        env["OMP_NUM_THREADS"] = "1"
     env.update(fn.environment)
     return env

@@ -45,7 +45,8 @@ def handler(event, context):
     return {"init": INIT, "hooks": dict(HOOKS), "random": RNG.random(),
             "env": os.uname().nodename, "uid": os.getuid(),
             "tmp": open("/tmp/mine").read(), "stream": context.log_stream_name,
-            "init_type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]}
+            "init_type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"],
+            "omp": os.environ.get("OMP_NUM_THREADS")}
 """
 
 
@@ -95,6 +96,7 @@ def test_eight_concurrent_invocations_share_one_three_second_init(
         assert r["hooks"] == {"before": 1, "after": 1}
         assert r["tmp"] == "x"  # its own /tmp
         assert r["init_type"] == "snap-start"
+        assert r["omp"] == "1"  # OpenMP thread pools do not survive the fork
         assert r["uid"] != 0
         assert r["stream"].endswith(r["env"])  # its own log stream
     assert len({r["random"] for r in results}) == 8  # reseeded after each restore
@@ -132,3 +134,4 @@ def test_functions_without_the_setting_run_init_in_every_environment(lambda_clie
     assert len({json.dumps(r["init"]) for r in results}) == 3
     assert all(r["hooks"] == {"before": 0, "after": 0} for r in results)  # never run
     assert all(r["init_type"] == "on-demand" for r in results)
+    assert all(r["omp"] is None for r in results)
