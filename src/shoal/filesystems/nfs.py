@@ -9,17 +9,16 @@ and needs neither rpcbind nor statd (NFSv4 has one well-known port and no side p
 
 Who may call: the file-system service, from the event loop. Calls for one target are serialised
 by that target's lock; a watchdog task per target restarts a ganesha that died or stopped
-answering, with exponential backoff, as uvicorn's supervisors do for their workers.
+answering, with exponential backoff, as uvicorn's supervisors do for their workers. What goes
+into each ganesha.conf, and which export lists are valid, is :mod:`shoal.filesystems.ganesha_conf`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import os
-import posixpath
 import random
 import re
 import shutil
@@ -28,6 +27,18 @@ import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# The configuration's names are this module's too: callers import Export etc. from here.
+from shoal.filesystems.ganesha_conf import Export, render_config, validate_exports
+
+__all__ = [
+    "Export",
+    "GaneshaError",
+    "GaneshaSupervisor",
+    "render_config",
+    "rpc_null",
+    "validate_exports",
+]
 
 log = logging.getLogger("shoal.filesystems.nfs")
 
@@ -45,132 +56,8 @@ LOG_ROTATE_BYTES = 8 << 20
 _TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-@dataclass(frozen=True)
-class Export:
-    """One NFSv4 export of a mount target.
-
-    ``pseudo`` is where clients find it (``nfs://addr/<pseudo>``). Ganesha grafts each export
-    onto its pseudo file system, so an export may sit at ``/`` only when it is the target's
-    sole export: below a real directory tree, a pseudo path would need a real directory of that
-    name in the exported file system. With access points, put the whole file system at its own
-    path (``/fs-…``) beside the ``/fsap-…`` exports.
-    """
-
-    export_id: int  # Ganesha Export_Id, unique per target, >= 1
-    path: str  # host directory exported (a file system dir or an access point's root)
-    pseudo: str  # NFSv4 pseudo path: "/fs-0123..." for the whole fs, "/fsap-0123..." for an AP
-    squash_uid: int | None  # None: no squashing; else every client identity becomes this uid
-    squash_gid: int | None
-    readonly: bool = False
-
-
 class GaneshaError(RuntimeError):
     """A ganesha process could not be started (its log's last lines are in the message)."""
-
-
-def validate_exports(exports: list[Export]) -> None:
-    """Raise ValueError for an export list that ganesha would refuse or mis-serve."""
-    if not exports:
-        raise ValueError("a mount target needs at least one export")
-    ids = [e.export_id for e in exports]
-    pseudos = [e.pseudo for e in exports]
-    if len(set(ids)) != len(ids) or min(ids) < 1:
-        raise ValueError(f"export ids must be unique and >= 1: {ids}")
-    if len(set(pseudos)) != len(pseudos):
-        raise ValueError(f"pseudo paths must be unique: {pseudos}")
-    for e in exports:
-        for value in (e.path, e.pseudo):
-            if not value.startswith("/") or posixpath.normpath(value) != value or '"' in value:
-                raise ValueError(f"not a normalised absolute path: {value!r}")
-            if any(c in value for c in "\n\r\0"):
-                raise ValueError(f"control character in path: {value!r}")
-        if (e.squash_uid is None) != (e.squash_gid is None):
-            raise ValueError(f"export {e.export_id}: squash uid and gid go together")
-    for e in exports:
-        for other in exports:
-            parent = e.pseudo.rstrip("/") + "/"
-            if other is not e and other.pseudo.startswith(parent):
-                raise ValueError(
-                    f"pseudo path {other.pseudo} is nested in export {e.pseudo}: ganesha would "
-                    "need a real directory for it there; give every export its own top-level "
-                    "pseudo path (and the whole file system one too when access points exist)"
-                )
-
-
-def _clients(address: str) -> str:
-    """Who may use the exports: loopback only when the target listens on loopback.
-
-    For any other address, reachability is decided by where the target listens (as security
-    groups decide for an EFS mount target), so every client of that network is allowed.
-    """
-    try:
-        if ipaddress.ip_address(address).is_loopback:
-            return "127.0.0.0/8, ::1"
-    except ValueError:
-        pass
-    return "*"
-
-
-def render_config(target_dir: Path, address: str, port: int, exports: list[Export]) -> str:
-    """The ganesha.conf of one mount target (pure; unit-tested)."""
-    validate_exports(exports)
-    # The D-Bus name must differ between instances (and is only used if a system bus exists).
-    dbus_prefix = re.sub(r"[^A-Za-z0-9_]", "_", target_dir.name)
-    lines = [
-        "# Written by Shoal; rewritten on every (re)configuration of this mount target.",
-        "NFS_CORE_PARAM {",
-        "    Protocols = 4;",
-        f"    NFS_Port = {port};",
-        f"    Bind_Addr = {address};",
-        # NFSv4 needs none of NLM, rquota, MNT or UDP, nor rpcbind to find it.
-        "    Enable_NLM = false;",
-        "    Enable_RQUOTA = false;",
-        "    Enable_UDP = false;",
-        f"    Dbus_Name_Prefix = {dbus_prefix};",
-        "}",
-        "NFSV4 {",
-        # No grace period: the target serves at once (and after a restart).
-        "    Graceless = true;",
-        "    RecoveryBackend = fs;",
-        f'    RecoveryRoot = "{target_dir / "recovery"}";',
-        # Owners travel as numbers: no idmapd, and squashed ids read back as they are on disk.
-        "    Allow_Numeric_Owners = true;",
-        "    Only_Numeric_Owners = true;",
-        "    Delegations = false;",
-        "}",
-        "NFS_KRB5 { Active_krb5 = false; }",
-    ]
-    for e in exports:
-        lines += [
-            "EXPORT {",
-            f"    Export_Id = {e.export_id};",
-            f'    Path = "{e.path}";',
-            f'    Pseudo = "{e.pseudo}";',
-            "    Protocols = 4;",
-            "    Transports = TCP;",
-            "    SecType = sys;",
-            "    Access_Type = None;",
-            # Functions and host processes change the tree behind ganesha's back: never serve
-            # cached attributes (owner, mode, size) that may be stale.
-            "    Attr_Expiration_Time = 0;",
-        ]
-        if e.squash_uid is None:
-            lines.append("    Squash = No_Root_Squash;")
-        else:
-            lines += [
-                "    Squash = All_Squash;",
-                f"    Anonymous_Uid = {e.squash_uid};",
-                f"    Anonymous_Gid = {e.squash_gid};",
-            ]
-        lines += [
-            "    CLIENT {",
-            f"        Clients = {_clients(address)};",
-            f"        Access_Type = {'RO' if e.readonly else 'RW'};",
-            "    }",
-            "    FSAL { Name = VFS; }",
-            "}",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 async def rpc_null(address: str, port: int, timeout: float = 2.0) -> bool:
@@ -239,6 +126,37 @@ class _Target:
     @property
     def log_file(self) -> Path:
         return self.dir / "ganesha.log"
+
+
+def _prepare(t: _Target) -> list[str]:
+    """Write ``t``'s configuration and fresh state; return its ganesha's command line."""
+    binary = shutil.which("ganesha.nfsd") or "/usr/bin/ganesha.nfsd"
+    if not os.access(binary, os.X_OK):
+        raise GaneshaError("NFS-Ganesha is not installed (ganesha.nfsd; run ./run setup)")
+    t.dir.mkdir(parents=True, exist_ok=True)
+    # Graceless: no client reclaims state, so the records of the last run are of no use.
+    shutil.rmtree(t.dir / "recovery", ignore_errors=True)
+    (t.dir / "recovery").mkdir()
+    t.config.write_text(render_config(t.dir, t.address, t.port, t.exports))
+    if t.log_file.exists() and t.log_file.stat().st_size > LOG_ROTATE_BYTES:
+        t.log_file.replace(t.log_file.with_suffix(".log.1"))
+    argv = [
+        binary,
+        "-F",
+        "-f",
+        str(t.config),
+        "-L",
+        str(t.log_file),
+        "-p",
+        str(t.dir / "ganesha.pid"),
+        "-N",
+        "NIV_EVENT",
+    ]
+    # Die with Shoal even when it is killed outright (SIGTERM first gives a clean stop).
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        argv = [setpriv, "--pdeathsig", "KILL", *argv]
+    return argv
 
 
 class GaneshaSupervisor:
@@ -318,32 +236,7 @@ class GaneshaSupervisor:
 
     async def _spawn(self, t: _Target) -> None:
         """Write the configuration, start ganesha and wait until it answers."""
-        binary = shutil.which("ganesha.nfsd") or "/usr/bin/ganesha.nfsd"
-        if not os.access(binary, os.X_OK):
-            raise GaneshaError("NFS-Ganesha is not installed (ganesha.nfsd; run ./run setup)")
-        t.dir.mkdir(parents=True, exist_ok=True)
-        # Graceless: no client reclaims state, so the records of the last run are of no use.
-        shutil.rmtree(t.dir / "recovery", ignore_errors=True)
-        (t.dir / "recovery").mkdir()
-        t.config.write_text(render_config(t.dir, t.address, t.port, t.exports))
-        if t.log_file.exists() and t.log_file.stat().st_size > LOG_ROTATE_BYTES:
-            t.log_file.replace(t.log_file.with_suffix(".log.1"))
-        argv = [
-            binary,
-            "-F",
-            "-f",
-            str(t.config),
-            "-L",
-            str(t.log_file),
-            "-p",
-            str(t.dir / "ganesha.pid"),
-            "-N",
-            "NIV_EVENT",
-        ]
-        # Die with Shoal even when it is killed outright (SIGTERM first gives a clean stop).
-        setpriv = shutil.which("setpriv")
-        if setpriv:
-            argv = [setpriv, "--pdeathsig", "KILL", *argv]
+        argv = _prepare(t)
         with open(t.dir / "stderr.log", "ab") as errlog:
             t.process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -360,21 +253,26 @@ class GaneshaSupervisor:
             t.address,
             t.port,
         )
+        await self._until_ready(t, t.process)
+        t.status = "available"
+
+    async def _until_ready(self, t: _Target, proc: asyncio.subprocess.Process) -> None:
+        """Return once ``proc`` answers a NULL RPC. GaneshaError when it exits first, or when
+        it does not answer within READY_TIMEOUT_S (it is then stopped)."""
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not await rpc_null(_probe_address(t.address), t.port, timeout=1.0):
-            if t.process.returncode is not None:
+            if proc.returncode is not None:
                 raise GaneshaError(
-                    f"ganesha exited with status {t.process.returncode}: {_tail(t.log_file, 5)}"
+                    f"ganesha exited with status {proc.returncode}: {_tail(t.log_file, 5)}"
                     f" (log: {t.log_file})"
                 )
             if time.monotonic() > deadline:
-                await self._terminate(t.process)
+                await self._terminate(proc)
                 raise GaneshaError(
                     f"ganesha did not answer on {t.address}:{t.port} "
                     f"within {READY_TIMEOUT_S:.0f}s (log: {t.log_file})"
                 )
             await asyncio.sleep(0.05)
-        t.status = "available"
 
     async def _halt(self, t: _Target) -> None:
         """Cancel the watchdog, then stop the process (in that order, so nothing restarts it)."""

@@ -1,0 +1,139 @@
+"""The configuration of one mount target's NFS-Ganesha: its exports and its ganesha.conf.
+
+Pure and unit-tested: :func:`render_config` turns an address, a port and a list of
+:class:`Export` into the text ganesha reads, NFSv4 over TCP only with FSAL VFS, after
+:func:`validate_exports` has refused what ganesha would refuse or mis-serve. The supervisor that
+writes this file and runs ganesha on it is :mod:`shoal.filesystems.nfs`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Export:
+    """One NFSv4 export of a mount target.
+
+    ``pseudo`` is where clients find it (``nfs://addr/<pseudo>``). Ganesha grafts each export
+    onto its pseudo file system, so an export may sit at ``/`` only when it is the target's
+    sole export: below a real directory tree, a pseudo path would need a real directory of that
+    name in the exported file system. With access points, put the whole file system at its own
+    path (``/fs-…``) beside the ``/fsap-…`` exports.
+    """
+
+    export_id: int  # Ganesha Export_Id, unique per target, >= 1
+    path: str  # host directory exported (a file system dir or an access point's root)
+    pseudo: str  # NFSv4 pseudo path: "/fs-0123..." for the whole fs, "/fsap-0123..." for an AP
+    squash_uid: int | None  # None: no squashing; else every client identity becomes this uid
+    squash_gid: int | None
+    readonly: bool = False
+
+
+def validate_exports(exports: list[Export]) -> None:
+    """Raise ValueError for an export list that ganesha would refuse or mis-serve."""
+    if not exports:
+        raise ValueError("a mount target needs at least one export")
+    ids = [e.export_id for e in exports]
+    pseudos = [e.pseudo for e in exports]
+    if len(set(ids)) != len(ids) or min(ids) < 1:
+        raise ValueError(f"export ids must be unique and >= 1: {ids}")
+    if len(set(pseudos)) != len(pseudos):
+        raise ValueError(f"pseudo paths must be unique: {pseudos}")
+    for e in exports:
+        for value in (e.path, e.pseudo):
+            if not value.startswith("/") or posixpath.normpath(value) != value or '"' in value:
+                raise ValueError(f"not a normalised absolute path: {value!r}")
+            if any(c in value for c in "\n\r\0"):
+                raise ValueError(f"control character in path: {value!r}")
+        if (e.squash_uid is None) != (e.squash_gid is None):
+            raise ValueError(f"export {e.export_id}: squash uid and gid go together")
+    for e in exports:
+        for other in exports:
+            parent = e.pseudo.rstrip("/") + "/"
+            if other is not e and other.pseudo.startswith(parent):
+                raise ValueError(
+                    f"pseudo path {other.pseudo} is nested in export {e.pseudo}: ganesha would "
+                    "need a real directory for it there; give every export its own top-level "
+                    "pseudo path (and the whole file system one too when access points exist)"
+                )
+
+
+def _clients(address: str) -> str:
+    """Who may use the exports: loopback only when the target listens on loopback.
+
+    For any other address, reachability is decided by where the target listens (as security
+    groups decide for an EFS mount target), so every client of that network is allowed.
+    """
+    try:
+        if ipaddress.ip_address(address).is_loopback:
+            return "127.0.0.0/8, ::1"
+    except ValueError:
+        pass
+    return "*"
+
+
+def render_config(target_dir: Path, address: str, port: int, exports: list[Export]) -> str:
+    """The ganesha.conf of one mount target (pure; unit-tested)."""
+    validate_exports(exports)
+    # The D-Bus name must differ between instances (and is only used if a system bus exists).
+    dbus_prefix = re.sub(r"[^A-Za-z0-9_]", "_", target_dir.name)
+    lines = [
+        "# Written by Shoal; rewritten on every (re)configuration of this mount target.",
+        "NFS_CORE_PARAM {",
+        "    Protocols = 4;",
+        f"    NFS_Port = {port};",
+        f"    Bind_Addr = {address};",
+        # NFSv4 needs none of NLM, rquota, MNT or UDP, nor rpcbind to find it.
+        "    Enable_NLM = false;",
+        "    Enable_RQUOTA = false;",
+        "    Enable_UDP = false;",
+        f"    Dbus_Name_Prefix = {dbus_prefix};",
+        "}",
+        "NFSV4 {",
+        # No grace period: the target serves at once (and after a restart).
+        "    Graceless = true;",
+        "    RecoveryBackend = fs;",
+        f'    RecoveryRoot = "{target_dir / "recovery"}";',
+        # Owners travel as numbers: no idmapd, and squashed ids read back as they are on disk.
+        "    Allow_Numeric_Owners = true;",
+        "    Only_Numeric_Owners = true;",
+        "    Delegations = false;",
+        "}",
+        "NFS_KRB5 { Active_krb5 = false; }",
+    ]
+    for e in exports:
+        lines += [
+            "EXPORT {",
+            f"    Export_Id = {e.export_id};",
+            f'    Path = "{e.path}";',
+            f'    Pseudo = "{e.pseudo}";',
+            "    Protocols = 4;",
+            "    Transports = TCP;",
+            "    SecType = sys;",
+            "    Access_Type = None;",
+            # Functions and host processes change the tree behind ganesha's back: never serve
+            # cached attributes (owner, mode, size) that may be stale.
+            "    Attr_Expiration_Time = 0;",
+        ]
+        if e.squash_uid is None:
+            lines.append("    Squash = No_Root_Squash;")
+        else:
+            lines += [
+                "    Squash = All_Squash;",
+                f"    Anonymous_Uid = {e.squash_uid};",
+                f"    Anonymous_Gid = {e.squash_gid};",
+            ]
+        lines += [
+            "    CLIENT {",
+            f"        Clients = {_clients(address)};",
+            f"        Access_Type = {'RO' if e.readonly else 'RW'};",
+            "    }",
+            "    FSAL { Name = VFS; }",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"
