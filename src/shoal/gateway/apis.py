@@ -7,6 +7,7 @@ respect to requests. After each change ``on_change(api_id)`` is called so the ga
 recompile that API's route table.
 
 Errors are API Gateway's: ``NotFoundException``, ``BadRequestException``, ``ConflictException``.
+What makes a route, an integration or a stage valid is :mod:`shoal.gateway.rules`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from shoal.errors import AwsError
+from shoal.gateway import rules
 from shoal.gateway.models import (
     DEFAULT_ROUTE,
-    DEFAULT_STAGE,
     Api,
     Deployment,
     Integration,
@@ -27,22 +28,10 @@ from shoal.gateway.models import (
     new_id,
     now,
 )
-from shoal.gateway.routes import InvalidRouteKey, parse_route_key
-from shoal.gateway.targets import BadFunctionUri, function_target
+from shoal.gateway.rules import bad_request, not_found
 from shoal.store.sqlite import Store
 
 KIND = "http_api"
-PAYLOAD_VERSIONS = ("1.0", "2.0")
-
-
-def not_found(what: str, ident: str) -> AwsError:
-    return AwsError(
-        "NotFoundException", f"Invalid {what} identifier specified {ident}", ResourceType=what
-    )
-
-
-def bad_request(message: str) -> AwsError:
-    return AwsError("BadRequestException", message)
 
 
 class ApiRegistry:
@@ -101,28 +90,8 @@ class ApiRegistry:
             disable_execute_api_endpoint=disable_execute_api_endpoint,
         )
         if target is not None:
-            api = self._quick_create(api, target, route_key or DEFAULT_ROUTE)
+            api = rules.quick_create(api, target, route_key or DEFAULT_ROUTE)
         return self._save(api)
-
-    def _quick_create(self, api: Api, target: str, route_key: str) -> Api:
-        """Quick create: an AWS_PROXY integration (2.0), a route to it, an auto-deployed
-        ``$default`` stage; all marked as managed by API Gateway."""
-        integration = self._integration(
-            api, new_id(7), "AWS_PROXY", target, "2.0", 30000, managed=True, extra={}
-        )
-        api = dataclasses.replace(api, integrations={integration.integration_id: integration})
-        route = self._route(
-            api,
-            new_id(7),
-            route_key,
-            f"integrations/{integration.integration_id}",
-            managed=True,
-            extra={},
-        )
-        stage = Stage(DEFAULT_STAGE, auto_deploy=True, managed=True)
-        return dataclasses.replace(
-            api, routes={route.route_id: route}, stages={DEFAULT_STAGE: stage}
-        )
 
     def update(
         self,
@@ -147,7 +116,7 @@ class ApiRegistry:
             managed = [i for i in api.integrations.values() if i.managed]
             if not managed:
                 raise bad_request("Target can only be updated on an API made by quick create")
-            new = dataclasses.replace(managed[0], integration_uri=self._check_uri(target))
+            new = dataclasses.replace(managed[0], integration_uri=rules.function_uri(target))
             changes["integrations"] = {**api.integrations, new.integration_id: new}
         return self._save(dataclasses.replace(api, **changes))
 
@@ -159,41 +128,11 @@ class ApiRegistry:
 
     # ---------------------------------------------------------------------------- routes
 
-    def _route(
-        self,
-        api: Api,
-        route_id: str,
-        route_key: str,
-        target: str | None,
-        *,
-        managed: bool,
-        extra: Mapping[str, Any],
-    ) -> Route:
-        try:
-            parse_route_key(route_key)
-        except InvalidRouteKey as e:
-            raise bad_request(str(e)) from None
-        for other in api.routes.values():
-            if other.route_key == route_key and other.route_id != route_id:
-                raise AwsError(
-                    "ConflictException",
-                    f"Unable to create Route, Route with key {route_key} "
-                    "already exists for this API",
-                )
-        if target is not None:
-            ident = target[len("integrations/") :] if target.startswith("integrations/") else None
-            if ident is None or ident not in api.integrations:
-                raise bad_request(
-                    f"Invalid Target specified: {target}. "
-                    "A target must be integrations/<integration id> of this API"
-                )
-        return Route(route_id, route_key, target, managed, dict(extra))
-
     def create_route(
         self, api_id: str, route_key: str, target: str | None, extra: Mapping[str, Any]
     ) -> Route:
         api = self.get(api_id)
-        route = self._route(api, new_id(7), route_key, target, managed=False, extra=extra)
+        route = rules.route(api, new_id(7), route_key, target, managed=False, extra=extra)
         self._save(dataclasses.replace(api, routes={**api.routes, route.route_id: route}))
         return route
 
@@ -215,7 +154,7 @@ class ApiRegistry:
         old = self.get_route(api_id, route_id)
         if route_key is not None and old.managed and route_key != old.route_key:
             raise bad_request("The route key of a route made by quick create can't be changed")
-        route = self._route(
+        route = rules.route(
             api,
             route_id,
             route_key or old.route_key,
@@ -234,49 +173,6 @@ class ApiRegistry:
 
     # ---------------------------------------------------------------------- integrations
 
-    def _check_uri(self, uri: str | None) -> str:
-        if not uri:
-            raise bad_request("IntegrationUri is required for AWS_PROXY integrations")
-        try:
-            function_target(uri, "2.0")
-        except BadFunctionUri as e:
-            raise bad_request(str(e)) from None
-        return uri
-
-    def _integration(
-        self,
-        api: Api,
-        integration_id: str,
-        integration_type: str,
-        uri: str | None,
-        payload_version: str | None,
-        timeout_ms: int | None,
-        *,
-        managed: bool,
-        extra: Mapping[str, Any],
-    ) -> Integration:
-        if integration_type != "AWS_PROXY":
-            raise bad_request(f"Shoal supports AWS_PROXY integrations only, not {integration_type}")
-        if payload_version is None:
-            raise bad_request(
-                "PayloadFormatVersion is required for AWS_PROXY integrations "
-                "of HTTP APIs (1.0 or 2.0)"
-            )
-        if payload_version not in PAYLOAD_VERSIONS:
-            raise bad_request(f"Invalid PayloadFormatVersion {payload_version}: must be 1.0 or 2.0")
-        timeout = 30000 if timeout_ms is None else timeout_ms
-        if not 50 <= timeout <= 30000:
-            raise bad_request("TimeoutInMillis must be between 50 and 30000 for HTTP APIs")
-        return Integration(
-            integration_id,
-            integration_type,
-            self._check_uri(uri),
-            payload_version,
-            timeout,
-            managed,
-            dict(extra),
-        )
-
     def create_integration(
         self,
         api_id: str,
@@ -287,8 +183,7 @@ class ApiRegistry:
         extra: Mapping[str, Any],
     ) -> Integration:
         api = self.get(api_id)
-        integration = self._integration(
-            api,
+        integration = rules.integration(
             new_id(7),
             integration_type,
             uri,
@@ -312,8 +207,7 @@ class ApiRegistry:
     ) -> Integration:
         api = self.get(api_id)
         old = self.get_integration(api_id, integration_id)
-        integration = self._integration(
-            api,
+        integration = rules.integration(
             integration_id,
             fields.get("IntegrationType") or old.integration_type,
             fields.get("IntegrationUri") or old.integration_uri,
@@ -353,12 +247,7 @@ class ApiRegistry:
         extra: Mapping[str, Any],
     ) -> Stage:
         api = self.get(api_id)
-        if stage_name in api.stages:
-            raise AwsError("ConflictException", f"Stage {stage_name} already exists")
-        if stage_name != DEFAULT_STAGE and not all(c.isalnum() or c in "-_" for c in stage_name):
-            raise bad_request(f"Invalid stage name {stage_name}: use letters, digits, - and _")
-        if deployment_id is not None and deployment_id not in api.deployments:
-            raise bad_request(f"Invalid deployment identifier specified {deployment_id}")
+        rules.check_new_stage(api, stage_name, deployment_id)
         stage = Stage(
             stage_name, auto_deploy, dict(stage_variables), deployment_id, extra=dict(extra)
         )
@@ -383,8 +272,7 @@ class ApiRegistry:
     ) -> Stage:
         api = self.get(api_id)
         old = self.get_stage(api_id, stage_name)
-        if deployment_id is not None and deployment_id not in api.deployments:
-            raise bad_request(f"Invalid deployment identifier specified {deployment_id}")
+        rules.check_deployment(api, deployment_id)
         stage = dataclasses.replace(
             old,
             auto_deploy=old.auto_deploy if auto_deploy is None else auto_deploy,
