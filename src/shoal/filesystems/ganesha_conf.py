@@ -107,33 +107,39 @@ def render_config(target_dir: Path, address: str, port: int, exports: list[Expor
         "NFS_KRB5 { Active_krb5 = false; }",
     ]
     for e in exports:
-        lines += [
-            "EXPORT {",
-            f"    Export_Id = {e.export_id};",
-            f'    Path = "{e.path}";',
-            f'    Pseudo = "{e.pseudo}";',
-            "    Protocols = 4;",
-            "    Transports = TCP;",
-            "    SecType = sys;",
-            "    Access_Type = None;",
-            # Functions and host processes change the tree behind ganesha's back: never serve
-            # cached attributes (owner, mode, size) that may be stale.
-            "    Attr_Expiration_Time = 0;",
-        ]
-        if e.squash_uid is None:
-            lines.append("    Squash = No_Root_Squash;")
-        else:
-            lines += [
-                "    Squash = All_Squash;",
-                f"    Anonymous_Uid = {e.squash_uid};",
-                f"    Anonymous_Gid = {e.squash_gid};",
-            ]
-        lines += [
-            "    CLIENT {",
-            f"        Clients = {_clients(address)};",
-            f"        Access_Type = {'RO' if e.readonly else 'RW'};",
-            "    }",
-            "    FSAL { Name = VFS; }",
-            "}",
-        ]
+        lines += _export_block(e, address)
     return "\n".join(lines) + "\n"
+
+
+def _export_block(e: Export, address: str) -> list[str]:
+    """The EXPORT block of one export (``address``: where the target listens)."""
+    lines = [
+        "EXPORT {",
+        f"    Export_Id = {e.export_id};",
+        f'    Path = "{e.path}";',
+        f'    Pseudo = "{e.pseudo}";',
+        "    Protocols = 4;",
+        "    Transports = TCP;",
+        "    SecType = sys;",
+        "    Access_Type = None;",
+        # Functions and host processes change the tree behind ganesha's back: never serve
+        # cached attributes (owner, mode, size) that may be stale.
+        "    Attr_Expiration_Time = 0;",
+    ]
+    if e.squash_uid is None:
+        lines.append("    Squash = No_Root_Squash;")
+    else:
+        lines += [
+            "    Squash = All_Squash;",
+            f"    Anonymous_Uid = {e.squash_uid};",
+            f"    Anonymous_Gid = {e.squash_gid};",
+        ]
+    lines += [
+        "    CLIENT {",
+        f"        Clients = {_clients(address)};",
+        f"        Access_Type = {'RO' if e.readonly else 'RW'};",
+        "    }",
+        "    FSAL { Name = VFS; }",
+        "}",
+    ]
+    return lines
