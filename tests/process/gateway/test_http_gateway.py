@@ -288,3 +288,16 @@ def test_host_named_api_and_function_url(apigw_client: Any, lambda_client: Any, 
     status, _, _ = call(f"http://127.0.0.1:{port}/x",
                         headers={"Host": f"nosuchapi.execute-api.localhost:{port}"})
     assert status == 404
+
+
+def test_throttled_function_answers_429(apigw_client: Any, lambda_client: Any) -> None:
+    """Reserved concurrency 0 (the seed's way to stop a function): the gateway answers 429."""
+    name = create_function(lambda_client, unique_name("throttled"), PLAIN)
+    arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    api = apigw_client.create_api(Name=unique_name("throttle"), ProtocolType="HTTP", Target=arn)
+    assert call(api["ApiEndpoint"] + "/number")[0] == 200
+    lambda_client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    status, _, body = call(api["ApiEndpoint"] + "/number")
+    assert (status, json.loads(body)) == (429, {"message": "Too Many Requests"})
+    lambda_client.delete_function_concurrency(FunctionName=name)
+    assert call(api["ApiEndpoint"] + "/number")[0] == 200
