@@ -34,10 +34,15 @@ class BodyTooLarge(Exception):
 
 
 async def read_body(receive: Receive, limit: int = MAX_BODY) -> bytes:
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body: bytes = message.get("body", b"")  # the usual case: the whole body at once
+        if len(body) > limit:
+            raise BodyTooLarge()
+        return body
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise ConnectionError("client disconnected")
         chunk = message.get("body", b"")
@@ -48,14 +53,27 @@ async def read_body(receive: Receive, limit: int = MAX_BODY) -> bytes:
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
+        message = await receive()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def send_response(send: Send, response: HttpResponse) -> None:
-    headers = [(k.lower().encode(), v.encode("latin-1")) for k, v in response.headers]
+    headers = [(_header_name(k), v.encode("latin-1")) for k, v in response.headers]
     headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
+
+
+_HEADER_NAMES: dict[str, bytes] = {}  # header name -> its wire form (a few dozen names)
+
+
+def _header_name(name: str) -> bytes:
+    wire = _HEADER_NAMES.get(name)
+    if wire is None:
+        wire = name.lower().encode("latin-1")
+        if len(_HEADER_NAMES) < 1024:
+            _HEADER_NAMES[name] = wire
+    return wire
 
 
 def json_response(

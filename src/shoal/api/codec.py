@@ -33,6 +33,55 @@ class HttpResponse:
 # ---------------------------------------------------------------------------------- input
 
 
+@dataclass(frozen=True)
+class _Member:
+    """One member of an input or output structure, with its wire facts worked out once."""
+
+    name: str
+    location: str | None  # "uri", "querystring", "header", "headers", "statusCode" or None
+    wire: str  # locationName (headers: as sent, see ``key``)
+    key: str  # what to look up: the URI group name, lower-cased header (prefix), query key
+    target: Shape
+    kind: str  # the target shape's type
+    is_payload: bool
+    path: str  # how validation messages name it (camelCase)
+
+
+def _members(model: ServiceModel, shape_name: str) -> tuple[_Member, ...]:
+    """The members of a structure shape, compiled once per model (the hot path parses and
+    serialises the same few shapes again and again)."""
+    cache = model.codec_cache
+    found: tuple[_Member, ...] | None = cache.get(shape_name)
+    if found is None:
+        shape = model.shape(shape_name)
+        payload_name = shape.get("payload")
+        members = []
+        for name, member in shape.get("members", {}).items():
+            location = member.get("location")
+            wire = member.get("locationName", name)
+            if location == "uri":
+                key = group_name(wire)
+            elif location in ("header", "headers"):
+                key = wire.lower()
+            else:
+                key = wire
+            target = model.shape(member["shape"])
+            members.append(
+                _Member(
+                    name,
+                    location,
+                    wire,
+                    key,
+                    target,
+                    target["type"],
+                    name == payload_name,
+                    _camel(name),
+                )
+            )
+        found = cache[shape_name] = tuple(members)
+    return found
+
+
 def parse_input(
     model: ServiceModel,
     op: Operation,
@@ -44,55 +93,61 @@ def parse_input(
     """Decode a request into the operation's input members and validate them."""
     if op.input is None:
         return {}
-    shape = model.shape(op.input)
     params: dict[str, Any] = {}
-    payload_name = shape.get("payload")
     body_doc: dict[str, Any] | None = None
-    for name, member in shape.get("members", {}).items():
-        location = member.get("location")
-        wire = member.get("locationName", name)
-        target = model.shape(member["shape"])
+    members = _members(model, op.input)
+    for m in members:
+        location = m.location
         if location == "uri":
-            raw = labels.get(group_name(wire))
+            raw = labels.get(m.key)
             if raw is not None:
-                params[name] = _from_string(target, raw, "iso8601")
+                params[m.name] = _from_string(m.target, raw, "iso8601")
         elif location == "querystring":
-            if target["type"] == "list":
-                values = query.get(wire)
+            if m.kind == "list":
+                values = query.get(m.key)
                 if values:
-                    item = model.shape(target["member"]["shape"])
-                    params[name] = [_from_string(item, v, "iso8601") for v in values]
-            elif target["type"] == "map":
-                params[name] = {k: v[0] for k, v in query.items()}
-            elif wire in query:
-                params[name] = _from_string(target, query[wire][0], "iso8601")
+                    item = model.shape(m.target["member"]["shape"])
+                    params[m.name] = [_from_string(item, v, "iso8601") for v in values]
+            elif m.kind == "map":
+                params[m.name] = {k: v[0] for k, v in query.items()}
+            elif m.key in query:
+                params[m.name] = _from_string(m.target, query[m.key][0], "iso8601")
         elif location == "header":
-            value = headers.get(wire.lower())
+            value = headers.get(m.key)
             if value is not None:
-                if target.get("jsonvalue"):
-                    params[name] = json.loads(base64.b64decode(value))
+                if m.target.get("jsonvalue"):
+                    params[m.name] = json.loads(base64.b64decode(value))
                 else:
-                    params[name] = _from_string(target, value, "rfc822")
+                    params[m.name] = _from_string(m.target, value, "rfc822")
         elif location == "headers":
-            prefix = wire.lower()
+            prefix = m.key
             found = {k[len(prefix) :]: v for k, v in headers.items() if k.startswith(prefix)}
             if found:
-                params[name] = found
-        elif name == payload_name:
-            if target["type"] in ("blob", "string"):
+                params[m.name] = found
+        elif m.is_payload:
+            if m.kind in ("blob", "string"):
                 if body:
-                    params[name] = body if target["type"] == "blob" else body.decode()
+                    params[m.name] = body if m.kind == "blob" else body.decode()
             elif body:
-                params[name] = _decode_value(model, target, _load_json(body), name)
+                params[m.name] = _decode_value(model, m.target, _load_json(body), m.name)
         else:
             if body_doc is None:
                 body_doc = _load_json(body) if body else {}
                 if not isinstance(body_doc, dict):
                     raise AwsError("SerializationException", "Request body must be a JSON object")
-            if wire in body_doc and body_doc[wire] is not None:
-                params[name] = _decode_value(model, target, body_doc[wire], name)
+            if m.wire in body_doc and body_doc[m.wire] is not None:
+                params[m.name] = _decode_value(model, m.target, body_doc[m.wire], m.name)
     errors: list[str] = []
-    _validate_structure(model, shape, params, "", errors)
+    # _validate_structure's checks, with the members' facts from the compiled form.
+    for name in model.shape(op.input).get("required", ()):
+        if params.get(name) is None:
+            errors.append(
+                f"Value null at '{_camel(name)}' failed to satisfy constraint: "
+                "Member must not be null"
+            )
+    for m in members:
+        if m.name in params:
+            _validate(model, m.target, params[m.name], m.path, errors)
     if errors:
         count = len(errors)
         noun = "error" if count == 1 else "errors"
@@ -206,6 +261,14 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
         return None  # a Java-only construct: the service validates what matters itself
 
 
+@lru_cache(maxsize=8192)
+def _matches(pattern: str, value: str) -> bool:
+    """Whether ``value`` satisfies the model's ``pattern`` (memoised: the same function names
+    and qualifiers come with every invoke, and some patterns are long)."""
+    compiled = _compiled(pattern)
+    return compiled is None or compiled.fullmatch(value) is not None
+
+
 def _validate_structure(
     model: ServiceModel, shape: Shape, value: dict[str, Any], path: str, errors: list[str]
 ) -> None:
@@ -222,11 +285,11 @@ def _validate_structure(
 
 def _validate(model: ServiceModel, shape: Shape, value: Any, path: str, errors: list[str]) -> None:
     kind = shape["type"]
-    shown = value if not isinstance(value, bytes) else "<binary>"
-    if shape.get("sensitive"):
-        shown = "[sensitive]"
 
     def fail(constraint: str) -> None:
+        shown = value if not isinstance(value, bytes) else "<binary>"
+        if shape.get("sensitive"):
+            shown = "[sensitive]"
         errors.append(f"Value '{shown}' at '{path}' failed to satisfy constraint: {constraint}")
 
     if kind == "structure":
@@ -247,10 +310,8 @@ def _validate(model: ServiceModel, shape: Shape, value: Any, path: str, errors: 
     if kind == "string":
         if "enum" in shape and value not in shape["enum"]:
             fail(f"Member must satisfy enum value set: [{', '.join(shape['enum'])}]")
-        elif "pattern" in shape:
-            compiled = _compiled(shape["pattern"])
-            if compiled is not None and compiled.fullmatch(value) is None:
-                fail(f"Member must satisfy regular expression pattern: {shape['pattern']}")
+        elif "pattern" in shape and not _matches(shape["pattern"], value):
+            fail(f"Member must satisfy regular expression pattern: {shape['pattern']}")
     elif kind == "list":
         item = model.shape(shape["member"]["shape"])
         for v in value:
@@ -273,39 +334,35 @@ def serialize_output(
     headers: list[tuple[str, str]] = []
     if op.output is None or result is None:
         return HttpResponse(status, headers, b"")
-    shape = model.shape(op.output)
-    payload_name = shape.get("payload")
     body_doc: dict[str, Any] = {}
     raw_body: bytes | None = None
-    for name, member in shape.get("members", {}).items():
-        value = result.get(name)
+    payload: _Member | None = None
+    for m in _members(model, op.output):
+        if m.is_payload:
+            payload = m
+        value = result.get(m.name)
         if value is None:
             continue
-        location = member.get("location")
-        wire = member.get("locationName", name)
-        target = model.shape(member["shape"])
+        location = m.location
         if location == "statusCode":
             status = int(value)
         elif location == "header":
-            headers.append((wire, _to_header(target, value)))
+            headers.append((m.wire, _to_header(m.target, value)))
         elif location == "headers":
-            headers.extend((wire + k, str(v)) for k, v in value.items())
-        elif name == payload_name:
-            if target["type"] == "blob":
+            headers.extend((m.wire + k, str(v)) for k, v in value.items())
+        elif m.is_payload:
+            if m.kind == "blob":
                 raw_body = value if isinstance(value, bytes) else str(value).encode()
-            elif target["type"] == "string":
+            elif m.kind == "string":
                 raw_body = str(value).encode()
             else:
-                raw_body = _dumps(_encode_value(model, target, value))
+                raw_body = _dumps(_encode_value(model, m.target, value))
         else:
-            body_doc[wire] = _encode_value(model, target, value)
+            body_doc[m.wire] = _encode_value(model, m.target, value)
     if raw_body is None:
         raw_body = _dumps(body_doc)
         headers.append(("Content-Type", "application/json"))
-    elif (
-        shape["members"][payload_name]["shape"]
-        and model.shape(shape["members"][payload_name]["shape"])["type"] == "structure"
-    ):
+    elif payload is not None and payload.kind == "structure":
         headers.append(("Content-Type", "application/json"))
     return HttpResponse(status, headers, raw_body)
 

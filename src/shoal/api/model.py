@@ -57,6 +57,8 @@ class ServiceModel:
             op_name: _operation(op_name, op) for op_name, op in raw["operations"].items()
         }
         self.router = Router(self.operations.values())
+        # The codec's compiled form of shapes it has used (shape name -> its members).
+        self.codec_cache: dict[str, Any] = {}
         # Error shapes by the code clients see (a shape may rename itself with "error.code").
         self.errors: dict[str, str] = {}
         for shape_name, shape in self.shapes.items():

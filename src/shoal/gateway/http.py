@@ -270,6 +270,8 @@ def host_routed(scope: Scope) -> Scope | None:
     (curl, browsers, systemd-resolved). The HTTP app may call this before its path routing."""
     for name, value in scope["headers"]:
         if name == b"host":
+            if b".localhost" not in value:
+                return None  # the usual case (127.0.0.1:port, a real name): no look further
             host = value.rsplit(b":", 1)[0] if not value.endswith(b"]") else value
             for suffix, prefix in _HOST_KINDS:
                 if host.endswith(suffix) and len(host) > len(suffix):

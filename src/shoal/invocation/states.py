@@ -39,6 +39,11 @@ TRANSITIONS: dict[EnvState, frozenset[EnvState]] = {
 }
 
 
+# TRANSITIONS as (from, to) value pairs: a tuple of two strings hashes in C, where an Enum
+# member's __hash__ is a Python call (transitions happen twice per invocation).
+_ALLOWED = frozenset((a.value, b.value) for a, targets in TRANSITIONS.items() for b in targets)
+
+
 class InvalidTransition(Exception):
     def __init__(self, env_id: str, current: EnvState, wanted: EnvState) -> None:
         super().__init__(f"environment {env_id}: {current.value} -> {wanted.value} is not allowed")
@@ -63,7 +68,7 @@ class ManagedEnvironment:
     output_bytes: int = 0  # output of the running invocation, to cap floods
 
     def transition(self, wanted: EnvState) -> None:
-        if wanted not in TRANSITIONS[self.state]:
+        if (self.state._value_, wanted._value_) not in _ALLOWED:
             raise InvalidTransition(self.env_id, self.state, wanted)
         self.state = wanted
         if wanted is EnvState.IDLE:

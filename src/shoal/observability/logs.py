@@ -71,9 +71,11 @@ class LogStream:
     def _emit(self, lines: Sequence[str]) -> None:
         # The file object buffers; flush() (the invoker calls it after REPORT) makes the events
         # visible, batched by the service.
-        now = int(time.time() * 1000)
-        head = f'{{"timestamp":{now},"message":'
-        self._file.write("".join(f"{head}{encode_basestring(line)}}}\n" for line in lines))
+        head = f'{{"timestamp":{int(time.time() * 1000)},"message":'
+        if len(lines) == 1:
+            self._file.write(f"{head}{encode_basestring(lines[0])}}}\n")
+        else:
+            self._file.write("".join([f"{head}{encode_basestring(line)}}}\n" for line in lines]))
 
     def flush(self) -> None:
         """Ask for the buffered events to be written soon (now, with no service)."""

@@ -9,7 +9,8 @@ control socket (frames from :mod:`.frames`), strictly one request at a time:
     env -> server  {"op": "init_done", "error": null | {errorType, errorMessage, stackTrace}}
     server -> env  {"op": "invoke", "request_id", "arn", "version", "deadline_ms",
                     "client_context"} + payload
-    env -> server  {"op": "result", "ok": bool} + JSON result or JSON error document
+    env -> server  {"op": "result", "ok": bool, "output": bool} + JSON result or JSON error
+                   document ("output": the log pipe may hold output the server has not read)
 
 Snapshot starts (see :mod:`.template` and :mod:`.restore`) add one request, valid once, after
 a successful init, in an environment spawned as a template:
@@ -28,12 +29,14 @@ already in the log pipe when the server reads the reply.
 from __future__ import annotations
 
 import decimal
+import fcntl
 import gc
 import importlib
 import io
 import json
 import os
 import sys
+import termios
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -118,8 +121,27 @@ def flush_std_streams() -> None:
             pass  # the user closed or broke the stream; the reply must still go out
 
 
-# The invoke reply's header never changes: encoded once.
-_RESULT_HEADS = {ok: frames.encode_header({"op": "result", "ok": ok}) for ok in (True, False)}
+# The invoke reply's headers, encoded once: (ok, output) -> header.
+_RESULT_HEADS = {
+    (ok, output): frames.encode_header({"op": "result", "ok": ok, "output": output})
+    for ok in (True, False)
+    for output in (True, False)
+}
+_PENDING = bytearray(4)  # FIONREAD's answer
+
+
+def output_pending(fds: tuple[int, ...] = (1, 2)) -> bool:
+    """Whether the log pipe (fds 1 and 2) holds bytes the server has not read yet. Sent with
+    the reply, so that the server reads the pipe before the reply's REPORT only when there is
+    something to read (most invocations print nothing). True when unsure."""
+    for fd in fds:
+        try:
+            fcntl.ioctl(fd, termios.FIONREAD, _PENDING)
+        except OSError:
+            return True  # closed or not a pipe any more: let the server look
+        if _PENDING != b"\0\0\0\0":
+            return True
+    return False
 
 
 class Runtime:
@@ -144,7 +166,8 @@ class Runtime:
             if op == "invoke":
                 ok, result = self.invoke(header, body)
                 flush_std_streams()
-                self.sock.sendall(frames.pack(_RESULT_HEADS[ok], result))
+                head = _RESULT_HEADS[ok, output_pending()]
+                self.sock.sendall(frames.pack(head, result))
             elif op == "init":
                 error = self.init(header)
                 flush_std_streams()

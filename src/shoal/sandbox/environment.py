@@ -137,8 +137,7 @@ class ForkServerEnvironment:
         self._on_output = on_output
         self._on_destroyed = on_destroyed
         self._destroying: asyncio.Future[None] | None = None
-        self._invoke_key: tuple[str, str] | None = None  # (arn, version) of _invoke_middle
-        self._invoke_middle = b""
+        self._invoke_frames = InvokeFrames()
         self._pidfd = _pidfd_open(pid)
         self._usage_fd = _open_usage(cgroup)
         os.set_blocking(log_fd, False)
@@ -194,34 +193,6 @@ class ForkServerEnvironment:
             return  # the reply wait below sees the closed socket and reports the death
         transport.write(data)
 
-    def _invoke_frame(self, req: InvokeRequest, deadline_ms: int) -> bytes:
-        """The invoke frame, as :func:`frames.encode` would make it from the header dict
-        (``{"op", "request_id", "arn", "version", "deadline_ms", "client_context"}``), but with
-        the part that is the same for every invoke of this environment encoded once."""
-        key = (req.invoked_function_arn, req.function_version)
-        if key != self._invoke_key:
-            self._invoke_key = key
-            self._invoke_middle = (
-                ',"arn":'
-                + json.dumps(req.invoked_function_arn)
-                + ',"version":'
-                + json.dumps(req.function_version)
-                + ',"deadline_ms":'
-            ).encode()
-        context = req.client_context
-        head = b"".join(
-            (
-                b'{"op":"invoke","request_id":',
-                _json_str(req.request_id).encode(),
-                self._invoke_middle,
-                str(deadline_ms).encode(),
-                b',"client_context":',
-                b"null" if context is None else _json_str(context).encode(),
-                b"}",
-            )
-        )
-        return frames.pack(head, req.payload)
-
     async def init(self) -> InitResult:
         self._begin()
         start = time.perf_counter()
@@ -276,7 +247,7 @@ class ForkServerEnvironment:
         start = time.perf_counter()
         now = time.time()
         deadline_ms = min(req.deadline_ms, int(now * 1000 + self.spec.timeout_s * 1000))
-        self._write(self._invoke_frame(req, deadline_ms))
+        self._write(self._invoke_frames.encode(req, deadline_ms))
         frame = await self._reply(max(deadline_ms / 1000 - now, 0.0))
         if frame is not None and frame[0].get("op") == "result":
             self._state = State.READY
@@ -313,7 +284,10 @@ class ForkServerEnvironment:
             await self._wait_exit()
             self.drain_output()
             return None
-        self.drain_output()
+        if frame is None or frame[0].get("output", True):
+            # The runtime says whether output is left in the pipe: most invocations print
+            # nothing, and a read that finds nothing costs a syscall and an exception here.
+            self.drain_output()
         if frame is None or frame[0].get("op") == "fatal":
             self._state = State.DEAD
             return {"op": "died"}, b""
@@ -412,8 +386,40 @@ class ForkServerEnvironment:
         self._on_destroyed()
 
 
+class InvokeFrames:
+    """Encodes invoke frames exactly as :func:`frames.encode` would from the header dict
+    (``{"op", "request_id", "arn", "version", "deadline_ms", "client_context"}`` + payload),
+    with the part that is the same for every invoke of one environment (its function's ARN and
+    version) encoded once rather than through ``json.dumps`` each time."""
+
+    def __init__(self) -> None:
+        self._key: tuple[str, str] | None = None  # (arn, version) that _middle encodes
+        self._middle = b""
+
+    def encode(self, req: InvokeRequest, deadline_ms: int) -> bytes:
+        key = (req.invoked_function_arn, req.function_version)
+        if key != self._key:
+            self._key = key
+            self._middle = (
+                f',"arn":{_json_str(key[0])},"version":{_json_str(key[1])},"deadline_ms":'
+            ).encode()
+        context = req.client_context
+        head = b"".join(
+            (
+                b'{"op":"invoke","request_id":',
+                _json_str(req.request_id).encode(),
+                self._middle,
+                str(deadline_ms).encode(),
+                b',"client_context":',
+                b"null" if context is None else _json_str(context).encode(),
+                b"}",
+            )
+        )
+        return frames.pack(head, req.payload)
+
+
 def _json_str(value: str) -> str:
-    """A JSON string literal (``json.dumps`` of a str, ASCII-escaped, without its overhead)."""
+    """A JSON string literal: what ``json.dumps`` makes of a str (ASCII-escaped)."""
     return encode_basestring_ascii(value)
 
 
