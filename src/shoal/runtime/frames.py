@@ -15,6 +15,7 @@ a handful of fixed headers) with a dictionary look-up instead of the JSON parser
 from __future__ import annotations
 
 import json
+import select
 import socket
 import struct
 from typing import Any, Dict, Tuple  # noqa: UP035
@@ -131,6 +132,12 @@ class FrameReader:
     A frame that fits the buffer (every header, and payloads up to its size) costs one
     ``recv`` when the peer sent it in one write, instead of one for the prefix and one for the
     rest; bigger frames are read straight into a buffer of their own size.
+
+    It waits for data in ``poll`` (for POLLIN), not in a blocking ``recv``: a task asleep in
+    ``recv`` on a Unix stream socket is also woken each time the peer *reads* what this side
+    sent (the kernel's write-space wake-up knows no event mask), so every request-reply round
+    cost the runtime a second, useless wake-up and the server the IPI that made it. ``poll``
+    waiters are woken only for the events they asked for.
     """
 
     def __init__(self, sock: socket.socket, size: int = 1 << 16) -> None:
@@ -139,6 +146,8 @@ class FrameReader:
         self._view = memoryview(self._buf)
         self._start = 0  # unread bytes are _buf[_start:_end]
         self._end = 0
+        self._poll = select.poll()
+        self._poll.register(sock.fileno(), select.POLLIN)
 
     def recv(self) -> Frame | None:
         """The next frame; ``None`` on a clean end of stream (between frames)."""
@@ -166,6 +175,7 @@ class FrameReader:
                 # Move the partial frame to the front so that the rest fits after it.
                 buf[: end - start] = self._view[start:end]
                 self._start, self._end = 0, end - start
+            self._poll.poll()  # readable, closed or broken: recv says which
             n = self.sock.recv_into(self._view[self._end :])
             if n == 0:
                 if self._end == self._start:
@@ -182,6 +192,7 @@ class FrameReader:
         got = len(have)
         self._start = self._end = 0
         while got < len(rest):
+            self._poll.poll()
             k = self.sock.recv_into(view[got:])
             if k == 0:
                 raise FrameError("connection closed inside a frame")

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
 
 from shoal.runtime import frames
 
+DEV_NULL = os.open(os.devnull, os.O_RDONLY)
+
 
 class CountingSocket:
     """A socket stand-in that hands out a byte string in the chunk sizes given, counting
-    recv_into calls."""
+    recv_into calls. Its fileno (for the reader's poll) is /dev/null: always readable."""
 
     def __init__(self, data: bytes, chunks: list[int] | None = None) -> None:
         self.data = data
         self.chunks = list(chunks or [])
         self.calls = 0
+
+    def fileno(self) -> int:
+        return DEV_NULL
 
     def recv_into(self, view: memoryview, nbytes: int = 0) -> int:
         self.calls += 1
