@@ -161,7 +161,9 @@ class FrameReader:
                 total = PREFIX.size + head_len + body_len
                 if end - start >= total:
                     head = start + PREFIX.size
-                    header = json.loads(self._view[head : head + head_len].tobytes())
+                    # Headers are ASCII JSON (encode_header): decoded here, json.loads would
+                    # first sniff bytes for UTF-16/32.
+                    header = json.loads(str(self._view[head : head + head_len], "utf-8"))
                     if not isinstance(header, dict):
                         raise FrameError("frame header is not a JSON object")
                     body = bytes(self._view[head + head_len : start + total])

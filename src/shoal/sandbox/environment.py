@@ -18,6 +18,7 @@ import contextlib
 import enum
 import fcntl
 import json
+import math
 import os
 import signal
 import socket
@@ -80,37 +81,88 @@ class _Control(asyncio.Protocol):
             self.closed = True  # a garbled stream is treated as a dead runtime
             if self.transport is not None:
                 self.transport.abort()
-        self._wake(True)
+        self._wake()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._wake(True)
+        self._wake()
 
-    def _wake(self, arrived: bool) -> None:
-        """Resolve the waiter: True when a frame (or the end) arrived, False on timeout."""
+    def _wake(self) -> None:
+        """A frame (or the end) arrived: resolve the waiter with True (a timeout gives False)."""
         waiter = self.waiter
         if waiter is not None and not waiter.done():
-            waiter.set_result(arrived)
+            waiter.set_result(True)
 
     async def next_frame(
         self, loop: asyncio.AbstractEventLoop, timeout: float
     ) -> frames.Frame | None:
         """The next frame, or None once the environment closed its end; raises TimeoutError
-        after ``timeout`` seconds without one. A timer on the waiter, not ``asyncio.wait_for``
-        (a task per call): this is the invoke path's one await."""
+        after ``timeout`` seconds without one. Not ``asyncio.wait_for`` (a task per call) nor a
+        timer per call: this is the invoke path's one await (see :class:`_Deadlines`)."""
         while not self.frames:
             if self.closed:
                 return None
             waiter = self.waiter = loop.create_future()
-            timer = loop.call_later(timeout, self._wake, False)
+            deadlines = _Deadlines.of(loop)
+            slot = deadlines.add(loop.time() + timeout, waiter)
             try:
                 arrived = await waiter
             finally:
-                timer.cancel()
+                deadlines.discard(slot, waiter)
                 self.waiter = None
             if not arrived:
                 raise TimeoutError
         return self.frames.popleft()
+
+
+class _Deadlines:
+    """The timeouts of every reply wait on one event loop, grouped by the millisecond they fall
+    in: one loop timer per millisecond that holds deadlines of waits in flight, rather than one
+    per invocation (creating and cancelling a uvloop timer costs more than the rest of the
+    wait; under load many waits share a millisecond). libuv's timers have millisecond
+    resolution, so rounding up to it loses no precision.
+
+    A wait's future gets ``False`` when its deadline passes; a reply sets it ``True`` first and
+    the wait takes its future out of its slot; the last one out cancels the slot's timer."""
+
+    _by_loop: dict[int, _Deadlines] = {}  # id(loop) -> its instance (loop checked on use)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        # millisecond -> (the waits due then, the timer that expires them)
+        self.slots: dict[int, tuple[set[asyncio.Future[bool]], asyncio.TimerHandle]] = {}
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> _Deadlines:
+        found = cls._by_loop.get(id(loop))
+        if found is None or found.loop is not loop:
+            found = cls._by_loop[id(loop)] = cls(loop)
+        return found
+
+    def add(self, when: float, waiter: asyncio.Future[bool]) -> int:
+        """Arm ``waiter`` for loop time ``when``; returns its slot, for :meth:`discard`."""
+        ms = math.ceil(when * 1000)
+        slot = self.slots.get(ms)
+        if slot is None:
+            slot = self.slots[ms] = ({waiter}, self.loop.call_at(ms / 1000, self._expire, ms))
+        else:
+            slot[0].add(waiter)
+        return ms
+
+    def discard(self, ms: int, waiter: asyncio.Future[bool]) -> None:
+        slot = self.slots.get(ms)
+        if slot is not None:
+            waits, timer = slot
+            waits.discard(waiter)
+            if not waits:
+                timer.cancel()
+                del self.slots[ms]
+
+    def _expire(self, ms: int) -> None:
+        slot = self.slots.pop(ms, None)
+        for waiter in slot[0] if slot is not None else ():
+            if not waiter.done():
+                waiter.set_result(False)
 
 
 class ForkServerEnvironment:
