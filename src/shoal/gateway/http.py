@@ -50,10 +50,15 @@ class _TooLarge(Exception):
 
 
 async def _read_body(receive: Receive) -> bytes:
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body: bytes = message.get("body", b"")  # the usual case: the whole body at once
+        if len(body) > MAX_BODY:
+            raise _TooLarge()
+        return body
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise ConnectionError("client disconnected")
         chunk = message.get("body", b"")
@@ -64,6 +69,7 @@ async def _read_body(receive: Receive) -> bytes:
             chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        message = await receive()
 
 
 async def _send(send: Send, response: GatewayResponse, id_header: bytes, request_id: str) -> None:
