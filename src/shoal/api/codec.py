@@ -261,10 +261,21 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
         return None  # a Java-only construct: the service validates what matters itself
 
 
-@lru_cache(maxsize=8192)
 def _matches(pattern: str, value: str) -> bool:
-    """Whether ``value`` satisfies the model's ``pattern`` (memoised: the same function names
-    and qualifiers come with every invoke, and some patterns are long)."""
+    """Whether ``value`` satisfies the model's ``pattern``. Short values are memoised: the same
+    function names and qualifiers come with every invoke, and some patterns are long; long
+    values (policies, documents) are matched each time, so the memo stays small."""
+    if len(value) <= _MEMO_MAX_LEN:
+        return _matches_memo(pattern, value)
+    compiled = _compiled(pattern)
+    return compiled is None or compiled.fullmatch(value) is not None
+
+
+_MEMO_MAX_LEN = 256
+
+
+@lru_cache(maxsize=8192)
+def _matches_memo(pattern: str, value: str) -> bool:
     compiled = _compiled(pattern)
     return compiled is None or compiled.fullmatch(value) is not None
 
