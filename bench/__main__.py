@@ -16,8 +16,14 @@ from pathlib import Path
 
 from bench.common import machine
 
-BENCHMARKS = ["invoke_bench", "gateway_bench", "fs_bench", "concurrency_bench", "ml_bench",
-              "snapshot_bench"]
+BENCHMARKS = [
+    "invoke_bench",
+    "gateway_bench",
+    "fs_bench",
+    "concurrency_bench",
+    "ml_bench",
+    "snapshot_bench",
+]
 
 
 def main() -> int:

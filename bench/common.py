@@ -292,6 +292,22 @@ def table(title: str, rows: list[tuple[str, str, str, str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def python3() -> str:
+    """The real ``python3`` binary: on a pyenv host, ``python3`` on PATH is a shell-script shim
+    that costs several times an interpreter start, which would flatter every ratio against it."""
+    return str(getattr(sys, "_base_executable", sys.executable))
+
+
+def python_start_ms(n: int = 20) -> list[float]:
+    """Wall times of ``python3 -c pass``, the baseline for cold starts."""
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run([python3(), "-c", "pass"], check=True)
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 

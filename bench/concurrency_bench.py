@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from bench.common import ROOT, load, median, shoal_server, table
+from bench.common import ROOT, load, median, python3, shoal_server, table
 
 SLEEPER = "import time\n\ndef handler(event, context):\n    time.sleep(1.0)\n    return 1\n"
 TRIVIAL = 'def handler(event, context):\n    return {"ok": True}\n'
@@ -49,7 +49,7 @@ def make_function(endpoint: str, name: str, code: str, **kwargs: Any) -> Any:
 
 def python_burst_s(n: int = WIDTH) -> float:
     t0 = time.perf_counter()
-    procs = [subprocess.Popen(["python3", "-c", "pass"]) for _ in range(n)]
+    procs = [subprocess.Popen([python3(), "-c", "pass"]) for _ in range(n)]
     for p in procs:
         p.wait()
     return time.perf_counter() - t0

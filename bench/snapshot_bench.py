@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Iterable
 
-from bench.common import median, pct, table
+from bench.common import median, pct, python_start_ms, table
 from shoal.sandbox.environment import ForkServerEnvironment
 from shoal.sandbox.forkserver import ForkServerFactory
 from shoal.sandbox.template import SnapshotTemplate
@@ -83,15 +83,6 @@ def _request() -> InvokeRequest:
 
 def _out(env_id: str, chunk: bytes) -> None:
     pass
-
-
-def python_start_ms(n: int = 20) -> list[float]:
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        subprocess.run(["python3", "-c", "pass"], check=True)
-        times.append((time.perf_counter() - t0) * 1000)
-    return times
 
 
 async def plain_starts_ms(factory: ForkServerFactory, code: str, n: int) -> list[float]:
