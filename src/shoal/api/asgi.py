@@ -9,10 +9,10 @@ mount their own ASGI apps on a prefix (the HTTP gateway does). The body is read 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
+from shoal.api.bodies import ASGIApp, BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.api.codec import HttpResponse
 from shoal.api.dispatch import ApiService, apigatewayv2_api, efs_api, lambda_api
 from shoal.gateway.http import host_routed
@@ -20,41 +20,9 @@ from shoal.gateway.http import host_routed
 if TYPE_CHECKING:
     from shoal.core import Shoal
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Large enough for a 50 MB zip sent base64 in a JSON body.
 MAX_BODY = 80 * 1024 * 1024
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(receive: Receive, limit: int = MAX_BODY) -> bytes:
-    message = await receive()
-    if message["type"] == "http.request" and not message.get("more_body", False):
-        body: bytes = message.get("body", b"")  # the usual case: the whole body at once
-        if len(body) > limit:
-            raise BodyTooLarge()
-        return body
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        if message["type"] == "http.disconnect":
-            raise ConnectionError("client disconnected")
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge()
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-        message = await receive()
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def send_response(send: Send, response: HttpResponse) -> None:
@@ -138,7 +106,7 @@ class ShoalApp:
             await send_response(send, json_response(404, {"message": "Not Found"}))
             return
         try:
-            body = await read_body(receive)
+            body = await read_body(receive, MAX_BODY)
         except BodyTooLarge:
             await send_response(
                 send,

@@ -19,9 +19,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from shoal.api.bodies import BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.errors import AwsError
 from shoal.gateway import cors, responses
 from shoal.gateway.events import HttpRequest, Target, build_v1, build_v2, new_request_id
@@ -32,9 +32,6 @@ from shoal.invocation.invoker import new_request_id as new_invocation_id
 if TYPE_CHECKING:
     from shoal.gateway.service import GatewayService
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 log = logging.getLogger("shoal.gateway")
 
@@ -43,33 +40,6 @@ MAX_BODY = 10 * 1024 * 1024
 EXECUTE_API_PREFIX = "/execute-api/"
 LAMBDA_URL_PREFIX = "/lambda-url/"
 _EMPTY: dict[str, str] = {}
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_body(receive: Receive) -> bytes:
-    message = await receive()
-    if message["type"] == "http.request" and not message.get("more_body", False):
-        body: bytes = message.get("body", b"")  # the usual case: the whole body at once
-        if len(body) > MAX_BODY:
-            raise _TooLarge()
-        return body
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        if message["type"] == "http.disconnect":
-            raise ConnectionError("client disconnected")
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise _TooLarge()
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        message = await receive()
 
 
 async def _send(send: Send, response: GatewayResponse, id_header: bytes, request_id: str) -> None:
@@ -176,8 +146,8 @@ class ExecuteApiApp:
             if cors.is_preflight(method, headers):
                 return cors.preflight(live.cors, headers)
         try:
-            body = await _read_body(receive)
-        except _TooLarge:
+            body = await read_body(receive, MAX_BODY)
+        except BodyTooLarge:
             return responses.too_large()
         found = live.table.select(method, route_path)
         if found is None or found[1].target is None:
@@ -239,8 +209,8 @@ class FunctionUrlApp:
             if cors.is_preflight(method, headers):
                 return cors.preflight(url.cors, headers)
         try:
-            body = await _read_body(receive)
-        except _TooLarge:
+            body = await read_body(receive, MAX_BODY)
+        except BodyTooLarge:
             return responses.too_large()
         request = _request(scope, "/" + rest, body)
         context = Target(
