@@ -20,6 +20,23 @@ UID = 23456
 GID = 23457
 TEST_TIMEOUT_S = 60
 
+# Handler-side helpers for isolation probes (source text, pasted into handlers; needs errno).
+PROBE_HELPERS = """
+def attempt(fn):
+    try:
+        fn()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+
+
+def write(path):
+    def go():
+        with open(path, "w") as f:
+            f.write("x")
+    return go
+"""
+
 
 @dataclass
 class Output:

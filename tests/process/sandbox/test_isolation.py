@@ -4,25 +4,26 @@ import json
 import os
 from pathlib import Path
 
-from sandbox_helpers import GID, UID, Mount, Output, make_code, make_spec, request, run
+from sandbox_helpers import (
+    GID,
+    PROBE_HELPERS,
+    UID,
+    Mount,
+    Output,
+    make_code,
+    make_spec,
+    request,
+    run,
+)
 
 from shoal.sandbox.forkserver import ForkServerFactory
 
-PROBE = """
+PROBE = (
+    """
 import errno, json, os
-
-def attempt(fn):
-    try:
-        fn()
-        return "ok"
-    except OSError as e:
-        return errno.errorcode.get(e.errno, str(e.errno))
-
-def write(path):
-    def go():
-        with open(path, "w") as f:
-            f.write("x")
-    return go
+"""
+    + PROBE_HELPERS
+    + """
 
 def handler(event, context):
     out = {
@@ -50,6 +51,7 @@ def handler(event, context):
     }
     return out
 """
+)
 
 
 def test_sandbox_isolation(code_root: Path) -> None:

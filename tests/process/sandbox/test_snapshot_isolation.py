@@ -8,11 +8,22 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sandbox_helpers import GID, UID, Mount, Output, make_code, make_spec, request, run
+from sandbox_helpers import (
+    GID,
+    PROBE_HELPERS,
+    UID,
+    Mount,
+    Output,
+    make_code,
+    make_spec,
+    request,
+    run,
+)
 
 from shoal.sandbox.forkserver import ForkServerFactory
 
-APP = """
+APP = (
+    """
 import ctypes, errno, os, random, time
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
@@ -48,20 +59,9 @@ def after(tag):
 register_after_restore(after, "after-1")
 register_after_restore(lambda: ORDER.append("after-2"))
 
-
-def attempt(fn):
-    try:
-        fn()
-        return "ok"
-    except OSError as e:
-        return errno.errorcode.get(e.errno, str(e.errno))
-
-
-def write(path):
-    def go():
-        with open(path, "w") as f:
-            f.write("x")
-    return go
+"""
+    + PROBE_HELPERS
+    + """
 
 
 def umount(path):
@@ -104,6 +104,7 @@ def handler(event, context):
         "mounts": open("/proc/self/mounts").read(),
     }
 """
+)
 
 
 def _setup(code_root: Path) -> tuple[Path, Path, tuple[Mount, ...]]:
