@@ -184,18 +184,62 @@ BARE_APP = textwrap.dedent("""
 """)
 
 
-@contextmanager
-def bare_uvicorn(body: bytes) -> Iterator[str]:
-    """A bare uvicorn endpoint (httptools, uvloop, one worker) answering ``body``."""
+FLOOR_APP = textwrap.dedent("""
+    import asyncio, os, socket
+
+    def _helper(sock):
+        # The stand-in for a sandboxed handler: it answers each message with BODY, and exits
+        # when the server's end closes (the server stopped).
+        while sock.recv(1 << 16):
+            sock.sendall(BODY)
+        os._exit(0)
+
+    # Forked at import, before uvicorn runs its event loop: one helper per concurrent client,
+    # each behind its own socket pair, as Shoal keeps one warm environment per client.
+    _idle = []
+    for _ in range(HELPERS):
+        ours, theirs = socket.socketpair()
+        if os.fork() == 0:
+            ours.close()
+            _helper(theirs)
+        theirs.close()
+        ours.setblocking(False)
+        _idle.append(ours)
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        loop = asyncio.get_running_loop()
+        sock = _idle.pop()
+        try:
+            await loop.sock_sendall(sock, body or b"{}")
+            out = await loop.sock_recv(sock, 1 << 16)
+        finally:
+            _idle.append(sock)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(out)).encode())]})
+        await send({"type": "http.response.body", "body": out})
+""")
+
+
+def _uvicorn(app_source: str, module: str) -> Iterator[str]:
+    """A one-worker uvicorn (httptools, uvloop) serving ``app`` from ``app_source``."""
     port = free_port()
     with tempfile.TemporaryDirectory() as d:
-        Path(d, "bare_app.py").write_text(BARE_APP.replace("BODY", repr(body)))
+        Path(d, f"{module}.py").write_text(app_source)
         proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "bare_app:app",
+                f"{module}:app",
                 "--port",
                 str(port),
                 "--loop",
@@ -213,7 +257,29 @@ def bare_uvicorn(body: bytes) -> Iterator[str]:
             yield f"http://127.0.0.1:{port}/"
         finally:
             proc.terminate()
-            proc.wait(10)
+            proc.wait(10)  # the floor's helpers exit when their socket closes with it
+
+
+@contextmanager
+def bare_uvicorn(body: bytes) -> Iterator[str]:
+    """A bare uvicorn endpoint (httptools, uvloop, one worker) answering ``body``."""
+    yield from _uvicorn(BARE_APP.replace("BODY", repr(body)), "bare_app")
+
+
+@contextmanager
+def floor_uvicorn(body: bytes, helpers: int = 64) -> Iterator[str]:
+    """The bare endpoint plus one round trip to another process per request: the *floor* of
+    any design that runs the handler outside the server process, as Shoal must (a sandbox).
+
+    The throughput targets are ratios to :func:`bare_uvicorn`, a process that does no IPC at
+    all; every sandboxed design pays at least one ``send`` + ``recv`` to a process of its own,
+    and the wake-ups on both sides, per request. This app pays exactly that and nothing else:
+    uvicorn (httptools, uvloop, one worker) hands the request body over a socket pair to a
+    helper forked in advance (one per concurrent client, ``helpers`` of them), which answers
+    ``body``. Shoal's throughput divided by the floor's is the share of the achievable that
+    Shoal reaches; the floor divided by bare is what the IPC alone costs on this machine."""
+    source = FLOOR_APP.replace("BODY", repr(body)).replace("HELPERS", str(helpers))
+    yield from _uvicorn(source, "floor_app")
 
 
 def wait_port(port: int, timeout: float = 30) -> None:

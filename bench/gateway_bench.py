@@ -5,6 +5,11 @@ and ``shoal serve`` with a function returning ``"hello"`` behind a quick-created
 latency p50/p99 with one client, throughput with 10 and 50 clients (``wrk`` when installed),
 the same function through Lambda's Invoke API (what the gateway adds), and the seed's
 MessageWall POST+GET cycle (the article's handler, file system and access point).
+
+The floor (:func:`bench.common.floor_uvicorn`) is the bare endpoint plus one socket round trip
+per request to a helper process: the target is a ratio to bare, which does no IPC at all, while
+every sandboxed design pays that round trip. The floor's ratio to bare is what IPC alone leaves;
+the gateway's ratio to the floor is the share of the achievable it reaches.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from bench.common import (
     aws_client,
     bare_uvicorn,
+    floor_uvicorn,
     load,
     shoal_server,
     table,
@@ -31,6 +37,8 @@ def run() -> str:
     with bare_uvicorn(BODY) as bare:
         bare_lat = load(bare, 1, SECONDS, "GET", b"")
         bare_tp = {n: throughput(bare, n, SECONDS, "GET", b"") for n in (10, 50)}
+    with floor_uvicorn(BODY) as floor:
+        floor_tp = {n: throughput(floor, n, SECONDS, "GET", b"")[0] for n in (10, 50)}
     with shoal_server() as endpoint:
         lam = aws_client(endpoint, "lambda")
         name = create_function(
@@ -80,6 +88,22 @@ def run() -> str:
                 "≥ 0.5×",
             )
         )
+    rows += [
+        (
+            "floor: bare + 1 socket round trip to a helper process, 10 / 50 clients (req/s)",
+            f"{floor_tp[10]:.0f} / {floor_tp[50]:.0f}",
+            f"{bare_tp[10][0]:.0f} / {bare_tp[50][0]:.0f}",
+            f"{floor_tp[10] / bare_tp[10][0]:.2f}× / {floor_tp[50] / bare_tp[50][0]:.2f}×",
+            "(the most any sandbox reaches)",
+        ),
+        (
+            "gateway throughput vs the floor, 10 / 50 clients (share of the achievable)",
+            f"{gw_tp[10][0]:.0f} / {gw_tp[50][0]:.0f}",
+            f"{floor_tp[10]:.0f} / {floor_tp[50]:.0f} (floor)",
+            f"{gw_tp[10][0] / floor_tp[10]:.2f}× / {gw_tp[50][0] / floor_tp[50]:.2f}×",
+            "",
+        ),
+    ]
     rows += [
         (
             "Invoke API warm p50, 1 client (ms), same function",

@@ -1,7 +1,11 @@
 """Warm invoke through the Lambda Invoke API and cold starts, against same-run baselines.
 
 - warm invoke: latency p50/p99 with 1 client, throughput with 10 clients, vs a bare uvicorn
-  endpoint returning the same body;
+  endpoint returning the same body; and vs the *floor* (:func:`bench.common.floor_uvicorn`):
+  the same endpoint plus the one socket round trip to another process that any sandboxed
+  design pays per request. The target is a ratio to bare, a process that does no IPC at all;
+  the floor's own ratio to bare shows how much of it IPC alone leaves on this machine, and
+  Shoal's ratio to the floor is the share of the achievable that Shoal reaches;
 - cold start: a new environment of a trivial handler (fork server spawn + init), vs starting
   ``python3 -c pass``; and a first invoke after an update, end to end through the API.
 """
@@ -17,6 +21,7 @@ from typing import Any
 from bench.common import (
     aws_client,
     bare_uvicorn,
+    floor_uvicorn,
     load,
     median,
     pct,
@@ -73,6 +78,8 @@ def run() -> str:
     with bare_uvicorn(BODY) as bare:
         b1 = load(bare, 1, SECONDS)
         b10, generator = throughput(bare, 10, SECONDS)
+    with floor_uvicorn(BODY) as floor:
+        f10, _ = throughput(floor, 10, SECONDS)
     with shoal_server() as endpoint:
         name = f"bench-{uuid.uuid4().hex[:8]}"
         client = make_function(endpoint, name)
@@ -103,6 +110,20 @@ def run() -> str:
             f"{b10:.0f}",
             f"{s10 / b10:.2f}×",
             "≥ 0.5×",
+        ),
+        (
+            "floor: bare + 1 socket round trip to a helper process, 10 clients (req/s)",
+            f"{f10:.0f}",
+            f"{b10:.0f}",
+            f"{f10 / b10:.2f}×",
+            "(the most any sandbox reaches)",
+        ),
+        (
+            "warm invoke throughput vs the floor, 10 clients (share of the achievable)",
+            f"{s10:.0f}",
+            f"{f10:.0f} (floor)",
+            f"{s10 / f10:.2f}×",
+            "",
         ),
         (
             "handler init in a new environment (Init Duration) p50 (ms)",
