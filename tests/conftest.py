@@ -10,6 +10,7 @@ import io
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,8 +45,9 @@ class ShoalServer:
             region_name="us-east-1",
             aws_access_key_id="test",
             aws_secret_access_key="test",
-            config=Config(read_timeout=read_timeout, retries={"max_attempts": 0},
-                          max_pool_connections=100),
+            config=Config(
+                read_timeout=read_timeout, retries={"max_attempts": 0}, max_pool_connections=100
+            ),
         )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
@@ -62,8 +65,17 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> ShoalServe
     """Start ``shoal serve --port 0`` and wait for its "listening" line (no sleeps)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [*SHOAL, "serve", "--port", "0", "--data-dir", str(data_dir), "--log-level", "warning",
-         *extra],
+        [
+            *SHOAL,
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--log-level",
+            "warning",
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -133,8 +145,9 @@ ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 
-def create_function(client, name: str | None = None, code: str = "", handler: str = "app.handler",
-                    **kwargs):  # type: ignore[no-untyped-def]
+def create_function(
+    client, name: str | None = None, code: str = "", handler: str = "app.handler", **kwargs
+):  # type: ignore[no-untyped-def]
     """Create a function from the source of ``app.py`` and wait until it is Active."""
     name = name or unique_name()
     client.create_function(
@@ -171,3 +184,64 @@ def code_root(tmp_path: Path) -> Path:
     """A directory the sandbox user can traverse (pytest's tmp dirs are 0700)."""
     tmp_path.chmod(0o755)
     return tmp_path
+
+
+@contextmanager
+def remote_web_server(directory: Path) -> Iterator[str]:
+    """A web server on another host, as the internet is to a function: a network namespace of
+    its own, joined to this host by a veth pair (198.18.0.0/15, the benchmarking range), serving
+    ``directory``. Yields its base URL."""
+    tag = uuid.uuid4().hex[:6]
+    netns, near, far = f"shoal-web-{tag}", f"wn{tag}", f"wf{tag}"
+    block = int(tag, 16) % (2 * 256 * 64)  # one /30 of the /15
+    base = f"198.{18 + block // (256 * 64)}.{block // 64 % 256}.{block % 64 * 4}"
+    prefix = base.rsplit(".", 1)[0]
+    last = int(base.rsplit(".", 1)[1])
+    here, there = f"{prefix}.{last + 1}", f"{prefix}.{last + 2}"
+    setup = [
+        ["ip", "netns", "add", netns],
+        ["ip", "link", "add", near, "type", "veth", "peer", "name", far, "netns", netns],
+        ["ip", "addr", "add", f"{here}/30", "dev", near],
+        ["ip", "link", "set", near, "up"],
+        ["ip", "-n", netns, "addr", "add", f"{there}/30", "dev", far],
+        ["ip", "-n", netns, "link", "set", far, "up"],
+        ["ip", "-n", netns, "link", "set", "lo", "up"],
+    ]
+    proc = None
+    try:
+        for argv in setup:
+            subprocess.run(argv, check=True, capture_output=True)
+        proc = subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                netns,
+                sys.executable,
+                "-m",
+                "http.server",
+                "--bind",
+                there,
+                "8080",
+                "--directory",
+                str(directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        def listening() -> bool:
+            assert proc is not None and proc.poll() is None, "the web server exited"
+            try:
+                socket.create_connection((there, 8080), timeout=1).close()
+                return True
+            except OSError:
+                return False
+
+        wait_for(listening)
+        yield f"http://{there}:8080"
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+        subprocess.run(["ip", "netns", "del", netns], capture_output=True)  # takes the pair

@@ -39,6 +39,8 @@ class Settings:
     # Environments run as this uid/gid when no file system sets a POSIX user.
     sandbox_uid: int = 990
     sandbox_gid: int = 990
+    # Environments' network: "nat" reaches other hosts (never this one), "none" is loopback only.
+    egress: str = "nat"
 
     @property
     def db_path(self) -> Path:

@@ -49,8 +49,9 @@ class SandboxComponent:
 
     def __init__(self, shoal: Shoal) -> None:
         from shoal.sandbox.forkserver import ForkServerFactory
+        from shoal.sandbox.network import EnvironmentNetwork
 
-        self.factory = ForkServerFactory()
+        self.factory = ForkServerFactory(network=EnvironmentNetwork(shoal.settings.egress))
 
     def runtimes(self) -> dict[str, str]:
         return self.factory.runtimes()
@@ -59,7 +60,7 @@ class SandboxComponent:
         return await self.factory.spawn(spec, on_output)
 
     async def start(self) -> None:
-        pass
+        await self.factory.network.start()  # a host that cannot give egress fails here
 
     async def stop(self) -> None:
         await self.factory.close()

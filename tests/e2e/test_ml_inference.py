@@ -4,20 +4,18 @@ A file system and an access point (/ml, 1001:1001) made with boto3; PyTorch, Pil
 installed into it with ``shoal fs pip-install`` typed as a user would; the example's model
 built into it through ``shoal fs mount``; the MLInference function (PYTHONPATH and TORCH_HOME
 on the file system, 3008 MB, 300 s) behind an HTTP API route ``ANY /MLInference``; pictures of
-each known shape sent as a binary body and as ``?url=`` to a loopback server; the right class
+each known shape sent as a binary body and as ``?url=`` of a web server on another host (a
+network namespace, reached through NAT as the article reaches the internet); the right class
 must come back. Installing torch (~1 GB) happens once per module and the tree is reused.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
-import http.server
 import json
 import os
 import statistics
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -29,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROLE, ROOT, SHOAL, ShoalServer, make_zip, unique_name
+from conftest import ROLE, ROOT, SHOAL, ShoalServer, make_zip, remote_web_server, unique_name
 from shoal.sandbox.runtimes import discover
 
 # Installing torch and training the model take ~1.5 min on an idle 2-core machine; the margin
@@ -117,20 +115,10 @@ def test_installed_tree_belongs_to_the_access_point_user(ml_fs: MlFileSystem) ->
 
 @pytest.fixture(scope="module")
 def image_server(ml_fs: MlFileSystem) -> Iterator[str]:
-    """The article's pictures come from a web server: one on loopback serving the samples."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(ml_fs.samples))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    """The article's pictures come from the internet, through the VPC's NAT gateway: here a
+    web server on another host (a network namespace of its own) serving the samples."""
+    with remote_web_server(ml_fs.samples) as url:
+        yield url
 
 
 @dataclass(frozen=True)

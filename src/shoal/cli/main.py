@@ -39,6 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
         async_retry_base_delay_s=args.async_retry_base_delay,
         nfs_address=args.nfs_address,
         nfs_port=args.nfs_port,
+        egress=args.egress,
     )
     serve(settings, log_level=args.log_level)
     return 0
@@ -68,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--nfs-port", type=int, default=2049,
                        help="first port for NFS mount targets; each target takes the next "
                             "free one (default 2049)")
+    serve.add_argument("--egress", choices=("nat", "none"), default="nat",
+                       help="nat (default): functions reach other hosts through NAT, never "
+                            "this host's own services; none: loopback only")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
     for name in GROUPS:

@@ -30,7 +30,7 @@ restored worker, PID 2 of P):
  C2  fds: 0=/dev/null, 1=2=log, 3=control (close-on-exec); close the template's own fds
      (fork channel, its selector and wakeup pipe, other requests' fds). Every other fd is
      the user's, opened during init, and stays: the restored process is the same program.
- C3  unshare(CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS): C now holds every capability in the
+ C3  unshare(CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS|NEWNET): C now holds every capability in the
      new user namespace (none outside it), a copy of the template's mount table in which all
      inherited mounts are locked (they can be covered, never removed or made writable)
  C4  dumpable again (the namespace switch cleared it); setgroups "deny"; uid_map; gid_map
@@ -87,6 +87,7 @@ NAMESPACES = (
     | linux.CLONE_NEWPID
     | linux.CLONE_NEWIPC
     | linux.CLONE_NEWUTS
+    | linux.CLONE_NEWNET
 )
 
 

@@ -14,8 +14,11 @@ W = the worker that runs the runtime loop and the handler):
  Z5  close the child ends; send the parent ends to the server with SCM_RIGHTS, with I's pid
  I1  reset signal handlers inherited from Z; PR_SET_PDEATHSIG(SIGKILL): dies with Z
  I2  fds: 0=/dev/null, 1=2=log write end, 3=control child end (close-on-exec); close the rest
- I3  unshare(CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWUTS): a copy of Z's private mount namespace,
-     which already holds the prepared read-only base root; sethostname
+ I3  unshare(CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWNET): a copy of Z's private mount
+     namespace, which already holds the prepared read-only base root; sethostname. The new
+     network namespace holds only a loopback that is down: the server brings it up (and adds
+     the environment's egress interface) after ``ready``, before any user code runs
+     (:mod:`shoal.sandbox.network`)
  I4  join the environment's cgroups (write 0 = self to cgroup.procs) before any child exists
  I5  mounts: tmpfs /tmp (ephemeral_mb), code at /var/task (ro), user mounts under /mnt, a
      new /proc; pivot_root into the base and detach the host tree
@@ -167,7 +170,9 @@ def run_init(
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         arrange_fds(control_fd, log_fd, fork_fd)
         fd = CONTROL_FD
-        linux.unshare(linux.CLONE_NEWNS | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS)
+        linux.unshare(
+            linux.CLONE_NEWNS | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS | linux.CLONE_NEWNET
+        )
         linux.sethostname(req.env_id[:64])
         join_cgroups(req.cgroup_procs)
         rootfs.mount_environment(

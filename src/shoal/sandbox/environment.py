@@ -24,6 +24,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from ipaddress import IPv4Interface
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -32,6 +33,7 @@ from ..runtime import frames
 from .api import OutputCallback
 from .cgroups import EnvCgroup
 from .exits import describe_exit
+from .network import EnvironmentNetwork
 from .types import (
     CRASH,
     ERROR,
@@ -175,6 +177,7 @@ class ForkServerEnvironment:
         exit_future: asyncio.Future[int | None],
         on_output: OutputCallback,
         on_destroyed: Callable[[], None],
+        network: EnvironmentNetwork,
     ) -> None:
         self.spec = spec
         self.env_id = spec.env_id
@@ -188,6 +191,8 @@ class ForkServerEnvironment:
         self._exit = exit_future
         self._on_output = on_output
         self._on_destroyed = on_destroyed
+        self.network = network
+        self.address: IPv4Interface | None = None  # eth0's, with egress
         self._destroying: asyncio.Future[None] | None = None
         self._invoke_frames = InvokeFrames()
         self._pidfd = _pidfd_open(pid)
@@ -215,6 +220,11 @@ class ForkServerEnvironment:
         except TimeoutError:
             frame = ({"op": "fatal", "error": f"not ready after {timeout:.1f} s"}, b"")
         if frame is not None and frame[0].get("op") == "ready":
+            try:  # before init: no user code has run yet
+                self.address = await self.network.attach(self.pid)
+            except OSError as e:
+                await self.destroy()
+                raise SpawnError(f"environment {self.env_id}: its network: {e}") from None
             self._state = State.READY
             return
         reason = frame[0].get("error") if frame else await self._exit_description()
@@ -428,6 +438,8 @@ class ForkServerEnvironment:
             if fd is not None:
                 os.close(fd)
         self._pidfd = self._usage_fd = None
+        self.network.release(self.address)
+        self.address = None
         if self._cgroup is not None:
             for _ in range(100):  # the tasks leave the cgroup as the kernel finishes their exit
                 if self._cgroup.remove():

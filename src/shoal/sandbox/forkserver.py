@@ -21,6 +21,7 @@ from .api import OutputCallback
 from .cgroups import CGROUP_ROOT, MIB, Cgroups
 from .channel import ForkChannel
 from .environment import ForkServerEnvironment
+from .network import EnvironmentNetwork
 from .runtimes import discover
 from .snapshots import TEMPLATE_IDLE_S, SnapshotCache
 from .template import SnapshotFailed, SnapshotTemplate
@@ -40,7 +41,10 @@ class ForkServerFactory:
         cgroup_root: str = CGROUP_ROOT,
         spawn_timeout: float = SPAWN_TIMEOUT_S,
         template_idle_s: float = TEMPLATE_IDLE_S,
+        network: EnvironmentNetwork | None = None,
     ) -> None:
+        # Every environment has a network namespace of its own; egress is the caller's choice.
+        self.network = network if network is not None else EnvironmentNetwork("none")
         self._runtimes = dict(runtimes) if runtimes is not None else discover()
         self._cgroups = Cgroups(cgroup_root)
         self._spawn_timeout = spawn_timeout
@@ -155,6 +159,7 @@ class ForkServerFactory:
             zyg.exit_future(pid),
             on_output,
             lambda: self._forget(spec.env_id, zyg, pid),
+            self.network,
         )
         self._envs[spec.env_id] = env
         try:
@@ -238,3 +243,4 @@ class ForkServerFactory:
                 log.error("destroying an environment at close failed: %s", result)
         await asyncio.gather(*(zyg.stop() for zyg in self._zygotes.values()))
         self._zygotes.clear()
+        await self.network.close()

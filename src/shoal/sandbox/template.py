@@ -126,7 +126,7 @@ class SnapshotTemplate:
                 self.on_childless(self)
 
         env = ForkServerEnvironment(
-            spec, host_pid, log_r, cgroup, exit_future, on_output, destroyed
+            spec, host_pid, log_r, cgroup, exit_future, on_output, destroyed, self.env.network
         )
         self.children[spec.env_id] = env
         try:
