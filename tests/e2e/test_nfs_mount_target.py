@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -143,3 +144,35 @@ def test_ganesha_stops_with_shoal_and_comes_back_with_it(tmp_path: Path) -> None
         srv.stop()
         for pid in ganesha_pids(data_dir):
             os.kill(pid, signal.SIGKILL)
+
+
+CONNECT = """
+import socket
+
+def handler(event, context):
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect((event["address"], event["port"]))
+        return "connected"
+    except OSError as e:
+        return type(e).__name__
+    finally:
+        s.close()
+"""
+
+
+def test_a_function_cannot_reach_a_mount_target(server: ShoalServer, lambda_client: Any) -> None:
+    """The whole-file-system export trusts the client's uid (AUTH_SYS, no root squash): it is
+    for other hosts, never for functions, which see the file system only through their access
+    point. From an environment, the target's address is not this host's."""
+    fs_id, _, _, mt_id, port = make_target(server)
+    (mt,) = server.client("efs").describe_mount_targets(MountTargetId=mt_id)["MountTargets"]
+    socket.create_connection((mt["IpAddress"], port), timeout=2).close()  # the host can
+    name = create_function(lambda_client, code=CONNECT)
+    response = lambda_client.invoke(
+        FunctionName=name, Payload=json.dumps({"address": mt["IpAddress"], "port": port})
+    )
+    outcome = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, outcome
+    assert outcome in ("ConnectionRefusedError", "TimeoutError", "OSError"), outcome
