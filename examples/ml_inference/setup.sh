@@ -71,7 +71,11 @@ step "6. Call it"
 cat <<EOF
 A picture as the request body:
   curl -H 'Content-Type: image/png' --data-binary @$SAMPLES/circle-0.png $URL
-Or the article's way, a URL to fetch (serve the samples on loopback first):
-  (cd $SAMPLES && python3 -m http.server 8000 --bind 127.0.0.1 &)
-  curl '$URL?url=http://127.0.0.1:8000/square-0.jpg'
+Or the article's way, a URL to fetch. Functions reach other hosts, never this one, so serve
+the samples from "another host": a network namespace joined to this one by a veth pair:
+  ip netns add web && ip link add web0 type veth peer name eth0 netns web
+  ip addr add 198.18.0.1/30 dev web0 && ip link set web0 up
+  ip -n web addr add 198.18.0.2/30 dev eth0 && ip -n web link set eth0 up
+  (ip netns exec web python3 -m http.server 8000 --bind 198.18.0.2 -d $SAMPLES >/dev/null 2>&1 &)
+  curl '$URL?url=http://198.18.0.2:8000/square-0.jpg'
 EOF
