@@ -32,6 +32,9 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+CORK_MAX = 1 << 16  # bigger writes go out at once
+
+
 class CorkedTransport(asyncio.Transport):
     """A TCP transport that sends what is written to it during one event-loop iteration with one
     write, at the end of the iteration.
@@ -52,6 +55,11 @@ class CorkedTransport(asyncio.Transport):
         self._held: list[bytes] = []  # written this iteration, sent by _flush
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        if len(data) > CORK_MAX:
+            # A big body: a syscall more is nothing next to copying it once more.
+            self._flush()
+            self._transport.write(data)
+            return
         if not self._held:
             self._loop.call_soon(self._flush)
         self._held.append(bytes(data))
