@@ -21,6 +21,9 @@ class Recorder(asyncio.Transport):
     def is_closing(self) -> bool:
         return self.closed or self.aborted
 
+    def get_write_buffer_size(self) -> int:
+        return 0
+
     def close(self) -> None:
         self.closed = True
 
