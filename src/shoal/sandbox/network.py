@@ -21,21 +21,21 @@ nftables table then:
   reach, whatever address they listen on;
 - drops new connections from outside into the bridge;
 
-and the bridge ports are isolated, so that environments cannot reach each other either.
-``--egress none`` leaves environments with their loopback only.
+and the ``bridge shoal_N`` table drops what one bridge port sends to another, so that
+environments cannot reach each other either. ``--egress none`` leaves environments with
+their loopback only.
 
-Cost. A veth pair takes ~0.6 ms to create and ~16 ms to delete, so pairs are made ahead, a
-few at a time, by ``ip -batch``; an environment's pair is moved into its namespace and set up
-by four netlink requests (:mod:`.netlink`) between its ``ready`` and its init, which is when
-no user code has run yet. A pair goes away with the namespace when the environment ends.
-Addresses are handed out round robin, so that a freed one is not reused while the kernel may
-still hold its old neighbour entries.
+Cost. The pair is created with its far end already in the environment's namespace and set up
+by six netlink requests (:mod:`.netlink`, about 2 ms in all) between the runtime's ``ready``
+and its init, when no user code has run yet. It goes away with the namespace when the
+environment ends (the kernel deletes it, ~16 ms, off every path). Addresses and port names
+are handed out round robin, so that a freed address is not reused while the kernel may still
+hold its old neighbour entries.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import ipaddress
 import logging
@@ -53,7 +53,6 @@ EGRESS_MODES = ("nat", "none")
 SUPERNET = ipaddress.IPv4Network("100.64.0.0/10")
 BLOCK_PREFIX = 20  # 4093 environments per server, 1024 servers per host
 LOCK_DIR = "/run/shoal-net"
-POOL_SIZE = 4  # veth pairs made ahead
 
 
 class NetworkError(OSError):
@@ -65,11 +64,10 @@ class EnvironmentNetwork:
     constructor run on the server's event loop; netlink work runs on one thread of its own,
     the only one that ever changes its network namespace."""
 
-    def __init__(self, egress: str = "none", pool_size: int = POOL_SIZE) -> None:
+    def __init__(self, egress: str = "none") -> None:
         if egress not in EGRESS_MODES:
             raise ValueError(f"egress must be one of {', '.join(EGRESS_MODES)}, not {egress!r}")
         self.egress = egress
-        self._pool_size = pool_size
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="shoal-net")
         self._host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self._started: asyncio.Future[None] | None = None
@@ -80,11 +78,8 @@ class EnvironmentNetwork:
         self._hosts: list[ipaddress.IPv4Address] = []
         self._next_host = 0
         self._in_use: set[ipaddress.IPv4Address] = set()
-        self._pairs: list[
-            int
-        ] = []  # ready pair numbers (host end sh<slot>v<k>, other sh<slot>i<k>)
-        self._next_pair = 0
-        self._refill: asyncio.Task[None] | None = None
+        self._next_port = 0  # the host ends of the pairs are sh<slot>v<n>
+        self._bridge_index = 0
         self._host_nl: Netlink | None = None
 
     # -- server life cycle -----------------------------------------------------------------
@@ -120,7 +115,7 @@ class EnvironmentNetwork:
             f.write("1")
         await _run("nft", "-f", "-", stdin=self._ruleset(block))
         self._host_nl = Netlink()
-        await self._make_pairs(self._pool_size)
+        self._bridge_index = index_of(self.bridge)
         log.info("environment egress: NAT through %s (%s)", self.bridge, block)
 
     def _lock_slot(self) -> None:
@@ -156,14 +151,20 @@ table inet shoal_{self.slot} {{
         ip saddr {block} oifname != "{b}" masquerade
     }}
 }}
+table bridge shoal_{self.slot} {{
+    chain forward {{
+        type filter hook forward priority filter; policy accept;
+        iifname "sh{self.slot}v*" oifname "sh{self.slot}v*" drop
+    }}
+}}
 """
 
     async def _remove_leftovers(self) -> None:
-        """What a server killed in this slot left behind: its bridge, its table, its pool."""
+        """What a server killed in this slot left behind: its bridge and its tables."""
         links = [
             name
             for name in os.listdir("/sys/class/net")
-            if name == self.bridge or re.fullmatch(rf"sh{self.slot}[vi]\d+", name)
+            if name == self.bridge or re.fullmatch(rf"sh{self.slot}v\d+", name)
         ]
         if links:
             await _run(
@@ -174,54 +175,18 @@ table inet shoal_{self.slot} {{
                 stdin="".join(f"link del {name}\n" for name in links),
                 check=False,
             )
-        await _run("nft", "delete", "table", "inet", f"shoal_{self.slot}", check=False)
+        await self._delete_tables()
 
-    async def _make_pairs(self, count: int) -> None:
-        numbers = list(range(self._next_pair, self._next_pair + count))
-        self._next_pair += count
-        s, b = self.slot, self.bridge
-        await _run(
-            "ip",
-            "-batch",
-            "-",
-            stdin="".join(
-                f"link add sh{s}v{k} type veth peer name sh{s}i{k}\n"
-                f"link set sh{s}v{k} master {b}\n"
-                f"link set dev sh{s}v{k} type bridge_slave isolated on\n"
-                f"link set sh{s}v{k} up\n"
-                for k in numbers
-            ),
-        )
-        self._pairs.extend(numbers)
-
-    def _top_up(self) -> None:
-        if self._refill is None and len(self._pairs) < self._pool_size:
-            self._refill = asyncio.get_running_loop().create_task(self._run_refill())
-
-    async def _run_refill(self) -> None:
-        try:
-            await self._make_pairs(self._pool_size - len(self._pairs))
-        except OSError as e:
-            log.error("making veth pairs for environments failed: %s", e)
-        finally:
-            self._refill = None
+    async def _delete_tables(self) -> None:
+        for family in ("inet", "bridge"):
+            await _run("nft", "delete", "table", family, f"shoal_{self.slot}", check=False)
 
     async def close(self) -> None:
-        if self._refill is not None:
-            with contextlib.suppress(Exception):
-                await self._refill
+        """After every environment is gone (their pairs go with their namespaces)."""
         if self.egress == "nat" and self._started is not None and self._started.done():
             if not self._started.exception():
-                await _run(
-                    "ip",
-                    "-force",
-                    "-batch",
-                    "-",
-                    stdin="".join(f"link del sh{self.slot}v{k}\n" for k in self._pairs)
-                    + f"link del {self.bridge}\n",
-                    check=False,
-                )
-                await _run("nft", "delete", "table", "inet", f"shoal_{self.slot}", check=False)
+                await _run("ip", "link", "del", self.bridge, check=False)
+                await self._delete_tables()
         if self._host_nl is not None:
             self._host_nl.close()
         if self._lock_fd is not None:
@@ -237,16 +202,14 @@ table inet shoal_{self.slot} {{
         loopback up and, with egress, its ``eth0``. Returns its address (None without
         egress); give it back with :meth:`release` when the environment is gone."""
         await self.start()
-        pair = address = None
+        port = address = None
         if self.egress == "nat":
-            if not self._pairs:
-                await self._make_pairs(1)
-            pair = self._pairs.pop(0)
-            self._top_up()
+            port = f"sh{self.slot}v{self._next_port}"
+            self._next_port += 1
             address = self._allocate()
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._thread, self._configure, pid, pair, address)
+            await loop.run_in_executor(self._thread, self._configure, pid, port, address)
         except BaseException:
             self.release(address)
             raise
@@ -266,20 +229,21 @@ table inet shoal_{self.slot} {{
         raise NetworkError(f"every address of {self.bridge} is in use")
 
     def _configure(
-        self, pid: int, pair: int | None, address: ipaddress.IPv4Interface | None
+        self, pid: int, port: str | None, address: ipaddress.IPv4Interface | None
     ) -> None:
-        """On the network thread. The move is asked of the host's netlink socket; the rest of
-        a socket made inside the environment's namespace (the thread enters it only for that:
-        the socket keeps the namespace, the thread goes straight back)."""
+        """On the network thread. The pair is created by the host's netlink socket; the rest
+        is asked of a socket made inside the environment's namespace (the thread enters it
+        only for that: the socket keeps the namespace, the thread goes straight back)."""
         netns = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            if pair is not None:
+            if port is not None:
                 assert self._host_nl is not None
-                self._host_nl.move(index_of(f"sh{self.slot}i{pair}"), netns, "eth0")
+                self._host_nl.add_veth(port, self._bridge_index, netns, "eth0")
+                self._host_nl.set_up(index_of(port))
             linux.setns(netns, linux.CLONE_NEWNET)
             try:
                 inside = Netlink()
-                eth = index_of("eth0") if pair is not None else 0
+                eth = index_of("eth0") if port is not None else 0
             finally:
                 linux.setns(self._host_ns, linux.CLONE_NEWNET)
         finally:
