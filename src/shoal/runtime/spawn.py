@@ -16,9 +16,9 @@ W = the worker that runs the runtime loop and the handler):
  I2  fds: 0=/dev/null, 1=2=log write end, 3=control child end (close-on-exec); close the rest
  I3  unshare(CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWNET): a copy of Z's private mount
      namespace, which already holds the prepared read-only base root; sethostname. The new
-     network namespace holds only a loopback that is down: the server brings it up (and adds
-     the environment's egress interface) after ``ready``, before any user code runs
-     (:mod:`shoal.sandbox.network`)
+     network namespace holds only a loopback that is down; send {"op": "netns"}: the server
+     brings it up (and adds the environment's egress interface) while the steps below run,
+     and before it sends ``init``, so before any user code runs (:mod:`shoal.sandbox.network`)
  I4  join the environment's cgroups (write 0 = self to cgroup.procs) before any child exists
  I5  mounts: tmpfs /tmp (ephemeral_mb), code at /var/task (ro), user mounts under /mnt, a
      new /proc; pivot_root into the base and detach the host tree
@@ -174,6 +174,7 @@ def run_init(
             linux.CLONE_NEWNS | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS | linux.CLONE_NEWNET
         )
         linux.sethostname(req.env_id[:64])
+        os.write(fd, frames.encode({"op": "netns"}))  # the server sets it up meanwhile
         join_cgroups(req.cgroup_procs)
         rootfs.mount_environment(
             base_root, req.code_dir, req.ephemeral_mb, req.uid, req.gid, req.mounts

@@ -193,6 +193,7 @@ class ForkServerEnvironment:
         self._on_destroyed = on_destroyed
         self.network = network
         self.address: IPv4Interface | None = None  # eth0's, with egress
+        self._network_job: asyncio.Task[IPv4Interface | None] | None = None
         self._destroying: asyncio.Future[None] | None = None
         self._invoke_frames = InvokeFrames()
         self._pidfd = _pidfd_open(pid)
@@ -212,16 +213,31 @@ class ForkServerEnvironment:
 
     # -- life cycle --------------------------------------------------------------------------
 
+    def begin_network(self) -> None:
+        """Start setting up the environment's network: called once its network namespace
+        exists (the runtime's ``netns`` frame, or a restored environment's hello), so that
+        the work overlaps the rest of its start."""
+        if self._network_job is None:
+            self._network_job = self._loop.create_task(self.network.attach(self.pid))
+
     async def attach(self, control: socket.socket, timeout: float) -> None:
-        """Connect the control socket and wait for the runtime's ``ready`` (spawn's last step)."""
+        """Connect the control socket and wait for the runtime's ``ready`` (spawn's last step),
+        and for the environment's network, which must be up before any user code runs."""
         await self._loop.create_unix_connection(lambda: self._control, sock=control)
-        try:
-            frame = await self._control.next_frame(self._loop, timeout)
-        except TimeoutError:
-            frame = ({"op": "fatal", "error": f"not ready after {timeout:.1f} s"}, b"")
+        deadline = self._loop.time() + timeout
+        while True:
+            try:
+                frame = await self._control.next_frame(self._loop, deadline - self._loop.time())
+            except TimeoutError:
+                frame = ({"op": "fatal", "error": f"not ready after {timeout:.1f} s"}, b"")
+            if frame is None or frame[0].get("op") != "netns":
+                break
+            self.begin_network()
         if frame is not None and frame[0].get("op") == "ready":
-            try:  # before init: no user code has run yet
-                self.address = await self.network.attach(self.pid)
+            self.begin_network()
+            assert self._network_job is not None
+            try:
+                self.address = await self._network_job
             except OSError as e:
                 await self.destroy()
                 raise SpawnError(f"environment {self.env_id}: its network: {e}") from None
@@ -438,6 +454,9 @@ class ForkServerEnvironment:
             if fd is not None:
                 os.close(fd)
         self._pidfd = self._usage_fd = None
+        if self._network_job is not None:  # a start cut short may leave it running
+            with contextlib.suppress(Exception):
+                self.address = await self._network_job
         self.network.release(self.address)
         self.address = None
         if self._cgroup is not None:

@@ -138,6 +138,7 @@ class SnapshotTemplate:
             parent.close()
             await env.destroy()
             raise SpawnError(f"environment {spec.env_id}: {e}") from None
+        env.begin_network()  # its namespace exists (step C3): overlap the set-up with C6-W3
         await env.attach(parent, self._timeout)  # destroys it and raises SpawnError on failure
         return env
 
