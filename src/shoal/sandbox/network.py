@@ -20,6 +20,8 @@ nftables table then:
   addresses: Shoal's API, the mount targets and every other service of the host stay out of
   reach, whatever address they listen on;
 - drops new connections from outside into the bridge;
+- rejects link-local destinations (169.254.0.0/16): a cloud host's instance metadata, and so
+  its credentials, are not the functions' (Lambda's environments cannot reach it either);
 
 and the ``bridge shoal_N`` table drops what one bridge port sends to another, so that
 environments cannot reach each other either. ``--egress none`` leaves environments with
@@ -143,6 +145,7 @@ table inet shoal_{self.slot} {{
     chain forward {{
         type filter hook forward priority filter - 10; policy accept;
         iifname "{b}" oifname "{b}" drop
+        iifname "{b}" ip daddr 169.254.0.0/16 reject with icmpx type admin-prohibited
         oifname "{b}" ct state established,related accept
         oifname "{b}" drop
     }}

@@ -133,6 +133,13 @@ def test_nothing_of_the_host_is_reachable(
     assert out["fetch"][api] in ("URLError", "ConnectionRefusedError"), out
 
 
+def test_the_instance_metadata_address_is_refused(lambda_client: Any) -> None:
+    """169.254.169.254 would be routed out through NAT; it is refused at once instead."""
+    name = create_function(lambda_client, code=PROBE)
+    out = invoke(lambda_client, name, {"connect": [("169.254.169.254", 80)]})
+    assert out["connect"] == {"169.254.169.254:80": "OSError"}  # EHOSTUNREACH, not a timeout
+
+
 def test_environments_cannot_reach_each_other(lambda_client: Any) -> None:
     listener = create_function(lambda_client, code=LISTENER)
     address = invoke(lambda_client, listener, {})
