@@ -71,11 +71,37 @@ def _bind_system_dir(root: str, path: str) -> None:
     linux.bind(path, target, readonly=True, extra=MS_NOSUID | MS_NODEV)
 
 
+def resolver_config(
+    host: str = "/etc/resolv.conf", upstream: str = "/run/systemd/resolve/resolv.conf"
+) -> str | None:
+    """The resolv.conf an environment gets: the host's, unless its nameservers are all on
+    loopback (systemd-resolved's 127.0.0.53 stub), which an environment cannot reach from its
+    own network namespace; then the upstream servers that resolver forwards to."""
+    try:
+        with open(host) as f:
+            text = f.read()
+    except OSError:
+        return None
+    servers = [line.split()[1] for line in text.splitlines() if line.startswith("nameserver ")]
+    if servers and all(s.startswith("127.") or s == "::1" for s in servers):
+        try:
+            with open(upstream) as f:
+                return f.read()
+        except OSError:
+            pass
+    return text
+
+
 def _populate_etc(root: str) -> None:
     for name in ETC_FILES:
         src = os.path.join("/etc", name)
         dst = root + src
-        if os.path.islink(src):
+        if name == "resolv.conf":
+            config = resolver_config()
+            if config is not None:
+                with open(dst, "w") as f:
+                    f.write(config)
+        elif os.path.islink(src):
             os.symlink(os.readlink(src), dst)
         elif os.path.isfile(src):
             shutil.copyfile(src, dst)
