@@ -1,7 +1,8 @@
 """Snapshot starts against plain fork-server starts, a fresh interpreter and re-running init.
 
-Measured at the sandbox level (the fork-server factory, as the invoker drives it), so that the
-numbers are the environment's own, without HTTP:
+Measured at the sandbox level (the fork-server factory, as the invoker drives it, with the
+server's default network: a namespace of its own and NAT egress), so that the numbers are the
+environment's own, without HTTP:
 
 - cold start p50/p99: a plain fork-server start (spawn + init of a trivial handler) and a
   snapshot start (fork from the template + after-restore hooks) of a function whose init burns
@@ -25,6 +26,7 @@ from collections.abc import Iterable
 from bench.common import median, pct, python_start_ms, table
 from shoal.sandbox.environment import ForkServerEnvironment
 from shoal.sandbox.forkserver import ForkServerFactory
+from shoal.sandbox.network import EnvironmentNetwork
 from shoal.sandbox.template import SnapshotTemplate
 from shoal.sandbox.types import EnvironmentSpec, InvokeRequest
 
@@ -182,7 +184,7 @@ async def measure() -> dict[str, object]:
     with tempfile.TemporaryDirectory() as root:
         os.chmod(root, 0o755)
         trivial, slow, big = (_code(root, s) for s in (TRIVIAL, SLOW_INIT, HOLDS_500MB))
-        factory = ForkServerFactory()
+        factory = ForkServerFactory(network=EnvironmentNetwork("nat"))  # as `shoal serve`
         try:
             await factory.zygote(RUNTIME)
             plain = await plain_starts_ms(factory, trivial, N)
