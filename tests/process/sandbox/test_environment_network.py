@@ -4,7 +4,10 @@ listening on any of the host's addresses, another environment)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -186,3 +189,40 @@ def test_without_egress_an_environment_has_loopback_only(tmp_path: Path, web: st
         assert out["fetch"] == {f"{web}/hello.txt": "URLError"}
     finally:
         assert srv.stop() == 0
+
+
+def _slot(address: str) -> int:
+    return (int(ipaddress.IPv4Address(address)) - int(ipaddress.IPv4Address("100.64.0.0"))) >> 12
+
+
+def _links() -> list[str]:
+    return sorted(os.listdir("/sys/class/net"))
+
+
+def _tables() -> str:
+    return subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+
+
+def test_a_killed_servers_network_is_taken_over_and_removed_at_stop(
+    tmp_path: Path, web: str
+) -> None:
+    """SIGKILL leaves the bridge and the tables behind; the next server in that slot removes
+    them and builds its own; a clean stop leaves nothing."""
+    first = start_server(tmp_path / "first")
+    client = first.client("lambda")
+    slot = _slot(invoke(client, create_function(client, code=PROBE), {})["address"])
+    first.stop(signal.SIGKILL)
+    assert f"shoal-{slot}" in _links()
+    assert f"table inet shoal_{slot}" in _tables()
+
+    second = start_server(tmp_path / "second")
+    try:
+        client = second.client("lambda")
+        out = invoke(client, create_function(client, code=PROBE), {"fetch": [f"{web}/hello.txt"]})
+        assert _slot(out["address"]) == slot
+        assert out["fetch"] == {f"{web}/hello.txt": "hello from another host\n"}
+        assert _tables().count(f"shoal_{slot}\n") == 2  # inet and bridge, once each
+    finally:
+        assert second.stop() == 0
+    assert f"shoal-{slot}" not in _links()
+    assert f"shoal_{slot}" not in _tables()
