@@ -150,6 +150,7 @@ def serve(settings: Settings, drain_s: float = 30.0, log_level: str = "info") ->
         lifespan="on",
         access_log=False,
         proxy_headers=False,  # Shoal is not behind a proxy; the middleware costs every request
+        server_header=False,  # AWS sends none; one header fewer to check and write per response
         log_level=log_level,
         timeout_graceful_shutdown=int(drain_s),
         timeout_keep_alive=75,
