@@ -12,13 +12,13 @@ W = the worker that runs the runtime loop and the handler):
      (this replaces the classic double fork: I is Z's direct child, reaped by Z with its
      exit status, and no intermediate process has to exit)
  Z5  close the child ends; send the parent ends to the server with SCM_RIGHTS, with I's pid
- I1  reset signal handlers inherited from Z; PR_SET_PDEATHSIG(SIGKILL): dies with Z
+ I1  reset signal handlers inherited from Z; PR_SET_PDEATHSIG(SIGKILL): dies with Z; join the
+     network namespace the server prepared (its own loopback, and with egress its eth0 already
+     set up: :mod:`shoal.sandbox.network`)
  I2  fds: 0=/dev/null, 1=2=log write end, 3=control child end (close-on-exec); close the rest
- I3  unshare(CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWNET): a copy of Z's private mount
-     namespace, which already holds the prepared read-only base root; sethostname. The new
-     network namespace holds only a loopback that is down; send {"op": "netns"}: the server
-     brings it up (and adds the environment's egress interface) while the steps below run,
-     and before it sends ``init``, so before any user code runs (:mod:`shoal.sandbox.network`)
+ I3  unshare(CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWUTS): a copy of Z's private mount namespace,
+     which already holds the prepared read-only base root; sethostname. (Without a prepared
+     network namespace, CLONE_NEWNET too: an isolated one, whose loopback stays down.)
  I4  join the environment's cgroups (write 0 = self to cgroup.procs) before any child exists
  I5  mounts: tmpfs /tmp (ephemeral_mb), code at /var/task (ro), user mounts under /mnt, a
      new /proc; pivot_root into the base and detach the host tree
@@ -70,6 +70,7 @@ class SpawnRequest:
         self.cgroup_procs = [str(p) for p in doc.get("cgroup_procs", [])]
         self.rlimit_as = doc.get("rlimit_as")
         self.template = bool(doc.get("template", False))
+        self.netns = bool(doc.get("netns", False))  # a prepared network namespace comes along
         if self.uid == 0 or self.gid == 0:
             raise ValueError("an environment never runs as root (uid/gid 0)")
 
@@ -162,19 +163,24 @@ def run_init(
     control_fd: int,
     log_fd: int,
     fork_fd: int | None = None,
+    netns_fd: int | None = None,
 ) -> None:
     """Steps I1-I6 and the init's wait loop. Never returns."""
     fd = control_fd
     try:
         reset_signals()
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if netns_fd is not None:
+            linux.setns(netns_fd, linux.CLONE_NEWNET)  # closed with the others just below
         arrange_fds(control_fd, log_fd, fork_fd)
         fd = CONTROL_FD
         linux.unshare(
-            linux.CLONE_NEWNS | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS | linux.CLONE_NEWNET
+            linux.CLONE_NEWNS
+            | linux.CLONE_NEWIPC
+            | linux.CLONE_NEWUTS
+            | (linux.CLONE_NEWNET if netns_fd is None else 0)
         )
         linux.sethostname(req.env_id[:64])
-        os.write(fd, frames.encode({"op": "netns"}))  # the server sets it up meanwhile
         join_cgroups(req.cgroup_procs)
         rootfs.mount_environment(
             base_root, req.code_dir, req.ephemeral_mb, req.uid, req.gid, req.mounts
@@ -257,7 +263,11 @@ def run_to_exit(work: Callable[[], None]) -> None:
 
 
 def spawn(
-    req: SpawnRequest, base_root: str, stdlib_path: list[str], own_pidns_fd: int
+    req: SpawnRequest,
+    base_root: str,
+    stdlib_path: list[str],
+    own_pidns_fd: int,
+    netns_fd: int | None = None,
 ) -> tuple[int, list[int]]:
     """Steps Z1-Z5 (minus the send). Returns (init pid, [control parent end, log read end]
     plus, for a template, the fork channel's parent end); the caller owns the fds."""
@@ -278,6 +288,7 @@ def spawn(
                 child.fileno(),
                 log_w,
                 fork_child.fileno() if fork_child is not None else None,
+                netns_fd,
             )
     except BaseException:
         parent.close()

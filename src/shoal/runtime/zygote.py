@@ -10,7 +10,8 @@ pipe (reap environments, report their exit status).
 Protocol (frames from :mod:`.frames` on the inherited socket):
 
     zygote -> server {"op": "hello", "pid", "root", "python"}
-    server -> zygote {"op": "spawn", "id", "spec": {...}}
+    server -> zygote {"op": "spawn", "id", "spec": {...}}  + SCM_RIGHTS [network namespace]
+                     (the server's pool of prepared namespaces; spec "netns": true says so)
     zygote -> server {"op": "spawned", "id", "pid", "nfds": 2}  + SCM_RIGHTS [control, log]
                      (a template spec: "nfds": 3, [control, log, fork channel])
                   or {"op": "error", "id", "error"}
@@ -25,6 +26,7 @@ import array
 
 # Imported up front so that every environment starts with them already loaded.
 import base64  # noqa: F401
+import collections
 import ctypes  # noqa: F401
 import datetime  # noqa: F401
 import decimal  # noqa: F401
@@ -64,10 +66,14 @@ BOOT = (
 )
 
 
+MAX_FDS = 16  # per recvmsg; each spawn request carries 1
+
+
 class Zygote:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.decoder = frames.FrameDecoder()
+        self.fds: collections.deque[int] = collections.deque()  # received, not yet claimed
         self.children: set[int] = set()
         self.stdlib_path = [p for p in sys.path if os.path.isabs(p)]
         self.base_root = ""
@@ -141,7 +147,16 @@ class Zygote:
             self.send({"op": "exit", "pid": pid, "status": status})
 
     def read_requests(self) -> None:
-        data = self.sock.recv(1 << 16)
+        # An fd arrives with the first bytes of its request, so it is queued here before the
+        # request is decoded: requests claim their fds in order.
+        data, anc, _flags, _addr = self.sock.recvmsg(
+            1 << 16, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC
+        )
+        for level, kind, payload in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+                self.fds.extend(fds)
         if not data:
             self.running = False
             return
@@ -160,12 +175,20 @@ class Zygote:
             self.send({"op": "error", "id": header.get("id"), "error": f"unknown op {op!r}"})
 
     def handle_spawn(self, header: dict[str, Any]) -> None:
+        netns = None
         try:
             req = spawn.SpawnRequest(header["spec"])
-            pid, fds = spawn.spawn(req, self.base_root, self.stdlib_path, self.own_pidns)
+            if req.netns:
+                if not self.fds:
+                    raise ValueError("spawn without its network namespace")
+                netns = self.fds.popleft()
+            pid, fds = spawn.spawn(req, self.base_root, self.stdlib_path, self.own_pidns, netns)
         except Exception as e:  # reported to the server, which raises it to its caller
             self.send({"op": "error", "id": header.get("id"), "error": f"{type(e).__name__}: {e}"})
             return
+        finally:
+            if netns is not None:
+                os.close(netns)  # the init has its own copy
         self.children.add(pid)
         try:
             self.send({"op": "spawned", "id": header.get("id"), "pid": pid, "nfds": len(fds)}, fds)

@@ -178,6 +178,7 @@ class ForkServerEnvironment:
         on_output: OutputCallback,
         on_destroyed: Callable[[], None],
         network: EnvironmentNetwork,
+        address: IPv4Interface | None = None,
     ) -> None:
         self.spec = spec
         self.env_id = spec.env_id
@@ -192,7 +193,7 @@ class ForkServerEnvironment:
         self._on_output = on_output
         self._on_destroyed = on_destroyed
         self.network = network
-        self.address: IPv4Interface | None = None  # eth0's, with egress
+        self.address = address  # eth0's, with egress (a restored one's: once attached)
         self._network_job: asyncio.Task[IPv4Interface | None] | None = None
         self._destroying: asyncio.Future[None] | None = None
         self._invoke_frames = InvokeFrames()
@@ -214,33 +215,27 @@ class ForkServerEnvironment:
     # -- life cycle --------------------------------------------------------------------------
 
     def begin_network(self) -> None:
-        """Start setting up the environment's network: called once its network namespace
-        exists (the runtime's ``netns`` frame, or a restored environment's hello), so that
-        the work overlaps the rest of its start."""
+        """Set up the network namespace a restored environment made for itself (it cannot
+        join a prepared one), from its hello on, so that the work overlaps the rest of its
+        start; :meth:`attach` waits for it, before any user code runs."""
         if self._network_job is None:
             self._network_job = self._loop.create_task(self.network.attach(self.pid))
 
     async def attach(self, control: socket.socket, timeout: float) -> None:
         """Connect the control socket and wait for the runtime's ``ready`` (spawn's last step),
-        and for the environment's network, which must be up before any user code runs."""
+        and for a restored environment's network."""
         await self._loop.create_unix_connection(lambda: self._control, sock=control)
-        deadline = self._loop.time() + timeout
-        while True:
-            try:
-                frame = await self._control.next_frame(self._loop, deadline - self._loop.time())
-            except TimeoutError:
-                frame = ({"op": "fatal", "error": f"not ready after {timeout:.1f} s"}, b"")
-            if frame is None or frame[0].get("op") != "netns":
-                break
-            self.begin_network()
+        try:
+            frame = await self._control.next_frame(self._loop, timeout)
+        except TimeoutError:
+            frame = ({"op": "fatal", "error": f"not ready after {timeout:.1f} s"}, b"")
         if frame is not None and frame[0].get("op") == "ready":
-            self.begin_network()
-            assert self._network_job is not None
-            try:
-                self.address = await self._network_job
-            except OSError as e:
-                await self.destroy()
-                raise SpawnError(f"environment {self.env_id}: its network: {e}") from None
+            if self._network_job is not None:
+                try:
+                    self.address = await self._network_job
+                except OSError as e:
+                    await self.destroy()
+                    raise SpawnError(f"environment {self.env_id}: its network: {e}") from None
             self._state = State.READY
             return
         reason = frame[0].get("error") if frame else await self._exit_description()

@@ -21,7 +21,7 @@ from .api import OutputCallback
 from .cgroups import CGROUP_ROOT, MIB, Cgroups
 from .channel import ForkChannel
 from .environment import ForkServerEnvironment
-from .network import EnvironmentNetwork
+from .network import EnvironmentNetwork, Prepared
 from .runtimes import discover
 from .snapshots import TEMPLATE_IDLE_S, SnapshotCache
 from .template import SnapshotFailed, SnapshotTemplate
@@ -122,6 +122,23 @@ class ForkServerFactory:
         """A new environment from the zygote, and for a template its fork channel's end."""
         self._check_spec(spec)
         zyg = await self.zygote(spec.runtime)
+        network = await self.network.take()
+        try:
+            return await self._spawn_in(zyg, network, spec, on_output, template)
+        except BaseException:
+            self.network.release(network.address)
+            raise
+        finally:
+            os.close(network.fd)  # the zygote received its own copy
+
+    async def _spawn_in(
+        self,
+        zyg: ZygoteProcess,
+        network: Prepared,
+        spec: EnvironmentSpec,
+        on_output: OutputCallback,
+        template: bool,
+    ) -> tuple[ForkServerEnvironment, socket.socket | None]:
         cgroup = self._cgroups.create(spec.env_id, spec.memory_mb)
         request: dict[str, Any] = {
             "env_id": spec.env_id,
@@ -137,9 +154,12 @@ class ForkServerFactory:
             "cgroup_procs": cgroup.procs_paths if cgroup else [],
             "rlimit_as": None if cgroup else spec.memory_mb * MIB,
             "template": template,
+            "netns": True,
         }
         try:
-            reply, fds = await zyg.request({"op": "spawn", "spec": request}, self._spawn_timeout)
+            reply, fds = await zyg.request(
+                {"op": "spawn", "spec": request}, self._spawn_timeout, [network.fd]
+            )
         except BaseException:
             if cgroup is not None:
                 cgroup.remove()
@@ -160,6 +180,7 @@ class ForkServerFactory:
             on_output,
             lambda: self._forget(spec.env_id, zyg, pid),
             self.network,
+            network.address,
         )
         self._envs[spec.env_id] = env
         try:

@@ -27,23 +27,29 @@ and the ``bridge shoal_N`` table drops what one bridge port sends to another, so
 environments cannot reach each other either. ``--egress none`` leaves environments with
 their loopback only.
 
-Cost. The pair is created with its far end already in the environment's namespace and set up
-by six netlink requests (:mod:`.netlink`, about 2 ms in all) between the runtime's ``ready``
-and its init, when no user code has run yet. It goes away with the namespace when the
-environment ends (the kernel deletes it, ~16 ms, off every path). Addresses and port names
-are handed out round robin, so that a freed address is not reused while the kernel may still
-hold its old neighbour entries.
+Cost. Making a namespace, its pair (created with its far end already inside, 0.8 ms: moving
+one in would take 30 ms, the move waiting for RCU) and setting both up (:mod:`.netlink`) takes
+2-3 ms, so a few namespaces are made ahead on a thread of their own, and a new environment's
+init joins one with ``setns`` (:meth:`take`; the fd travels with the spawn request). A restored
+environment cannot join one (it lives in a user namespace of its own, which may not enter a
+namespace of the host's): it makes its own, and the server sets it up from its hello on, while
+the rest of its start runs (:meth:`attach`). Either way the network is up before any user code
+runs. A pair goes away with its namespace when the environment ends (the kernel deletes it,
+~16 ms, off every path). Addresses are handed out round robin, so that a freed one is not
+reused while the kernel may still hold its old neighbour entries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import fcntl
 import ipaddress
 import logging
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from shoal.runtime import linux
 
@@ -55,6 +61,7 @@ EGRESS_MODES = ("nat", "none")
 SUPERNET = ipaddress.IPv4Network("100.64.0.0/10")
 BLOCK_PREFIX = 20  # 4093 environments per server, 1024 servers per host
 LOCK_DIR = "/run/shoal-net"
+POOL_SIZE = 4  # network namespaces made ahead
 
 
 class NetworkError(OSError):
@@ -83,6 +90,9 @@ class EnvironmentNetwork:
         self._next_port = 0  # the host ends of the pairs are sh<slot>v<n>
         self._bridge_index = 0
         self._host_nl: Netlink | None = None
+        self._ready: collections.deque[Prepared] = collections.deque()  # the pool
+        self._filling: asyncio.Task[None] | None = None
+        self._closing = False
 
     # -- server life cycle -----------------------------------------------------------------
 
@@ -186,6 +196,13 @@ table bridge shoal_{self.slot} {{
 
     async def close(self) -> None:
         """After every environment is gone (their pairs go with their namespaces)."""
+        self._closing = True
+        if self._filling is not None:
+            await asyncio.gather(self._filling, return_exceptions=True)
+        while self._ready:
+            prepared = self._ready.popleft()
+            os.close(prepared.fd)
+            self.release(prepared.address)
         if self.egress == "nat" and self._started is not None and self._started.done():
             if not self._started.exception():
                 await _run("ip", "link", "del", self.bridge, check=False)
@@ -200,11 +217,46 @@ table bridge shoal_{self.slot} {{
 
     # -- per environment ---------------------------------------------------------------------
 
-    async def attach(self, pid: int) -> ipaddress.IPv4Interface | None:
-        """Set up the network of the environment whose process ``pid`` is in its namespace:
-        loopback up and, with egress, its ``eth0``. Returns its address (None without
-        egress); give it back with :meth:`release` when the environment is gone."""
+    async def take(self) -> Prepared:
+        """A network namespace made ahead, set up, for a new environment's init to join
+        (``setns``): the pool is topped up in the background, so a cold start does no network
+        work. The caller owns ``fd`` (close it once it has been passed on) and gives the
+        address back with :meth:`release` when the environment is gone."""
         await self.start()
+        prepared = self._ready.popleft() if self._ready else await self._prepare()
+        self._top_up()
+        return prepared
+
+    async def attach(self, pid: int) -> ipaddress.IPv4Interface | None:
+        """Set up the network namespace that process ``pid`` made for itself (a restored
+        environment's, which lives in a user namespace of its own and so cannot join one of
+        the pool's). Returns its address, as :meth:`take`."""
+        await self.start()
+        netns = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return (await self._prepare(netns)).address
+        finally:
+            os.close(netns)
+
+    def release(self, address: ipaddress.IPv4Interface | None) -> None:
+        if address is not None:
+            self._in_use.discard(address.ip)
+
+    def _top_up(self) -> None:
+        if self._filling is None and len(self._ready) < POOL_SIZE and not self._closing:
+            self._filling = asyncio.get_running_loop().create_task(self._fill())
+
+    async def _fill(self) -> None:
+        try:
+            while len(self._ready) < POOL_SIZE and not self._closing:
+                self._ready.append(await self._prepare())
+        except OSError as e:
+            log.error("preparing network namespaces for environments failed: %s", e)
+        finally:
+            self._filling = None
+
+    async def _prepare(self, netns: int | None = None) -> Prepared:
+        """Set up ``netns``, or a new namespace: loopback up and, with egress, ``eth0``."""
         port = address = None
         if self.egress == "nat":
             port = f"sh{self.slot}v{self._next_port}"
@@ -212,15 +264,11 @@ table bridge shoal_{self.slot} {{
             address = self._allocate()
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._thread, self._configure, pid, port, address)
+            fd = await loop.run_in_executor(self._thread, self._configure, netns, port, address)
         except BaseException:
             self.release(address)
             raise
-        return address
-
-    def release(self, address: ipaddress.IPv4Interface | None) -> None:
-        if address is not None:
-            self._in_use.discard(address.ip)
+        return Prepared(fd, address)
 
     def _allocate(self) -> ipaddress.IPv4Interface:
         for _ in range(len(self._hosts)):
@@ -232,31 +280,50 @@ table bridge shoal_{self.slot} {{
         raise NetworkError(f"every address of {self.bridge} is in use")
 
     def _configure(
-        self, pid: int, port: str | None, address: ipaddress.IPv4Interface | None
-    ) -> None:
-        """On the network thread. The pair is created by the host's netlink socket; the rest
-        is asked of a socket made inside the environment's namespace (the thread enters it
-        only for that: the socket keeps the namespace, the thread goes straight back)."""
-        netns = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            if port is not None:
-                assert self._host_nl is not None
-                self._host_nl.add_veth(port, self._bridge_index, netns, "eth0")
-                self._host_nl.set_up(index_of(port))
+        self, netns: int | None, port: str | None, address: ipaddress.IPv4Interface | None
+    ) -> int:
+        """On the network thread: set up ``netns`` (or a new namespace, whose fd is returned;
+        -1 for a given one). The thread enters the namespace only to open a netlink socket
+        there (the socket keeps the namespace) and to look up ``eth0``, then goes straight
+        back; the pair is created by the host's socket."""
+        new = netns is None
+        if netns is None:
+            linux.unshare(linux.CLONE_NEWNET)  # this thread's namespace only
+        else:
             linux.setns(netns, linux.CLONE_NEWNET)
-            try:
-                inside = Netlink()
-                eth = index_of("eth0") if port is not None else 0
-            finally:
-                linux.setns(self._host_ns, linux.CLONE_NEWNET)
+        try:
+            fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC) if new else -1
+            inside = Netlink()
         finally:
-            os.close(netns)
-        with inside:
-            inside.set_up(LOOPBACK_INDEX)
-            if address is not None and self.gateway is not None:
+            linux.setns(self._host_ns, linux.CLONE_NEWNET)
+        target = fd if netns is None else netns
+        try:
+            with inside:
+                inside.set_up(LOOPBACK_INDEX)
+                if port is None or address is None or self.gateway is None:
+                    return fd
+                assert self._host_nl is not None
+                self._host_nl.add_veth(port, self._bridge_index, target, "eth0")
+                self._host_nl.set_up(index_of(port))
+                linux.setns(target, linux.CLONE_NEWNET)
+                try:
+                    eth = index_of("eth0")
+                finally:
+                    linux.setns(self._host_ns, linux.CLONE_NEWNET)
                 inside.add_address(eth, address)
                 inside.set_up(eth)
                 inside.add_default_route(eth, self.gateway.ip)
+                return fd
+        except BaseException:
+            if new:
+                os.close(fd)
+            raise
+
+
+@dataclass(frozen=True)
+class Prepared:
+    fd: int  # the network namespace (-1 once handed over)
+    address: ipaddress.IPv4Interface | None
 
 
 async def _run(*argv: str, stdin: str = "", check: bool = True) -> None:
