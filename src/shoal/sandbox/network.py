@@ -103,6 +103,7 @@ class EnvironmentNetwork:
                 if self.egress == "nat":
                     await self._start_nat()
                 self._started.set_result(None)
+                self._top_up()  # the first environments should not wait either
             except BaseException as e:
                 self._started.set_exception(e)
         await asyncio.shield(self._started)
