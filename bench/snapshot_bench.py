@@ -186,6 +186,7 @@ async def measure() -> dict[str, object]:
         trivial, slow, big = (_code(root, s) for s in (TRIVIAL, SLOW_INIT, HOLDS_500MB))
         factory = ForkServerFactory(network=EnvironmentNetwork("nat"))  # as `shoal serve`
         try:
+            await factory.network.start()  # as the server starts it, before any spawn
             await factory.zygote(RUNTIME)
             plain = await plain_starts_ms(factory, trivial, N)
             rerun = await plain_starts_ms(factory, slow, 2)
