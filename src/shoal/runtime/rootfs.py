@@ -96,7 +96,9 @@ def _populate_etc(root: str) -> None:
     for name in ETC_FILES:
         src = os.path.join("/etc", name)
         dst = root + src
-        if name == "resolv.conf":
+        if name in ("passwd", "group"):
+            open(dst, "w").close()  # each environment binds its own (mount_identity)
+        elif name == "resolv.conf":
             config = resolver_config()
             if config is not None:
                 with open(dst, "w") as f:
@@ -156,6 +158,41 @@ def interpreter_prefixes() -> list[str]:
     return prefixes
 
 
+USER_NAME = "sbx_user1051"  # what a Lambda function's user is called
+
+
+def identity_files(uid: int, gid: int) -> dict[str, str]:
+    """The environment's /etc/passwd and /etc/group: root, its own user (named as on Lambda,
+    so that ``getpass.getuser()`` and ``pwd`` lookups work) and nobody; nothing of the host's
+    accounts."""
+    return {
+        "passwd": (
+            "root:x:0:0:root:/root:/sbin/nologin\n"
+            f"{USER_NAME}:x:{uid}:{gid}::/tmp:/sbin/nologin\n"
+            "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
+        ),
+        "group": f"root:x:0:\n{USER_NAME}:x:{gid}:\nnobody:x:65534:\n",
+    }
+
+
+def mount_identity(root: str, uid: int, gid: int) -> None:
+    """Bind the environment's own passwd and group over the base's read-only copies. They are
+    written to a scratch tmpfs on /tmp, bound, and the scratch detached before the real /tmp
+    is mounted: a bound file outlives the mount it came from, and nothing else of it stays."""
+    scratch = root + "/tmp"
+    linux.mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
+    for name, text in identity_files(uid, gid).items():
+        with open(f"{scratch}/{name}", "w") as f:
+            f.write(text)
+        linux.bind(
+            f"{scratch}/{name}",
+            f"{root}/etc/{name}",
+            readonly=True,
+            extra=MS_NOSUID | MS_NODEV | MS_NOEXEC,
+        )
+    linux.umount2(scratch, linux.MNT_DETACH)
+
+
 def mount_tmp(root: str, ephemeral_mb: int, uid: int, gid: int) -> None:
     linux.mount(
         "tmpfs",
@@ -189,6 +226,7 @@ def mount_environment(
 ) -> None:
     """Per-environment mounts, then pivot into ``root``. Runs as PID 1 of the new PID
     namespace, in its own fresh mount namespace, still as root."""
+    mount_identity(root, uid, gid)
     mount_tmp(root, ephemeral_mb, uid, gid)
     linux.bind(code_dir, root + "/var/task", readonly=True, extra=MS_NOSUID | MS_NODEV)
     _mount_user_mounts(root, mounts)

@@ -20,7 +20,7 @@ from shoal.sandbox.forkserver import ForkServerFactory
 
 PROBE = (
     """
-import errno, json, os
+import errno, getpass, json, os, pwd
 """
     + PROBE_HELPERS
     + """
@@ -48,6 +48,9 @@ def handler(event, context):
         "hostname": os.uname().nodename,
         "mounts": open("/proc/self/mounts").read(),
         "setuid_root": attempt(lambda: os.setuid(0)),
+        "user": pwd.getpwuid(os.getuid()).pw_name,
+        "getuser": getpass.getuser(),
+        "accounts": [line.split(":")[0] for line in open("/etc/passwd")],
     }
     return out
 """
@@ -90,6 +93,9 @@ def test_sandbox_isolation(code_root: Path) -> None:
     assert a["setuid_root"] == "EPERM"
     assert a["tmp"] == "ok" and b["tmp"] == "ok"
     assert a["tmp_listing"] == ["mine-a"] and b["tmp_listing"] == ["mine-b"]  # not shared
+    # Its own account, named as on Lambda; none of the host's (this host has "daemon").
+    assert a["user"] == a["getuser"] == "sbx_user1051"
+    assert a["accounts"] == ["root", "sbx_user1051", "nobody"]
     assert a["kill_server"] == "ESRCH"
     assert a["pids"] == [1, 2]  # the init and the runtime: nothing else is visible
     assert a["proc1_root"] == a["root_listing"]
