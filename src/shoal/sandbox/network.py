@@ -101,7 +101,14 @@ class EnvironmentNetwork:
             self._started = asyncio.get_running_loop().create_future()
             try:
                 if self.egress == "nat":
-                    await self._start_nat()
+                    try:
+                        await self._start_nat()
+                    except OSError as e:
+                        raise NetworkError(
+                            f"environment egress (--egress nat) cannot be set up: {e}. It needs "
+                            "root, iproute2 and nftables (apt-get install iproute2 nftables); "
+                            "--egress none runs environments with their loopback only"
+                        ) from e
                 self._started.set_result(None)
                 self._top_up()  # the first environments should not wait either
             except BaseException as e:
@@ -328,12 +335,15 @@ class Prepared:
 
 
 async def _run(*argv: str, stdin: str = "", check: bool = True) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except FileNotFoundError:
+        raise NetworkError(f"{argv[0]} is not installed") from None
     _, err = await proc.communicate(stdin.encode())
     if check and proc.returncode != 0:
         raise NetworkError(f"{' '.join(argv)} failed: {err.decode(errors='replace').strip()}")

@@ -7,9 +7,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -226,3 +228,17 @@ def test_a_killed_servers_network_is_taken_over_and_removed_at_stop(
         assert second.stop() == 0
     assert f"shoal-{slot}" not in _links()
     assert f"shoal_{slot}" not in _tables()
+
+
+def test_without_nftables_the_server_says_what_to_install(tmp_path: Path) -> None:
+    path = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+    assert shutil.which("nft", path=path) is None  # the premise: nft lives in /usr/sbin
+    run = subprocess.run(
+        [sys.executable, "-m", "shoal", "serve", "--port", "0", "--data-dir", str(tmp_path)],
+        env={**os.environ, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0
+    assert "nft is not installed" in run.stderr and "--egress none" in run.stderr, run.stderr
