@@ -1,4 +1,14 @@
-"""Per-environment cgroups (v1): ``memory`` and ``pids`` under ``<root>/<ctl>/shoal/<env_id>``.
+"""Per-environment cgroups (v1): ``memory`` and ``pids`` under ``<root>/<ctl>/shoal/<env_id>``,
+and one ``cpu`` group, ``<root>/cpu/shoal``, for every environment together.
+
+Why one cpu group: the server does the invoke path's work for every environment, in one
+process. With each environment a scheduling entity of its own, fifty busy environments would
+get fifty shares of the CPU to the server's one, and the server, which they all wait on,
+would run a fiftieth of the time (measured: 50 clients ran at 8.7k invokes/s against 13k with
+10; 11k with the group). In one group they weigh together as much as ``ncpu - 1`` processes
+(``cpu.shares`` 1024 each, a process's weight; at least one): all the cores but the one the
+single-threaded server can use, which it gets when it needs it. Among themselves they share
+fairly.
 
 Created by the server before the spawn; the environment's init joins them (writes 0 to
 ``cgroup.procs``) before it forks anything. When the cgroup file system is not writable the
@@ -42,13 +52,15 @@ def _mkdir_fresh(path: str) -> None:
 class EnvCgroup:
     """One environment's cgroups. Methods never raise for a cgroup that is already gone."""
 
-    def __init__(self, memory_dir: str, pids_dir: str | None) -> None:
+    def __init__(self, memory_dir: str, pids_dir: str | None, cpu_dir: str | None = None) -> None:
         self.memory_dir = memory_dir
         self.pids_dir = pids_dir
+        self.cpu_dir = cpu_dir  # shared by every environment: never removed with one
 
     @property
     def procs_paths(self) -> list[str]:
-        dirs = [self.memory_dir] + ([self.pids_dir] if self.pids_dir else [])
+        """The memory cgroup's first (:meth:`pids` reads it)."""
+        dirs = [self.memory_dir] + [d for d in (self.pids_dir, self.cpu_dir) if d]
         return [os.path.join(d, "cgroup.procs") for d in dirs]
 
     def max_memory_used_mb(self) -> int:
@@ -103,6 +115,9 @@ class Cgroups:
         self.memory_parent = os.path.join(root, "memory", parent)
         pids_root = os.path.join(root, "pids")
         self.pids_parent = os.path.join(pids_root, parent) if os.path.isdir(pids_root) else None
+        cpu_root = os.path.join(root, "cpu")
+        shares = os.path.join(cpu_root, "cpu.shares")
+        self.cpu_group = os.path.join(cpu_root, parent) if os.path.exists(shares) else None
         self.available = self._probe()
 
     def _probe(self) -> bool:
@@ -118,6 +133,10 @@ class Cgroups:
             os.makedirs(self.memory_parent, exist_ok=True)
             if self.pids_parent:
                 os.makedirs(self.pids_parent, exist_ok=True)
+            if self.cpu_group:
+                os.makedirs(self.cpu_group, exist_ok=True)
+                cores = max(1, (os.cpu_count() or 1) - 1)
+                _write(os.path.join(self.cpu_group, "cpu.shares"), str(1024 * cores))
         except OSError as e:
             log.warning(
                 "cgroup memory controller not writable at %s (%s): environments are "
@@ -133,7 +152,7 @@ class Cgroups:
             return None
         memory_dir = os.path.join(self.memory_parent, env_id)
         pids_dir = os.path.join(self.pids_parent, env_id) if self.pids_parent else None
-        cg = EnvCgroup(memory_dir, pids_dir)
+        cg = EnvCgroup(memory_dir, pids_dir, self.cpu_group)
         try:
             _mkdir_fresh(memory_dir)
             limit = str(memory_mb * MIB)
