@@ -47,6 +47,7 @@ import fcntl
 import ipaddress
 import logging
 import os
+import random
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ SUPERNET = ipaddress.IPv4Network("100.64.0.0/10")
 BLOCK_PREFIX = 20  # 4093 environments per server, 1024 servers per host
 LOCK_DIR = "/run/shoal-net"
 POOL_SIZE = 4  # network namespaces made ahead
+PORT_NUMBERS = 10**8  # "sh1023v" and 8 digits: an interface name's 15 characters
 
 
 class NetworkError(OSError):
@@ -87,7 +89,9 @@ class EnvironmentNetwork:
         self._hosts: list[ipaddress.IPv4Address] = []
         self._next_host = 0
         self._in_use: set[ipaddress.IPv4Address] = set()
-        self._next_port = 0  # the host ends of the pairs are sh<slot>v<n>
+        # The host ends of the pairs are sh<slot>v<n>, n from a random start: a killed server's
+        # pairs may still be on their way out when the next server of its slot starts.
+        self._next_port = random.randrange(PORT_NUMBERS)
         self._bridge_index = 0
         self._host_nl: Netlink | None = None
         self._ready: collections.deque[Prepared] = collections.deque()  # the pool
@@ -268,7 +272,7 @@ table bridge shoal_{self.slot} {{
         port = address = None
         if self.egress == "nat":
             port = f"sh{self.slot}v{self._next_port}"
-            self._next_port += 1
+            self._next_port = (self._next_port + 1) % PORT_NUMBERS
             address = self._allocate()
         loop = asyncio.get_running_loop()
         try:
