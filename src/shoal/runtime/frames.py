@@ -14,11 +14,12 @@ a handful of fixed headers) with a dictionary look-up instead of the JSON parser
 
 from __future__ import annotations
 
+import array
 import json
 import select
 import socket
 import struct
-from typing import Any, Dict, Tuple  # noqa: UP035
+from typing import Any, Dict, MutableSequence, Sequence, Tuple  # noqa: UP035
 
 PREFIX = struct.Struct(">II")
 MAX_HEADER = 1 << 20  # a header is a handful of fields; anything bigger is a broken stream
@@ -26,6 +27,34 @@ MAX_BODY = 1 << 30
 
 # Evaluated at run time on Python 3.8 too, hence typing's generics here.
 Frame = Tuple[Dict[str, Any], bytes]  # noqa: UP006
+
+
+MAX_FDS = 16  # per recvmsg; a request or a reply carries at most 3
+
+
+def send_with_fds(sock: socket.socket, data: bytes, fds: Sequence[int] = ()) -> None:
+    """Send all of ``data`` on a blocking socket, ``fds`` attached to its first bytes."""
+    if fds:
+        anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+        data = data[sock.sendmsg([data], anc) :]
+    if data:
+        sock.sendall(data)
+
+
+def recv_with_fds(sock: socket.socket, fds: MutableSequence[int]) -> bytes:
+    """One ``recvmsg``: the bytes (empty at end of stream), and the fds that came with them
+    appended to ``fds`` in the order they were sent. An fd arrives with the first bytes of
+    its message, so it is queued before that message can be decoded: messages claim their fds
+    in order."""
+    data, anc, _flags, _addr = sock.recvmsg(
+        1 << 16, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC
+    )
+    for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            received = array.array("i")
+            received.frombytes(payload[: len(payload) - len(payload) % received.itemsize])
+            fds.extend(received)
+    return data
 
 
 class FrameError(Exception):

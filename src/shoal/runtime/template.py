@@ -20,7 +20,6 @@ that user code started during init stays the user's to wait for.
 
 from __future__ import annotations
 
-import array
 import collections
 import os
 import selectors
@@ -30,8 +29,6 @@ from typing import Any
 
 from . import frames, restore
 from .bootstrap import Runtime, flush_std_streams
-
-MAX_FDS = 16  # per recvmsg; each fork request carries 2
 
 
 class TemplateLoop:
@@ -66,14 +63,7 @@ class TemplateLoop:
         self.sock.sendall(frames.encode(header))
 
     def read_requests(self) -> None:
-        data, anc, _flags, _addr = self.sock.recvmsg(
-            1 << 16, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC
-        )
-        for level, kind, payload in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds = array.array("i")
-                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-                self.fds.extend(fds)
+        data = frames.recv_with_fds(self.sock, self.fds)
         if not data:
             self.running = False  # the server is done with this template
             return

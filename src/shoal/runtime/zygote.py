@@ -22,8 +22,6 @@ Protocol (frames from :mod:`.frames` on the inherited socket):
 
 from __future__ import annotations
 
-import array
-
 # Imported up front so that every environment starts with them already loaded.
 import base64  # noqa: F401
 import collections
@@ -66,9 +64,6 @@ BOOT = (
 )
 
 
-MAX_FDS = 16  # per recvmsg; each spawn request carries 1
-
-
 class Zygote:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -107,13 +102,7 @@ class Zygote:
         )
 
     def send(self, header: dict[str, Any], fds: list[int] = ()) -> None:  # type: ignore
-        data = frames.encode(header)
-        if fds:
-            anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
-            sent = self.sock.sendmsg([data], anc)
-            data = data[sent:]
-        if data:
-            self.sock.sendall(data)
+        frames.send_with_fds(self.sock, frames.encode(header), fds)
 
     def loop(self) -> None:
         sel = selectors.DefaultSelector()
@@ -147,16 +136,7 @@ class Zygote:
             self.send({"op": "exit", "pid": pid, "status": status})
 
     def read_requests(self) -> None:
-        # An fd arrives with the first bytes of its request, so it is queued here before the
-        # request is decoded: requests claim their fds in order.
-        data, anc, _flags, _addr = self.sock.recvmsg(
-            1 << 16, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC
-        )
-        for level, kind, payload in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds = array.array("i")
-                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-                self.fds.extend(fds)
+        data = frames.recv_with_fds(self.sock, self.fds)
         if not data:
             self.running = False
             return

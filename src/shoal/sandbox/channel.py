@@ -11,7 +11,6 @@ with :class:`SpawnError` and every exit future resolves to ``None`` (status unkn
 
 from __future__ import annotations
 
-import array
 import asyncio
 import collections
 import itertools
@@ -25,8 +24,6 @@ from ..runtime import frames
 from .types import SpawnError
 
 log = logging.getLogger(__name__)
-
-MAX_FDS = 16  # per recvmsg; each reply carries 2 or 3
 
 
 class ForkChannel:
@@ -64,18 +61,11 @@ class ForkChannel:
         if self.sock is None:
             return
         try:
-            data, anc, _flags, _addr = self.sock.recvmsg(
-                1 << 16, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC
-            )
+            data = frames.recv_with_fds(self.sock, self._fds)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data, anc = b"", []
-        for level, kind, payload in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds = array.array("i")
-                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-                self._fds.extend(fds)
+            data = b""
         if not data:
             self.connection_lost()
             return
@@ -149,11 +139,7 @@ class ForkChannel:
         try:
             self.sock.setblocking(True)  # a request is a few hundred bytes: never blocks long
             try:
-                if fds:
-                    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
-                    data = data[self.sock.sendmsg([data], anc) :]
-                if data:
-                    self.sock.sendall(data)
+                frames.send_with_fds(self.sock, data, fds)
             finally:
                 self.sock.setblocking(False)
         except OSError as e:
