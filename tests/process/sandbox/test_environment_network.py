@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from conftest import ShoalServer, create_function, remote_web_server, start_server
+from shoal.sandbox.network import BLOCK_PREFIX, SUPERNET
 
 PROBE = """
 import json, socket, urllib.request
@@ -194,7 +195,8 @@ def test_without_egress_an_environment_has_loopback_only(tmp_path: Path, web: st
 
 
 def _slot(address: str) -> int:
-    return (int(ipaddress.IPv4Address(address)) - int(ipaddress.IPv4Address("100.64.0.0"))) >> 12
+    offset = int(ipaddress.IPv4Address(address)) - int(SUPERNET.network_address)
+    return offset >> (32 - BLOCK_PREFIX)
 
 
 def _links() -> list[str]:
