@@ -126,6 +126,7 @@ class ForkServerFactory:
         try:
             return await self._spawn_in(zyg, network, spec, on_output, template)
         except BaseException:
+            # Idempotent: an environment destroyed during its start has given it back already.
             self.network.release(network.address)
             raise
         finally:
