@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import io
 import os
+import pwd
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -245,3 +248,85 @@ def remote_web_server(directory: Path) -> Iterator[str]:
             proc.kill()
             proc.wait()
         subprocess.run(["ip", "netns", "del", netns], capture_output=True)  # takes the pair
+
+
+# The attack suite (tests/security): an unprivileged local user, and a Shoal whose data directory
+# sits where that user could walk into it if Shoal let it. Attacks that a local user would make
+# run as ``attacker`` (a real account made for the session with ``useradd``, removed afterwards)
+# through run_as. The server under attack keeps its data under /var/tmp, whose parents are
+# world-traversable, so a refused read is Shoal's doing and not the accident of pytest's 0700
+# temporary root.
+
+
+@dataclass(frozen=True)
+class LocalUser:
+    name: str
+    uid: int
+    gid: int
+
+
+def run_as(
+    user: LocalUser, argv: list[str], *, timeout: float = 60, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` as ``user`` alone: its uid and gid, no supplementary groups, no capabilities,
+    a clean environment. Never raises for a non-zero exit: the caller asserts on it."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        [
+            "setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+            *argv,
+        ],
+        env=env, capture_output=True, text=True, timeout=timeout, cwd="/", **kwargs,
+    )
+
+
+def run_as_suid(
+    user: LocalUser, argv: list[str], *, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Like :func:`run_as` but with set-id programs allowed to take effect (no
+    ``no_new_privs``): what a real local user's shell can do."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+    return subprocess.run(
+        ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups", "--", *argv],
+        env=env, capture_output=True, text=True, timeout=timeout, cwd="/",
+    )
+
+
+@pytest.fixture(scope="session")
+def attacker() -> Iterator[LocalUser]:
+    """A fresh unprivileged local account, removed (with anything it owns in /tmp) afterwards."""
+    if os.geteuid() != 0:
+        pytest.fail("the attack suite runs as root: it creates a local user to attack with")
+    name = f"shoalx{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        ["useradd", "--no-create-home", "--shell", "/bin/sh", "--user-group", name],
+        check=True, capture_output=True,
+    )
+    try:
+        entry = pwd.getpwnam(name)
+        yield LocalUser(name, entry.pw_uid, entry.pw_gid)
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def exposed_root() -> Iterator[Path]:
+    """A world-traversable parent directory (0755) for data directories under attack."""
+    root = Path(tempfile.mkdtemp(prefix="shoal-attack-", dir="/var/tmp"))
+    root.chmod(0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def attacked_server(exposed_root: Path) -> Iterator[ShoalServer]:
+    """A Shoal of its own whose data directory a local user could reach but for Shoal."""
+    data = exposed_root / f"data-{uuid.uuid4().hex[:6]}"
+    srv = start_server(data)
+    try:
+        yield srv
+    finally:
+        srv.stop()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from seed_setup import SEED, article_handler, message_wall
+from seed_setup import SEED_HANDLER, article_handler, message_wall
 
 
 def curl(*args: str) -> str:
@@ -83,4 +83,4 @@ def test_handler_is_the_article_code_as_printed() -> None:
     assert source.startswith("import os\nimport fcntl\nMSG_FILE_PATH = '/mnt/msg/content'\n")
     assert source.endswith("        messages = 'Method unsupported.'\n    return messages\n")
     compile(source, "lambda_function.py", "exec")
-    assert Path(SEED).is_file()
+    assert SEED_HANDLER.read_bytes() == source.encode()
