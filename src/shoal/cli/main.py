@@ -28,6 +28,7 @@ def print_json(doc: Any) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from shoal.server import serve
+    from shoal.store.integrity import CorruptStore
 
     settings = Settings(
         data_dir=Path(args.data_dir).expanduser().resolve(),
@@ -41,7 +42,11 @@ def _serve(args: argparse.Namespace) -> int:
         nfs_port=args.nfs_port,
         egress=args.egress,
     )
-    serve(settings, log_level=args.log_level)
+    try:
+        serve(settings, log_level=args.log_level)
+    except CorruptStore as e:
+        print(f"shoal: {e}", file=sys.stderr)  # what happened and how to recover; no traceback
+        return 1
     return 0
 
 
