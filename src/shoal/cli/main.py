@@ -17,7 +17,13 @@ from typing import Any
 from shoal.config import DEFAULT_HOST, DEFAULT_PORT, Settings, default_data_dir
 
 # Command groups: modules with register(subparsers); missing ones are skipped.
-GROUPS = ["shoal.cli.functions", "shoal.cli.logs", "shoal.cli.fs", "shoal.cli.apis"]
+GROUPS = [
+    "shoal.cli.functions",
+    "shoal.cli.logs",
+    "shoal.cli.fs",
+    "shoal.cli.apis",
+    "shoal.cli.backup",
+]
 
 
 def print_json(doc: Any) -> None:
