@@ -2,11 +2,11 @@
 
 State lives in memory (``_functions``: function name -> :class:`FunctionRecord`) and is written
 through to the store, one document per function (kind ``function``), so a restart reloads
-everything. A change is made on a copy of the record (:func:`_draft`), saved, and only then put
-in place (:meth:`FunctionService._commit`): a write the store refuses (a full disk) leaves the
-function as it was. Every mutation runs on the event loop and holds no ``await`` between its checks
-and its changes, so no lock is needed; the only awaits (checking and unpacking a zip) happen
-before a mutation re-checks what it relies on.
+everything. A change is made on a copy (:meth:`FunctionRecord.draft`), saved, then put in place
+(:meth:`FunctionService._commit`): a write the store refuses (a full disk) changes nothing. Every
+mutation runs on the event loop and holds no ``await`` between its checks and its changes, so no
+lock is needed; the only awaits (checking and unpacking a zip) happen before a mutation re-checks
+what it relies on.
 
 This module finds records, persists them, notifies subscribers and runs the background
 unpacking; the rules live beside it, as operations on a record: :mod:`.lifecycle` (Pending,
@@ -60,6 +60,19 @@ class FunctionService:
             self._functions[name] = fn
             if fn.busy() or any(v.state == "Pending" for v in fn.versions.values()):
                 self._settle_later(name)  # interrupted by a stop: finish it now
+        await self._collect_orphans()
+
+    async def _collect_orphans(self) -> None:
+        """Remove the packages no version references (left by an interrupted create, or by
+        deleted functions), before anything can create a new one."""
+        keep = {h for fn in self._functions.values() for h in fn.packages()}
+        orphans = await asyncio.to_thread(self.code.collect, keep)
+        if orphans:
+            log.info(
+                "removed %d code package(s) that no function version references: %s",
+                len(orphans),
+                ", ".join(orphans),
+            )
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -226,7 +239,7 @@ class FunctionService:
     def _start_update(
         self, fn: FunctionRecord, new: FunctionVersion, publish: bool
     ) -> FunctionVersion:
-        fn = _draft(fn)
+        fn = fn.draft()
         lifecycle.start_update(fn, new)
         result = publishing.publish(fn, None) if publish else fn.latest
         self._commit(fn.latest.name, fn)
@@ -277,7 +290,7 @@ class FunctionService:
             raise invalid_parameter("Deletion of aliases is not currently supported.")
         if q not in fn.versions:
             raise not_found(f"Function not found: {self._arn(name, q)}")
-        fn = _draft(fn)
+        fn = fn.draft()
         publishing.delete(fn, q)
         self._commit(name, fn)
 
@@ -297,7 +310,7 @@ class FunctionService:
             )
         name, fn = self.function(name_or_arn)
         publishing.check_publish(fn, code_sha256, revision_id)
-        fn = _draft(fn)
+        fn = fn.draft()
         version = publishing.publish(fn, description)
         self._commit(name, fn)
         return version
@@ -313,7 +326,7 @@ class FunctionService:
         routing: Mapping[str, float] | None,
     ) -> Alias:
         name, fn = self.function(name_or_arn)
-        fn = _draft(fn)
+        fn = fn.draft()
         created = alias_rules.create(
             fn, self._arn(name, alias), alias, version, description, routing
         )
@@ -322,7 +335,7 @@ class FunctionService:
 
     def update_alias(self, name_or_arn: str, alias: str, params: Mapping[str, Any]) -> Alias:
         name, fn = self.function(name_or_arn)
-        fn = _draft(fn)
+        fn = fn.draft()
         updated = alias_rules.update(fn, alias, params)
         self._commit(name, fn)
         return updated
@@ -330,7 +343,7 @@ class FunctionService:
     def delete_alias(self, name_or_arn: str, alias: str) -> None:
         name, fn = self.function(name_or_arn)
         if alias in fn.aliases:
-            fn = _draft(fn)
+            fn = fn.draft()
             del fn.aliases[alias]
             self._commit(name, fn)
 
@@ -345,12 +358,12 @@ class FunctionService:
         return self.function(resource)[1]
 
     def tag(self, resource: str, tags: Mapping[str, str]) -> None:
-        fn = _draft(self._tag_target(resource))
+        fn = self._tag_target(resource).draft()
         fn.tags.update(tags)
         self._commit(fn.latest.name, fn)
 
     def untag(self, resource: str, keys: list[str]) -> None:
-        fn = _draft(self._tag_target(resource))
+        fn = self._tag_target(resource).draft()
         for key in keys:
             fn.tags.pop(key, None)
         self._commit(fn.latest.name, fn)
@@ -364,7 +377,7 @@ class FunctionService:
 
     def set_reserved_concurrency(self, name: str, value: int | None) -> None:
         name, fn = self.function(name)
-        fn = _draft(fn)
+        fn = fn.draft()
         fn.reserved = value
         self._commit(name, fn)
 
@@ -407,15 +420,10 @@ class FunctionService:
         # function was deleted (and maybe created again) meanwhile: not ours to settle.
         if fn is None or fn.latest.revision_id != token:
             return
-        fn = _draft(fn)
+        fn = fn.draft()
         lifecycle.settle(fn, code_dir, error)
         try:
             self._commit(name, fn)
         except StoreError:
             # Still busy in memory and in the store: the next start settles it again.
             log.exception("could not save the settled state of %s", name)
-
-
-def _draft(fn: FunctionRecord) -> FunctionRecord:
-    """A copy of ``fn`` to change: its versions and aliases are frozen, its dicts are new."""
-    return replace(fn, versions=dict(fn.versions), aliases=dict(fn.aliases), tags=dict(fn.tags))
