@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from shoal.config import Settings
-from shoal.store.sqlite import Store
+from shoal.store.integrity import open_store
 
 log = logging.getLogger("shoal")
 
@@ -77,7 +77,8 @@ class Shoal:
             settings.run_dir,
         ):
             d.mkdir(parents=True, exist_ok=True)
-        self.store = Store(settings.db_path)
+        # Refuses (CorruptStore) a damaged database, or an empty one beside code and trees.
+        self.store = open_store(settings.db_path, (settings.code_dir, settings.fs_dir))
         # The HTTP application; components may mount ASGI apps on it (the gateway does).
         from shoal.api.asgi import ShoalApp
 

@@ -9,6 +9,8 @@ mount their own ASGI apps on a prefix (the HTTP gateway does). The body is read 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
@@ -23,6 +25,30 @@ if TYPE_CHECKING:
 
 # Large enough for a 50 MB zip sent base64 in a JSON body.
 MAX_BODY = 80 * 1024 * 1024
+
+
+class BadParameter(ValueError):
+    """A query parameter of a ``/shoal/`` endpoint that cannot be used; ``str()`` says why."""
+
+
+# A Lambda function name (the log directory is named after it): no "/", no "." or "..".
+_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,140}$")
+
+
+def int_param(
+    query: Mapping[str, list[str]], name: str, default: int, minimum: int, maximum: int = 2**63
+) -> int:
+    """The integer query parameter ``name`` (``default`` when absent), or BadParameter."""
+    values = query.get(name)
+    if not values:
+        return default
+    try:
+        value = int(values[0])
+    except ValueError:
+        raise BadParameter(f"Parameter {name} must be an integer, not {values[0][:64]!r}") from None
+    if not minimum <= value <= maximum:
+        raise BadParameter(f"Parameter {name} must be between {minimum} and {maximum}")
+    return value
 
 
 async def send_response(send: Send, response: HttpResponse) -> None:
@@ -139,21 +165,32 @@ class ShoalApp:
 
     def _shoal_api(self, path: str, scope: Scope) -> HttpResponse:
         """Shoal's own endpoints: ``/shoal/health``, ``/shoal/logs/{function}?start=MS&limit=N``,
-        ``/shoal/environments[?function=NAME]``."""
+        ``/shoal/environments[?function=NAME]``. A bad parameter answers 400 with
+        ``{"message"}``."""
+        try:
+            return self._shoal_endpoint(path, scope)
+        except BadParameter as e:
+            return json_response(
+                400, {"message": str(e)}, [("x-amzn-ErrorType", "InvalidParameterValueException")]
+            )
+
+    def _shoal_endpoint(self, path: str, scope: Scope) -> HttpResponse:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         if path == "/shoal/health":
             return json_response(200, {"status": "ok"})
         if path.startswith("/shoal/logs/"):
-            query = parse_qs(scope.get("query_string", b"").decode())
-            start = int(query.get("start", ["0"])[0])
-            limit = int(query.get("limit", ["10000"])[0])
+            function = unquote(path[len("/shoal/logs/") :])
+            if not _FUNCTION_NAME.match(function):
+                raise BadParameter(f"Not a function name: {function!r}")
+            start = int_param(query, "start", 0, minimum=0)
+            limit = int_param(query, "limit", 10000, minimum=1)
             events = []
-            for event in self.shoal.logs.events(unquote(path[len("/shoal/logs/") :]), start):
+            for event in self.shoal.logs.events(function, start):
                 events.append(event)
                 if len(events) >= limit:
                     break
             return json_response(200, {"events": events})
         if path == "/shoal/environments":  # ?function=NAME: one function's environments
-            query = parse_qs(scope.get("query_string", b"").decode())
             return json_response(200, self.shoal.invoker.describe(query.get("function", [None])[0]))
         return json_response(404, {"message": "Not Found"})
 

@@ -116,7 +116,7 @@ def parse_input(
             value = headers.get(m.key)
             if value is not None:
                 if m.target.get("jsonvalue"):
-                    params[m.name] = json.loads(base64.b64decode(value))
+                    params[m.name] = _load_json(_b64decode(value, m.key))
                 else:
                     params[m.name] = _from_string(m.target, value, "rfc822")
         elif location == "headers":
@@ -162,9 +162,22 @@ def parse_input(
 def _load_json(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
+        # RecursionError: nesting deeper than the decoder's stack (thousands of levels).
+        reason = "nesting too deep" if isinstance(e, RecursionError) else e
         raise AwsError(
-            "SerializationException", f"Could not parse request body into json: {e}", status=400
+            "SerializationException",
+            f"Could not parse request body into json: {reason}",
+            status=400,
+        ) from None
+
+
+def _b64decode(value: str, header: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:  # binascii.Error is a ValueError
+        raise AwsError(
+            "SerializationException", f"Header {header} is not valid base64", status=400
         ) from None
 
 

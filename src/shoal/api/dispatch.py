@@ -8,6 +8,7 @@ codec does every wire concern, so a handler holds no HTTP.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from shoal.api import codec
 from shoal.api.model import load_model
 from shoal.errors import AwsError
+from shoal.store.sqlite import DiskFull, StoreError
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -39,6 +41,16 @@ class ApiService:
     def __init__(self, service: str) -> None:
         self.model = load_model(service)
         self.handlers: dict[str, Handler] = {}
+        # The service's own 500 (Lambda ServiceException, EFS InternalServerError), or AWS's
+        # common InternalFailure for a model that names none (API Gateway v2).
+        self._internal = next(
+            (
+                name
+                for name, shape in self.model.shapes.items()
+                if shape.get("exception") and shape.get("error", {}).get("httpStatusCode") == 500
+            ),
+            "InternalFailure",
+        )
 
     def handles(self, operation: str) -> Callable[[Handler], Handler]:
         if operation not in self.model.operations:
@@ -76,11 +88,34 @@ class ApiService:
             return codec.serialize_output(self.model, op, result)
         except AwsError as e:
             return codec.serialize_error(self.model, e)
+        except (StoreError, OSError) as e:
+            message = _storage_message(e)
+            if message is None:
+                log.exception("unhandled error in %s", op.name)
+                message = "Internal error in Shoal"
+            else:
+                log.error("%s failed: %s", op.name, message)
+            return codec.serialize_error(self.model, self.internal_error(message))
         except Exception:
             log.exception("unhandled error in %s", op.name)
-            return codec.serialize_error(
-                self.model, AwsError("ServiceException", "Internal error in Shoal", status=500)
+            return codec.serialize_error(self.model, self.internal_error("Internal error in Shoal"))
+
+    def internal_error(self, message: str) -> AwsError:
+        return AwsError(self._internal, message, status=500)
+
+
+def _storage_message(e: StoreError | OSError) -> str | None:
+    """What to tell the client when saving failed (a full disk above all); None otherwise."""
+    if isinstance(e, StoreError):
+        return str(e)
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return str(
+            DiskFull(
+                f"The server's disk is full: Shoal could not save the change ({e.strerror}). "
+                "Nothing was changed; free space and retry."
             )
+        )
+    return None
 
 
 # One registry per service; API modules register into them at import.

@@ -99,7 +99,7 @@ def paginate(
     if marker:
         try:
             after = json.loads(base64.urlsafe_b64decode(marker.encode()))
-        except (ValueError, binascii.Error):
+        except (ValueError, RecursionError, binascii.Error):
             raise invalid_parameter(f"Invalid marker: {marker}") from None
         while start < len(items) and key(items[start]) <= after:
             start += 1

@@ -17,7 +17,13 @@ from typing import Any
 from shoal.config import DEFAULT_HOST, DEFAULT_PORT, Settings, default_data_dir
 
 # Command groups: modules with register(subparsers); missing ones are skipped.
-GROUPS = ["shoal.cli.functions", "shoal.cli.logs", "shoal.cli.fs", "shoal.cli.apis"]
+GROUPS = [
+    "shoal.cli.functions",
+    "shoal.cli.logs",
+    "shoal.cli.fs",
+    "shoal.cli.apis",
+    "shoal.cli.backup",
+]
 
 
 def print_json(doc: Any) -> None:
@@ -28,6 +34,7 @@ def print_json(doc: Any) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from shoal.server import serve
+    from shoal.store.integrity import CorruptStore
 
     settings = Settings(
         data_dir=Path(args.data_dir).expanduser().resolve(),
@@ -41,7 +48,11 @@ def _serve(args: argparse.Namespace) -> int:
         nfs_port=args.nfs_port,
         egress=args.egress,
     )
-    serve(settings, log_level=args.log_level)
+    try:
+        serve(settings, log_level=args.log_level)
+    except CorruptStore as e:
+        print(f"shoal: {e}", file=sys.stderr)  # what happened and how to recover; no traceback
+        return 1
     return 0
 
 

@@ -31,6 +31,8 @@ _STATUS = {
     "EFSMountFailureException": 403,
 }  # fmt: skip
 
+MAX_DEPTH = 64  # du's depth: deeper asks walk the whole tree once per level for nothing
+
 
 class FsEndpoint:
     def __init__(self, service: FileSystemService) -> None:
@@ -41,11 +43,21 @@ class FsEndpoint:
                 Route("/shoal/fs/file-systems/{fs}/du", self.du, methods=["GET"]),
                 Route("/shoal/fs/access-points/{ap}/path", self.ap_path, methods=["POST"]),
                 Route("/shoal/fs/mount-targets/{mt}", self.mount_target, methods=["GET"]),
-            ]
+            ],
+            default=self._not_found,
         )
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.app(scope, receive, send)
+
+    @staticmethod
+    def _bad(message: str) -> JSONResponse:
+        return JSONResponse({"ErrorCode": "BadRequest", "Message": message}, status_code=400)
+
+    @staticmethod
+    async def _not_found(scope: Any, receive: Any, send: Any) -> None:
+        response = JSONResponse({"ErrorCode": "NotFound", "Message": "Not Found"}, 404)
+        await response(scope, receive, send)
 
     @staticmethod
     def _error(e: AwsError) -> JSONResponse:
@@ -85,7 +97,12 @@ class FsEndpoint:
             fs = self.service.get_file_system(request.path_params["fs"])
         except AwsError as e:
             return self._error(e)
-        depth = int(request.query_params.get("depth", "2"))
+        try:
+            depth = int(request.query_params.get("depth", "2"))
+        except ValueError:
+            return self._bad(f"depth must be an integer, not {request.query_params['depth']!r}")
+        if not 0 <= depth <= MAX_DEPTH:
+            return self._bad(f"depth must be between 0 and {MAX_DEPTH}")
         rows = await asyncio.to_thread(metering.breakdown, self.service.root(fs.id), depth)
         return JSONResponse({
             "FileSystemId": fs.id, "Total": rows[0][1] if rows else 0,

@@ -54,7 +54,7 @@ def parse(text: str) -> dict[str, Any]:
     """Parse and validate a policy document; raise ``InvalidPolicyException`` if malformed."""
     try:
         doc = json.loads(text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise invalid(f"Policy is not valid JSON: {e}") from None
     if not isinstance(doc, dict):
         raise invalid("Policy must be a JSON object")

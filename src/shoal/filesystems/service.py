@@ -2,7 +2,8 @@
 environment mounts.
 
 State lives in memory (dicts below, replaced object by object: every model is frozen) and is
-written through to the store on every change. All methods run on the event loop, and the ones
+written through to the store on every change: saved first, then put in memory, so a write the
+store refuses (a full disk) changes nothing. All methods run on the event loop, and the ones
 that change state do so without awaiting in between, so the dicts need no lock; mount targets
 (which await NFS-Ganesha) have their own lock in :mod:`shoal.filesystems.targets`.
 """
@@ -125,13 +126,17 @@ class FileSystemService:
             tags=tuple(tags),
         )  # fmt: skip
         rootdir.create_file_system_root(self.root(fs_id))
-        self._save_fs(fs)
+        try:
+            self._save_fs(fs)
+        except BaseException:
+            self.root(fs_id).rmdir()  # new and empty: nobody has seen its id
+            raise
         log.info("created file system %s (token %s)", fs_id, token)
         return fs
 
     def _save_fs(self, fs: FileSystem) -> None:
-        self._fs[fs.id] = fs
         self.store.put("filesystem", fs.id, fs.to_doc())
+        self._fs[fs.id] = fs
 
     def by_token(self, token: str) -> FileSystem | None:
         return next((f for f in self._fs.values() if f.creation_token == token), None)
@@ -169,12 +174,16 @@ class FileSystemService:
                 "FileSystemInUse",
                 f"File system '{fs.id}' is in use by function(s) {', '.join(sorted(users))}.",
             )
-        for ap in self.access_points(fs.id):
-            self._drop_access_point(ap)
+        aps = self.access_points(fs.id)
+        with self.store.transaction():
+            for ap in aps:
+                self.store.delete("accesspoint", ap.id)
+            self.store.delete("fspolicy", fs.id)
+            self.store.delete("filesystem", fs.id)
+        for ap in aps:
+            del self._aps[ap.id]
         self._policies.pop(fs.id, None)
-        self.store.delete("fspolicy", fs.id)
         del self._fs[fs.id]
-        self.store.delete("filesystem", fs.id)
         self.meter.forget(fs.id)
         # Rename first (instant, so the id is free at once), then delete the data off the loop.
         root = self.root(fs.id)
@@ -249,8 +258,8 @@ class FileSystemService:
         return ap
 
     def _save_ap(self, ap: AccessPoint) -> None:
-        self._aps[ap.id] = ap
         self.store.put("accesspoint", ap.id, ap.to_doc())
+        self._aps[ap.id] = ap
 
     def get_access_point(self, ap_id: str) -> AccessPoint:
         ap = self._aps.get(short_id(ap_id))
@@ -275,8 +284,8 @@ class FileSystemService:
 
     def _drop_access_point(self, ap: AccessPoint) -> None:
         # The data stays: deleting an access point never deletes files, as on EFS.
-        del self._aps[ap.id]
         self.store.delete("accesspoint", ap.id)
+        del self._aps[ap.id]
 
     # ------------------------------------------------------------------ tags
 
@@ -309,8 +318,8 @@ class FileSystemService:
     def put_policy(self, fs_id: str, text: str) -> str:
         fs = self.get_file_system(fs_id)
         parsed = policy.parse(text)
-        self._policies[fs.id] = (text, parsed)
         self.store.put("fspolicy", fs.id, {"policy": text})
+        self._policies[fs.id] = (text, parsed)
         self.targets.changed(fs.id)
         return text
 
@@ -323,8 +332,9 @@ class FileSystemService:
 
     def delete_policy(self, fs_id: str) -> None:
         fs = self.get_file_system(fs_id)
-        if self._policies.pop(fs.id, None) is not None:
+        if fs.id in self._policies:
             self.store.delete("fspolicy", fs.id)
+            del self._policies[fs.id]
             self.targets.changed(fs.id)
 
     def access(

@@ -110,8 +110,8 @@ class MountTargets:
 
     def delete(self, mt_id: str) -> None:
         target = self.get(mt_id)
+        self.store.delete("mounttarget", target.id)  # first: a failed write changes nothing
         del self._targets[target.id]
-        self.store.delete("mounttarget", target.id)
         self._spawn(self._take_down(target.id))
 
     def changed(self, fs_id: str) -> None:
@@ -120,8 +120,8 @@ class MountTargets:
             self._spawn(self._bring_up(target.id))
 
     def _save(self, target: MountTarget) -> None:
+        self.store.put("mounttarget", target.id, target.to_doc())  # first, as delete()
         self._targets[target.id] = target
-        self.store.put("mounttarget", target.id, target.to_doc())
 
     def _free_port(self, address: str) -> int:
         used = {t.port for t in self._targets.values() if t.ip_address == address}

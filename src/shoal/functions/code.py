@@ -307,6 +307,22 @@ class CodeStore:
         shutil.rmtree(self.tree(hexdigest), ignore_errors=True)
         self.zip_path(hexdigest).unlink(missing_ok=True)
 
+    def collect(self, keep: set[str]) -> list[str]:
+        """Remove every package (zip and tree) whose hex is not in ``keep``; return their hexes.
+
+        Only for a start, before any create can be in flight: a create saves its package before
+        the metadata that names it, so an interrupted one leaves a package nobody references.
+        """
+        found = {
+            p.name.removesuffix(".zip")
+            for p in self.root.iterdir()
+            if not p.name.startswith(".") and _HEX.match(p.name.removesuffix(".zip"))
+        }
+        orphans = sorted(found - keep)
+        for hexdigest in orphans:
+            self.remove(hexdigest)
+        return orphans
+
     def download_app(self) -> Callable[..., Awaitable[None]]:
         """A tiny ASGI app serving ``GET <prefix><hex>.zip`` (GetFunction's Code.Location)."""
         store = self

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from shoal.errors import AwsError, not_found
@@ -76,6 +77,17 @@ class FunctionRecord:
             previous=FunctionVersion.from_doc(previous) if previous else None,
             reserved=doc.get("reserved"),
         )
+
+    def draft(self) -> FunctionRecord:
+        """A copy to change: its versions and aliases are frozen, its dicts are new."""
+        return replace(
+            self, versions=dict(self.versions), aliases=dict(self.aliases), tags=dict(self.tags)
+        )
+
+    def packages(self) -> set[str]:
+        """The hex names of the code packages its versions run."""
+        versions = (self.latest, self.previous, *self.versions.values())
+        return {Path(v.code_dir).name for v in versions if v is not None}
 
     def busy(self) -> bool:
         """Pending or updating: any other change is refused until the background task ends."""

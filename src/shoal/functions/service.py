@@ -2,9 +2,11 @@
 
 State lives in memory (``_functions``: function name -> :class:`FunctionRecord`) and is written
 through to the store, one document per function (kind ``function``), so a restart reloads
-everything. Every mutation runs on the event loop and holds no ``await`` between its checks
-and its changes, so no lock is needed; the only awaits (checking and unpacking a zip) happen
-before a mutation re-checks what it relies on.
+everything. A change is made on a copy (:meth:`FunctionRecord.draft`), saved, then put in place
+(:meth:`FunctionService._commit`): a write the store refuses (a full disk) changes nothing. Every
+mutation runs on the event loop and holds no ``await`` between its checks and its changes, so no
+lock is needed; the only awaits (checking and unpacking a zip) happen before a mutation re-checks
+what it relies on.
 
 This module finds records, persists them, notifies subscribers and runs the background
 unpacking; the rules live beside it, as operations on a record: :mod:`.lifecycle` (Pending,
@@ -30,6 +32,7 @@ from shoal.functions import arns, configuration, lifecycle, publishing, validati
 from shoal.functions.code import CodeStore, InvalidZip, Package, inspect
 from shoal.functions.models import LATEST, Alias, FunctionVersion
 from shoal.functions.record import FunctionRecord, check_revision
+from shoal.store.sqlite import StoreError
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -57,6 +60,19 @@ class FunctionService:
             self._functions[name] = fn
             if fn.busy() or any(v.state == "Pending" for v in fn.versions.values()):
                 self._settle_later(name)  # interrupted by a stop: finish it now
+        await self._collect_orphans()
+
+    async def _collect_orphans(self) -> None:
+        """Remove the packages no version references (left by an interrupted create, or by
+        deleted functions), before anything can create a new one."""
+        keep = {h for fn in self._functions.values() for h in fn.packages()}
+        orphans = await asyncio.to_thread(self.code.collect, keep)
+        if orphans:
+            log.info(
+                "removed %d code package(s) that no function version references: %s",
+                len(orphans),
+                ", ".join(orphans),
+            )
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -203,9 +219,8 @@ class FunctionService:
         code_dir = str(self.code.tree(package.hex))
         latest = configuration.initial(name, self._arn(name), code_dir, package, params)
         fn = FunctionRecord(latest=lifecycle.creating(latest), tags=dict(params.get("Tags") or {}))
-        self._functions[name] = fn
         result = publishing.publish(fn, None) if params.get("Publish") else fn.latest
-        self._changed(name)
+        self._commit(name, fn)
         self._settle_later(name)
         return result
 
@@ -224,9 +239,10 @@ class FunctionService:
     def _start_update(
         self, fn: FunctionRecord, new: FunctionVersion, publish: bool
     ) -> FunctionVersion:
+        fn = fn.draft()
         lifecycle.start_update(fn, new)
         result = publishing.publish(fn, None) if publish else fn.latest
-        self._changed(fn.latest.name)
+        self._commit(fn.latest.name, fn)
         self._settle_later(fn.latest.name)
         return result
 
@@ -266,16 +282,17 @@ class FunctionService:
             )
         name, fn = self.function(name_or_arn)
         if q is None:
-            del self._functions[name]
             self.shoal.store.delete(self.KIND, name)
+            del self._functions[name]
             self._notify(name)
             return
         if not q.isdigit():
             raise invalid_parameter("Deletion of aliases is not currently supported.")
         if q not in fn.versions:
             raise not_found(f"Function not found: {self._arn(name, q)}")
+        fn = fn.draft()
         publishing.delete(fn, q)
-        self._changed(name)
+        self._commit(name, fn)
 
     # ------------------------------------------------------------------ versions
 
@@ -293,8 +310,9 @@ class FunctionService:
             )
         name, fn = self.function(name_or_arn)
         publishing.check_publish(fn, code_sha256, revision_id)
+        fn = fn.draft()
         version = publishing.publish(fn, description)
-        self._changed(name)
+        self._commit(name, fn)
         return version
 
     # ------------------------------------------------------------------ aliases
@@ -308,22 +326,26 @@ class FunctionService:
         routing: Mapping[str, float] | None,
     ) -> Alias:
         name, fn = self.function(name_or_arn)
+        fn = fn.draft()
         created = alias_rules.create(
             fn, self._arn(name, alias), alias, version, description, routing
         )
-        self._changed(name)
+        self._commit(name, fn)
         return created
 
     def update_alias(self, name_or_arn: str, alias: str, params: Mapping[str, Any]) -> Alias:
         name, fn = self.function(name_or_arn)
+        fn = fn.draft()
         updated = alias_rules.update(fn, alias, params)
-        self._changed(name)
+        self._commit(name, fn)
         return updated
 
     def delete_alias(self, name_or_arn: str, alias: str) -> None:
         name, fn = self.function(name_or_arn)
-        if fn.aliases.pop(alias, None) is not None:
-            self._changed(name)
+        if alias in fn.aliases:
+            fn = fn.draft()
+            del fn.aliases[alias]
+            self._commit(name, fn)
 
     # ------------------------------------------------------------------ tags
 
@@ -336,15 +358,15 @@ class FunctionService:
         return self.function(resource)[1]
 
     def tag(self, resource: str, tags: Mapping[str, str]) -> None:
-        fn = self._tag_target(resource)
+        fn = self._tag_target(resource).draft()
         fn.tags.update(tags)
-        self._changed(fn.latest.name)
+        self._commit(fn.latest.name, fn)
 
     def untag(self, resource: str, keys: list[str]) -> None:
-        fn = self._tag_target(resource)
+        fn = self._tag_target(resource).draft()
         for key in keys:
             fn.tags.pop(key, None)
-        self._changed(fn.latest.name)
+        self._commit(fn.latest.name, fn)
 
     # Reserved concurrency is kept with the function (it goes when the function goes); the
     # rules (unreserved minimum, provisioned) are the invoker's (shoal.invocation.concurrency).
@@ -354,16 +376,18 @@ class FunctionService:
         return fn.reserved if fn else None
 
     def set_reserved_concurrency(self, name: str, value: int | None) -> None:
-        _, fn = self.function(name)
+        name, fn = self.function(name)
+        fn = fn.draft()
         fn.reserved = value
-        self._changed(name)
+        self._commit(name, fn)
 
     # ------------------------------------------------------------------ internals
 
-    def _changed(self, name: str) -> None:
-        fn = self._functions.get(name)
-        if fn is not None:
-            self.shoal.store.put(self.KIND, name, fn.to_doc())
+    def _commit(self, name: str, fn: FunctionRecord) -> None:
+        """Save ``fn`` (a draft), then make it the function's record and tell subscribers.
+        A store error leaves the record in place untouched."""
+        self.shoal.store.put(self.KIND, name, fn.to_doc())
+        self._functions[name] = fn
         self._notify(name)
 
     def _notify(self, name: str) -> None:
@@ -396,5 +420,10 @@ class FunctionService:
         # function was deleted (and maybe created again) meanwhile: not ours to settle.
         if fn is None or fn.latest.revision_id != token:
             return
+        fn = fn.draft()
         lifecycle.settle(fn, code_dir, error)
-        self._changed(name)
+        try:
+            self._commit(name, fn)
+        except StoreError:
+            # Still busy in memory and in the store: the next start settles it again.
+            log.exception("could not save the settled state of %s", name)

@@ -47,8 +47,8 @@ class ApiRegistry:
             self._on_change(api_id)
 
     def _save(self, api: Api) -> Api:
+        self._store.put(KIND, api.api_id, api.to_doc())  # first: a failed write changes nothing
         self._apis[api.api_id] = api
-        self._store.put(KIND, api.api_id, api.to_doc())
         self._on_change(api.api_id)
         return api
 
@@ -122,8 +122,8 @@ class ApiRegistry:
 
     def delete(self, api_id: str) -> None:
         self.get(api_id)
-        del self._apis[api_id]
         self._store.delete(KIND, api_id)
+        del self._apis[api_id]
         self._on_change(api_id)
 
     # ---------------------------------------------------------------------------- routes

@@ -116,7 +116,7 @@ def from_payload(payload: bytes, version: str = "2.0") -> GatewayResponse:
     """Map a function's successful result (its JSON payload bytes) to the HTTP response."""
     try:
         doc = json.loads(payload) if payload else None
-    except ValueError:
+    except (ValueError, RecursionError):
         # Not JSON (a runtime should never do this): 2.0 passes it through, 1.0 refuses it.
         if version == "1.0":
             return internal_error()

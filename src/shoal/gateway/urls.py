@@ -35,10 +35,10 @@ class UrlRegistry:
             self._put(FunctionUrl.from_doc(doc), persist=False)
 
     def _put(self, url: FunctionUrl, persist: bool = True) -> FunctionUrl:
+        if persist:  # first: a failed write changes nothing
+            self._store.put(KIND, url.url_id, url.to_doc())
         self._by_function[(url.function_name, url.qualifier or "")] = url
         self.by_id[url.url_id] = url
-        if persist:
-            self._store.put(KIND, url.url_id, url.to_doc())
         return url
 
     def create(
@@ -105,6 +105,6 @@ class UrlRegistry:
 
     def delete(self, function_name: str, qualifier: str | None) -> None:
         url = self.get(function_name, qualifier)
+        self._store.delete(KIND, url.url_id)
         del self._by_function[(function_name, qualifier or "")]
         del self.by_id[url.url_id]
-        self._store.delete(KIND, url.url_id)

@@ -163,9 +163,10 @@ class ConcurrencyControls:
                     f"[{self.limiter.unreserved_minimum}]."
                 )
         config = ProvisionedConfig(name, q, requested, _now_iso())
+        # First: a failed write changes nothing.
+        self.shoal.store.put(KIND, config.key, config.__dict__)
         self.configs[config.key] = config
         self._ready.discard(config.key)
-        self.shoal.store.put(KIND, config.key, config.__dict__)
         self.apply()
         return self.status(config)
 
@@ -192,8 +193,9 @@ class ConcurrencyControls:
         return [self.status(c) for c in sorted(found, key=lambda c: c.qualifier)]
 
     def _drop(self, key: str) -> None:
-        if self.configs.pop(key, None) is not None:
+        if key in self.configs:
             self.shoal.store.delete(KIND, key)
+            del self.configs[key]
         self._ready.discard(key)
 
     # ------------------------------------------------------------------ applying

@@ -115,8 +115,8 @@ class EventInvokeConfigs:
             if "OnFailure" in destinations or not merge:
                 changes["on_failure"] = failure
         config = replace(config, **changes)
+        self.shoal.store.put(KIND, key, config.__dict__)  # first: a failed write changes nothing
         self.configs[key] = config
-        self.shoal.store.put(KIND, key, config.__dict__)
         return config
 
     def _check_destinations(self, name: str, success: str | None, failure: str | None) -> None:
@@ -157,8 +157,8 @@ class EventInvokeConfigs:
     def delete(self, name_or_arn: str, qualifier: str | None) -> None:
         self.get(name_or_arn, qualifier)
         key = self._target(name_or_arn, qualifier, must_exist=False)
-        del self.configs[key]
         self.shoal.store.delete(KIND, key)
+        del self.configs[key]
 
     def list(self, name_or_arn: str) -> list[EventInvokeConfig]:
         try:
@@ -177,8 +177,8 @@ class EventInvokeConfigs:
             try:
                 self.shoal.functions.resolve(name, config.qualifier)
             except AwsError:
-                del self.configs[key]
                 self.shoal.store.delete(KIND, key)
+                del self.configs[key]
 
     def render(self, config: EventInvokeConfig) -> dict[str, Any]:
         settings = self.shoal.settings

@@ -460,10 +460,12 @@ def check_json(payload: bytes) -> None:
         return
     try:
         json.loads(payload)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
+        # RecursionError: nested deeper than the decoder's stack; Lambda refuses it as invalid.
+        reason = "nesting too deep" if isinstance(e, RecursionError) else e
         raise AwsError(
             "InvalidRequestContentException",
-            f"Could not parse request body into json: Could not parse payload into json: {e}",
+            f"Could not parse request body into json: Could not parse payload into json: {reason}",
         ) from None
 
 

@@ -109,7 +109,7 @@ def parse_event(payload: bytes) -> Any:
         return {}  # Lambda hands the handler {} when the invoke had no payload
     try:
         return json.loads(payload)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise FaultException(UNMARSHAL_ERROR, f"Unable to unmarshal input: {e}") from None
 
 

@@ -55,7 +55,7 @@ def parse_client_context(raw: str | None) -> ClientContext | None:
         return None
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return ClientContext(doc) if isinstance(doc, dict) else None
 

@@ -6,6 +6,11 @@ resource is a JSON document under ``(kind, key)``; ``kind`` is a noun owned by o
 (``function``, ``version``, ``alias``, ``filesystem``...).
 
 Thread-safe: one connection guarded by a lock (writes are rare and small).
+
+Writes fail loudly and change nothing: a write SQLite cannot make (a full disk, an I/O error)
+is rolled back and raised as :class:`StoreError` (:class:`DiskFull` when the disk is full), so
+a service that writes before it changes its memory stays as it was. Several writes that must
+stand or fall together run in :meth:`Store.transaction`.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,29 +38,70 @@ CREATE TABLE IF NOT EXISTS queue (
 """
 
 
+class StoreError(Exception):
+    """A write the store could not make; nothing of it was kept. ``str()`` says why."""
+
+
+class DiskFull(StoreError):
+    """The disk under the data directory is full."""
+
+
+def _write_error(e: sqlite3.Error, path: Path) -> StoreError:
+    if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return DiskFull(
+            f"The server's disk is full: Shoal could not save the change ({e}). Nothing was "
+            f"changed; free space under {path.parent} and retry."
+        )
+    return StoreError(f"Shoal could not save the change ({e}). Nothing was changed.")
+
+
 class Store:
     """Key/document store; see the module docstring for the contract."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        # Reentrant: the writes inside transaction() take it again.
+        self._lock = threading.RLock()
+
+    def _write(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
+        with self._lock:
+            try:
+                return self._db.execute(sql, args)
+            except sqlite3.Error as e:
+                # In autocommit SQLite has already rolled the statement back; inside a
+                # transaction(), the transaction rolls back as the error leaves it.
+                raise _write_error(e, self.path) from e
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes in the block are kept together or not at all (then StoreError is raised)."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield
+                self._db.execute("COMMIT")
+            except BaseException as e:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(e, sqlite3.Error):
+                    raise _write_error(e, self.path) from e
+                raise
 
     def put(self, kind: str, key: str, doc: dict[str, Any]) -> None:
         data = json.dumps(doc, separators=(",", ":"))
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO resources(kind, key, doc) VALUES (?, ?, ?) "
-                "ON CONFLICT(kind, key) DO UPDATE SET doc = excluded.doc",
-                (kind, key, data),
-            )
+        self._write(
+            "INSERT INTO resources(kind, key, doc) VALUES (?, ?, ?) "
+            "ON CONFLICT(kind, key) DO UPDATE SET doc = excluded.doc",
+            (kind, key, data),
+        )
 
     def delete(self, kind: str, key: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM resources WHERE kind = ? AND key = ?", (kind, key))
+        self._write("DELETE FROM resources WHERE kind = ? AND key = ?", (kind, key))
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         with self._lock:
@@ -77,14 +124,13 @@ class Store:
         with self._lock:
             self._db.execute("PRAGMA synchronous=FULL")
             try:
-                cur = self._db.execute("INSERT INTO queue(topic, doc) VALUES (?, ?)", (topic, data))
+                cur = self._write("INSERT INTO queue(topic, doc) VALUES (?, ?)", (topic, data))
             finally:
                 self._db.execute("PRAGMA synchronous=NORMAL")
         return int(cur.lastrowid or 0)
 
     def ack(self, seq: int) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM queue WHERE seq = ?", (seq,))
+        self._write("DELETE FROM queue WHERE seq = ?", (seq,))
 
     def pending(self, topic: str) -> Iterator[tuple[int, dict[str, Any]]]:
         with self._lock:
