@@ -12,10 +12,11 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
+from shoal.api import admission
 from shoal.api.bodies import ASGIApp, BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.api.codec import HttpResponse
 from shoal.api.dispatch import ApiService, apigatewayv2_api, efs_api, lambda_api
-from shoal.gateway.http import host_routed
+from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -68,6 +69,7 @@ class ShoalApp:
     def __init__(self, shoal: Shoal) -> None:
         self.shoal = shoal
         self.mounts: list[tuple[str, ASGIApp]] = []
+        self.admission = admission.Admission.for_settings(shoal.settings)
 
     def mount(self, prefix: str, app: ASGIApp) -> None:
         self.mounts.append((prefix, app))
@@ -93,6 +95,8 @@ class ShoalApp:
         routed = host_routed(scope)
         if routed is not None:
             scope = routed
+        if not await self._admitted(scope, send, routed is not None):
+            return
         path: str = scope["path"]
         for prefix, app in self.mounts:
             if path.startswith(prefix):
@@ -136,6 +140,19 @@ class ShoalApp:
                 [("x-amzn-ErrorType", "UnknownOperationException")],
             )
         await send_response(send, response)
+
+    async def _admitted(self, scope: Scope, send: Send, host_named: bool) -> bool:
+        """Refuse (403) what a browser sends cross-site or under a foreign Host name
+        (:mod:`shoal.api.admission`); True when the request may go on."""
+        path: str = scope["path"]
+        gateway = host_named or path.startswith((EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX))
+        reason = self.admission.refusal(scope["headers"], gateway)
+        if reason is None:
+            return True
+        service = None if gateway else self._service(path)
+        model = service.model.name if service is not None else None
+        await send_response(send, admission.refused(reason, model, gateway))
+        return False
 
     def _shoal_api(self, path: str, scope: Scope) -> HttpResponse:
         """Shoal's own endpoints: ``/shoal/health``, ``/shoal/logs/{function}?start=MS&limit=N``,
