@@ -13,13 +13,23 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import botocore.exceptions
 import pytest
 
-from conftest import ROLE, RUNTIME, ShoalServer, create_function, make_zip, unique_name, wait_for
+from conftest import (
+    ROLE,
+    RUNTIME,
+    ShoalServer,
+    create_function,
+    make_zip,
+    start_server,
+    unique_name,
+    wait_for,
+)
 
 EVIL = "http://evil.example"
 CODE = "def handler(event, context):\n    print('ran', event)\n    return {'ran': True}\n"
@@ -201,3 +211,39 @@ def test_gateway_is_public_but_not_rebindable(
     status, headers, body = send(server, "GET", path, headers={"Host": f"evil.example:{port}"})
     assert (status, headers["x-amzn-errortype"]) == (403, "ForbiddenException")
     assert json.loads(body) == {"message": "Forbidden: Host header not served here"}
+
+
+def test_a_refused_request_leaves_the_connection_in_step(server: ShoalServer) -> None:
+    """The refused request's body is never parsed as a request of its own: the next request on
+    the same connection gets its own answer."""
+    parts = urlsplit(server.endpoint)
+    smuggled = b"GET /shoal/environments HTTP/1.1\r\nHost: " + parts.netloc.encode() + b"\r\n\r\n"
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+    try:
+        conn.request("POST", "/2015-03-31/functions", body=smuggled,
+                     headers={"Origin": EVIL, "Content-Type": "text/plain"})  # fmt: skip
+        first = conn.getresponse()
+        assert first.status == 403
+        first.read()
+        conn.request("GET", "/shoal/health")
+        second = conn.getresponse()
+        assert (second.status, json.loads(second.read())) == (200, {"status": "ok"})
+    finally:
+        conn.close()
+
+
+def test_allowed_host_is_served(tmp_path: Path) -> None:
+    """``--allowed-host``: an operator's name for Shoal (behind a proxy, or on another address)."""
+    srv = start_server(tmp_path / "data", "--allowed-host", "shoal.internal")
+    try:
+        port = urlsplit(srv.endpoint).port
+        for host, origin, expected in [
+            (f"shoal.internal:{port}", f"http://shoal.internal:{port}", 200),
+            ("shoal.internal", "https://shoal.internal", 200),  # a TLS proxy in front
+            (f"other.internal:{port}", None, 403),
+        ]:
+            headers = {"Host": host, **({"Origin": origin} if origin else {})}
+            status, _, body = send(srv, "GET", "/2015-03-31/functions/", headers=headers)
+            assert status == expected, (host, body)
+    finally:
+        srv.stop()
