@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from shoal.core import Shoal
 
 
+_GATEWAY_PREFIXES = (EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX)
+
 # Large enough for a 50 MB zip sent base64 in a JSON body.
 MAX_BODY = 80 * 1024 * 1024
 
@@ -95,7 +97,9 @@ class ShoalApp:
         routed = host_routed(scope)
         if routed is not None:
             scope = routed
-        if not await self._admitted(scope, send, routed is not None):
+        refusal = self._refusal(scope, routed is not None)
+        if refusal is not None:
+            await send_response(send, refusal)
             return
         path: str = scope["path"]
         for prefix, app in self.mounts:
@@ -141,18 +145,17 @@ class ShoalApp:
             )
         await send_response(send, response)
 
-    async def _admitted(self, scope: Scope, send: Send, host_named: bool) -> bool:
-        """Refuse (403) what a browser sends cross-site or under a foreign Host name
-        (:mod:`shoal.api.admission`); True when the request may go on."""
+    def _refusal(self, scope: Scope, host_named: bool) -> HttpResponse | None:
+        """The 403 for what a browser sends cross-site or under a foreign Host name
+        (:mod:`shoal.api.admission`), or None when the request may go on. Synchronous: the
+        admitted path (every invoke) costs no coroutine."""
         path: str = scope["path"]
-        gateway = host_named or path.startswith((EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX))
+        gateway = host_named or path.startswith(_GATEWAY_PREFIXES)
         reason = self.admission.refusal(scope["headers"], gateway)
         if reason is None:
-            return True
+            return None
         service = None if gateway else self._service(path)
-        model = service.model.name if service is not None else None
-        await send_response(send, admission.refused(reason, model, gateway))
-        return False
+        return admission.refused(reason, service.model.name if service else None, gateway)
 
     def _shoal_api(self, path: str, scope: Scope) -> HttpResponse:
         """Shoal's own endpoints: ``/shoal/health``, ``/shoal/logs/{function}?start=MS&limit=N``,
