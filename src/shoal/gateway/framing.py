@@ -16,13 +16,16 @@ which the gateway computes from the body it sends, after base64 decoding):
 
 What happens to them is each endpoint type's own behaviour:
 
-- **HTTP APIs** (payload 1.0 and 2.0) drop them. These are the developer guide's *reserved
-  headers* for HTTP APIs (the ones a parameter mapping may not touch), and HTTP API responses
-  carry no ``x-amzn-Remapped-*`` headers.
-- **Function URLs** keep what the function said under ``x-amzn-Remapped-<name>``, as Lambda does
-  (a function URL's answer to a function returning ``content-length`` carries
-  ``x-amzn-remapped-content-length``), except ``Transfer-Encoding``, which is dropped: API
-  Gateway drops it from every integration response rather than remap it.
+- **HTTP APIs** (payload 1.0 and 2.0) drop them. They are among the API Gateway developer
+  guide's *reserved headers* for HTTP APIs (those no parameter mapping may set), and the guide
+  documents no ``x-amzn-Remapped-*`` renaming for HTTP APIs: that is REST APIs' behaviour (its
+  "important notes" table, which LocalStack reproduces against AWS: Connection, Content-Length,
+  Date and Server remapped, Transfer-Encoding dropped, for Lambda proxy integrations).
+- **Function URLs** keep what the function said under ``x-amzn-Remapped-<name>``, as Lambda
+  does (reported from AWS: a function URL's answer to a function that set ``content-length``
+  carries ``x-amzn-remapped-content-length``), except ``Transfer-Encoding``, which is dropped as
+  API Gateway drops it from every integration response. The Lambda guide lists no reserved
+  headers for function URLs; the other hop-by-hop headers are remapped like Content-Length.
 
 Names arrive lower-cased (the response mapper lower-cases them, so ``Content-Length`` and
 ``content-length`` are one name). A name that is not an HTTP token, or a value with a control
