@@ -22,6 +22,9 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    # Further names (``name`` or ``name:port``) clients use to reach this server, beside the
+    # loopback names and ``host``: requests naming any other Host are refused (shoal.api.admission).
+    allowed_hosts: tuple[str, ...] = ()
     region: str = "us-east-1"
     account_id: str = "123456789012"
     # Idle execution environments are destroyed after this many seconds.

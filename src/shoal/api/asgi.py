@@ -14,14 +14,17 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
+from shoal.api import admission
 from shoal.api.bodies import ASGIApp, BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.api.codec import HttpResponse
 from shoal.api.dispatch import ApiService, apigatewayv2_api, efs_api, lambda_api
-from shoal.gateway.http import host_routed
+from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
 
+
+_GATEWAY_PREFIXES = (EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX)
 
 # Large enough for a 50 MB zip sent base64 in a JSON body.
 MAX_BODY = 80 * 1024 * 1024
@@ -94,6 +97,7 @@ class ShoalApp:
     def __init__(self, shoal: Shoal) -> None:
         self.shoal = shoal
         self.mounts: list[tuple[str, ASGIApp]] = []
+        self.admission = admission.Admission.for_settings(shoal.settings)
 
     def mount(self, prefix: str, app: ASGIApp) -> None:
         self.mounts.append((prefix, app))
@@ -119,6 +123,10 @@ class ShoalApp:
         routed = host_routed(scope)
         if routed is not None:
             scope = routed
+        refusal = self._refusal(scope, routed is not None)
+        if refusal is not None:
+            await send_response(send, refusal)
+            return
         path: str = scope["path"]
         for prefix, app in self.mounts:
             if path.startswith(prefix):
@@ -162,6 +170,18 @@ class ShoalApp:
                 [("x-amzn-ErrorType", "UnknownOperationException")],
             )
         await send_response(send, response)
+
+    def _refusal(self, scope: Scope, host_named: bool) -> HttpResponse | None:
+        """The 403 for what a browser sends cross-site or under a foreign Host name
+        (:mod:`shoal.api.admission`), or None when the request may go on. Synchronous: the
+        admitted path (every invoke) costs no coroutine."""
+        path: str = scope["path"]
+        gateway = host_named or path.startswith(_GATEWAY_PREFIXES)
+        reason = self.admission.refusal(scope["headers"], gateway)
+        if reason is None:
+            return None
+        service = None if gateway else self._service(path)
+        return admission.refused(reason, service.model.name if service else None, gateway)
 
     def _shoal_api(self, path: str, scope: Scope) -> HttpResponse:
         """Shoal's own endpoints: ``/shoal/health``, ``/shoal/logs/{function}?start=MS&limit=N``,

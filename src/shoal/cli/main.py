@@ -40,6 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
         data_dir=Path(args.data_dir).expanduser().resolve(),
         host=args.host,
         port=args.port,
+        allowed_hosts=tuple(args.allowed_host),
         idle_timeout_s=args.idle_timeout,
         account_concurrency=args.account_concurrency,
         unreserved_minimum=args.unreserved_minimum,
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=DEFAULT_HOST)
     serve.add_argument("--port", type=int, default=DEFAULT_PORT,
                        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME[:PORT]",
+                       help="another name clients reach this server by (repeatable); requests "
+                            "with any Host but these, the loopback names and --host are refused")
     serve.add_argument("--data-dir", default=str(default_data_dir()),
                        help="where metadata, code, logs and file systems live "
                             "(default $SHOAL_DATA_DIR, else /var/lib/shoal as root)")

@@ -70,6 +70,7 @@ async def _invoke(
     event: dict[str, Any],
     version: str,
     timeout_s: float | None,
+    function_url: bool = False,
 ) -> GatewayResponse:
     """Invoke and map the outcome; every failure becomes API Gateway's fixed answer.
 
@@ -102,7 +103,7 @@ async def _invoke(
         return responses.unavailable()
     if result.function_error:
         return responses.internal_error()
-    return responses.from_payload(result.payload, version)
+    return responses.from_payload(result.payload, version, function_url)
 
 
 def _drop_result(task: asyncio.Future[Any]) -> None:
@@ -227,7 +228,9 @@ class FunctionUrlApp:
         )
         event = build_v2(request, context, keep_cookie=True)
         # Function URLs have no integration timeout of their own: the function's applies.
-        response = await _invoke(service, url.function_name, url.qualifier, event, "2.0", None)
+        response = await _invoke(
+            service, url.function_name, url.qualifier, event, "2.0", None, function_url=True
+        )
         if url.cors is not None:
             cors.decorate(url.cors, _header_map(scope).get("origin"), response)
         return response

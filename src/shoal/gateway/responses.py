@@ -8,6 +8,9 @@ returning ``"No message yet."`` answers ``No message yet.``).
 
 Format 1.0 makes no assumptions: a result without ``statusCode`` is a 500.
 
+Framing and hop-by-hop headers from the function never reach the client as such
+(:mod:`shoal.gateway.framing`): the gateway writes the one ``Content-Length``.
+
 Failures are answered with API Gateway's fixed bodies: a function error 500, throttling 429
 (of-watchdog's lesson: overload and unavailability are different answers), a timeout 503, an
 oversized request 413, no route 404.
@@ -20,6 +23,8 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from shoal.gateway import framing
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -68,7 +73,7 @@ def _header_value(value: Any) -> bytes | None:
     return str(value).encode("latin-1", "replace")
 
 
-def _structured(doc: dict[str, Any], multi: bool) -> GatewayResponse:
+def _structured(doc: dict[str, Any], multi: bool, remap: bool) -> GatewayResponse:
     """A response object with statusCode; raises ValueError when it is malformed."""
     status = doc["statusCode"]
     if isinstance(status, str) and status.isdigit():
@@ -96,6 +101,7 @@ def _structured(doc: dict[str, Any], multi: bool) -> GatewayResponse:
                     headers.append((key, encoded))
     for cookie in doc.get("cookies") or ():
         headers.append((b"set-cookie", str(cookie).encode("latin-1", "replace")))
+    headers = framing.own(headers, remap)
     body = doc.get("body")
     if body is None:
         raw = b""
@@ -112,8 +118,11 @@ def _structured(doc: dict[str, Any], multi: bool) -> GatewayResponse:
     return GatewayResponse(status, headers, raw)
 
 
-def from_payload(payload: bytes, version: str = "2.0") -> GatewayResponse:
-    """Map a function's successful result (its JSON payload bytes) to the HTTP response."""
+def from_payload(
+    payload: bytes, version: str = "2.0", function_url: bool = False
+) -> GatewayResponse:
+    """Map a function's successful result (its JSON payload bytes) to the HTTP response; for a
+    function URL, reserved headers are remapped rather than dropped."""
     try:
         doc = json.loads(payload) if payload else None
     except (ValueError, RecursionError):
@@ -123,7 +132,7 @@ def from_payload(payload: bytes, version: str = "2.0") -> GatewayResponse:
         return GatewayResponse(200, [(b"content-type", b"application/json")], payload)
     if isinstance(doc, dict) and "statusCode" in doc:
         try:
-            return _structured(doc, multi=version == "1.0")
+            return _structured(doc, multi=version == "1.0", remap=function_url)
         except (ValueError, TypeError):
             return internal_error()
     if version == "1.0":
