@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 import pytest
+
 from conftest import ROOT, ShoalServer, create_function, unique_name
 
 APP = r'''
