@@ -39,8 +39,7 @@ restored worker, PID 2 of P):
      cgroups and answers {"op": "joined"}. C and everything it forks are charged to the
      environment from then on (the pages still shared with the template stay charged to the
      template), so that a thousand restores cannot fill the template's cgroup.
- C6  fork() -> I'. C drops its capabilities, stacks the strict seccomp filter on the
-     template's (which allowed C3 and I2), closes every fd, waits for I' and ends the same
+ C6  fork() -> I'. C drops its capabilities, closes every fd, waits for I' and ends the same
      way (exit code, or the same signal): Wt's report of C is the report of the environment.
      The server kills an environment through C (I' and W' follow by PR_SET_PDEATHSIG) and,
      as a second line, through its cgroup.
@@ -48,12 +47,14 @@ restored worker, PID 2 of P):
  I2  sethostname(env_id); a fresh tmpfs on /tmp (the template's is covered and stays
      unreachable: I' cannot unmount what it covers without capabilities, and a locked mount
      cannot be removed from a namespace nested further); a fresh /proc of P
- I3  fork() -> W'. I' drops its capabilities, stacks the strict filter, closes every fd and
-     reaps until W' exits, then exits with W's status, which takes P down.
- W1  drop capabilities (the ambient set too); stack the strict seccomp filter: from here on
-     the restored environment is filtered as a plain one (no unshare, no mount);
-     PR_SET_PDEATHSIG(SIGKILL): dies with I'. no_new_privs was inherited from Wt, so no
-     setuid or file-capability binary can raise it.
+ I3  stack the strict seccomp filter on the template's (which allowed C3 and I2): from here
+     on the restored environment is filtered as a plain one (no unshare, no mount, no
+     sethostname), I' and W' alike, for one load; fork() -> W'. I' drops its capabilities,
+     closes every fd and reaps until W' exits, then exits with W's status, which takes P down.
+     (C keeps the template's filter only: it lives in the template's PID namespace, where
+     nothing of P can see it, and runs no user code.)
+ W1  drop capabilities (the ambient set too); PR_SET_PDEATHSIG(SIGKILL): dies with I'.
+     no_new_privs was inherited from Wt, so no setuid or file-capability binary can raise it.
  W2  os.environ: the variables that differ from the template's (log stream name...)
  W3  send {"op": "ready"} and serve the runtime loop; its init runs the after-restore hooks
 
@@ -138,7 +139,6 @@ def run_restore(
     code = SETUP_FAILED
     try:
         linux.drop_capabilities()
-        strict.load()
         close_all_fds()
         status = os.waitpid(init, 0)[1]
         if os.WIFSIGNALED(status):  # end the same way, so the server reads the same status
@@ -158,16 +158,16 @@ def _run_init(runtime: Runtime, req: RestoreRequest, strict: Program) -> None:
         linux.sethostname(req.env_id[:64])
         rootfs.mount_tmp("", req.ephemeral_mb, os.getuid(), os.getgid())
         rootfs.mount_proc("")
+        strict.load()
         worker = os.fork()
     except BaseException as e:
         report_fatal(CONTROL_FD, e)
         os._exit(SETUP_FAILED)
     if worker == 0:
-        _run_worker(runtime, req, strict)
+        _run_worker(runtime, req)
     code = SETUP_FAILED
     try:
         linux.drop_capabilities()
-        strict.load()
         close_all_fds()
         code = wait_for(worker)
     finally:
@@ -186,12 +186,11 @@ def _join_cgroups() -> None:
         raise RuntimeError(f"the server did not place the environment: {reply}")
 
 
-def _run_worker(runtime: Runtime, req: RestoreRequest, strict: Program) -> None:
+def _run_worker(runtime: Runtime, req: RestoreRequest) -> None:
     """Steps W1-W3. Never returns."""
 
     def work() -> None:
         linux.drop_capabilities()
-        strict.load()
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         for key in req.env_unset:
             os.environ.pop(key, None)

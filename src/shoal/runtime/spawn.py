@@ -24,13 +24,15 @@ W = the worker that runs the runtime loop and the handler):
      new /proc; pivot_root into the base and detach the host tree
  I6  point the command line and environment that /proc shows at neutral bytes
      (:mod:`.cmdline`: no host path of the fork server's argv or environment stays visible);
-     fork() -> W (PID 2). I then drops privileges like W, loads the seccomp filter, closes
-     every fd, and waits: it reaps orphans and exits with W's status (128+signal if W was
-     killed), which takes the whole PID namespace down. SIGKILL from outside on I kills
-     everything inside.
+     load the seccomp filter (:mod:`.seccomp`; a template gets the one that still allows
+     building restored environments): the last privileged step needs none of what it denies,
+     so loading it once here, for I and W alike, is the whole cost (the kernel compiles the
+     program at each load); fork() -> W (PID 2). I then drops privileges like W, closes every
+     fd, and waits: it reaps orphans and exits with W's status (128+signal if W was killed),
+     which takes the whole PID namespace down. SIGKILL from outside on I kills everything
+     inside.
  W1  rlimits; setgroups; setresgid; setresuid (never 0); PR_SET_NO_NEW_PRIVS; dumpable again
-     (so /proc/self belongs to the user); the seccomp filter (:mod:`.seccomp`; a template's
-     worker gets the one that still allows building restored environments); chdir /var/task
+     (so /proc/self belongs to the user); chdir /var/task
  W2  fresh sys.stdout/sys.stderr on fds 1/2; os.environ = the spec's environment; sys.path
  W3  send {"op": "ready"} and serve the runtime loop (:mod:`.bootstrap`)
 
@@ -192,21 +194,21 @@ def run_init(
             base_root, req.code_dir, req.ephemeral_mb, req.uid, req.gid, req.mounts
         )
         cmdline.neutralise()
+        (profiles.template if req.template else profiles.strict).load()
         worker = os.fork()
     except BaseException as e:
         report_fatal(fd, e)
         os._exit(SETUP_FAILED)
     if worker == 0:
         run_worker(req, stdlib_path, profiles)
-    reap_until(worker, req, profiles)
+    reap_until(worker, req)
 
 
-def reap_until(worker: int, req: SpawnRequest, profiles: Profiles) -> None:
+def reap_until(worker: int, req: SpawnRequest) -> None:
     """The init's life after the fork: unprivileged, no fds, reaping until W exits."""
     code = SETUP_FAILED
     try:
         drop_privileges(req.uid, req.gid, req.groups)
-        profiles.strict.load()
         # The credential change cleared the parent-death signal: set it again.
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         close_all_fds()
@@ -238,7 +240,6 @@ def run_worker(req: SpawnRequest, stdlib_path: list[str], profiles: Profiles) ->
     def work() -> None:
         set_limits(req.rlimit_as)
         drop_privileges(req.uid, req.gid, req.groups)
-        (profiles.template if req.template else profiles.strict).load()
         os.chdir("/var/task")
         reopen_std_streams()
         apply_environment(req.environment, stdlib_path)
