@@ -45,9 +45,9 @@ class Program:
 
 
 class Profiles:
-    """The environment's two filters: ``strict`` for every process that runs user code (or
-    could be reached by it), ``template`` for a snapshot template's worker, which must still
-    be able to build restored environments; these stack ``strict`` on top."""
+    """The environment's two filters: ``strict`` for every environment, ``template`` for a
+    snapshot template, which must still be able to build restored environments; each of
+    those stacks ``strict`` on top."""
 
     def __init__(self, strict: bytes, template: bytes) -> None:
         self.strict = Program(strict)

@@ -36,8 +36,10 @@ Snapshot starts need two more calls, in the template only (see :mod:`shoal.runti
 each restored environment is a fork of the template that makes a user namespace and mounts
 its own ``/tmp`` and ``/proc``. The template's filter (:func:`build` with ``restore=True``)
 allows ``unshare`` with exactly that set of namespace flags, ``mount`` with exactly those two
-sets of mount flags (never a bind, a move or a remount) and ``sethostname``; every process of
-a restored environment then stacks the strict filter on top before user code runs again.
+sets of mount flags (never a bind, a move or a remount) and ``sethostname``; a restored
+environment's PID 1 stacks the strict filter on top once those are done, and its worker
+inherits both before user code runs again. (The fork between them keeps the template's: it
+runs no user code and lives in the template's PID namespace, out of the environment's sight.)
 
 libseccomp compiles the rules into BPF once per server (:func:`programs`); the environments
 load those bytes with one ``prctl`` (:mod:`shoal.runtime.seccomp`), so libseccomp never has
@@ -192,5 +194,5 @@ def build(restore: bool = False) -> bytes:
 
 @functools.cache
 def programs() -> Programs:
-    """Both filters, compiled once per server process (a few milliseconds)."""
+    """Both filters, compiled once per server process (~30 ms each on two cores)."""
     return Programs(strict=build(), template=build(restore=True))

@@ -76,7 +76,7 @@ class ZygoteProcess(ForkChannel):
     async def _send_filters(self, timeout: float) -> None:
         """The seccomp filters, compiled here once (libseccomp is the server's, never inside
         an environment); the zygote refuses to spawn before it has them."""
-        programs = seccomp.programs()
+        programs = await asyncio.to_thread(seccomp.programs)  # once; off the event loop
         request = {"op": "seccomp", "strict": programs.strict.hex()}
         request["template"] = programs.template.hex()
         try:
