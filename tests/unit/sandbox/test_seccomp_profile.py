@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+
+import pyseccomp
 import pytest
 
 from shoal.runtime.seccomp import Profiles, Program
@@ -42,3 +45,12 @@ def test_a_program_that_is_not_bpf_is_refused() -> None:
     for bad in (b"", b"x" * 9, b"\0" * 8 * 4097):
         with pytest.raises(ValueError, match="not a BPF program"):
             Program(bad)
+
+
+def test_the_program_checks_the_architecture_first() -> None:
+    """libseccomp's prologue: load seccomp_data.arch, compare with this ABI's AUDIT_ARCH."""
+    code = seccomp.programs().strict
+    first, second = struct.unpack_from("<HBBI", code, 0), struct.unpack_from("<HBBI", code, 8)
+    assert first == (0x20, 0, 0, 4)  # BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)
+    assert second[0] == 0x15  # BPF_JMP | BPF_JEQ | BPF_K
+    assert second[3] == pyseccomp.system_arch()  # AUDIT_ARCH_X86_64 here
