@@ -35,7 +35,7 @@ from .seccomp import Program
 class TemplateLoop:
     def __init__(self, runtime: Runtime, fork_fd: int, strict: Program) -> None:
         self.runtime = runtime
-        self.strict = strict  # what every process of a restored environment stacks
+        self.strict = strict  # what a restored environment's PID 1 stacks on the template's
         self.sock = socket.socket(fileno=fork_fd)
         self.decoder = frames.FrameDecoder()
         self.fds: collections.deque[int] = collections.deque()  # received, not yet used
