@@ -9,7 +9,9 @@ environment's own, without HTTP:
   3 s of CPU, against ``python3 -c pass`` and against running that 3 s init again;
 - scale-out: 1 -> 8 warm environments of the 3 s function, started concurrently;
 - memory: PSS (``/proc/<pid>/smaps_rollup``) added by each extra environment of a function
-  that holds 500 MB after init, against a fresh process holding the same 500 MB.
+  that holds 500 MB after init, against a fresh process holding the same 500 MB;
+- the seccomp filter's share of a cold start: the one ``prctl`` that loads it (the kernel
+  compiles the program then), timed in fresh forks, against the plain start.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ import uuid
 from collections.abc import Iterable
 
 from bench.common import median, pct, python_start_ms, table
+from shoal.runtime import linux
+from shoal.runtime.seccomp import Program
+from shoal.sandbox import seccomp
 from shoal.sandbox.environment import ForkServerEnvironment
 from shoal.sandbox.forkserver import ForkServerFactory
 from shoal.sandbox.network import EnvironmentNetwork
@@ -180,6 +185,26 @@ def fresh_process_mb() -> float:
         proc.communicate("")
 
 
+def seccomp_load_ms(n: int = 200) -> list[float]:
+    """The strict filter's load, as each environment's init does it, in ``n`` fresh forks."""
+    program = Program(seccomp.programs().strict)
+    times = []
+    for _ in range(n):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+            t0 = time.perf_counter_ns()
+            program.load()
+            os.write(w, str(time.perf_counter_ns() - t0).encode())
+            os._exit(0)
+        os.waitpid(pid, 0)
+        times.append(int(os.read(r, 64)) / 1e6)
+        os.close(r)
+        os.close(w)
+    return times
+
+
 async def measure() -> dict[str, object]:
     with tempfile.TemporaryDirectory() as root:
         os.chmod(root, 0o755)
@@ -213,6 +238,7 @@ def run() -> str:
     m = asyncio.run(measure())
     py = median(python_start_ms())
     fresh = fresh_process_mb()
+    load = seccomp_load_ms()
     plain, snap, rerun = m["plain"], m["snap"], m["rerun"]
     assert isinstance(plain, list) and isinstance(snap, list) and isinstance(rerun, list)
     scale, per_env, template = m["scale"], m["per_env"], m["template"]
@@ -225,6 +251,13 @@ def run() -> str:
             f"{py:.2f} (python3 -c pass)",
             f"{median(plain) / py:.3f}×",
             "≤ 10 ms, < 0.1×",
+        ),
+        (
+            "seccomp filter: its one load per environment, p50 / p99 (ms)",
+            f"{median(load):.2f} / {pct(load, 99):.2f}",
+            f"{median(plain):.2f} (plain start p50)",
+            f"{median(load) / median(plain):.3f}×",
+            "small",
         ),
         (
             "snapshot start of a 3 s-init function, p50 / p99 (ms)",

@@ -30,6 +30,7 @@ MNT_DETACH = 0x2
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+PR_SET_MM = 35
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
@@ -117,8 +118,8 @@ def sethostname(name: str) -> None:
     _check(_libc.sethostname(raw, len(raw)), f"sethostname({name!r})")
 
 
-def prctl(option: int, arg2: int = 0) -> None:
-    _check(_libc.prctl(option, arg2, 0, 0, 0), f"prctl({option}, {arg2})")
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0) -> None:
+    _check(_libc.prctl(option, arg2, arg3, arg4, 0), f"prctl({option}, {arg2}, {arg3:#x})")
 
 
 def open_no_symlinks(path: str) -> int:

@@ -47,8 +47,12 @@ restored worker, PID 2 of P):
  I2  sethostname(env_id); a fresh tmpfs on /tmp (the template's is covered and stays
      unreachable: I' cannot unmount what it covers without capabilities, and a locked mount
      cannot be removed from a namespace nested further); a fresh /proc of P
- I3  fork() -> W'. I' drops its capabilities, closes every fd and reaps until W' exits, then
-     exits with W's status, which takes P down.
+ I3  stack the strict seccomp filter on the template's (which allowed C3 and I2): from here
+     on the restored environment is filtered as a plain one (no unshare, no mount, no
+     sethostname), I' and W' alike, for one load; fork() -> W'. I' drops its capabilities,
+     closes every fd and reaps until W' exits, then exits with W's status, which takes P down.
+     (C keeps the template's filter only: it lives in the template's PID namespace, where
+     nothing of P can see it, and runs no user code.)
  W1  drop capabilities (the ambient set too); PR_SET_PDEATHSIG(SIGKILL): dies with I'.
      no_new_privs was inherited from Wt, so no setuid or file-capability binary can raise it.
  W2  os.environ: the variables that differ from the template's (log stream name...)
@@ -71,6 +75,7 @@ from typing import Any
 
 from . import frames, linux, rootfs
 from .bootstrap import Runtime
+from .seccomp import Program
 from .spawn import (
     CONTROL_FD,
     SETUP_FAILED,
@@ -103,7 +108,12 @@ class RestoreRequest:
 
 
 def run_restore(
-    runtime: Runtime, req: RestoreRequest, control_fd: int, log_fd: int, template_fds: list[int]
+    runtime: Runtime,
+    req: RestoreRequest,
+    control_fd: int,
+    log_fd: int,
+    template_fds: list[int],
+    strict: Program,
 ) -> None:
     """Steps C1-C6, in the fork of the template. Never returns."""
     fd = control_fd
@@ -125,7 +135,7 @@ def run_restore(
         report_fatal(fd, e)
         os._exit(SETUP_FAILED)
     if init == 0:
-        _run_init(runtime, req)
+        _run_init(runtime, req, strict)
     code = SETUP_FAILED
     try:
         linux.drop_capabilities()
@@ -141,13 +151,14 @@ def run_restore(
         os._exit(code)
 
 
-def _run_init(runtime: Runtime, req: RestoreRequest) -> None:
+def _run_init(runtime: Runtime, req: RestoreRequest, strict: Program) -> None:
     """Steps I1-I3: PID 1 of the new PID namespace. Never returns."""
     try:
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         linux.sethostname(req.env_id[:64])
         rootfs.mount_tmp("", req.ephemeral_mb, os.getuid(), os.getgid())
         rootfs.mount_proc("")
+        strict.load()
         worker = os.fork()
     except BaseException as e:
         report_fatal(CONTROL_FD, e)

@@ -5,12 +5,22 @@ Built in two parts, so that a cold start costs only a few mount calls:
 * :func:`prepare_base` runs once per zygote, inside the zygote's own private mount namespace:
   a small tmpfs holding empty mount points plus read-only binds of the system directories
   (/usr, the merged-/usr symlinks /bin /lib /lib64 /sbin, the interpreter's
-  ``sys.base_prefix`` tree at the same path), a copied minimal /etc, the /dev nodes and the
-  runtime directory at /var/runtime; then the tmpfs itself is made read-only.
+  ``sys.base_prefix`` tree at the same path), a copied minimal /etc, the /dev nodes and a copy
+  of the runtime package at /var/runtime; then the tmpfs itself is made read-only.
 * :func:`mount_environment` runs in each environment's init process, in the mount namespace it
   just unshared (a copy of the zygote's, so the base is already there): a private /tmp tmpfs,
   the function code read-only at /var/task, the file-system mounts under /mnt, a /proc for the
   new PID namespace, and finally ``pivot_root`` into the base, detaching the host tree.
+
+What /proc/self/mountinfo shows of the host. Its fourth field is the mounted directory's path
+*inside the file system it belongs to*, whatever mount it was bound from: a bind mount of
+``/var/lib/shoal/code/fn/3`` shows that path. So nothing whose host path matters is bound:
+the runtime is copied into the base tmpfs (once per fork server), and the code is an overlay
+(a file system of its own, whose root is "/") over the code directory, named to overlayfs by
+``/proc/self/fd/N`` so that its options show no path either. Only the access points under
+/mnt stay bind mounts: they must be the host's own inodes, so that locks and renames are shared
+with other environments, host processes and NFS clients; their field shows the access point's
+path within the file system that holds the data directory.
 """
 
 from __future__ import annotations
@@ -46,7 +56,8 @@ DEV_LINKS = (
     ("stdout", "/proc/self/fd/1"),
     ("stderr", "/proc/self/fd/2"),
 )
-MOUNT_POINTS = ("proc", "dev", "etc", "tmp", "mnt", "var/task", "var/runtime", "opt")
+MOUNT_POINTS = ("proc", "dev", "etc", "tmp", "mnt", "var/task", "opt")
+EMPTY_DIR = "/var/empty"  # the overlay's second, empty layer (overlayfs wants two)
 
 # (source, target, readonly) of a file-system mount inside the environment.
 MountSpec = Tuple[str, str, bool]  # noqa: UP006 (evaluated at run time on 3.8)
@@ -144,7 +155,10 @@ def prepare_base(root: str, runtime_dir: str, prefixes: Sequence[str]) -> None:
             bound.append(prefix)
     _populate_etc(root)
     _populate_dev(root)
-    linux.bind(runtime_dir, root + "/var/runtime", readonly=True, extra=MS_NOSUID | MS_NODEV)
+    os.makedirs(root + EMPTY_DIR)
+    shutil.copytree(
+        runtime_dir, root + "/var/runtime", ignore=shutil.ignore_patterns("__pycache__")
+    )
     # The base itself becomes read-only: writing / inside an environment fails with EROFS.
     linux.mount(
         None, root, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | MS_NOSUID | MS_NODEV
@@ -228,10 +242,28 @@ def mount_environment(
     namespace, in its own fresh mount namespace, still as root."""
     mount_identity(root, uid, gid)
     mount_tmp(root, ephemeral_mb, uid, gid)
-    linux.bind(code_dir, root + "/var/task", readonly=True, extra=MS_NOSUID | MS_NODEV)
+    mount_code(root, code_dir)
     _mount_user_mounts(root, mounts)
     mount_proc(root)
     enter_root(root)
+
+
+def mount_code(root: str, code_dir: str) -> None:
+    """The code, read-only at /var/task, as an overlay (see the module's docstring: a bind
+    mount would show ``code_dir`` in mountinfo). Costs ~0.1 ms more than a bind."""
+    code = os.open(code_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    empty = os.open(root + EMPTY_DIR, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        linux.mount(
+            "overlay",
+            root + "/var/task",
+            "overlay",
+            linux.MS_RDONLY | MS_NOSUID | MS_NODEV,
+            f"lowerdir=/proc/self/fd/{code}:/proc/self/fd/{empty}",
+        )
+    finally:
+        os.close(code)
+        os.close(empty)
 
 
 def mount_proc(root: str) -> None:

@@ -22,9 +22,15 @@ W = the worker that runs the runtime loop and the handler):
  I4  join the environment's cgroups (write 0 = self to cgroup.procs) before any child exists
  I5  mounts: tmpfs /tmp (ephemeral_mb), code at /var/task (ro), user mounts under /mnt, a
      new /proc; pivot_root into the base and detach the host tree
- I6  fork() -> W (PID 2). I then drops privileges like W, closes every fd, and waits: it
-     reaps orphans and exits with W's status (128+signal if W was killed), which takes the
-     whole PID namespace down. SIGKILL from outside on I kills everything inside.
+ I6  point the command line and environment that /proc shows at neutral bytes
+     (:mod:`.cmdline`: no host path of the fork server's argv or environment stays visible);
+     load the seccomp filter (:mod:`.seccomp`; a template gets the one that still allows
+     building restored environments): the last privileged step needs none of what it denies,
+     so loading it once here, for I and W alike, is the whole cost (the kernel compiles the
+     program at each load); fork() -> W (PID 2). I then drops privileges like W, closes every
+     fd, and waits: it reaps orphans and exits with W's status (128+signal if W was killed),
+     which takes the whole PID namespace down. SIGKILL from outside on I kills everything
+     inside.
  W1  rlimits; setgroups; setresgid; setresuid (never 0); PR_SET_NO_NEW_PRIVS; dumpable again
      (so /proc/self belongs to the user); chdir /var/task
  W2  fresh sys.stdout/sys.stderr on fds 1/2; os.environ = the spec's environment; sys.path
@@ -46,8 +52,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import frames, linux, rootfs
+from . import cmdline, frames, linux, rootfs
 from .bootstrap import Runtime, apply_environment, reopen_std_streams
+from .seccomp import Profiles
 
 CONTROL_FD = 3
 FORK_FD = 4  # templates only: the fork-request channel
@@ -162,6 +169,7 @@ def run_init(
     stdlib_path: list[str],
     control_fd: int,
     log_fd: int,
+    profiles: Profiles,
     fork_fd: int | None = None,
     netns_fd: int | None = None,
 ) -> None:
@@ -185,12 +193,14 @@ def run_init(
         rootfs.mount_environment(
             base_root, req.code_dir, req.ephemeral_mb, req.uid, req.gid, req.mounts
         )
+        cmdline.neutralise()
+        (profiles.template if req.template else profiles.strict).load()
         worker = os.fork()
     except BaseException as e:
         report_fatal(fd, e)
         os._exit(SETUP_FAILED)
     if worker == 0:
-        run_worker(req, stdlib_path)
+        run_worker(req, stdlib_path, profiles)
     reap_until(worker, req)
 
 
@@ -224,7 +234,7 @@ def wait_for(worker: int) -> int:
             return exit_code(status)
 
 
-def run_worker(req: SpawnRequest, stdlib_path: list[str]) -> None:
+def run_worker(req: SpawnRequest, stdlib_path: list[str], profiles: Profiles) -> None:
     """Steps W1-W3. Never returns."""
 
     def work() -> None:
@@ -239,7 +249,7 @@ def run_worker(req: SpawnRequest, stdlib_path: list[str]) -> None:
         if runtime.template and req.template:
             from .template import TemplateLoop  # preloaded by the zygote; imports this module
 
-            TemplateLoop(runtime, FORK_FD).serve()
+            TemplateLoop(runtime, FORK_FD, profiles.strict).serve()
 
     run_to_exit(work)
 
@@ -267,6 +277,7 @@ def spawn(
     base_root: str,
     stdlib_path: list[str],
     own_pidns_fd: int,
+    profiles: Profiles,
     netns_fd: int | None = None,
 ) -> tuple[int, list[int]]:
     """Steps Z1-Z5 (minus the send). Returns (init pid, [control parent end, log read end]
@@ -287,6 +298,7 @@ def spawn(
                 stdlib_path,
                 child.fileno(),
                 log_w,
+                profiles,
                 fork_child.fileno() if fork_child is not None else None,
                 netns_fd,
             )

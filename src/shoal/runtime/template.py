@@ -29,11 +29,13 @@ from typing import Any
 
 from . import frames, restore
 from .bootstrap import Runtime, flush_std_streams
+from .seccomp import Program
 
 
 class TemplateLoop:
-    def __init__(self, runtime: Runtime, fork_fd: int) -> None:
+    def __init__(self, runtime: Runtime, fork_fd: int, strict: Program) -> None:
         self.runtime = runtime
+        self.strict = strict  # what a restored environment's PID 1 stacks on the template's
         self.sock = socket.socket(fileno=fork_fd)
         self.decoder = frames.FrameDecoder()
         self.fds: collections.deque[int] = collections.deque()  # received, not yet used
@@ -94,7 +96,9 @@ class TemplateLoop:
             # Everything the loop owns, including other requests' fds, stays out of the child
             # (closed there by fd number: the objects must not close them again).
             self.sock.detach()
-            restore.run_restore(self.runtime, spec, control, log, self.own_fds + list(self.fds))
+            restore.run_restore(
+                self.runtime, spec, control, log, self.own_fds + list(self.fds), self.strict
+            )
         os.close(control)
         os.close(log)
         self.children.add(pid)

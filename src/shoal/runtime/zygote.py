@@ -10,6 +10,10 @@ pipe (reap environments, report their exit status).
 Protocol (frames from :mod:`.frames` on the inherited socket):
 
     zygote -> server {"op": "hello", "pid", "root", "python"}
+    server -> zygote {"op": "seccomp", "id", "strict", "template"}  (hex of two BPF programs,
+                     compiled by the server: :mod:`shoal.sandbox.seccomp`; once, before any
+                     spawn, which is refused without them)
+                     ->  {"op": "seccomp_ready", "id"}
     server -> zygote {"op": "spawn", "id", "spec": {...}}  + SCM_RIGHTS [network namespace]
                      (the server's pool of prepared namespaces; spec "netns": true says so)
     zygote -> server {"op": "spawned", "id", "pid", "nfds": 2}  + SCM_RIGHTS [control, log]
@@ -47,7 +51,17 @@ import urllib.parse  # noqa: F401
 import uuid  # noqa: F401
 from typing import Any
 
-from . import bootstrap, frames, linux, restore, rootfs, spawn, template  # noqa: F401
+from . import (  # noqa: F401
+    bootstrap,
+    cmdline,
+    frames,
+    linux,
+    restore,
+    rootfs,
+    seccomp,
+    spawn,
+    template,
+)
 
 RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -75,6 +89,7 @@ class Zygote:
         self.own_pidns = -1
         self.wakeup_r = -1
         self.running = True
+        self.profiles: seccomp.Profiles | None = None  # the server's filters, once sent
 
     def setup(self) -> None:
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -151,18 +166,33 @@ class Zygote:
             self.send({"op": "pong", "id": header.get("id"), "children": len(self.children)})
         elif op == "stop":
             self.running = False
+        elif op == "seccomp":
+            self.handle_seccomp(header)
         else:
             self.send({"op": "error", "id": header.get("id"), "error": f"unknown op {op!r}"})
+
+    def handle_seccomp(self, header: dict[str, Any]) -> None:
+        try:
+            strict, template = (bytes.fromhex(str(header[k])) for k in ("strict", "template"))
+            self.profiles = seccomp.Profiles(strict, template)
+        except (KeyError, ValueError) as e:
+            self.send({"op": "error", "id": header.get("id"), "error": f"seccomp: {e}"})
+            return
+        self.send({"op": "seccomp_ready", "id": header.get("id")})
 
     def handle_spawn(self, header: dict[str, Any]) -> None:
         netns = None
         try:
+            if self.profiles is None:
+                raise ValueError("no seccomp filter: an environment never runs without one")
             req = spawn.SpawnRequest(header["spec"])
             if req.netns:
                 if not self.fds:
                     raise ValueError("spawn without its network namespace")
                 netns = self.fds.popleft()
-            pid, fds = spawn.spawn(req, self.base_root, self.stdlib_path, self.own_pidns, netns)
+            pid, fds = spawn.spawn(
+                req, self.base_root, self.stdlib_path, self.own_pidns, self.profiles, netns
+            )
         except Exception as e:  # reported to the server, which raises it to its caller
             self.send({"op": "error", "id": header.get("id"), "error": f"{type(e).__name__}: {e}"})
             return
@@ -191,6 +221,10 @@ class Zygote:
 
 
 def main(sock_fd: int) -> None:
+    # Every environment inherits this interpreter's argv, which named our host directory.
+    sys.argv[:] = ["/var/runtime/bootstrap"]
+    if hasattr(sys, "orig_argv"):  # 3.10+
+        sys.orig_argv[:] = sys.argv
     sock = socket.socket(fileno=sock_fd)
     os.set_inheritable(sock_fd, False)
     zygote = Zygote(sock)

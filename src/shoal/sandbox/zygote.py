@@ -17,10 +17,16 @@ import subprocess
 
 from ..runtime import frames
 from ..runtime.zygote import BOOT, RUNTIME_DIR
+from . import seccomp
 from .channel import ForkChannel
 from .types import SpawnError
 
 log = logging.getLogger(__name__)
+
+# The fork server's whole environment. Every environment process is a fork of it, and the
+# kernel shows a process's original environment in /proc/PID/environ: nothing of the server's
+# (its PATH into a virtual environment, its working directory, HOME) may be there to read.
+ZYGOTE_ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
 class ZygoteProcess(ForkChannel):
@@ -45,6 +51,7 @@ class ZygoteProcess(ForkChannel):
                 pass_fds=[child.fileno()],
                 stdin=subprocess.DEVNULL,
                 close_fds=True,
+                env=ZYGOTE_ENVIRONMENT,
             )
         finally:
             child.close()
@@ -58,12 +65,29 @@ class ZygoteProcess(ForkChannel):
                 f"start: {e or 'timeout'}"
             ) from None
         self.base_root = str(hello["root"])
+        await self._send_filters(timeout)
         log.info(
             "fork server for %s started: pid %s, python %s",
             self.runtime,
             hello["pid"],
             hello["python"],
         )
+
+    async def _send_filters(self, timeout: float) -> None:
+        """The seccomp filters, compiled here once (libseccomp is the server's, never inside
+        an environment); the zygote refuses to spawn before it has them."""
+        programs = await asyncio.to_thread(seccomp.programs)  # once; off the event loop
+        request = {"op": "seccomp", "strict": programs.strict.hex()}
+        request["template"] = programs.template.hex()
+        try:
+            reply, _ = await self.request(request, timeout)
+        except (TimeoutError, SpawnError) as e:
+            reply = {"error": str(e) or "timeout"}
+        if reply.get("op") != "seccomp_ready":
+            await self.stop()
+            raise SpawnError(
+                f"fork server for {self.runtime} refused its seccomp filter: {reply.get('error')}"
+            )
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Ask the zygote to kill its environments and exit; SIGKILL it after ``timeout``."""

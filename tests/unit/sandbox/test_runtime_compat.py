@@ -23,6 +23,8 @@ MODULES = (
     "snapshot_restore_py",
     "template",
     "restore",
+    "cmdline",
+    "seccomp",
 )
 LOAD = (
     "import importlib.util as u, sys\n"
