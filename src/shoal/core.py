@@ -20,6 +20,7 @@ log = logging.getLogger("shoal")
 COMPONENTS: list[tuple[str, str]] = [
     ("logs", "shoal.observability.logs:LogService"),
     ("sandbox", "shoal.core:SandboxComponent"),
+    ("layers", "shoal.functions.layers:LayerService"),
     ("functions", "shoal.functions.service:FunctionService"),
     ("filesystems", "shoal.filesystems.service:FileSystemService"),
     ("invoker", "shoal.invocation.invoker:Invoker"),
@@ -36,6 +37,7 @@ API_MODULES = [
     "shoal.api.lambda_urls",
     "shoal.api.lambda_concurrency",
     "shoal.api.lambda_event_config",
+    "shoal.api.lambda_layers",
 ]
 
 
