@@ -38,6 +38,7 @@ API_MODULES = [
     "shoal.api.lambda_concurrency",
     "shoal.api.lambda_event_config",
     "shoal.api.lambda_layers",
+    "shoal.api.lambda_event_sources",
 ]
 
 
