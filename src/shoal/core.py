@@ -23,6 +23,7 @@ COMPONENTS: list[tuple[str, str]] = [
     ("layers", "shoal.functions.layers:LayerService"),
     ("functions", "shoal.functions.service:FunctionService"),
     ("filesystems", "shoal.filesystems.service:FileSystemService"),
+    ("fs_settings", "shoal.filesystems.fs_settings:FileSystemSettings"),
     ("invoker", "shoal.invocation.invoker:Invoker"),
     ("async_queue", "shoal.invocation.asyncq:AsyncQueue"),
     ("gateway", "shoal.gateway.service:GatewayService"),
