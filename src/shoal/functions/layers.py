@@ -241,8 +241,17 @@ class LayerService:
         gone = record.versions[number]
         versions = {n: v for n, v in record.versions.items() if n != number}
         self._commit(name, LayerRecord(versions, record.next_version))
-        if not any(v.hex == gone.hex for r in self._layers.values() for v in r.versions.values()):
+        if not self._in_use(gone.hex):
             self.code.remove(gone.hex)
+
+    def _in_use(self, hexdigest: str) -> bool:
+        """Whether a layer version or a function version still has this package (a function
+        keeps a deleted layer version; its /opt may have to be made again)."""
+        if any(v.hex == hexdigest for r in self._layers.values() for v in r.versions.values()):
+            return True
+        functions = getattr(self.shoal, "functions", None)
+        versions = functions.all_versions() if functions is not None else []
+        return any(ref.hex == hexdigest for fv in versions for ref in fv.layers)
 
     def _commit(self, name: str, record: LayerRecord) -> None:
         self.shoal.store.put(self.KIND, name, record.to_doc())  # first: a failure changes nothing
@@ -340,8 +349,8 @@ class LayerService:
         if path.is_dir():
             return path
         for r in refs:
-            if not self.code.is_unpacked(r.hex) and self.code.zip_path(r.hex).exists():
-                self.code.unpack(r.hex)
+            if not self.code.is_unpacked(r.hex):
+                self.code.unpack(r.hex)  # the zip is kept while anything uses it
         return self.opt.ensure(hexes, [self.code.tree(h) for h in hexes])
 
 

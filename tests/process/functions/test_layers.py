@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -417,8 +418,13 @@ def test_layers_survive_a_restart(tmp_path: Path) -> None:
         )
         policy = lam.get_layer_version_policy(LayerName=layer, VersionNumber=1)
         assert _invoke(lam, name)["shared"] == "b"
+        # A function keeps a layer version deleted after it was given it, as on Lambda.
+        lam.delete_layer_version(LayerName=b["LayerArn"], VersionNumber=1)
     finally:
         assert first.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
+    # Even if the merged /opt trees are lost, they are made again from the kept packages.
+    for merged in (data_dir / "layers" / "opt").iterdir():
+        shutil.rmtree(merged)
     second = start_server(data_dir)
     try:
         lam = second.client("lambda")
@@ -433,6 +439,9 @@ def test_layers_survive_a_restart(tmp_path: Path) -> None:
         assert _publish(lam, layer, SECOND)["Version"] == 3
         out = _invoke(lam, name)
         assert (out["liba"], out["libb"], out["shared"]) == ("from layer a", "from layer b", "b")
+        assert lam.list_layer_versions(LayerName=b["LayerArn"])["LayerVersions"] == []
+        layers = lam.get_function_configuration(FunctionName=name)["Layers"]
+        assert [x["Arn"] for x in layers] == [a["LayerVersionArn"], b["LayerVersionArn"]]
     finally:
         second.stop()
 
