@@ -20,8 +20,10 @@ log = logging.getLogger("shoal")
 COMPONENTS: list[tuple[str, str]] = [
     ("logs", "shoal.observability.logs:LogService"),
     ("sandbox", "shoal.core:SandboxComponent"),
+    ("layers", "shoal.functions.layers:LayerService"),
     ("functions", "shoal.functions.service:FunctionService"),
     ("filesystems", "shoal.filesystems.service:FileSystemService"),
+    ("fs_settings", "shoal.filesystems.fs_settings:FileSystemSettings"),
     ("invoker", "shoal.invocation.invoker:Invoker"),
     ("async_queue", "shoal.invocation.asyncq:AsyncQueue"),
     ("gateway", "shoal.gateway.service:GatewayService"),
@@ -36,6 +38,8 @@ API_MODULES = [
     "shoal.api.lambda_urls",
     "shoal.api.lambda_concurrency",
     "shoal.api.lambda_event_config",
+    "shoal.api.lambda_layers",
+    "shoal.api.lambda_event_sources",
 ]
 
 

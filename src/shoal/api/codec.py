@@ -338,14 +338,47 @@ def _validate(model: ServiceModel, shape: Shape, value: Any, path: str, errors: 
             fail(f"Member must satisfy regular expression pattern: {shape['pattern']}")
     elif kind == "list":
         item = model.shape(shape["member"]["shape"])
-        for v in value:
-            _validate(model, item, v, path + ".member", errors)
+        if item["type"] in ("structure", "list", "map"):
+            for v in value:
+                _validate(model, item, v, path + ".member", errors)
+        else:
+            _validate_scalar_list(model, item, value, path, errors)
     elif kind == "map":
         kshape = model.shape(shape["key"]["shape"])
         vshape = model.shape(shape["value"]["shape"])
         for k, v in value.items():
             _validate(model, kshape, k, path + ".key", errors)
             _validate(model, vshape, v, path + ".value", errors)
+
+
+def _validate_scalar_list(
+    model: ServiceModel, item: Shape, value: list[Any], path: str, errors: list[str]
+) -> None:
+    """AWS words a bad member of a list of scalars as one error on the whole list, naming
+    every constraint of the member shape: ``Value '[a, b]' at 'architectures' failed to
+    satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set:
+    [x86_64, arm64], Member must not be null]``."""
+    found: list[str] = []
+    for v in value:
+        _validate(model, item, v, path, found)
+    if not found:
+        return
+    constraints = []
+    measure = "value" if item["type"] in ("integer", "long", "double", "float") else "length"
+    if "max" in item:
+        constraints.append(f"Member must have {measure} less than or equal to {item['max']}")
+    if "min" in item:
+        constraints.append(f"Member must have {measure} greater than or equal to {item['min']}")
+    if "enum" in item:
+        constraints.append(f"Member must satisfy enum value set: [{', '.join(item['enum'])}]")
+    elif "pattern" in item:
+        constraints.append(f"Member must satisfy regular expression pattern: {item['pattern']}")
+    constraints.append("Member must not be null")
+    shown = "[sensitive]" if item.get("sensitive") else f"[{', '.join(map(str, value))}]"
+    errors.append(
+        f"Value '{shown}' at '{path}' failed to satisfy constraint: Member must satisfy "
+        f"constraint: [{', '.join(constraints)}]"
+    )
 
 
 # ---------------------------------------------------------------------------------- output

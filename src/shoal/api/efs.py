@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from shoal.api.dispatch import Call, efs_api
+from shoal.filesystems.fs_settings import FileSystemSettings
 from shoal.filesystems.models import (
     AccessPoint,
     CreationInfo,
@@ -104,6 +105,8 @@ async def create_file_system(call: Call) -> dict[str, Any]:
         availability_zone=p.get("AvailabilityZoneName"),
         tags=_tag_pairs(p.get("Tags")),
     )
+    if "Backup" in p:  # One Zone file systems have backups by default; this says otherwise
+        _settings(call).put_backup(fs, "ENABLED" if p["Backup"] else "DISABLED")
     # EFS answers "creating"; Shoal's directory is ready at once, so it is "available" next.
     return await _describe_fs(svc, fs, state="creating")
 
@@ -138,7 +141,9 @@ async def update_file_system(call: Call) -> dict[str, Any]:
 
 @efs_api.handles("DeleteFileSystem")
 async def delete_file_system(call: Call) -> None:
-    _svc(call).delete_file_system(call.params["FileSystemId"])
+    fs = _svc(call).get_file_system(call.params["FileSystemId"])
+    _svc(call).delete_file_system(fs.id)
+    _settings(call).forget(fs.id)
 
 
 # ------------------------------------------------------------------------ access points
@@ -335,17 +340,35 @@ async def describe_tags(call: Call) -> dict[str, Any]:
     return {"Tags": _tags(page), "Marker": p.get("Marker"), "NextMarker": next_marker}
 
 
-# ------------------------------------------------------------------------ fixed answers
+# ------------------------------------------------------------------------ backup, lifecycle
+
+
+def _settings(call: Call) -> FileSystemSettings:
+    settings: FileSystemSettings = call.shoal.fs_settings
+    return settings
 
 
 @efs_api.handles("DescribeBackupPolicy")
 async def describe_backup_policy(call: Call) -> dict[str, Any]:
-    _svc(call).get_file_system(call.params["FileSystemId"])
-    return {"BackupPolicy": {"Status": "DISABLED"}}
+    fs = _svc(call).get_file_system(call.params["FileSystemId"])
+    return {"BackupPolicy": {"Status": _settings(call).backup(fs)}}
+
+
+@efs_api.handles("PutBackupPolicy")
+async def put_backup_policy(call: Call) -> dict[str, Any]:
+    fs = _svc(call).get_file_system(call.params["FileSystemId"])
+    status = _settings(call).put_backup(fs, call.params["BackupPolicy"]["Status"])
+    return {"BackupPolicy": {"Status": status}}
 
 
 @efs_api.handles("DescribeLifecycleConfiguration")
 async def describe_lifecycle_configuration(call: Call) -> dict[str, Any]:
-    # One storage class is modelled: nothing ever transitions.
-    _svc(call).get_file_system(call.params["FileSystemId"])
-    return {"LifecyclePolicies": []}
+    fs = _svc(call).get_file_system(call.params["FileSystemId"])
+    return {"LifecyclePolicies": _settings(call).lifecycle(fs)}
+
+
+@efs_api.handles("PutLifecycleConfiguration")
+async def put_lifecycle_configuration(call: Call) -> dict[str, Any]:
+    fs = _svc(call).get_file_system(call.params["FileSystemId"])
+    policies = _settings(call).put_lifecycle(fs, call.params["LifecyclePolicies"])
+    return {"LifecyclePolicies": policies}

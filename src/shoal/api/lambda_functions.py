@@ -46,7 +46,7 @@ def configuration(fv: FunctionVersion, qualified: bool = False) -> dict[str, Any
         "LastModified": fv.last_modified,
         "CodeSha256": fv.code_sha256,
         "Version": fv.version,
-        "TracingConfig": {"Mode": "PassThrough"},
+        "TracingConfig": {"Mode": fv.tracing_mode},
         "RevisionId": fv.revision_id,
         "State": fv.state,
         "StateReason": fv.state_reason,
@@ -66,6 +66,8 @@ def configuration(fv: FunctionVersion, qualified: bool = False) -> dict[str, Any
         out["FileSystemConfigs"] = [
             {"Arn": c.arn, "LocalMountPath": c.local_mount_path} for c in fv.file_system_configs
         ]
+    if fv.layers:
+        out["Layers"] = [{"Arn": r.arn, "CodeSize": r.code_size} for r in fv.layers]
     # A function being created has no update status yet; published versions never have one.
     if fv.state != "Pending" and not published:
         out["LastUpdateStatus"] = fv.last_update_status

@@ -26,3 +26,14 @@ async def invoke(call: Call) -> Mapping[str, Any]:
         "ExecutedVersion": result.executed_version,
         "Payload": result.payload,
     }
+
+
+@lambda_api.handles("InvokeAsync")
+async def invoke_async(call: Call) -> Mapping[str, Any]:
+    """The deprecated asynchronous invoke: an Event invocation (durably queued, retried like
+    any other), answered 202 with ``Status: 202``."""
+    p = call.params
+    result = await call.shoal.invoker.invoke(
+        p["FunctionName"], None, p.get("InvokeArgs", b""), invocation_type="Event"
+    )
+    return {"Status": result.status_code}

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError
 from shoal.filesystems import rootdir
+from shoal.filesystems.addresses import check_mount_address
 from shoal.filesystems.models import NOBODY, FileSystem, MountTarget, new_id
 
 if TYPE_CHECKING:
@@ -99,7 +100,9 @@ class MountTargets:
                 "MountTargetConflict",
                 f"File system '{fs.id}' already has a mount target in availability zone {zone}.",
             )
-        address = ip_address or self.settings.nfs_address
+        address = self.settings.nfs_address
+        if ip_address:
+            address = check_mount_address(ip_address, subnet_id)  # a 400 if it cannot be used
         target = MountTarget(
             id=new_id("fsmt"), file_system_id=fs.id, owner_id=fs.owner_id, subnet_id=subnet_id,
             ip_address=address, port=self._free_port(address), availability_zone=zone,

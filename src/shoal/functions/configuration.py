@@ -76,6 +76,10 @@ def apply(fv: FunctionVersion, params: Mapping[str, Any]) -> FunctionVersion:
         )
     if params.get("Architectures"):
         changes["architectures"] = tuple(params["Architectures"])
+    if "Layers" in params:  # resolved by the service into LayerRefs
+        changes["layers"] = tuple(params["Layers"])
+    if "TracingConfig" in params:
+        changes["tracing_mode"] = params["TracingConfig"].get("Mode") or "PassThrough"
     if "SnapStart" in params:
         # Lambda's SnapStart setting turns on Shoal's snapshot starts (published versions
         # and, beyond Lambda, $LATEST too).

@@ -22,6 +22,17 @@ class FileSystemConfig:
 
 
 @dataclass(frozen=True)
+class LayerRef:
+    """One of a function's layers: what GetFunctionConfiguration shows (Arn, CodeSize) and
+    what its /opt is made of (the package, and its unzipped size for the 250 MB quota)."""
+
+    arn: str  # the layer version's ARN
+    code_size: int
+    hex: str
+    unzipped_size: int
+
+
+@dataclass(frozen=True)
 class FunctionVersion:
     name: str
     version: str  # "$LATEST" or "1", "2"...
@@ -49,6 +60,8 @@ class FunctionVersion:
     # Shoal extension: new environments are forked from one whose init already ran.
     snapshot_start: bool = False
     architectures: tuple[str, ...] = ("x86_64",)
+    layers: tuple[LayerRef, ...] = ()  # in order: later layers over earlier ones at /opt
+    tracing_mode: str = "PassThrough"  # TracingConfig.Mode, kept (Shoal sends no traces)
 
     @property
     def qualified_arn(self) -> str:
@@ -70,6 +83,7 @@ class FunctionVersion:
             FileSystemConfig(**c) for c in doc.get("file_system_configs", ())
         )
         doc["architectures"] = tuple(doc.get("architectures", ("x86_64",)))
+        doc["layers"] = tuple(LayerRef(**r) for r in doc.get("layers", ()))
         return cls(**doc)
 
 

@@ -30,6 +30,7 @@ from shoal.errors import conflict, invalid_parameter, not_found
 from shoal.functions import aliases as alias_rules  # not `aliases`: a method's name here
 from shoal.functions import arns, configuration, lifecycle, publishing, validation
 from shoal.functions.code import CodeStore, InvalidZip, Package, inspect
+from shoal.functions.layers import check_total, declared_size
 from shoal.functions.models import LATEST, Alias, FunctionVersion
 from shoal.functions.record import FunctionRecord, check_revision
 from shoal.store.sqlite import StoreError
@@ -177,11 +178,6 @@ class FunctionService:
             if "Runtime" in params
             else None,
         )
-        if params.get("Layers"):
-            raise invalid_parameter(
-                "Shoal does not support layers; include dependencies in the "
-                "package or on a file system."
-            )
 
     async def _save_package(self, code: Mapping[str, Any]) -> Package:
         if "ZipFile" not in code:
@@ -214,6 +210,7 @@ class FunctionService:
         configuration.check_create(params)
         self._check(params)
         package = await self._save_package(params["Code"])
+        params = await self._with_layers(params, package.unzipped_size)
         if name in self._functions:  # created while we checked the zip
             raise conflict(f"Function already exist: {name}")
         code_dir = str(self.code.tree(package.hex))
@@ -259,6 +256,7 @@ class FunctionService:
             return replace(fn.latest, code_sha256=package.sha256, code_size=package.size)
         package = await self._save_package(code)
         fn = self._begin_update(params["FunctionName"], params.get("RevisionId"))
+        check_total(package.unzipped_size, fn.latest.layers)
         new = configuration.apply(fn.latest, {"Architectures": params.get("Architectures")})
         new = replace(
             new,
@@ -271,7 +269,18 @@ class FunctionService:
     async def update_configuration(self, params: Mapping[str, Any]) -> FunctionVersion:
         fn = self._begin_update(params["FunctionName"], params.get("RevisionId"))
         self._check(params)
+        if "Layers" in params:
+            code = self.code.zip_path(fn.latest.code_dir.rsplit("/", 1)[-1])
+            params = await self._with_layers(params, await asyncio.to_thread(declared_size, code))
+            fn = self._begin_update(params["FunctionName"], params.get("RevisionId"))
         return self._start_update(fn, configuration.apply(fn.latest, params), False)
+
+    async def _with_layers(self, params: Mapping[str, Any], unzipped: int) -> Mapping[str, Any]:
+        """``params`` with its Layers (ARNs) resolved into LayerRefs by the layer service."""
+        if "Layers" not in params:
+            return params
+        refs = await self.shoal.layers.for_function(params["Layers"], unzipped)
+        return {**params, "Layers": refs}
 
     def delete(self, name_or_arn: str, qualifier: str | None) -> None:
         ref = arns.parse(name_or_arn)

@@ -343,6 +343,9 @@ class Invoker:
             mounts = identity.mounts
             if identity.uid is not None:
                 uid, gid, groups = identity.uid, identity.gid, tuple(identity.groups)
+        if fn.layers:  # its layers, merged once, read-only at /opt
+            opt = self.shoal.layers.opt_dir(fn.layers)
+            mounts = (*mounts, Mount(source=str(opt), target="/opt", readonly=True))
         return EnvironmentSpec(
             env_id=env_id,
             runtime=fn.runtime,

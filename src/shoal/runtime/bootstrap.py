@@ -60,12 +60,16 @@ from .logs import RequestIdFilter, configure_logging
 def apply_environment(environment: Mapping[str, str], stdlib_path: list[str]) -> None:
     """Make ``os.environ`` exactly ``environment`` and rebuild ``sys.path`` the way a fresh
     interpreter would have: /var/task, then $PYTHONPATH (the interpreter is already running,
-    so the variable must be applied by hand), then the standard library."""
+    so the variable must be applied by hand), then the standard library. Layers' directories
+    come right after /var/task, as on Lambda's Python runtimes: the site directory
+    /opt/python/lib/python3.N/site-packages, then /opt/python."""
     os.environ.clear()
     os.environ.update(environment)
     extra = [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p]
     path = []
-    for entry in ["/var/task"] + extra + list(stdlib_path):
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    layers = [f"/opt/python/lib/{version}/site-packages", "/opt/python"]
+    for entry in ["/var/task"] + layers + extra + list(stdlib_path):
         if entry not in path:
             path.append(entry)
     sys.path[:] = path

@@ -9,6 +9,7 @@ from typing import Any
 
 ENV_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 MOUNT_TARGET = re.compile(r"^/mnt/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+OPT = "/opt"  # a function's layers, merged (the base root has the mount point)
 
 # InvokeResult.kind values.
 SUCCESS = "success"
@@ -21,7 +22,7 @@ CRASH = "crash"
 @dataclass(frozen=True)
 class Mount:
     source: str  # host path (must exist)
-    target: str  # absolute path inside the env, under /mnt/, e.g. "/mnt/msg"
+    target: str  # absolute path inside the env, under /mnt/ ("/mnt/msg"), or /opt (layers)
     readonly: bool = False
 
 
@@ -101,8 +102,9 @@ def validate_spec(spec: EnvironmentSpec) -> None:
         raise SpawnError("memory_mb >= 16, ephemeral_mb >= 1 and timeout_s > 0 are required")
     targets = set()
     for m in spec.mounts:
-        if not MOUNT_TARGET.match(m.target) or "/../" in m.target + "/" or m.target in targets:
-            raise SpawnError(f"mount target {m.target!r} must be a unique path under /mnt/")
+        under_mnt = MOUNT_TARGET.match(m.target) and "/../" not in m.target + "/"
+        if not (under_mnt or m.target == OPT) or m.target in targets:
+            raise SpawnError(f"mount target {m.target!r} must be /opt or a unique path under /mnt/")
         targets.add(m.target)
     for k, v in spec.environment.items():
         if not isinstance(k, str) or not isinstance(v, str) or "=" in k or "\0" in k + v:
