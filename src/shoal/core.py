@@ -22,6 +22,7 @@ COMPONENTS: list[tuple[str, str]] = [
     ("sandbox", "shoal.core:SandboxComponent"),
     ("functions", "shoal.functions.service:FunctionService"),
     ("filesystems", "shoal.filesystems.service:FileSystemService"),
+    ("code_signing", "shoal.functions.codesigning:CodeSigningService"),
     ("invoker", "shoal.invocation.invoker:Invoker"),
     ("async_queue", "shoal.invocation.asyncq:AsyncQueue"),
     ("gateway", "shoal.gateway.service:GatewayService"),
@@ -36,6 +37,7 @@ API_MODULES = [
     "shoal.api.lambda_urls",
     "shoal.api.lambda_concurrency",
     "shoal.api.lambda_event_config",
+    "shoal.api.lambda_code_signing",
 ]
 
 

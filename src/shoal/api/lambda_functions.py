@@ -120,7 +120,24 @@ def _version_key(fv: FunctionVersion) -> list[Any]:
 
 @lambda_api.handles("CreateFunction")
 async def create_function(call: Call) -> dict[str, Any]:
-    return configuration(await _service(call).create(call.params))
+    signing = call.params.get("CodeSigningConfigArn")
+    if signing:
+        call.shoal.code_signing.check_exists(signing)
+    fv = await _service(call).create(call.params)
+    if signing:
+        _link_code_signing(call, fv.name, signing)
+    return configuration(fv)
+
+
+def _link_code_signing(call: Call, name: str, arn: str) -> None:
+    """CreateFunction's CodeSigningConfigArn: linked once the function exists. The config was
+    checked before; if it was deleted while the package was saved, the function goes too, so a
+    failed create leaves nothing behind."""
+    try:
+        call.shoal.code_signing.link(name, arn)
+    except Exception:
+        _service(call).delete(name, None)
+        raise
 
 
 @lambda_api.handles("GetFunction")
