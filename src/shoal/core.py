@@ -23,6 +23,7 @@ COMPONENTS: list[tuple[str, str]] = [
     ("functions", "shoal.functions.service:FunctionService"),
     ("filesystems", "shoal.filesystems.service:FileSystemService"),
     ("code_signing", "shoal.functions.codesigning:CodeSigningService"),
+    ("vpc", "shoal.vpc.service:VpcService"),
     ("invoker", "shoal.invocation.invoker:Invoker"),
     ("async_queue", "shoal.invocation.asyncq:AsyncQueue"),
     ("gateway", "shoal.gateway.service:GatewayService"),
@@ -38,6 +39,7 @@ API_MODULES = [
     "shoal.api.lambda_concurrency",
     "shoal.api.lambda_event_config",
     "shoal.api.lambda_code_signing",
+    "shoal.api.ec2",
 ]
 
 

@@ -22,6 +22,17 @@ class FileSystemConfig:
 
 
 @dataclass(frozen=True)
+class VpcConfig:
+    """A function's VpcConfig, checked against the EC2 model when set (``vpc_id`` is the
+    subnets' VPC; empty lists and ``""`` once a VPC configuration was removed)."""
+
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    vpc_id: str = ""
+    ipv6_allowed_for_dual_stack: bool = False
+
+
+@dataclass(frozen=True)
 class FunctionVersion:
     name: str
     version: str  # "$LATEST" or "1", "2"...
@@ -49,6 +60,7 @@ class FunctionVersion:
     # Shoal extension: new environments are forked from one whose init already ran.
     snapshot_start: bool = False
     architectures: tuple[str, ...] = ("x86_64",)
+    vpc_config: VpcConfig | None = None
 
     @property
     def qualified_arn(self) -> str:
@@ -70,6 +82,12 @@ class FunctionVersion:
             FileSystemConfig(**c) for c in doc.get("file_system_configs", ())
         )
         doc["architectures"] = tuple(doc.get("architectures", ("x86_64",)))
+        vpc = doc.get("vpc_config")
+        if vpc is not None:
+            doc["vpc_config"] = VpcConfig(
+                tuple(vpc["subnet_ids"]), tuple(vpc["security_group_ids"]), vpc["vpc_id"],
+                vpc["ipv6_allowed_for_dual_stack"],
+            )  # fmt: skip
         return cls(**doc)
 
 
