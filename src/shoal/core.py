@@ -24,6 +24,7 @@ COMPONENTS: list[tuple[str, str]] = [
     ("filesystems", "shoal.filesystems.service:FileSystemService"),
     ("code_signing", "shoal.functions.codesigning:CodeSigningService"),
     ("vpc", "shoal.vpc.service:VpcService"),
+    ("permissions", "shoal.functions.permissions:PermissionService"),
     ("invoker", "shoal.invocation.invoker:Invoker"),
     ("async_queue", "shoal.invocation.asyncq:AsyncQueue"),
     ("gateway", "shoal.gateway.service:GatewayService"),
@@ -40,6 +41,7 @@ API_MODULES = [
     "shoal.api.lambda_event_config",
     "shoal.api.lambda_code_signing",
     "shoal.api.ec2",
+    "shoal.api.lambda_permissions",
 ]
 
 
