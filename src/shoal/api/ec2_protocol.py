@@ -36,6 +36,10 @@ from shoal.errors import AwsError
 XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 # Keys every request carries that are not input members (SigV4 presigning adds X-Amz-*).
 ENVELOPE = frozenset({"Action", "Version"})
+# No input shape nests deeper than a few levels (Filter.1.Value.2 is four); a key beyond these
+# bounds is not a member of anything, and indexing its prefixes would cost its length squared.
+MAX_KEY_PARTS = 12
+MAX_KEY_LENGTH = 512
 
 
 # ---------------------------------------------------------------------------------- input
@@ -59,6 +63,8 @@ class _Form:
         self.values = form
         self.prefixes: set[str] = set()
         for key in form:
+            if len(key) > MAX_KEY_LENGTH or key.count(".") >= MAX_KEY_PARTS:
+                raise AwsError("UnknownParameter", f"The parameter {key[:64]} is not recognized")
             parts = key.split(".")
             for i in range(1, len(parts)):
                 self.prefixes.add(".".join(parts[:i]))

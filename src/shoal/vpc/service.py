@@ -159,8 +159,14 @@ class VpcService:
                    zone_id=z.id, default_for_az=True, map_public_ip_on_launch=True)
             for z, cidr in zip(made, zones.default_subnet_cidrs(len(made)), strict=True)
         ]  # fmt: skip
-        self._put(replace(vpc, enable_dns_hostnames=True), group, *subnets)
+        made_objects: tuple[Any, ...] = (replace(vpc, enable_dns_hostnames=True), group, *subnets)
+        # All of it on disk, the region's mark included, before any of it is visible: a failed
+        # write leaves the region unmade, to be made again whole.
+        for o in made_objects:
+            self.store.put(KINDS[type(o)], o.id, o.to_doc())
         self.store.put(REGION_KIND, region, {"default_vpc": vpc.id})
+        for o in made_objects:
+            self._objects[o.id] = o
         self._regions.add(region)
 
     # ------------------------------------------------------------------ VPCs
