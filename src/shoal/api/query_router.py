@@ -38,6 +38,9 @@ log = logging.getLogger("shoal.api")
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 FORM = "application/x-www-form-urlencoded"
+# A region as AWS spells them (us-east-1, us-gov-west-1, cn-north-1...): state is kept per
+# region, so an arbitrary scope must not conjure up a new one.
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,9 @@ class QueryRouter:
         if service is None:
             return _unknown_service(name, form["Action"])
         region = scope.region if scope else shoal.settings.region
+        if not _REGION.match(region):
+            error = AwsError("AuthFailure", "Credential should be scoped to a valid region.", 401)
+            return ec2_protocol.serialize_error(error, str(uuid.uuid4()))
         return await service.answer(shoal, form, headers, base_url, region)
 
 
