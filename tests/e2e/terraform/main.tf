@@ -65,6 +65,27 @@ data "aws_security_group" "default" {
   name   = "default"
 }
 
+# NFS from the function's interfaces to the mount target's, as the seed's set-up opens it.
+resource "aws_security_group" "nfs" {
+  name        = "tf-message-wall-nfs"
+  description = "NFS between the MessageWall function and its file system"
+  vpc_id      = data.aws_vpc.default.id
+
+  ingress {
+    from_port = 2049
+    to_port   = 2049
+    protocol  = "tcp"
+    self      = true
+  }
+
+  egress {
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+
 resource "aws_efs_file_system" "wall" {
   creation_token = "tf-message-wall"
   tags = {
@@ -75,7 +96,7 @@ resource "aws_efs_file_system" "wall" {
 resource "aws_efs_mount_target" "wall" {
   file_system_id  = aws_efs_file_system.wall.id
   subnet_id       = sort(data.aws_subnets.default.ids)[0]
-  security_groups = [data.aws_security_group.default.id]
+  security_groups = [data.aws_security_group.default.id, aws_security_group.nfs.id]
 }
 
 resource "aws_efs_access_point" "wall" {
@@ -122,7 +143,7 @@ resource "aws_lambda_function" "wall" {
 
   vpc_config {
     subnet_ids         = sort(data.aws_subnets.default.ids)
-    security_group_ids = [data.aws_security_group.default.id]
+    security_group_ids = [aws_security_group.nfs.id]
   }
 
   depends_on = [aws_efs_mount_target.wall, aws_efs_file_system_policy.wall]
