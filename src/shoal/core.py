@@ -41,6 +41,7 @@ API_MODULES = [
     "shoal.api.lambda_event_config",
     "shoal.api.lambda_code_signing",
     "shoal.api.ec2",
+    "shoal.api.ec2_groups",
     "shoal.api.lambda_permissions",
 ]
 

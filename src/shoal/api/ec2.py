@@ -13,21 +13,21 @@ from typing import Any
 
 from shoal.api.query_router import FormCall, ec2_api
 from shoal.errors import AwsError
-from shoal.vpc import filters, rules, zones
-from shoal.vpc.models import NetworkInterface, Rule, SecurityGroup, Subnet, Tags, Vpc
+from shoal.vpc import filters, zones
+from shoal.vpc.models import NetworkInterface, Subnet, Tags, Vpc
 from shoal.vpc.service import VpcService
 
 
-def _svc(call: FormCall) -> VpcService:
+def vpc_service(call: FormCall) -> VpcService:
     service: VpcService = call.shoal.vpc
     return service
 
 
-def _tags(tags: Tags) -> list[dict[str, str]]:
+def tag_list(tags: Tags) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags]
 
 
-def _spec_tags(params: Mapping[str, Any], kind: str) -> Tags:
+def spec_tags(params: Mapping[str, Any], kind: str) -> Tags:
     out: list[tuple[str, str]] = []
     for spec in params.get("TagSpecifications") or ():
         if spec.get("ResourceType", kind) == kind:
@@ -35,7 +35,7 @@ def _spec_tags(params: Mapping[str, Any], kind: str) -> Tags:
     return tuple(out)
 
 
-def _account(call: FormCall) -> str:
+def account(call: FormCall) -> str:
     return str(call.shoal.settings.account_id)
 
 
@@ -63,7 +63,7 @@ async def describe_availability_zones(call: FormCall) -> dict[str, Any]:
 
 @ec2_api.handles("DescribeAccountAttributes")
 async def describe_account_attributes(call: FormCall) -> dict[str, Any]:
-    default = _svc(call).default_vpc(call.region)
+    default = vpc_service(call).default_vpc(call.region)
     values = {
         "supported-platforms": ["VPC"],
         "default-vpc": [default.id if default else "none"],
@@ -84,9 +84,9 @@ async def describe_account_attributes(call: FormCall) -> dict[str, Any]:
 
 def _vpc(call: FormCall, v: Vpc) -> dict[str, Any]:
     return {
-        "VpcId": v.id, "OwnerId": _account(call), "State": "available", "CidrBlock": v.cidr,
+        "VpcId": v.id, "OwnerId": account(call), "State": "available", "CidrBlock": v.cidr,
         "DhcpOptionsId": v.dhcp_options_id, "InstanceTenancy": v.instance_tenancy,
-        "IsDefault": v.is_default, "Tags": _tags(v.tags),
+        "IsDefault": v.is_default, "Tags": tag_list(v.tags),
         "CidrBlockAssociationSet": [{"AssociationId": v.cidr_association_id, "CidrBlock": v.cidr,
                                      "CidrBlockState": {"State": "associated"}}],
         "Ipv6CidrBlockAssociationSet": [],
@@ -96,7 +96,7 @@ def _vpc(call: FormCall, v: Vpc) -> dict[str, Any]:
 
 @ec2_api.handles("DescribeVpcs")
 async def describe_vpcs(call: FormCall) -> dict[str, Any]:
-    found = _svc(call).pick(Vpc, call.region, call.params.get("VpcIds"))
+    found = vpc_service(call).pick(Vpc, call.region, call.params.get("VpcIds"))
     return {"Vpcs": [_vpc(call, v) for v in filters.apply(found, call.params.get("Filters"))]}
 
 
@@ -104,15 +104,15 @@ async def describe_vpcs(call: FormCall) -> dict[str, Any]:
 async def create_vpc(call: FormCall) -> dict[str, Any]:
     if "CidrBlock" not in call.params:
         raise AwsError("MissingParameter", "The request must contain the parameter CidrBlock")
-    vpc = _svc(call).create_vpc(
-        call.region, call.params["CidrBlock"], _spec_tags(call.params, "vpc")
+    vpc = vpc_service(call).create_vpc(
+        call.region, call.params["CidrBlock"], spec_tags(call.params, "vpc")
     )
     return {"Vpc": {**_vpc(call, vpc), "State": "pending"}}
 
 
 @ec2_api.handles("DeleteVpc")
 async def delete_vpc(call: FormCall) -> None:
-    _svc(call).delete_vpc(call.region, call.params["VpcId"])
+    vpc_service(call).delete_vpc(call.region, call.params["VpcId"])
 
 
 _VPC_ATTRIBUTES = {
@@ -124,7 +124,7 @@ _VPC_ATTRIBUTES = {
 
 @ec2_api.handles("DescribeVpcAttribute")
 async def describe_vpc_attribute(call: FormCall) -> dict[str, Any]:
-    vpc = _svc(call).get(Vpc, call.region, call.params["VpcId"])
+    vpc = vpc_service(call).get(Vpc, call.region, call.params["VpcId"])
     member, attr = _VPC_ATTRIBUTES[call.params["Attribute"]]
     value = bool(getattr(vpc, attr)) if attr else False
     return {"VpcId": vpc.id, member: {"Value": value}}
@@ -137,15 +137,15 @@ async def modify_vpc_attribute(call: FormCall) -> None:
         for member, attr in _VPC_ATTRIBUTES.values()
         if attr and member in call.params
     }
-    _svc(call).modify_vpc(call.region, call.params["VpcId"], **changes)
+    vpc_service(call).modify_vpc(call.region, call.params["VpcId"], **changes)
 
 
 @ec2_api.handles("DescribeRouteTables")
 async def describe_route_tables(call: FormCall) -> dict[str, Any]:
     """Each VPC's main route table, with its local route (the model has no others)."""
     tables = []
-    for v in _svc(call).vpcs(call.region):
-        table = {"RouteTableId": v.main_route_table_id, "VpcId": v.id, "OwnerId": _account(call),
+    for v in vpc_service(call).vpcs(call.region):
+        table = {"RouteTableId": v.main_route_table_id, "VpcId": v.id, "OwnerId": account(call),
                  "Routes": [{"DestinationCidrBlock": v.cidr, "GatewayId": "local",
                              "Origin": "CreateRouteTable", "State": "active"}],
                  "Associations": [{"Main": True, "RouteTableId": v.main_route_table_id,
@@ -174,16 +174,16 @@ def _table_matches(table: dict[str, Any], f: Mapping[str, Any]) -> bool:
 
 
 def _subnet(call: FormCall, s: Subnet) -> dict[str, Any]:
-    used = sum(1 for e in _svc(call).interfaces(call.region) if e.subnet_id == s.id)
+    used = sum(1 for e in vpc_service(call).interfaces(call.region) if e.subnet_id == s.id)
     size = 2 ** (32 - int(s.cidr.split("/")[1]))
     return {
-        "SubnetId": s.id, "SubnetArn": f"arn:aws:ec2:{s.region}:{_account(call)}:subnet/{s.id}",
+        "SubnetId": s.id, "SubnetArn": f"arn:aws:ec2:{s.region}:{account(call)}:subnet/{s.id}",
         "VpcId": s.vpc_id, "CidrBlock": s.cidr, "AvailabilityZone": s.zone,
-        "AvailabilityZoneId": s.zone_id, "State": "available", "OwnerId": _account(call),
+        "AvailabilityZoneId": s.zone_id, "State": "available", "OwnerId": account(call),
         "AvailableIpAddressCount": size - 5 - used, "DefaultForAz": s.default_for_az,
         "MapPublicIpOnLaunch": s.map_public_ip_on_launch, "MapCustomerOwnedIpOnLaunch": False,
         "AssignIpv6AddressOnCreation": False, "Ipv6CidrBlockAssociationSet": [],
-        "Ipv6Native": False, "EnableDns64": False, "Tags": _tags(s.tags),
+        "Ipv6Native": False, "EnableDns64": False, "Tags": tag_list(s.tags),
         "PrivateDnsNameOptionsOnLaunch": {"HostnameType": "ip-name",
                                           "EnableResourceNameDnsARecord": False,
                                           "EnableResourceNameDnsAAAARecord": False},
@@ -193,7 +193,7 @@ def _subnet(call: FormCall, s: Subnet) -> dict[str, Any]:
 
 @ec2_api.handles("DescribeSubnets")
 async def describe_subnets(call: FormCall) -> dict[str, Any]:
-    found = _svc(call).pick(Subnet, call.region, call.params.get("SubnetIds"))
+    found = vpc_service(call).pick(Subnet, call.region, call.params.get("SubnetIds"))
     found = filters.apply(found, call.params.get("Filters"))
     return {"Subnets": [_subnet(call, s) for s in found]}
 
@@ -203,162 +203,32 @@ async def create_subnet(call: FormCall) -> dict[str, Any]:
     p = call.params
     if "CidrBlock" not in p:
         raise AwsError("MissingParameter", "The request must contain the parameter CidrBlock")
-    subnet = _svc(call).create_subnet(
+    subnet = vpc_service(call).create_subnet(
         call.region, p["VpcId"], p["CidrBlock"], p.get("AvailabilityZone") or
-        p.get("AvailabilityZoneId"), _spec_tags(p, "subnet"),
+        p.get("AvailabilityZoneId"), spec_tags(p, "subnet"),
     )  # fmt: skip
     return {"Subnet": _subnet(call, subnet)}
 
 
 @ec2_api.handles("DeleteSubnet")
 async def delete_subnet(call: FormCall) -> None:
-    _svc(call).delete_subnet(call.region, call.params["SubnetId"])
-
-
-# ------------------------------------------------------------------------ security groups
-
-
-def _permissions(call: FormCall, group: SecurityGroup, egress: bool) -> list[dict[str, Any]]:
-    out = rules.to_permissions(r for r in group.rules if r.egress == egress)
-    for p in out:
-        for pair in p["UserIdGroupPairs"]:
-            pair["UserId"] = _account(call)
-    return out
-
-
-def _group(call: FormCall, g: SecurityGroup) -> dict[str, Any]:
-    return {
-        "GroupId": g.id, "GroupName": g.name, "Description": g.description, "VpcId": g.vpc_id,
-        "OwnerId": _account(call), "Tags": _tags(g.tags),
-        "SecurityGroupArn": f"arn:aws:ec2:{g.region}:{_account(call)}:security-group/{g.id}",
-        "IpPermissions": _permissions(call, g, False),
-        "IpPermissionsEgress": _permissions(call, g, True),
-    }  # fmt: skip
-
-
-@ec2_api.handles("DescribeSecurityGroups")
-async def describe_security_groups(call: FormCall) -> dict[str, Any]:
-    svc = _svc(call)
-    found = svc.pick(SecurityGroup, call.region, call.params.get("GroupIds"))
-    for name in call.params.get("GroupNames") or ():
-        svc.group_by(call.region, None, name)  # refuses a name the default VPC lacks
-    if call.params.get("GroupNames"):
-        default = svc.default_vpc(call.region)
-        found = [g for g in found if g.name in call.params["GroupNames"]
-                 and default is not None and g.vpc_id == default.id]  # fmt: skip
-    found = filters.apply(found, call.params.get("Filters"))
-    return {"SecurityGroups": [_group(call, g) for g in found]}
-
-
-@ec2_api.handles("CreateSecurityGroup")
-async def create_security_group(call: FormCall) -> dict[str, Any]:
-    p = call.params
-    group = _svc(call).create_group(
-        call.region, p.get("VpcId"), p["GroupName"], p["Description"],
-        _spec_tags(p, "security-group"),
-    )  # fmt: skip
-    return {"GroupId": group.id, "Tags": _tags(group.tags),
-            "SecurityGroupArn": _group(call, group)["SecurityGroupArn"]}  # fmt: skip
-
-
-@ec2_api.handles("DeleteSecurityGroup")
-async def delete_security_group(call: FormCall) -> dict[str, Any]:
-    svc = _svc(call)
-    group = svc.group_by(call.region, call.params.get("GroupId"), call.params.get("GroupName"))
-    svc.delete_group(call.region, group)
-    return {"Return": True, "GroupId": group.id}
-
-
-def _change(call: FormCall, egress: bool, authorize: bool) -> dict[str, Any]:
-    p = call.params
-    svc = _svc(call)
-    group = svc.group_by(call.region, p.get("GroupId"), p.get("GroupName"))
-    wanted = rules.from_permissions(p.get("IpPermissions") or (), egress)
-    wanted += rules.from_flat(p, egress)
-    if not authorize:
-        by_id = {r.id: r for r in group.rules}
-        for rule_id in p.get("SecurityGroupRuleIds") or ():
-            if rule_id not in by_id:
-                message = f"The security group rule ID '{rule_id}' does not exist"
-                raise AwsError("InvalidSecurityGroupRuleId.NotFound", message)
-            wanted.append(by_id[rule_id])
-    svc.change_rules(group, wanted if authorize else [], [] if authorize else wanted)
-    if not authorize:
-        return {"Return": True}
-    return {"Return": True, "SecurityGroupRules": [_rule(call, group, r) for r in wanted]}
-
-
-def _rule(call: FormCall, group: SecurityGroup, r: Rule) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "SecurityGroupRuleId": r.id, "GroupId": group.id, "GroupOwnerId": _account(call),
-        "IsEgress": r.egress, "IpProtocol": r.protocol, "FromPort": r.from_port,
-        "ToPort": r.to_port, "CidrIpv4": r.cidr_ipv4, "CidrIpv6": r.cidr_ipv6,
-        "PrefixListId": r.prefix_list_id, "Description": r.description, "Tags": [],
-        "SecurityGroupRuleArn": f"arn:aws:ec2:{group.region}:{_account(call)}:"
-                                f"security-group-rule/{r.id}",
-    }  # fmt: skip
-    if r.from_port is None:
-        out["FromPort"] = out["ToPort"] = -1
-    if r.group_id:
-        out["ReferencedGroupInfo"] = {"GroupId": r.group_id, "UserId": _account(call)}
-    return out
-
-
-@ec2_api.handles("AuthorizeSecurityGroupIngress")
-async def authorize_ingress(call: FormCall) -> dict[str, Any]:
-    return _change(call, egress=False, authorize=True)
-
-
-@ec2_api.handles("AuthorizeSecurityGroupEgress")
-async def authorize_egress(call: FormCall) -> dict[str, Any]:
-    return _change(call, egress=True, authorize=True)
-
-
-@ec2_api.handles("RevokeSecurityGroupIngress")
-async def revoke_ingress(call: FormCall) -> dict[str, Any]:
-    return _change(call, egress=False, authorize=False)
-
-
-@ec2_api.handles("RevokeSecurityGroupEgress")
-async def revoke_egress(call: FormCall) -> dict[str, Any]:
-    return _change(call, egress=True, authorize=False)
-
-
-@ec2_api.handles("DescribeSecurityGroupRules")
-async def describe_security_group_rules(call: FormCall) -> dict[str, Any]:
-    wanted_ids = set(call.params.get("SecurityGroupRuleIds") or ())
-    out = []
-    for group in _svc(call).groups(call.region):
-        for r in group.rules:
-            rendered = _rule(call, group, r)
-            if wanted_ids and r.id not in wanted_ids:
-                continue
-            if all(_rule_matches(rendered, f) for f in call.params.get("Filters") or ()):
-                out.append(rendered)
-    return {"SecurityGroupRules": out}
-
-
-def _rule_matches(rule: dict[str, Any], f: Mapping[str, Any]) -> bool:
-    key = {"group-id": "GroupId", "security-group-rule-id": "SecurityGroupRuleId"}.get(f["Name"])
-    if key is None:
-        raise AwsError("InvalidParameterValue", f"The filter '{f['Name']}' is invalid")
-    return rule[key] in (f.get("Values") or ())
+    vpc_service(call).delete_subnet(call.region, call.params["SubnetId"])
 
 
 # ------------------------------------------------------------------------ interfaces and tags
 
 
 def _interface(call: FormCall, e: NetworkInterface) -> dict[str, Any]:
-    svc = _svc(call)
+    svc = vpc_service(call)
     names = {g.id: g.name for g in svc.groups(call.region)}
     return {
         "NetworkInterfaceId": e.id, "SubnetId": e.subnet_id, "VpcId": e.vpc_id,
         "AvailabilityZone": e.zone, "AvailabilityZoneId": e.zone_id, "Description": e.description,
         "Groups": [{"GroupId": g, "GroupName": names.get(g, "")} for g in e.groups],
-        "InterfaceType": e.interface_type, "MacAddress": e.mac, "OwnerId": _account(call),
+        "InterfaceType": e.interface_type, "MacAddress": e.mac, "OwnerId": account(call),
         "PrivateIpAddress": e.private_ip, "RequesterId": e.requester_id,
         "RequesterManaged": e.requester_managed, "SourceDestCheck": True,
-        "Status": "in-use" if e.owner else "available", "TagSet": _tags(e.tags),
+        "Status": "in-use" if e.owner else "available", "TagSet": tag_list(e.tags),
         "PrivateIpAddresses": [{"Primary": True, "PrivateIpAddress": e.private_ip}],
         "Ipv6Addresses": [],
     }  # fmt: skip
@@ -366,14 +236,15 @@ def _interface(call: FormCall, e: NetworkInterface) -> dict[str, Any]:
 
 @ec2_api.handles("DescribeNetworkInterfaces")
 async def describe_network_interfaces(call: FormCall) -> dict[str, Any]:
-    found = _svc(call).pick(NetworkInterface, call.region, call.params.get("NetworkInterfaceIds"))
+    ids = call.params.get("NetworkInterfaceIds")
+    found = vpc_service(call).pick(NetworkInterface, call.region, ids)
     found = filters.apply(found, call.params.get("Filters"))
     return {"NetworkInterfaces": [_interface(call, e) for e in found]}
 
 
 @ec2_api.handles("DeleteNetworkInterface")
 async def delete_network_interface(call: FormCall) -> None:
-    svc = _svc(call)
+    svc = vpc_service(call)
     eni = svc.get(NetworkInterface, call.region, call.params["NetworkInterfaceId"])
     if eni.owner is not None:
         raise AwsError(
@@ -389,7 +260,7 @@ async def create_tags(call: FormCall) -> None:
     def change(tags: Tags) -> Tags:
         return tuple(t for t in tags if t[0] not in keys) + tuple(new)
 
-    _svc(call).retag(call.region, call.params["Resources"], change)
+    vpc_service(call).retag(call.region, call.params["Resources"], change)
 
 
 @ec2_api.handles("DeleteTags")
@@ -401,5 +272,5 @@ async def delete_tags(call: FormCall) -> None:
             return False  # no Tags: every tag goes
         return tag[0] not in gone or gone[tag[0]] not in (None, tag[1])
 
-    _svc(call).retag(call.region, call.params["Resources"],
+    vpc_service(call).retag(call.region, call.params["Resources"],
                      lambda tags: tuple(t for t in tags if keep(t)))  # fmt: skip
