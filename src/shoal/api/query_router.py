@@ -108,6 +108,11 @@ class FormApiService:
             if handler is None:
                 raise AwsError("UnsupportedOperation", f"Shoal does not implement {action}", 501)
             params = ec2_protocol.parse_input(self.model, op.input, form)
+            if params.pop("DryRun", False):
+                # Shoal authorizes every caller (no IAM yet), so a dry run would succeed.
+                raise AwsError(
+                    "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412
+                )
             result = await handler(FormCall(action, params, shoal, headers, base_url, region))
             return ec2_protocol.serialize_output(self.model, action, op.output, result, request_id)
         except AwsError as e:

@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ShoalServer, start_server
+from conftest import ShoalServer, create_function, start_server
 
 
 def ec2_in(server: ShoalServer, region: str) -> Any:
@@ -165,6 +165,10 @@ def test_protocol_errors_in_ec2s_shape(server: ShoalServer) -> None:
     status, body = _post(server, "Action=DeleteVpc&Version=2016-11-15")
     assert (status, "<Code>MissingParameter</Code>" in body) == (400, True)
     assert "The request must contain the parameter VpcId" in body
+    status, body = _post(server, "Action=CreateVpc&Version=2016-11-15&CidrBlock=10.1.0.0/16"
+                                 "&DryRun=true")  # fmt: skip
+    assert (status, "<Code>DryRunOperation</Code>" in body) == (412, True)
+    assert "10.1.0.0/16" not in _post(server, "Action=DescribeVpcs&Version=2016-11-15")[1]
     status, body = _post(server, "Action=DescribeVpcs&Version=2016-11-15&MaxResults=lots")
     assert (status, "<Code>InvalidParameterValue</Code>" in body) == (400, True)
     # Unsigned: the Version tells EC2 apart. The answer is EC2's XML, with requestId first.
@@ -196,6 +200,11 @@ def test_ec2_metadata_survives_restart(tmp_path: Path) -> None:
         ec2.authorize_security_group_ingress(
             GroupId=group_id, IpProtocol="tcp", FromPort=5432, ToPort=5432, CidrIp="10.9.0.0/16"
         )
+        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+        lam = srv.client("lambda")
+        name = create_function(lam, VpcConfig={"SubnetIds": [subnet],
+                                               "SecurityGroupIds": [group_id]})  # fmt: skip
+        enis = ec2.describe_network_interfaces()["NetworkInterfaces"]
     finally:
         srv.stop()
     srv = start_server(tmp_path / "data")
@@ -205,5 +214,10 @@ def test_ec2_metadata_survives_restart(tmp_path: Path) -> None:
         assert ids == {default, vpc_id}  # the default VPC is not made twice
         (g,) = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
         assert g["IpPermissions"][0]["FromPort"] == 5432
+        # The function's interface is the same one, and still goes with the function.
+        assert ec2.describe_network_interfaces()["NetworkInterfaces"] == enis
+        srv.client("lambda").delete_function(FunctionName=name)
+        assert ec2.describe_network_interfaces()["NetworkInterfaces"] == []
+        ec2.delete_subnet(SubnetId=subnet)
     finally:
         srv.stop()
