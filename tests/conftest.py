@@ -167,6 +167,15 @@ def create_function(
     return name
 
 
+def default_subnet(srv: ShoalServer, zone: str = "us-east-1a") -> str:
+    """The default VPC's subnet in ``zone`` (Shoal makes it on first use of the region)."""
+    (subnet,) = srv.client("ec2").describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]},
+                 {"Name": "availability-zone", "Values": [zone]}]
+    )["Subnets"]  # fmt: skip
+    return str(subnet["SubnetId"])
+
+
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
     """Poll ``predicate`` until it returns a truthy value (for state owned by another process)."""
     deadline = time.monotonic() + timeout

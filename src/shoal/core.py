@@ -24,6 +24,9 @@ COMPONENTS: list[tuple[str, str]] = [
     ("functions", "shoal.functions.service:FunctionService"),
     ("filesystems", "shoal.filesystems.service:FileSystemService"),
     ("fs_settings", "shoal.filesystems.fs_settings:FileSystemSettings"),
+    ("code_signing", "shoal.functions.codesigning:CodeSigningService"),
+    ("vpc", "shoal.vpc.service:VpcService"),
+    ("permissions", "shoal.functions.permissions:PermissionService"),
     ("invoker", "shoal.invocation.invoker:Invoker"),
     ("async_queue", "shoal.invocation.asyncq:AsyncQueue"),
     ("gateway", "shoal.gateway.service:GatewayService"),
@@ -40,6 +43,10 @@ API_MODULES = [
     "shoal.api.lambda_event_config",
     "shoal.api.lambda_layers",
     "shoal.api.lambda_event_sources",
+    "shoal.api.lambda_code_signing",
+    "shoal.api.ec2",
+    "shoal.api.ec2_groups",
+    "shoal.api.lambda_permissions",
 ]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ShoalServer, create_function, start_server, wait_for
+from conftest import ShoalServer, create_function, default_subnet, start_server, wait_for
 from seed_setup import seed_access_point
 
 pytestmark = pytest.mark.nfs
@@ -58,7 +58,7 @@ def make_target(srv: ShoalServer) -> tuple[str, str, str, str, int]:
     efs = srv.client("efs")
     ap = seed_access_point(efs, "nfs")
     fs_id = ap["FileSystemId"]
-    mt_id = efs.create_mount_target(FileSystemId=fs_id, SubnetId="subnet-0123456789abcdef0")[
+    mt_id = efs.create_mount_target(FileSystemId=fs_id, SubnetId=default_subnet(srv))[
         "MountTargetId"
     ]
 

@@ -174,6 +174,27 @@ def test_efs_and_apigateway_management_are_guarded(server: ShoalServer, efs_clie
     assert status == 201
 
 
+def test_ec2_management_is_guarded(server: ShoalServer) -> None:
+    """A forged form POST to the query protocol's "/" is refused in EC2's XML error shape,
+    which boto3 parses; the VPC is not made."""
+    ec2: Any = server.client("ec2")
+
+    def forge(request: Any, **_: Any) -> None:
+        request.headers["Origin"] = EVIL
+
+    ec2.meta.events.register("before-send.ec2.CreateVpc", forge)
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        ec2.create_vpc(CidrBlock="10.77.0.0/16")
+    error = caught.value.response["Error"]
+    assert (error["Code"], error["Message"]) == (
+        "UnauthorizedOperation",
+        "cross-origin request refused",
+    )
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    cidrs = {v["CidrBlock"] for v in server.client("ec2").describe_vpcs()["Vpcs"]}
+    assert "10.77.0.0/16" not in cidrs
+
+
 def test_boto3_reads_the_refusal_as_access_denied(server: ShoalServer) -> None:
     """The refusal parses in botocore as AccessDeniedException with the reason."""
     lam: Any = server.client("lambda")

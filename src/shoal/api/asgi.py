@@ -1,7 +1,8 @@
 """The ASGI application: one port for every AWS API and for the HTTP triggers.
 
 Routing is by path prefix: ``/v2/`` is API Gateway v2, ``/2015-02-01/`` is EFS, other
-``/20YY-MM-DD/`` paths are Lambda, ``/shoal/`` is Shoal's own API (logs, health); components may
+``/20YY-MM-DD/`` paths are Lambda, ``/`` with ``Action=`` is EC2 (:mod:`shoal.api.query_router`),
+``/shoal/`` is Shoal's own API (logs, health); components may
 mount their own ASGI apps on a prefix (the HTTP gateway does). The body is read whole, up to
 :data:`MAX_BODY`, before dispatch.
 """
@@ -18,6 +19,7 @@ from shoal.api import admission
 from shoal.api.bodies import ASGIApp, BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.api.codec import HttpResponse
 from shoal.api.dispatch import ApiService, apigatewayv2_api, efs_api, lambda_api
+from shoal.api.query_router import QueryRouter, query_router
 from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
 
 if TYPE_CHECKING:
@@ -103,7 +105,9 @@ class ShoalApp:
         self.mounts.append((prefix, app))
         self.mounts.sort(key=lambda m: -len(m[0]))
 
-    def _service(self, path: str) -> ApiService | None:
+    def _service(self, path: str) -> ApiService | QueryRouter | None:
+        if path == "/":  # Action= protocols (EC2), told apart by their credential scope
+            return query_router
         if path.startswith("/v2/"):
             return apigatewayv2_api
         if path.startswith("/2015-02-01/"):
@@ -181,6 +185,8 @@ class ShoalApp:
         if reason is None:
             return None
         service = None if gateway else self._service(path)
+        if isinstance(service, QueryRouter):
+            return service.refused(reason)
         return admission.refused(reason, service.model.name if service else None, gateway)
 
     def _shoal_api(self, path: str, scope: Scope) -> HttpResponse:

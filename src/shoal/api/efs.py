@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from shoal.api import efs_network
 from shoal.api.dispatch import Call, efs_api
 from shoal.filesystems.fs_settings import FileSystemSettings
 from shoal.filesystems.models import (
@@ -20,6 +21,7 @@ from shoal.filesystems.models import (
 )
 from shoal.filesystems.rules import bad_request
 from shoal.filesystems.service import FileSystemService
+from shoal.vpc import zones
 
 T = TypeVar("T")
 DEFAULT_PAGE = 100
@@ -54,10 +56,10 @@ def _page(items: list[T], key: Callable[[T], str], marker: str | None, limit: in
 # ------------------------------------------------------------------------ file systems
 
 
-def _zone_id(svc: FileSystemService) -> str:
-    """AWS's zone id for the one modelled zone: us-east-1 -> use1-az1."""
-    parts = svc.settings.region.split("-")
-    return f"{parts[0]}{parts[1][:1]}{parts[-1]}-az1"
+def _zone_id(svc: FileSystemService, name: str) -> str | None:
+    """AWS's zone id of a modelled zone: us-east-1b -> use1-az2 (see shoal.vpc.zones)."""
+    zone = zones.zone(svc.settings.region, name)
+    return zone.id if zone else None
 
 
 async def _describe_fs(svc: FileSystemService, fs: FileSystem, state: str | None = None
@@ -85,7 +87,7 @@ async def _describe_fs(svc: FileSystemService, fs: FileSystem, state: str | None
         "ThroughputMode": fs.throughput_mode,
         "ProvisionedThroughputInMibps": fs.provisioned_throughput,
         "AvailabilityZoneName": fs.availability_zone,
-        "AvailabilityZoneId": _zone_id(svc) if fs.availability_zone else None,
+        "AvailabilityZoneId": _zone_id(svc, fs.availability_zone) if fs.availability_zone else None,
         "Tags": _tags(fs.tags),
         "FileSystemProtection": {"ReplicationOverwriteProtection": "ENABLED"},
     }
@@ -242,7 +244,7 @@ async def delete_file_system_policy(call: Call) -> None:
 # ------------------------------------------------------------------------ mount targets
 
 
-def _describe_mt(svc: FileSystemService, t: MountTarget) -> dict[str, Any]:
+def _describe_mt(call: Call, t: MountTarget) -> dict[str, Any]:
     return {
         "OwnerId": t.owner_id,
         "MountTargetId": t.id,
@@ -250,10 +252,8 @@ def _describe_mt(svc: FileSystemService, t: MountTarget) -> dict[str, Any]:
         "SubnetId": t.subnet_id,
         "LifeCycleState": t.lifecycle_state,
         "IpAddress": t.ip_address,
-        "NetworkInterfaceId": "eni-" + t.id.removeprefix("fsmt-"),
         "AvailabilityZoneName": t.availability_zone,
-        "AvailabilityZoneId": _zone_id(svc),
-        "VpcId": "vpc-" + t.file_system_id.removeprefix("fs-"),
+        **efs_network.describe(call, t),  # NetworkInterfaceId, AvailabilityZoneId, VpcId
     }
 
 
@@ -262,7 +262,10 @@ async def create_mount_target(call: Call) -> dict[str, Any]:
     p = call.params
     svc = _svc(call)
     fs = svc.get_file_system(p["FileSystemId"])
-    return _describe_mt(svc, svc.targets.create(fs, p["SubnetId"], p.get("IpAddress")))
+    subnet, groups = efs_network.placement(call, fs, p)
+    target = svc.targets.create(fs, p["SubnetId"], p.get("IpAddress"), zone=subnet.zone)
+    efs_network.attach(call, target, subnet, groups)
+    return _describe_mt(call, target)
 
 
 @efs_api.handles("DescribeMountTargets")
@@ -283,7 +286,7 @@ async def describe_mount_targets(call: Call) -> dict[str, Any]:
         found = svc.targets.for_file_system(fs_id)
     page, next_marker = _page(found, lambda t: t.id, p.get("Marker"), p.get("MaxItems"))
     return {
-        "MountTargets": [_describe_mt(svc, t) for t in page],
+        "MountTargets": [_describe_mt(call, t) for t in page],
         "Marker": p.get("Marker"),
         "NextMarker": next_marker,
     }
@@ -292,12 +295,7 @@ async def describe_mount_targets(call: Call) -> dict[str, Any]:
 @efs_api.handles("DeleteMountTarget")
 async def delete_mount_target(call: Call) -> None:
     _svc(call).targets.delete(call.params["MountTargetId"])
-
-
-@efs_api.handles("DescribeMountTargetSecurityGroups")
-async def describe_mount_target_security_groups(call: Call) -> dict[str, Any]:
-    _svc(call).targets.get(call.params["MountTargetId"])
-    return {"SecurityGroups": []}
+    efs_network.detach(call, call.params["MountTargetId"])
 
 
 # ------------------------------------------------------------------------ tags

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from shoal.api.dispatch import Call, lambda_api
 from shoal.errors import invalid_parameter
-from shoal.functions.models import LATEST, Alias, FunctionVersion
+from shoal.functions.models import LATEST, Alias, FunctionVersion, VpcConfig
 from shoal.functions.service import FunctionService
 
 T = TypeVar("T")
@@ -62,6 +62,8 @@ def configuration(fv: FunctionVersion, qualified: bool = False) -> dict[str, Any
     }
     if fv.environment:
         out["Environment"] = {"Variables": dict(fv.environment)}
+    if fv.vpc_config is not None:
+        out["VpcConfig"] = _vpc_config(fv.vpc_config)
     if fv.file_system_configs:
         out["FileSystemConfigs"] = [
             {"Arn": c.arn, "LocalMountPath": c.local_mount_path} for c in fv.file_system_configs
@@ -74,6 +76,27 @@ def configuration(fv: FunctionVersion, qualified: bool = False) -> dict[str, Any
         out["LastUpdateStatusReason"] = fv.last_update_status_reason
         out["LastUpdateStatusReasonCode"] = fv.last_update_status_reason_code
     return out
+
+
+def _vpc_config(vpc: VpcConfig) -> dict[str, Any]:
+    return {
+        "SubnetIds": list(vpc.subnet_ids),
+        "SecurityGroupIds": list(vpc.security_group_ids),
+        "VpcId": vpc.vpc_id,
+        "Ipv6AllowedForDualStack": vpc.ipv6_allowed_for_dual_stack,
+    }
+
+
+def _checked_vpc(call: Call) -> dict[str, Any]:
+    """The input with its VpcConfig checked against the EC2 model and its VpcId filled in."""
+    params = call.params
+    vpc = getattr(call.shoal, "vpc", None)
+    if "VpcConfig" in params and vpc is not None:
+        from shoal.vpc.interfaces import lambda_vpc_config
+
+        region = call.shoal.settings.region
+        params = {**params, "VpcConfig": lambda_vpc_config(vpc, region, params["VpcConfig"])}
+    return params
 
 
 def alias_configuration(alias: Alias) -> dict[str, Any]:
@@ -122,7 +145,24 @@ def _version_key(fv: FunctionVersion) -> list[Any]:
 
 @lambda_api.handles("CreateFunction")
 async def create_function(call: Call) -> dict[str, Any]:
-    return configuration(await _service(call).create(call.params))
+    signing = call.params.get("CodeSigningConfigArn")
+    if signing:
+        call.shoal.code_signing.check_exists(signing)
+    fv = await _service(call).create(_checked_vpc(call))
+    if signing:
+        _link_code_signing(call, fv.name, signing)
+    return configuration(fv)
+
+
+def _link_code_signing(call: Call, name: str, arn: str) -> None:
+    """CreateFunction's CodeSigningConfigArn: linked once the function exists. The config was
+    checked before; if it was deleted while the package was saved, the function goes too, so a
+    failed create leaves nothing behind."""
+    try:
+        call.shoal.code_signing.link(name, arn)
+    except Exception:
+        _service(call).delete(name, None)
+        raise
 
 
 @lambda_api.handles("GetFunction")
@@ -178,7 +218,7 @@ async def update_function_code(call: Call) -> dict[str, Any]:
 
 @lambda_api.handles("UpdateFunctionConfiguration")
 async def update_function_configuration(call: Call) -> dict[str, Any]:
-    return configuration(await _service(call).update_configuration(call.params))
+    return configuration(await _service(call).update_configuration(_checked_vpc(call)))
 
 
 @lambda_api.handles("DeleteFunction")

@@ -23,7 +23,12 @@ import botocore
 Shape = dict[str, Any]
 
 # The model versions Shoal serves; the same files boto3 and the AWS CLI use.
-SERVICE_VERSIONS = {"lambda": "2015-03-31", "efs": "2015-02-01", "apigatewayv2": "2018-11-29"}
+SERVICE_VERSIONS = {
+    "lambda": "2015-03-31",
+    "efs": "2015-02-01",
+    "apigatewayv2": "2018-11-29",
+    "ec2": "2016-11-15",
+}
 
 
 @cache

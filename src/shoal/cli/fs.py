@@ -183,8 +183,18 @@ def _policy_delete(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ mount targets
 
 
+def _default_subnet(args: argparse.Namespace) -> str:
+    """The default VPC's subnet in the first zone, as the console offers it."""
+    subnets = client("ec2", args.endpoint_url).describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}]
+    )["Subnets"]
+    subnets.sort(key=lambda s: s["AvailabilityZone"])
+    return str(subnets[0]["SubnetId"])
+
+
 def _mt_create(args: argparse.Namespace) -> int:
-    kwargs = {"FileSystemId": args.file_system_id, "SubnetId": args.subnet_id}
+    subnet = args.subnet_id or _default_subnet(args)
+    kwargs = {"FileSystemId": args.file_system_id, "SubnetId": subnet}
     if args.ip_address:
         kwargs["IpAddress"] = args.ip_address
     print_json(_efs(args).create_mount_target(**kwargs))
@@ -367,7 +377,7 @@ def _register_mount_targets(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p = mt.add_parser("create", parents=[common], help="serve a file system over NFSv4")
     p.add_argument("file_system_id", metavar="FS_ID")
-    p.add_argument("--subnet-id", default="subnet-00000000000000000")
+    p.add_argument("--subnet-id", help="default: the default VPC's subnet in the first zone")
     p.add_argument("--ip-address")
     p.set_defaults(func=_mt_create)
     p = mt.add_parser("list", parents=[common], help="list a file system's mount targets")

@@ -87,15 +87,17 @@ class MountTargets:
 
     # ------------------------------------------------------------------ changes
 
-    def create(self, fs: FileSystem, subnet_id: str, ip_address: str | None) -> MountTarget:
+    def create(
+        self, fs: FileSystem, subnet_id: str, ip_address: str | None, zone: str | None = None
+    ) -> MountTarget:
+        """A mount target in ``zone`` (the subnet's, from the EC2 model), one per zone."""
         if fs.lifecycle_state != "available":
             raise AwsError(
                 "IncorrectFileSystemLifeCycleState",
                 f"File system '{fs.id}' is in state {fs.lifecycle_state}, not available.",
             )
-        zone = fs.availability_zone or f"{self.settings.region}a"
+        zone = zone or fs.availability_zone or f"{self.settings.region}a"
         if any(t.availability_zone == zone for t in self.for_file_system(fs.id)):
-            # One availability zone is modelled, so a file system has at most one target.
             raise AwsError(
                 "MountTargetConflict",
                 f"File system '{fs.id}' already has a mount target in availability zone {zone}.",

@@ -12,7 +12,7 @@ from typing import Any
 
 from shoal.errors import invalid_parameter
 from shoal.functions.code import Package
-from shoal.functions.models import LATEST, FileSystemConfig, FunctionVersion
+from shoal.functions.models import LATEST, FileSystemConfig, FunctionVersion, VpcConfig
 from shoal.functions.record import new_revision, now_iso
 
 # Members copied as they are onto the FunctionVersion attribute of the same meaning.
@@ -80,8 +80,20 @@ def apply(fv: FunctionVersion, params: Mapping[str, Any]) -> FunctionVersion:
         changes["layers"] = tuple(params["Layers"])
     if "TracingConfig" in params:
         changes["tracing_mode"] = params["TracingConfig"].get("Mode") or "PassThrough"
+    if "VpcConfig" in params:
+        changes["vpc_config"] = _vpc_config(params["VpcConfig"])
     if "SnapStart" in params:
         # Lambda's SnapStart setting turns on Shoal's snapshot starts (published versions
         # and, beyond Lambda, $LATEST too).
         changes["snapshot_start"] = params["SnapStart"].get("ApplyOn") == "PublishedVersions"
     return replace(fv, **changes)
+
+
+def _vpc_config(config: Mapping[str, Any]) -> VpcConfig:
+    """VpcConfig as checked against EC2 (``VpcId`` filled in by the API layer's check)."""
+    return VpcConfig(
+        subnet_ids=tuple(config.get("SubnetIds") or ()),
+        security_group_ids=tuple(config.get("SecurityGroupIds") or ()),
+        vpc_id=config.get("VpcId", ""),
+        ipv6_allowed_for_dual_stack=bool(config.get("Ipv6AllowedForDualStack", False)),
+    )

@@ -33,6 +33,17 @@ class LayerRef:
 
 
 @dataclass(frozen=True)
+class VpcConfig:
+    """A function's VpcConfig, checked against the EC2 model when set (``vpc_id`` is the
+    subnets' VPC; empty lists and ``""`` once a VPC configuration was removed)."""
+
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    vpc_id: str = ""
+    ipv6_allowed_for_dual_stack: bool = False
+
+
+@dataclass(frozen=True)
 class FunctionVersion:
     name: str
     version: str  # "$LATEST" or "1", "2"...
@@ -62,6 +73,7 @@ class FunctionVersion:
     architectures: tuple[str, ...] = ("x86_64",)
     layers: tuple[LayerRef, ...] = ()  # in order: later layers over earlier ones at /opt
     tracing_mode: str = "PassThrough"  # TracingConfig.Mode, kept (Shoal sends no traces)
+    vpc_config: VpcConfig | None = None
 
     @property
     def qualified_arn(self) -> str:
@@ -84,6 +96,12 @@ class FunctionVersion:
         )
         doc["architectures"] = tuple(doc.get("architectures", ("x86_64",)))
         doc["layers"] = tuple(LayerRef(**r) for r in doc.get("layers", ()))
+        vpc = doc.get("vpc_config")
+        if vpc is not None:
+            doc["vpc_config"] = VpcConfig(
+                tuple(vpc["subnet_ids"]), tuple(vpc["security_group_ids"]), vpc["vpc_id"],
+                vpc["ipv6_allowed_for_dual_stack"],
+            )  # fmt: skip
         return cls(**doc)
 
 

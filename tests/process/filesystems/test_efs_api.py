@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ShoalServer, unique_name, wait_for
+from conftest import ShoalServer, default_subnet, unique_name, wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 
@@ -225,13 +225,14 @@ def test_tags_on_file_systems_and_access_points(efs_client: Any) -> None:
         ResourceId=fs_id)["Tags"]
 
 
-def test_mount_targets_lifecycle_and_delete_rules(efs_client: Any) -> None:
+def test_mount_targets_lifecycle_and_delete_rules(efs_client: Any, server: ShoalServer) -> None:
     fs_id = new_fs(efs_client)["FileSystemId"]
-    mt = efs_client.create_mount_target(FileSystemId=fs_id, SubnetId="subnet-0123456789abcdef0")
+    subnet = default_subnet(server)
+    mt = efs_client.create_mount_target(FileSystemId=fs_id, SubnetId=subnet)
     assert mt["MountTargetId"].startswith("fsmt-") and len(mt["MountTargetId"]) == 22
     assert mt["LifeCycleState"] == "creating" and mt["IpAddress"] == "127.0.0.1"
     with pytest.raises(ClientError) as e:
-        efs_client.create_mount_target(FileSystemId=fs_id, SubnetId="subnet-0123456789abcdef0")
+        efs_client.create_mount_target(FileSystemId=fs_id, SubnetId=subnet)
     assert error(e) == ("MountTargetConflict", 409)
 
     def state() -> str:

@@ -1,0 +1,178 @@
+"""Routing of form-encoded ``Action=`` requests (``POST /``) to the service that signed for them.
+
+EC2 (and, later, IAM and STS with the ``query`` protocol) all answer ``POST /`` with
+``Action=…&Version=…``. What tells them apart is the service name in the SigV4 credential scope
+(``Credential=AKID/20260101/us-east-1/ec2/aws4_request``, in the ``Authorization`` header or a
+presigned ``X-Amz-Credential``); an unsigned request falls back on its ``Version``. The scope is
+parsed, not verified: checking signatures is the identity layer's.
+
+:class:`FormApiService` is one such service's registry of handlers (like
+:class:`shoal.api.dispatch.ApiService` for rest-json); :data:`query_router` answers for all of
+them with the same ``dispatch`` signature, so ``shoal.api.asgi`` routes ``/`` to it as it
+routes a path prefix to a rest-json service. An unknown service or action answers
+``InvalidAction`` in the protocol's own error shape, never a JSON 404 a client cannot parse.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+from shoal.api import ec2_protocol
+from shoal.api.codec import HttpResponse
+from shoal.api.dispatch import Call
+from shoal.api.model import ServiceModel, load_model
+from shoal.errors import AwsError
+
+if TYPE_CHECKING:
+    from shoal.core import Shoal
+
+log = logging.getLogger("shoal.api")
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+FORM = "application/x-www-form-urlencoded"
+# A region as AWS spells them (us-east-1, us-gov-west-1, cn-north-1...): state is kept per
+# region, so an arbitrary scope must not conjure up a new one.
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+
+
+@dataclass(frozen=True)
+class CredentialScope:
+    access_key: str
+    date: str
+    region: str
+    service: str
+
+
+def credential_scope(headers: Mapping[str, str], form: Mapping[str, str]) -> CredentialScope | None:
+    """The SigV4 credential scope a request names, from its header or its presigned query."""
+    auth = headers.get("authorization", "")
+    m = _CREDENTIAL.search(auth)
+    if m is None and "X-Amz-Credential" in form:
+        m = _CREDENTIAL.search("Credential=" + form["X-Amz-Credential"])
+    return CredentialScope(*m.groups()) if m else None
+
+
+@dataclass
+class FormCall(Call):
+    """A call with the region of its credential scope: EC2's state is per region."""
+
+    region: str = ""
+
+
+FormHandler = Callable[[FormCall], Awaitable[Mapping[str, Any] | None]]
+
+
+class FormApiService:
+    """The handlers of one ``Action=`` service; its model is loaded on first use (EC2's is
+    large and most servers never see an EC2 call)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.handlers: dict[str, FormHandler] = {}
+
+    @cached_property
+    def model(self) -> ServiceModel:
+        return load_model(self.service)
+
+    def handles(self, operation: str) -> Callable[[FormHandler], FormHandler]:
+        if operation not in self.model.operations:
+            raise KeyError(f"{self.service} has no operation {operation}")
+
+        def register(fn: FormHandler) -> FormHandler:
+            self.handlers[operation] = fn
+            return fn
+
+        return register
+
+    async def answer(
+        self, shoal: Shoal, form: dict[str, str], headers: Mapping[str, str], base_url: str,
+        region: str,
+    ) -> HttpResponse:  # fmt: skip
+        request_id = str(uuid.uuid4())
+        action = form.get("Action", "")
+        op = self.model.operations.get(action)
+        try:
+            if op is None:
+                raise AwsError(
+                    "InvalidAction", f"The action {action} is not valid for this web service."
+                )
+            handler = self.handlers.get(action)
+            if handler is None:
+                raise AwsError("UnsupportedOperation", f"Shoal does not implement {action}", 501)
+            params = ec2_protocol.parse_input(self.model, op.input, form)
+            if params.pop("DryRun", False):
+                # Shoal authorizes every caller (no IAM yet), so a dry run would succeed.
+                raise AwsError(
+                    "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412
+                )
+            result = await handler(FormCall(action, params, shoal, headers, base_url, region))
+            return ec2_protocol.serialize_output(self.model, action, op.output, result, request_id)
+        except AwsError as e:
+            return ec2_protocol.serialize_error(e, request_id)
+        except Exception:
+            log.exception("unhandled error in %s", action)
+            error = AwsError("InternalError", "An internal error has occurred", status=500)
+            return ec2_protocol.serialize_error(error, request_id)
+
+
+# One registry per service; API modules register into them at import.
+ec2_api = FormApiService("ec2")
+# API version -> service, for requests that carry no credential scope.
+_VERSIONS = {"2016-11-15": "ec2"}
+_SERVICES = {"ec2": ec2_api}
+
+
+class QueryRouter:
+    async def dispatch(
+        self, shoal: Shoal, method: str, path: str, query: Mapping[str, list[str]],
+        headers: Mapping[str, str], body: bytes, base_url: str,
+    ) -> HttpResponse | None:  # fmt: skip
+        """Answer an ``Action=`` request, or None when the request is not one."""
+        if path != "/" or method not in ("GET", "POST"):
+            return None
+        form = {k: v[0] for k, v in query.items()}
+        if method == "POST" and headers.get("content-type", "").startswith(FORM):
+            form.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        if "Action" not in form:
+            return None
+        scope = credential_scope(headers, form)
+        name = scope.service if scope else _VERSIONS.get(form.get("Version", ""), "")
+        service = _SERVICES.get(name)
+        if service is None:
+            return _unknown_service(name, form["Action"])
+        region = scope.region if scope else shoal.settings.region
+        if not _REGION.match(region):
+            error = AwsError("AuthFailure", "Credential should be scoped to a valid region.", 401)
+            return ec2_protocol.serialize_error(error, str(uuid.uuid4()))
+        return await service.answer(shoal, form, headers, base_url, region)
+
+    def refused(self, reason: str) -> HttpResponse:
+        """A forged browser request (:mod:`shoal.api.admission`) in EC2's error shape, the
+        query protocol's answer a client can parse."""
+        error = AwsError("UnauthorizedOperation", reason, 403)
+        return ec2_protocol.serialize_error(error, str(uuid.uuid4()))
+
+
+def _unknown_service(name: str, action: str) -> HttpResponse:
+    """The ``query`` protocol's error (IAM, STS): the shape their clients parse."""
+    request_id = str(uuid.uuid4())
+    body = (
+        "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code>"
+        f"<Message>Shoal does not serve {escape(name or 'this service')}: "
+        f"the action {escape(action)} is not valid.</Message></Error>"
+        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+    )
+    return HttpResponse(
+        400, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body.encode()
+    )
+
+
+query_router = QueryRouter()

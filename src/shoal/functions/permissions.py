@@ -1,0 +1,151 @@
+"""Lambda resource-based policies (AddPermission, RemovePermission, GetPolicy), as stored
+documents with the statement shapes Lambda returns.
+
+The statements are kept and shown, not yet evaluated: Shoal authorizes no caller (see the
+README's *What Shoal does not do*), so a policy neither grants nor refuses anything today. That
+is enough for deployment tools, which write a permission for every trigger (Terraform's
+``aws_lambda_permission``, and the public-access statement it adds for a function URL with
+``AuthType NONE``) and read it back on every refresh.
+
+One policy per function and qualifier (``NAME`` for the unqualified function, ``NAME:QUALIFIER``
+otherwise), persisted (kind ``lambdapolicy``) before it changes in memory, dropped with its
+function. Event loop only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from shoal.errors import AwsError, conflict, not_found
+from shoal.functions.record import check_revision
+
+if TYPE_CHECKING:
+    from shoal.core import Shoal
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_CONDITIONS = (  # input member -> (operator, condition key), in the order Lambda writes them
+    ("SourceAccount", "StringEquals", "AWS:SourceAccount"),
+    ("EventSourceToken", "StringEquals", "lambda:EventSourceToken"),
+    ("PrincipalOrgID", "StringEquals", "aws:PrincipalOrgID"),
+    ("FunctionUrlAuthType", "StringEquals", "lambda:FunctionUrlAuthType"),
+    ("SourceArn", "ArnLike", "AWS:SourceArn"),
+)
+
+
+def _principal(principal: str) -> Any:
+    if principal == "*":
+        return "*"
+    if _ACCOUNT.match(principal):
+        return {"AWS": f"arn:aws:iam::{principal}:root"}
+    if principal.startswith("arn:"):
+        return {"AWS": principal}
+    return {"Service": principal}
+
+
+def statement(resource: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """AddPermission's input as the policy statement Lambda writes."""
+    out: dict[str, Any] = {
+        "Sid": params["StatementId"],
+        "Effect": "Allow",
+        "Principal": _principal(params["Principal"]),
+        "Action": params["Action"],
+        "Resource": resource,
+    }
+    condition: dict[str, dict[str, Any]] = {}
+    for member, operator, key in _CONDITIONS:
+        if params.get(member):
+            condition.setdefault(operator, {})[key] = params[member]
+    if params.get("InvokedViaFunctionUrl"):
+        condition.setdefault("Bool", {})["lambda:InvokedViaFunctionUrl"] = "true"
+    if condition:
+        out["Condition"] = condition
+    return out
+
+
+class PermissionService:
+    KIND = "lambdapolicy"
+
+    def __init__(self, shoal: Shoal) -> None:
+        self.shoal = shoal
+        self.store = shoal.store
+        # "NAME" or "NAME:QUALIFIER" -> {"statements": [...], "revision": "..."}
+        self._policies: dict[str, dict[str, Any]] = self.store.load(self.KIND)
+
+    async def start(self) -> None:
+        functions = getattr(self.shoal, "functions", None)
+        if functions is not None:
+            functions.subscribe(self._function_changed)
+            for key in list(self._policies):
+                self._function_changed(key.split(":", 1)[0])
+
+    async def stop(self) -> None:
+        pass
+
+    def _target(self, function: str, qualifier: str | None) -> tuple[str, str]:
+        """(policy key, resource ARN); ResourceNotFoundException for an unknown target."""
+        fv = self.shoal.functions.resolve(function, qualifier)
+        key = fv.name if qualifier is None else f"{fv.name}:{qualifier}"
+        arn = fv.function_arn if qualifier is None else f"{fv.function_arn}:{qualifier}"
+        return key, arn
+
+    def add(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        key, arn = self._target(params["FunctionName"], params.get("Qualifier"))
+        policy = self._policies.get(key, {"statements": [], "revision": ""})
+        check_revision(params.get("RevisionId"), policy["revision"])
+        if any(s["Sid"] == params["StatementId"] for s in policy["statements"]):
+            raise conflict(
+                f"The statement id ({params['StatementId']}) provided already exists. Please "
+                "provide a new statement id, or remove the existing statement."
+            )
+        new = statement(arn, params)
+        self._save(key, [*policy["statements"], new])
+        return new
+
+    def remove(self, function: str, sid: str, qualifier: str | None,
+               revision_id: str | None) -> None:  # fmt: skip
+        key, _ = self._target(function, qualifier)
+        policy = self._policies.get(key)
+        if policy is None:
+            raise not_found("No policy is associated with the given resource.")
+        check_revision(revision_id, policy["revision"])
+        kept = [s for s in policy["statements"] if s["Sid"] != sid]
+        if len(kept) == len(policy["statements"]):
+            raise not_found(f"Statement {sid} is not found in resource policy.")
+        self._save(key, kept)
+
+    def get(self, function: str, qualifier: str | None) -> tuple[str, str]:
+        """(policy document, revision id)."""
+        key, _ = self._target(function, qualifier)
+        policy = self._policies.get(key)
+        if policy is None:
+            raise not_found("The resource you requested does not exist.")
+        document = {"Version": "2012-10-17", "Id": "default", "Statement": policy["statements"]}
+        return json.dumps(document, separators=(",", ":")), policy["revision"]
+
+    def _save(self, key: str, statements: list[dict[str, Any]]) -> None:
+        if not statements:
+            self.store.delete(self.KIND, key)
+            self._policies.pop(key, None)
+            return
+        policy = {"statements": statements, "revision": str(uuid.uuid4())}
+        self.store.put(self.KIND, key, policy)
+        self._policies[key] = policy
+
+    def _function_changed(self, name: str) -> None:
+        functions = self.shoal.functions
+        fn = functions.get(name)
+        for key in [k for k in self._policies if k == name or k.startswith(name + ":")]:
+            qualifier = key.partition(":")[2]
+            gone = fn is None
+            if not gone and qualifier:
+                try:
+                    functions.resolve(name, qualifier)
+                except AwsError:
+                    gone = True  # its version or alias was deleted
+            if gone:
+                self.store.delete(self.KIND, key)
+                del self._policies[key]
