@@ -12,12 +12,15 @@ import importlib
 import logging
 from typing import Any
 
+from shoal import datadir
 from shoal.config import Settings
 from shoal.store.sqlite import Store
 
 log = logging.getLogger("shoal")
 
 COMPONENTS: list[tuple[str, str]] = [
+    # First: everything after it reaches the file systems' trees only through its nosuid mount.
+    ("hosttree", "shoal.filesystems.hosttree:HostTree"),
     ("logs", "shoal.observability.logs:LogService"),
     ("sandbox", "shoal.core:SandboxComponent"),
     ("functions", "shoal.functions.service:FunctionService"),
@@ -69,14 +72,7 @@ class SandboxComponent:
 class Shoal:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        for d in (
-            settings.data_dir,
-            settings.code_dir,
-            settings.fs_dir,
-            settings.log_dir,
-            settings.run_dir,
-        ):
-            d.mkdir(parents=True, exist_ok=True)
+        datadir.prepare(settings)  # before anything opens a file there; DataDirError if unsafe
         self.store = Store(settings.db_path)
         # The HTTP application; components may mount ASGI apps on it (the gateway does).
         from shoal.api.asgi import ShoalApp
