@@ -85,11 +85,14 @@ def check_parents(path: Path, owner: int) -> None:
             )
 
 
-def _check_own(path: Path, owner: int, kind: int) -> os.stat_result:
-    """lstat ``path`` and refuse it unless it is a ``kind`` (S_IFDIR/S_IFREG) owned by owner."""
+def _check_own(path: Path, owner: int, kind: int | None) -> os.stat_result:
+    """lstat ``path`` and refuse it unless it is owned by ``owner``, of type ``kind`` (S_IFDIR,
+    S_IFREG; None: any but a symlink) and, for a file, its only name (a hard link planted while
+    the directory was open would make Shoal write to another file)."""
     st = os.lstat(path)
-    if stat.S_IFMT(st.st_mode) != kind:
-        what = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a " + (
+    found = stat.S_IFMT(st.st_mode)
+    if found == stat.S_IFLNK or (kind is not None and found != kind):
+        what = "a symbolic link" if found == stat.S_IFLNK else "not a " + (
             "directory" if kind == stat.S_IFDIR else "regular file"
         )
         raise DataDirError(f"{path} is {what}; Shoal made it a real one: remove it and restart")
@@ -97,6 +100,11 @@ def _check_own(path: Path, owner: int, kind: int) -> os.stat_result:
         raise DataDirError(
             f"{path} belongs to {_who(st.st_uid)}, not to {_who(owner)} who runs Shoal; "
             "another user could have planted it: check it, then remove it or chown it"
+        )
+    if found == stat.S_IFREG and st.st_nlink > 1:
+        raise DataDirError(
+            f"{path} has {st.st_nlink} hard links; it could be another file under Shoal's name: "
+            "check it, then remove the other links"
         )
     return st
 
@@ -116,13 +124,10 @@ def _tighten_tree(root: Path, owner: int) -> int:
         here = Path(dirpath)
         changed += _tighten(here, _check_own(here, owner, stat.S_IFDIR))
         for name in filenames:
-            st = os.lstat(here / name)
-            if stat.S_ISLNK(st.st_mode):
-                continue  # a link's own mode means nothing; its target is checked where it is
-            if st.st_uid != owner:
-                _check_own(here / name, owner, stat.S_IFREG)  # raises with the reason
-            changed += _tighten(here / name, st)
-        dirnames[:] = [d for d in dirnames if not os.path.islink(here / d)]
+            if (here / name).is_symlink():
+                continue  # a link's own mode means nothing, and a walk never follows one
+            changed += _tighten(here / name, _check_own(here / name, owner, None))
+        dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
     return changed
 
 
@@ -130,11 +135,10 @@ def _tighten_code(code: Path, owner: int) -> int:
     """``code/`` and its zips; the unpacked trees keep their modes (see the module docstring)."""
     changed = int(_tighten(code, _check_own(code, owner, stat.S_IFDIR)))
     for entry in code.iterdir():
-        st = os.lstat(entry)
+        # A planted symlink named as a package would put its target at /var/task.
+        st = _check_own(entry, owner, None)
         if stat.S_ISREG(st.st_mode):
-            changed += _tighten(entry, _check_own(entry, owner, stat.S_IFREG))
-        elif stat.S_ISDIR(st.st_mode):
-            _check_own(entry, owner, stat.S_IFDIR)
+            changed += _tighten(entry, st)
     return changed
 
 
