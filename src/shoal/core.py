@@ -103,10 +103,16 @@ class Shoal:
         raise AttributeError(f"Shoal has no component {name!r}")
 
     async def start(self) -> None:
-        for name, component in self.components.items():
-            log.debug("starting %s", name)
-            await component.start()
-            self._started.append(component)
+        """Start every component in order; if one fails, stop those already started (uvicorn
+        runs no shutdown after a failed startup) and raise."""
+        try:
+            for name, component in self.components.items():
+                log.debug("starting %s", name)
+                await component.start()
+                self._started.append(component)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         while self._started:

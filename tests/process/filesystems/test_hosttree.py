@@ -4,8 +4,11 @@ respected."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 from conftest import start_server
@@ -76,3 +79,16 @@ def test_an_operators_mount_without_nosuid_gets_one_on_top(tmp_path: Path) -> No
         assert stacked(fs_dir) == [theirs]
     finally:
         subprocess.run(["umount", str(fs_dir)], check=True)
+
+
+def test_a_server_that_fails_to_start_leaves_no_mount(tmp_path: Path) -> None:
+    """uvicorn runs no shutdown after a failed startup: Shoal stops what it had started."""
+    path = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+    assert shutil.which("nft", path=path) is None  # the sandbox's egress fails to start
+    run = subprocess.run(
+        [sys.executable, "-m", "shoal", "serve", "--port", "0", "--data-dir", str(tmp_path)],
+        env={**os.environ, "PATH": path}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode != 0 and "nft is not installed" in run.stderr, run.stderr
+    assert "remounted nosuid,nodev" in run.stderr  # it was made, then released
+    assert stacked(tmp_path / "filesystems") == []
