@@ -236,15 +236,15 @@ def handler(event, context):
 """
 
 
-def _function_zip(program: Path) -> bytes:
+def _zip(files: dict[str, bytes | str], executable: tuple[str, ...] = ()) -> bytes:
     import io
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("app.py", DROPPER)
-        info = zipfile.ZipInfo("ids")
-        info.external_attr = (0o100755 << 16)
-        zf.writestr(info, program.read_bytes())
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o100755 if name in executable else 0o100644) << 16
+            zf.writestr(info, content)
     return buf.getvalue()
 
 
@@ -262,7 +262,7 @@ def dropped(attacked_server: ShoalServer, ids_program: Path, fs_id: str) -> dict
     name = unique_name("dropper")
     lam.create_function(
         FunctionName=name, Runtime=RUNTIME, Role=ROLE, Handler="app.handler", Timeout=30,
-        Code={"ZipFile": _function_zip(ids_program)},
+        Code={"ZipFile": _zip({"app.py": DROPPER, "ids": ids_program.read_bytes()}, ("ids",))},
         FileSystemConfigs=[{"Arn": ap["AccessPointArn"], "LocalMountPath": "/mnt/fs"}],
     )  # fmt: skip
     lam.get_waiter("function_active_v2").wait(FunctionName=name,
@@ -306,3 +306,40 @@ def test_set_id_files_a_function_wrote_are_inert_on_the_host(
         assert {"nosuid", "nodev"} <= mount_options(mnt)
         assert ids(attacker, mnt / "gid-copy") == me
     assert {"nosuid", "nodev"} <= mount_options(attacked_server.data_dir / "filesystems")
+
+
+MOUNT_PROBE = """
+import os
+
+def handler(event, context):
+    with open("/proc/self/mountinfo") as f:
+        options = [line.split()[5] for line in f if line.split()[4] == "/mnt/fs"]
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return {"mnt": options, "umask": mask, "init": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]}
+"""
+
+
+def test_snapshot_started_environments_mount_the_access_point_nosuid_nodev(
+    dropped: dict[str, Any], attacked_server: ShoalServer, fs_id: str
+) -> None:
+    """The environments forked from a snapshot have the template's mounts: the same flags, and
+    the same usual umask."""
+    lam, efs = attacked_server.client("lambda"), attacked_server.client("efs")
+    (ap,) = efs.describe_access_points(AccessPointId=dropped["ap"])["AccessPoints"]
+    name = unique_name("snap")
+    lam.create_function(
+        FunctionName=name, Runtime=RUNTIME, Role=ROLE, Handler="app.handler", Timeout=30,
+        Code={"ZipFile": _zip({"app.py": MOUNT_PROBE})},
+        SnapStart={"ApplyOn": "PublishedVersions"},
+        FileSystemConfigs=[{"Arn": ap["AccessPointArn"], "LocalMountPath": "/mnt/fs"}],
+    )  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(FunctionName=name,
+                                              WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
+    r = lam.invoke(FunctionName=name)
+    body = json.loads(r["Payload"].read())
+    assert "FunctionError" not in r, body
+    assert body["init"] == "snap-start"
+    (options,) = body["mnt"]
+    assert {"nosuid", "nodev"} <= set(options.split(","))
+    assert body["umask"] == 0o022
