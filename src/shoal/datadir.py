@@ -155,17 +155,18 @@ def prepare(settings: Settings) -> None:
     before = stat.S_IMODE(st.st_mode)
     top = _tighten(data, st)
     for d in (settings.code_dir, settings.fs_dir, settings.log_dir, settings.run_dir):
-        d.mkdir(mode=0o700, exist_ok=True)
+        if not os.path.lexists(d):  # a dangling symlink there is refused below, not followed
+            d.mkdir(mode=0o700)
     inner = 0
-    for db in sorted(data.glob(settings.db_path.name + "*")):
-        inner += _tighten(db, _check_own(db, owner, stat.S_IFREG))
+    for db in sorted(data.glob(settings.db_path.name + "*")):  # the database, its WAL and SHM
+        inner += _tighten(db, _check_own(db, owner, None))
     inner += _tighten_code(settings.code_dir, owner)
     inner += _tighten(settings.fs_dir, _check_own(settings.fs_dir, owner, stat.S_IFDIR))
     inner += _tighten_tree(settings.log_dir, owner)
     inner += _tighten_tree(settings.run_dir, owner)
     if top or inner:
         log.warning(
-            "data directory %s was open to other users (mode %04o): tightened it to %04o and "
+            "data directory %s was open to other users: tightened it (mode %04o -> %04o) and "
             "%d file(s) and directories under it to owner-only",
             data, before, before & ~PRIVATE, inner,
         )  # fmt: skip

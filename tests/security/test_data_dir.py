@@ -207,7 +207,7 @@ def test_a_loose_data_directory_is_tightened_at_start(place: Path) -> None:
     srv = start_server(data)
     try:
         lines = [line for line in srv.output if "tightened" in line]
-        assert lines and "mode 0755" in lines[0] and str(data) in lines[0], srv.output
+        assert lines and "mode 0755 -> 0700" in lines[0] and str(data) in lines[0], srv.output
         mode = {rel: (data / rel).stat().st_mode & 0o777 for rel in
                 ("", "shoal.db", "logs", "logs/grp", "logs/grp/stream.log", "run",
                  "run/endpoint", "code", "code/abc.zip", "filesystems",
@@ -255,7 +255,7 @@ def test_a_group_writable_data_directory_of_another_user_is_refused(
     assert attacker.name in out.stderr, out.stderr
 
 
-@pytest.mark.parametrize("plant", ["foreign-dir", "symlink", "hardlink"])
+@pytest.mark.parametrize("plant", ["foreign-dir", "symlink", "dangling-symlink", "hardlink"])
 def test_what_was_planted_while_it_was_open_is_refused(
     place: Path, attacker: LocalUser, plant: str
 ) -> None:
@@ -272,6 +272,10 @@ def test_what_was_planted_while_it_was_open_is_refused(
         out = run_as(attacker, ["ln", "-s", "/etc", str(data / "run")])
         assert out.returncode == 0, out.stderr
         expected = f"{data / 'run'} is a symbolic link"
+    elif plant == "dangling-symlink":  # mkdir would fail on it: refused, not a traceback
+        out = run_as(attacker, ["ln", "-s", "/nonexistent", str(data / "logs")])
+        assert out.returncode == 0, out.stderr
+        expected = f"{data / 'logs'} is a symbolic link"
     else:
         # fs.protected_hardlinks stops a user linking root's files; root's own mistake (or a
         # host without that protection) is what this covers.
