@@ -119,6 +119,7 @@ def _tighten(path: Path, st: os.stat_result) -> bool:
 
 def _tighten_tree(root: Path, owner: int) -> int:
     """Tighten ``root`` and everything under it (no symlink is followed); the count changed."""
+    _check_own(root, owner, stat.S_IFDIR)  # os.walk would silently yield nothing for a symlink
     changed = 0
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)

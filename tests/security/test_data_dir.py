@@ -168,13 +168,17 @@ def test_everything_shoal_writes_is_owner_only(populated: ShoalServer) -> None:
 
 def serve_refused(data_dir: Path) -> subprocess.CompletedProcess[str]:
     """Run ``shoal serve`` on ``data_dir``; it must exit on its own, refusing."""
+    proc = subprocess.Popen(
+        [*SHOAL, "serve", "--port", "0", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
     try:
-        out = subprocess.run(
-            [*SHOAL, "serve", "--port", "0", "--data-dir", str(data_dir)],
-            capture_output=True, text=True, timeout=60, cwd=ROOT,
-        )  # fmt: skip
+        stdout, stderr = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
+        proc.terminate()  # a clean stop: a server that did start releases what it mounted
+        proc.communicate(timeout=60)
         raise AssertionError(f"shoal serve started on {data_dir} instead of refusing") from None
+    out = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     assert out.returncode != 0, out.stdout + out.stderr
     assert "refusing to start" in out.stderr, out.stderr
     return out
