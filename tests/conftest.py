@@ -110,6 +110,19 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> ShoalServe
     return ShoalServer(endpoint[0], data_dir, proc, output, thread)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_mount_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A server a test SIGKILLs leaves its file systems' nosuid bind mount (the next server
+    on that data directory takes it over): unmount what is left under the run's temporary
+    directory, deepest first, so the machine keeps no mounts and pytest can clean up."""
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1] for line in mounts]
+    for point in sorted((p for p in points if p.startswith(base + "/")), reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
     srv = start_server(tmp_path_factory.mktemp("shoal-data"))

@@ -12,12 +12,15 @@ import importlib
 import logging
 from typing import Any
 
+from shoal import datadir
 from shoal.config import Settings
 from shoal.store.integrity import open_store
 
 log = logging.getLogger("shoal")
 
 COMPONENTS: list[tuple[str, str]] = [
+    # First: everything after it reaches the file systems' trees only through its nosuid mount.
+    ("hosttree", "shoal.filesystems.hosttree:HostTree"),
     ("logs", "shoal.observability.logs:LogService"),
     ("sandbox", "shoal.core:SandboxComponent"),
     ("layers", "shoal.functions.layers:LayerService"),
@@ -80,14 +83,7 @@ class SandboxComponent:
 class Shoal:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        for d in (
-            settings.data_dir,
-            settings.code_dir,
-            settings.fs_dir,
-            settings.log_dir,
-            settings.run_dir,
-        ):
-            d.mkdir(parents=True, exist_ok=True)
+        datadir.prepare(settings)  # before anything opens a file there; DataDirError if unsafe
         # Refuses (CorruptStore) a damaged database, or an empty one beside code and trees.
         self.store = open_store(settings.db_path, (settings.code_dir, settings.fs_dir))
         # The HTTP application; components may mount ASGI apps on it (the gateway does).
@@ -119,10 +115,16 @@ class Shoal:
         raise AttributeError(f"Shoal has no component {name!r}")
 
     async def start(self) -> None:
-        for name, component in self.components.items():
-            log.debug("starting %s", name)
-            await component.start()
-            self._started.append(component)
+        """Start every component in order; if one fails, stop those already started (uvicorn
+        runs no shutdown after a failed startup) and raise."""
+        try:
+            for name, component in self.components.items():
+                log.debug("starting %s", name)
+                await component.start()
+                self._started.append(component)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         while self._started:

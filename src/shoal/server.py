@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from shoal import datadir
 from shoal.config import Settings
 from shoal.core import Shoal
 
@@ -136,13 +138,19 @@ def serve(settings: Settings, drain_s: float = 30.0, log_level: str = "info") ->
         level=getattr(logging, log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Everything the server writes from here on is its own alone (see shoal.datadir).
+    os.umask(datadir.SERVER_UMASK)
     sock = bind(settings.host, settings.port)
     port = sock.getsockname()[1]
     if port != settings.port:
         from dataclasses import replace
 
         settings = replace(settings, port=port)
-    shoal = Shoal(settings)
+    try:
+        shoal = Shoal(settings)
+    except datadir.DataDirError as e:
+        sock.close()
+        raise SystemExit(f"shoal: refusing to start: {e}") from None
     config = uvicorn.Config(
         shoal.http,
         loop="uvloop",

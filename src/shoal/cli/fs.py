@@ -231,8 +231,8 @@ def _mount(args: argparse.Namespace) -> int:
     try:
         if args.access_point is None:
             doc = _shoal_api(args, f"file-systems/{args.file_system_id}/path")
-            hostmount.bind(doc["Path"], target, readonly=args.read_only)
-            print(f"{args.file_system_id} mounted at {target}")
+            hostmount.bind(doc["Path"], target, readonly=args.read_only, suid=args.suid)
+            print(f"{args.file_system_id} mounted at {target}{_flags(args)}")
             return 0
         doc = _shoal_api(args, f"access-points/{args.access_point}/path", method="POST")
         if doc["FileSystemId"] != args.file_system_id.rsplit("/", 1)[-1]:
@@ -240,16 +240,22 @@ def _mount(args: argparse.Namespace) -> int:
                              f"{args.file_system_id}")  # fmt: skip
         readonly = args.read_only or doc["ReadOnly"]
         if doc["Uid"] is None:
-            hostmount.bind(doc["Path"], target, readonly=readonly)
+            hostmount.bind(doc["Path"], target, readonly=readonly, suid=args.suid)
             who = "your own identity (the access point has no POSIX user)"
         else:
             hostmount.bind_as(doc["Path"], target, doc["Uid"], doc["Gid"], host_uid=args.host_uid,
-                              host_gid=args.host_gid, readonly=readonly)  # fmt: skip
+                              host_gid=args.host_gid, readonly=readonly,
+                              suid=args.suid)  # fmt: skip
             who = f"uid {args.host_uid} acting as {doc['Uid']}:{doc['Gid']}"
     except hostmount.HostMountError as e:
         raise SystemExit(f"shoal: {e}") from None
-    print(f"{args.access_point} mounted at {target} ({who}{', read-only' if readonly else ''})")
+    print(f"{args.access_point} mounted at {target} ({who}{', read-only' if readonly else ''})"
+          f"{_flags(args)}")  # fmt: skip
     return 0
+
+
+def _flags(args: argparse.Namespace) -> str:
+    return "; set-id bits honoured (--suid)" if args.suid else ""
 
 
 def _unmount(args: argparse.Namespace) -> int:
@@ -315,6 +321,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--host-uid", type=int, default=0,
                    help="host user acting as the access point's user (default root)")  # fmt: skip
     p.add_argument("--host-gid", type=int, default=0)
+    p.add_argument("--suid", action="store_true",
+                   help="honour set-uid/set-gid bits of the file system's programs on this "
+                        "mount (by default the mount is nosuid,nodev; --suid lifts nosuid only: "
+                        "device nodes stay inert)")  # fmt: skip
     p.set_defaults(func=_mount)
 
     p = sub.add_parser("unmount", help="unmount what shoal fs mount mounted")

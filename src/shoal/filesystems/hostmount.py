@@ -12,6 +12,11 @@ same inodes the execution environments use, at native speed.
   access to their files as "other" (root gets no override on them). It is the host's view of
   an NFS client squashed to the access point's user, as EFS does.
 
+Every mount made here is ``nosuid,nodev`` unless asked otherwise: whoever wrote a file system's
+files (a function, an NFS client, another host mount), a set-uid or set-gid bit there gives no
+one that identity on this host and a device node there opens nothing. ``suid=True`` (``shoal fs
+mount --suid``) lifts ``nosuid`` only; device nodes stay inert on every mount.
+
 Must run as root (creating mounts and writing a user namespace's maps need CAP_SYS_ADMIN).
 """
 
@@ -23,6 +28,7 @@ import os
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 # New-mount-API syscalls; these numbers are the same on every architecture (>= 424 are shared).
 SYS_OPEN_TREE = 428
@@ -34,6 +40,8 @@ AT_EMPTY_PATH = 0x1000
 AT_RECURSIVE = 0x8000
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
 MOUNT_ATTR_IDMAP = 0x00100000
 CLONE_NEWUSER = 0x10000000
 MNT_DETACH = 2
@@ -94,14 +102,24 @@ def _user_namespace(inside_uid: int, inside_gid: int, host_uid: int, host_gid: i
         os.waitpid(pid, 0)
 
 
-def _attach(tree: int, target: str, attr_set: int, userns_fd: int = 0) -> None:
-    if attr_set:
-        attr = struct.pack("QQQQ", attr_set, 0, 0, userns_fd)
-        _check(
-            _libc.syscall(SYS_MOUNT_SETATTR, tree, b"", AT_EMPTY_PATH, attr, len(attr)),
-            "mount_setattr",
-            target,
-        )
+def _attrs(readonly: bool, suid: bool) -> tuple[int, int]:
+    """(attr_set, attr_clr) for mount_setattr: nodev always, nosuid unless ``suid``."""
+    attr_set = MOUNT_ATTR_NODEV | (0 if suid else MOUNT_ATTR_NOSUID)
+    if readonly:
+        attr_set |= MOUNT_ATTR_RDONLY
+    # A clone keeps its source's flags: under a nosuid mount (the file systems' directory is
+    # one) lifting nosuid has to clear it explicitly.
+    return attr_set, MOUNT_ATTR_NOSUID if suid else 0
+
+
+def _attach(tree: int, target: str, attr_set: int, attr_clr: int = 0, userns_fd: int = 0,
+            flags: int = 0) -> None:  # fmt: skip
+    attr = struct.pack("QQQQ", attr_set, attr_clr, 0, userns_fd)
+    _check(
+        _libc.syscall(SYS_MOUNT_SETATTR, tree, b"", AT_EMPTY_PATH | flags, attr, len(attr)),
+        "mount_setattr",
+        target,
+    )
     _check(
         _libc.syscall(SYS_MOVE_MOUNT, tree, b"", AT_FDCWD, os.fsencode(target),
                       MOVE_MOUNT_F_EMPTY_PATH),
@@ -109,33 +127,36 @@ def _attach(tree: int, target: str, attr_set: int, userns_fd: int = 0) -> None:
     )  # fmt: skip
 
 
-def _clone(source: str) -> int:
-    flags = OPEN_TREE_CLONE | os.O_CLOEXEC
+def _clone(source: str, recursive: bool = False) -> int:
+    flags = OPEN_TREE_CLONE | os.O_CLOEXEC | (AT_RECURSIVE if recursive else 0)
     return _check(
         _libc.syscall(SYS_OPEN_TREE, AT_FDCWD, os.fsencode(source), flags), "open_tree", source
     )
 
 
-def bind(source: str, target: str, *, readonly: bool = False) -> None:
-    """Bind-mount ``source`` at ``target`` (created if missing)."""
+def bind(source: str, target: str, *, readonly: bool = False, suid: bool = False,
+         recursive: bool = False) -> None:  # fmt: skip
+    """Bind-mount ``source`` at ``target`` (created if missing), ``nosuid,nodev`` unless
+    ``suid``; ``recursive`` takes the mounts under ``source`` along, with the same flags."""
     os.makedirs(target, exist_ok=True)
-    tree = _clone(source)
+    tree = _clone(source, recursive)
     try:
-        _attach(tree, target, MOUNT_ATTR_RDONLY if readonly else 0)
+        attr_set, attr_clr = _attrs(readonly, suid)
+        _attach(tree, target, attr_set, attr_clr, flags=AT_RECURSIVE if recursive else 0)
     finally:
         os.close(tree)
 
 
 def bind_as(source: str, target: str, uid: int, gid: int, *, host_uid: int = 0,
-            host_gid: int = 0, readonly: bool = False) -> None:  # fmt: skip
+            host_gid: int = 0, readonly: bool = False, suid: bool = False) -> None:  # fmt: skip
     """Idmapped bind mount: ``host_uid``/``host_gid`` act as ``uid``/``gid`` under target."""
     os.makedirs(target, exist_ok=True)
     tree = _clone(source)
     try:
         with _user_namespace(uid, gid, host_uid, host_gid) as userns:
-            attrs = MOUNT_ATTR_IDMAP | (MOUNT_ATTR_RDONLY if readonly else 0)
+            attr_set, attr_clr = _attrs(readonly, suid)
             try:
-                _attach(tree, target, attrs, userns)
+                _attach(tree, target, attr_set | MOUNT_ATTR_IDMAP, attr_clr, userns)
             except HostMountError as e:
                 if "Invalid argument" in str(e) or "not supported" in str(e):
                     raise HostMountError(
@@ -146,22 +167,52 @@ def bind_as(source: str, target: str, uid: int, gid: int, *, host_uid: int = 0,
         os.close(tree)
 
 
-def unmount(target: str) -> None:
-    if _libc.umount2(os.fsencode(target), 0) != 0:
+def unmount(target: str, *, detach: bool = False) -> None:
+    """Unmount ``target``; ``detach`` (MNT_DETACH) unhooks it now even if files are open."""
+    if _libc.umount2(os.fsencode(target), MNT_DETACH if detach else 0) != 0:
         err = ctypes.get_errno()
         if err == errno.EBUSY:
             raise HostMountError(f"{target} is busy (a process uses it); close it and retry")
         raise HostMountError(f"umount {target}: {os.strerror(err)}")
 
 
+@dataclass(frozen=True)
+class MountEntry:
+    """One line of /proc/self/mountinfo (proc(5)): what is mounted where, and how."""
+
+    mount_id: int
+    parent_id: int
+    device: str  # major:minor
+    root: str  # the directory of the file system that is mounted (not "/" for a bind)
+    point: str
+    options: frozenset[str]  # the per-mount options: rw/ro, nosuid, nodev, noexec, ...
+
+    @classmethod
+    def parse(cls, line: str) -> MountEntry:
+        fields = line.split(" ")
+        return cls(int(fields[0]), int(fields[1]), fields[2], _unescape(fields[3]),
+                   _unescape(fields[4]), frozenset(fields[5].split(",")))  # fmt: skip
+
+
+def _unescape(field: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as octal.
+    return field.encode().decode("unicode_escape") if "\\" in field else field
+
+
+def mounts() -> list[MountEntry]:
+    """This mount namespace's mounts, in mount order."""
+    with open("/proc/self/mountinfo") as f:
+        return [MountEntry.parse(line) for line in f]
+
+
+def top_mount(path: str) -> MountEntry | None:
+    """What ``path`` reaches when it is a mount point (the last mount stacked there), else None."""
+    target = os.path.realpath(path)
+    here = [m for m in mounts() if m.point == target]
+    covered = {m.parent_id for m in here}
+    return next((m for m in reversed(here) if m.mount_id not in covered), None)
+
+
 def is_mount_point(path: str) -> bool:
     """True when ``path`` is a mount point (bind mounts included, which ismount misses)."""
-    target = os.path.realpath(path)
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = line.split(" ")[4]
-            # mountinfo escapes space, tab, newline and backslash as octal.
-            point = point.encode().decode("unicode_escape") if "\\" in point else point
-            if point == target:
-                return True
-    return False
+    return top_mount(path) is not None

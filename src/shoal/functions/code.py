@@ -2,10 +2,12 @@
 
 Layout under ``settings.code_dir`` (``<hex>`` is the zip's SHA-256 in hex):
 
-- ``<hex>.zip``  the package as uploaded (GetFunction's Code.Location serves it);
+- the directory itself is 0700: no host user but root reaches a package (see shoal.datadir);
+- ``<hex>.zip``  the package as uploaded (GetFunction's Code.Location serves it), 0600;
 - ``<hex>/``     the unpacked tree, bind-mounted read-only at ``/var/task`` by the sandbox.
   Directories are 0755 and files 0644 (0755 when the zip marks them executable), owned by
-  root when Shoal runs as root: readable by every environment, writable by none.
+  root when Shoal runs as root: readable by every environment (as Lambda requires), writable
+  by none.
 
 A package is hostile until proven otherwise. :func:`inspect` reads the central directory and
 refuses a corrupt zip, an entry that would land outside the tree (``..``, absolute paths), a
@@ -263,7 +265,7 @@ class CodeStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        os.chmod(root, 0o755)
+        os.chmod(root, 0o700)
         # Temporary files and trees (dot-names) are left only by a stop in mid-unpack; one
         # Shoal owns a data directory, so at start they are garbage.
         for leftover in root.glob(".*"):
@@ -287,7 +289,7 @@ class CodeStore:
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
-                os.chmod(tmp, 0o644)
+                os.chmod(tmp, 0o600)
                 os.replace(tmp, path)
             finally:
                 if os.path.exists(tmp):

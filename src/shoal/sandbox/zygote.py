@@ -52,6 +52,9 @@ class ZygoteProcess(ForkChannel):
                 stdin=subprocess.DEVNULL,
                 close_fds=True,
                 env=ZYGOTE_ENVIRONMENT,
+                # Not the server's private 077: functions' files on file systems and in /tmp get
+                # the usual modes (the environments inherit it; see shoal.datadir).
+                umask=0o022,
             )
         finally:
             child.close()

@@ -87,7 +87,9 @@ def test_a_good_package_is_stored_once_and_unpacked_read_only(store: CodeStore) 
         assert stat.S_IMODE(d.stat().st_mode) == 0o755
     if os.geteuid() == 0:
         assert (tree / "app.py").stat().st_uid == 0
-    assert stat.S_IMODE(store.zip_path(package.hex).stat().st_mode) == 0o644
+    # The stored zip and the store are root's alone; the tree stays readable for /var/task.
+    assert stat.S_IMODE(store.zip_path(package.hex).stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.root.stat().st_mode) == 0o700
     # No temporary directory is left next to the tree.
     assert sorted(p.name for p in store.root.iterdir()) == sorted(
         [package.hex, package.hex + ".zip"]
