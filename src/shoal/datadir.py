@@ -14,14 +14,16 @@ directories 0700, files 0600. The rules, applied at every start by :func:`prepar
   symlink-swap race); the sticky bit forbids renaming entries one does not own, which closes it.
 - **Modes.** A data directory found with group or other bits is tightened, with one warning
   saying what changed. Tightening covers what Shoal wrote: the database and its WAL/SHM files,
-  ``code/`` and its stored zips, ``logs/`` and ``run/`` (recursively) and the ``filesystems/``
-  directory itself, never the file systems' trees, whose modes are their users' data.
+  ``code/`` and its stored zips, ``layers/`` (its packages as ``code/``'s, its ``opt/``),
+  ``logs/`` and ``run/`` (recursively) and the ``filesystems/`` directory itself, never the
+  file systems' trees, whose modes are their users' data.
   Something in Shoal's part that another user owns, or a symlink where Shoal keeps a directory
   or the database, may have been planted while the directory was open: that is refused too.
 - **Code trees keep their modes.** ``code/<sha256>/`` is bind-mounted at ``/var/task`` by the
   sandbox (as root, before the function's identity is taken) and read inside as the function's
   unprivileged user, which needs 0755/0644 there, as Lambda needs world-readable packages. On the
-  host they are unreachable all the same: ``code/`` itself is 0700.
+  host they are unreachable all the same: ``code/`` itself is 0700. So are the layers' unpacked
+  trees and merged ``/opt`` trees under ``layers/``.
 - **The umask.** :data:`SERVER_UMASK` is the server's umask from the start (``shoal serve`` sets
   it), so everything written later is private without each writer having to say so. Processes
   Shoal spawns inherit it unless they create files *for users*: the fork servers, whose
@@ -143,6 +145,19 @@ def _tighten_code(code: Path, owner: int) -> int:
     return changed
 
 
+def _tighten_layers(layers: Path, owner: int) -> int:
+    """``layers/``: its packages as ``code/``'s, its merged ``/opt`` trees keep their modes."""
+    if not os.path.lexists(layers):
+        return 0
+    changed = int(_tighten(layers, _check_own(layers, owner, stat.S_IFDIR)))
+    packages, opt = layers / "packages", layers / "opt"
+    if os.path.lexists(packages):
+        changed += _tighten_code(packages, owner)
+    if os.path.lexists(opt):
+        changed += int(_tighten(opt, _check_own(opt, owner, stat.S_IFDIR)))
+    return changed
+
+
 def prepare(settings: Settings) -> None:
     """Check, create and tighten the data directory and Shoal's directories in it.
 
@@ -162,6 +177,7 @@ def prepare(settings: Settings) -> None:
     for db in sorted(data.glob(settings.db_path.name + "*")):  # the database, its WAL and SHM
         inner += _tighten(db, _check_own(db, owner, None))
     inner += _tighten_code(settings.code_dir, owner)
+    inner += _tighten_layers(data / "layers", owner)
     inner += _tighten(settings.fs_dir, _check_own(settings.fs_dir, owner, stat.S_IFDIR))
     inner += _tighten_tree(settings.log_dir, owner)
     inner += _tighten_tree(settings.run_dir, owner)

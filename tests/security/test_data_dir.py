@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import urllib.request
 import uuid
@@ -24,11 +23,13 @@ from conftest import (
     LocalUser,
     ShoalServer,
     create_function,
+    default_subnet,
     run_as,
     start_server,
     unique_name,
     wait_for,
 )
+from shoal.store.sqlite import Store
 
 # Tries to reach each (path, kind) given as JSON; prints the ones it reached. Run as the
 # attacker and, for the control, as root.
@@ -75,15 +76,15 @@ def everything_under(data: Path) -> list[tuple[str, str]]:
 
 
 def shoal_written(data: Path) -> list[Path]:
-    """What Shoal itself writes: all but the file systems' trees and the unpacked code trees
-    (whose modes are their users' and the environments', see shoal.datadir)."""
+    """What Shoal itself writes: all but the file systems' trees and the unpacked code and
+    layer trees (whose modes are their users' and the environments', see shoal.datadir)."""
     paths = [data]
     for dirpath, dirnames, filenames in os.walk(data):
         here = Path(dirpath)
         if here == data / "filesystems":
             dirnames[:] = []
             continue
-        if here == data / "code":
+        if here in (data / "code", data / "layers" / "packages", data / "layers" / "opt"):
             dirnames[:] = []
         paths += [here / d for d in dirnames] + [here / f for f in filenames]
     return paths
@@ -98,9 +99,8 @@ def populated(attacked_server: ShoalServer) -> ShoalServer:
     name = create_function(lam, code=HANDLER, Environment={"Variables": {"SECRET": "s3cr3t"}})
     assert lam.invoke(FunctionName=name)["StatusCode"] == 200
     fs_id = efs.create_file_system(CreationToken=unique_name("fs"))["FileSystemId"]
-    mt_id = efs.create_mount_target(FileSystemId=fs_id, SubnetId="subnet-0123456789abcdef0")[
-        "MountTargetId"
-    ]
+    subnet = default_subnet(attacked_server)
+    mt_id = efs.create_mount_target(FileSystemId=fs_id, SubnetId=subnet)["MountTargetId"]
 
     def available() -> bool:
         (mt,) = efs.describe_mount_targets(MountTargetId=mt_id)["MountTargets"]
@@ -200,7 +200,7 @@ def test_a_loose_data_directory_is_tightened_at_start(place: Path) -> None:
     data = place / "data"
     for d in ("", "logs/grp", "run", "code/abc", "filesystems/fs-0/shared"):
         (data / d).mkdir(parents=True, exist_ok=True)
-    sqlite3.connect(data / "shoal.db").close()
+    Store(data / "shoal.db").close()  # Shoal's own schema, as a past run left it
     files = {"logs/grp/stream.log": "x", "run/endpoint": "x", "code/abc.zip": "x",
              "code/abc/app.py": "x", "filesystems/fs-0/shared/users-file": "x"}  # fmt: skip
     for rel, text in files.items():

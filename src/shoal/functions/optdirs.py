@@ -70,7 +70,8 @@ def merge_into(src: Path, dst: Path) -> None:
             if stat.S_ISLNK(mode):
                 os.symlink(os.readlink(source), target)
             elif stat.S_ISDIR(mode):
-                os.makedirs(target, mode=0o755, exist_ok=True)
+                os.makedirs(target, exist_ok=True)
+                os.chmod(target, 0o755)  # not the server's umask 077: the function reads it
             else:
                 _place_file(source, target)
 
@@ -81,7 +82,7 @@ class OptDirs:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        os.chmod(root, 0o755)
+        os.chmod(root, 0o700)  # root's alone; environments get their tree by a bind mount
         for leftover in root.glob(".*"):  # an interrupted build
             shutil.rmtree(leftover, ignore_errors=True)
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import start_server
+from conftest import ShoalServer, default_subnet, start_server
 
 MISSING = "fs-0123456789abcdef0"
 ARN = f"arn:aws:elasticfilesystem:us-east-1:123456789012:file-system/{MISSING}"
@@ -91,9 +91,11 @@ def test_lifecycle_configuration_is_checked(efs_client: Any) -> None:
     assert _error(e.value) == ("BadRequest", 400)
 
 
-def test_mount_target_addresses_shoal_cannot_use_are_a_400(efs_client: Any) -> None:
+def test_mount_target_addresses_shoal_cannot_use_are_a_400(
+    server: ShoalServer, efs_client: Any
+) -> None:
     fs_id = _fs(efs_client)
-    subnet = "subnet-0123456789abcdef0"
+    subnet = default_subnet(server)
     for address in ("192.0.2.77", "999.1.1.1"):  # not this host's (TEST-NET-1); not an address
         with pytest.raises(ClientError) as e:
             efs_client.create_mount_target(FileSystemId=fs_id, SubnetId=subnet, IpAddress=address)
