@@ -32,7 +32,8 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,8 +189,7 @@ def unpack(zip_path: Path, target: Path, limit: int = MAX_UNZIPPED) -> None:
     """
     if target.is_dir():
         return
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with built_tree(target) as tmp:
         try:
             with zipfile.ZipFile(zip_path) as zf:
                 _extract(zf, _plan(zf), tmp, limit)
@@ -204,6 +204,16 @@ def unpack(zip_path: Path, target: Path, limit: int = MAX_UNZIPPED) -> None:
             raise refused() from None
         except OSError as e:  # a name clash such as a file "a" and a file "a/b"
             raise refused(f"({e.strerror})") from None
+
+
+@contextmanager
+def built_tree(target: Path) -> Iterator[Path]:
+    """A temporary sibling of ``target`` to build a tree in, renamed into place (0755, read by
+    the function's user) when the block succeeds: a half-built tree is never seen. If another
+    build of the same tree won the rename, this one's copy is dropped."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
         os.chmod(tmp, 0o755)
         try:
             os.rename(tmp, target)

@@ -26,9 +26,10 @@ import hashlib
 import os
 import shutil
 import stat
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from shoal.functions.code import built_tree
 
 
 def key(hexes: Sequence[str]) -> str:
@@ -94,19 +95,9 @@ class OptDirs:
         target = self.path(hexes)
         if target.is_dir():
             return target
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=self.root))
-        try:
+        with built_tree(target) as tmp:
             for tree in trees:
                 merge_into(tree, tmp)
-            os.chmod(tmp, 0o755)
-            try:
-                os.rename(tmp, target)
-            except OSError:
-                if not target.is_dir():
-                    raise
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         return target
 
 
