@@ -12,7 +12,6 @@ import subprocess
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
