@@ -191,12 +191,15 @@ def handle_of(address: str, port: int, path: list[str], **kw: int) -> Reply:
 
 
 def main(argv: list[str]) -> None:
-    """``nfs_wire.py ADDRESS PORT FH_HEX UID priv|any [MODE [OWNER]]``: PUTFH + GETATTR, or
-    PUTFH + SETATTR(mode, owner) + GETATTR when MODE is given; prints the Reply as JSON."""
+    """``nfs_wire.py ADDRESS PORT FH_HEX UID priv|any [MODE [OWNER]]``: PUTFH [+ SETATTR(owner)]
+    [+ SETATTR(mode)] + GETATTR, claiming UID; prints the Reply as JSON."""
     address, port, fh, uid, source = argv[:5]
     ops, count = putfh(bytes.fromhex(fh)), 2
+    if len(argv) > 6:  # chown first: a chown clears the set-id bits a chmod before it set
+        ops += setattr(owner=argv[6])
+        count += 1
     if len(argv) > 5:
-        ops += setattr(int(argv[5], 8), argv[6] if len(argv) > 6 else None)
+        ops += setattr(int(argv[5], 8))
         count += 1
     ops += getattr_mode_owner()
     try:
