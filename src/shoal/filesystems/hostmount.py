@@ -29,6 +29,8 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from shoal.filesystems.models import NOBODY
+
 # New-mount-API syscalls; these numbers are the same on every architecture (>= 424 are shared).
 SYS_OPEN_TREE = 428
 SYS_MOVE_MOUNT = 429
@@ -58,7 +60,6 @@ def _check(result: int, what: str, path: str = "") -> int:
     return result
 
 
-NOBODY = 65534
 _LAST_ID = 4294967294  # (uid_t)-1 is no id
 # Root squash as an id map ("inside outside count" lines): host root is stored as nobody, every
 # other id as itself; on-disk root and host nobody are left unmapped.
