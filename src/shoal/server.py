@@ -30,7 +30,8 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)
-    sock.set_inheritable(True)
+    # Not inheritable: uvloop's subprocesses ignore close_fds, so every process Shoal starts
+    # with asyncio (NFS-Ganesha's, for one) would otherwise hold the API's listening socket.
     return sock
 
 

@@ -231,17 +231,19 @@ def _mount(args: argparse.Namespace) -> int:
     try:
         if args.access_point is None:
             doc = _shoal_api(args, f"file-systems/{args.file_system_id}/path")
-            hostmount.bind(doc["Path"], target, readonly=args.read_only, suid=args.suid)
-            print(f"{args.file_system_id} mounted at {target}{_flags(args)}")
-            return 0
-        doc = _shoal_api(args, f"access-points/{args.access_point}/path", method="POST")
-        if doc["FileSystemId"] != args.file_system_id.rsplit("/", 1)[-1]:
-            raise SystemExit(f"shoal: {args.access_point} is not an access point of "
-                             f"{args.file_system_id}")  # fmt: skip
+        else:
+            doc = _shoal_api(args, f"access-points/{args.access_point}/path", method="POST")
+            if doc["FileSystemId"] != args.file_system_id.rsplit("/", 1)[-1]:
+                raise SystemExit(f"shoal: {args.access_point} is not an access point of "
+                                 f"{args.file_system_id}")  # fmt: skip
+        # The server's identity rule (shoal.filesystems.identity) decides; --read-only adds.
         readonly = args.read_only or doc["ReadOnly"]
-        if doc["Uid"] is None:
+        if doc.get("Uid") is None and doc["RootSquash"]:
+            hostmount.bind_root_squashed(doc["Path"], target, readonly=readonly, suid=args.suid)
+            who = "your own identity, root squashed to 65534 (no ClientRootAccess)"
+        elif doc.get("Uid") is None:
             hostmount.bind(doc["Path"], target, readonly=readonly, suid=args.suid)
-            who = "your own identity (the access point has no POSIX user)"
+            who = "your own identity"
         else:
             hostmount.bind_as(doc["Path"], target, doc["Uid"], doc["Gid"], host_uid=args.host_uid,
                               host_gid=args.host_gid, readonly=readonly,
@@ -249,8 +251,8 @@ def _mount(args: argparse.Namespace) -> int:
             who = f"uid {args.host_uid} acting as {doc['Uid']}:{doc['Gid']}"
     except hostmount.HostMountError as e:
         raise SystemExit(f"shoal: {e}") from None
-    print(f"{args.access_point} mounted at {target} ({who}{', read-only' if readonly else ''})"
-          f"{_flags(args)}")  # fmt: skip
+    what = args.access_point or args.file_system_id
+    print(f"{what} mounted at {target} ({who}{', read-only' if readonly else ''}){_flags(args)}")
     return 0
 
 

@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shoal.cli.fs import _shoal_api
+from shoal.filesystems.models import NOBODY
 from shoal.sandbox.runtimes import discover
 
 DEFAULT_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -197,6 +198,8 @@ def mounted_access_point(args: argparse.Namespace) -> Iterator[tuple[Path, dict[
 def _pip_install(args: argparse.Namespace) -> int:
     with mounted_access_point(args) as (root, doc):
         owner = None if doc["Uid"] is None else (int(doc["Uid"]), int(doc["Gid"]))
+        if owner is None and doc["RootSquash"]:  # root's files would be 65534's on any path
+            owner = (NOBODY, NOBODY)
         print(f"shoal: {args.access_point} mounted at {root}", file=sys.stderr, flush=True)
         try:
             code = install(root, args.target, args.requirements, runtime=args.runtime,

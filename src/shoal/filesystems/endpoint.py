@@ -2,9 +2,16 @@
 
 ``shoal fs mount`` needs host paths, which the AWS API never reveals:
 
-- ``GET  /shoal/fs/file-systems/{fs}/path`` -> ``{"FileSystemId", "Path"}``
+- ``GET  /shoal/fs/file-systems/{fs}/path`` -> ``{"FileSystemId", "Path", "ReadOnly",
+  "RootSquash"}``
 - ``POST /shoal/fs/access-points/{ap}/path`` -> ``{"AccessPointId", "FileSystemId", "Path",
-  "Uid", "Gid", "SecondaryGids", "ReadOnly"}`` (creates the root directory as a first mount does)
+  "Uid", "Gid", "SecondaryGids", "ReadOnly", "RootSquash"}`` (creates the root directory as a
+  first mount does)
+
+Both carry the identity rule for a host client (no IAM principal, as an NFS client), from
+:mod:`shoal.filesystems.identity`: ``Uid``/``Gid`` is the user every identity becomes (already
+root-squashed when the policy withholds ``ClientRootAccess``), else null and ``RootSquash`` says
+whether root is squashed; a policy that withholds ``ClientMount`` answers 403.
 - ``GET  /shoal/fs/file-systems/{fs}/du?depth=N`` -> ``{"Total", "Entries": [{"Path", "Bytes"}]}``
 - ``GET  /shoal/fs/mount-targets/{mt}`` -> ``{"MountTargetId", "IpAddress", "Port", ...}``
 
@@ -32,6 +39,13 @@ _STATUS = {
 }  # fmt: skip
 
 MAX_DEPTH = 64  # du's depth: deeper asks walk the whole tree once per level for nothing
+
+
+def _no_mount(fs_id: str, what: str) -> AwsError:
+    return rootdir.mount_failure(
+        f"The file system policy of {fs_id} does not allow clients without an IAM identity "
+        f"to mount {what} (elasticfilesystem:ClientMount)."
+    )
 
 
 class FsEndpoint:
@@ -68,28 +82,36 @@ class FsEndpoint:
     async def fs_path(self, request: Request) -> JSONResponse:
         try:
             fs = self.service.get_file_system(request.path_params["fs"])
+            ident = self.service.identity(fs, None, None)
+            if not ident.mount:
+                raise _no_mount(fs.id, "the file system")
         except AwsError as e:
             return self._error(e)
-        return JSONResponse({"FileSystemId": fs.id, "Path": str(self.service.root(fs.id))})
+        return JSONResponse({
+            "FileSystemId": fs.id, "Path": str(self.service.root(fs.id)),
+            "ReadOnly": ident.read_only, "RootSquash": ident.root_squash,
+        })  # fmt: skip
 
     async def ap_path(self, request: Request) -> JSONResponse:
         svc = self.service
         try:
             ap = svc.get_access_point(request.path_params["ap"])
             fs = svc.get_file_system(ap.file_system_id)
-            access = svc.access(fs, ap, None)
+            ident = svc.identity(fs, ap, None)
+            if not ident.mount:
+                raise _no_mount(fs.id, f"access point {ap.id}")
             try:
                 path = await asyncio.to_thread(svc.access_point_root, ap)
             except rootdir.RootDirectoryError as e:
                 raise rootdir.mount_failure(f"Access point {ap.id}: {e}") from None
         except AwsError as e:
             return self._error(e)
-        user = ap.posix_user
+        user = ident.user
         return JSONResponse({
             "AccessPointId": ap.id, "FileSystemId": fs.id, "Path": path,
             "Uid": user.uid if user else None, "Gid": user.gid if user else None,
             "SecondaryGids": list(user.secondary_gids) if user else [],
-            "ReadOnly": not access.write,
+            "ReadOnly": ident.read_only, "RootSquash": ident.root_squash,
         })  # fmt: skip
 
     async def du(self, request: Request) -> JSONResponse:

@@ -3,7 +3,17 @@
 Pure and unit-tested: :func:`render_config` turns an address, a port and a list of
 :class:`Export` into the text ganesha reads, NFSv4 over TCP only with FSAL VFS, after
 :func:`validate_exports` has refused what ganesha would refuse or mis-serve. The supervisor that
-writes this file and runs ganesha on it is :mod:`shoal.filesystems.nfs`.
+writes this file and runs ganesha on it is :mod:`shoal.filesystems.nfs`. Which identity each
+export applies is decided by :mod:`shoal.filesystems.identity`, not here.
+
+Who may speak to a target: AUTH_SYS lets a client claim any uid, so only clients that prove
+they are root on their host are served: ``PrivilegedPort`` (the "secure" export option of
+Linux nfsd) on every export and on the pseudo root (through ``EXPORT_DEFAULTS``). Ganesha
+checks it in ``nfs4_export_check_access`` on every operation that enters an export (PUTROOTFH,
+PUTFH, LOOKUP across exports), so a client on a port >= 1024 gets ``NFS4ERR_ACCESS`` even
+with a file handle it learnt elsewhere; only the NULL procedure (the health probe) is answered.
+The target listens on its one address and port, NFSv4 over TCP only: no NLM, RQUOTA, MNT or UDP
+listeners, no rpcbind registration needed.
 """
 
 from __future__ import annotations
@@ -13,6 +23,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from shoal.filesystems.models import NOBODY
 
 
 @dataclass(frozen=True)
@@ -29,9 +41,10 @@ class Export:
     export_id: int  # Ganesha Export_Id, unique per target, >= 1
     path: str  # host directory exported (a file system dir or an access point's root)
     pseudo: str  # NFSv4 pseudo path: "/fs-0123..." for the whole fs, "/fsap-0123..." for an AP
-    squash_uid: int | None  # None: no squashing; else every client identity becomes this uid
+    squash_uid: int | None  # None: the client's identity passes; else every one becomes this uid
     squash_gid: int | None
     readonly: bool = False
+    root_squash: bool = False  # only with squash_uid None: uid 0 (and gid 0) become 65534
 
 
 def validate_exports(exports: list[Export]) -> None:
@@ -52,6 +65,8 @@ def validate_exports(exports: list[Export]) -> None:
                 raise ValueError(f"control character in path: {value!r}")
         if (e.squash_uid is None) != (e.squash_gid is None):
             raise ValueError(f"export {e.export_id}: squash uid and gid go together")
+        if e.root_squash and e.squash_uid is not None:
+            raise ValueError(f"export {e.export_id}: root squash is for unsquashed exports")
     for e in exports:
         for other in exports:
             parent = e.pseudo.rstrip("/") + "/"
@@ -105,10 +120,43 @@ def render_config(target_dir: Path, address: str, port: int, exports: list[Expor
         "    Delegations = false;",
         "}",
         "NFS_KRB5 { Active_krb5 = false; }",
+        # What every export (the pseudo root below and each of ours) has unless it says more.
+        "EXPORT_DEFAULTS {",
+        "    Access_Type = None;",
+        "    PrivilegedPort = true;",
+        "    Squash = Root_Squash;",
+        f"    Anonymous_Uid = {NOBODY};",
+        f"    Anonymous_Gid = {NOBODY};",
+        "}",
     ]
+    if all(e.pseudo != "/" for e in exports):  # else that export is the root, with its own
+        lines += _pseudo_root(address)
     for e in exports:
         lines += _export_block(e, address)
     return "\n".join(lines) + "\n"
+
+
+def _pseudo_root(address: str) -> list[str]:
+    """The pseudo root's export, which ganesha would otherwise make itself without
+    PrivilegedPort: an unprivileged client would still get its file handle and export names."""
+    return [
+        "EXPORT {",
+        "    Export_Id = 0;",
+        '    Path = "/";',
+        '    Pseudo = "/";',
+        "    Protocols = 4;",
+        "    Transports = TCP;",
+        "    SecType = sys;",
+        "    Access_Type = None;",
+        "    PrivilegedPort = true;",
+        "    Squash = Root_Squash;",
+        "    CLIENT {",
+        f"        Clients = {_clients(address)};",
+        "        Access_Type = MDONLY_RO;",
+        "    }",
+        "    FSAL { Name = PSEUDO; }",
+        "}",
+    ]
 
 
 def _export_block(e: Export, address: str) -> list[str]:
@@ -122,11 +170,19 @@ def _export_block(e: Export, address: str) -> list[str]:
         "    Transports = TCP;",
         "    SecType = sys;",
         "    Access_Type = None;",
+        # Only root on the client's host may claim a uid with AUTH_SYS (see the docstring).
+        "    PrivilegedPort = true;",
         # Functions and host processes change the tree behind ganesha's back: never serve
         # cached attributes (owner, mode, size) that may be stale.
         "    Attr_Expiration_Time = 0;",
     ]
-    if e.squash_uid is None:
+    if e.squash_uid is None and e.root_squash:
+        lines += [
+            "    Squash = Root_Squash;",
+            f"    Anonymous_Uid = {NOBODY};",
+            f"    Anonymous_Gid = {NOBODY};",
+        ]
+    elif e.squash_uid is None:
         lines.append("    Squash = No_Root_Squash;")
     else:
         lines += [

@@ -10,7 +10,12 @@ same inodes the execution environments use, at native speed.
   owned by the PosixUser on the file system, the PosixUser's files appear as its own, and
   every other identity is unmapped: it cannot chown files to them, and the kernel checks its
   access to their files as "other" (root gets no override on them). It is the host's view of
-  an NFS client squashed to the access point's user, as EFS does.
+  an NFS client squashed to the access point's user, as EFS does. A mount's id map is one to
+  one, so the PosixUser's secondary gids are not given to the host user.
+- Without a PosixUser, where the policy withholds ``ClientRootAccess``, the mount is
+  *root-squashed* (:func:`bind_root_squashed`): every id maps to itself but root, whose writes
+  are stored as 65534 and who gets no override on files that root owns. Which of these a mount
+  is comes from the one identity rule, :mod:`shoal.filesystems.identity`, through the server.
 
 Every mount made here is ``nosuid,nodev`` unless asked otherwise: whoever wrote a file system's
 files (a function, an NFS client, another host mount), a set-uid or set-gid bit there gives no
@@ -29,6 +34,8 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from shoal.filesystems.models import NOBODY
 
 # New-mount-API syscalls; these numbers are the same on every architecture (>= 424 are shared).
 SYS_OPEN_TREE = 428
@@ -61,10 +68,15 @@ def _check(result: int, what: str, path: str = "") -> int:
     return result
 
 
+_LAST_ID = 4294967294  # (uid_t)-1 is no id
+# Root squash as an id map ("inside outside count" lines): host root is stored as nobody, every
+# other id as itself; on-disk root and host nobody are left unmapped.
+ROOT_SQUASH_MAP = f"{NOBODY} 0 1\n1 1 {NOBODY - 1}\n{NOBODY + 1} {NOBODY + 1} {_LAST_ID - NOBODY}\n"
+
+
 @contextmanager
-def _user_namespace(inside_uid: int, inside_gid: int, host_uid: int, host_gid: int
-                    ) -> Iterator[int]:  # fmt: skip
-    """An fd of a user namespace whose only mapping is inside_uid/gid <-> host_uid/gid.
+def _user_namespace(uid_map: str, gid_map: str) -> Iterator[int]:
+    """An fd of a user namespace with these maps (lines of "inside outside count").
 
     For an idmapped mount, an id stored on disk is looked up on the namespace's *inside* side
     and shown as the *host* side (and a host caller's id is stored as its inside id).
@@ -89,9 +101,9 @@ def _user_namespace(inside_uid: int, inside_gid: int, host_uid: int, host_gid: i
         if os.read(ready_r, 1) != b"1":
             raise HostMountError("cannot create a user namespace for the idmapped mount")
         with open(f"/proc/{pid}/uid_map", "w") as f:
-            f.write(f"{inside_uid} {host_uid} 1\n")
+            f.write(uid_map)
         with open(f"/proc/{pid}/gid_map", "w") as f:
-            f.write(f"{inside_gid} {host_gid} 1\n")
+            f.write(gid_map)
         fd = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
         yield fd
     finally:
@@ -150,10 +162,22 @@ def bind(source: str, target: str, *, readonly: bool = False, suid: bool = False
 def bind_as(source: str, target: str, uid: int, gid: int, *, host_uid: int = 0,
             host_gid: int = 0, readonly: bool = False, suid: bool = False) -> None:  # fmt: skip
     """Idmapped bind mount: ``host_uid``/``host_gid`` act as ``uid``/``gid`` under target."""
+    _bind_mapped(source, target, f"{uid} {host_uid} 1\n", f"{gid} {host_gid} 1\n", readonly,
+                 suid)  # fmt: skip
+
+
+def bind_root_squashed(source: str, target: str, *, readonly: bool = False,
+                       suid: bool = False) -> None:  # fmt: skip
+    """Idmapped bind mount where every id is itself but root, which acts as 65534."""
+    _bind_mapped(source, target, ROOT_SQUASH_MAP, ROOT_SQUASH_MAP, readonly, suid)
+
+
+def _bind_mapped(source: str, target: str, uid_map: str, gid_map: str, readonly: bool,
+                 suid: bool) -> None:  # fmt: skip
     os.makedirs(target, exist_ok=True)
     tree = _clone(source)
     try:
-        with _user_namespace(uid, gid, host_uid, host_gid) as userns:
+        with _user_namespace(uid_map, gid_map) as userns:
             attr_set, attr_clr = _attrs(readonly, suid)
             try:
                 _attach(tree, target, attr_set | MOUNT_ATTR_IDMAP, attr_clr, userns)

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError
 from shoal.filesystems import policy, rootdir
+from shoal.filesystems.identity import Identity, decide
 from shoal.filesystems.metering import Measure, Meter
 from shoal.filesystems.models import (
-    NOBODY,
     AccessPoint,
     CreationInfo,
     EnvironmentIdentity,
@@ -348,6 +348,13 @@ class FileSystemService:
             access_point_arn=ap.arn if ap else None,
         )
 
+    def identity(
+        self, fs: FileSystem, ap: AccessPoint | None, principal: str | None
+    ) -> Identity:
+        """The identity rule for ``principal`` (None: an NFS or host client) on ``ap`` (None:
+        the whole file system): what every path applies (see shoal.filesystems.identity)."""
+        return decide(ap, self.access(fs, ap, principal))
+
     # ------------------------------------------------------------------ mounting
 
     def access_point_root(self, ap: AccessPoint) -> str:
@@ -371,8 +378,8 @@ class FileSystemService:
                     f"The function couldn't mount the file system: access point {config.arn} "
                     "does not exist or is not available."
                 )
-            access = self.access(fs, ap, fn.role)
-            if not access.mount:
+            ident = self.identity(fs, ap, fn.role)
+            if not ident.mount:
                 raise rootdir.mount_failure(
                     f"The file system policy of {fs.id} does not allow the role {fn.role} "
                     f"to mount access point {ap.id} (elasticfilesystem:ClientMount)."
@@ -381,26 +388,22 @@ class FileSystemService:
                 source = self.access_point_root(ap)
             except rootdir.RootDirectoryError as e:
                 raise rootdir.mount_failure(f"Access point {ap.id}: {e}") from None
-            mounts.append(Mount(source, config.local_mount_path, readonly=not access.write))
-            if ap.posix_user is not None:
-                user = _effective_user(ap, ap.posix_user, access, user)
+            mounts.append(Mount(source, config.local_mount_path, readonly=ident.read_only))
+            if ident.user is not None:
+                user = _function_user(ap, ident.user, user)
         if user is None:
             return EnvironmentIdentity(tuple(mounts))
         return EnvironmentIdentity(tuple(mounts), user.uid, user.gid, user.secondary_gids)
 
 
-def _effective_user(
-    ap: AccessPoint, user: PosixUser, access: policy.Access, prior: PosixUser | None
-) -> PosixUser:
+def _function_user(ap: AccessPoint, user: PosixUser, prior: PosixUser | None) -> PosixUser:
+    """The environment's user from the rule's ``user`` (already root-squashed by the policy)."""
     if user.uid == 0:
-        if access.root:
-            raise rootdir.mount_failure(
-                f"Access point {ap.id} sets PosixUser uid 0; execution environments never run as "
-                "root. Use a non-zero uid, or deny elasticfilesystem:ClientRootAccess so uid 0 "
-                "is squashed to 65534."
-            )
-        # Root squash, as EFS does for clients without ClientRootAccess.
-        user = PosixUser(NOBODY, NOBODY if user.gid == 0 else user.gid, user.secondary_gids)
+        raise rootdir.mount_failure(
+            f"Access point {ap.id} sets PosixUser uid 0; execution environments never run as "
+            "root. Use a non-zero uid, or deny elasticfilesystem:ClientRootAccess so uid 0 "
+            "is squashed to 65534."
+        )
     if prior is not None and prior != user:
         raise rootdir.mount_failure(
             "The function's file system configs use access points with different POSIX users."

@@ -2,9 +2,11 @@
 
 Each mount target is one Ganesha listener (``settings.nfs_address`` and a port allocated from
 ``settings.nfs_port`` upward) with one export for the whole file system at pseudo path
-``/<fs-id>`` and one per access point at ``/<fsap-id>``, squashing every client identity to the
-access point's PosixUser, read-only when the file-system policy denies anonymous clients
-``ClientWrite`` (NFS clients carry no IAM identity), absent when it denies ``ClientMount``.
+``/<fs-id>`` and one per access point at ``/<fsap-id>``, each applying the identity rule of
+:mod:`shoal.filesystems.identity` for a client with no IAM identity (NFS clients carry none):
+the access point's PosixUser for every client, else the client's own uid with root squashed
+unless the policy grants ``ClientRootAccess``; read-only without ``ClientWrite``; absent without
+``ClientMount``. Only privileged client ports are served (:mod:`shoal.filesystems.ganesha_conf`).
 
 A target is ``creating`` until Ganesha serves it, then ``available`` (or ``error``). Every
 change that affects exports (access point or policy changes) re-syncs the targets of that file
@@ -18,12 +20,14 @@ import errno
 import logging
 import socket
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError
 from shoal.filesystems import rootdir
 from shoal.filesystems.addresses import check_mount_address
-from shoal.filesystems.models import NOBODY, FileSystem, MountTarget, new_id
+from shoal.filesystems.identity import Identity
+from shoal.filesystems.models import FileSystem, MountTarget, new_id
 
 if TYPE_CHECKING:
     from shoal.filesystems.service import FileSystemService
@@ -55,6 +59,13 @@ class MountTargets:
             self._supervisor = nfs.GaneshaSupervisor(self.settings.run_dir / "nfs")
 
     async def start(self) -> None:
+        if unprivileged_port_start() < 1024:
+            # Mount targets trust a client's AUTH_SYS uid because only root binds ports < 1024.
+            log.warning(
+                "net.ipv4.ip_unprivileged_port_start is %d: local users can bind privileged "
+                "ports and so claim any uid on this host's mount targets; set it to 1024",
+                unprivileged_port_start(),
+            )
         if self._supervisor is None and self._targets:
             log.warning("shoal.filesystems.nfs is not installed: mount targets serve no NFS")
         for target in list(self._targets.values()):
@@ -170,36 +181,49 @@ class MountTargets:
                     log.exception("mount target %s failed to stop", mt_id)
 
     def exports(self, fs_id: str) -> list[Any]:
-        """The NFS exports of a file system (runs in a thread: it may create AP roots)."""
+        """The NFS exports of a file system (runs in a thread: it may create AP roots).
+
+        Each applies the identity rule for an NFS client (no IAM principal), as functions and
+        host mounts do: see :mod:`shoal.filesystems.identity`.
+        """
         if nfs is None:
             return []
         svc = self.service
         fs = svc.get_file_system(fs_id)
-        whole = svc.access(fs, None, None)
         out = []
+        whole = svc.identity(fs, None, None)
         if whole.mount:
-            out.append(nfs.Export(
-                export_id=WHOLE_FS_EXPORT_ID, path=str(svc.root(fs.id)), pseudo=f"/{fs.id}",
-                squash_uid=None if whole.root else NOBODY,
-                squash_gid=None if whole.root else NOBODY,
-                readonly=not whole.write,
-            ))  # fmt: skip
+            out.append(_export(WHOLE_FS_EXPORT_ID, str(svc.root(fs.id)), f"/{fs.id}", whole))
         for ap in svc.access_points(fs.id):
-            access = svc.access(fs, ap, None)
-            if not access.mount:
+            ident = svc.identity(fs, ap, None)
+            if not ident.mount:
                 continue
             try:
                 path = svc.access_point_root(ap)
             except (rootdir.RootDirectoryError, OSError) as e:
                 log.warning("access point %s is not exported: %s", ap.id, e)
                 continue
-            user = ap.posix_user
-            out.append(nfs.Export(
-                export_id=ap.export_id, path=path, pseudo=f"/{ap.id}",
-                squash_uid=user.uid if user else None, squash_gid=user.gid if user else None,
-                readonly=not access.write,
-            ))  # fmt: skip
+            out.append(_export(ap.export_id, path, f"/{ap.id}", ident))
         return out
+
+
+def _export(export_id: int, path: str, pseudo: str, ident: Identity) -> Any:
+    """The ganesha export that applies ``ident``: All_Squash to its user (whose secondary gids
+    ganesha cannot carry), else the client's identity with or without root squash."""
+    user = ident.user
+    return nfs.Export(
+        export_id=export_id, path=path, pseudo=pseudo,
+        squash_uid=user.uid if user else None, squash_gid=user.gid if user else None,
+        readonly=ident.read_only, root_squash=ident.root_squash,
+    )  # fmt: skip
+
+
+def unprivileged_port_start() -> int:
+    """The first port an unprivileged process may bind (Linux's ip_unprivileged_port_start)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    except (OSError, ValueError):
+        return 1024
 
 
 def _can_bind(address: str, port: int) -> bool:

@@ -221,3 +221,47 @@ def test_delete_refused_while_a_function_uses_it(shoal: FakeShoal) -> None:
         assert list(shoal.settings.fs_dir.iterdir()) == []
 
     asyncio.run(run())
+
+
+NO_ROOT_POLICY = {
+    "Statement": [{
+        "Effect": "Allow", "Principal": "*",
+        "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+    }]
+}  # fmt: skip
+READ_ONLY_POLICY = {
+    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "elasticfilesystem:ClientMount"}]
+}
+
+
+@pytest.mark.parametrize(
+    ("user", "doc", "function_user", "nfs", "whole_nfs"),
+    [
+        # (PosixUser, policy) -> the function's (uid, gid, groups, read-only), the AP export's
+        # (squash uid, gid, root squash, read-only) and the whole-file-system export's.
+        (PosixUser(1001, 1002, (7,)), None, (1001, 1002, (7,), False), (1001, 1002, False, False),
+         (None, None, False, False)),
+        (PosixUser(0, 0, (0,)), NO_ROOT_POLICY, (65534, 65534, (), False),
+         (65534, 65534, False, False), (None, None, True, False)),
+        (PosixUser(1001, 1002), READ_ONLY_POLICY, (1001, 1002, (), True),
+         (1001, 1002, False, True), (None, None, True, True)),
+        (None, NO_ROOT_POLICY, (None, None, (), False), (None, None, True, False),
+         (None, None, True, False)),
+        (None, None, (None, None, (), False), (None, None, False, False),
+         (None, None, False, False)),
+    ],
+)
+def test_functions_and_nfs_exports_apply_the_same_rule(
+    shoal: FakeShoal, user: PosixUser | None, doc: Any, function_user: Any, nfs: Any,
+    whole_nfs: Any,
+) -> None:  # fmt: skip
+    svc = service(shoal)
+    fs = svc.create_file_system("tok")
+    ap = svc.create_access_point(fs.id, "c", posix_user=user)
+    if doc is not None:
+        svc.put_policy(fs.id, json.dumps(doc))
+    ident = svc.mounts_for(fn(ap.arn))
+    assert (ident.uid, ident.gid, ident.groups, ident.mounts[0].readonly) == function_user
+    whole, export = svc.targets.exports(fs.id)
+    assert (export.squash_uid, export.squash_gid, export.root_squash, export.readonly) == nfs
+    assert (whole.squash_uid, whole.squash_gid, whole.root_squash, whole.readonly) == whole_nfs

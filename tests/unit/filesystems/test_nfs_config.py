@@ -40,8 +40,28 @@ def test_core_params_are_nfsv4_only_on_the_given_address(tmp_path: Path) -> None
     assert f'RecoveryRoot = "{tmp_path / "fsmt-1" / "recovery"}";' in v4
 
 
+def test_every_export_and_the_pseudo_root_serve_only_privileged_ports(tmp_path: Path) -> None:
+    config = render_config(tmp_path / "t", "127.0.0.1", 2049, [WHOLE, AP])
+    assert "PrivilegedPort = true;" in block(config, "EXPORT_DEFAULTS")
+    pseudo = block(config, "EXPORT", 0)
+    for line in ("Export_Id = 0;", 'Pseudo = "/";', "Name = PSEUDO;", "PrivilegedPort = true;",
+                 "Access_Type = MDONLY_RO;"):  # fmt: skip
+        assert line in pseudo
+    for index in (1, 2):
+        assert "PrivilegedPort = true;" in block(config, "EXPORT", index)
+
+
+def test_root_squashed_export(tmp_path: Path) -> None:
+    squashed = Export(1, "/data/fs/fs-1", "/fs-1", None, None, root_squash=True)
+    export = block(render_config(tmp_path / "t", "127.0.0.1", 2049, [squashed]), "EXPORT", 1)
+    assert "Squash = Root_Squash;" in export
+    assert "Anonymous_Uid = 65534;" in export and "Anonymous_Gid = 65534;" in export
+    with pytest.raises(ValueError, match="root squash"):
+        validate_exports([Export(1, "/a", "/a", 5, 5, root_squash=True)])
+
+
 def test_whole_file_system_export_is_not_squashed(tmp_path: Path) -> None:
-    export = block(render_config(tmp_path / "t", "127.0.0.1", 2049, [WHOLE, AP]), "EXPORT", 0)
+    export = block(render_config(tmp_path / "t", "127.0.0.1", 2049, [WHOLE, AP]), "EXPORT", 1)
     assert 'Path = "/data/fs/fs-1";' in export
     assert 'Pseudo = "/fs-1";' in export
     assert "Squash = No_Root_Squash;" in export
@@ -53,7 +73,7 @@ def test_whole_file_system_export_is_not_squashed(tmp_path: Path) -> None:
 
 
 def test_access_point_export_squashes_everyone_to_its_user(tmp_path: Path) -> None:
-    export = block(render_config(tmp_path / "t", "127.0.0.1", 2049, [WHOLE, AP]), "EXPORT", 1)
+    export = block(render_config(tmp_path / "t", "127.0.0.1", 2049, [WHOLE, AP]), "EXPORT", 2)
     assert "Export_Id = 2;" in export
     assert "Squash = All_Squash;" in export
     assert "Anonymous_Uid = 1001;" in export
@@ -62,10 +82,10 @@ def test_access_point_export_squashes_everyone_to_its_user(tmp_path: Path) -> No
 
 def test_readonly_export_and_client_restriction(tmp_path: Path) -> None:
     ro = Export(3, "/srv/x", "/x", 5, 6, readonly=True)
-    loop = block(render_config(tmp_path / "t", "127.0.0.1", 2049, [ro]), "EXPORT")
+    loop = block(render_config(tmp_path / "t", "127.0.0.1", 2049, [ro]), "EXPORT", 1)
     assert "Access_Type = RO;" in block(loop, "    CLIENT")
     assert "Clients = 127.0.0.0/8, ::1;" in loop
-    lan = block(render_config(tmp_path / "t", "192.168.7.3", 2049, [ro]), "EXPORT")
+    lan = block(render_config(tmp_path / "t", "192.168.7.3", 2049, [ro]), "EXPORT", 1)
     assert "Clients = *;" in lan
 
 
