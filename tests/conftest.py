@@ -309,8 +309,12 @@ def run_as_suid(
     """Like :func:`run_as` but with set-id programs allowed to take effect (no
     ``no_new_privs``): what a real local user's shell can do."""
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+    # Through sh: setpriv keeps its capabilities in effect until its own execve, so a program
+    # it execs directly is found with root's search rights (a 0700 directory on the path would
+    # not stop it). sh runs capability-free and looks the program up as the user.
     return subprocess.run(
-        ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups", "--", *argv],
+        ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups", "--",
+         "/bin/sh", "-c", 'exec "$@"', "sh", *argv],  # fmt: skip
         env=env, capture_output=True, text=True, timeout=timeout, cwd="/",
     )
 

@@ -22,7 +22,15 @@ from typing import Any
 import nfs_wire
 import pytest
 
-from conftest import LocalUser, ShoalServer, run_as, run_as_suid, unique_name, wait_for
+from conftest import (
+    LocalUser,
+    ShoalServer,
+    default_subnet,
+    run_as,
+    run_as_suid,
+    unique_name,
+    wait_for,
+)
 
 pytestmark = pytest.mark.nfs
 
@@ -72,7 +80,7 @@ class Target:
     def serve(self) -> Target:
         """Create the mount target (after the access points and policy: no re-sync to wait)."""
         self.mt_id = self.efs.create_mount_target(
-            FileSystemId=self.fs_id, SubnetId="subnet-0123456789abcdef0"
+            FileSystemId=self.fs_id, SubnetId=default_subnet(self.srv)
         )["MountTargetId"]
 
         def available() -> bool:

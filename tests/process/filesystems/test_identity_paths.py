@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from fs_helpers import invoke, make_fn, make_fs
 
-from conftest import ShoalServer, wait_for
+from conftest import ShoalServer, default_subnet, wait_for
 
 pytestmark = pytest.mark.nfs
 
@@ -50,9 +50,8 @@ def shoal(server: ShoalServer, *argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def serve(server: ShoalServer, efs: Any, fs_id: str) -> int:
-    mt_id = efs.create_mount_target(FileSystemId=fs_id, SubnetId="subnet-0123456789abcdef0")[
-        "MountTargetId"
-    ]
+    subnet = default_subnet(server)
+    mt_id = efs.create_mount_target(FileSystemId=fs_id, SubnetId=subnet)["MountTargetId"]
     wait_for(lambda: efs.describe_mount_targets(MountTargetId=mt_id)["MountTargets"][0][
         "LifeCycleState"] == "available", timeout=60)  # fmt: skip
     with urllib.request.urlopen(f"{server.endpoint}/shoal/fs/mount-targets/{mt_id}") as r:
