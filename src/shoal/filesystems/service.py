@@ -58,7 +58,7 @@ class FileSystemService:
         self.meter = Meter()
         self._fs: dict[str, FileSystem] = {}  # fs id -> file system
         self._aps: dict[str, AccessPoint] = {}  # fsap id -> access point
-        self._policies: dict[str, tuple[str, dict[str, Any]]] = {}  # fs id -> (text, parsed)
+        self._policies: dict[str, tuple[str, policy.Policy]] = {}  # fs id -> (text, compiled)
         self._tasks: set[asyncio.Task[None]] = set()
         self.targets = MountTargets(self)
         for doc in self.store.load("filesystem").values():

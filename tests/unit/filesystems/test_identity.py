@@ -7,12 +7,13 @@ ClientWrite and ClientRootAccess given or withheld, eight in all)."""
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
 from shoal.filesystems.identity import Identity, decide, root_squash
 from shoal.filesystems.models import AccessPoint, PosixUser
-from shoal.filesystems.policy import FULL_ACCESS, Access, evaluate
+from shoal.filesystems.policy import FULL_ACCESS, Access, evaluate, parse
 
 
 def ap(user: PosixUser | None) -> AccessPoint:
@@ -91,7 +92,8 @@ def test_no_policy_grants_root(where: AccessPoint | None, expected_identity: Ide
 def test_policy_actions_are_the_grants(actions: list[str], grant: Access) -> None:
     doc = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
                           "Action": [f"elasticfilesystem:{a}" for a in actions]}]}  # fmt: skip
-    access = evaluate(doc, principal=None, file_system_arn="arn:fs", access_point_arn="arn:ap")
+    access = evaluate(parse(json.dumps(doc)), principal=None, file_system_arn="arn:fs",
+                      access_point_arn="arn:ap")  # fmt: skip
     assert access == grant
 
 
