@@ -53,6 +53,7 @@ F_SETPIPE_SZ = 1031
 PIPE_SIZE = 1 << 20
 EXIT_GRACE_S = 2.0  # after the control socket closes, how long the init may take to exit
 MIN_INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit; a longer function timeout extends it
+_TOO_LARGE = json.dumps(rt_errors.response_too_large()).encode()
 
 
 class State(enum.Enum):
@@ -64,12 +65,18 @@ class State(enum.Enum):
 
 
 class _Control(asyncio.Protocol):
-    """Frames from the environment, queued until the one waiting call takes them."""
+    """Frames from the environment, queued until the one waiting call takes them.
+
+    No frame from an environment may carry more than Lambda's response limit: the runtime
+    replaces a bigger result by Lambda's error, so a bigger frame means the function got hold
+    of the control socket. Its prefix alone closes the stream (``too_large``), and the body is
+    never read into the server's memory."""
 
     def __init__(self) -> None:
-        self.decoder = frames.FrameDecoder()
+        self.decoder = frames.FrameDecoder(max_body=rt_errors.RESPONSE_LIMIT)
         self.frames: collections.deque[frames.Frame] = collections.deque()
         self.closed = False
+        self.too_large = False
         self.waiter: asyncio.Future[bool] | None = None
         self.transport: asyncio.Transport | None = None
 
@@ -79,6 +86,10 @@ class _Control(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self.frames.extend(self.decoder.feed(data))
+        except frames.FrameTooLarge:
+            self.too_large = self.closed = True
+            if self.transport is not None:
+                self.transport.abort()
         except (frames.FrameError, ValueError):
             self.closed = True  # a garbled stream is treated as a dead runtime
             if self.transport is not None:
@@ -326,6 +337,13 @@ class ForkServerEnvironment:
             self._state = State.READY
             kind = SUCCESS if frame[0].get("ok") else ERROR
             return self._result(kind, frame[1], start)
+        if self._control.too_large:
+            # Lambda's answer to a response over its limit; this environment cannot go on (its
+            # control stream is cut mid-frame), so it is killed and the pool replaces it.
+            self._kill()
+            await self._wait_exit()
+            self.drain_output()
+            return self._result(ERROR, _TOO_LARGE, start)
         if frame is None:
             kind, doc = (
                 TIMEOUT,
