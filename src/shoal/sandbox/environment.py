@@ -33,6 +33,7 @@ from ..runtime import frames
 from .api import OutputCallback
 from .cgroups import EnvCgroup
 from .exits import describe_exit
+from .memory import MemoryMeter
 from .network import EnvironmentNetwork
 from .types import (
     CRASH,
@@ -209,7 +210,7 @@ class ForkServerEnvironment:
         self._destroying: asyncio.Future[None] | None = None
         self._invoke_frames = InvokeFrames()
         self._pidfd = _pidfd_open(pid)
-        self._usage_fd = _open_usage(cgroup)
+        self._memory = MemoryMeter(cgroup, spec.memory_mb)
         os.set_blocking(log_fd, False)
         with contextlib.suppress(OSError):
             fcntl.fcntl(log_fd, F_SETPIPE_SZ, PIPE_SIZE)
@@ -296,6 +297,7 @@ class ForkServerEnvironment:
         duration = (time.perf_counter() - start) * 1000
         if frame is not None and frame[0].get("op") == "init_done":
             self._state = State.READY
+            self._memory.ready()  # after the duration: not part of Init Duration
             return InitResult(duration, frame[0].get("error"))
         if frame is None:
             kind, doc = (
@@ -331,6 +333,7 @@ class ForkServerEnvironment:
         start = time.perf_counter()
         now = time.time()
         deadline_ms = min(req.deadline_ms, int(now * 1000 + self.spec.timeout_s * 1000))
+        self._memory.begin()
         self._write(self._invoke_frames.encode(req, deadline_ms))
         frame = await self._reply(max(deadline_ms / 1000 - now, 0.0))
         if frame is not None and frame[0].get("op") == "result":
@@ -419,11 +422,9 @@ class ForkServerEnvironment:
             self._cgroup.kill_all()
 
     def max_memory_used_mb(self) -> int:
-        if self._usage_fd is not None:
-            with contextlib.suppress(OSError, ValueError):
-                used = int(os.pread(self._usage_fd, 64, 0))
-                return -(-used // (1 << 20))
-        return self._cgroup.max_memory_used_mb() if self._cgroup is not None else 0
+        """The REPORT's Max Memory Used for the invocation in progress or just done
+        (:mod:`.memory`)."""
+        return self._memory.max_used_mb()
 
     def drain_output(self) -> None:
         """Deliver everything now in the log pipe to on_output (non-blocking)."""
@@ -463,10 +464,10 @@ class ForkServerEnvironment:
         self._close_log()
         if self._control.transport is not None:
             self._control.transport.abort()
-        for fd in (self._pidfd, self._usage_fd):
-            if fd is not None:
-                os.close(fd)
-        self._pidfd = self._usage_fd = None
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+        self._memory.close()
         if self._network_job is not None:  # a start cut short may leave it running
             with contextlib.suppress(Exception):
                 self.address = await self._network_job
@@ -524,14 +525,3 @@ def _pidfd_open(pid: int) -> int | None:
         return os.pidfd_open(pid)
     except OSError:
         return None  # already gone (the exit report will follow) or no pidfd support
-
-
-def _open_usage(cgroup: EnvCgroup | None) -> int | None:
-    if cgroup is None:
-        return None
-    try:
-        return os.open(
-            os.path.join(cgroup.memory_dir, "memory.max_usage_in_bytes"), os.O_RDONLY | os.O_CLOEXEC
-        )
-    except OSError:
-        return None
