@@ -113,7 +113,7 @@ class FormApiService:
                     "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412
                 )
             result = await handler(
-                FormCall(action, params, shoal, headers, base_url, request_id, region)
+                FormCall(action, params, shoal, headers, base_url, request_id, region=region)
             )
             return ec2_protocol.serialize_output(self.model, action, op.output, result, request_id)
         except AwsError as e:
