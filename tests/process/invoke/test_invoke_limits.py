@@ -236,3 +236,24 @@ def test_max_memory_used_is_the_environments_peak_interpreter_included(
     # Never more than the function's memory size, as on Lambda.
     small = create_function(lambda_client, unique_name("mem"), ALLOC, MemorySize=128)
     assert max_memory_used(invoke(lambda_client, small, {"mb": 120}, LogType="Tail")) <= 128
+
+
+HELD = """
+held = bytearray(60 << 20)
+for i in range(0, len(held), 4096):
+    held[i] = 1
+def handler(event, context):
+    return len(held)
+"""
+
+
+@pytest.mark.parametrize("snap_start", [False, True])
+def test_memory_held_since_init_is_counted(lambda_client: Any, snap_start: bool) -> None:
+    """Init's 60 MB are the environment's: in a plain one they are charged to its cgroup; in a
+    snapshot-started one they are the template's pages, shared, and counted all the same."""
+    extra = {"SnapStart": {"ApplyOn": "PublishedVersions"}} if snap_start else {}
+    name = create_function(lambda_client, unique_name("held"), HELD, MemorySize=512, **extra)
+    r = invoke(lambda_client, name, {}, LogType="Tail")
+    report = base64.b64decode(r["LogResult"]).decode().splitlines()[-1]
+    assert ("Restore Duration" in report) is snap_start
+    assert 60 <= max_memory_used(r) < 120
