@@ -51,23 +51,23 @@ class MemoryMeter:
 
     def ready(self) -> None:
         """The environment finished its init: measure what it holds that its cgroup does not
-        see. A few µs (one read of cgroup.procs, one of statm per process, one of usage)."""
+        see. Once per environment: one read of cgroup.procs, of statm per process (two), of
+        the usage; ~30 µs."""
         cgroup = self._cgroup
         if cgroup is None:
             return
         resident = 0
-        for pid in cgroup.pids():
-            try:
-                with open(f"/proc/{pid}/statm", "rb") as f:
-                    resident = max(resident, int(f.read().split()[1]) * _PAGE)
-            except (OSError, ValueError, IndexError):
-                continue  # exited meanwhile
         try:
-            with open(os.path.join(cgroup.memory_dir, "memory.usage_in_bytes"), "rb") as f:
-                charged = int(f.read())
+            pids = _read(os.path.join(cgroup.memory_dir, "cgroup.procs")).split()
+            for pid in pids:
+                try:
+                    resident = max(resident, int(_read(b"/proc/%s/statm" % pid).split()[1]))
+                except (OSError, ValueError, IndexError):
+                    continue  # exited meanwhile
+            charged = int(_read(os.path.join(cgroup.memory_dir, "memory.usage_in_bytes")))
         except (OSError, ValueError):
             return
-        self._base = max(0, resident - charged)
+        self._base = max(0, resident * _PAGE - charged)
 
     def begin(self) -> None:
         """An invocation starts: the cgroup's peak restarts from its current usage."""
@@ -89,3 +89,12 @@ class MemoryMeter:
         if self._peak_fd is not None:
             os.close(self._peak_fd)
             self._peak_fd = None
+
+
+def _read(path: str | bytes) -> bytes:
+    """A small kernel file's contents, without a Python file object (a third of the cost)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
