@@ -170,9 +170,7 @@ def _unknown_service(name: str, action: str, request_id: str) -> HttpResponse:
         f"the action {escape(action)} is not valid.</Message></Error>"
         f"<RequestId>{request_id}</RequestId></ErrorResponse>"
     )
-    return HttpResponse(
-        400, [("Content-Type", "text/xml")], body.encode()
-    )
+    return HttpResponse(400, [("Content-Type", "text/xml")], body.encode())
 
 
 query_router = QueryRouter()
