@@ -8,7 +8,9 @@ from typing import Any
 from shoal.api.dispatch import Call, lambda_api
 
 # What Lambda sends with an answer that has a payload (the function's result or its error
-# document, both JSON); the 202 of an Event and the 204 of a DryRun have no body and no type.
+# document, both JSON). The 202 of an Event has no body, no type and no executed version
+# (recorded from Lambda: Date, Content-Length 0, x-amzn-RequestId, x-amzn-Remapped-Content-Length,
+# X-Amzn-Trace-Id); the 204 of a DryRun is answered the same way.
 _JSON = (("Content-Type", "application/json"),)
 
 
@@ -26,13 +28,14 @@ async def invoke(call: Call) -> Mapping[str, Any]:
         client_context=p.get("ClientContext"),
         request_id=call.request_id,
     )
-    if result.status_code == 200:
+    ran = result.status_code == 200
+    if ran:
         call.response_headers = _JSON
     return {
         "StatusCode": result.status_code,
         "FunctionError": result.function_error,
         "LogResult": result.log_result,
-        "ExecutedVersion": result.executed_version,
+        "ExecutedVersion": result.executed_version if ran else None,
         "Payload": result.payload,
     }
 

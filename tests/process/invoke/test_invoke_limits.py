@@ -212,11 +212,12 @@ def test_invoke_content_types(lambda_client: Any, sized: str) -> None:
     failed = invoke(lambda_client, sized, 5)  # `"bytes" in 5`: a TypeError in the handler
     assert failed["FunctionError"] == "Unhandled"
     assert headers_of(failed)["content-type"] == "application/json"
-    # Lambda's 202 and 204 have no body and no Content-Type.
+    assert headers_of(ok)["x-amz-executed-version"] == "$LATEST"
+    # Lambda's 202 and 204 have no body, no Content-Type and no executed version.
     for kind, status in (("Event", 202), ("DryRun", 204)):
         r = invoke(lambda_client, sized, {}, InvocationType=kind)
         assert r["StatusCode"] == status and r["Body"] == b""
-        assert "content-type" not in headers_of(r)
+        assert "content-type" not in headers_of(r) and "ExecutedVersion" not in r
         assert UUID.match(r["ResponseMetadata"]["RequestId"])
 
 
