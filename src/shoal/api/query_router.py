@@ -9,9 +9,10 @@ parsed, not verified: checking signatures is the identity layer's.
 :class:`FormApiService` is one such service's registry of handlers (like
 :class:`shoal.api.dispatch.ApiService` for rest-json); :data:`query_router` answers for all of
 them with the same ``dispatch`` signature, so ``shoal.api.asgi`` routes ``/`` to it as it
-routes a path prefix to a rest-json service, and the request id it hands them (written in the
-XML body; ``shoal.api.asgi`` sends it as ``x-amzn-RequestId``). An unknown service or action answers
-``InvalidAction`` in the protocol's own error shape, never a JSON 404 a client cannot parse.
+routes a path prefix to a rest-json service. The request id comes from ``shoal.api.asgi`` too:
+the XML body names it, and asgi sends it as ``x-amzn-RequestId``. An unknown service or action
+answers ``InvalidAction`` in the protocol's own error shape, never a JSON 404 a client cannot
+parse.
 """
 
 from __future__ import annotations
