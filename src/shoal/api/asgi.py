@@ -5,6 +5,11 @@ Routing is by path prefix: ``/v2/`` is API Gateway v2, ``/2015-02-01/`` is EFS, 
 ``/shoal/`` is Shoal's own API (logs, health); components may
 mount their own ASGI apps on a prefix (the HTTP gateway does). The body is read whole, up to
 :data:`MAX_BODY`, before dispatch.
+
+Every answer of this app, errors and 404s included, names its request in ``x-amzn-RequestId``
+(boto3's ``ResponseMetadata['RequestId']``): the id is made here, once per request, handed to
+the service (an Invoke's invocation runs under it; EC2 writes it in its XML too), and added by
+:func:`send_response`. The mounted apps (the HTTP gateway) name their requests themselves.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from shoal.api.codec import HttpResponse
 from shoal.api.dispatch import ApiService, apigatewayv2_api, efs_api, lambda_api
 from shoal.api.query_router import QueryRouter, query_router
 from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
+from shoal.invocation.invoker import new_request_id
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -56,8 +62,9 @@ def int_param(
     return value
 
 
-async def send_response(send: Send, response: HttpResponse) -> None:
+async def send_response(send: Send, response: HttpResponse, request_id: str) -> None:
     headers = [(_header_name(k), v.encode("latin-1")) for k, v in response.headers]
+    headers.append((b"x-amzn-requestid", request_id.encode()))
     headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
@@ -129,19 +136,20 @@ class ShoalApp:
             scope = routed
         refusal = self._refusal(scope, routed is not None)
         if refusal is not None:
-            await send_response(send, refusal)
+            await send_response(send, refusal[0], refusal[1])
             return
         path: str = scope["path"]
         for prefix, app in self.mounts:
             if path.startswith(prefix):
                 await app(scope, receive, send)
                 return
+        request_id = new_request_id()
         if path.startswith("/shoal/"):
-            await send_response(send, self._shoal_api(path, scope))
+            await send_response(send, self._shoal_api(path, scope), request_id)
             return
         service = self._service(path)
         if service is None:
-            await send_response(send, json_response(404, {"message": "Not Found"}))
+            await send_response(send, json_response(404, {"message": "Not Found"}), request_id)
             return
         try:
             body = await read_body(receive, MAX_BODY)
@@ -153,6 +161,7 @@ class ShoalApp:
                     {"Type": "User", "message": "Request entity too large"},
                     [("x-amzn-ErrorType", "RequestTooLargeException")],
                 ),
+                request_id,
             )
             return
         except ConnectionError:
@@ -165,7 +174,14 @@ class ShoalApp:
         raw = scope.get("raw_path")
         wire_path = raw.decode("latin-1") if raw else path
         response = await service.dispatch(
-            self.shoal, scope["method"], wire_path, query, headers, body, base_url(scope, headers)
+            self.shoal,
+            scope["method"],
+            wire_path,
+            query,
+            headers,
+            body,
+            base_url(scope, headers),
+            request_id,
         )
         if response is None:
             response = json_response(
@@ -173,21 +189,23 @@ class ShoalApp:
                 {"message": f"No operation for {scope['method']} {path}"},
                 [("x-amzn-ErrorType", "UnknownOperationException")],
             )
-        await send_response(send, response)
+        await send_response(send, response, request_id)
 
-    def _refusal(self, scope: Scope, host_named: bool) -> HttpResponse | None:
+    def _refusal(self, scope: Scope, host_named: bool) -> tuple[HttpResponse, str] | None:
         """The 403 for what a browser sends cross-site or under a foreign Host name
-        (:mod:`shoal.api.admission`), or None when the request may go on. Synchronous: the
-        admitted path (every invoke) costs no coroutine."""
+        (:mod:`shoal.api.admission`) with its request id, or None when the request may go on.
+        Synchronous: the admitted path (every invoke) costs no coroutine."""
         path: str = scope["path"]
         gateway = host_named or path.startswith(_GATEWAY_PREFIXES)
         reason = self.admission.refusal(scope["headers"], gateway)
         if reason is None:
             return None
+        request_id = new_request_id()
         service = None if gateway else self._service(path)
         if isinstance(service, QueryRouter):
-            return service.refused(reason)
-        return admission.refused(reason, service.model.name if service else None, gateway)
+            return service.refused(reason, request_id), request_id
+        name = service.model.name if service else None
+        return admission.refused(reason, name, gateway), request_id
 
     def _shoal_api(self, path: str, scope: Scope) -> HttpResponse:
         """Shoal's own endpoints: ``/shoal/health``, ``/shoal/logs/{function}?start=MS&limit=N``,

@@ -32,6 +32,12 @@ class Call:
     shoal: Shoal
     headers: Mapping[str, str]
     base_url: str  # how the client reached us, e.g. "http://127.0.0.1:9000"
+    # The id the answer names in x-amzn-RequestId (made by shoal.api.asgi); an Invoke's
+    # invocation runs under it, as on Lambda.
+    request_id: str
+    # Wire headers the model does not describe, for the handler to set (Invoke's Content-Type:
+    # its Payload is a blob whose media type Lambda names, not the model).
+    response_headers: tuple[tuple[str, str], ...] = ()
 
 
 Handler = Callable[[Call], Awaitable[Mapping[str, Any] | None]]
@@ -71,6 +77,7 @@ class ApiService:
         headers: Mapping[str, str],
         body: bytes,
         base_url: str,
+        request_id: str,
     ) -> codec.HttpResponse | None:
         """Answer a request, or None when no operation of this service matches its route."""
         found = self.model.router.match(method, path, query)
@@ -84,8 +91,12 @@ class ApiService:
                     "UnsupportedOperation", f"Shoal does not implement {op.name}", status=501
                 )
             params = codec.parse_input(self.model, op, labels, query, headers, body)
-            result = await handler(Call(op.name, params, shoal, headers, base_url))
-            return codec.serialize_output(self.model, op, result)
+            call = Call(op.name, params, shoal, headers, base_url, request_id)
+            result = await handler(call)
+            response = codec.serialize_output(self.model, op, result)
+            if call.response_headers:
+                response.headers.extend(call.response_headers)
+            return response
         except AwsError as e:
             return codec.serialize_error(self.model, e)
         except (StoreError, OSError) as e:

@@ -174,7 +174,7 @@ def serialize_output(
     else:
         _members(model, model.shape(output_shape), result or {}, parts)
     parts.append(f"</{operation}Response>")
-    return _xml(200, "".join(parts), request_id)
+    return _xml(200, "".join(parts))
 
 
 def _members(model: ServiceModel, shape: Shape, value: Mapping[str, Any], out: list[str]) -> None:
@@ -226,9 +226,9 @@ def serialize_error(error: AwsError, request_id: str) -> HttpResponse:
         f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
         f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
     )
-    return _xml(error.status or 400, body, request_id)
+    return _xml(error.status or 400, body)
 
 
-def _xml(status: int, body: str, request_id: str) -> HttpResponse:
-    headers = [("Content-Type", "text/xml;charset=UTF-8"), ("x-amzn-RequestId", request_id)]
-    return HttpResponse(status, headers, body.encode())
+def _xml(status: int, body: str) -> HttpResponse:
+    """The answer; ``shoal.api.asgi`` adds ``x-amzn-RequestId``, the id in its body."""
+    return HttpResponse(status, [("Content-Type", "text/xml;charset=UTF-8")], body.encode())

@@ -7,9 +7,17 @@ from typing import Any
 
 from shoal.api.dispatch import Call, lambda_api
 
+# What Lambda sends with an answer that has a payload (the function's result or its error
+# document, both JSON). The 202 of an Event has no body, no type and no executed version
+# (recorded from Lambda: Date, Content-Length 0, x-amzn-RequestId, x-amzn-Remapped-Content-Length,
+# X-Amzn-Trace-Id); the 204 of a DryRun is answered the same way.
+_JSON = (("Content-Type", "application/json"),)
+
 
 @lambda_api.handles("Invoke")
 async def invoke(call: Call) -> Mapping[str, Any]:
+    """The invocation runs under the API request's id: the one in x-amzn-RequestId is the
+    one in the START/END/REPORT lines and the context's ``aws_request_id``, as on Lambda."""
     p = call.params
     result = await call.shoal.invoker.invoke(
         p["FunctionName"],
@@ -18,12 +26,16 @@ async def invoke(call: Call) -> Mapping[str, Any]:
         invocation_type=p.get("InvocationType", "RequestResponse"),
         log_type=p.get("LogType", "None"),
         client_context=p.get("ClientContext"),
+        request_id=call.request_id,
     )
+    ran = result.status_code == 200
+    if ran:
+        call.response_headers = _JSON
     return {
         "StatusCode": result.status_code,
         "FunctionError": result.function_error,
         "LogResult": result.log_result,
-        "ExecutedVersion": result.executed_version,
+        "ExecutedVersion": result.executed_version if ran else None,
         "Payload": result.payload,
     }
 
@@ -34,6 +46,10 @@ async def invoke_async(call: Call) -> Mapping[str, Any]:
     any other), answered 202 with ``Status: 202``."""
     p = call.params
     result = await call.shoal.invoker.invoke(
-        p["FunctionName"], None, p.get("InvokeArgs", b""), invocation_type="Event"
+        p["FunctionName"],
+        None,
+        p.get("InvokeArgs", b""),
+        invocation_type="Event",
+        request_id=call.request_id,
     )
     return {"Status": result.status_code}

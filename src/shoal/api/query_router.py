@@ -9,15 +9,16 @@ parsed, not verified: checking signatures is the identity layer's.
 :class:`FormApiService` is one such service's registry of handlers (like
 :class:`shoal.api.dispatch.ApiService` for rest-json); :data:`query_router` answers for all of
 them with the same ``dispatch`` signature, so ``shoal.api.asgi`` routes ``/`` to it as it
-routes a path prefix to a rest-json service. An unknown service or action answers
-``InvalidAction`` in the protocol's own error shape, never a JSON 404 a client cannot parse.
+routes a path prefix to a rest-json service. The request id comes from ``shoal.api.asgi`` too:
+the XML body names it, and asgi sends it as ``x-amzn-RequestId``. An unknown service or action
+answers ``InvalidAction`` in the protocol's own error shape, never a JSON 404 a client cannot
+parse.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -94,9 +95,8 @@ class FormApiService:
 
     async def answer(
         self, shoal: Shoal, form: dict[str, str], headers: Mapping[str, str], base_url: str,
-        region: str,
+        region: str, request_id: str,
     ) -> HttpResponse:  # fmt: skip
-        request_id = str(uuid.uuid4())
         action = form.get("Action", "")
         op = self.model.operations.get(action)
         try:
@@ -113,7 +113,9 @@ class FormApiService:
                 raise AwsError(
                     "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412
                 )
-            result = await handler(FormCall(action, params, shoal, headers, base_url, region))
+            result = await handler(
+                FormCall(action, params, shoal, headers, base_url, request_id, region=region)
+            )
             return ec2_protocol.serialize_output(self.model, action, op.output, result, request_id)
         except AwsError as e:
             return ec2_protocol.serialize_error(e, request_id)
@@ -133,7 +135,7 @@ _SERVICES = {"ec2": ec2_api}
 class QueryRouter:
     async def dispatch(
         self, shoal: Shoal, method: str, path: str, query: Mapping[str, list[str]],
-        headers: Mapping[str, str], body: bytes, base_url: str,
+        headers: Mapping[str, str], body: bytes, base_url: str, request_id: str,
     ) -> HttpResponse | None:  # fmt: skip
         """Answer an ``Action=`` request, or None when the request is not one."""
         if path != "/" or method not in ("GET", "POST"):
@@ -147,32 +149,29 @@ class QueryRouter:
         name = scope.service if scope else _VERSIONS.get(form.get("Version", ""), "")
         service = _SERVICES.get(name)
         if service is None:
-            return _unknown_service(name, form["Action"])
+            return _unknown_service(name, form["Action"], request_id)
         region = scope.region if scope else shoal.settings.region
         if not _REGION.match(region):
             error = AwsError("AuthFailure", "Credential should be scoped to a valid region.", 401)
-            return ec2_protocol.serialize_error(error, str(uuid.uuid4()))
-        return await service.answer(shoal, form, headers, base_url, region)
+            return ec2_protocol.serialize_error(error, request_id)
+        return await service.answer(shoal, form, headers, base_url, region, request_id)
 
-    def refused(self, reason: str) -> HttpResponse:
+    def refused(self, reason: str, request_id: str) -> HttpResponse:
         """A forged browser request (:mod:`shoal.api.admission`) in EC2's error shape, the
         query protocol's answer a client can parse."""
         error = AwsError("UnauthorizedOperation", reason, 403)
-        return ec2_protocol.serialize_error(error, str(uuid.uuid4()))
+        return ec2_protocol.serialize_error(error, request_id)
 
 
-def _unknown_service(name: str, action: str) -> HttpResponse:
+def _unknown_service(name: str, action: str, request_id: str) -> HttpResponse:
     """The ``query`` protocol's error (IAM, STS): the shape their clients parse."""
-    request_id = str(uuid.uuid4())
     body = (
         "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code>"
         f"<Message>Shoal does not serve {escape(name or 'this service')}: "
         f"the action {escape(action)} is not valid.</Message></Error>"
         f"<RequestId>{request_id}</RequestId></ErrorResponse>"
     )
-    return HttpResponse(
-        400, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body.encode()
-    )
+    return HttpResponse(400, [("Content-Type", "text/xml")], body.encode())
 
 
 query_router = QueryRouter()

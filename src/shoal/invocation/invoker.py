@@ -128,9 +128,11 @@ class Invoker:
         log_type: str = "None",
         client_context: str | None = None,
         payload_is_json: bool = False,
+        request_id: str | None = None,
     ) -> InvocationResult:
         """``payload_is_json``: the caller made the payload with ``json.dumps`` (the gateway's
-        events), so it is not parsed again to check it."""
+        events), so it is not parsed again to check it. ``request_id``: the id the invocation
+        runs under (the Invoke API request's), a new one when None."""
         fn = self._resolve(function_name, qualifier)
         limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
         if len(payload) > limit:
@@ -143,16 +145,22 @@ class Invoker:
         if self.closing:
             raise AwsError("ServiceException", "Shoal is shutting down", status=503)
         if invocation_type == "DryRun":
-            return InvocationResult("", 204, b"", fn.version)
+            return InvocationResult(request_id or "", 204, b"", fn.version)
         if invocation_type == "Event":
-            request_id = new_request_id()
+            request_id = request_id or new_request_id()
             # The EventInvokeConfig that applies is the invoked qualifier's (an alias's own).
             config_qualifier = arns.merge_qualifier(arns.parse(function_name), qualifier)
             await self.shoal.async_queue.submit(
                 fn, payload, request_id, qualifier=config_qualifier or LATEST
             )
             return InvocationResult(request_id, 202, b"", fn.version)
-        return await self.run(fn, payload, tail=log_type == "Tail", client_context=client_context)
+        return await self.run(
+            fn,
+            payload,
+            request_id=request_id,
+            tail=log_type == "Tail",
+            client_context=client_context,
+        )
 
     def _resolve(self, function_name: str, qualifier: str | None) -> FunctionVersion:
         if qualifier is None and ":" not in function_name:

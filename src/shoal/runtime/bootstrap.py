@@ -10,7 +10,9 @@ control socket (frames from :mod:`.frames`), strictly one request at a time:
     server -> env  {"op": "invoke", "request_id", "arn", "version", "deadline_ms",
                     "client_context"} + payload
     env -> server  {"op": "result", "ok": bool, "output": bool} + JSON result or JSON error
-                   document ("output": the log pipe may hold output the server has not read)
+                   document ("output": the log pipe may hold output the server has not read),
+                   never more than RESPONSE_LIMIT bytes: a bigger one is replaced by Lambda's
+                   Function.ResponseSizeTooLarge error (the server cuts off a bigger frame)
 
 Snapshot starts (see :mod:`.template` and :mod:`.restore`) add one request, valid once, after
 a successful init, in an environment spawned as a template:
@@ -48,10 +50,12 @@ from .errors import (
     AFTER_RESTORE_ERROR,
     BEFORE_SNAPSHOT_ERROR,
     MARSHAL_ERROR,
+    RESPONSE_LIMIT,
     UNMARSHAL_ERROR,
     FaultException,
     error_from_exception,
     make_error,
+    response_too_large,
 )
 from .handler import Handler, load_handler
 from .logs import RequestIdFilter, configure_logging
@@ -132,6 +136,7 @@ _RESULT_HEADS = {
     for output in (True, False)
 }
 _PENDING = bytearray(4)  # FIONREAD's answer
+_TOO_LARGE = json.dumps(response_too_large()).encode()
 
 
 def output_pending(fds: tuple[int, ...] = (1, 2)) -> bool:
@@ -169,6 +174,9 @@ class Runtime:
             op = header.get("op")
             if op == "invoke":
                 ok, result = self.invoke(header, body)
+                if len(result) > RESPONSE_LIMIT:
+                    # Lambda's answer; the environment goes on serving, as Lambda's does.
+                    ok, result = False, _TOO_LARGE
                 flush_std_streams()
                 head = _RESULT_HEADS[ok, output_pending()]
                 self.sock.sendall(frames.pack(head, result))

@@ -23,6 +23,20 @@ LAMBDA_CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
 BEFORE_SNAPSHOT_ERROR = "Runtime.BeforeSnapshotError"  # a before-snapshot hook raised
 AFTER_RESTORE_ERROR = "Runtime.AfterRestoreError"  # an after-restore hook raised
 
+# Lambda's limit on a function's response (6 MiB and 100 bytes: its error message names the
+# number), and what it answers instead of a bigger one: this document exactly, no stack trace.
+RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
+RESPONSE_SIZE_TOO_LARGE = "Function.ResponseSizeTooLarge"
+
+
+def response_too_large() -> dict[str, Any]:
+    return {
+        "errorMessage": "Response payload size exceeded maximum allowed payload size "
+        f"({RESPONSE_LIMIT} bytes).",
+        "errorType": RESPONSE_SIZE_TOO_LARGE,
+    }
+
+
 # Decided by the server (outside the environment).
 EXIT_ERROR = "Runtime.ExitError"
 OUT_OF_MEMORY = "Runtime.OutOfMemory"

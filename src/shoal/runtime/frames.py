@@ -61,6 +61,14 @@ class FrameError(Exception):
     """The byte stream is not a sequence of frames (peer bug or memory corruption)."""
 
 
+class FrameTooLarge(FrameError):
+    """A frame announced a body over the reader's limit; nothing of it was kept."""
+
+    def __init__(self, body_len: int, limit: int) -> None:
+        super().__init__(f"frame body of {body_len} bytes over the limit of {limit}")
+        self.body_len = body_len
+
+
 def encode_header(header: dict[str, Any]) -> bytes:
     return json.dumps(header, separators=(",", ":")).encode()
 
@@ -82,11 +90,14 @@ _CACHE_ENTRIES = 256
 class FrameDecoder:
     """Incremental decoder: ``feed()`` bytes as they arrive, get back the complete frames.
 
-    Each frame's header is a dict of its own (callers may change it)."""
+    Each frame's header is a dict of its own (callers may change it). A frame whose prefix
+    announces a body over ``max_body`` raises :class:`FrameTooLarge` as soon as the prefix is
+    in, before its body is buffered: the stream is then unusable (the caller drops it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_body: int = MAX_BODY) -> None:
         self._buf = bytearray()
         self._headers: dict[bytes, dict[str, Any]] = {}
+        self.max_body = max_body
 
     def feed(self, data: bytes) -> list[Frame]:
         if not self._buf:
@@ -108,8 +119,10 @@ class FrameDecoder:
         size = len(data)
         while size - pos >= PREFIX.size:
             head_len, body_len = PREFIX.unpack_from(data, pos)
-            if head_len > MAX_HEADER or body_len > MAX_BODY:
+            if head_len > MAX_HEADER:
                 raise FrameError(f"frame too large: header {head_len} body {body_len}")
+            if body_len > self.max_body:
+                raise FrameTooLarge(body_len, self.max_body)
             start = pos + PREFIX.size
             end = start + head_len + body_len
             if size < end:

@@ -63,13 +63,6 @@ class EnvCgroup:
         dirs = [self.memory_dir] + [d for d in (self.pids_dir, self.cpu_dir) if d]
         return [os.path.join(d, "cgroup.procs") for d in dirs]
 
-    def max_memory_used_mb(self) -> int:
-        try:
-            used = int(_read(os.path.join(self.memory_dir, "memory.max_usage_in_bytes")))
-        except (OSError, ValueError):
-            return 0
-        return -(-used // MIB)
-
     def oom_killed(self) -> bool:
         """True when the kernel's OOM killer acted in this cgroup (or the limit was hit)."""
         try:

@@ -33,6 +33,7 @@ from ..runtime import frames
 from .api import OutputCallback
 from .cgroups import EnvCgroup
 from .exits import describe_exit
+from .memory import MemoryMeter
 from .network import EnvironmentNetwork
 from .types import (
     CRASH,
@@ -53,6 +54,7 @@ F_SETPIPE_SZ = 1031
 PIPE_SIZE = 1 << 20
 EXIT_GRACE_S = 2.0  # after the control socket closes, how long the init may take to exit
 MIN_INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit; a longer function timeout extends it
+_TOO_LARGE = json.dumps(rt_errors.response_too_large()).encode()
 
 
 class State(enum.Enum):
@@ -64,12 +66,18 @@ class State(enum.Enum):
 
 
 class _Control(asyncio.Protocol):
-    """Frames from the environment, queued until the one waiting call takes them."""
+    """Frames from the environment, queued until the one waiting call takes them.
+
+    No frame from an environment may carry more than Lambda's response limit: the runtime
+    replaces a bigger result by Lambda's error, so a bigger frame means the function got hold
+    of the control socket. Its prefix alone closes the stream (``too_large``), and the body is
+    never read into the server's memory."""
 
     def __init__(self) -> None:
-        self.decoder = frames.FrameDecoder()
+        self.decoder = frames.FrameDecoder(max_body=rt_errors.RESPONSE_LIMIT)
         self.frames: collections.deque[frames.Frame] = collections.deque()
         self.closed = False
+        self.too_large = False
         self.waiter: asyncio.Future[bool] | None = None
         self.transport: asyncio.Transport | None = None
 
@@ -79,6 +87,10 @@ class _Control(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self.frames.extend(self.decoder.feed(data))
+        except frames.FrameTooLarge:
+            self.too_large = self.closed = True
+            if self.transport is not None:
+                self.transport.abort()
         except (frames.FrameError, ValueError):
             self.closed = True  # a garbled stream is treated as a dead runtime
             if self.transport is not None:
@@ -198,7 +210,7 @@ class ForkServerEnvironment:
         self._destroying: asyncio.Future[None] | None = None
         self._invoke_frames = InvokeFrames()
         self._pidfd = _pidfd_open(pid)
-        self._usage_fd = _open_usage(cgroup)
+        self._memory = MemoryMeter(cgroup, spec.memory_mb)
         os.set_blocking(log_fd, False)
         with contextlib.suppress(OSError):
             fcntl.fcntl(log_fd, F_SETPIPE_SZ, PIPE_SIZE)
@@ -285,6 +297,7 @@ class ForkServerEnvironment:
         duration = (time.perf_counter() - start) * 1000
         if frame is not None and frame[0].get("op") == "init_done":
             self._state = State.READY
+            self._memory.ready()  # after the duration: not part of Init Duration
             return InitResult(duration, frame[0].get("error"))
         if frame is None:
             kind, doc = (
@@ -320,12 +333,20 @@ class ForkServerEnvironment:
         start = time.perf_counter()
         now = time.time()
         deadline_ms = min(req.deadline_ms, int(now * 1000 + self.spec.timeout_s * 1000))
+        self._memory.begin()
         self._write(self._invoke_frames.encode(req, deadline_ms))
         frame = await self._reply(max(deadline_ms / 1000 - now, 0.0))
         if frame is not None and frame[0].get("op") == "result":
             self._state = State.READY
             kind = SUCCESS if frame[0].get("ok") else ERROR
             return self._result(kind, frame[1], start)
+        if self._control.too_large:
+            # Lambda's answer to a response over its limit; this environment cannot go on (its
+            # control stream is cut mid-frame), so it is killed and the pool replaces it.
+            self._kill()
+            await self._wait_exit()
+            self.drain_output()
+            return self._result(ERROR, _TOO_LARGE, start)
         if frame is None:
             kind, doc = (
                 TIMEOUT,
@@ -401,11 +422,9 @@ class ForkServerEnvironment:
             self._cgroup.kill_all()
 
     def max_memory_used_mb(self) -> int:
-        if self._usage_fd is not None:
-            with contextlib.suppress(OSError, ValueError):
-                used = int(os.pread(self._usage_fd, 64, 0))
-                return -(-used // (1 << 20))
-        return self._cgroup.max_memory_used_mb() if self._cgroup is not None else 0
+        """The REPORT's Max Memory Used for the invocation in progress or just done
+        (:mod:`.memory`)."""
+        return self._memory.max_used_mb()
 
     def drain_output(self) -> None:
         """Deliver everything now in the log pipe to on_output (non-blocking)."""
@@ -445,10 +464,10 @@ class ForkServerEnvironment:
         self._close_log()
         if self._control.transport is not None:
             self._control.transport.abort()
-        for fd in (self._pidfd, self._usage_fd):
-            if fd is not None:
-                os.close(fd)
-        self._pidfd = self._usage_fd = None
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+        self._memory.close()
         if self._network_job is not None:  # a start cut short may leave it running
             with contextlib.suppress(Exception):
                 self.address = await self._network_job
@@ -506,14 +525,3 @@ def _pidfd_open(pid: int) -> int | None:
         return os.pidfd_open(pid)
     except OSError:
         return None  # already gone (the exit report will follow) or no pidfd support
-
-
-def _open_usage(cgroup: EnvCgroup | None) -> int | None:
-    if cgroup is None:
-        return None
-    try:
-        return os.open(
-            os.path.join(cgroup.memory_dir, "memory.max_usage_in_bytes"), os.O_RDONLY | os.O_CLOEXEC
-        )
-    except OSError:
-        return None

@@ -50,3 +50,13 @@ def test_recv_frame_reports_truncated_stream() -> None:
         a.shutdown(socket.SHUT_WR)
         with pytest.raises(frames.FrameError):
             frames.recv_frame(b)
+
+
+def test_decoder_refuses_a_body_over_its_limit_from_the_prefix_alone() -> None:
+    dec = frames.FrameDecoder(max_body=10)
+    assert dec.feed(frames.encode({"op": "result"}, b"x" * 10)) == [({"op": "result"}, b"x" * 10)]
+    big = frames.encode({"op": "result"}, b"x" * 11)
+    assert dec.feed(big[:5]) == []  # a prefix cut short: waits for the rest of it
+    with pytest.raises(frames.FrameTooLarge) as info:
+        dec.feed(big[5:8])  # the prefix is whole: refused before any of the body
+    assert info.value.body_len == 11 and isinstance(info.value, frames.FrameError)

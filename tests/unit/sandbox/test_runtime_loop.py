@@ -3,13 +3,15 @@ from __future__ import annotations
 import decimal
 import json
 import logging
+import socket
+import threading
 import time
 
 import pytest
 
-from shoal.runtime import bootstrap, logs
+from shoal.runtime import bootstrap, frames, logs
 from shoal.runtime.context import LambdaContext
-from shoal.runtime.errors import FaultException
+from shoal.runtime.errors import RESPONSE_LIMIT, FaultException
 
 
 def test_empty_payload_is_empty_dict() -> None:
@@ -63,3 +65,34 @@ def test_log_format_is_lambdas() -> None:
     record.aws_request_id = "rid-1"
     line = logs.LambdaFormatter(logs.FORMAT, logs.DATEFMT).format(record)
     assert line == "[WARNING]\t1970-01-01T00:00:00.005Z\trid-1\thello w"
+
+
+def test_a_response_over_lambdas_limit_is_lambdas_error_and_the_loop_goes_on() -> None:
+    server, env = socket.socketpair()
+    runtime = bootstrap.Runtime(env)
+    runtime.init_frame = {"function_name": "fn"}
+    runtime.handler = lambda event, context: "a" * (event["n"] - 2)
+    try:
+        reader = frames.FrameReader(server)
+        loop = threading.Thread(target=runtime.serve)
+        loop.start()
+        assert reader.recv() == ({"op": "ready"}, b"")
+        replies = []
+        for n in (RESPONSE_LIMIT, RESPONSE_LIMIT + 1, 2):
+            payload = json.dumps({"n": n}).encode()
+            head = {"op": "invoke", "request_id": "r", "deadline_ms": 2**41}
+            frames.send_frame(server, head, payload)
+            replies.append(reader.recv())
+        server.shutdown(socket.SHUT_WR)
+        loop.join(10)
+    finally:
+        server.close()
+        env.close()
+    (ok, body), (too, error), (after, small) = replies
+    assert ok["ok"] is True and len(body) == RESPONSE_LIMIT
+    assert too["ok"] is False and json.loads(error) == {
+        "errorMessage": "Response payload size exceeded maximum allowed payload size "
+        "(6291556 bytes).",
+        "errorType": "Function.ResponseSizeTooLarge",
+    }
+    assert after["ok"] is True and small == b'""'
