@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shoal.api.dispatch import Call, lambda_api
+from shoal.invocation.tracing import trace_header
 
 
 @lambda_api.handles("Invoke")
@@ -18,6 +19,8 @@ async def invoke(call: Call) -> Mapping[str, Any]:
         invocation_type=p.get("InvocationType", "RequestResponse"),
         log_type=p.get("LogType", "None"),
         client_context=p.get("ClientContext"),
+        # A caller's X-Amzn-Trace-Id carries its trace into the function (_X_AMZN_TRACE_ID).
+        trace_id=trace_header(call.headers.get("x-amzn-trace-id")),
     )
     return {
         "StatusCode": result.status_code,
@@ -34,6 +37,10 @@ async def invoke_async(call: Call) -> Mapping[str, Any]:
     any other), answered 202 with ``Status: 202``."""
     p = call.params
     result = await call.shoal.invoker.invoke(
-        p["FunctionName"], None, p.get("InvokeArgs", b""), invocation_type="Event"
+        p["FunctionName"],
+        None,
+        p.get("InvokeArgs", b""),
+        invocation_type="Event",
+        trace_id=trace_header(call.headers.get("x-amzn-trace-id")),
     )
     return {"Status": result.status_code}

@@ -33,6 +33,7 @@ from shoal.invocation.environ import TASK_ROOT, environment_variables
 from shoal.invocation.leases import ConcurrencyLimiter
 from shoal.invocation.pool import PROVISIONED, EnvironmentPool
 from shoal.invocation.states import EnvState, ManagedEnvironment
+from shoal.invocation.tracing import trace_header
 from shoal.sandbox.types import EnvironmentSpec, InvokeRequest, InvokeResult, Mount, SpawnError
 
 if TYPE_CHECKING:
@@ -128,9 +129,12 @@ class Invoker:
         log_type: str = "None",
         client_context: str | None = None,
         payload_is_json: bool = False,
+        trace_id: str | None = None,
     ) -> InvocationResult:
         """``payload_is_json``: the caller made the payload with ``json.dumps`` (the gateway's
-        events), so it is not parsed again to check it."""
+        events), so it is not parsed again to check it. ``trace_id``: the invocation's
+        ``_X_AMZN_TRACE_ID``, made by :func:`~shoal.invocation.tracing.trace_header` from what
+        the caller sent (None: a new trace); an ``Event`` invocation is queued with it."""
         fn = self._resolve(function_name, qualifier)
         limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
         if len(payload) > limit:
@@ -144,15 +148,18 @@ class Invoker:
             raise AwsError("ServiceException", "Shoal is shutting down", status=503)
         if invocation_type == "DryRun":
             return InvocationResult("", 204, b"", fn.version)
+        trace_id = trace_id or trace_header()
         if invocation_type == "Event":
             request_id = new_request_id()
             # The EventInvokeConfig that applies is the invoked qualifier's (an alias's own).
             config_qualifier = arns.merge_qualifier(arns.parse(function_name), qualifier)
             await self.shoal.async_queue.submit(
-                fn, payload, request_id, qualifier=config_qualifier or LATEST
+                fn, payload, request_id, qualifier=config_qualifier or LATEST, trace_id=trace_id
             )
             return InvocationResult(request_id, 202, b"", fn.version)
-        return await self.run(fn, payload, tail=log_type == "Tail", client_context=client_context)
+        return await self.run(
+            fn, payload, tail=log_type == "Tail", client_context=client_context, trace_id=trace_id
+        )
 
     def _resolve(self, function_name: str, qualifier: str | None) -> FunctionVersion:
         if qualifier is None and ":" not in function_name:
@@ -175,11 +182,14 @@ class Invoker:
         tail: bool = False,
         client_context: str | None = None,
         on_lease: Callable[[], Awaitable[None]] | None = None,
+        trace_id: str | None = None,
     ) -> InvocationResult:
         """Run one invocation synchronously (leases taken here). ``on_lease`` is awaited once
         the concurrency lease is held, before an environment is chosen (the async queue counts
-        an attempt there: a throttled invocation raises before it)."""
+        an attempt there: a throttled invocation raises before it). ``trace_id``: see
+        :meth:`invoke` (None: a new trace)."""
         request_id = request_id or new_request_id()
+        trace_id = trace_id or trace_header()
         with self.limiter.lease(fn.name):
             if on_lease is not None:
                 await on_lease()
@@ -189,7 +199,9 @@ class Invoker:
             except InitError as e:
                 return self._init_failed(fn, request_id, e.error)
             try:
-                return await self._invoke_in(env, fn, payload, request_id, tail, client_context)
+                return await self._invoke_in(
+                    env, fn, payload, request_id, tail, client_context, trace_id
+                )
             finally:
                 pool.release(env)
 
@@ -201,6 +213,7 @@ class Invoker:
         request_id: str,
         tail: bool,
         client_context: str | None,
+        trace_id: str,
     ) -> InvocationResult:
         assert env.sandbox is not None and env.log is not None
         env.tail = bytearray() if tail else None
@@ -216,6 +229,7 @@ class Invoker:
                 function_version=fn.version,
                 deadline_ms=deadline_ms,
                 client_context=client_context,
+                trace_id=trace_id,
             )
         )
         env.invocations += 1
