@@ -8,10 +8,12 @@ import json
 import re
 import subprocess
 import urllib.request
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from test_framing_node import deploy, package
 
 from conftest import create_function, unique_name, wait_for
 
@@ -169,3 +171,41 @@ def test_async_invoke_runs_under_the_trace_it_was_queued_with(server: Any, echo_
         return any(f"TRACE Root={root};Parent=" in e["message"] for e in events)
 
     wait_for(logged)
+
+
+POWERTOOLS = ["aws-lambda-powertools==3.37.0"]
+
+POWERTOOLS_APP = """
+from aws_lambda_powertools import Logger
+
+logger = Logger(service="shoal-test")
+
+@logger.inject_lambda_context
+def handler(event, context):
+    logger.info("hello from powertools")
+    return {"statusCode": 200, "body": "ok"}
+"""
+
+
+def test_powertools_logger_shows_the_requests_trace(
+    lambda_client: Any, apigw_client: Any, server: Any, tmp_path: Path
+) -> None:
+    """Powertools' Logger reads ``_X_AMZN_TRACE_ID`` and logs its root as ``xray_trace_id``."""
+    name = unique_name("powertools")
+    code = package(tmp_path, POWERTOOLS, POWERTOOLS_APP)
+    endpoint = deploy(lambda_client, apigw_client, name, code)
+    root = "1-5e6722a7-feedfacecafebeef00112233"
+    assert subprocess.run(
+        ["curl", "-s", "--fail", "-H", f"X-Amzn-Trace-Id: Root={root}", endpoint + "/x"],
+        capture_output=True, check=True, timeout=60,
+    ).stdout == b"ok"  # fmt: skip
+
+    def logged() -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"{server.endpoint}/shoal/logs/{name}", timeout=30) as r:
+            events = json.load(r)["events"]
+        mine = [e["message"] for e in events if '"hello from powertools"' in e["message"]]
+        return [json.loads(message) for message in mine]
+
+    (line,) = wait_for(logged)
+    assert line["xray_trace_id"] == root
+    assert line["service"] == "shoal-test"
