@@ -53,6 +53,10 @@ def root_of(header: str | None) -> str | None:
 
 def trace_header(incoming: str | None = None) -> str:
     """The trace header an invocation runs under: the caller's root (or a new one), a new
-    parent, not sampled."""
-    root = root_of(incoming) or new_root()
-    return f"Root={root};Parent={random.getrandbits(64) or 1:016x};Sampled=0"
+    parent, not sampled. On the invoke path: one ``getrandbits`` and one format for a new
+    trace (root and parent from the same 160 random bits)."""
+    root = root_of(incoming) if incoming else None
+    if root is not None:
+        return f"Root={root};Parent={random.getrandbits(64):016x};Sampled=0"
+    h = f"{(int(time.time()) & 0xFFFFFFFF) << 160 | random.getrandbits(160):048x}"
+    return f"Root=1-{h[:8]}-{h[8:32]};Parent={h[32:]};Sampled=0"
