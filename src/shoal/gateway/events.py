@@ -10,6 +10,14 @@ last value of a repeated header or parameter in the single-value maps and all of
 
 Bodies of text content types are passed as text; anything else (including a body with no
 content type, and forms, as API Gateway does) is base64 with ``isBase64Encoded: true``.
+
+The gateway is a proxy, and says so as API Gateway does (:func:`forwarded_headers`): the
+function sees ``x-amzn-trace-id``, ``x-forwarded-for`` (the client's own value, if it sent one,
+then the peer's address: ``client-value, source-ip``), ``x-forwarded-port`` and
+``x-forwarded-proto`` (Shoal's own port and scheme, where AWS says 443 and https: web adapters
+such as Mangum and serverless-wsgi build absolute URLs from them and from ``host``). The
+``sourceIp`` fields stay the peer's address. ``domainName`` is the request's ``Host`` as given
+and ``domainPrefix`` its first label (:func:`domain_of`).
 """
 
 from __future__ import annotations
@@ -97,6 +105,50 @@ def encode_body(body: bytes, content_type: str | None) -> tuple[str, bool]:
         except UnicodeDecodeError:
             pass
     return base64.b64encode(body).decode(), True
+
+
+# What the gateway sets itself; a client's own values are replaced (x-forwarded-for: extended).
+_PROXY_HEADERS = frozenset(
+    ("x-amzn-trace-id", "x-forwarded-for", "x-forwarded-port", "x-forwarded-proto")
+)
+
+
+def forwarded_headers(
+    headers: list[tuple[str, str]], source_ip: str, port: int, scheme: str, trace: str
+) -> list[tuple[str, str]]:
+    """The request's headers as the gateway hands them on: the client's, without the four
+    proxy headers, then ``x-amzn-trace-id`` (``trace``), ``x-forwarded-for``,
+    ``x-forwarded-port``, ``x-forwarded-proto``. A client's ``X-Forwarded-For`` lines (several
+    are joined with ``, ``) get the peer's address appended, as API Gateway appends it."""
+    out = []
+    client_for = []
+    for name, value in headers:
+        if name in _PROXY_HEADERS:
+            if name == "x-forwarded-for" and value.strip():
+                client_for.append(value.strip())
+            continue
+        out.append((name, value))
+    client_for.append(source_ip)
+    out += (
+        ("x-amzn-trace-id", trace),
+        ("x-forwarded-for", ", ".join(client_for)),
+        ("x-forwarded-port", str(port)),
+        ("x-forwarded-proto", scheme),
+    )
+    return out
+
+
+def domain_of(host: str | None, fallback: str) -> tuple[str, str]:
+    """(``domainName``, ``domainPrefix``) of a request: its ``Host`` as given (port included:
+    code that builds a URL from ``domainName`` must reach Shoal's port), and the first label of
+    the host name (``{apiId}`` for ``{apiId}.execute-api.localhost``, as on AWS; ``127`` for
+    ``127.0.0.1:9000``). ``fallback`` stands in for a request without a Host (HTTP/1.0)."""
+    domain = host or fallback
+    if domain.startswith("["):  # an IPv6 literal: the name is the bracketed address
+        name = domain.partition("]")[0] + "]"
+    else:
+        name = domain.rpartition(":")[0] if ":" in domain else domain
+    return domain, name.partition(".")[0]
 
 
 def _joined_headers(headers: list[tuple[str, str]]) -> dict[str, str]:

@@ -11,6 +11,16 @@ The hot path reads only in-memory state (the :class:`~shoal.gateway.live.LiveApi
 the URL registry's id map), builds the event, awaits the invoker and maps the result. It
 never touches the store and compiles nothing. Every answer carries API Gateway's
 ``apigw-requestid`` header (``x-amzn-requestid`` for function URLs).
+
+Each request gets one trace header (:func:`~shoal.invocation.tracing.trace_header` of the
+client's ``X-Amzn-Trace-Id``): the event's ``x-amzn-trace-id`` and the invocation's
+``_X_AMZN_TRACE_ID`` are that same value.
+
+The path-style prefix (``/execute-api/{apiId}``, ``/lambda-url/{urlId}``) is Shoal's, not the
+function's: the event never shows it, so an app's redirects name paths without it. On a
+path-style request the gateway puts it back into a ``Location`` that is an absolute path or an
+absolute URL of the request's own host (:mod:`shoal.gateway.locations`), as a reverse proxy's
+``ProxyPassReverse`` does, so that ``curl -L`` and browsers follow redirects through Shoal.
 """
 
 from __future__ import annotations
@@ -19,15 +29,25 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from shoal.api.bodies import BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.errors import AwsError
-from shoal.gateway import cors, responses
-from shoal.gateway.events import HttpRequest, Target, build_v1, build_v2, new_request_id
+from shoal.gateway import cors, locations, responses
+from shoal.gateway.events import (
+    HttpRequest,
+    Target,
+    build_v1,
+    build_v2,
+    domain_of,
+    forwarded_headers,
+    new_request_id,
+)
 from shoal.gateway.models import DEFAULT_STAGE
 from shoal.gateway.responses import GatewayResponse
 from shoal.invocation.invoker import new_request_id as new_invocation_id
+from shoal.invocation.tracing import trace_header
 
 if TYPE_CHECKING:
     from shoal.gateway.service import GatewayService
@@ -50,17 +70,36 @@ async def _send(send: Send, response: GatewayResponse, id_header: bytes, request
     await send({"type": "http.response.body", "body": response.body})
 
 
-def _request(scope: Scope, raw_path: str, body: bytes) -> HttpRequest:
+HOST_STYLE = "shoal.host_style"  # scope key: the request named its API by host (host_routed)
+
+
+def _request(scope: Scope, raw_path: str, body: bytes, trace: str) -> HttpRequest:
     client = scope.get("client")
+    source_ip = client[0] if client else "127.0.0.1"
+    server = scope.get("server")
+    scheme = scope.get("scheme", "http")
+    port = server[1] if server and server[1] else (443 if scheme == "https" else 80)
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
     return HttpRequest(
         method=scope["method"],
         raw_path=raw_path,
         raw_query=scope["query_string"].decode("latin-1"),
-        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+        headers=forwarded_headers(headers, source_ip, port, scheme, trace),
         body=body,
-        source_ip=client[0] if client else "127.0.0.1",
+        source_ip=source_ip,
         protocol="HTTP/" + scope.get("http_version", "1.1"),
     )
+
+
+def _host_and_trace(scope: Scope) -> tuple[str | None, str]:
+    """The request's Host, and the trace header it runs under."""
+    host = incoming = None
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value.decode("latin-1")
+        elif name == b"x-amzn-trace-id":
+            incoming = value.decode("latin-1")
+    return host, trace_header(incoming)
 
 
 async def _invoke(
@@ -70,6 +109,7 @@ async def _invoke(
     event: dict[str, Any],
     version: str,
     timeout_s: float | None,
+    trace: str,
     function_url: bool = False,
 ) -> GatewayResponse:
     """Invoke and map the outcome; every failure becomes API Gateway's fixed answer.
@@ -81,12 +121,17 @@ async def _invoke(
     busy environment back to its pool).
     """
     payload = json.dumps(event, separators=(",", ":")).encode()
-    invoke = service.invoker.invoke
+
+    def invoke() -> Awaitable[Any]:
+        return service.invoker.invoke(  # type: ignore[no-any-return]
+            function, qualifier, payload, payload_is_json=True, trace_id=trace
+        )
+
     try:
         if timeout_s is None or service.function_timeout(function, qualifier) <= timeout_s:
-            result = await invoke(function, qualifier, payload, payload_is_json=True)
+            result = await invoke()
         else:
-            task = asyncio.ensure_future(invoke(function, qualifier, payload, payload_is_json=True))
+            task = asyncio.ensure_future(invoke())
             try:
                 result = await asyncio.wait_for(asyncio.shield(task), timeout_s)
             except TimeoutError:
@@ -157,11 +202,13 @@ class ExecuteApiApp:
             _, route, params = found
             target = route.target
             assert target is not None  # narrowed above; kept for the type checker
-            request = _request(scope, sub_path, body)
+            host, trace = _host_and_trace(scope)
+            request = _request(scope, sub_path, body, trace)
+            domain_name, domain_prefix = domain_of(host, f"{api_id}.execute-api.localhost")
             context = Target(
                 api_id=api_id,
-                domain_name=f"{api_id}.execute-api.localhost",
-                domain_prefix=api_id,
+                domain_name=domain_name,
+                domain_prefix=domain_prefix,
                 stage=stage.stage_name,
                 route_key=route.route_key,
                 resource_path=route.resource_path,
@@ -177,8 +224,10 @@ class ExecuteApiApp:
                 event = build_v2(request, context, now=now)
             function, qualifier = target.resolve(stage.stage_variables)
             response = await _invoke(
-                service, function, qualifier, event, target.payload_version, route.timeout_s
+                service, function, qualifier, event, target.payload_version, route.timeout_s, trace
             )
+            if not scope.get(HOST_STYLE):
+                locations.rebase(response.headers, f"{EXECUTE_API_PREFIX}{api_id}", host)
         if live.cors is not None:
             cors.decorate(live.cors, _header_map(scope).get("origin"), response)
         return response
@@ -213,11 +262,13 @@ class FunctionUrlApp:
             body = await read_body(receive, MAX_BODY)
         except BodyTooLarge:
             return responses.too_large()
-        request = _request(scope, "/" + rest, body)
+        host, trace = _host_and_trace(scope)
+        request = _request(scope, "/" + rest, body, trace)
+        domain_name, domain_prefix = domain_of(host, f"{url_id}.lambda-url.localhost")
         context = Target(
             api_id=url_id,
-            domain_name=f"{url_id}.lambda-url.localhost",
-            domain_prefix=url_id,
+            domain_name=domain_name,
+            domain_prefix=domain_prefix,
             stage=DEFAULT_STAGE,
             route_key="$default",
             resource_path="$default",
@@ -229,8 +280,10 @@ class FunctionUrlApp:
         event = build_v2(request, context, keep_cookie=True)
         # Function URLs have no integration timeout of their own: the function's applies.
         response = await _invoke(
-            service, url.function_name, url.qualifier, event, "2.0", None, function_url=True
+            service, url.function_name, url.qualifier, event, "2.0", None, trace, function_url=True
         )
+        if not scope.get(HOST_STYLE):
+            locations.rebase(response.headers, f"{LAMBDA_URL_PREFIX}{url_id}", host)
         if url.cors is not None:
             cors.decorate(url.cors, _header_map(scope).get("origin"), response)
         return response
@@ -258,7 +311,7 @@ def host_routed(scope: Scope) -> Scope | None:
                     if "." in ident:
                         return None
                     path = f"{prefix}{ident}{scope['path']}"
-                    return {**scope, "path": path, "raw_path": path.encode()}
+                    return {**scope, "path": path, "raw_path": path.encode(), HOST_STYLE: True}
             return None
     return None
 

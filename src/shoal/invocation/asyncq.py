@@ -54,7 +54,9 @@ class _Event:
     """One pending event (owned by the queue). ``doc`` is what the store holds."""
 
     seq: int
-    doc: dict[str, Any]  # function, version, qualifier, payload, request_id, enqueued, attempt
+    # function, version, qualifier, payload, request_id, enqueued, attempt, trace_id (absent in
+    # events queued before traces were kept)
+    doc: dict[str, Any]
     resume: bool = False  # replayed after a crash mid-attempt: rerun that attempt
     throttles: int = 0
 
@@ -109,9 +111,15 @@ class AsyncQueue:
         await asyncio.gather(*self._workers, return_exceptions=True)
 
     async def submit(
-        self, fn: FunctionVersion, payload: bytes, request_id: str, qualifier: str | None = None
+        self,
+        fn: FunctionVersion,
+        payload: bytes,
+        request_id: str,
+        qualifier: str | None = None,
+        trace_id: str | None = None,
     ) -> None:
-        """Store an event durably (the caller answers 202 after this returns)."""
+        """Store an event durably (the caller answers 202 after this returns). ``trace_id``:
+        the ``_X_AMZN_TRACE_ID`` every attempt runs under (None: each attempt a new trace)."""
         doc = {
             "function": fn.name,
             "version": fn.version,
@@ -120,6 +128,7 @@ class AsyncQueue:
             "request_id": request_id,
             "enqueued": time.time(),
             "attempt": 0,
+            "trace_id": trace_id,
         }
         seq = await asyncio.to_thread(self.shoal.store.enqueue, TOPIC, doc)
         if self._ready is not None and not self.closing:
@@ -196,6 +205,7 @@ class AsyncQueue:
                 doc["payload"].encode(),
                 request_id=doc["request_id"],
                 on_lease=persist_attempt,
+                trace_id=doc.get("trace_id"),
             )
         except AwsError as e:
             if e.code == "TooManyRequestsException":
@@ -234,7 +244,13 @@ class AsyncQueue:
             record = invocation_record(fn, event.doc, condition, result)
             try:
                 target = self.shoal.functions.resolve_for_invoke(destination)
-                await self.submit(target, json.dumps(record).encode(), str(uuid.uuid4()))
+                # The destination's invocation continues the event's trace, as on Lambda.
+                await self.submit(
+                    target,
+                    json.dumps(record).encode(),
+                    str(uuid.uuid4()),
+                    trace_id=event.doc.get("trace_id"),
+                )
             except AwsError as e:
                 log.warning("destination %s of %s: %s", destination, fn.qualified_arn, e.message)
         await self._ack(event)

@@ -33,6 +33,7 @@ from shoal.invocation.environ import TASK_ROOT, environment_variables
 from shoal.invocation.leases import ConcurrencyLimiter
 from shoal.invocation.pool import PROVISIONED, EnvironmentPool
 from shoal.invocation.states import EnvState, ManagedEnvironment
+from shoal.invocation.tracing import trace_header
 from shoal.sandbox.types import EnvironmentSpec, InvokeRequest, InvokeResult, Mount, SpawnError
 
 if TYPE_CHECKING:
@@ -41,7 +42,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("shoal.invocation")
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
-ASYNC_PAYLOAD_LIMIT = 256 * 1024
+# Invoke's documented limits: 6 MB synchronous, 1 MB asynchronous (raised from 256 KB in
+# 2025; the deprecated InvokeAsync keeps 256 KB, checked in its API handler).
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 TAIL_BYTES = 4096
 SNAP_START = "snap-start"  # AWS_LAMBDA_INITIALIZATION_TYPE of snapshot-started environments
 # Output beyond this, per invocation, is dropped (a flood must not fill the disk).
@@ -129,10 +132,14 @@ class Invoker:
         client_context: str | None = None,
         payload_is_json: bool = False,
         request_id: str | None = None,
+        trace_id: str | None = None,
     ) -> InvocationResult:
         """``payload_is_json``: the caller made the payload with ``json.dumps`` (the gateway's
         events), so it is not parsed again to check it. ``request_id``: the id the invocation
-        runs under (the Invoke API request's), a new one when None."""
+        runs under (the Invoke API request's), a new one when None. ``trace_id``: the
+        invocation's ``_X_AMZN_TRACE_ID``, made by :func:`~shoal.invocation.tracing.trace_header`
+        from what the caller sent (None: a new trace); an ``Event`` invocation is queued with
+        it."""
         fn = self._resolve(function_name, qualifier)
         limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
         if len(payload) > limit:
@@ -146,12 +153,13 @@ class Invoker:
             raise AwsError("ServiceException", "Shoal is shutting down", status=503)
         if invocation_type == "DryRun":
             return InvocationResult(request_id or "", 204, b"", fn.version)
+        trace_id = trace_id or trace_header()
         if invocation_type == "Event":
             request_id = request_id or new_request_id()
             # The EventInvokeConfig that applies is the invoked qualifier's (an alias's own).
             config_qualifier = arns.merge_qualifier(arns.parse(function_name), qualifier)
             await self.shoal.async_queue.submit(
-                fn, payload, request_id, qualifier=config_qualifier or LATEST
+                fn, payload, request_id, qualifier=config_qualifier or LATEST, trace_id=trace_id
             )
             return InvocationResult(request_id, 202, b"", fn.version)
         return await self.run(
@@ -160,6 +168,7 @@ class Invoker:
             request_id=request_id,
             tail=log_type == "Tail",
             client_context=client_context,
+            trace_id=trace_id,
         )
 
     def _resolve(self, function_name: str, qualifier: str | None) -> FunctionVersion:
@@ -183,11 +192,14 @@ class Invoker:
         tail: bool = False,
         client_context: str | None = None,
         on_lease: Callable[[], Awaitable[None]] | None = None,
+        trace_id: str | None = None,
     ) -> InvocationResult:
         """Run one invocation synchronously (leases taken here). ``on_lease`` is awaited once
         the concurrency lease is held, before an environment is chosen (the async queue counts
-        an attempt there: a throttled invocation raises before it)."""
+        an attempt there: a throttled invocation raises before it). ``trace_id``: see
+        :meth:`invoke` (None: a new trace)."""
         request_id = request_id or new_request_id()
+        trace_id = trace_id or trace_header()
         with self.limiter.lease(fn.name):
             if on_lease is not None:
                 await on_lease()
@@ -197,7 +209,9 @@ class Invoker:
             except InitError as e:
                 return self._init_failed(fn, request_id, e.error)
             try:
-                return await self._invoke_in(env, fn, payload, request_id, tail, client_context)
+                return await self._invoke_in(
+                    env, fn, payload, request_id, tail, client_context, trace_id
+                )
             finally:
                 pool.release(env)
 
@@ -209,6 +223,7 @@ class Invoker:
         request_id: str,
         tail: bool,
         client_context: str | None,
+        trace_id: str,
     ) -> InvocationResult:
         assert env.sandbox is not None and env.log is not None
         env.tail = bytearray() if tail else None
@@ -224,6 +239,7 @@ class Invoker:
                 function_version=fn.version,
                 deadline_ms=deadline_ms,
                 client_context=client_context,
+                trace_id=trace_id,
             )
         )
         env.invocations += 1

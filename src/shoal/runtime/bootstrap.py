@@ -8,7 +8,7 @@ control socket (frames from :mod:`.frames`), strictly one request at a time:
                     "log_group_name", "log_stream_name"}
     env -> server  {"op": "init_done", "error": null | {errorType, errorMessage, stackTrace}}
     server -> env  {"op": "invoke", "request_id", "arn", "version", "deadline_ms",
-                    "client_context"} + payload
+                    "client_context", "trace_id"} + payload
     env -> server  {"op": "result", "ok": bool, "output": bool} + JSON result or JSON error
                    document ("output": the log pipe may hold output the server has not read),
                    never more than RESPONSE_LIMIT bytes: a bigger one is replaced by Lambda's
@@ -23,6 +23,10 @@ a successful init, in an environment spawned as a template:
 after which ``serve`` returns and the worker serves fork requests instead. In an environment
 forked from a template, ``init`` runs the after-restore hooks instead of importing the handler
 (the handler is already loaded: it was imported once, in the template).
+
+``trace_id`` is the invocation's ``_X_AMZN_TRACE_ID``: set in ``os.environ`` before the handler
+runs and left there until the next invoke replaces it, as Lambda's runtime interface client
+does (libraries read it from the environment: Powertools' Logger, the X-Ray SDK).
 
 stdout and stderr are flushed *before* each reply, so that everything the handler printed is
 already in the log pipe when the server reads the reply.
@@ -240,6 +244,11 @@ class Runtime:
             doc = dict(self.init_error or make_error("init was not run", "Runtime.Unknown", []))
             doc["requestId"] = request_id
             return False, json.dumps(doc).encode()
+        trace = header.get("trace_id")
+        if trace:
+            os.environ["_X_AMZN_TRACE_ID"] = trace
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
         init = self.init_frame
         context = LambdaContext(
             aws_request_id=request_id,

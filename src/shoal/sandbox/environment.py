@@ -485,7 +485,8 @@ class ForkServerEnvironment:
 
 class InvokeFrames:
     """Encodes invoke frames exactly as :func:`frames.encode` would from the header dict
-    (``{"op", "request_id", "arn", "version", "deadline_ms", "client_context"}`` + payload),
+    (``{"op", "request_id", "arn", "version", "deadline_ms", "client_context", "trace_id"}`` +
+    payload),
     with the part that is the same for every invoke of one environment (its function's ARN and
     version) encoded once rather than through ``json.dumps`` each time."""
 
@@ -501,6 +502,7 @@ class InvokeFrames:
                 f',"arn":{_json_str(key[0])},"version":{_json_str(key[1])},"deadline_ms":'
             ).encode()
         context = req.client_context
+        trace = req.trace_id
         head = b"".join(
             (
                 b'{"op":"invoke","request_id":',
@@ -509,6 +511,8 @@ class InvokeFrames:
                 str(deadline_ms).encode(),
                 b',"client_context":',
                 b"null" if context is None else _json_str(context).encode(),
+                b',"trace_id":',
+                b"null" if trace is None else _json_str(trace).encode(),
                 b"}",
             )
         )

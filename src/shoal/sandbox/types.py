@@ -56,6 +56,7 @@ class InvokeRequest:
     function_version: str
     deadline_ms: int  # epoch ms
     client_context: str | None = None  # decoded JSON text of the ClientContext
+    trace_id: str | None = None  # the invocation's _X_AMZN_TRACE_ID (Root=...;Parent=...)
 
 
 @dataclass(frozen=True)

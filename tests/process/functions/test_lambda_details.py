@@ -86,6 +86,11 @@ def test_invoke_async_queues_an_event(server: Any, lambda_client: Any) -> None:
     with pytest.raises(ClientError) as e:
         lambda_client.invoke_async(FunctionName=unique_name(), InvokeArgs=b"{}")
     assert _error(e.value)[0::2] == ("ResourceNotFoundException", 404)
+    # InvokeAsync keeps its 256 KB limit (Invoke's Event takes 1 MB).
+    with pytest.raises(ClientError) as e:
+        lambda_client.invoke_async(FunctionName=name, InvokeArgs=b'"' + b"x" * 262144 + b'"')
+    assert _error(e.value)[0::2] == ("RequestTooLargeException", 413)
+    assert "262144 bytes for the InvokeAsync operation" in _error(e.value)[1]
 
 
 def test_event_source_mappings_answer_in_lambdas_shapes(lambda_client: Any) -> None:

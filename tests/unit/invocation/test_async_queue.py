@@ -40,17 +40,24 @@ class Functions:
         return DEST
 
 
+TRACE = "Root=1-5e6722a7-cc56a0b246db7ae02d4da47e;Parent=53995c3f42cd8ad8;Sampled=0"
+
+
 class Invoker:
     """Plays a script of outcomes for function f; records every run of every function."""
 
     def __init__(self, script: list[str]) -> None:
         self.script = script
         self.runs: list[tuple[str, bytes]] = []
+        self.traces: list[str | None] = []  # the trace_id of every run, in order
         self.gate: asyncio.Event | None = None
         self.started = asyncio.Event()  # a run of f began
         self.done = asyncio.Event()  # a destination ran
 
-    async def run(self, fn: Any, payload: bytes, *, request_id: str, on_lease: Any) -> Any:
+    async def run(
+        self, fn: Any, payload: bytes, *, request_id: str, on_lease: Any, trace_id: str | None
+    ) -> Any:
+        self.traces.append(trace_id)
         outcome = self.script.pop(0) if fn.name == FN.name and self.script else "ok"
         if outcome == "throttle":
             raise throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
@@ -117,13 +124,15 @@ def test_retries_exhausted_after_max_retry_attempts(tmp_path: Path) -> None:
         queue = AsyncQueue(shoal, workers=1)  # type: ignore[arg-type]
         await queue.start()
         with_destination(queue, max_retries=1)
-        await queue.submit(FN, b"{}", "req-2")
+        await queue.submit(FN, b"{}", "req-2", trace_id=TRACE)
         await shoal.invoker.done.wait()
         await queue.stop()
         return shoal
 
     shoal = run(scenario())
     assert [name for name, _ in shoal.invoker.runs] == ["f", "f", "dest"]
+    # Every attempt, and the destination's invocation, run under the trace it was queued with.
+    assert shoal.invoker.traces == [TRACE, TRACE, TRACE]
     record = record_of(shoal)
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["responseContext"]["functionError"] == "Unhandled"

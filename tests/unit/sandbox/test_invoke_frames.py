@@ -17,6 +17,7 @@ def header(req: InvokeRequest, deadline_ms: int) -> dict[str, object]:
         "version": req.function_version,
         "deadline_ms": deadline_ms,
         "client_context": req.client_context,
+        "trace_id": req.trace_id,
     }
 
 
@@ -29,6 +30,14 @@ def header(req: InvokeRequest, deadline_ms: int) -> dict[str, object]:
         ),
         InvokeRequest(
             'q"uote\\', b"\x00\xff" * 10, 'arn:"odd"\n', "v\u00e9", 3, "caf\u00e9 \U0001f600"
+        ),
+        InvokeRequest(
+            "r",
+            b"{}",
+            "arn:fn",
+            "$LATEST",
+            4,
+            trace_id="Root=1-5e6722a7-cc56a0b246db7ae02d4da47e;Parent=53995c3f42cd8ad8;Sampled=0",
         ),
     ],
 )
