@@ -150,10 +150,15 @@ def adapter_result(lambda_client: Any, name: str) -> dict[str, Any]:
     return result
 
 
-@pytest.mark.parametrize(
-    ("framework", "requirements", "app"),
-    [("fastapi", FASTAPI, FASTAPI_APP), ("flask", FLASK, FLASK_APP)],
-)
+# Each web adapter, with its pinned packages and its app (test_web_adapters.py takes its own apps).
+def adapters(fastapi_app: str, flask_app: str) -> pytest.MarkDecorator:
+    return pytest.mark.parametrize(
+        ("framework", "requirements", "app"),
+        [("fastapi", FASTAPI, fastapi_app), ("flask", FLASK, flask_app)],
+    )
+
+
+@adapters(FASTAPI_APP, FLASK_APP)
 def test_node_reads_adapter_responses(
     framework: str,
     requirements: list[str],

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-from test_framing_node import FASTAPI, FLASK, deploy, package
+from test_framing_node import adapters, deploy, package
 
 from conftest import unique_name
 
@@ -78,10 +77,7 @@ def curl_follow(url: str) -> tuple[str, dict[str, Any]]:
     return effective, json.loads(body)
 
 
-@pytest.mark.parametrize(
-    ("framework", "requirements", "app"),
-    [("fastapi", FASTAPI, FASTAPI_APP), ("flask", FLASK, FLASK_APP)],
-)
+@adapters(FASTAPI_APP, FLASK_APP)
 def test_redirects_and_absolute_urls_resolve_through_shoal(
     framework: str,
     requirements: list[str],
