@@ -82,6 +82,10 @@ def _records(srv: ShoalServer, recorder: str) -> list[dict[str, Any]]:
             if m.startswith(prefix)]  # fmt: skip
 
 
+def _reports(srv: ShoalServer, function: str) -> int:
+    return sum(m.startswith("REPORT ") for m in log_messages(srv.endpoint, function))
+
+
 def _recorder_of(srv: ShoalServer, failing: str) -> str:
     config = srv.client("lambda").get_function_event_invoke_config(FunctionName=failing)
     return str(config["DestinationConfig"]["OnFailure"]["Destination"].rsplit(":", 1)[-1])
@@ -118,11 +122,14 @@ def test_sigkill_while_events_wait_for_retry_runs_no_extra_attempt(tmp_path: Pat
     try:
         failing, runs = _setup(srv)
         _send(srv, failing, [{"n": n} for n in range(3)])
-        wait_for(lambda: sum(_runs(runs).values()) >= 3, 60, 0.02)
+        # Every first attempt has ended: its REPORT is written once the run is over. The queue
+        # stores the outcome as the invoker returns (one small SQLite write); the synchronous
+        # call after it gives that write a whole request's round trip to land.
+        wait_for(lambda: _reports(srv, failing) >= 3, 60, 0.02)
+        srv.client("lambda").get_function(FunctionName=failing)
     finally:
         srv.stop(signal.SIGKILL)
-    # The first attempts had all ended and no retry had begun (they wait 2 s): the kill fell
-    # while the three events waited for their retry.
+    # No retry had begun (they wait 2 s): the kill fell while the three events waited.
     assert _runs(runs) == Counter({0: 1, 1: 1, 2: 1})
     ran, counts = _counts_after_restart(tmp_path, "0.05", failing, runs, 3)
     assert ran == Counter({0: 3, 1: 3, 2: 3})
