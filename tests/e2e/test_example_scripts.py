@@ -1,0 +1,84 @@
+"""The examples' own scripts, as a user runs them: ``setup.sh`` twice (the second run succeeds,
+makes nothing twice and prints the same URL) and ``teardown.sh`` (everything setup made is
+gone; a second teardown succeeds too)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from conftest import ROOT, ShoalServer, unique_name
+
+EXAMPLES = ROOT / "examples"
+
+
+def script(srv: ShoalServer, path: Path, *args: str, timeout: float = 300
+           ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    env = dict(os.environ)
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    env["SHOAL_ENDPOINT"] = srv.endpoint
+    proc = subprocess.run([str(path), *args], capture_output=True, text=True, env=env,
+                          timeout=timeout, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 0, f"{path.name} {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def curl(*args: str) -> str:
+    return subprocess.run(["curl", "-sf", *args], capture_output=True, text=True, check=True,
+                          timeout=60).stdout  # fmt: skip
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def inventory(srv: ShoalServer, name: str, api_name: str, token: str) -> dict[str, Any]:
+    """What exists of one example: counts of everything setup makes."""
+    lam, efs, apigw = srv.client("lambda"), srv.client("efs"), srv.client("apigatewayv2")
+    apis = [a for a in apigw.get_apis()["Items"] if a["Name"] == api_name]
+    file_systems = efs.describe_file_systems(CreationToken=token)["FileSystems"]
+    functions = [f for f in lam.list_functions()["Functions"] if f["FunctionName"] == name]
+    found: dict[str, Any] = {"apis": len(apis), "file_systems": len(file_systems),
+                             "functions": len(functions)}  # fmt: skip
+    if apis:
+        api_id = apis[0]["ApiId"]
+        found["routes"] = [r["RouteKey"] for r in apigw.get_routes(ApiId=api_id)["Items"]]
+        found["integrations"] = len(apigw.get_integrations(ApiId=api_id)["Items"])
+        found["stages"] = [s["StageName"] for s in apigw.get_stages(ApiId=api_id)["Items"]]
+    if file_systems:
+        fs_id = file_systems[0]["FileSystemId"]
+        found["access_points"] = len(efs.describe_access_points(FileSystemId=fs_id)["AccessPoints"])
+    return found
+
+
+def test_message_wall_setup_twice_then_teardown(server: ShoalServer) -> None:
+    name = unique_name("Wall")
+    setup, teardown = (EXAMPLES / "message_wall" / f for f in ("setup.sh", "teardown.sh"))
+    url = script(server, setup, name).stdout.strip()
+    assert url.endswith("/default/MessageWall")
+    assert curl("-X", "POST", "-H", "Content-Type: text/plain", "-d", "kept", url) == "kept\n"
+    made = inventory(server, name, f"{name}-API", f"{name}-fs")
+    assert made == {"apis": 1, "file_systems": 1, "functions": 1, "routes": ["ANY /MessageWall"],
+                    "integrations": 1, "stages": ["default"], "access_points": 1}  # fmt: skip
+    fs_id = server.client("efs").describe_file_systems(CreationToken=f"{name}-fs")[
+        "FileSystems"][0]["FileSystemId"]  # fmt: skip
+
+    again = script(server, setup, name)
+    assert again.stdout.strip() == url
+    assert inventory(server, name, f"{name}-API", f"{name}-fs") == made
+    assert curl(url) == "kept\n"  # the same file system, messages and all
+
+    script(server, teardown, name)
+    assert inventory(server, name, f"{name}-API", f"{name}-fs") == {
+        "apis": 0, "file_systems": 0, "functions": 0}  # fmt: skip
+    assert not (server.data_dir / "filesystems" / fs_id).exists()
+    assert status(url) == 404
+    script(server, teardown, name)  # nothing left to remove: still a success
