@@ -4,24 +4,27 @@ gone; a second teardown succeeds too)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conftest import ROOT, ShoalServer, unique_name
 
 EXAMPLES = ROOT / "examples"
 
 
-def script(srv: ShoalServer, path: Path, *args: str, timeout: float = 300
-           ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    env = dict(os.environ)
-    env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
-    env["SHOAL_ENDPOINT"] = srv.endpoint
-    proc = subprocess.run([str(path), *args], capture_output=True, text=True, env=env,
+def script(srv: ShoalServer, path: Path, *args: str, env: dict[str, str] | None = None,
+           timeout: float = 300) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    environ = {**os.environ, **(env or {}), "SHOAL_ENDPOINT": srv.endpoint}
+    environ["PATH"] = f"{ROOT / '.venv' / 'bin'}:{environ['PATH']}"
+    proc = subprocess.run([str(path), *args], capture_output=True, text=True, env=environ,
                           timeout=timeout, cwd=ROOT)  # fmt: skip
     assert proc.returncode == 0, f"{path.name} {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
     return proc
@@ -82,3 +85,34 @@ def test_message_wall_setup_twice_then_teardown(server: ShoalServer) -> None:
     assert not (server.data_dir / "filesystems" / fs_id).exists()
     assert status(url) == 404
     script(server, teardown, name)  # nothing left to remove: still a success
+
+
+@pytest.mark.ml
+@pytest.mark.timeout(1200)
+def test_ml_inference_setup_twice_then_teardown(server: ShoalServer, tmp_path: Path) -> None:
+    """The second run skips the install and the model build (their stamps match)."""
+    name, samples = unique_name("ML"), tmp_path / "samples"
+    setup, teardown = (EXAMPLES / "ml_inference" / f for f in ("setup.sh", "teardown.sh"))
+    env = {"NAME": name, "SAMPLES": str(samples)}
+    first = script(server, setup, env=env, timeout=900)
+    url = re.findall(rf"(http://\S+/default/{name})", first.stdout)[0]
+    answer = curl("-H", "Content-Type: image/png", "--data-binary",
+                  f"@{samples / 'circle-0.png'}", url)  # fmt: skip
+    assert json.loads(answer) == {"class": "circle"}
+    made = inventory(server, name, name, name)
+    assert made == {"apis": 1, "file_systems": 1, "functions": 1, "routes": [f"ANY /{name}"],
+                    "integrations": 1, "stages": ["default"], "access_points": 1}  # fmt: skip
+
+    again = script(server, setup, env=env, timeout=300)
+    assert "already installed for this requirements.txt" in again.stdout
+    assert "already built by this build_model.py" in again.stdout
+    assert re.findall(rf"(http://\S+/default/{name})", again.stdout)[0] == url
+    assert inventory(server, name, name, name) == made
+    answer = curl("-H", "Content-Type: image/png", "--data-binary",
+                  f"@{samples / 'circle-0.png'}", url)  # fmt: skip
+    assert json.loads(answer) == {"class": "circle"}
+
+    script(server, teardown, env=env)
+    assert inventory(server, name, name, name) == {"apis": 0, "file_systems": 0, "functions": 0}
+    assert not samples.exists()
+    script(server, teardown, env=env)
