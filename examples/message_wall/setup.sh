@@ -22,6 +22,7 @@ ENDPOINT=${SHOAL_ENDPOINT:-http://127.0.0.1:9000}
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-shoal}
 export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-shoal}
 export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
+export AWS_PAGER=""  # AWS CLI v2 would page output through less
 # The article picks Python 3.8; Shoal runs the Python versions installed on the host.
 RUNTIME=${RUNTIME:-python3.$(python3 -c 'import sys; print(sys.version_info.minor)')}
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -20,10 +20,15 @@ from conftest import ROOT, ShoalServer, unique_name
 EXAMPLES = ROOT / "examples"
 
 
-def script(srv: ShoalServer, path: Path, *args: str, env: dict[str, str] | None = None,
-           timeout: float = 300) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def run_script(srv: ShoalServer, path: Path, *args: str, env: dict[str, str] | None = None,
+               timeout: float = 300, bin_dir: Path | None = None
+               ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run an example's script with ``.venv/bin`` (its ``aws`` is v1) on the PATH, after
+    ``bin_dir`` if given."""
     environ = {**os.environ, **(env or {}), "SHOAL_ENDPOINT": srv.endpoint}
     environ["PATH"] = f"{ROOT / '.venv' / 'bin'}:{environ['PATH']}"
+    if bin_dir is not None:
+        environ["PATH"] = f"{bin_dir}:{environ['PATH']}"
     proc = subprocess.run([str(path), *args], capture_output=True, text=True, env=environ,
                           timeout=timeout, cwd=ROOT)  # fmt: skip
     assert proc.returncode == 0, f"{path.name} {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
@@ -62,9 +67,31 @@ def inventory(srv: ShoalServer, name: str, api_name: str, token: str) -> dict[st
     return found
 
 
-def test_message_wall_setup_twice_then_teardown(server: ShoalServer) -> None:
+def aws_cli(version: str, tmp_path: Path) -> Path | None:
+    """A directory whose ``aws`` is AWS CLI ``version`` (None: the virtualenv's, v1)."""
+    if version == "v1":
+        return None
+    system = Path("/usr/bin/aws")  # Debian's awscli package
+    if not system.exists():
+        pytest.skip("AWS CLI v2 is not installed (apt-get install awscli)")
+    found = subprocess.run([str(system), "--version"], capture_output=True, text=True).stdout
+    if not found.startswith("aws-cli/2."):
+        pytest.skip(f"/usr/bin/aws is not AWS CLI v2: {found}")
+    (tmp_path / "aws").symlink_to(system)
+    return tmp_path
+
+
+@pytest.mark.parametrize("cli", ["v1", "v2"])
+def test_message_wall_setup_twice_then_teardown(
+    server: ShoalServer, tmp_path: Path, cli: str
+) -> None:
     name = unique_name("Wall")
     setup, teardown = (EXAMPLES / "message_wall" / f for f in ("setup.sh", "teardown.sh"))
+    bin_dir = aws_cli(cli, tmp_path)
+
+    def script(srv: ShoalServer, path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_script(srv, path, *args, bin_dir=bin_dir)
+
     url = script(server, setup, name).stdout.strip()
     assert url.endswith("/default/MessageWall")
     assert curl("-X", "POST", "-H", "Content-Type: text/plain", "-d", "kept", url) == "kept\n"
@@ -94,7 +121,7 @@ def test_ml_inference_setup_twice_then_teardown(server: ShoalServer, tmp_path: P
     name, samples = unique_name("ML"), tmp_path / "samples"
     setup, teardown = (EXAMPLES / "ml_inference" / f for f in ("setup.sh", "teardown.sh"))
     env = {"NAME": name, "SAMPLES": str(samples)}
-    first = script(server, setup, env=env, timeout=900)
+    first = run_script(server, setup, env=env, timeout=900)
     url = re.findall(rf"(http://\S+/default/{name})", first.stdout)[0]
     answer = curl("-H", "Content-Type: image/png", "--data-binary",
                   f"@{samples / 'circle-0.png'}", url)  # fmt: skip
@@ -103,7 +130,7 @@ def test_ml_inference_setup_twice_then_teardown(server: ShoalServer, tmp_path: P
     assert made == {"apis": 1, "file_systems": 1, "functions": 1, "routes": [f"ANY /{name}"],
                     "integrations": 1, "stages": ["default"], "access_points": 1}  # fmt: skip
 
-    again = script(server, setup, env=env, timeout=300)
+    again = run_script(server, setup, env=env, timeout=300)
     assert "already installed for this requirements.txt" in again.stdout
     assert "already built by this build_model.py" in again.stdout
     assert re.findall(rf"(http://\S+/default/{name})", again.stdout)[0] == url
@@ -112,7 +139,7 @@ def test_ml_inference_setup_twice_then_teardown(server: ShoalServer, tmp_path: P
                   f"@{samples / 'circle-0.png'}", url)  # fmt: skip
     assert json.loads(answer) == {"class": "circle"}
 
-    script(server, teardown, env=env)
+    run_script(server, teardown, env=env)
     assert inventory(server, name, name, name) == {"apis": 0, "file_systems": 0, "functions": 0}
     assert not samples.exists()
-    script(server, teardown, env=env)
+    run_script(server, teardown, env=env)
