@@ -193,13 +193,10 @@ class AsyncQueue:
         if time.time() - doc["enqueued"] > config.max_age:
             await self._finish(event, fn, config, "EventAgeExceeded", None)
             return
-        if event.resume and doc["runs"] > doc["attempt"]:
-            # Cut off again after its one re-run: that attempt counts as failed, outcome unknown.
-            event.resume = False
-            if doc["attempt"] >= 1 + config.retries:
-                await self._finish(event, fn, config, "RetriesExhausted", None)
-                return
-        number = doc["attempt"] if event.resume else doc["attempt"] + 1
+        number = self._next_number(event, config)
+        if number is None:  # the last attempt was cut off after the event's one re-run
+            await self._finish(event, fn, config, "RetriesExhausted", None)
+            return
         started = False
 
         async def persist_attempt() -> None:
@@ -233,6 +230,20 @@ class AsyncQueue:
             await self._retry_later(event, self.retry_base_delay_s * number)
         else:
             await self._finish(event, fn, config, "RetriesExhausted", result)
+
+    def _next_number(self, event: _Event, config: EventInvokeConfig) -> int | None:
+        """The number of the attempt to run now, or None if no attempt is left.
+
+        An attempt a crash cut off runs again under its number, once per event: cut off again
+        after that re-run (``runs`` is past ``attempt``), it counts as failed, outcome unknown.
+        """
+        doc = event.doc
+        if event.resume and doc["runs"] > doc["attempt"]:
+            event.resume = False
+        if event.resume:
+            return int(doc["attempt"])
+        number = int(doc["attempt"]) + 1
+        return number if number <= 1 + config.retries else None
 
     async def _retry_later(self, event: _Event, delay: float) -> None:
         """The attempt ended (failed): store that before waiting, so that a restart meanwhile
