@@ -3,7 +3,8 @@
 ``shoal api create NAME --function FN`` makes an HTTP API in front of a function: with no
 ``--route``, API Gateway's quick create (a ``$default`` route and an auto-deployed ``$default``
 stage); with ``--route 'ANY /MessageWall' --stage default``, that route on that stage, as the
-seed's MessageWall has. It prints the URL to call. ``shoal api url FN`` gives a function its
+seed's MessageWall has. It prints a URL to call per route, path variables filled in with their
+names (:func:`route_url`). ``shoal api url FN`` gives a function its
 function URL. Every command is an apigatewayv2 or Lambda client of a running Shoal, so the AWS
 CLI does the same.
 """
@@ -11,10 +12,30 @@ CLI does the same.
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 from typing import Any
 
 from shoal.cli.client import client
 from shoal.cli.main import print_json
+
+# A path variable of a route key: {name}, or {name+} (greedy) as the last segment.
+_VARIABLE = re.compile(r"\{([^{}/]+?)\+?\}")
+
+
+def route_url(base: str, route_key: str) -> str:
+    """A URL that reaches ``route_key`` through the stage at ``base``, usable as printed.
+
+    Path variables are filled in with their own names (``/files/{proxy+}`` gives
+    ``/files/proxy``, ``/items/{id}`` gives ``/items/id``): braces are not URL characters, and
+    curl would read them as a glob. ``$default`` (any path) gives the stage's root.
+    """
+    path = route_key.partition(" ")[2]
+    return base + (_VARIABLE.sub(lambda m: m.group(1), path) if path else "/")
+
+
+def _stage_base(api: dict[str, Any], stage: str) -> str:
+    return api["ApiEndpoint"] if stage == "$default" else f"{api['ApiEndpoint']}/{stage}"
 
 
 def _function_arn(args: argparse.Namespace) -> str:
@@ -46,10 +67,10 @@ def _create(args: argparse.Namespace) -> int:
         )
     stage = args.stage or "$default"
     apigw.create_stage(ApiId=api["ApiId"], StageName=stage, AutoDeploy=True)
-    base = api["ApiEndpoint"] if stage == "$default" else f"{api['ApiEndpoint']}/{stage}"
     for key in routes:
-        path = key.partition(" ")[2]
-        print(base + path if path else base + "/")
+        print(route_url(_stage_base(api, stage), key))
+        if _VARIABLE.search(key):
+            print(f"shoal: {key}: path variables filled in with their names", file=sys.stderr)
     return 0
 
 
@@ -67,6 +88,7 @@ def _routes(args: argparse.Namespace) -> int:
         i["IntegrationId"]: i for i in apigw.get_integrations(ApiId=args.api_id)["Items"]
     }
     stages = [s["StageName"] for s in apigw.get_stages(ApiId=args.api_id)["Items"]]
+    api = apigw.get_api(ApiId=args.api_id)
     print_json(
         {
             "Stages": stages,
@@ -76,6 +98,8 @@ def _routes(args: argparse.Namespace) -> int:
                     "Function": integrations.get(
                         r.get("Target", "")[len("integrations/") :], {}
                     ).get("IntegrationUri"),
+                    # One per stage, path variables filled in (see route_url).
+                    "Urls": [route_url(_stage_base(api, s), r["RouteKey"]) for s in stages],
                 }
                 for r in routes
             ],

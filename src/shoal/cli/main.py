@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
+import select
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,11 +103,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (poll reports an error on it)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+def _reader_gone() -> int:
+    """Stdout's reader went away (``shoal logs fn | head -1``): stop as a Unix tool does, by
+    SIGPIPE, silently (status 141 in the shell). Python ignores SIGPIPE so that writes raise
+    instead; stdout goes to /dev/null first so that nothing still buffered fails at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    return 128 + signal.SIGPIPE  # not reached: the signal ends the process
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, where a closed pipe is handled, not at the exit
+        return code
+    except BrokenPipeError:
+        if args.command == "serve" or not _stdout_closed():
+            raise  # some other pipe: a failure to report, not a reader that had enough
+        return _reader_gone()
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # a client error: print it the way the AWS CLI does

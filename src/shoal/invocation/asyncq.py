@@ -5,10 +5,16 @@ Guarantees, and their limits:
 - An event is committed to SQLite (``synchronous=FULL``) before Invoke answers 202, and removed
   (acked) only after its last attempt, so a Shoal killed right after the 202 runs it after
   restart: no event is lost.
-- Before each attempt starts, its number is written to the store (kind ``async-attempt``, keyed
-  by the queue sequence number). An attempt interrupted by a crash is run again once after the
-  restart, under the same number (it may have run completely: the crash may fall between the
-  end of the run and the ack). Apart from that, no event runs twice except by a retry.
+- The store keeps each event's progress (kind ``async-attempt``, keyed by the queue sequence
+  number): ``attempt``, the number of the last attempt begun, and ``runs``, the executions
+  begun, both written before the run starts; then ``ended`` and ``retry_at`` once that attempt
+  has failed and waits for its retry. At a restart an event whose attempt had ended waits out
+  the rest of its retry delay and goes on with the next attempt; an attempt the crash cut off
+  (begun, not ended) runs again under the same number. That re-run happens once per event: an
+  event cut off again counts the attempt as failed. So an event runs at most
+  1 + MaximumRetryAttempts times, plus one re-run of a cut-off attempt (which may itself have
+  run completely: the crash may fall between the end of the run and its record), and the
+  destination record's ``approximateInvokeCount`` is ``runs``, every execution begun.
   Lambda's own guarantee is the same: at least once.
 - Concurrency limits apply: a throttled event is not an attempt; it waits (backoff up to
   ``throttle_cap``) and tries again, until MaximumEventAgeInSeconds.
@@ -54,10 +60,10 @@ class _Event:
     """One pending event (owned by the queue). ``doc`` is what the store holds."""
 
     seq: int
-    # function, version, qualifier, payload, request_id, enqueued, attempt, trace_id (absent in
-    # events queued before traces were kept)
+    # function, version, qualifier, payload, request_id, enqueued; attempt and runs (see above);
+    # trace_id (absent in events queued before traces were kept)
     doc: dict[str, Any]
-    resume: bool = False  # replayed after a crash mid-attempt: rerun that attempt
+    resume: bool = False  # replayed after a crash cut its attempt off: rerun that attempt
     throttles: int = 0
 
 
@@ -86,9 +92,14 @@ class AsyncQueue:
         pending = set()
         for seq, doc in self.shoal.store.pending(TOPIC):
             pending.add(str(seq))
-            started = int(attempts.get(str(seq), {}).get("attempt", 0))
-            doc["attempt"] = started
-            self._ready.put_nowait(_Event(seq, doc, resume=started > 0))
+            state = attempts.get(str(seq), {})
+            doc["attempt"] = int(state.get("attempt", 0))
+            doc["runs"] = int(state.get("runs", doc["attempt"]))  # older stores: no re-run yet
+            if state.get("ended"):  # failed, waiting for its retry: not cut off
+                wait = float(state.get("retry_at", 0.0)) - time.time()
+                self._later(_Event(seq, doc), max(0.0, wait))
+            else:
+                self._ready.put_nowait(_Event(seq, doc, resume=doc["attempt"] > 0))
         for key in attempts.keys() - pending:  # acked, crashed before the cleanup
             self.shoal.store.delete(ATTEMPT_KIND, key)
         loop = asyncio.get_running_loop()
@@ -129,6 +140,7 @@ class AsyncQueue:
             "enqueued": time.time(),
             "attempt": 0,
             "trace_id": trace_id,
+            "runs": 0,
         }
         seq = await asyncio.to_thread(self.shoal.store.enqueue, TOPIC, doc)
         if self._ready is not None and not self.closing:
@@ -189,15 +201,20 @@ class AsyncQueue:
         if time.time() - doc["enqueued"] > config.max_age:
             await self._finish(event, fn, config, "EventAgeExceeded", None)
             return
-        number = doc["attempt"] if event.resume else doc["attempt"] + 1
+        number = self._next_number(event, config)
+        if number is None:  # the last attempt was cut off after the event's one re-run
+            await self._finish(event, fn, config, "RetriesExhausted", None)
+            return
+        started = False
 
         async def persist_attempt() -> None:
             # Runs once the concurrency lease is held: a throttled try is not an attempt.
-            doc["attempt"] = number
+            nonlocal started
+            progress = {"attempt": number, "runs": doc["runs"] + 1}
+            await asyncio.to_thread(self.shoal.store.put, ATTEMPT_KIND, str(event.seq), progress)
+            doc.update(progress)
             event.resume = False
-            await asyncio.to_thread(
-                self.shoal.store.put, ATTEMPT_KIND, str(event.seq), {"attempt": number}
-            )
+            started = True
 
         try:
             result = await self.shoal.invoker.run(
@@ -212,16 +229,42 @@ class AsyncQueue:
                 event.throttles += 1
                 self._later(event, min(self.throttle_cap, 0.05 * 2 ** min(event.throttles, 10)))
                 return
-            if doc["attempt"] != number:  # failed before it started (nothing ran): retry
+            if not started:  # failed before it started (nothing ran): retry
                 self._later(event, self.throttle_cap)
                 return
             result = _error_result(fn, doc["request_id"], e)
         if result.function_error is None:
             await self._finish(event, fn, config, "Success", result)
         elif number < 1 + config.retries:
-            self._later(event, self.retry_base_delay_s * number)
+            await self._retry_later(event, self.retry_base_delay_s * number)
         else:
             await self._finish(event, fn, config, "RetriesExhausted", result)
+
+    def _next_number(self, event: _Event, config: EventInvokeConfig) -> int | None:
+        """The number of the attempt to run now, or None if no attempt is left.
+
+        An attempt a crash cut off runs again under its number, once per event: cut off again
+        after that re-run (``runs`` is past ``attempt``), it counts as failed, outcome unknown.
+        """
+        doc = event.doc
+        if event.resume and doc["runs"] > doc["attempt"]:
+            event.resume = False
+        if event.resume:
+            return int(doc["attempt"])
+        number = int(doc["attempt"]) + 1
+        return number if number <= 1 + config.retries else None
+
+    async def _retry_later(self, event: _Event, delay: float) -> None:
+        """The attempt ended (failed): store that before waiting, so that a restart meanwhile
+        goes on with the next attempt rather than re-running this one."""
+        progress = {
+            "attempt": event.doc["attempt"],
+            "runs": event.doc["runs"],
+            "ended": True,
+            "retry_at": time.time() + delay,
+        }
+        await asyncio.to_thread(self.shoal.store.put, ATTEMPT_KIND, str(event.seq), progress)
+        self._later(event, delay)
 
     async def _finish(
         self,
@@ -234,11 +277,12 @@ class AsyncQueue:
         destination = config.on_success if condition == "Success" else config.on_failure
         if condition != "Success":
             log.warning(
-                "async event %s of %s: %s after %d attempt(s)",
+                "async event %s of %s: %s after %d attempt(s), %d run(s)",
                 event.doc["request_id"],
                 fn.qualified_arn,
                 condition,
                 event.doc["attempt"],
+                event.doc.get("runs", event.doc["attempt"]),
             )
         if destination:
             record = invocation_record(fn, event.doc, condition, result)
@@ -301,7 +345,7 @@ def invocation_record(
             "requestId": doc["request_id"],
             "functionArn": fn.qualified_arn,
             "condition": condition,
-            "approximateInvokeCount": doc["attempt"],
+            "approximateInvokeCount": doc.get("runs", doc["attempt"]),  # executions begun
         },
         "requestPayload": _json_or_text(doc["payload"]) if doc["payload"] else None,
     }

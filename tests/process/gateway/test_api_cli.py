@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Any
@@ -61,3 +62,43 @@ def test_api_quick_create_and_function_url(server: Any, lambda_client: Any) -> N
     assert curl(url + "x") == "hi from /x"
     shoal(server, "api", "url", name, "--delete")
     assert "Forbidden" in curl(url)
+
+
+ECHO_ROUTE = """
+import json
+
+def handler(event, context):
+    return json.dumps({"route": event["routeKey"], "params": event.get("pathParameters")})
+"""
+
+
+def test_routes_with_path_variables_print_urls_curl_can_take(
+    server: Any, lambda_client: Any
+) -> None:
+    """``{proxy+}`` and ``{id}`` are filled in with their names: a URL with no braces (which
+    are not URL characters, and curl globs) that reaches the route as printed."""
+    name = create_function(lambda_client, unique_name("cli"), ECHO_ROUTE)
+    out = shoal(server, "api", "create", unique_name("vars"), "--function", name,
+                "--route", "ANY /files/{proxy+}", "--route", "GET /items/{id}/parts/{part}",
+                "--stage", "default")  # fmt: skip
+    files, parts = out.split()
+    assert files.endswith("/default/files/proxy")
+    assert parts.endswith("/default/items/id/parts/part")
+    for url in (files, parts):
+        assert "{" not in url and "}" not in url
+    got = json.loads(curl_raw(files))
+    assert got == {"route": "ANY /files/{proxy+}", "params": {"proxy": "proxy"}}
+    got = json.loads(curl_raw(parts))
+    assert got == {"route": "GET /items/{id}/parts/{part}", "params": {"id": "id", "part": "part"}}
+    api_id = files.split("/execute-api/")[1].split("/")[0]
+    routes = json.loads(shoal(server, "api", "routes", api_id))["Routes"]
+    assert sorted((r["RouteKey"], r["Urls"]) for r in routes) == sorted(
+        [("ANY /files/{proxy+}", [files]), ("GET /items/{id}/parts/{part}", [parts])]
+    )
+
+
+def curl_raw(url: str) -> str:
+    """curl with globbing off: the URL exactly as printed."""
+    return subprocess.run(
+        ["curl", "-sfg", url], capture_output=True, text=True, check=True, timeout=60
+    ).stdout

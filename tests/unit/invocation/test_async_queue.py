@@ -190,9 +190,79 @@ def test_an_attempt_interrupted_by_a_crash_runs_again_under_its_number(tmp_path:
         return shoal
 
     shoal = run(scenario())
-    # Attempt 2 again, then attempt 3 (the last of 1 + 2 retries).
+    # Attempt 2 again, then attempt 3 (the last of 1 + 2 retries); the record counts all four
+    # executions, the cut-off one included.
     assert [name for name, _ in shoal.invoker.runs] == ["f", "f", "dest"]
-    assert record_of(shoal)["requestContext"]["approximateInvokeCount"] == 3
+    assert record_of(shoal)["requestContext"]["approximateInvokeCount"] == 4
+
+
+def _replay(tmp_path: Path, progress: dict[str, Any], script: list[str]) -> FakeShoal:
+    """Start a queue on a store holding one event with ``progress``; run it to its record."""
+
+    async def scenario() -> FakeShoal:
+        shoal = FakeShoal(tmp_path, script)
+        doc = {"function": "f", "version": "$LATEST", "qualifier": "$LATEST", "payload": "{}",
+               "request_id": "crashed", "enqueued": time.time(), "attempt": 0}  # fmt: skip
+        seq = shoal.store.enqueue(TOPIC, doc)
+        shoal.store.put(ATTEMPT_KIND, str(seq), progress)
+        queue = AsyncQueue(shoal, workers=1)  # type: ignore[arg-type]
+        await queue.start()
+        with_destination(queue)
+        await shoal.invoker.done.wait()
+        await queue.stop()
+        return shoal
+
+    return run(scenario())  # type: ignore[no-any-return]
+
+
+def test_an_event_waiting_for_its_retry_goes_on_with_the_next_attempt(tmp_path: Path) -> None:
+    """Attempt 1 had failed and the crash fell during the retry delay: not a re-run."""
+    progress = {"attempt": 1, "runs": 1, "ended": True, "retry_at": time.time() + 0.05}
+    shoal = _replay(tmp_path, progress, ["error", "error", "error"])
+    assert [name for name, _ in shoal.invoker.runs] == ["f", "f", "dest"]  # attempts 2 and 3
+    record = record_of(shoal)["requestContext"]
+    assert (record["condition"], record["approximateInvokeCount"]) == ("RetriesExhausted", 3)
+
+
+def test_a_cut_off_attempt_is_rerun_once_per_event(tmp_path: Path) -> None:
+    """Attempt 2 was cut off after attempt 1's re-run: it counts as failed, attempt 3 runs."""
+    shoal = _replay(tmp_path, {"attempt": 2, "runs": 3}, ["error", "error"])
+    assert [name for name, _ in shoal.invoker.runs] == ["f", "dest"]
+    assert record_of(shoal)["requestContext"]["approximateInvokeCount"] == 4
+
+
+def test_a_cut_off_last_attempt_after_a_rerun_exhausts_the_retries(tmp_path: Path) -> None:
+    shoal = _replay(tmp_path, {"attempt": 3, "runs": 4}, ["error"])
+    assert [name for name, _ in shoal.invoker.runs] == ["dest"]
+    record = record_of(shoal)
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 4
+    assert "responseContext" not in record  # the outcome of the cut-off run is unknown
+
+
+def test_a_failed_attempt_is_stored_as_ended_before_its_retry(tmp_path: Path) -> None:
+    async def scenario() -> dict[str, Any]:
+        shoal = FakeShoal(tmp_path, ["error"])
+        shoal.settings.async_retry_base_delay_s = 30.0
+        queue = AsyncQueue(shoal, workers=1)  # type: ignore[arg-type]
+        waiting = asyncio.Event()
+        later = queue._later
+
+        def observed(event: Any, delay: float) -> None:
+            later(event, delay)
+            waiting.set()
+
+        queue._later = observed  # type: ignore[method-assign]
+        await queue.start()
+        await queue.submit(FN, b"{}", "req-5")
+        await waiting.wait()  # the retry is scheduled: what a crash now would find
+        (stored,) = shoal.store.load(ATTEMPT_KIND).values()
+        await queue.stop()
+        return stored
+
+    stored = run(scenario())
+    assert (stored["attempt"], stored["runs"], stored["ended"]) == (1, 1, True)
+    assert stored["retry_at"] > time.time() + 20
 
 
 def test_the_attempt_number_is_stored_before_the_run(tmp_path: Path) -> None:
@@ -209,7 +279,7 @@ def test_the_attempt_number_is_stored_before_the_run(tmp_path: Path) -> None:
         return shoal, stored
 
     shoal, stored = run(scenario())
-    assert list(stored.values()) == [{"attempt": 1}]
+    assert list(stored.values()) == [{"attempt": 1, "runs": 1}]
     pending = list(shoal.store.pending(TOPIC))
     assert [doc["request_id"] for _, doc in pending] == ["req-3"]
 

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Removes everything ./setup.sh [NAME] made, newest first: the HTTP API (its routes,
+# integrations and stages go with it), the function, the access points and the file system
+# (the wall's messages go with it). What is already gone is skipped, so it can run again, or
+# after a setup that stopped half way. The function's logs stay, as a log group does on AWS.
+#
+# Usage: ./teardown.sh [NAME]  (the NAME given to setup.sh; default MessageWall)
+set -euo pipefail
+
+NAME=${1:-MessageWall}
+ENDPOINT=${SHOAL_ENDPOINT:-http://127.0.0.1:9000}
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-shoal}
+export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-shoal}
+export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
+export AWS_PAGER=""  # AWS CLI v2 would page output through less
+
+aws() { command aws --endpoint-url "$ENDPOINT" --output text "$@"; }
+found() { local v; v=$(aws "$@"); [ "$v" = None ] || printf '%s' "$v"; }
+
+for API_ID in $(found apigatewayv2 get-apis --query "Items[?Name=='$NAME-API'].ApiId"); do
+    echo "Deleting the HTTP API $API_ID..." >&2
+    aws apigatewayv2 delete-api --api-id "$API_ID"
+done
+if aws lambda get-function --function-name "$NAME" > /dev/null 2>&1; then
+    echo "Deleting the $NAME function..." >&2
+    aws lambda delete-function --function-name "$NAME"
+fi
+FS_ID=$(found efs describe-file-systems --creation-token "$NAME-fs" \
+    --query 'FileSystems[0].FileSystemId')
+if [ -n "$FS_ID" ]; then
+    echo "Deleting the file system $FS_ID and its access points..." >&2
+    for AP_ID in $(found efs describe-access-points --file-system-id "$FS_ID" \
+        --query 'AccessPoints[].AccessPointId'); do
+        aws efs delete-access-point --access-point-id "$AP_ID"
+    done
+    aws efs delete-file-system --file-system-id "$FS_ID"
+fi
+echo "Nothing of $NAME is left." >&2
