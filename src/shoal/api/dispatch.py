@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.api import codec
 from shoal.api.model import load_model
+from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
 from shoal.store.sqlite import DiskFull, StoreError
 
@@ -32,15 +33,21 @@ class Call:
     shoal: Shoal
     headers: Mapping[str, str]
     base_url: str  # how the client reached us, e.g. "http://127.0.0.1:9000"
+    # The region of the request's credential scope (shoal.api.scope), or the server's default
+    # for an unsigned request: the region whose state the call reads and changes.
+    region: str
 
 
 Handler = Callable[[Call], Awaitable[Mapping[str, Any] | None]]
 
 
 class ApiService:
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, prepare: Callable[[Call], None] | None = None) -> None:
         self.model = load_model(service)
         self.handlers: dict[str, Handler] = {}
+        # Called with every decoded call before its handler: puts the service's names in the
+        # request's region (Lambda's FunctionName, see shoal.api.lambda_scope).
+        self._prepare = prepare
         # The service's own 500 (Lambda ServiceException, EFS InternalServerError), or AWS's
         # common InternalFailure for a model that names none (API Gateway v2).
         self._internal = next(
@@ -83,8 +90,15 @@ class ApiService:
                 raise AwsError(
                     "UnsupportedOperation", f"Shoal does not implement {op.name}", status=501
                 )
+            form = {k: v[0] for k, v in query.items() if v}
+            region = request_region(credential_scope(headers, form), shoal.settings.region)
+            if region is None:
+                raise AwsError("InvalidSignatureException", INVALID_REGION, status=403)
             params = codec.parse_input(self.model, op, labels, query, headers, body)
-            result = await handler(Call(op.name, params, shoal, headers, base_url))
+            call = Call(op.name, params, shoal, headers, base_url, region)
+            if self._prepare is not None:
+                self._prepare(call)
+            result = await handler(call)
             return codec.serialize_output(self.model, op, result)
         except AwsError as e:
             return codec.serialize_error(self.model, e)
@@ -119,6 +133,12 @@ def _storage_message(e: StoreError | OSError) -> str | None:
 
 
 # One registry per service; API modules register into them at import.
-lambda_api = ApiService("lambda")
+def _lambda_in_region(call: Call) -> None:
+    from shoal.api.lambda_scope import in_region  # it imports this module
+
+    in_region(call)
+
+
+lambda_api = ApiService("lambda", _lambda_in_region)
 efs_api = ApiService("efs")
 apigatewayv2_api = ApiService("apigatewayv2")

@@ -113,7 +113,7 @@ class AsyncQueue:
     ) -> None:
         """Store an event durably (the caller answers 202 after this returns)."""
         doc = {
-            "function": fn.name,
+            "function": fn.function_arn,  # per region: the ARN (a name before regions)
             "version": fn.version,
             "qualifier": qualifier or fn.version,  # whose EventInvokeConfig applies
             "payload": payload.decode("utf-8", errors="replace"),
