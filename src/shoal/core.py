@@ -37,6 +37,7 @@ COMPONENTS: list[tuple[str, str]] = [
 
 # Modules whose import registers API handlers into shoal.api.dispatch's registries.
 API_MODULES = [
+    "shoal.api.lambda_scope",
     "shoal.api.lambda_functions",
     "shoal.api.lambda_invoke",
     "shoal.api.efs",

@@ -42,12 +42,11 @@ Handler = Callable[[Call], Awaitable[Mapping[str, Any] | None]]
 
 
 class ApiService:
-    def __init__(self, service: str, prepare: Callable[[Call], None] | None = None) -> None:
+    def __init__(self, service: str) -> None:
         self.model = load_model(service)
         self.handlers: dict[str, Handler] = {}
-        # Called with every decoded call before its handler: puts the service's names in the
-        # request's region (Lambda's FunctionName, see shoal.api.lambda_scope).
-        self._prepare = prepare
+        # Called with every decoded call before its handler (see prepares()).
+        self._prepare: Callable[[Call], None] | None = None
         # The service's own 500 (Lambda ServiceException, EFS InternalServerError), or AWS's
         # common InternalFailure for a model that names none (API Gateway v2).
         self._internal = next(
@@ -68,6 +67,13 @@ class ApiService:
             return fn
 
         return register
+
+    def prepares(self, fn: Callable[[Call], None]) -> Callable[[Call], None]:
+        """Register the one function every call of this service goes through before its
+        handler: where the service's names are put in the request's region, and a resource of
+        another region is refused as not found (shoal.api.lambda_scope, …)."""
+        self._prepare = fn
+        return fn
 
     async def dispatch(
         self,
@@ -133,12 +139,6 @@ def _storage_message(e: StoreError | OSError) -> str | None:
 
 
 # One registry per service; API modules register into them at import.
-def _lambda_in_region(call: Call) -> None:
-    from shoal.api.lambda_scope import in_region  # it imports this module
-
-    in_region(call)
-
-
-lambda_api = ApiService("lambda", _lambda_in_region)
+lambda_api = ApiService("lambda")
 efs_api = ApiService("efs")
 apigatewayv2_api = ApiService("apigatewayv2")

@@ -9,12 +9,13 @@ and a full ARN of another region is not found, as a regional Lambda answers. ``R
 
 from __future__ import annotations
 
-from shoal.api.dispatch import Call
+from shoal.api.dispatch import Call, lambda_api
 from shoal.functions import arns
 
 _FUNCTION_MEMBERS = ("FunctionName",)
 
 
+@lambda_api.prepares
 def in_region(call: Call) -> None:
     """Rewrite the call's function references as ARNs in ``call.region``."""
     account = call.shoal.settings.account_id

@@ -103,8 +103,7 @@ class CodeSigningService:
         csc_id = "csc-" + "".join(secrets.choice(_ID_CHARS) for _ in range(17))
         config = CodeSigningConfig(
             id=csc_id,
-            arn=f"arn:aws:lambda:{region}:{settings.account_id}:"
-            f"code-signing-config:{csc_id}",
+            arn=f"arn:aws:lambda:{region}:{settings.account_id}:code-signing-config:{csc_id}",
             publishers=tuple(params["AllowedPublishers"]["SigningProfileVersionArns"]),
             policy=_policy(params, WARN),
             description=params.get("Description", ""),

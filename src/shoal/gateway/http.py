@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -129,7 +130,7 @@ class ExecuteApiApp:
         service = self.service
         api_id, _, rest = scope["path"][len(EXECUTE_API_PREFIX) :].partition("/")
         live = service.live.get(api_id)
-        if live is None or live.disabled:
+        if live is None or live.disabled or _elsewhere(scope, live.region):
             return responses.not_found()
         sub_path = "/" + rest
         first = rest.partition("/")[0]
@@ -202,7 +203,7 @@ class FunctionUrlApp:
         service = self.service
         url_id, _, rest = scope["path"][len(LAMBDA_URL_PREFIX) :].partition("/")
         url = service.urls.by_id.get(url_id)
-        if url is None:
+        if url is None or _elsewhere(scope, url.region):
             return responses.forbidden()  # what AWS answers for an unknown function URL
         method = scope["method"]
         if url.cors is not None and method == "OPTIONS":
@@ -229,38 +230,48 @@ class FunctionUrlApp:
         event = build_v2(request, context, keep_cookie=True)
         # Function URLs have no integration timeout of their own: the function's applies.
         response = await _invoke(
-            service, url.function_name, url.qualifier, event, "2.0", None, function_url=True
+            service, url.function_arn, url.qualifier, event, "2.0", None, function_url=True
         )
         if url.cors is not None:
             cors.decorate(url.cors, _header_map(scope).get("origin"), response)
         return response
 
 
-_HOST_KINDS = (
-    (b".execute-api.localhost", EXECUTE_API_PREFIX),
-    (b".lambda-url.localhost", LAMBDA_URL_PREFIX),
-)
+_HOST_KINDS = {b"execute-api": EXECUTE_API_PREFIX, b"lambda-url": LAMBDA_URL_PREFIX}
+# {id}.{kind}[.{region}].localhost, as AWS's {id}.execute-api.{region}.amazonaws.com and
+# {id}.lambda-url.{region}.on.aws.
+_HOST = re.compile(rb"^([^.]+)\.(execute-api|lambda-url)(?:\.([a-z0-9-]+))?\.localhost$")
+REGION_KEY = "shoal.region"  # in a host-routed scope: the region its host names, if any
 
 
 def host_routed(scope: Scope) -> Scope | None:
-    """For AWS-shaped host names: a request to ``{apiId}.execute-api.localhost[:port]/path`` (or
-    ``{urlId}.lambda-url.localhost``) as the scope of ``/execute-api/{apiId}/path``; None for
-    any other host. ``*.localhost`` resolves to the loopback address without DNS set-up
-    (curl, browsers, systemd-resolved). The HTTP app may call this before its path routing."""
+    """For AWS-shaped host names: a request to ``{apiId}.execute-api[.{region}].localhost[:port]
+    /path`` (or ``{urlId}.lambda-url[.{region}].localhost``) as the scope of
+    ``/execute-api/{apiId}/path``, with the region named (under :data:`REGION_KEY`): an API or
+    URL answers only under its own region's name. None for any other host. ``*.localhost``
+    resolves to the loopback address without DNS set-up (curl, browsers, systemd-resolved).
+    The HTTP app may call this before its path routing."""
     for name, value in scope["headers"]:
         if name == b"host":
             if b".localhost" not in value:
                 return None  # the usual case (127.0.0.1:port, a real name): no look further
             host = value.rsplit(b":", 1)[0] if not value.endswith(b"]") else value
-            for suffix, prefix in _HOST_KINDS:
-                if host.endswith(suffix) and len(host) > len(suffix):
-                    ident = host[: -len(suffix)].decode("latin-1")
-                    if "." in ident:
-                        return None
-                    path = f"{prefix}{ident}{scope['path']}"
-                    return {**scope, "path": path, "raw_path": path.encode()}
-            return None
+            m = _HOST.match(host)
+            if m is None:
+                return None
+            ident, kind, region = m.groups()
+            path = f"{_HOST_KINDS[kind]}{ident.decode('latin-1')}{scope['path']}"
+            routed = {**scope, "path": path, "raw_path": path.encode()}
+            if region:
+                routed[REGION_KEY] = region.decode("latin-1")
+            return routed
     return None
+
+
+def _elsewhere(scope: Scope, region: str) -> bool:
+    """The request's host names another region than the resource's."""
+    named = scope.get(REGION_KEY)
+    return named is not None and named != region
 
 
 def _header_map(scope: Scope) -> dict[str, str]:
