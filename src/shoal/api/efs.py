@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from shoal.api import efs_network
 from shoal.api.dispatch import Call, efs_api
+from shoal.errors import AwsError
 from shoal.filesystems.fs_settings import FileSystemSettings
 from shoal.filesystems.models import (
     AccessPoint,
@@ -30,6 +31,34 @@ DEFAULT_PAGE = 100
 def _svc(call: Call) -> FileSystemService:
     service: FileSystemService = call.shoal.filesystems
     return service
+
+
+@efs_api.prepares
+def _in_region(call: Call) -> None:
+    """A file system, access point or mount target is in its region: from another region it
+    is not found, in EFS's words. Ids are unique everywhere, so this one check serves every
+    operation that names one."""
+    svc, p = _svc(call), call.params
+    found: list[FileSystem | AccessPoint] = []
+    if isinstance(p.get("FileSystemId"), str):
+        found.append(svc.get_file_system(p["FileSystemId"]))
+    if isinstance(p.get("AccessPointId"), str):
+        found.append(svc.get_access_point(p["AccessPointId"]))
+    if isinstance(p.get("ResourceId"), str):
+        found.append(svc.taggable(p["ResourceId"]))
+    if isinstance(p.get("MountTargetId"), str):
+        target = svc.targets.get(p["MountTargetId"])
+        if svc.get_file_system(target.file_system_id).region != call.region:
+            raise AwsError("MountTargetNotFound", f"Mount target '{target.id}' does not exist.")
+    for resource in found:
+        if resource.region != call.region:
+            raise _not_found(resource)
+
+
+def _not_found(resource: FileSystem | AccessPoint) -> AwsError:
+    if isinstance(resource, AccessPoint):
+        return AwsError("AccessPointNotFound", f"Access point '{resource.id}' does not exist.")
+    return AwsError("FileSystemNotFound", f"File system '{resource.id}' does not exist.")
 
 
 def _tags(tags: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
@@ -56,9 +85,9 @@ def _page(items: list[T], key: Callable[[T], str], marker: str | None, limit: in
 # ------------------------------------------------------------------------ file systems
 
 
-def _zone_id(svc: FileSystemService, name: str) -> str | None:
+def _zone_id(region: str, name: str) -> str | None:
     """AWS's zone id of a modelled zone: us-east-1b -> use1-az2 (see shoal.vpc.zones)."""
-    zone = zones.zone(svc.settings.region, name)
+    zone = zones.zone(region, name)
     return zone.id if zone else None
 
 
@@ -87,7 +116,9 @@ async def _describe_fs(svc: FileSystemService, fs: FileSystem, state: str | None
         "ThroughputMode": fs.throughput_mode,
         "ProvisionedThroughputInMibps": fs.provisioned_throughput,
         "AvailabilityZoneName": fs.availability_zone,
-        "AvailabilityZoneId": _zone_id(svc, fs.availability_zone) if fs.availability_zone else None,
+        "AvailabilityZoneId": _zone_id(fs.region, fs.availability_zone)
+        if fs.availability_zone
+        else None,
         "Tags": _tags(fs.tags),
         "FileSystemProtection": {"ReplicationOverwriteProtection": "ENABLED"},
     }
@@ -99,6 +130,7 @@ async def create_file_system(call: Call) -> dict[str, Any]:
     svc = _svc(call)
     fs = svc.create_file_system(
         p["CreationToken"],
+        region=call.region,
         performance_mode=p.get("PerformanceMode", "generalPurpose"),
         throughput_mode=p.get("ThroughputMode", "bursting"),
         provisioned=p.get("ProvisionedThroughputInMibps"),
@@ -122,10 +154,10 @@ async def describe_file_systems(call: Call) -> dict[str, Any]:
     if "FileSystemId" in p:
         found = [svc.get_file_system(p["FileSystemId"])]
     elif "CreationToken" in p:
-        fs = svc.by_token(p["CreationToken"])
+        fs = svc.by_token(p["CreationToken"], call.region)
         found = [fs] if fs else []
     else:
-        found = svc.file_systems()
+        found = svc.file_systems(call.region)
     page, next_marker = _page(found, lambda f: f.id, p.get("Marker"), p.get("MaxItems"))
     descriptions = await asyncio.gather(*(_describe_fs(svc, fs) for fs in page))
     return {"FileSystems": list(descriptions), "Marker": p.get("Marker"), "NextMarker": next_marker}
@@ -209,7 +241,7 @@ async def describe_access_points(call: Call) -> dict[str, Any]:
     elif "FileSystemId" in p:
         found = svc.access_points(svc.get_file_system(p["FileSystemId"]).id)
     else:
-        found = svc.access_points()
+        found = svc.access_points(region=call.region)
     page, token = _page(found, lambda a: a.id, p.get("NextToken"), p.get("MaxResults"))
     return {"AccessPoints": [_describe_ap(a) for a in page], "NextToken": token}
 
