@@ -237,7 +237,7 @@ class FunctionService:
         configuration.check_create(params)
         self._check(params)
         package = await self._save_package(params["Code"])
-        params = await self._with_layers(params, package.unzipped_size)
+        params = await self._with_layers(key[0], params, package.unzipped_size)
         if key in self._functions:  # created while we checked the zip
             raise conflict(f"Function already exist: {name}")
         code_dir = str(self.code.tree(package.hex))
@@ -298,15 +298,18 @@ class FunctionService:
         self._check(params)
         if "Layers" in params:
             code = self.code.zip_path(fn.latest.code_dir.rsplit("/", 1)[-1])
-            params = await self._with_layers(params, await asyncio.to_thread(declared_size, code))
+            unzipped = await asyncio.to_thread(declared_size, code)
+            params = await self._with_layers(fn.latest.region, params, unzipped)
             fn = self._begin_update(params["FunctionName"], params.get("RevisionId"))
         return self._start_update(fn, configuration.apply(fn.latest, params), False)
 
-    async def _with_layers(self, params: Mapping[str, Any], unzipped: int) -> Mapping[str, Any]:
+    async def _with_layers(
+        self, region: str, params: Mapping[str, Any], unzipped: int
+    ) -> Mapping[str, Any]:
         """``params`` with its Layers (ARNs) resolved into LayerRefs by the layer service."""
         if "Layers" not in params:
             return params
-        refs = await self.shoal.layers.for_function(params["Layers"], unzipped)
+        refs = await self.shoal.layers.for_function(region, params["Layers"], unzipped)
         return {**params, "Layers": refs}
 
     def delete(self, name_or_arn: str, qualifier: str | None) -> None:
