@@ -7,8 +7,8 @@ record is one store document (kind ``layer``, under its region), written before 
 so a failed write changes nothing and a restart reloads everything. Packages are kept like
 function code (:class:`shoal.functions.code.CodeStore`, the same checks: zip slip, symlinks,
 size) under ``<data>/layers/``, unpacked at publish; :mod:`shoal.functions.optdirs` merges a
-function's layers into the directory mounted at ``/opt``. Mutations run on the event loop with no ``await``
-between their checks and their changes.
+function's layers into the directory mounted at ``/opt``. Mutations run on the event loop with
+no ``await`` between their checks and their changes.
 
 The function service asks :meth:`LayerService.for_function` to turn a function's ``Layers``
 (version ARNs) into :class:`shoal.functions.models.LayerRef` values, refused as Lambda refuses
