@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
+from shoal.api.admission import GATEWAY_HOST
 from shoal.api.bodies import BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.errors import AwsError
 from shoal.gateway import cors, responses
@@ -238,9 +238,6 @@ class FunctionUrlApp:
 
 
 _HOST_KINDS = {b"execute-api": EXECUTE_API_PREFIX, b"lambda-url": LAMBDA_URL_PREFIX}
-# {id}.{kind}[.{region}].localhost, as AWS's {id}.execute-api.{region}.amazonaws.com and
-# {id}.lambda-url.{region}.on.aws.
-_HOST = re.compile(rb"^([^.]+)\.(execute-api|lambda-url)(?:\.([a-z0-9-]+))?\.localhost$")
 REGION_KEY = "shoal.region"  # in a host-routed scope: the region its host names, if any
 
 
@@ -256,7 +253,7 @@ def host_routed(scope: Scope) -> Scope | None:
             if b".localhost" not in value:
                 return None  # the usual case (127.0.0.1:port, a real name): no look further
             host = value.rsplit(b":", 1)[0] if not value.endswith(b"]") else value
-            m = _HOST.match(host)
+            m = GATEWAY_HOST.match(host)
             if m is None:
                 return None
             ident, kind, region = m.groups()

@@ -86,7 +86,7 @@ class Store:
             return
         with self.transaction():
             self._db.execute("ALTER TABLE resources RENAME TO resources_before_regions")
-            self._db.executescript(SCHEMA.split(";")[0] + ";")
+            self._db.execute(SCHEMA.split(";")[0])  # executescript() would commit here
             self._db.execute(
                 "INSERT INTO resources(kind, region, key, doc) "
                 "SELECT kind, '', key, doc FROM resources_before_regions"
