@@ -56,6 +56,16 @@ def test_one_name_two_functions(server: ShoalServer) -> None:
     env = eu.get_function_configuration(FunctionName=name)
     assert env["FunctionArn"] == eu_arn
 
+    # One name, two log groups: each region's function logs apart.
+    def logs(region: str) -> str:
+        url = f"{server.endpoint}/shoal/logs/{name}?region={region}"
+        with urllib.request.urlopen(url, timeout=60) as r:
+            return "".join(e["message"] for e in json.loads(r.read())["events"])
+
+    eu.invoke(FunctionName=name, Payload=b'"eu-marker"')
+    assert "eu-marker" not in logs(US) and "START" in logs(EU) and "START" in logs(US)
+    assert logs(EU).count("START") == 2 and logs(US).count("START") == 1
+
     # Another region's ARN is not found, nor is a name that only another region has.
     other = unique_name()
     create_function(eu, other, code=REGION_CODE)
@@ -324,10 +334,13 @@ def test_a_database_from_before_regions_is_the_default_regions(tmp_path: Path) -
         us.add_permission(FunctionName="old", StatementId="s1", Action="lambda:InvokeFunction",
                           Principal="events.amazonaws.com")  # fmt: skip
         us.put_function_event_invoke_config(FunctionName="old", MaximumRetryAttempts=1)
+        us.invoke(FunctionName="old")
         fs_id = first.client("efs", region=US).create_file_system(CreationToken="t")["FileSystemId"]
     finally:
         first.stop()
     _as_before_regions(data_dir / "shoal.db")
+    logs = data_dir / "logs"
+    (logs / f"{US}%2Fold").rename(logs / "old")  # where logs were kept before regions
     second = start_server(data_dir)
     try:
         us, eu = second.client("lambda", region=US), second.client("lambda", region=EU)
@@ -338,6 +351,9 @@ def test_a_database_from_before_regions_is_the_default_regions(tmp_path: Path) -
         assert [s["Sid"] for s in policy["Statement"]] == ["s1"]
         assert us.get_function_event_invoke_config(FunctionName="old")["MaximumRetryAttempts"] == 1
         assert json.loads(us.invoke(FunctionName="old")["Payload"].read()) == US
+        with urllib.request.urlopen(f"{second.endpoint}/shoal/logs/old", timeout=60) as r:
+            events = json.loads(r.read())["events"]
+        assert sum("START" in e["message"] for e in events) == 2  # before and after
         with pytest.raises(ClientError) as e:
             eu.get_function(FunctionName="old")
         assert _error(e) == (404, "ResourceNotFoundException")
