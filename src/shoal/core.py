@@ -41,6 +41,7 @@ API_MODULES = [
     "shoal.api.lambda_functions",
     "shoal.api.lambda_invoke",
     "shoal.api.efs",
+    "shoal.api.efs_scope",
     "shoal.api.apigatewayv2",
     "shoal.api.lambda_urls",
     "shoal.api.lambda_concurrency",

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 from shoal.api import efs_network
 from shoal.api.dispatch import Call, efs_api
-from shoal.errors import AwsError
 from shoal.filesystems.fs_settings import FileSystemSettings
 from shoal.filesystems.models import (
     AccessPoint,
@@ -31,34 +30,6 @@ DEFAULT_PAGE = 100
 def _svc(call: Call) -> FileSystemService:
     service: FileSystemService = call.shoal.filesystems
     return service
-
-
-@efs_api.prepares
-def _in_region(call: Call) -> None:
-    """A file system, access point or mount target is in its region: from another region it
-    is not found, in EFS's words. Ids are unique everywhere, so this one check serves every
-    operation that names one."""
-    svc, p = _svc(call), call.params
-    found: list[FileSystem | AccessPoint] = []
-    if isinstance(p.get("FileSystemId"), str):
-        found.append(svc.get_file_system(p["FileSystemId"]))
-    if isinstance(p.get("AccessPointId"), str):
-        found.append(svc.get_access_point(p["AccessPointId"]))
-    if isinstance(p.get("ResourceId"), str):
-        found.append(svc.taggable(p["ResourceId"]))
-    if isinstance(p.get("MountTargetId"), str):
-        target = svc.targets.get(p["MountTargetId"])
-        if svc.get_file_system(target.file_system_id).region != call.region:
-            raise AwsError("MountTargetNotFound", f"Mount target '{target.id}' does not exist.")
-    for resource in found:
-        if resource.region != call.region:
-            raise _not_found(resource)
-
-
-def _not_found(resource: FileSystem | AccessPoint) -> AwsError:
-    if isinstance(resource, AccessPoint):
-        return AwsError("AccessPointNotFound", f"Access point '{resource.id}' does not exist.")
-    return AwsError("FileSystemNotFound", f"File system '{resource.id}' does not exist.")
 
 
 def _tags(tags: Sequence[tuple[str, str]]) -> list[dict[str, str]]:

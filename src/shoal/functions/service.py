@@ -194,12 +194,17 @@ class FunctionService:
 
     # ------------------------------------------------------------------ functions
 
-    def _check(self, params: Mapping[str, Any]) -> None:
+    def _check(self, region: str, params: Mapping[str, Any]) -> None:
+        """The configuration of a function of ``region``: its access points must be there."""
         filesystems = getattr(self.shoal, "filesystems", None)
         lookup = getattr(filesystems, "access_point_by_arn", None)
+
+        def access_point_exists(arn: str) -> bool:
+            return lookup is not None and lookup(arn) is not None and arn.split(":")[3] == region
+
         validation.check_config(
             params,
-            access_point_exists=(lambda arn: lookup(arn) is not None) if lookup else None,
+            access_point_exists=access_point_exists if lookup else None,
             runtimes=validation.available_runtimes(getattr(self.shoal, "sandbox", None))
             if "Runtime" in params
             else None,
@@ -235,7 +240,7 @@ class FunctionService:
         key = self._new_name(params["FunctionName"])
         name = key[1]
         configuration.check_create(params)
-        self._check(params)
+        self._check(key[0], params)
         package = await self._save_package(params["Code"])
         params = await self._with_layers(key[0], params, package.unzipped_size)
         if key in self._functions:  # created while we checked the zip
@@ -295,7 +300,7 @@ class FunctionService:
 
     async def update_configuration(self, params: Mapping[str, Any]) -> FunctionVersion:
         fn = self._begin_update(params["FunctionName"], params.get("RevisionId"))
-        self._check(params)
+        self._check(fn.latest.region, params)
         if "Layers" in params:
             code = self.code.zip_path(fn.latest.code_dir.rsplit("/", 1)[-1])
             unzipped = await asyncio.to_thread(declared_size, code)
