@@ -320,6 +320,7 @@ CODE_SIZE_ZIPPED = 52_428_800
 async def get_account_settings(call: Call) -> dict[str, Any]:
     service = _service(call)
     settings = call.shoal.settings
+    limiter = call.shoal.invoker.limiter  # per region, as the account's limits are
     # Each package counts once per version that uses it, as Lambda counts storage.
     total = sum(fv.code_size for fv in service.all_versions(call.region))
     return {
@@ -328,7 +329,7 @@ async def get_account_settings(call: Call) -> dict[str, Any]:
             "CodeSizeUnzipped": CODE_SIZE_UNZIPPED,
             "CodeSizeZipped": CODE_SIZE_ZIPPED,
             "ConcurrentExecutions": settings.account_concurrency,
-            "UnreservedConcurrentExecutions": call.shoal.invoker.limiter.unreserved_available(),
+            "UnreservedConcurrentExecutions": limiter.unreserved_available(region=call.region),
         },
         "AccountUsage": {"TotalCodeSize": total, "FunctionCount": len(service.names(call.region))},
     }

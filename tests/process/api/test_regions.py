@@ -107,6 +107,17 @@ def test_per_function_state_is_per_region(server: ShoalServer) -> None:
         us.get_policy(FunctionName=name)
     assert _error(e) == (404, "ResourceNotFoundException")
 
+    # The account's concurrency is per region: a reservation in one leaves another's alone.
+    def unreserved(client: Any) -> int:
+        limits = client.get_account_settings()["AccountLimit"]
+        return int(limits["UnreservedConcurrentExecutions"])
+
+    eu_before, us_before = unreserved(eu), unreserved(us)
+    eu.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=5)
+    assert (unreserved(eu), unreserved(us)) == (eu_before - 5, us_before)
+    assert "Concurrency" not in us.get_function(FunctionName=name)
+    eu.delete_function_concurrency(FunctionName=name)
+
     eu.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
     config = eu.get_function_event_invoke_config(FunctionName=name)
     assert config["FunctionArn"].startswith(f"arn:aws:lambda:{EU}:")
