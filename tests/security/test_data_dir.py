@@ -214,7 +214,8 @@ def test_a_loose_data_directory_is_tightened_at_start(place: Path) -> None:
         assert lines and "mode 0755 -> 0700" in lines[0] and str(data) in lines[0], srv.output
         mode = {rel: (data / rel).stat().st_mode & 0o777 for rel in
                 ("", "shoal.db", "logs", "logs/us-east-1%2Fgrp",
-                 "logs/us-east-1%2Fgrp/stream.log", "run", "run/endpoint", "code", "code/abc.zip", "filesystems",
+                 "logs/us-east-1%2Fgrp/stream.log", "run", "run/endpoint", "code", "code/abc.zip",
+                 "filesystems",
                  "code/abc", "code/abc/app.py", "filesystems/fs-0",
                  "filesystems/fs-0/shared", "filesystems/fs-0/shared/users-file")}  # fmt: skip
         assert mode == {
