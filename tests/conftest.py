@@ -41,11 +41,12 @@ class ShoalServer:
     output: list[str] = field(default_factory=list)
     pump: threading.Thread | None = None
 
-    def client(self, service: str, read_timeout: int = 120) -> object:
+    def client(self, service: str, read_timeout: int = 120, region: str = "us-east-1") -> object:
+        """A boto3 client signing for ``region`` (the region whose state it sees)."""
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
-            region_name="us-east-1",
+            region_name=region,
             aws_access_key_id="test",
             aws_secret_access_key="test",
             config=Config(
@@ -182,7 +183,7 @@ def create_function(
 
 def default_subnet(srv: ShoalServer, zone: str = "us-east-1a") -> str:
     """The default VPC's subnet in ``zone`` (Shoal makes it on first use of the region)."""
-    (subnet,) = srv.client("ec2").describe_subnets(
+    (subnet,) = srv.client("ec2", region=zone[:-1]).describe_subnets(
         Filters=[{"Name": "default-for-az", "Values": ["true"]},
                  {"Name": "availability-zone", "Values": [zone]}]
     )["Subnets"]  # fmt: skip

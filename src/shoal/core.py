@@ -37,9 +37,11 @@ COMPONENTS: list[tuple[str, str]] = [
 
 # Modules whose import registers API handlers into shoal.api.dispatch's registries.
 API_MODULES = [
+    "shoal.api.lambda_scope",
     "shoal.api.lambda_functions",
     "shoal.api.lambda_invoke",
     "shoal.api.efs",
+    "shoal.api.efs_scope",
     "shoal.api.apigatewayv2",
     "shoal.api.lambda_urls",
     "shoal.api.lambda_concurrency",

@@ -32,7 +32,8 @@ SDKs, the AWS CLI and curl send ``Host: 127.0.0.1:PORT`` (or the endpoint's name
 
 HTTP APIs and function URLs are public by design: there the ``Origin`` and fetch-metadata rules
 do not apply (cross-origin reads are the API's own CORS configuration). The Host rule does, with
-``{apiId}.execute-api.localhost`` and ``{urlId}.lambda-url.localhost`` also served. A route
+``{apiId}.execute-api[.{region}].localhost`` and ``{urlId}.lambda-url[.{region}].localhost``
+also served. A route
 served on loopback may be meant to stay private to the host (a development API without an
 authorizer, a function reading a file system); rebinding would let any web page read it, which
 CORS alone would have refused. Clients of a gateway reach it by one of Shoal's names already,
@@ -50,6 +51,7 @@ or two frozenset lookups. No allocation on the admitted path of a boto3 or curl 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -57,7 +59,9 @@ from shoal.api.codec import HttpResponse
 from shoal.config import Settings
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
-GATEWAY_SUFFIXES = (b".execute-api.localhost", b".lambda-url.localhost")
+# {id}.{kind}[.{region}].localhost, as AWS's {id}.execute-api.{region}.amazonaws.com and
+# {id}.lambda-url.{region}.on.aws; shoal.gateway.http routes by it.
+GATEWAY_HOST = re.compile(rb"^([^.]+)\.(execute-api|lambda-url)(?:\.([a-z0-9-]+))?\.localhost$")
 
 CROSS_ORIGIN = "cross-origin request refused"
 CROSS_SITE = "cross-site request refused"
@@ -140,7 +144,7 @@ class Admission:
         name = name_of(host)
         if name in self.names:
             return True
-        return gateway and name.endswith(GATEWAY_SUFFIXES)
+        return gateway and GATEWAY_HOST.match(name) is not None
 
     def refusal(self, headers: Iterable[tuple[bytes, bytes]], gateway: bool) -> str | None:
         """Why this request is refused, or None to admit it. ``gateway``: an HTTP API or

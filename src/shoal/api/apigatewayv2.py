@@ -73,6 +73,14 @@ _API_ARGS = (
 )
 
 
+@apigatewayv2_api.prepares
+def _in_region(call: Call) -> None:
+    """An API is in the region it was made in: from another, it is not found."""
+    api_id = call.params.get("ApiId")
+    if isinstance(api_id, str):
+        _gateway(call).apis.get(api_id, call.region)
+
+
 @apigatewayv2_api.handles("CreateApi")
 async def create_api(call: Call) -> dict[str, Any]:
     p = call.params
@@ -81,6 +89,7 @@ async def create_api(call: Call) -> dict[str, Any]:
         p["ProtocolType"],
         target=p.get("Target"),
         route_key=p.get("RouteKey"),
+        region=call.region,
         cors=p.get("CorsConfiguration"),
         disable_execute_api_endpoint=bool(p.get("DisableExecuteApiEndpoint", False)),
         extra=_extra(p, *_API_ARGS),
@@ -95,7 +104,7 @@ async def get_api(call: Call) -> dict[str, Any]:
 
 @apigatewayv2_api.handles("GetApis")
 async def get_apis(call: Call) -> dict[str, Any]:
-    return _page([_api(a, call) for a in _gateway(call).apis.all()], call.params)
+    return _page([_api(a, call) for a in _gateway(call).apis.all(call.region)], call.params)
 
 
 @apigatewayv2_api.handles("UpdateApi")

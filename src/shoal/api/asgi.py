@@ -25,6 +25,7 @@ from shoal.api.bodies import ASGIApp, BodyTooLarge, Receive, Scope, Send, read_b
 from shoal.api.codec import HttpResponse
 from shoal.api.dispatch import ApiService, apigatewayv2_api, efs_api, lambda_api
 from shoal.api.query_router import QueryRouter, query_router
+from shoal.api.scope import is_region
 from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
 from shoal.invocation.invoker import new_request_id
 
@@ -208,8 +209,9 @@ class ShoalApp:
         return admission.refused(reason, name, gateway), request_id
 
     def _shoal_api(self, path: str, scope: Scope) -> HttpResponse:
-        """Shoal's own endpoints: ``/shoal/health``, ``/shoal/logs/{function}?start=MS&limit=N``,
-        ``/shoal/environments[?function=NAME]``. A bad parameter answers 400 with
+        """Shoal's own endpoints: ``/shoal/health``,
+        ``/shoal/logs/{function}?start=MS&limit=N[&region=R]`` (the server's default region
+        unless R), ``/shoal/environments[?function=NAME]``. A bad parameter answers 400 with
         ``{"message"}``."""
         try:
             return self._shoal_endpoint(path, scope)
@@ -228,8 +230,11 @@ class ShoalApp:
                 raise BadParameter(f"Not a function name: {function!r}")
             start = int_param(query, "start", 0, minimum=0)
             limit = int_param(query, "limit", 10000, minimum=1)
+            region = query.get("region", [self.shoal.settings.region])[0]
+            if not is_region(region):
+                raise BadParameter(f"Not a region: {region!r}")
             events = []
-            for event in self.shoal.logs.events(function, start):
+            for event in self.shoal.logs.events(region, function, start):
                 events.append(event)
                 if len(events) >= limit:
                     break

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.api import codec
 from shoal.api.model import load_model
+from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
 from shoal.store.sqlite import DiskFull, StoreError
 
@@ -35,6 +36,9 @@ class Call:
     # The id the answer names in x-amzn-RequestId (made by shoal.api.asgi); an Invoke's
     # invocation runs under it, as on Lambda.
     request_id: str
+    # The region of the request's credential scope (shoal.api.scope), or the server's default
+    # for an unsigned request: the region whose state the call reads and changes.
+    region: str
     # Wire headers the model does not describe, for the handler to set (Invoke's Content-Type:
     # its Payload is a blob whose media type Lambda names, not the model).
     response_headers: tuple[tuple[str, str], ...] = ()
@@ -47,6 +51,8 @@ class ApiService:
     def __init__(self, service: str) -> None:
         self.model = load_model(service)
         self.handlers: dict[str, Handler] = {}
+        # Called with every decoded call before its handler (see prepares()).
+        self._prepare: Callable[[Call], None] | None = None
         # The service's own 500 (Lambda ServiceException, EFS InternalServerError), or AWS's
         # common InternalFailure for a model that names none (API Gateway v2).
         self._internal = next(
@@ -67,6 +73,13 @@ class ApiService:
             return fn
 
         return register
+
+    def prepares(self, fn: Callable[[Call], None]) -> Callable[[Call], None]:
+        """Register the one function every call of this service goes through before its
+        handler: where the service's names are put in the request's region, and a resource of
+        another region is refused as not found (shoal.api.lambda_scope, …)."""
+        self._prepare = fn
+        return fn
 
     async def dispatch(
         self,
@@ -90,8 +103,14 @@ class ApiService:
                 raise AwsError(
                     "UnsupportedOperation", f"Shoal does not implement {op.name}", status=501
                 )
+            form = {k: v[0] for k, v in query.items() if v}
+            region = request_region(credential_scope(headers, form), shoal.settings.region)
+            if region is None:
+                raise AwsError("InvalidSignatureException", INVALID_REGION, status=403)
             params = codec.parse_input(self.model, op, labels, query, headers, body)
-            call = Call(op.name, params, shoal, headers, base_url, request_id)
+            call = Call(op.name, params, shoal, headers, base_url, request_id, region)
+            if self._prepare is not None:
+                self._prepare(call)
             result = await handler(call)
             response = codec.serialize_output(self.model, op, result)
             if call.response_headers:

@@ -56,9 +56,9 @@ def _page(items: list[T], key: Callable[[T], str], marker: str | None, limit: in
 # ------------------------------------------------------------------------ file systems
 
 
-def _zone_id(svc: FileSystemService, name: str) -> str | None:
+def _zone_id(region: str, name: str) -> str | None:
     """AWS's zone id of a modelled zone: us-east-1b -> use1-az2 (see shoal.vpc.zones)."""
-    zone = zones.zone(svc.settings.region, name)
+    zone = zones.zone(region, name)
     return zone.id if zone else None
 
 
@@ -87,7 +87,9 @@ async def _describe_fs(svc: FileSystemService, fs: FileSystem, state: str | None
         "ThroughputMode": fs.throughput_mode,
         "ProvisionedThroughputInMibps": fs.provisioned_throughput,
         "AvailabilityZoneName": fs.availability_zone,
-        "AvailabilityZoneId": _zone_id(svc, fs.availability_zone) if fs.availability_zone else None,
+        "AvailabilityZoneId": _zone_id(fs.region, fs.availability_zone)
+        if fs.availability_zone
+        else None,
         "Tags": _tags(fs.tags),
         "FileSystemProtection": {"ReplicationOverwriteProtection": "ENABLED"},
     }
@@ -99,6 +101,7 @@ async def create_file_system(call: Call) -> dict[str, Any]:
     svc = _svc(call)
     fs = svc.create_file_system(
         p["CreationToken"],
+        region=call.region,
         performance_mode=p.get("PerformanceMode", "generalPurpose"),
         throughput_mode=p.get("ThroughputMode", "bursting"),
         provisioned=p.get("ProvisionedThroughputInMibps"),
@@ -122,10 +125,10 @@ async def describe_file_systems(call: Call) -> dict[str, Any]:
     if "FileSystemId" in p:
         found = [svc.get_file_system(p["FileSystemId"])]
     elif "CreationToken" in p:
-        fs = svc.by_token(p["CreationToken"])
+        fs = svc.by_token(p["CreationToken"], call.region)
         found = [fs] if fs else []
     else:
-        found = svc.file_systems()
+        found = svc.file_systems(call.region)
     page, next_marker = _page(found, lambda f: f.id, p.get("Marker"), p.get("MaxItems"))
     descriptions = await asyncio.gather(*(_describe_fs(svc, fs) for fs in page))
     return {"FileSystems": list(descriptions), "Marker": p.get("Marker"), "NextMarker": next_marker}
@@ -209,7 +212,7 @@ async def describe_access_points(call: Call) -> dict[str, Any]:
     elif "FileSystemId" in p:
         found = svc.access_points(svc.get_file_system(p["FileSystemId"]).id)
     else:
-        found = svc.access_points()
+        found = svc.access_points(region=call.region)
     page, token = _page(found, lambda a: a.id, p.get("NextToken"), p.get("MaxResults"))
     return {"AccessPoints": [_describe_ap(a) for a in page], "NextToken": token}
 

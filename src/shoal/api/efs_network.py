@@ -55,7 +55,7 @@ def _groups(vpc: VpcService, region: str, subnet: Subnet, given: list[str] | Non
 def placement(call: Call, fs: FileSystem, params: Mapping[str, Any]) -> tuple[Subnet, list[str]]:
     """CreateMountTarget's subnet and security groups, checked against the EC2 model."""
     vpc = _vpc(call)
-    region = call.shoal.settings.region
+    region = fs.region  # the request's too (shoal.api.efs refuses another region's)
     try:
         subnet = vpc.get(Subnet, region, params["SubnetId"])
     except AwsError:
@@ -98,7 +98,7 @@ def interface(vpc: VpcService | None, target: MountTarget) -> NetworkInterface |
 
 def describe(call: Call, target: MountTarget) -> dict[str, Any]:
     """The EC2 members of a mount target's description."""
-    region = call.shoal.settings.region
+    region = call.region  # a mount target of another region is refused before this
     eni = interface(getattr(call.shoal, "vpc", None), target)
     if eni is None:  # made before Shoal modelled EC2
         zone = zones.zone(region, target.availability_zone)

@@ -33,36 +33,48 @@ def _render(config: CodeSigningConfig) -> dict[str, Any]:
     }
 
 
-def _function_name(call: Call) -> str:
-    name: str = call.shoal.functions.function(call.params["FunctionName"])[0]
-    return name
+def _function_arn(call: Call) -> str:
+    arn: str = call.shoal.functions.function(call.params["FunctionName"])[0]
+    return arn
+
+
+def _name(function_arn: str) -> str:
+    return function_arn.rsplit(":", 1)[-1]
 
 
 @lambda_api.handles("CreateCodeSigningConfig")
 async def create_code_signing_config(call: Call) -> dict[str, Any]:
-    return {"CodeSigningConfig": _render(_svc(call).create(call.params))}
+    return {"CodeSigningConfig": _render(_svc(call).create(call.region, call.params))}
 
 
 @lambda_api.handles("GetCodeSigningConfig")
 async def get_code_signing_config(call: Call) -> dict[str, Any]:
-    return {"CodeSigningConfig": _render(_svc(call).get(call.params["CodeSigningConfigArn"]))}
+    return {
+        "CodeSigningConfig": _render(
+            _svc(call).get(call.params["CodeSigningConfigArn"], call.region)
+        )
+    }
 
 
 @lambda_api.handles("UpdateCodeSigningConfig")
 async def update_code_signing_config(call: Call) -> dict[str, Any]:
+    _svc(call).get(call.params["CodeSigningConfigArn"], call.region)
     config = _svc(call).update(call.params["CodeSigningConfigArn"], call.params)
     return {"CodeSigningConfig": _render(config)}
 
 
 @lambda_api.handles("DeleteCodeSigningConfig")
 async def delete_code_signing_config(call: Call) -> None:
+    _svc(call).get(call.params["CodeSigningConfigArn"], call.region)
     _svc(call).delete(call.params["CodeSigningConfigArn"])
 
 
 @lambda_api.handles("ListCodeSigningConfigs")
 async def list_code_signing_configs(call: Call) -> dict[str, Any]:
     limit = call.params.get("MaxItems", LIST_DEFAULT)
-    page, marker = paginate(_svc(call).all(), lambda c: [c.id], call.params.get("Marker"), limit)
+    page, marker = paginate(
+        _svc(call).all(call.region), lambda c: [c.id], call.params.get("Marker"), limit
+    )
     return {"CodeSigningConfigs": [_render(c) for c in page], "NextMarker": marker}
 
 
@@ -70,9 +82,8 @@ async def list_code_signing_configs(call: Call) -> dict[str, Any]:
 async def list_functions_by_code_signing_config(call: Call) -> dict[str, Any]:
     svc = _svc(call)
     arn = call.params["CodeSigningConfigArn"]
-    svc.get(arn)
-    functions = call.shoal.functions
-    arns = [functions.get(name).function_arn for name in svc.functions_using(arn)]
+    svc.get(arn, call.region)
+    arns = svc.functions_using(arn)
     limit = call.params.get("MaxItems", LIST_DEFAULT)
     page, marker = paginate(arns, lambda a: [a], call.params.get("Marker"), limit)
     return {"FunctionArns": page, "NextMarker": marker}
@@ -83,18 +94,18 @@ async def put_function_code_signing_config(call: Call) -> dict[str, Any]:
     svc = _svc(call)
     arn = call.params["CodeSigningConfigArn"]
     svc.check_exists(arn)
-    name = _function_name(call)
-    svc.link(name, arn)
-    return {"CodeSigningConfigArn": arn, "FunctionName": name}
+    function = _function_arn(call)
+    svc.link(function, arn)
+    return {"CodeSigningConfigArn": arn, "FunctionName": _name(function)}
 
 
 @lambda_api.handles("GetFunctionCodeSigningConfig")
 async def get_function_code_signing_config(call: Call) -> dict[str, Any]:
-    name = _function_name(call)
-    arn = _svc(call).config_of(name)
-    return {"CodeSigningConfigArn": arn, "FunctionName": name} if arn else {}
+    function = _function_arn(call)
+    arn = _svc(call).config_of(function)
+    return {"CodeSigningConfigArn": arn, "FunctionName": _name(function)} if arn else {}
 
 
 @lambda_api.handles("DeleteFunctionCodeSigningConfig")
 async def delete_function_code_signing_config(call: Call) -> None:
-    _svc(call).link(_function_name(call), None)
+    _svc(call).link(_function_arn(call), None)

@@ -94,8 +94,8 @@ def _checked_vpc(call: Call) -> dict[str, Any]:
     if "VpcConfig" in params and vpc is not None:
         from shoal.vpc.interfaces import lambda_vpc_config
 
-        region = call.shoal.settings.region
-        params = {**params, "VpcConfig": lambda_vpc_config(vpc, region, params["VpcConfig"])}
+        config = lambda_vpc_config(vpc, call.region, params["VpcConfig"])
+        params = {**params, "VpcConfig": config}
     return params
 
 
@@ -150,18 +150,18 @@ async def create_function(call: Call) -> dict[str, Any]:
         call.shoal.code_signing.check_exists(signing)
     fv = await _service(call).create(_checked_vpc(call))
     if signing:
-        _link_code_signing(call, fv.name, signing)
+        _link_code_signing(call, fv.function_arn, signing)
     return configuration(fv)
 
 
-def _link_code_signing(call: Call, name: str, arn: str) -> None:
+def _link_code_signing(call: Call, function_arn: str, arn: str) -> None:
     """CreateFunction's CodeSigningConfigArn: linked once the function exists. The config was
     checked before; if it was deleted while the package was saved, the function goes too, so a
     failed create leaves nothing behind."""
     try:
-        call.shoal.code_signing.link(name, arn)
+        call.shoal.code_signing.link(function_arn, arn)
     except Exception:
-        _service(call).delete(name, None)
+        _service(call).delete(function_arn, None)
         raise
 
 
@@ -177,13 +177,13 @@ async def get_function(call: Call) -> dict[str, Any]:
             "Location": f"{call.base_url}/shoal/code/{fv.code_dir.rsplit('/', 1)[-1]}.zip",
         },
     }
-    tags = service.tags(fv.name)
+    tags = service.tags(fv.function_arn)
     if tags:
         out["Tags"] = tags
     # Reserved concurrency is another component's (see FunctionService); shown when it exists.
     reserved = getattr(service, "reserved_concurrency", None)
     if callable(reserved):
-        value = reserved(fv.name)
+        value = reserved(fv.function_arn)
         if value is not None:
             out["Concurrency"] = {"ReservedConcurrentExecutions": value}
     return out
@@ -201,7 +201,7 @@ async def list_functions(call: Call) -> dict[str, Any]:
     service = _service(call)
     everything = call.params.get("FunctionVersion") == "ALL"
     items: list[FunctionVersion] = []
-    for name in service.names():
+    for name in service.names(call.region):
         items.extend(service.versions(name) if everything else [service.resolve(name)])
     limit = min(call.params.get("MaxItems", LIST_DEFAULT), LIST_FUNCTIONS_MAX)
     page, marker = paginate(items, _version_key, call.params.get("Marker"), limit)
@@ -320,15 +320,16 @@ CODE_SIZE_ZIPPED = 52_428_800
 async def get_account_settings(call: Call) -> dict[str, Any]:
     service = _service(call)
     settings = call.shoal.settings
+    limiter = call.shoal.invoker.limiter  # per region, as the account's limits are
     # Each package counts once per version that uses it, as Lambda counts storage.
-    total = sum(fv.code_size for fv in service.all_versions())
+    total = sum(fv.code_size for fv in service.all_versions(call.region))
     return {
         "AccountLimit": {
             "TotalCodeSize": TOTAL_CODE_SIZE,
             "CodeSizeUnzipped": CODE_SIZE_UNZIPPED,
             "CodeSizeZipped": CODE_SIZE_ZIPPED,
             "ConcurrentExecutions": settings.account_concurrency,
-            "UnreservedConcurrentExecutions": call.shoal.invoker.limiter.unreserved_available(),
+            "UnreservedConcurrentExecutions": limiter.unreserved_available(region=call.region),
         },
-        "AccountUsage": {"TotalCodeSize": total, "FunctionCount": len(service.names())},
+        "AccountUsage": {"TotalCodeSize": total, "FunctionCount": len(service.names(call.region))},
     }

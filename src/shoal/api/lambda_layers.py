@@ -50,25 +50,25 @@ def layer_version(call: Call, lv: LayerVersion) -> dict[str, Any]:
 
 @lambda_api.handles("PublishLayerVersion")
 async def publish_layer_version(call: Call) -> dict[str, Any]:
-    return layer_version(call, await _layers(call).publish(call.params))
+    return layer_version(call, await _layers(call).publish(call.region, call.params))
 
 
 @lambda_api.handles("GetLayerVersion")
 async def get_layer_version(call: Call) -> dict[str, Any]:
     p = call.params
-    return layer_version(call, _layers(call).get(p["LayerName"], p["VersionNumber"]))
+    return layer_version(call, _layers(call).get(call.region, p["LayerName"], p["VersionNumber"]))
 
 
 @lambda_api.handles("GetLayerVersionByArn")
 async def get_layer_version_by_arn(call: Call) -> dict[str, Any]:
-    return layer_version(call, _layers(call).get_by_arn(call.params["Arn"]))
+    return layer_version(call, _layers(call).get_by_arn(call.region, call.params["Arn"]))
 
 
 @lambda_api.handles("ListLayerVersions")
 async def list_layer_versions(call: Call) -> dict[str, Any]:
     p = call.params
     versions = _layers(call).versions(
-        p["LayerName"], p.get("CompatibleRuntime"), p.get("CompatibleArchitecture")
+        call.region, p["LayerName"], p.get("CompatibleRuntime"), p.get("CompatibleArchitecture")
     )
     limit = p.get("MaxItems", LIST_DEFAULT)
     page, marker = paginate(versions, lambda v: [-v.version], p.get("Marker"), limit)
@@ -78,7 +78,9 @@ async def list_layer_versions(call: Call) -> dict[str, Any]:
 @lambda_api.handles("ListLayers")
 async def list_layers(call: Call) -> dict[str, Any]:
     p = call.params
-    latest = _layers(call).latest(p.get("CompatibleRuntime"), p.get("CompatibleArchitecture"))
+    latest = _layers(call).latest(
+        call.region, p.get("CompatibleRuntime"), p.get("CompatibleArchitecture")
+    )
     limit = p.get("MaxItems", LIST_DEFAULT)
     page, marker = paginate(latest, lambda v: [v.name], p.get("Marker"), limit)
     return {
@@ -92,13 +94,15 @@ async def list_layers(call: Call) -> dict[str, Any]:
 
 @lambda_api.handles("DeleteLayerVersion")
 async def delete_layer_version(call: Call) -> None:
-    _layers(call).delete(call.params["LayerName"], call.params["VersionNumber"])
+    _layers(call).delete(call.region, call.params["LayerName"], call.params["VersionNumber"])
 
 
 @lambda_api.handles("AddLayerVersionPermission")
 async def add_layer_version_permission(call: Call) -> dict[str, Any]:
     p = call.params
-    statement, revision = _layers(call).add_permission(p["LayerName"], p["VersionNumber"], p)
+    statement, revision = _layers(call).add_permission(
+        call.region, p["LayerName"], p["VersionNumber"], p
+    )
     return {"Statement": statement, "RevisionId": revision}
 
 
@@ -106,12 +110,12 @@ async def add_layer_version_permission(call: Call) -> dict[str, Any]:
 async def remove_layer_version_permission(call: Call) -> None:
     p = call.params
     _layers(call).remove_permission(
-        p["LayerName"], p["VersionNumber"], p["StatementId"], p.get("RevisionId")
+        call.region, p["LayerName"], p["VersionNumber"], p["StatementId"], p.get("RevisionId")
     )
 
 
 @lambda_api.handles("GetLayerVersionPolicy")
 async def get_layer_version_policy(call: Call) -> dict[str, Any]:
     p = call.params
-    policy, revision = _layers(call).policy(p["LayerName"], p["VersionNumber"])
+    policy, revision = _layers(call).policy(call.region, p["LayerName"], p["VersionNumber"])
     return {"Policy": policy, "RevisionId": revision}

@@ -77,30 +77,30 @@ async def create_function_url_config(call: Call) -> dict[str, Any]:
 
 @lambda_api.handles("GetFunctionUrlConfig")
 async def get_function_url_config(call: Call) -> dict[str, Any]:
-    name, _, qualifier = _function(call)
-    return _config(_gateway(call).urls.get(name, qualifier), call)
+    _, arn, qualifier = _function(call)
+    return _config(_gateway(call).urls.get(arn, qualifier), call)
 
 
 @lambda_api.handles("UpdateFunctionUrlConfig")
 async def update_function_url_config(call: Call) -> dict[str, Any]:
-    name, _, qualifier = _function(call)
+    _, arn, qualifier = _function(call)
     p = call.params
     url = _gateway(call).urls.update(
-        name, qualifier, p.get("AuthType"), p.get("Cors"), p.get("InvokeMode")
+        arn, qualifier, p.get("AuthType"), p.get("Cors"), p.get("InvokeMode")
     )
     return _config(url, call)
 
 
 @lambda_api.handles("DeleteFunctionUrlConfig")
 async def delete_function_url_config(call: Call) -> None:
-    name, _, qualifier = _function(call)
-    _gateway(call).urls.delete(name, qualifier)
+    _, arn, qualifier = _function(call)
+    _gateway(call).urls.delete(arn, qualifier)
 
 
 @lambda_api.handles("ListFunctionUrlConfigs")
 async def list_function_url_configs(call: Call) -> dict[str, Any]:
-    name, _, _ = _function(call)
-    urls = _gateway(call).urls.list(name)
+    _, arn, _ = _function(call)
+    urls = _gateway(call).urls.list(arn)
     try:
         start = int(call.params.get("Marker") or 0)
     except ValueError:

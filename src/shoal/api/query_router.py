@@ -18,9 +18,7 @@ parse.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -30,6 +28,7 @@ from shoal.api import ec2_protocol
 from shoal.api.codec import HttpResponse
 from shoal.api.dispatch import Call
 from shoal.api.model import ServiceModel, load_model
+from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
 
 if TYPE_CHECKING:
@@ -37,38 +36,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shoal.api")
 
-_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 FORM = "application/x-www-form-urlencoded"
-# A region as AWS spells them (us-east-1, us-gov-west-1, cn-north-1...): state is kept per
-# region, so an arbitrary scope must not conjure up a new one.
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
 
 
-@dataclass(frozen=True)
-class CredentialScope:
-    access_key: str
-    date: str
-    region: str
-    service: str
-
-
-def credential_scope(headers: Mapping[str, str], form: Mapping[str, str]) -> CredentialScope | None:
-    """The SigV4 credential scope a request names, from its header or its presigned query."""
-    auth = headers.get("authorization", "")
-    m = _CREDENTIAL.search(auth)
-    if m is None and "X-Amz-Credential" in form:
-        m = _CREDENTIAL.search("Credential=" + form["X-Amz-Credential"])
-    return CredentialScope(*m.groups()) if m else None
-
-
-@dataclass
-class FormCall(Call):
-    """A call with the region of its credential scope: EC2's state is per region."""
-
-    region: str = ""
-
-
-FormHandler = Callable[[FormCall], Awaitable[Mapping[str, Any] | None]]
+FormCall = Call  # EC2's state is per region: Call.region, from the credential scope
+FormHandler = Callable[[Call], Awaitable[Mapping[str, Any] | None]]
 
 
 class FormApiService:
@@ -150,9 +122,9 @@ class QueryRouter:
         service = _SERVICES.get(name)
         if service is None:
             return _unknown_service(name, form["Action"], request_id)
-        region = scope.region if scope else shoal.settings.region
-        if not _REGION.match(region):
-            error = AwsError("AuthFailure", "Credential should be scoped to a valid region.", 401)
+        region = request_region(scope, shoal.settings.region)
+        if region is None:
+            error = AwsError("AuthFailure", INVALID_REGION, 401)
             return ec2_protocol.serialize_error(error, request_id)
         return await service.answer(shoal, form, headers, base_url, region, request_id)
 

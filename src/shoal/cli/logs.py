@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -23,6 +24,10 @@ POLL_S = 0.5
 
 def fetch(base: str, function: str, start_ms: int) -> list[dict[str, Any]]:
     url = f"{base}/shoal/logs/{quote(function, safe='')}?start={start_ms}"
+    # The function of the region the AWS tools would use; the server's default otherwise.
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        url += f"&region={quote(region, safe='')}"
     with urllib.request.urlopen(url, timeout=30) as response:
         events: list[dict[str, Any]] = json.load(response)["events"]
     return events

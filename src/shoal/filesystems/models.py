@@ -62,6 +62,10 @@ class FileSystem:
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def region(self) -> str:
+        return self.arn.split(":")[3]  # made before regions: the default's ARN, so its region
+
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> FileSystem:
         return cls(**{**doc, "tags": tuple(tuple(t) for t in doc.get("tags", ()))})
@@ -113,6 +117,10 @@ class AccessPoint:
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def region(self) -> str:
+        return self.arn.split(":")[3]
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> AccessPoint:

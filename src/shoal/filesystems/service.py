@@ -6,6 +6,10 @@ written through to the store on every change: saved first, then put in memory, s
 store refuses (a full disk) changes nothing. All methods run on the event loop, and the ones
 that change state do so without awaiting in between, so the dicts need no lock; mount targets
 (which await NFS-Ganesha) have their own lock in :mod:`shoal.filesystems.targets`.
+
+Ids (``fs-…``, ``fsap-…``) are unique everywhere; a file system is in the region its ARN names
+(an access point in its file system's), and the lists and creation tokens are per region. That
+another region's resource is not found is the API layer's check (``shoal.api.efs``).
 """
 
 from __future__ import annotations
@@ -86,14 +90,15 @@ class FileSystemService:
     def root(self, fs_id: str) -> Path:
         return self.settings.fs_dir / fs_id
 
-    def _arn(self, kind: str, resource_id: str) -> str:
+    def _arn(self, kind: str, resource_id: str, region: str) -> str:
         s = self.settings
-        return f"arn:aws:elasticfilesystem:{s.region}:{s.account_id}:{kind}/{resource_id}"
+        return f"arn:aws:elasticfilesystem:{region}:{s.account_id}:{kind}/{resource_id}"
 
     def create_file_system(
         self,
         token: str,
         *,
+        region: str | None = None,  # the server's default when not given
         performance_mode: str = "generalPurpose",
         throughput_mode: str = "bursting",
         provisioned: float | None = None,
@@ -102,7 +107,8 @@ class FileSystemService:
         availability_zone: str | None = None,
         tags: Iterable[tuple[str, str]] = (),
     ) -> FileSystem:
-        existing = self.by_token(token)
+        region = region or self.settings.region
+        existing = self.by_token(token, region)
         if existing is not None:
             raise AwsError(
                 "FileSystemAlreadyExists",
@@ -116,10 +122,10 @@ class FileSystemService:
             raise bad_request("KmsKeyId can be specified only when Encrypted is true")
         s = self.settings
         if encrypted and kms_key_id is None:
-            kms_key_id = f"arn:aws:kms:{s.region}:{s.account_id}:alias/aws/elasticfilesystem"
+            kms_key_id = f"arn:aws:kms:{region}:{s.account_id}:alias/aws/elasticfilesystem"
         fs_id = new_id("fs")
         fs = FileSystem(
-            id=fs_id, arn=self._arn("file-system", fs_id), owner_id=s.account_id,
+            id=fs_id, arn=self._arn("file-system", fs_id, region), owner_id=s.account_id,
             creation_token=token, creation_time=time.time(), performance_mode=performance_mode,
             throughput_mode=throughput_mode, provisioned_throughput=provisioned,
             encrypted=encrypted, kms_key_id=kms_key_id, availability_zone=availability_zone,
@@ -138,8 +144,9 @@ class FileSystemService:
         self.store.put("filesystem", fs.id, fs.to_doc())
         self._fs[fs.id] = fs
 
-    def by_token(self, token: str) -> FileSystem | None:
-        return next((f for f in self._fs.values() if f.creation_token == token), None)
+    def by_token(self, token: str, region: str) -> FileSystem | None:
+        found = (f for f in self._fs.values() if f.creation_token == token and f.region == region)
+        return next(found, None)
 
     def get_file_system(self, fs_id: str) -> FileSystem:
         fs = self._fs.get(short_id(fs_id))
@@ -147,8 +154,9 @@ class FileSystemService:
             raise AwsError("FileSystemNotFound", f"File system '{short_id(fs_id)}' does not exist.")
         return fs
 
-    def file_systems(self) -> list[FileSystem]:
-        return sorted(self._fs.values(), key=lambda f: (f.creation_time, f.id))
+    def file_systems(self, region: str | None = None) -> list[FileSystem]:
+        found = (f for f in self._fs.values() if region in (None, f.region))
+        return sorted(found, key=lambda f: (f.creation_time, f.id))
 
     def update_file_system(
         self, fs_id: str, throughput_mode: str | None, provisioned: float | None
@@ -248,7 +256,7 @@ class FileSystemService:
             )
         ap_id = new_id("fsap")
         ap = AccessPoint(
-            id=ap_id, arn=self._arn("access-point", ap_id), file_system_id=fs.id,
+            id=ap_id, arn=self._arn("access-point", ap_id, fs.region), file_system_id=fs.id,
             owner_id=self.settings.account_id, client_token=client_token, path=path,
             posix_user=posix_user, creation_info=creation_info, tags=tags,
             export_id=max((a.export_id for a in siblings), default=1) + 1,
@@ -269,8 +277,12 @@ class FileSystemService:
             )
         return ap
 
-    def access_points(self, fs_id: str | None = None) -> list[AccessPoint]:
-        aps = [a for a in self._aps.values() if fs_id is None or a.file_system_id == fs_id]
+    def access_points(self, fs_id: str | None = None, region: str | None = None
+                      ) -> list[AccessPoint]:  # fmt: skip
+        aps = [
+            a for a in self._aps.values()
+            if fs_id in (None, a.file_system_id) and region in (None, a.region)
+        ]  # fmt: skip
         return sorted(aps, key=lambda a: (a.file_system_id, a.export_id))
 
     def access_point_by_arn(self, arn: str) -> AccessPoint | None:
@@ -289,21 +301,21 @@ class FileSystemService:
 
     # ------------------------------------------------------------------ tags
 
-    def _taggable(self, resource_id: str) -> FileSystem | AccessPoint:
+    def taggable(self, resource_id: str) -> FileSystem | AccessPoint:
         rid = short_id(resource_id)
         return self.get_access_point(rid) if rid.startswith("fsap-") else self.get_file_system(rid)
 
     def tags(self, resource_id: str) -> tuple[tuple[str, str], ...]:
-        return self._taggable(resource_id).tags
+        return self.taggable(resource_id).tags
 
     def tag(self, resource_id: str, tags: Iterable[tuple[str, str]]) -> None:
-        res = self._taggable(resource_id)
+        res = self.taggable(resource_id)
         merged = dict(res.tags)
         merged.update(dict(tags))
         self._retag(res, tuple(merged.items()))
 
     def untag(self, resource_id: str, keys: Iterable[str]) -> None:
-        res = self._taggable(resource_id)
+        res = self.taggable(resource_id)
         drop = set(keys)
         self._retag(res, tuple((k, v) for k, v in res.tags if k not in drop))
 

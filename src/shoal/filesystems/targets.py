@@ -107,7 +107,7 @@ class MountTargets:
                 "IncorrectFileSystemLifeCycleState",
                 f"File system '{fs.id}' is in state {fs.lifecycle_state}, not available.",
             )
-        zone = zone or fs.availability_zone or f"{self.settings.region}a"
+        zone = zone or fs.availability_zone or f"{fs.region}a"
         if any(t.availability_zone == zone for t in self.for_file_system(fs.id)):
             raise AwsError(
                 "MountTargetConflict",

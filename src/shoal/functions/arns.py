@@ -113,6 +113,24 @@ def function_arn(region: str, account: str, name: str, qualifier: str | None = N
     return f"{arn}:{qualifier}" if qualifier else arn
 
 
+def is_unqualified(name_or_arn: str) -> bool:
+    """Whether a well-formed reference names no qualifier (cheap: no regex, for the invoke
+    path): a name, ``ACCOUNT:function:NAME`` or a full unqualified ARN."""
+    colons = name_or_arn.count(":")
+    if name_or_arn.startswith("arn:"):
+        return colons == 6
+    return colons == 0 or (colons == 2 and ":function:" in name_or_arn)
+
+
+def in_default_region(key: str, region: str, account: str) -> str:
+    """A function key saved before regions (a bare name, maybe ``name:qualifier``) as the
+    ARN of the default region's function, where it was made; an ARN as it is."""
+    if key.startswith("arn:"):
+        return key
+    name, _, qualifier = key.partition(":")
+    return function_arn(region, account, name, qualifier or None)
+
+
 def is_version(qualifier: str) -> bool:
     """``$LATEST`` or a published version number."""
     return qualifier == LATEST or _VERSION.match(qualifier) is not None

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError, conflict, invalid_parameter, not_found
+from shoal.functions import arns
 from shoal.functions.record import now_iso
 
 if TYPE_CHECKING:
@@ -73,7 +74,17 @@ class CodeSigningService:
         self.store = shoal.store
         configs = self.store.load(self.CONFIGS)
         self._configs = {arn: CodeSigningConfig.from_doc(doc) for arn, doc in configs.items()}
-        self._links = {name: doc["arn"] for name, doc in self.store.load(self.LINKS).items()}
+        # Function (unqualified ARN) -> the configuration's ARN. A link saved before regions
+        # is keyed by the function's name: it is the default region's function.
+        self._links: dict[str, str] = {}
+        settings = shoal.settings
+        for key, doc in self.store.load(self.LINKS).items():
+            function = arns.in_default_region(key, settings.region, settings.account_id)
+            if function != key:
+                with self.store.transaction():
+                    self.store.put(self.LINKS, function, doc)
+                    self.store.delete(self.LINKS, key)
+            self._links[function] = doc["arn"]
 
     async def start(self) -> None:
         functions = getattr(self.shoal, "functions", None)
@@ -87,13 +98,12 @@ class CodeSigningService:
 
     # ------------------------------------------------------------------ configurations
 
-    def create(self, params: Mapping[str, Any]) -> CodeSigningConfig:
+    def create(self, region: str, params: Mapping[str, Any]) -> CodeSigningConfig:
         settings = self.shoal.settings
         csc_id = "csc-" + "".join(secrets.choice(_ID_CHARS) for _ in range(17))
         config = CodeSigningConfig(
             id=csc_id,
-            arn=f"arn:aws:lambda:{settings.region}:{settings.account_id}:"
-            f"code-signing-config:{csc_id}",
+            arn=f"arn:aws:lambda:{region}:{settings.account_id}:code-signing-config:{csc_id}",
             publishers=tuple(params["AllowedPublishers"]["SigningProfileVersionArns"]),
             policy=_policy(params, WARN),
             description=params.get("Description", ""),
@@ -103,14 +113,18 @@ class CodeSigningService:
         self._save(config)
         return config
 
-    def get(self, arn: str) -> CodeSigningConfig:
+    def get(self, arn: str, region: str | None = None) -> CodeSigningConfig:
+        """The configuration ``arn`` names (in ``region``, when given: its ARN says where)."""
         config = self._configs.get(arn)
-        if config is None:
+        if config is None or (region is not None and arn.split(":")[3] != region):
             raise not_found(f"The Lambda code signing configuration {arn} can not be found.")
         return config
 
-    def all(self) -> list[CodeSigningConfig]:
-        return sorted(self._configs.values(), key=lambda c: c.id)
+    def all(self, region: str) -> list[CodeSigningConfig]:
+        return sorted(
+            (c for c in self._configs.values() if c.arn.split(":")[3] == region),
+            key=lambda c: c.id,
+        )
 
     def update(self, arn: str, params: Mapping[str, Any]) -> CodeSigningConfig:
         config = self.get(arn)

@@ -1,13 +1,14 @@
 """Lambda layers: versioned .zip packages that functions see, merged, at ``/opt``.
 
-State: ``_layers`` maps a layer name to its :class:`LayerRecord` (its live versions and the next
-version number, which never goes back: a deleted version's number is not reused, as on Lambda).
-Each record is one store document (kind ``layer``), written before memory changes, so a failed
-write changes nothing and a restart reloads everything. Packages are kept like function code
-(:class:`shoal.functions.code.CodeStore`, the same checks: zip slip, symlinks, size) under
-``<data>/layers/``, unpacked at publish; :mod:`shoal.functions.optdirs` merges a function's
-layers into the directory mounted at ``/opt``. Mutations run on the event loop with no ``await``
-between their checks and their changes.
+State: ``_layers`` maps (region, layer name) to its :class:`LayerRecord` (its live versions and
+the next version number, which never goes back: a deleted version's number is not reused, as on
+Lambda): a layer is its region's, and every public method takes the region of the request. Each
+record is one store document (kind ``layer``, under its region), written before memory changes,
+so a failed write changes nothing and a restart reloads everything. Packages are kept like
+function code (:class:`shoal.functions.code.CodeStore`, the same checks: zip slip, symlinks,
+size) under ``<data>/layers/``, unpacked at publish; :mod:`shoal.functions.optdirs` merges a
+function's layers into the directory mounted at ``/opt``. Mutations run on the event loop with
+no ``await`` between their checks and their changes.
 
 The function service asks :meth:`LayerService.for_function` to turn a function's ``Layers``
 (version ARNs) into :class:`shoal.functions.models.LayerRef` values, refused as Lambda refuses
@@ -94,6 +95,9 @@ class LayerRecord:
         return cls({v.version: v for v in versions}, int(doc.get("next_version", 1)))
 
 
+Key = tuple[str, str]  # (region, layer name)
+
+
 def version_missing(arn: str) -> AwsError:
     return AwsError("ResourceNotFoundException", f"Layer version {arn} does not exist.")
 
@@ -123,54 +127,60 @@ class LayerService:
         root = shoal.settings.data_dir / "layers"
         self.code = CodeStore(root / "packages")
         self.opt = OptDirs(root / "opt")
-        self._layers: dict[str, LayerRecord] = {}
+        self._layers: dict[Key, LayerRecord] = {}
         shoal.http.mount("/shoal/layers/", self.code.download_app())
 
     async def start(self) -> None:
-        for name, doc in self.shoal.store.load(self.KIND).items():
-            self._layers[name] = LayerRecord.from_doc(doc)
+        store = self.shoal.store
+        store.claim(self.KIND, self.settings.region)  # made before regions: the default's
+        for key, doc in store.load_regional(self.KIND).items():
+            self._layers[key] = LayerRecord.from_doc(doc)
 
     async def stop(self) -> None:
         pass
 
     # ------------------------------------------------------------------ names and ARNs
 
-    def layer_arn(self, name: str) -> str:
-        return f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:layer:{name}"
+    def layer_arn(self, key: Key) -> str:
+        region, name = key
+        return f"arn:aws:lambda:{region}:{self.settings.account_id}:layer:{name}"
 
-    def name_of(self, layer_name: str) -> str:
-        """A LayerName member (a name or a layer ARN) as a name of this region and account;
-        another region's or account's layer is one that does not exist here."""
+    def name_of(self, region: str, layer_name: str) -> Key:
+        """A LayerName member (a name or a layer ARN) of a request in ``region`` as the key of
+        a layer there; another region's or account's layer is one that does not exist here
+        (its name is then "")."""
         m = _LAYER_ARN.match(layer_name)
         if m is None:
-            return layer_name
-        if m.group("region") != self.settings.region or m.group("account") != (
-            self.settings.account_id
-        ):
-            return ""
-        return m.group("name")
+            return region, layer_name
+        if m.group("region") != region or m.group("account") != self.settings.account_id:
+            return region, ""
+        return region, m.group("name")
 
     # ------------------------------------------------------------------ reads
 
-    def get(self, layer_name: str, number: int) -> LayerVersion:
+    def get(self, region: str, layer_name: str, number: int) -> LayerVersion:
         check_version_number(number)
-        record = self._layers.get(self.name_of(layer_name))
+        record = self._layers.get(self.name_of(region, layer_name))
         found = record.versions.get(number) if record else None
         if found is None:
             raise resource_missing()
         return found
 
-    def get_by_arn(self, arn: str) -> LayerVersion:
+    def get_by_arn(self, region: str, arn: str) -> LayerVersion:
         m = _LAYER_ARN.match(arn)
         if m is None or m.group("version") is None:
             raise resource_missing()
-        return self.get(arn.rsplit(":", 1)[0], int(m.group("version")))
+        return self.get(region, arn.rsplit(":", 1)[0], int(m.group("version")))
 
     def versions(
-        self, layer_name: str, runtime: str | None = None, architecture: str | None = None
+        self,
+        region: str,
+        layer_name: str,
+        runtime: str | None = None,
+        architecture: str | None = None,
     ) -> list[LayerVersion]:
         """Newest first, those compatible with ``runtime`` and ``architecture`` when given."""
-        record = self._layers.get(self.name_of(layer_name))
+        record = self._layers.get(self.name_of(region, layer_name))
         if record is None:
             return []
         return [
@@ -181,20 +191,21 @@ class LayerService:
         ]
 
     def latest(
-        self, runtime: str | None = None, architecture: str | None = None
+        self, region: str, runtime: str | None = None, architecture: str | None = None
     ) -> list[LayerVersion]:
-        """ListLayers: each layer's newest matching version, by layer name."""
+        """ListLayers: each of the region's layers' newest matching version, by layer name."""
         out = []
-        for name in sorted(self._layers):
-            matching = self.versions(name, runtime, architecture)
+        for name in sorted(name for r, name in self._layers if r == region):
+            matching = self.versions(region, name, runtime, architecture)
             if matching:
                 out.append(matching[0])
         return out
 
     # ------------------------------------------------------------------ publish and delete
 
-    async def publish(self, params: Mapping[str, Any]) -> LayerVersion:
-        name = self.name_of(params["LayerName"])
+    async def publish(self, region: str, params: Mapping[str, Any]) -> LayerVersion:
+        key = self.name_of(region, params["LayerName"])
+        name = key[1]
         if not name:
             raise invalid_parameter(
                 f"Layers can only be published in this region and account: {params['LayerName']}"
@@ -211,11 +222,11 @@ class LayerService:
         except InvalidZip as e:
             raise invalid_parameter(str(e)) from None
         size = await asyncio.to_thread(tree_size, tree)
-        record = self._layers.get(name) or LayerRecord()
+        record = self._layers.get(key) or LayerRecord()
         version = LayerVersion(
             name=name,
             version=record.next_version,
-            layer_arn=self.layer_arn(name),
+            layer_arn=self.layer_arn(key),
             created_date=now_iso(),
             code_sha256=package.sha256,
             code_size=package.size,
@@ -227,20 +238,20 @@ class LayerService:
             compatible_architectures=tuple(params.get("CompatibleArchitectures") or ()),
         )
         updated = LayerRecord({**record.versions, version.version: version}, version.version + 1)
-        self._commit(name, updated)
+        self._commit(key, updated)
         return version
 
-    def delete(self, layer_name: str, number: int) -> None:
+    def delete(self, region: str, layer_name: str, number: int) -> None:
         """Idempotent, as Lambda's: deleting what does not exist succeeds. Functions that use
         the version keep it (their /opt is already made)."""
         check_version_number(number)
-        name = self.name_of(layer_name)
-        record = self._layers.get(name)
+        key = self.name_of(region, layer_name)
+        record = self._layers.get(key)
         if record is None or number not in record.versions:
             return
         gone = record.versions[number]
         versions = {n: v for n, v in record.versions.items() if n != number}
-        self._commit(name, LayerRecord(versions, record.next_version))
+        self._commit(key, LayerRecord(versions, record.next_version))
         if not self._in_use(gone.hex):
             self.code.remove(gone.hex)
 
@@ -253,35 +264,38 @@ class LayerService:
         versions = functions.all_versions() if functions is not None else []
         return any(ref.hex == hexdigest for fv in versions for ref in fv.layers)
 
-    def _commit(self, name: str, record: LayerRecord) -> None:
-        self.shoal.store.put(self.KIND, name, record.to_doc())  # first: a failure changes nothing
-        self._layers[name] = record
+    def _commit(self, key: Key, record: LayerRecord) -> None:
+        region, name = key
+        # First: a failure changes nothing.
+        self.shoal.store.put(self.KIND, name, record.to_doc(), region)
+        self._layers[key] = record
 
     # ------------------------------------------------------------------ permissions
 
-    def _for_policy(self, layer_name: str, number: int) -> LayerVersion:
+    def _for_policy(self, region: str, layer_name: str, number: int) -> LayerVersion:
         check_version_number(number)
-        name = self.name_of(layer_name) or layer_name
-        record = self._layers.get(name)
+        key = self.name_of(region, layer_name)
+        record = self._layers.get(key)
         found = record.versions.get(number) if record else None
         if found is None:
-            raise version_missing(f"{self.layer_arn(name)}:{number}")
+            raise version_missing(f"{self.layer_arn((region, key[1] or layer_name))}:{number}")
         return found
 
     def _set_statements(
         self, lv: LayerVersion, statements: tuple[Mapping[str, Any], ...]
     ) -> LayerVersion:
         new = replace(lv, statements=statements, policy_revision=str(uuid.uuid4()))
-        record = self._layers[lv.name]
+        key = (lv.layer_arn.split(":")[3], lv.name)
+        record = self._layers[key]
         versions = {**record.versions, lv.version: new}
-        self._commit(lv.name, LayerRecord(versions, record.next_version))
+        self._commit(key, LayerRecord(versions, record.next_version))
         return new
 
     def add_permission(
-        self, layer_name: str, number: int, params: Mapping[str, Any]
+        self, region: str, layer_name: str, number: int, params: Mapping[str, Any]
     ) -> tuple[str, str]:
         """AddLayerVersionPermission: (the statement as JSON, the policy's new RevisionId)."""
-        lv = self._for_policy(layer_name, number)
+        lv = self._for_policy(region, layer_name, number)
         revision = params.get("RevisionId")
         if revision and revision != lv.policy_revision:
             raise layer_policy.precondition_failed()
@@ -292,28 +306,31 @@ class LayerService:
         return layer_policy.render(new), lv.policy_revision
 
     def remove_permission(
-        self, layer_name: str, number: int, sid: str, revision: str | None
+        self, region: str, layer_name: str, number: int, sid: str, revision: str | None
     ) -> None:
-        lv = self._for_policy(layer_name, number)
+        lv = self._for_policy(region, layer_name, number)
         if revision and revision != lv.policy_revision:
             raise layer_policy.precondition_failed()
         self._set_statements(lv, layer_policy.remove(lv.statements, sid))
 
-    def policy(self, layer_name: str, number: int) -> tuple[str, str]:
-        lv = self._for_policy(layer_name, number)
+    def policy(self, region: str, layer_name: str, number: int) -> tuple[str, str]:
+        lv = self._for_policy(region, layer_name, number)
         return layer_policy.document(lv.statements), lv.policy_revision
 
     # ------------------------------------------------------------------ functions' layers
 
-    async def for_function(self, arns: Sequence[str], code_unzipped: int) -> tuple[LayerRef, ...]:
-        """A function's ``Layers`` resolved, checked and merged (its /opt made ahead)."""
-        refs = self.resolve(arns)
+    async def for_function(
+        self, region: str, arns: Sequence[str], code_unzipped: int
+    ) -> tuple[LayerRef, ...]:
+        """The ``Layers`` of a function of ``region`` resolved, checked and merged (its /opt
+        made ahead)."""
+        refs = self.resolve(region, arns)
         check_total(code_unzipped, refs)
         if refs:
             await asyncio.to_thread(self.opt_dir, refs)
         return refs
 
-    def resolve(self, arns: Sequence[str]) -> tuple[LayerRef, ...]:
+    def resolve(self, region: str, arns: Sequence[str]) -> tuple[LayerRef, ...]:
         if len(arns) > MAX_LAYERS:
             raise invalid_parameter(f"Cannot reference more than {MAX_LAYERS} layers.")
         seen: dict[str, str] = {}
@@ -322,10 +339,10 @@ class LayerService:
             m = _LAYER_ARN.match(arn)
             if m is None or m.group("version") is None:
                 raise invalid_parameter(f"Layer version {arn} does not exist.")
-            if m.group("region") != self.settings.region:
+            if m.group("region") != region:
                 raise invalid_parameter(
                     "Layers are not in the same region as the function. Layers are expected "
-                    f"to be in region {self.settings.region}."
+                    f"to be in region {region}."
                 )
             layer = arn.rsplit(":", 1)[0]
             if layer in seen:
@@ -336,7 +353,7 @@ class LayerService:
                 )
             seen[layer] = arn
             try:
-                lv = self.get_by_arn(arn)
+                lv = self.get_by_arn(region, arn)
             except AwsError:
                 raise invalid_parameter(f"Layer version {arn} does not exist.") from None
             refs.append(LayerRef(lv.arn, lv.code_size, lv.hex, lv.unzipped_size))

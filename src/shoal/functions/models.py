@@ -80,6 +80,12 @@ class FunctionVersion:
         return f"{self.function_arn}:{self.version}"
 
     @property
+    def region(self) -> str:
+        """The region the function is in: its ARN's (a version made before regions has the
+        default region's ARN, so it stays there)."""
+        return self.function_arn.split(":")[3]
+
+    @property
     def log_group(self) -> str:
         return f"/aws/lambda/{self.name}"
 

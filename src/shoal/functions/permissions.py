@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError, conflict, not_found
+from shoal.functions import arns
 from shoal.functions.record import check_revision
 
 if TYPE_CHECKING:
@@ -72,15 +73,25 @@ class PermissionService:
     def __init__(self, shoal: Shoal) -> None:
         self.shoal = shoal
         self.store = shoal.store
-        # "NAME" or "NAME:QUALIFIER" -> {"statements": [...], "revision": "..."}
-        self._policies: dict[str, dict[str, Any]] = self.store.load(self.KIND)
+        # The policy's resource, "FUNCTION_ARN" or "FUNCTION_ARN:QUALIFIER" (functions are per
+        # region) -> {"statements": [...], "revision": "..."}. A policy saved before regions is
+        # keyed "NAME[:QUALIFIER]": the default region's function; it is re-keyed here.
+        self._policies: dict[str, dict[str, Any]] = {}
+        settings = shoal.settings
+        for key, doc in self.store.load(self.KIND).items():
+            resource = arns.in_default_region(key, settings.region, settings.account_id)
+            if resource != key:
+                with self.store.transaction():
+                    self.store.put(self.KIND, resource, doc)
+                    self.store.delete(self.KIND, key)
+            self._policies[resource] = doc
 
     async def start(self) -> None:
         functions = getattr(self.shoal, "functions", None)
         if functions is not None:
             functions.subscribe(self._function_changed)
             for key in list(self._policies):
-                self._function_changed(key.split(":", 1)[0])
+                self._function_changed(":".join(key.split(":")[:7]))  # its unqualified ARN
 
     async def stop(self) -> None:
         pass
@@ -88,9 +99,8 @@ class PermissionService:
     def _target(self, function: str, qualifier: str | None) -> tuple[str, str]:
         """(policy key, resource ARN); ResourceNotFoundException for an unknown target."""
         fv = self.shoal.functions.resolve(function, qualifier)
-        key = fv.name if qualifier is None else f"{fv.name}:{qualifier}"
         arn = fv.function_arn if qualifier is None else f"{fv.function_arn}:{qualifier}"
-        return key, arn
+        return arn, arn
 
     def add(self, params: Mapping[str, Any]) -> dict[str, Any]:
         key, arn = self._target(params["FunctionName"], params.get("Qualifier"))
@@ -135,15 +145,16 @@ class PermissionService:
         self.store.put(self.KIND, key, policy)
         self._policies[key] = policy
 
-    def _function_changed(self, name: str) -> None:
+    def _function_changed(self, function_arn: str) -> None:
         functions = self.shoal.functions
-        fn = functions.get(name)
-        for key in [k for k in self._policies if k == name or k.startswith(name + ":")]:
-            qualifier = key.partition(":")[2]
+        fn = functions.get(function_arn)
+        mine = [k for k in self._policies if k == function_arn or k.startswith(function_arn + ":")]
+        for key in mine:
+            qualifier = key[len(function_arn) + 1 :]
             gone = fn is None
             if not gone and qualifier:
                 try:
-                    functions.resolve(name, qualifier)
+                    functions.resolve(function_arn, qualifier)
                 except AwsError:
                     gone = True  # its version or alias was deleted
             if gone:

@@ -1,8 +1,15 @@
 """The function service: the façade over functions, their versions, aliases and tags.
 
-State lives in memory (``_functions``: function name -> :class:`FunctionRecord`) and is written
-through to the store, one document per function (kind ``function``), so a restart reloads
-everything. A change is made on a copy (:meth:`FunctionRecord.draft`), saved, then put in place
+State lives in memory (``_functions``: (region, function name) -> :class:`FunctionRecord`) and
+is written through to the store, one document per function (kind ``function``, under its region
+and name), so a restart reloads everything. The same name in two regions is two functions.
+
+A function is named to this service by a FunctionName (name, partial or full ARN): a full ARN
+says its region, a name or partial ARN means the server's default region. The API layer turns
+every FunctionName into the ARN in the request's region (:mod:`shoal.api.lambda_scope`), and
+the other services name a function by its unqualified ARN (``FunctionVersion.function_arn``).
+
+A change is made on a copy (:meth:`FunctionRecord.draft`), saved, then put in place
 (:meth:`FunctionService._commit`): a write the store refuses (a full disk) changes nothing. Every
 mutation runs on the event loop and holds no ``await`` between its checks and its changes, so no
 lock is needed; the only awaits (checking and unpacking a zip) happen before a mutation re-checks
@@ -14,8 +21,8 @@ InProgress, Active, Failed), :mod:`.configuration` (members to a $LATEST), :mod:
 (PublishVersion) and :mod:`.aliases` (routing). During an update the invoker keeps running the
 configuration from before it (:meth:`FunctionService.resolve_for_invoke`), as Lambda does.
 
-Callbacks given to :meth:`FunctionService.subscribe` are called with the function's name after
-every change, including deletion and state transitions.
+Callbacks given to :meth:`FunctionService.subscribe` are called with the function's unqualified
+ARN after every change, including deletion and state transitions.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ if TYPE_CHECKING:
     from shoal.core import Shoal
 
 log = logging.getLogger("shoal.functions")
+Key = tuple[str, str]  # (region, function name)
 
 
 class FunctionService:
@@ -48,7 +56,7 @@ class FunctionService:
         self.shoal = shoal
         self.settings = shoal.settings
         self.code = CodeStore(shoal.settings.code_dir)
-        self._functions: dict[str, FunctionRecord] = {}
+        self._functions: dict[Key, FunctionRecord] = {}
         self._subscribers: list[Callable[[str], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         shoal.http.mount("/shoal/code/", self.code.download_app())
@@ -56,11 +64,13 @@ class FunctionService:
     # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
-        for name, doc in self.shoal.store.load(self.KIND).items():
+        store = self.shoal.store
+        store.claim(self.KIND, self.settings.region)  # made before regions: the default's
+        for key, doc in store.load_regional(self.KIND).items():
             fn = FunctionRecord.from_doc(doc)
-            self._functions[name] = fn
+            self._functions[key] = fn
             if fn.busy() or any(v.state == "Pending" for v in fn.versions.values()):
-                self._settle_later(name)  # interrupted by a stop: finish it now
+                self._settle_later(key)  # interrupted by a stop: finish it now
         await self._collect_orphans()
 
     async def _collect_orphans(self) -> None:
@@ -85,20 +95,24 @@ class FunctionService:
     def subscribe(self, callback: Callable[[str], None]) -> None:
         self._subscribers.append(callback)
 
-    def get(self, name: str) -> FunctionVersion | None:
+    def get(self, name_or_arn: str) -> FunctionVersion | None:
         """The function's $LATEST, or None if there is no such function."""
-        fn = self._functions.get(name)
+        fn = self._functions.get(self._key(arns.parse(name_or_arn)))
         return fn.latest if fn else None
 
-    def all_versions(self) -> list[FunctionVersion]:
+    def all_versions(self, region: str | None = None) -> list[FunctionVersion]:
+        """Every version of every function (of ``region``, when given)."""
         out: list[FunctionVersion] = []
-        for fn in self._functions.values():
-            out.append(fn.latest)
-            out.extend(fn.versions.values())
+        for (r, _), fn in self._functions.items():
+            if region is None or r == region:
+                out.append(fn.latest)
+                out.extend(fn.versions.values())
         return out
 
-    def names(self) -> list[str]:
-        return sorted(self._functions)
+    def names(self, region: str | None = None) -> list[str]:
+        """The unqualified ARNs of the functions (of ``region``, when given), by name."""
+        keys = sorted(k for k in self._functions if region is None or k[0] == region)
+        return [self._functions[k].latest.function_arn for k in sorted(keys, key=lambda k: k[1])]
 
     def resolve(self, name_or_arn: str, qualifier: str | None = None) -> FunctionVersion:
         """The version a FunctionName (name, ARN or partial ARN) and Qualifier designate.
@@ -136,9 +150,13 @@ class FunctionService:
         return fv
 
     def function(self, name_or_arn: str) -> tuple[str, FunctionRecord]:
-        """The record of an unqualified function reference."""
+        """The unqualified ARN and the record of an unqualified function reference."""
         fn, _ = self._lookup(name_or_arn, None)
-        return fn.latest.name, fn
+        return fn.latest.function_arn, fn
+
+    def _function(self, name_or_arn: str) -> tuple[Key, FunctionRecord]:
+        fn, _ = self._lookup(name_or_arn, None)
+        return _key_of(fn), fn
 
     def versions(self, name_or_arn: str) -> list[FunctionVersion]:
         """$LATEST then the published versions in order, as ListVersionsByFunction lists them."""
@@ -154,26 +172,39 @@ class FunctionService:
     def tags(self, name_or_arn: str) -> dict[str, str]:
         return dict(self._tag_target(name_or_arn).tags)
 
+    def _key(self, ref: arns.FunctionRef) -> Key:
+        """Where a reference points: its ARN's region (the default one for a name), refusing
+        another account."""
+        region = ref.region or self.settings.region
+        arns.check_location(ref, region, self.settings.account_id)
+        return region, ref.name
+
     def _lookup(self, name_or_arn: str, qualifier: str | None) -> tuple[FunctionRecord, str | None]:
         ref = arns.parse(name_or_arn)
-        arns.check_location(ref, self.settings.region, self.settings.account_id)
+        key = self._key(ref)
         q = arns.merge_qualifier(ref, qualifier)
-        fn = self._functions.get(ref.name)
+        fn = self._functions.get(key)
         if fn is None:
-            raise not_found(f"Function not found: {self._arn(ref.name, q)}")
+            raise not_found(f"Function not found: {self._arn(key, q)}")
         return fn, q
 
-    def _arn(self, name: str, qualifier: str | None = None) -> str:
-        return arns.function_arn(self.settings.region, self.settings.account_id, name, qualifier)
+    def _arn(self, key: Key, qualifier: str | None = None) -> str:
+        region, name = key
+        return arns.function_arn(region, self.settings.account_id, name, qualifier)
 
     # ------------------------------------------------------------------ functions
 
-    def _check(self, params: Mapping[str, Any]) -> None:
+    def _check(self, region: str, params: Mapping[str, Any]) -> None:
+        """The configuration of a function of ``region``: its access points must be there."""
         filesystems = getattr(self.shoal, "filesystems", None)
         lookup = getattr(filesystems, "access_point_by_arn", None)
+
+        def access_point_exists(arn: str) -> bool:
+            return lookup is not None and lookup(arn) is not None and arn.split(":")[3] == region
+
         validation.check_config(
             params,
-            access_point_exists=(lambda arn: lookup(arn) is not None) if lookup else None,
+            access_point_exists=access_point_exists if lookup else None,
             runtimes=validation.available_runtimes(getattr(self.shoal, "sandbox", None))
             if "Runtime" in params
             else None,
@@ -192,33 +223,34 @@ class FunctionService:
         except InvalidZip as e:
             raise invalid_parameter(str(e)) from None
 
-    def _new_name(self, name_or_arn: str) -> str:
-        """CreateFunction's FunctionName, checked: here, well-formed, not taken."""
+    def _new_name(self, name_or_arn: str) -> Key:
+        """CreateFunction's FunctionName, checked: this account's, well-formed, not taken."""
         ref = arns.parse(name_or_arn)
-        arns.check_location(ref, self.settings.region, self.settings.account_id)
+        key = self._key(ref)
         if ref.qualifier:
             arns.check_new_name(f"{ref.name}:{ref.qualifier}")
         arns.check_new_name(ref.name)
-        if ref.name in self._functions:
+        if key in self._functions:
             raise conflict(f"Function already exist: {ref.name}")
-        return ref.name
+        return key
 
     async def create(self, params: Mapping[str, Any]) -> FunctionVersion:
         """CreateFunction; ``params`` are its input members. Returns the Pending configuration
         ($LATEST, or version 1 with Publish)."""
-        name = self._new_name(params["FunctionName"])
+        key = self._new_name(params["FunctionName"])
+        name = key[1]
         configuration.check_create(params)
-        self._check(params)
+        self._check(key[0], params)
         package = await self._save_package(params["Code"])
-        params = await self._with_layers(params, package.unzipped_size)
-        if name in self._functions:  # created while we checked the zip
+        params = await self._with_layers(key[0], params, package.unzipped_size)
+        if key in self._functions:  # created while we checked the zip
             raise conflict(f"Function already exist: {name}")
         code_dir = str(self.code.tree(package.hex))
-        latest = configuration.initial(name, self._arn(name), code_dir, package, params)
+        latest = configuration.initial(name, self._arn(key), code_dir, package, params)
         fn = FunctionRecord(latest=lifecycle.creating(latest), tags=dict(params.get("Tags") or {}))
         result = publishing.publish(fn, None) if params.get("Publish") else fn.latest
-        self._commit(name, fn)
-        self._settle_later(name)
+        self._commit(key, fn)
+        self._settle_later(key)
         return result
 
     def _begin_update(self, name_or_arn: str, revision_id: str | None) -> FunctionRecord:
@@ -239,8 +271,8 @@ class FunctionService:
         fn = fn.draft()
         lifecycle.start_update(fn, new)
         result = publishing.publish(fn, None) if publish else fn.latest
-        self._commit(fn.latest.name, fn)
-        self._settle_later(fn.latest.name)
+        self._commit(_key_of(fn), fn)
+        self._settle_later(_key_of(fn))
         return result
 
     async def update_code(self, params: Mapping[str, Any]) -> FunctionVersion:
@@ -268,18 +300,21 @@ class FunctionService:
 
     async def update_configuration(self, params: Mapping[str, Any]) -> FunctionVersion:
         fn = self._begin_update(params["FunctionName"], params.get("RevisionId"))
-        self._check(params)
+        self._check(fn.latest.region, params)
         if "Layers" in params:
             code = self.code.zip_path(fn.latest.code_dir.rsplit("/", 1)[-1])
-            params = await self._with_layers(params, await asyncio.to_thread(declared_size, code))
+            unzipped = await asyncio.to_thread(declared_size, code)
+            params = await self._with_layers(fn.latest.region, params, unzipped)
             fn = self._begin_update(params["FunctionName"], params.get("RevisionId"))
         return self._start_update(fn, configuration.apply(fn.latest, params), False)
 
-    async def _with_layers(self, params: Mapping[str, Any], unzipped: int) -> Mapping[str, Any]:
+    async def _with_layers(
+        self, region: str, params: Mapping[str, Any], unzipped: int
+    ) -> Mapping[str, Any]:
         """``params`` with its Layers (ARNs) resolved into LayerRefs by the layer service."""
         if "Layers" not in params:
             return params
-        refs = await self.shoal.layers.for_function(params["Layers"], unzipped)
+        refs = await self.shoal.layers.for_function(region, params["Layers"], unzipped)
         return {**params, "Layers": refs}
 
     def delete(self, name_or_arn: str, qualifier: str | None) -> None:
@@ -289,19 +324,19 @@ class FunctionService:
             raise invalid_parameter(
                 "$LATEST version cannot be deleted without deleting the function."
             )
-        name, fn = self.function(name_or_arn)
+        key, fn = self._function(name_or_arn)
         if q is None:
-            self.shoal.store.delete(self.KIND, name)
-            del self._functions[name]
-            self._notify(name)
+            self.shoal.store.delete(self.KIND, key[1], key[0])
+            del self._functions[key]
+            self._notify(fn.latest.function_arn)
             return
         if not q.isdigit():
             raise invalid_parameter("Deletion of aliases is not currently supported.")
         if q not in fn.versions:
-            raise not_found(f"Function not found: {self._arn(name, q)}")
+            raise not_found(f"Function not found: {self._arn(key, q)}")
         fn = fn.draft()
         publishing.delete(fn, q)
-        self._commit(name, fn)
+        self._commit(key, fn)
 
     # ------------------------------------------------------------------ versions
 
@@ -317,11 +352,11 @@ class FunctionService:
             raise invalid_parameter(
                 f"PublishVersion takes an unqualified function name, not {name_or_arn}."
             )
-        name, fn = self.function(name_or_arn)
+        key, fn = self._function(name_or_arn)
         publishing.check_publish(fn, code_sha256, revision_id)
         fn = fn.draft()
         version = publishing.publish(fn, description)
-        self._commit(name, fn)
+        self._commit(key, fn)
         return version
 
     # ------------------------------------------------------------------ aliases
@@ -334,27 +369,27 @@ class FunctionService:
         description: str | None,
         routing: Mapping[str, float] | None,
     ) -> Alias:
-        name, fn = self.function(name_or_arn)
+        key, fn = self._function(name_or_arn)
         fn = fn.draft()
         created = alias_rules.create(
-            fn, self._arn(name, alias), alias, version, description, routing
+            fn, self._arn(key, alias), alias, version, description, routing
         )
-        self._commit(name, fn)
+        self._commit(key, fn)
         return created
 
     def update_alias(self, name_or_arn: str, alias: str, params: Mapping[str, Any]) -> Alias:
-        name, fn = self.function(name_or_arn)
+        key, fn = self._function(name_or_arn)
         fn = fn.draft()
         updated = alias_rules.update(fn, alias, params)
-        self._commit(name, fn)
+        self._commit(key, fn)
         return updated
 
     def delete_alias(self, name_or_arn: str, alias: str) -> None:
-        name, fn = self.function(name_or_arn)
+        key, fn = self._function(name_or_arn)
         if alias in fn.aliases:
             fn = fn.draft()
             del fn.aliases[alias]
-            self._commit(name, fn)
+            self._commit(key, fn)
 
     # ------------------------------------------------------------------ tags
 
@@ -369,52 +404,53 @@ class FunctionService:
     def tag(self, resource: str, tags: Mapping[str, str]) -> None:
         fn = self._tag_target(resource).draft()
         fn.tags.update(tags)
-        self._commit(fn.latest.name, fn)
+        self._commit(_key_of(fn), fn)
 
     def untag(self, resource: str, keys: list[str]) -> None:
         fn = self._tag_target(resource).draft()
         for key in keys:
             fn.tags.pop(key, None)
-        self._commit(fn.latest.name, fn)
+        self._commit(_key_of(fn), fn)
 
     # Reserved concurrency is kept with the function (it goes when the function goes); the
     # rules (unreserved minimum, provisioned) are the invoker's (shoal.invocation.concurrency).
 
-    def reserved_concurrency(self, name: str) -> int | None:
-        fn = self._functions.get(name)
+    def reserved_concurrency(self, name_or_arn: str) -> int | None:
+        fn = self._functions.get(self._key(arns.parse(name_or_arn)))
         return fn.reserved if fn else None
 
-    def set_reserved_concurrency(self, name: str, value: int | None) -> None:
-        name, fn = self.function(name)
+    def set_reserved_concurrency(self, name_or_arn: str, value: int | None) -> None:
+        key, fn = self._function(name_or_arn)
         fn = fn.draft()
         fn.reserved = value
-        self._commit(name, fn)
+        self._commit(key, fn)
 
     # ------------------------------------------------------------------ internals
 
-    def _commit(self, name: str, fn: FunctionRecord) -> None:
+    def _commit(self, key: Key, fn: FunctionRecord) -> None:
         """Save ``fn`` (a draft), then make it the function's record and tell subscribers.
         A store error leaves the record in place untouched."""
-        self.shoal.store.put(self.KIND, name, fn.to_doc())
-        self._functions[name] = fn
-        self._notify(name)
+        region, name = key
+        self.shoal.store.put(self.KIND, name, fn.to_doc(), region)
+        self._functions[key] = fn
+        self._notify(fn.latest.function_arn)
 
-    def _notify(self, name: str) -> None:
+    def _notify(self, function_arn: str) -> None:
         for callback in list(self._subscribers):
             try:
-                callback(name)
+                callback(function_arn)
             except Exception:
-                log.exception("function change subscriber failed for %s", name)
+                log.exception("function change subscriber failed for %s", function_arn)
 
-    def _settle_later(self, name: str) -> None:
-        fn = self._functions[name]
+    def _settle_later(self, key: Key) -> None:
+        fn = self._functions[key]
         task = asyncio.get_running_loop().create_task(
-            self._settle(name, fn.latest.revision_id, fn.latest.code_dir)
+            self._settle(key, fn.latest.revision_id, fn.latest.code_dir)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _settle(self, name: str, token: str, code_dir: str) -> None:
+    async def _settle(self, key: Key, token: str, code_dir: str) -> None:
         """Unpack the package, then make the function Active/Successful (or Failed)."""
         error: str | None = None
         try:
@@ -422,9 +458,9 @@ class FunctionService:
         except InvalidZip as e:
             error = str(e)
         except Exception as e:
-            log.exception("unpacking the package of %s failed", name)
+            log.exception("unpacking the package of %s failed", key[1])
             error = f"Shoal could not unpack the package: {e}"
-        fn = self._functions.get(name)
+        fn = self._functions.get(key)
         # Nothing else may change $LATEST while it is busy, so another revision means the
         # function was deleted (and maybe created again) meanwhile: not ours to settle.
         if fn is None or fn.latest.revision_id != token:
@@ -432,7 +468,11 @@ class FunctionService:
         fn = fn.draft()
         lifecycle.settle(fn, code_dir, error)
         try:
-            self._commit(name, fn)
+            self._commit(key, fn)
         except StoreError:
             # Still busy in memory and in the store: the next start settles it again.
-            log.exception("could not save the settled state of %s", name)
+            log.exception("could not save the settled state of %s", key[1])
+
+
+def _key_of(fn: FunctionRecord) -> Key:
+    return fn.latest.region, fn.latest.name

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from shoal.errors import AwsError
@@ -35,15 +36,19 @@ KIND = "http_api"
 
 
 class ApiRegistry:
-    def __init__(self, store: Store, account_id: str, on_change: Callable[[str], None]) -> None:
+    def __init__(
+        self, store: Store, account_id: str, default_region: str, on_change: Callable[[str], None]
+    ) -> None:
         self._store = store
         self._account = account_id
+        self._default_region = default_region  # an API saved before regions is there
         self._on_change = on_change
         self._apis: dict[str, Api] = {}
 
     def load(self) -> None:
         for api_id, doc in self._store.load(KIND).items():
-            self._apis[api_id] = Api.from_doc(doc)
+            api = Api.from_doc(doc)
+            self._apis[api_id] = api if api.region else replace(api, region=self._default_region)
             self._on_change(api_id)
 
     def _save(self, api: Api) -> Api:
@@ -54,20 +59,25 @@ class ApiRegistry:
 
     # ------------------------------------------------------------------------------ APIs
 
-    def get(self, api_id: str) -> Api:
+    def get(self, api_id: str, region: str | None = None) -> Api:
+        """The API (in ``region``, when given: another region's is not found)."""
         api = self._apis.get(api_id)
-        if api is None:
+        if api is None or (region is not None and api.region != region):
             raise not_found("API", f"{self._account}:{api_id}")
         return api
 
-    def all(self) -> list[Api]:
-        return sorted(self._apis.values(), key=lambda a: (a.created, a.api_id))
+    def all(self, region: str) -> list[Api]:
+        return sorted(
+            (a for a in self._apis.values() if a.region == region),
+            key=lambda a: (a.created, a.api_id),
+        )
 
     def create(
         self,
         name: str,
         protocol_type: str,
         *,
+        region: str | None = None,  # the server's default region when not given
         target: str | None = None,
         route_key: str | None = None,
         cors: Mapping[str, Any] | None = None,
@@ -88,6 +98,7 @@ class ApiRegistry:
             cors=cors,
             extra=dict(extra or {}),
             disable_execute_api_endpoint=disable_execute_api_endpoint,
+            region=region or self._default_region,
         )
         if target is not None:
             api = rules.quick_create(api, target, route_key or DEFAULT_ROUTE)

@@ -32,6 +32,7 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
+from shoal.api.admission import GATEWAY_HOST
 from shoal.api.bodies import BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.errors import AwsError
 from shoal.gateway import cors, locations, responses
@@ -174,7 +175,7 @@ class ExecuteApiApp:
         service = self.service
         api_id, _, rest = scope["path"][len(EXECUTE_API_PREFIX) :].partition("/")
         live = service.live.get(api_id)
-        if live is None or live.disabled:
+        if live is None or live.disabled or _elsewhere(scope, live.region):
             return responses.not_found()
         sub_path = "/" + rest
         first = rest.partition("/")[0]
@@ -251,7 +252,7 @@ class FunctionUrlApp:
         service = self.service
         url_id, _, rest = scope["path"][len(LAMBDA_URL_PREFIX) :].partition("/")
         url = service.urls.by_id.get(url_id)
-        if url is None:
+        if url is None or _elsewhere(scope, url.region):
             return responses.forbidden()  # what AWS answers for an unknown function URL
         method = scope["method"]
         if url.cors is not None and method == "OPTIONS":
@@ -280,7 +281,7 @@ class FunctionUrlApp:
         event = build_v2(request, context, keep_cookie=True)
         # Function URLs have no integration timeout of their own: the function's applies.
         response = await _invoke(
-            service, url.function_name, url.qualifier, event, "2.0", None, trace, function_url=True
+            service, url.function_arn, url.qualifier, event, "2.0", None, trace, function_url=True
         )
         if not scope.get(HOST_STYLE):
             locations.rebase(response.headers, f"{LAMBDA_URL_PREFIX}{url_id}", host)
@@ -289,31 +290,38 @@ class FunctionUrlApp:
         return response
 
 
-_HOST_KINDS = (
-    (b".execute-api.localhost", EXECUTE_API_PREFIX),
-    (b".lambda-url.localhost", LAMBDA_URL_PREFIX),
-)
+_HOST_KINDS = {b"execute-api": EXECUTE_API_PREFIX, b"lambda-url": LAMBDA_URL_PREFIX}
+REGION_KEY = "shoal.region"  # in a host-routed scope: the region its host names, if any
 
 
 def host_routed(scope: Scope) -> Scope | None:
-    """For AWS-shaped host names: a request to ``{apiId}.execute-api.localhost[:port]/path`` (or
-    ``{urlId}.lambda-url.localhost``) as the scope of ``/execute-api/{apiId}/path``; None for
-    any other host. ``*.localhost`` resolves to the loopback address without DNS set-up
-    (curl, browsers, systemd-resolved). The HTTP app may call this before its path routing."""
+    """For AWS-shaped host names: a request to ``{apiId}.execute-api[.{region}].localhost[:port]
+    /path`` (or ``{urlId}.lambda-url[.{region}].localhost``) as the scope of
+    ``/execute-api/{apiId}/path``, with the region named (under :data:`REGION_KEY`): an API or
+    URL answers only under its own region's name. None for any other host. ``*.localhost``
+    resolves to the loopback address without DNS set-up (curl, browsers, systemd-resolved).
+    The HTTP app may call this before its path routing."""
     for name, value in scope["headers"]:
         if name == b"host":
             if b".localhost" not in value:
                 return None  # the usual case (127.0.0.1:port, a real name): no look further
             host = value.rsplit(b":", 1)[0] if not value.endswith(b"]") else value
-            for suffix, prefix in _HOST_KINDS:
-                if host.endswith(suffix) and len(host) > len(suffix):
-                    ident = host[: -len(suffix)].decode("latin-1")
-                    if "." in ident:
-                        return None
-                    path = f"{prefix}{ident}{scope['path']}"
-                    return {**scope, "path": path, "raw_path": path.encode(), HOST_STYLE: True}
-            return None
+            m = GATEWAY_HOST.match(host)
+            if m is None:
+                return None
+            ident, kind, region = m.groups()
+            path = f"{_HOST_KINDS[kind]}{ident.decode('latin-1')}{scope['path']}"
+            routed = {**scope, "path": path, "raw_path": path.encode(), HOST_STYLE: True}
+            if region:
+                routed[REGION_KEY] = region.decode("latin-1")
+            return routed
     return None
+
+
+def _elsewhere(scope: Scope, region: str) -> bool:
+    """The request's host names another region than the resource's."""
+    named = scope.get(REGION_KEY)
+    return named is not None and named != region
 
 
 def _header_map(scope: Scope) -> dict[str, str]:

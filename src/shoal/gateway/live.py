@@ -31,13 +31,14 @@ class LiveRoute:
 @dataclass(frozen=True)
 class LiveApi:
     api_id: str
+    region: str
     stages: Mapping[str, Stage]
     table: RouteTable[LiveRoute]
     cors: Mapping[str, Any] | None
     disabled: bool  # DisableExecuteApiEndpoint
 
 
-def compile_api(api: Api) -> LiveApi:
+def compile_api(api: Api, account: str) -> LiveApi:
     entries = []
     for route in api.routes.values():
         key = parse_route_key(route.route_key)
@@ -47,7 +48,10 @@ def compile_api(api: Api) -> LiveApi:
         if integration is not None:
             try:
                 target = function_target(
-                    integration.integration_uri, integration.payload_format_version
+                    integration.integration_uri,
+                    integration.payload_format_version,
+                    api.region,
+                    account,
                 )
             except BadFunctionUri:
                 log.warning(
@@ -58,6 +62,7 @@ def compile_api(api: Api) -> LiveApi:
         entries.append((key, LiveRoute(route.route_key, resource, target, timeout_s)))
     return LiveApi(
         api.api_id,
+        api.region,
         dict(api.stages),
         RouteTable(entries),
         api.cors,

@@ -104,6 +104,7 @@ class Api:
     integrations: Mapping[str, Integration] = field(default_factory=dict)
     stages: Mapping[str, Stage] = field(default_factory=dict)
     deployments: Mapping[str, Deployment] = field(default_factory=dict)
+    region: str = ""  # where it was made; "" only in a document saved before regions
 
     def to_doc(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -150,6 +151,10 @@ class FunctionUrl:
     @property
     def qualified_arn(self) -> str:
         return f"{self.function_arn}:{self.qualifier}" if self.qualifier else self.function_arn
+
+    @property
+    def region(self) -> str:
+        return self.function_arn.split(":")[3]  # its function's
 
     def to_doc(self) -> dict[str, Any]:
         doc = asdict(self)

@@ -29,13 +29,13 @@ class GatewayService:
     def __init__(self, shoal: Shoal) -> None:
         self.shoal = shoal
         self.account_id = shoal.settings.account_id
-        self.region = shoal.settings.region
+        self.region = shoal.settings.region  # the default: APIs and URLs carry their own
         # api id -> compiled snapshot; replaced whole on each change, read by every request.
         self.live: dict[str, LiveApi] = {}
         # (function, qualifier) -> timeout in seconds; cleared whenever any function changes.
         self._timeouts: dict[tuple[str, str | None], float] = {}
         self._cache_timeouts = False
-        self.apis = ApiRegistry(shoal.store, self.account_id, self._api_changed)
+        self.apis = ApiRegistry(shoal.store, self.account_id, self.region, self._api_changed)
         self.urls = UrlRegistry(shoal.store)
         shoal.http.mount(EXECUTE_API_PREFIX, ExecuteApiApp(self))
         shoal.http.mount(LAMBDA_URL_PREFIX, FunctionUrlApp(self))
@@ -62,25 +62,25 @@ class GatewayService:
         except AwsError:
             self.live.pop(api_id, None)
             return
-        self.live[api_id] = compile_api(api)
+        self.live[api_id] = compile_api(api, self.account_id)
 
-    def _function_changed(self, function_name: str) -> None:
+    def _function_changed(self, function_arn: str) -> None:
         """A function changed: forget cached timeouts; if it or an alias went away, its URLs
         go with it, as on AWS."""
         self._timeouts.clear()
         functions = self.shoal.functions
-        for url in self.urls.list(function_name):
+        for url in self.urls.list(function_arn):
             try:
-                functions.resolve(function_name, url.qualifier)
+                functions.resolve(function_arn, url.qualifier)
             except AwsError as e:
                 if e.code != "ResourceNotFoundException":
                     raise
                 log.info(
                     "deleting function URL of %s:%s (function gone)",
-                    function_name,
+                    function_arn,
                     url.qualifier or "$LATEST",
                 )
-                self.urls.delete(function_name, url.qualifier)
+                self.urls.delete(function_arn, url.qualifier)
 
     def function_timeout(self, function_name: str, qualifier: str | None) -> float:
         """The function's timeout in seconds (in-memory; an unknown function is left for the

@@ -1,6 +1,7 @@
 """The function URL registry: at most one URL per function and qualifier (alias or none).
 
-In memory: ``(function name, qualifier or "") -> FunctionUrl`` for the control plane and
+In memory: ``(function ARN, qualifier or "") -> FunctionUrl`` for the control plane (the
+unqualified ARN: the same name in two regions is two functions) and
 ``url id -> FunctionUrl`` for the data plane; written through to the store (kind
 ``function_url``). Runs on the event loop only. Errors are Lambda's
 (``ResourceNotFoundException``, ``ResourceConflictException``).
@@ -37,7 +38,7 @@ class UrlRegistry:
     def _put(self, url: FunctionUrl, persist: bool = True) -> FunctionUrl:
         if persist:  # first: a failed write changes nothing
             self._store.put(KIND, url.url_id, url.to_doc())
-        self._by_function[(url.function_name, url.qualifier or "")] = url
+        self._by_function[(url.function_arn, url.qualifier or "")] = url
         self.by_id[url.url_id] = url
         return url
 
@@ -50,7 +51,7 @@ class UrlRegistry:
         cors: Mapping[str, Any] | None,
         invoke_mode: str | None,
     ) -> FunctionUrl:
-        key = (function_name, qualifier or "")
+        key = (function_arn, qualifier or "")
         if key in self._by_function:
             arn = f"{function_arn}:{qualifier}" if qualifier else function_arn
             raise AwsError(
@@ -73,27 +74,27 @@ class UrlRegistry:
             )
         )
 
-    def get(self, function_name: str, qualifier: str | None) -> FunctionUrl:
-        url = self._by_function.get((function_name, qualifier or ""))
+    def get(self, function_arn: str, qualifier: str | None) -> FunctionUrl:
+        url = self._by_function.get((function_arn, qualifier or ""))
         if url is None:
             raise _missing()
         return url
 
-    def list(self, function_name: str) -> list[FunctionUrl]:
+    def list(self, function_arn: str) -> list[FunctionUrl]:
         return sorted(
-            (u for (name, _), u in self._by_function.items() if name == function_name),
+            (u for (arn, _), u in self._by_function.items() if arn == function_arn),
             key=lambda u: (u.created, u.url_id),
         )
 
     def update(
         self,
-        function_name: str,
+        function_arn: str,
         qualifier: str | None,
         auth_type: str | None,
         cors: Mapping[str, Any] | None,
         invoke_mode: str | None,
     ) -> FunctionUrl:
-        old = self.get(function_name, qualifier)
+        old = self.get(function_arn, qualifier)
         new = dataclasses.replace(
             old,
             auth_type=auth_type or old.auth_type,
@@ -103,8 +104,8 @@ class UrlRegistry:
         )
         return self._put(new)
 
-    def delete(self, function_name: str, qualifier: str | None) -> None:
-        url = self.get(function_name, qualifier)
+    def delete(self, function_arn: str, qualifier: str | None) -> None:
+        url = self.get(function_arn, qualifier)
         self._store.delete(KIND, url.url_id)
-        del self._by_function[(function_name, qualifier or "")]
+        del self._by_function[(function_arn, qualifier or "")]
         del self.by_id[url.url_id]

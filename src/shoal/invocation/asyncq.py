@@ -132,7 +132,7 @@ class AsyncQueue:
         """Store an event durably (the caller answers 202 after this returns). ``trace_id``:
         the ``_X_AMZN_TRACE_ID`` every attempt runs under (None: each attempt a new trace)."""
         doc = {
-            "function": fn.name,
+            "function": fn.function_arn,  # per region: the ARN (a name before regions)
             "version": fn.version,
             "qualifier": qualifier or fn.version,  # whose EventInvokeConfig applies
             "payload": payload.decode("utf-8", errors="replace"),

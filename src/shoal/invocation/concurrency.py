@@ -19,7 +19,7 @@ All methods run on the event loop; none awaits, so each change is atomic.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError, invalid_parameter
@@ -36,7 +36,7 @@ KIND = "provisioned-concurrency"
 
 @dataclass(frozen=True)
 class ProvisionedConfig:
-    function: str
+    function: str  # the function's unqualified ARN
     qualifier: str  # a version number or an alias name, never $LATEST
     requested: int
     last_modified: str  # ISO 8601, as Lambda shows it
@@ -65,15 +65,27 @@ class ConcurrencyControls:
         self.shoal = shoal
         self.invoker = invoker
         self.limiter = invoker.limiter
-        self.configs: dict[str, ProvisionedConfig] = {}  # key NAME:QUALIFIER -> config
+        # key FUNCTION_ARN:QUALIFIER -> config. Functions are known by their unqualified ARN
+        # (they are per region), and so are the limiter's reservations and counts.
+        self.configs: dict[str, ProvisionedConfig] = {}
         self._ready: set[str] = set()  # keys whose config has been READY since its last put
 
     def load(self) -> None:
         """At start: reservations into the limiter, configs from the store, pools provisioned."""
         for name in self.shoal.functions.names():
             self.limiter.set_reserved(name, self.shoal.functions.reserved_concurrency(name))
+        settings = self.shoal.settings
         for key, doc in self.shoal.store.load(KIND).items():
-            self.configs[key] = ProvisionedConfig(**doc)
+            config = ProvisionedConfig(**doc)
+            if not config.function.startswith("arn:"):  # saved before regions: the default's
+                function = arns.in_default_region(
+                    config.function, settings.region, settings.account_id
+                )
+                config = replace(config, function=function)
+                with self.shoal.store.transaction():
+                    self.shoal.store.put(KIND, config.key, config.__dict__)
+                    self.shoal.store.delete(KIND, key)
+            self.configs[config.key] = config
         for name in {c.function for c in self.configs.values()}:
             self.function_changed(name)
         self.apply()
@@ -222,9 +234,9 @@ class ConcurrencyControls:
                 fv = self.shoal.functions.resolve(config.function, config.qualifier)
             except AwsError:
                 continue
-            key = (fv.name, fv.version)
+            key = (fv.function_arn, fv.version)
             desired[key] = desired.get(key, 0) + config.requested
-            totals[fv.name] = totals.get(fv.name, 0) + config.requested
+            totals[fv.function_arn] = totals.get(fv.function_arn, 0) + config.requested
             pool = self.invoker.pool_for(fv)
             pool.on_provisioned = self._observe
         self.limiter.provisioned = totals
@@ -237,15 +249,10 @@ class ConcurrencyControls:
 
     def status(self, config: ProvisionedConfig) -> ProvisionedStatus:
         functions = self.shoal.functions
-        arn = arns.function_arn(
-            self.shoal.settings.region,
-            self.shoal.settings.account_id,
-            config.function,
-            config.qualifier,
-        )
+        arn = f"{config.function}:{config.qualifier}"
         try:
             fv = functions.resolve(config.function, config.qualifier)
-            pool = self.invoker.pools.get((fv.name, fv.version))
+            pool = self.invoker.pools.get((fv.function_arn, fv.version))
         except AwsError:
             pool = None
         allocated = min(config.requested, pool.provisioned_count) if pool else 0

@@ -21,8 +21,8 @@ def environment_variables(
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
         "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
         "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
-        "AWS_REGION": settings.region,
-        "AWS_DEFAULT_REGION": settings.region,
+        "AWS_REGION": fn.region,  # the function's region, not the server's default
+        "AWS_DEFAULT_REGION": fn.region,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.runtime}",
         "LAMBDA_TASK_ROOT": TASK_ROOT,
         "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,

@@ -30,7 +30,7 @@ DEFAULT_MAX_AGE_S = 21600
 
 @dataclass(frozen=True)
 class EventInvokeConfig:
-    function: str
+    function: str  # the function's unqualified ARN (functions are per region)
     qualifier: str  # $LATEST, a version or an alias
     max_retries: int | None = None
     max_age_s: int | None = None
@@ -58,10 +58,22 @@ class EventInvokeConfigs:
 
     def load(self) -> None:
         for key, doc in self.shoal.store.load(KIND).items():
-            self.configs[key] = EventInvokeConfig(**doc)
+            config = EventInvokeConfig(**doc)
+            if config.function != self._arn(config.function):  # saved before regions
+                config = replace(config, function=self._arn(config.function))
+                with self.shoal.store.transaction():
+                    self.shoal.store.put(KIND, config.key, config.__dict__)
+                    self.shoal.store.delete(KIND, key)
+            self.configs[config.key] = config
+
+    def _arn(self, function: str) -> str:
+        """A function's unqualified ARN; a bare name (before regions) is the default region's."""
+        settings = self.shoal.settings
+        return arns.in_default_region(function, settings.region, settings.account_id)
 
     def effective(self, function: str, qualifier: str) -> EventInvokeConfig:
         """The config events invoked as ``function:qualifier`` follow (defaults if none)."""
+        function = self._arn(function)
         return self.configs.get(f"{function}:{qualifier}") or EventInvokeConfig(function, qualifier)
 
     # ------------------------------------------------------------------ the API's operations
@@ -75,12 +87,13 @@ class EventInvokeConfigs:
         except AwsError:
             if must_exist:
                 raise AwsError("ResourceNotFoundException", "The function doesn't exist.") from None
-            raise self._missing(ref.name, q) from None
+            raise self._missing(name_or_arn, q) from None
         return f"{name}:{q}"
 
-    def _missing(self, name: str, qualifier: str) -> AwsError:
-        settings = self.shoal.settings
-        arn = arns.function_arn(settings.region, settings.account_id, name, qualifier)
+    def _missing(self, function: str, qualifier: str) -> AwsError:
+        ref = arns.parse(function)
+        region = ref.region or self.shoal.settings.region
+        arn = arns.function_arn(region, self.shoal.settings.account_id, ref.name, qualifier)
         return not_found(f"The function {arn} doesn't have an EventInvokeConfig")
 
     def put(
@@ -95,7 +108,7 @@ class EventInvokeConfigs:
                 "You must specify at least one of error handling or destination setting."
             )
         key = self._target(name_or_arn, qualifier, must_exist=True)
-        name, _, q = key.partition(":")
+        name, _, q = key.rpartition(":")
         current = self.configs.get(key)
         if merge and current is None:
             raise self._missing(name, q)
@@ -150,7 +163,7 @@ class EventInvokeConfigs:
         key = self._target(name_or_arn, qualifier, must_exist=False)
         config = self.configs.get(key)
         if config is None:
-            name, _, q = key.partition(":")
+            name, _, q = key.rpartition(":")
             raise self._missing(name, q)
         return config
 
@@ -181,12 +194,9 @@ class EventInvokeConfigs:
                 del self.configs[key]
 
     def render(self, config: EventInvokeConfig) -> dict[str, Any]:
-        settings = self.shoal.settings
         out: dict[str, Any] = {
             "LastModified": config.last_modified,
-            "FunctionArn": arns.function_arn(
-                settings.region, settings.account_id, config.function, config.qualifier
-            ),
+            "FunctionArn": f"{config.function}:{config.qualifier}",
             "MaximumRetryAttempts": config.max_retries,
             "MaximumEventAgeInSeconds": config.max_age_s,
             "DestinationConfig": {

@@ -94,12 +94,13 @@ class Invoker:
         self.limiter = ConcurrencyLimiter(
             self.settings.account_concurrency, self.settings.unreserved_minimum
         )
-        # (function name, version) -> the pool of its current revision.
+        # (unqualified function ARN, version) -> the pool of its current revision. Functions are
+        # known by ARN below the API: the same name in two regions is two functions.
         self.pools: dict[tuple[str, str], EnvironmentPool] = {}
         # env_id -> environment, for routing output chunks to their log stream.
         self.environments: dict[str, ManagedEnvironment] = {}
-        # Unqualified plain function name -> what resolve_for_invoke answered for it. Such a
-        # name can only mean $LATEST (no alias, no weighted routing), and the answer changes
+        # Unqualified function name or ARN -> what resolve_for_invoke answered for it. Such a
+        # reference can only mean $LATEST (no alias, no weighted routing), and the answer changes
         # only with the function, whose every change the function service reports
         # (_function_changed clears this). Errors are never cached.
         self._resolved: dict[str, FunctionVersion] = {}
@@ -172,12 +173,13 @@ class Invoker:
         )
 
     def _resolve(self, function_name: str, qualifier: str | None) -> FunctionVersion:
-        if qualifier is None and ":" not in function_name:
+        cacheable = qualifier is None and arns.is_unqualified(function_name)
+        if cacheable:
             cached = self._resolved.get(function_name)
             if cached is not None:
                 return cached
         fn: FunctionVersion = self.shoal.functions.resolve_for_invoke(function_name, qualifier)
-        if qualifier is None and ":" not in function_name:
+        if cacheable:
             if len(self._resolved) >= 4096:
                 self._resolved.clear()
             self._resolved[function_name] = fn
@@ -200,7 +202,7 @@ class Invoker:
         :meth:`invoke` (None: a new trace)."""
         request_id = request_id or new_request_id()
         trace_id = trace_id or trace_header()
-        with self.limiter.lease(fn.name):
+        with self.limiter.lease(fn.function_arn):
             if on_lease is not None:
                 await on_lease()
             pool = self._pool(fn)
@@ -306,7 +308,7 @@ class Invoker:
     # ------------------------------------------------------------------ environments
 
     def _pool(self, fn: FunctionVersion) -> EnvironmentPool:
-        key = (fn.name, fn.version)
+        key = (fn.function_arn, fn.version)
         pool = self.pools.get(key)
         if pool is None or pool.fn.revision_id != fn.revision_id:
             if pool is not None:
@@ -321,7 +323,7 @@ class Invoker:
         if fn.snapshot_start and init_type == "on-demand":
             init_type = SNAP_START
         env_id = uuid.uuid4().hex
-        stream = self.shoal.logs.open_stream(fn.name, fn.version, env_id)
+        stream = self.shoal.logs.open_stream(fn.region, fn.name, fn.version, env_id)
         env = ManagedEnvironment(env_id, log=stream, init_type=init_type)
         self.environments[env_id] = env
         try:
@@ -419,14 +421,14 @@ class Invoker:
             for line in lines:
                 env.tail += (line + "\n").encode()
 
-    def _function_changed(self, name: str) -> None:
+    def _function_changed(self, function_arn: str) -> None:
         """Retire pools whose revision is no longer current (update, publish, delete)."""
         self._resolved.clear()  # rare (a change), and a name may reach a function by ARN too
         for (fname, version), pool in list(self.pools.items()):
-            if fname != name:
+            if fname != function_arn:
                 continue
             try:
-                current = self.shoal.functions.resolve(name, version)
+                current = self.shoal.functions.resolve(function_arn, version)
             except AwsError:
                 current = None
             if current is None or current.revision_id != pool.fn.revision_id:
@@ -434,7 +436,7 @@ class Invoker:
                 del self.pools[(fname, version)]
                 if pool.fn.snapshot_start:  # its template goes with its last environment
                     self.shoal.sandbox.factory.drop_snapshot(snapshot_key(pool.fn))
-        self.concurrency.function_changed(name)
+        self.concurrency.function_changed(function_arn)
 
     async def _reap_forever(self) -> None:
         interval = max(0.5, min(self.settings.idle_timeout_s / 4, 10.0))
@@ -449,16 +451,22 @@ class Invoker:
         return 0
 
     def describe(self, function: str | None = None) -> dict[str, object]:
-        """Shoal's view of its environments and running counts (``GET /shoal/environments``)."""
+        """Shoal's view of its environments and running counts (``GET /shoal/environments``);
+        ``function`` is a name (of any region) or an unqualified ARN."""
         now = time.monotonic()
         envs = []
-        for (name, version), pool in self.pools.items():
-            if function is not None and name != function:
+
+        def wanted(function_arn: str) -> bool:
+            return function is None or function in (function_arn, _name(function_arn))
+
+        for (function_arn, version), pool in self.pools.items():
+            if not wanted(function_arn):
                 continue
             for env in pool.members:
                 envs.append(
                     {
-                        "function": name,
+                        "function": pool.fn.name,
+                        "function_arn": function_arn,
                         "version": version,
                         "env_id": env.env_id,
                         "state": env.state.value,
@@ -472,9 +480,13 @@ class Invoker:
         running = self.limiter.running
         return {
             "environments": envs,
-            "running": {k: v for k, v in running.items() if function in (None, k)},
-            "reserved": {k: v for k, v in self.limiter.reserved.items() if function in (None, k)},
+            "running": {k: v for k, v in running.items() if wanted(k)},
+            "reserved": {k: v for k, v in self.limiter.reserved.items() if wanted(k)},
         }
+
+
+def _name(function_arn: str) -> str:
+    return function_arn.rsplit(":", 1)[-1]
 
 
 def snapshot_key(fn: FunctionVersion) -> str:

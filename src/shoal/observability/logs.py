@@ -1,7 +1,10 @@
 """Function logs: a log group per function (``/aws/lambda/NAME``), a stream per environment.
 
 Events are stored as JSON lines (``{"timestamp": ms, "message": str}``) in
-``<data>/logs/<function>/<stream>.log``, so they survive a restart. Writers are the invoker (the
+``<data>/logs/<region>%2F<function>/<stream>.log``, so they survive a restart; a function is its
+region's, so one name in two regions has two log groups (the ``%2F``, a quoted ``/``, is in no
+function name, and tells these directories from those written before regions, which are moved
+into the default region's at start). Writers are the invoker (the
 START/END/REPORT frame) and the environments' output pumps; both run on the event loop, so a
 stream needs no lock. Writes are buffered and flushed together at most ``FLUSH_DELAY_S``
 after an invocation ends (one write per stream per batch under load, not one per line);
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from json.encoder import encode_basestring
@@ -21,6 +25,8 @@ from urllib.parse import quote, unquote
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
+
+log = logging.getLogger("shoal.logs")
 
 
 def stream_name(version: str, env_id: str) -> str:
@@ -99,11 +105,20 @@ FLUSH_DELAY_S = 0.05
 class LogService:
     def __init__(self, shoal: Shoal) -> None:
         self.root = shoal.settings.log_dir
+        self.default_region = shoal.settings.region
         self._dirty: set[LogStream] = set()  # streams with buffered events; event loop only
         self._flush_handle: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
-        pass
+        if not self.root.is_dir():
+            return
+        for old in self.root.iterdir():  # a function's logs from before regions
+            if old.is_dir() and "%2F" not in old.name:
+                new = self._dir(self.default_region, unquote(old.name))
+                if new.exists():
+                    log.warning("not moving %s into %s: it exists", old, new)
+                else:
+                    old.rename(new)
 
     async def stop(self) -> None:
         self.flush_all()
@@ -123,18 +138,22 @@ class LogService:
         for stream in dirty:
             stream.write_out()
 
-    def _dir(self, function_name: str) -> Path:
-        return self.root / quote(function_name, safe="")
+    def _dir(self, region: str, function_name: str) -> Path:
+        return self.root / quote(f"{region}/{function_name}", safe="")
 
-    def open_stream(self, function_name: str, version: str, env_id: str) -> LogStream:
+    def open_stream(
+        self, region: str, function_name: str, version: str, env_id: str
+    ) -> LogStream:
         name = stream_name(version, env_id)
-        path = self._dir(function_name) / (quote(name, safe="") + ".log")
+        path = self._dir(region, function_name) / (quote(name, safe="") + ".log")
         return LogStream(path, f"/aws/lambda/{function_name}", name, self._mark_dirty)
 
-    def events(self, function_name: str, start_ms: int = 0) -> Iterator[dict[str, Any]]:
-        """Every event of the function at or after ``start_ms``, in time order."""
+    def events(
+        self, region: str, function_name: str, start_ms: int = 0
+    ) -> Iterator[dict[str, Any]]:
+        """Every event of the region's function at or after ``start_ms``, in time order."""
         self.flush_all()
-        directory = self._dir(function_name)
+        directory = self._dir(region, function_name)
         if not directory.is_dir():
             return iter(())
         found: list[dict[str, Any]] = []

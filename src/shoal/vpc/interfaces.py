@@ -77,11 +77,13 @@ def _wanted(functions: Any, name: str) -> dict[str, tuple[str, ...]]:
     return wanted
 
 
-def function_changed(vpc: VpcService, name: str) -> None:
+def function_changed(vpc: VpcService, function_arn: str) -> None:
+    """Make the interfaces of a function (its unqualified ARN: functions are per region, and
+    so are the subnets it names) those its versions' VpcConfigs want."""
     functions = vpc.shoal.functions
-    region = vpc.shoal.settings.region
-    owner = LAMBDA_PREFIX + name
-    wanted = _wanted(functions, name)
+    region, name = function_arn.split(":")[3], function_arn.rsplit(":", 1)[-1]
+    owner = LAMBDA_PREFIX + function_arn
+    wanted = _wanted(functions, function_arn)
     have = {eni.subnet_id: eni for eni in vpc.owned_by(owner)}
     vpc.remove_interfaces(eni for subnet, eni in have.items() if subnet not in wanted)
     for subnet_id, groups in wanted.items():
@@ -113,11 +115,15 @@ def reconcile(vpc: VpcService) -> None:
     functions = getattr(vpc.shoal, "functions", None)
     filesystems = getattr(vpc.shoal, "filesystems", None)
     if functions is not None:
-        functions.subscribe(lambda name: function_changed(vpc, name))
+        functions.subscribe(lambda arn: function_changed(vpc, arn))
         owners = {e.owner for r in list(vpc._regions) for e in vpc.interfaces(r) if e.owner}
-        names = {o[len(LAMBDA_PREFIX) :] for o in owners if o.startswith(LAMBDA_PREFIX)}
-        for name in names | set(functions.names()):
-            function_changed(vpc, name)
+        found = {o[len(LAMBDA_PREFIX) :] for o in owners if o.startswith(LAMBDA_PREFIX)}
+        # Owned by a function's name before regions: made again below, owned by its ARN.
+        for legacy in [f for f in found if not f.startswith("arn:")]:
+            vpc.remove_interfaces(vpc.owned_by(LAMBDA_PREFIX + legacy))
+            found.discard(legacy)
+        for arn in found | set(functions.names()):
+            function_changed(vpc, arn)
     if filesystems is not None:
         targets = {t.id for t in filesystems.targets.all()}
         for region in list(vpc._regions):

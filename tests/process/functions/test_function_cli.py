@@ -172,9 +172,10 @@ def test_shoal_function_commands(server, tmp_path: Path) -> None:  # type: ignor
 
 def test_shoal_logs_prints_a_functions_events(server) -> None:  # type: ignore[no-untyped-def]
     name = unique_name("logs")
-    # The log service's on-disk format: one JSON event per line, a file per stream.
+    # The log service's on-disk format: a directory per region's function, one JSON event per
+    # line, a file per stream.
     stream = "2024/01/31/[$LATEST]abc"
-    directory = server.data_dir / "logs" / quote(name, safe="")
+    directory = server.data_dir / "logs" / quote(f"us-east-1/{name}", safe="")
     directory.mkdir(parents=True)
     now = int(time.time() * 1000)
     old = now - 3_600_000

@@ -87,3 +87,17 @@ def test_arn_building_and_qualifier_kinds() -> None:
     assert not arns.is_version("live")
     assert arns.is_alias_name("live") and arns.is_alias_name("v1")
     assert not arns.is_alias_name("12")
+
+
+def test_unqualified_references_and_keys_from_before_regions() -> None:
+    from shoal.functions.arns import in_default_region, is_unqualified
+
+    for ref in ("f", "123456789012:function:f", "arn:aws:lambda:eu-west-1:123456789012:function:f"):
+        assert is_unqualified(ref), ref
+    for ref in ("f:1", "123456789012:function:f:live", "arn:aws:lambda:eu-west-1:1:function:f:1"):
+        assert not is_unqualified(ref), ref
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
+    assert in_default_region("f", "us-east-1", "123456789012") == arn
+    assert in_default_region("f:live", "us-east-1", "123456789012") == f"{arn}:live"
+    other = "arn:aws:lambda:eu-west-1:123456789012:function:f"
+    assert in_default_region(other, "us-east-1", "123456789012") == other

@@ -90,8 +90,9 @@ def test_life_cycle_and_what_the_invoker_runs(tmp_path: Path) -> None:
 
         service.delete("f", None)
         assert service.get("f") is None
-        assert changes and set(changes) == {"f"}
-        assert changes.count("f") >= 5  # create, active, update, settled, delete
+        arn = "arn:aws:lambda:us-east-1:123456789012:function:f"  # subscribers get the ARN
+        assert changes and set(changes) == {arn}
+        assert changes.count(arn) >= 5  # create, active, update, settled, delete
         shoal.store.close()
 
     asyncio.run(scenario())

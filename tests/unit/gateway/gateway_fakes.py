@@ -90,8 +90,8 @@ class FakeFunctions:
 
     def remove(self, name: str) -> None:
         self.names.discard(name)
-        for callback in self.subscribers:
-            callback(name)
+        for callback in self.subscribers:  # subscribers hear of a function by its ARN
+            callback(f"arn:aws:lambda:us-east-1:123456789012:function:{name}")
 
 
 class FakeShoal:

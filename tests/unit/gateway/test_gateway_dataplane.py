@@ -61,7 +61,7 @@ def test_named_stage_serves_the_route_with_the_article_event(shoal: FakeShoal) -
     request_id = reply.header("apigw-requestid")
     assert request_id is not None and len(request_id) == 16
     name, qualifier, event = shoal.invoker.calls[-1]
-    assert (name, qualifier) == ("wall", None)
+    assert (name, qualifier) == (FN, None)
     assert event["requestContext"]["http"]["method"] == "POST"
     assert event["requestContext"]["requestId"] == request_id
     assert event["requestContext"]["stage"] == "default"
@@ -94,7 +94,7 @@ def test_quick_create_default_stage_at_the_root(shoal: FakeShoal) -> None:
     assert reply.status == 200
     assert json.loads(reply.body) == {"ok": True}
     name, qualifier, event = shoal.invoker.calls[-1]
-    assert (name, qualifier) == ("wall", "live")
+    assert (name, qualifier) == (FN, "live")
     assert event["routeKey"] == "$default"
     assert event["rawPath"] == "/any/path"
     assert event["requestContext"]["stage"] == "$default"
@@ -240,7 +240,7 @@ def test_integration_timeout_is_503_and_the_invocation_runs_on(shoal: FakeShoal)
 
     shoal.invoker = Slow()
     assert asyncio.run(scenario()) == 503
-    assert finished == ["wall"]
+    assert finished == [FN]
 
 
 def test_stage_variable_in_integration_uri(shoal: FakeShoal) -> None:
@@ -259,7 +259,7 @@ def test_stage_variable_in_integration_uri(shoal: FakeShoal) -> None:
             extra={},
         )
         request(shoal, "GET", f"/execute-api/{api.api_id}/{stage}/x")
-        assert shoal.invoker.calls[-1][:2] == ("wall", alias)
+        assert shoal.invoker.calls[-1][:2] == (FN, alias)
 
 
 def test_cors_preflight_and_headers(shoal: FakeShoal) -> None:
@@ -316,7 +316,7 @@ def test_function_url_event_and_response(shoal: FakeShoal) -> None:
     assert reply.all("set-cookie") == ["s=1"]
     request_id = reply.header("x-amzn-requestid")
     name, qualifier, event = shoal.invoker.calls[-1]
-    assert (name, qualifier) == ("wall", None)
+    assert (name, qualifier) == (FN, None)
     assert event["routeKey"] == "$default"
     assert event["rawPath"] == "/my/path"
     assert event["cookies"] == ["a=b"]
@@ -342,7 +342,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     asyncio.run(second.start())
     assert request(second, "GET", f"/execute-api/{api_id}/default/MessageWall").status == 200
     assert request(second, "GET", f"/lambda-url/{url.url_id}/").status == 200
-    assert [c[0] for c in second.invoker.calls] == ["wall", "wall"]
+    assert [c[0] for c in second.invoker.calls] == [FN, FN]
 
 
 def test_deleted_function_loses_its_url(shoal: FakeShoal) -> None:

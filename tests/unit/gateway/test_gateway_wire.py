@@ -118,7 +118,7 @@ def test_the_message_wall_shape_through_boto3(apigw: Any, server: InProcessServe
     # A form post (curl -d without a content type) arrives base64-encoded, as on AWS.
     status, _, body = http("POST", f"{got['ApiEndpoint']}/default/MessageWall", b"Hi", "")
     assert (status, body) == (200, b"SGk=")
-    assert server.shoal.invoker.calls[-1][:2] == ("wall", None)
+    assert server.shoal.invoker.calls[-1][:2] == (FN_ARN, None)
     status, _, body = http("GET", f"{got['ApiEndpoint']}/default/Nope")
     assert (status, json.loads(body)) == (404, {"message": "Not Found"})
 
@@ -234,7 +234,7 @@ def test_function_url_lifecycle(lam: Any, server: InProcessServer) -> None:
     )
     assert alias["FunctionArn"] == FN_ARN + ":live"
     http("GET", alias["FunctionUrl"])
-    assert server.shoal.invoker.calls[-1][:2] == ("wall", "live")
+    assert server.shoal.invoker.calls[-1][:2] == (FN_ARN, "live")
 
     got = lam.get_function_url_config(FunctionName=FN_ARN)
     assert got["FunctionUrl"] == url and "LastModifiedTime" in got

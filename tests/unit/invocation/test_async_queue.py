@@ -25,6 +25,8 @@ DEST = replace(FN, name="dest", function_arn="arn:aws:lambda:us-east-1:1:functio
 @dataclass
 class Settings:
     async_retry_base_delay_s: float = 0.0
+    region: str = "us-east-1"
+    account_id: str = "1"
 
 
 class Functions:
@@ -32,6 +34,7 @@ class Functions:
         pass
 
     def resolve(self, name: str, qualifier: str | None = None) -> Any:
+        name = name.rsplit(":", 1)[-1]  # a name or an ARN (the queue keeps ARNs)
         if name == "gone":
             raise AwsError("ResourceNotFoundException", "Function not found")
         return DEST if name == "dest" else FN
@@ -83,7 +86,7 @@ class FakeShoal:
 
 
 def with_destination(queue: AsyncQueue, **changes: Any) -> None:
-    config = EventInvokeConfig(FN.name, "$LATEST", on_success="dest", on_failure="dest")
+    config = EventInvokeConfig(FN.function_arn, "$LATEST", on_success="dest", on_failure="dest")
     queue.configs.configs[config.key] = replace(config, **changes)
 
 
@@ -287,7 +290,7 @@ def test_the_attempt_number_is_stored_before_the_run(tmp_path: Path) -> None:
 def test_an_event_of_a_deleted_function_is_dropped(tmp_path: Path) -> None:
     async def scenario() -> FakeShoal:
         shoal = FakeShoal(tmp_path, [])
-        gone = replace(FN, name="gone")
+        gone = replace(FN, name="gone", function_arn="arn:aws:lambda:us-east-1:1:function:gone")
         queue = AsyncQueue(shoal, workers=1)  # type: ignore[arg-type]
         acked = asyncio.Event()
         ack = queue._ack

@@ -32,7 +32,7 @@ def test_zero_reserved_throttles_everything() -> None:
 def test_unreserved_pool_excludes_reservations() -> None:
     limiter = ConcurrencyLimiter(account_limit=4, unreserved_minimum=1)
     limiter.set_reserved("big", 2)
-    assert limiter.unreserved_pool == 2
+    assert limiter.unreserved_pool("") == 2
     with limiter.lease("a"), limiter.lease("b"):
         with pytest.raises(AwsError) as e, limiter.lease("c"):
             pass
@@ -45,7 +45,7 @@ def test_lease_released_when_the_invocation_raises() -> None:
     limiter = ConcurrencyLimiter(account_limit=1, unreserved_minimum=0)
     with pytest.raises(RuntimeError), limiter.lease("f"):
         raise RuntimeError("crash")
-    assert limiter.running_unreserved == 0
+    assert limiter.running_unreserved.get("", 0) == 0
     with limiter.lease("f"):
         pass
 
@@ -57,3 +57,22 @@ def test_can_reserve_keeps_the_unreserved_minimum() -> None:
     limiter.set_reserved("g", 5)
     assert limiter.can_reserve("f", 2)
     assert not limiter.can_reserve("f", 3)
+
+
+def test_the_account_limit_is_per_region() -> None:
+    limiter = ConcurrencyLimiter(account_limit=2, unreserved_minimum=1)
+    eu = "arn:aws:lambda:eu-west-1:123456789012:function:"
+    us = "arn:aws:lambda:us-east-1:123456789012:function:"
+    limiter.set_reserved(eu + "big", 1)
+    assert limiter.unreserved_pool("eu-west-1") == 1
+    assert limiter.unreserved_pool("us-east-1") == 2
+    assert limiter.unreserved_available(region="us-east-1") == 2
+    assert not limiter.can_reserve(eu + "f", 1)  # eu-west-1 keeps its minimum
+    assert limiter.can_reserve(us + "f", 1)
+    with limiter.lease(eu + "a"):
+        with pytest.raises(AwsError), limiter.lease(eu + "b"):
+            pass
+        with limiter.lease(us + "a"), limiter.lease(us + "b"):  # another region's pool
+            pass
+    limiter.set_reserved(eu + "big", None)
+    assert limiter.unreserved_pool("eu-west-1") == 2
