@@ -30,6 +30,17 @@ restarts = pytest.mark.filterwarnings(
 )
 
 
+def _status_by_host(server: Any, host: str) -> int:
+    """The status of a GET of "/" that names its API or URL by ``host`` alone."""
+    request = urllib.request.Request(f"{server.endpoint}/", headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def _error(e: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
     response: Any = e.value.response
     return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]
@@ -134,16 +145,7 @@ def test_per_function_state_is_per_region(server: ShoalServer) -> None:
     url_id = eu_url["FunctionUrl"].rstrip("/").rsplit("/", 1)[-1]
     port = server.endpoint.rsplit(":", 1)[-1]
     for region, status in ((EU, 200), (US, 403)):
-        request = urllib.request.Request(
-            f"{server.endpoint}/",
-            headers={"Host": f"{url_id}.lambda-url.{region}.localhost:{port}"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                got = response.status
-        except urllib.error.HTTPError as error:
-            got = error.code
-        assert got == status
+        assert _status_by_host(server, f"{url_id}.lambda-url.{region}.localhost:{port}") == status
     for client in (eu, us):
         client.delete_function(FunctionName=name)
 
@@ -260,16 +262,7 @@ def test_http_apis_are_per_region(server: ShoalServer) -> None:
         assert response.read().decode() == EU
     port = server.endpoint.rsplit(":", 1)[-1]
     for region, status in ((EU, 200), (US, 404)):
-        request = urllib.request.Request(
-            f"{server.endpoint}/",
-            headers={"Host": f"{api_id}.execute-api.{region}.localhost:{port}"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                got = response.status
-        except urllib.error.HTTPError as error:
-            got = error.code
-        assert got == status
+        assert _status_by_host(server, f"{api_id}.execute-api.{region}.localhost:{port}") == status
     eu.delete_api(ApiId=api_id)
     lam.delete_function(FunctionName=name)
 
