@@ -22,12 +22,6 @@ import time
 _HEX = frozenset("0123456789abcdef")
 
 
-def new_root() -> str:
-    """``1-<epoch seconds, 8 hex>-<96 random bits, 24 hex>``. From ``random``, as request ids
-    are (:func:`shoal.invocation.invoker.new_request_id`): a trace id names, it does not guard."""
-    return f"1-{int(time.time()) & 0xFFFFFFFF:08x}-{random.getrandbits(96):024x}"
-
-
 def root_of(header: str | None) -> str | None:
     """The ``Root`` of an ``X-Amzn-Trace-Id`` value if it is a well-formed X-Ray trace id
     (``1-`` 8 hex ``-`` 24 hex, lower-cased), else None. Other fields (``Parent``, ``Sampled``,
@@ -54,7 +48,8 @@ def root_of(header: str | None) -> str | None:
 def trace_header(incoming: str | None = None) -> str:
     """The trace header an invocation runs under: the caller's root (or a new one), a new
     parent, not sampled. On the invoke path: one ``getrandbits`` and one format for a new
-    trace (root and parent from the same 160 random bits)."""
+    trace (root and parent from the same 160 random bits). From ``random``, as request ids are
+    (:func:`shoal.invocation.invoker.new_request_id`): a trace id names, it does not guard."""
     root = root_of(incoming) if incoming else None
     if root is not None:
         return f"Root={root};Parent={random.getrandbits(64):016x};Sampled=0"
