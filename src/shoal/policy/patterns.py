@@ -8,6 +8,7 @@ Version ``2012-10-17``; a variable naming a key the request lacks makes its elem
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,8 +17,11 @@ from typing import Any
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
+@functools.lru_cache(maxsize=4096)
 def wildcard(pattern: str, *, case: bool = True) -> re.Pattern[str]:
-    """IAM's wildcards: ``*`` any run of characters, ``?`` one; nothing else is special."""
+    """IAM's wildcards: ``*`` any run of characters, ``?`` one; nothing else is special.
+    Cached: condition values (``StringLike``, ``ArnLike``, each ARN part) and resolved policy
+    variables are matched per request, and a policy's patterns repeat across its requests."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile(regex, re.DOTALL if case else re.DOTALL | re.IGNORECASE)
 
