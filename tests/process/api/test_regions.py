@@ -38,6 +38,7 @@ def _status_by_host(server: Any, host: str) -> int:
             status: int = response.status
             return status
     except urllib.error.HTTPError as error:
+        error.close()
         return error.code
 
 

@@ -200,6 +200,7 @@ def test_every_api_answers_with_a_request_id(server: Any) -> None:
     # A path no service answers is a 404 that names its request all the same.
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(f"{server.endpoint}/nowhere")
+    e.value.close()
     assert e.value.code == 404 and UUID.match(e.value.headers["x-amzn-requestid"])
 
 
