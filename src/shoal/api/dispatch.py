@@ -18,6 +18,7 @@ from shoal.api import codec
 from shoal.api.model import load_model
 from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
+from shoal.policy.engine import Principal
 from shoal.store.sqlite import DiskFull, StoreError
 
 if TYPE_CHECKING:
@@ -42,6 +43,10 @@ class Call:
     # Wire headers the model does not describe, for the handler to set (Invoke's Content-Type:
     # its Payload is a blob whose media type Lambda names, not the model).
     response_headers: tuple[tuple[str, str], ...] = ()
+    # Who signed the request (shoal.identity); None only for calls made inside Shoal.
+    principal: Principal | None = None
+    # Whether the request came over TLS (aws:SecureTransport).
+    secure: bool = False
 
 
 Handler = Callable[[Call], Awaitable[Mapping[str, Any] | None]]
