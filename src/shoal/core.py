@@ -21,6 +21,8 @@ log = logging.getLogger("shoal")
 COMPONENTS: list[tuple[str, str]] = [
     # First: everything after it reaches the file systems' trees only through its nosuid mount.
     ("hosttree", "shoal.filesystems.hosttree:HostTree"),
+    # Early: the authentication layer and Lambda's execution roles ask it for credentials.
+    ("iam", "shoal.iam.service:IamService"),
     ("logs", "shoal.observability.logs:LogService"),
     ("sandbox", "shoal.core:SandboxComponent"),
     ("layers", "shoal.functions.layers:LayerService"),
@@ -52,6 +54,10 @@ API_MODULES = [
     "shoal.api.ec2",
     "shoal.api.ec2_groups",
     "shoal.api.lambda_permissions",
+    "shoal.api.iam_entities",
+    "shoal.api.iam_access_keys",
+    "shoal.api.iam_policies",
+    "shoal.api.sts",
 ]
 
 

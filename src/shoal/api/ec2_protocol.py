@@ -54,7 +54,7 @@ def _wire_name(member: Shape, name: str) -> str:
     return name
 
 
-class _Form:
+class Form:
     """The request's keys, with every dotted prefix indexed (``Filter.1.Value.2`` gives
     ``Filter``, ``Filter.1``, ``Filter.1.Value``), so a walk asks "is anything under this
     key?" in one look-up, and the keys it used, so what it did not use can be refused."""
@@ -82,7 +82,7 @@ def parse_input(model: ServiceModel, input_shape: str | None, form: Mapping[str,
                 ) -> dict[str, Any]:  # fmt: skip
     """Decode a form into the operation's input members (model names), checking required
     members and refusing keys the shape does not have."""
-    wrapped = _Form(form)
+    wrapped = Form(form)
     params: dict[str, Any] = {}
     if input_shape is not None:
         params = _structure(model, model.shape(input_shape), wrapped, "")
@@ -98,7 +98,7 @@ def parse_input(model: ServiceModel, input_shape: str | None, form: Mapping[str,
     return params
 
 
-def _structure(model: ServiceModel, shape: Shape, form: _Form, prefix: str) -> dict[str, Any]:
+def _structure(model: ServiceModel, shape: Shape, form: Form, prefix: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, member in shape.get("members", {}).items():
         key = prefix + _wire_name(member, name)
@@ -111,7 +111,7 @@ def _structure(model: ServiceModel, shape: Shape, form: _Form, prefix: str) -> d
     return out
 
 
-def _value(model: ServiceModel, shape: Shape, form: _Form, key: str) -> Any:
+def _value(model: ServiceModel, shape: Shape, form: Form, key: str) -> Any:
     kind = shape["type"]
     if kind == "structure":
         return _structure(model, shape, form, key + ".")
@@ -136,10 +136,10 @@ def _value(model: ServiceModel, shape: Shape, form: _Form, key: str) -> Any:
         return entries
     if key not in form.values:
         raise AwsError("InvalidParameterValue", f"Invalid value for parameter {key}")
-    return _scalar(kind, form.take(key), key)
+    return scalar(kind, form.take(key), key)
 
 
-def _scalar(kind: str, raw: str, key: str) -> Any:
+def scalar(kind: str, raw: str, key: str) -> Any:
     try:
         if kind in ("integer", "long"):
             return int(raw)
@@ -172,12 +172,12 @@ def serialize_output(
     if output_shape is None:
         parts.append("<return>true</return>")
     else:
-        _members(model, model.shape(output_shape), result or {}, parts)
+        members(model, model.shape(output_shape), result or {}, parts)
     parts.append(f"</{operation}Response>")
-    return _xml(200, "".join(parts))
+    return xml_response(200, "".join(parts))
 
 
-def _members(model: ServiceModel, shape: Shape, value: Mapping[str, Any], out: list[str]) -> None:
+def members(model: ServiceModel, shape: Shape, value: Mapping[str, Any], out: list[str]) -> None:
     for name, member in shape.get("members", {}).items():
         v = value.get(name)
         if v is not None:
@@ -188,7 +188,7 @@ def _element(model: ServiceModel, shape: Shape, tag: str, value: Any, out: list[
     kind = shape["type"]
     out.append(f"<{tag}>")
     if kind == "structure":
-        _members(model, shape, value, out)
+        members(model, shape, value, out)
     elif kind == "list":
         item_shape = model.shape(shape["member"]["shape"])
         item_tag = shape["member"].get("locationName", "member")
@@ -220,15 +220,17 @@ def _text(kind: str, value: Any) -> str:
 # ---------------------------------------------------------------------------------- errors
 
 
-def serialize_error(error: AwsError, request_id: str) -> HttpResponse:
+def serialize_error(error: AwsError, request_id: str, model: ServiceModel | None = None
+                    ) -> HttpResponse:  # fmt: skip
+    """``model`` is unused: EC2 errors carry their own status (the query protocol needs it)."""
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
         f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
         f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
     )
-    return _xml(error.status or 400, body)
+    return xml_response(error.status or 400, body)
 
 
-def _xml(status: int, body: str) -> HttpResponse:
+def xml_response(status: int, body: str) -> HttpResponse:
     """The answer; ``shoal.api.asgi`` adds ``x-amzn-RequestId``, the id in its body."""
     return HttpResponse(status, [("Content-Type", "text/xml;charset=UTF-8")], body.encode())

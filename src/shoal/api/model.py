@@ -28,6 +28,8 @@ SERVICE_VERSIONS = {
     "efs": "2015-02-01",
     "apigatewayv2": "2018-11-29",
     "ec2": "2016-11-15",
+    "iam": "2010-05-08",
+    "sts": "2011-06-15",
 }
 
 
@@ -58,6 +60,14 @@ class ServiceModel:
     def __init__(self, name: str, raw: dict[str, Any]) -> None:
         self.name = name
         self.shapes: dict[str, Shape] = raw["shapes"]
+        # protocol ("rest-json", "ec2", "query"...), xmlNamespace, apiVersion.
+        self.metadata: dict[str, Any] = raw.get("metadata", {})
+        # The query protocol's <OpResult> element, by operation (IAM, STS).
+        self.result_wrappers: dict[str, str] = {
+            op_name: op["output"]["resultWrapper"]
+            for op_name, op in raw["operations"].items()
+            if "resultWrapper" in op.get("output", {})
+        }
         self.operations: dict[str, Operation] = {
             op_name: _operation(op_name, op) for op_name, op in raw["operations"].items()
         }

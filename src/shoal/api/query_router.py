@@ -1,6 +1,6 @@
 """Routing of form-encoded ``Action=`` requests (``POST /``) to the service that signed for them.
 
-EC2 (and, later, IAM and STS with the ``query`` protocol) all answer ``POST /`` with
+EC2 (``ec2`` protocol), IAM and STS (``query`` protocol) all answer ``POST /`` with
 ``Action=…&Version=…``. What tells them apart is the service name in the SigV4 credential scope
 (``Credential=AKID/20260101/us-east-1/ec2/aws4_request``, in the ``Authorization`` header or a
 presigned ``X-Amz-Credential``); an unsigned request falls back on its ``Version``. The scope is
@@ -20,11 +20,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from functools import cached_property
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from shoal.api import ec2_protocol
+from shoal.api import ec2_protocol, query_protocol
 from shoal.api.codec import HttpResponse
 from shoal.api.dispatch import Call
 from shoal.api.model import ServiceModel, load_model
@@ -41,6 +42,9 @@ FORM = "application/x-www-form-urlencoded"
 
 FormCall = Call  # EC2's state is per region: Call.region, from the credential scope
 FormHandler = Callable[[Call], Awaitable[Mapping[str, Any] | None]]
+# The wire module of each protocol, by the model's metadata.protocol; each has the same
+# parse_input / serialize_output / serialize_error functions.
+_PROTOCOLS: dict[str, ModuleType] = {"ec2": ec2_protocol, "query": query_protocol}
 
 
 class FormApiService:
@@ -54,6 +58,10 @@ class FormApiService:
     @cached_property
     def model(self) -> ServiceModel:
         return load_model(self.service)
+
+    @cached_property
+    def wire(self) -> ModuleType:
+        return _PROTOCOLS[self.model.metadata["protocol"]]
 
     def handles(self, operation: str) -> Callable[[FormHandler], FormHandler]:
         if operation not in self.model.operations:
@@ -79,7 +87,7 @@ class FormApiService:
             handler = self.handlers.get(action)
             if handler is None:
                 raise AwsError("UnsupportedOperation", f"Shoal does not implement {action}", 501)
-            params = ec2_protocol.parse_input(self.model, op.input, form)
+            params = self.wire.parse_input(self.model, op.input, form)
             if params.pop("DryRun", False):
                 # Shoal authorizes every caller (no IAM yet), so a dry run would succeed.
                 raise AwsError(
@@ -88,20 +96,29 @@ class FormApiService:
             result = await handler(
                 FormCall(action, params, shoal, headers, base_url, request_id, region=region)
             )
-            return ec2_protocol.serialize_output(self.model, action, op.output, result, request_id)
+            out: HttpResponse = self.wire.serialize_output(
+                self.model, action, op.output, result, request_id
+            )
+            return out
         except AwsError as e:
-            return ec2_protocol.serialize_error(e, request_id)
+            return self.error(e, request_id)
         except Exception:
             log.exception("unhandled error in %s", action)
             error = AwsError("InternalError", "An internal error has occurred", status=500)
-            return ec2_protocol.serialize_error(error, request_id)
+            return self.error(error, request_id)
+
+    def error(self, error: AwsError, request_id: str) -> HttpResponse:
+        out: HttpResponse = self.wire.serialize_error(error, request_id, self.model)
+        return out
 
 
 # One registry per service; API modules register into them at import.
 ec2_api = FormApiService("ec2")
+iam_api = FormApiService("iam")
+sts_api = FormApiService("sts")
 # API version -> service, for requests that carry no credential scope.
-_VERSIONS = {"2016-11-15": "ec2"}
-_SERVICES = {"ec2": ec2_api}
+_VERSIONS = {"2016-11-15": "ec2", "2010-05-08": "iam", "2011-06-15": "sts"}
+_SERVICES = {"ec2": ec2_api, "iam": iam_api, "sts": sts_api}
 
 
 class QueryRouter:
@@ -125,7 +142,7 @@ class QueryRouter:
         region = request_region(scope, shoal.settings.region)
         if region is None:
             error = AwsError("AuthFailure", INVALID_REGION, 401)
-            return ec2_protocol.serialize_error(error, request_id)
+            return service.error(error, request_id)
         return await service.answer(shoal, form, headers, base_url, region, request_id)
 
     def refused(self, reason: str, request_id: str) -> HttpResponse:
