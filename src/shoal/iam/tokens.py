@@ -67,10 +67,12 @@ class SessionTokens:
         if len(parts) != 3 or parts[0] != PREFIX:
             return None
         _, payload, mac = parts
+        # The MAC's text is compared, not its decoded bytes: base64's last character has
+        # spare bits, and a token must have exactly one spelling.
+        expected = _b64(self._mac(b"token:" + payload.encode()))
+        if not hmac.compare_digest(mac.encode(), expected.encode()):
+            return None
         try:
-            given = _unb64(mac)
-            if not hmac.compare_digest(given, self._mac(b"token:" + payload.encode())):
-                return None
             facts = json.loads(_unb64(payload))
         except (binascii.Error, ValueError):
             return None

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from tests.conftest import ShoalServer
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -144,8 +143,14 @@ def test_malformed_trust_policy(iam: Any) -> None:
     with pytest.raises(ClientError) as e:
         iam.create_role(RoleName=_name("bad"), AssumeRolePolicyDocument="{not json")
     assert _error(e) == ("MalformedPolicyDocument", 400, "Syntax errors in policy.")
-    resource = json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", "Resource": "*"}]})
+    resource = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", "Resource": "*"}
+            ],
+        }
+    )
     with pytest.raises(ClientError) as e:
         iam.create_role(RoleName=_name("bad"), AssumeRolePolicyDocument=resource)
     assert _error(e) == ("MalformedPolicyDocument", 400, "Has prohibited field Resource")

@@ -1,0 +1,126 @@
+"""STS over the wire with real boto3: GetCallerIdentity, AssumeRole allowed and refused by a
+trust policy, GetSessionToken, and temporary credentials that outlive a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from tests.conftest import ShoalServer, start_server
+
+from shoal.config import Settings
+from shoal.iam.service import IamService
+from shoal.store.sqlite import Store
+
+ACCOUNT = "123456789012"
+
+
+def _trust(principal: dict[str, str]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]})  # fmt: skip
+
+
+def _error(e: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
+    r = e.value.response
+    return r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Message"]
+
+
+@pytest.fixture(scope="module")
+def sts(server: ShoalServer) -> Any:
+    return server.client("sts")
+
+
+@pytest.fixture(scope="module")
+def iam(server: ShoalServer) -> Any:
+    return server.client("iam")
+
+
+def test_caller_identity_is_root_without_authentication(sts: Any) -> None:
+    who = sts.get_caller_identity()
+    assert (who["Account"], who["Arn"], who["UserId"]) == (
+        ACCOUNT,
+        f"arn:aws:iam::{ACCOUNT}:root",
+        ACCOUNT,
+    )
+
+
+def test_assume_role_allowed(iam: Any, sts: Any) -> None:
+    name = f"r-{uuid.uuid4().hex[:8]}"
+    role = iam.create_role(
+        RoleName=name, MaxSessionDuration=7200, AssumeRolePolicyDocument=_trust({"AWS": ACCOUNT})
+    )["Role"]
+    out = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="sess", DurationSeconds=3600)
+    creds = out["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA") and len(creds["AccessKeyId"]) == 20
+    assert len(creds["SecretAccessKey"]) == 40 and creds["SessionToken"]
+    left = creds["Expiration"] - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(minutes=55) < left <= dt.timedelta(hours=1)
+    assert out["AssumedRoleUser"] == {
+        "Arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/sess",
+        "AssumedRoleId": f"{role['RoleId']}:sess",
+    }
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s2", DurationSeconds=7201)
+    assert _error(e) == ("ValidationError", 400, "The requested DurationSeconds exceeds the "
+                         "MaxSessionDuration set for this role.")  # fmt: skip
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="bad name", DurationSeconds=900)
+    assert _error(e) == ("ValidationError", 400, "1 validation error detected: Value 'bad name' "
+                         "at 'roleSessionName' failed to satisfy constraint: Member must satisfy "
+                         "regular expression pattern: [\\w+=,.@-]*")  # fmt: skip
+
+
+def test_assume_role_refused_by_trust(iam: Any, sts: Any) -> None:
+    name = f"r-{uuid.uuid4().hex[:8]}"
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=_trust(
+        {"Service": "lambda.amazonaws.com"}))["Role"]["Arn"]  # fmt: skip
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=arn, RoleSessionName="sess")
+    assert _error(e) == ("AccessDenied", 403, f"User: arn:aws:iam::{ACCOUNT}:root is not "
+                         f"authorized to perform: sts:AssumeRole on resource: {arn}")  # fmt: skip
+
+
+def test_get_session_token(sts: Any) -> None:
+    creds = sts.get_session_token(DurationSeconds=900)["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA") and creds["SessionToken"]
+
+
+def _service(data_dir: Path) -> tuple[IamService, Store]:
+    """The IAM component over a data directory, as a server builds it."""
+    store = Store(data_dir / "shoal.db")
+    shoal = SimpleNamespace(settings=Settings(data_dir=data_dir), store=store)
+    service = IamService(shoal)  # type: ignore[arg-type]
+    asyncio.run(service.start())
+    return service, store
+
+
+def test_credentials_survive_restart(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "data")
+    try:
+        iam, sts = srv.client("iam"), srv.client("sts")
+        arn = iam.create_role(RoleName="keep", AssumeRolePolicyDocument=_trust(
+            {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}))["Role"]["Arn"]  # fmt: skip
+        creds = sts.assume_role(RoleArn=arn, RoleSessionName="ss")["Credentials"]
+    finally:
+        srv.stop()
+    srv = start_server(tmp_path / "data")
+    try:
+        assert srv.client("iam").get_role(RoleName="keep")["Role"]["Arn"] == arn
+    finally:
+        srv.stop()
+    service, store = _service(tmp_path / "data")
+    try:
+        cred = service.credential(creds["AccessKeyId"], creds["SessionToken"])
+        assert cred is not None and cred.secret_access_key == creds["SecretAccessKey"]
+        assert cred.principal.arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/keep/ss"
+        assert cred.principal.role_arn == arn
+        assert cred.expires == creds["Expiration"].timestamp()
+    finally:
+        store.close()
