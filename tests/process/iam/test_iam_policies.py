@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.conftest import ShoalServer
+
+from conftest import ShoalServer
 
 
 def _doc(action: str) -> str:

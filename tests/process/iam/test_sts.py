@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.conftest import ShoalServer, start_server
 
+from conftest import ShoalServer, start_server
 from shoal.config import Settings
 from shoal.iam.service import IamService
 from shoal.store.sqlite import Store
