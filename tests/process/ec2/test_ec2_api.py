@@ -183,8 +183,8 @@ def test_protocol_errors_in_ec2s_shape(server: ShoalServer) -> None:
         server, "Action=DescribeVpcs&Version=2016-11-15", "ec2", region="not-a-region"
     )
     assert (status, "<Code>AuthFailure</Code>" in body) == (401, True)
-    # Another query-protocol service (STS, signed for "sts"): its own XML error, not a 404.
-    status, body = _post(server, "Action=GetCallerIdentity&Version=2011-06-15", "sts")
+    # A query-protocol service Shoal does not serve (SQS): the query XML error, not a 404.
+    status, body = _post(server, "Action=ListQueues&Version=2012-11-05", "sqs")
     assert status == 400 and "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction" in body
 
 
