@@ -38,12 +38,10 @@ async def list_users(call: FormCall) -> dict[str, Any]:
 @iam_api.handles("UpdateUser")
 async def update_user(call: FormCall) -> None:
     p = call.params
-    directory = iam(call).directory
-    user = directory.get(USER, p["UserName"])
-    if "NewUserName" in p or "NewPath" in p:
-        directory.delete(USER, user.name)
-        directory.create(USER, p.get("NewUserName", user.name), p.get("NewPath", user.path),
-                         tags=user.tags)  # fmt: skip
+    user = iam(call).directory.get(USER, p["UserName"])
+    iam(call).directory.rename(
+        USER, user.name, p.get("NewUserName", user.name), p.get("NewPath", user.path)
+    )
 
 
 @iam_api.handles("DeleteUser")
@@ -73,6 +71,15 @@ async def get_group(call: FormCall) -> dict[str, Any]:
 async def list_groups(call: FormCall) -> dict[str, Any]:
     groups = iam(call).directory.all(GROUP, call.params.get("PathPrefix", "/"))
     return page(call, groups, "Groups", lambda g: entity(call, g))
+
+
+@iam_api.handles("UpdateGroup")
+async def update_group(call: FormCall) -> None:
+    p = call.params
+    group = iam(call).directory.get(GROUP, p["GroupName"])
+    iam(call).directory.rename(
+        GROUP, group.name, p.get("NewGroupName", group.name), p.get("NewPath", group.path)
+    )
 
 
 @iam_api.handles("DeleteGroup")

@@ -83,6 +83,37 @@ class Directory:
             check_trust(changes["trust"])
         return self._save(replace(entity, **changes))
 
+    def rename(self, kind: str, name: str, new_name: str, new_path: str) -> Entity:
+        """A user's or group's new name and path (``UpdateUser``/``UpdateGroup``): its id,
+        policies and keys stay; the groups naming a user, and the keys naming it, follow."""
+        entity = self.get(kind, name)
+        if new_name.lower() != name.lower() and self.find(kind, new_name) is not None:
+            raise AwsError(
+                "EntityAlreadyExists",
+                f"{_NAMES[kind].capitalize()} with name {new_name} already exists.",
+            )
+        renamed = replace(entity, name=new_name, path=new_path)
+        groups = [
+            replace(g, members=tuple(new_name if m == entity.name else m for m in g.members))
+            for g in self.all(GROUP)
+            if kind == USER and entity.name in g.members
+        ]
+        keys = [replace(k, user=new_name) for k in self._keys.values()
+                if kind == USER and k.user == entity.name]  # fmt: skip
+        with self._store.transaction():  # all of it or none, before memory changes
+            self._store.delete(f"iam_{kind}", name.lower())
+            self._store.put(f"iam_{kind}", new_name.lower(), renamed.to_doc())
+            for g in groups:
+                self._store.put(f"iam_{GROUP}", g.name.lower(), g.to_doc())
+            for k in keys:
+                self._store.put(KEY_KIND, k.id, k.to_doc())
+        del self._entities[kind][name.lower()]
+        self._entities[kind][new_name.lower()] = renamed
+        self._entities[GROUP].update((g.name.lower(), g) for g in groups)
+        self._keys.update((k.id, k) for k in keys)
+        self._changed()
+        return renamed
+
     def delete(self, kind: str, name: str) -> None:
         entity = self.get(kind, name)
         if entity.inline:

@@ -155,3 +155,31 @@ def test_malformed_trust_policy(iam: Any) -> None:
     with pytest.raises(ClientError) as e:
         iam.create_role(RoleName=_name("bad"), AssumeRolePolicyDocument=resource)
     assert _error(e) == ("MalformedPolicyDocument", 400, "Has prohibited field Resource")
+
+
+def test_rename_user_keeps_keys_and_groups(iam: Any) -> None:
+    old, new, group = _name("old"), _name("new"), _name("g")
+    user_id = iam.create_user(UserName=old)["User"]["UserId"]
+    iam.create_group(GroupName=group)
+    iam.add_user_to_group(GroupName=group, UserName=old)
+    key = iam.create_access_key(UserName=old)["AccessKey"]["AccessKeyId"]
+    iam.update_user(UserName=old, NewUserName=new, NewPath="/moved/")
+    user = iam.get_user(UserName=new)["User"]
+    assert (user["UserId"], user["Path"]) == (user_id, "/moved/")
+    assert [u["UserName"] for u in iam.get_group(GroupName=group)["Users"]] == [new]
+    assert [k["AccessKeyId"] for k in iam.list_access_keys(UserName=new)["AccessKeyMetadata"]] == [
+        key
+    ]
+    with pytest.raises(ClientError) as e:
+        iam.get_user(UserName=old)
+    assert _error(e)[:2] == ("NoSuchEntity", 404)
+
+
+def test_iam_is_global(server: ShoalServer, iam: Any) -> None:
+    """Any region's endpoint sees the same users, and ARNs name no region."""
+    name = _name("global")
+    iam.create_user(UserName=name)
+    elsewhere = server.client("iam", region="eu-west-1")
+    assert (
+        elsewhere.get_user(UserName=name)["User"]["Arn"] == f"arn:aws:iam::123456789012:user/{name}"
+    )
