@@ -11,7 +11,9 @@ attachment count, refusing to delete an attached policy) asks through ``attached
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -37,6 +39,12 @@ def check_document(document: str) -> None:
     parse(document, Kind.IDENTITY, malformed)
 
 
+def _aws_id(name: str) -> str:
+    """A stable id for an AWS managed policy (the same on every start)."""
+    digest = base64.b32encode(hashlib.sha256(name.encode()).digest()).decode()
+    return "ANPA" + digest[:16]
+
+
 def _aws_policies() -> dict[str, ManagedPolicy]:
     out = {}
     for entry in resources.files("shoal.iam").joinpath("managed").iterdir():
@@ -46,9 +54,9 @@ def _aws_policies() -> dict[str, ManagedPolicy]:
         name = entry.name.removesuffix(".json")
         arn = f"arn:aws:iam::{AWS_ACCOUNT}:policy{raw['Path']}{name}"
         created = dt.datetime.fromisoformat(raw["CreateDate"].replace("Z", "+00:00")).timestamp()
-        version = PolicyVersion("v1", json.dumps(raw["Document"]), created)
-        out[arn] = ManagedPolicy(arn, name, "ANPA" + name.upper()[:16].ljust(16, "A"),
-                                 raw["Path"], created, created, "v1", (version,), 2,
+        version = PolicyVersion(raw["VersionId"], json.dumps(raw["Document"]), created)
+        out[arn] = ManagedPolicy(arn, name, _aws_id(name),
+                                 raw["Path"], created, created, version.id, (version,), 0,
                                  raw["Description"], aws=True)  # fmt: skip
     return out
 

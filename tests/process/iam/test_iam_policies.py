@@ -173,3 +173,18 @@ def test_attach_unknown_policy(iam: Any) -> None:
         iam.attach_user_policy(UserName=name, PolicyArn=arn)
     assert _error(e) == ("NoSuchEntity", 404, f"Policy {arn} does not exist or is not attachable.")
     iam.delete_user(UserName=name)
+
+
+def test_aws_managed_policy_versions_are_aws(iam: Any) -> None:
+    arn = "arn:aws:iam::aws:policy/AmazonElasticFileSystemFullAccess"
+    policy = iam.get_policy(PolicyArn=arn)["Policy"]
+    assert policy["DefaultVersionId"] == "v10"
+    document = iam.get_policy_version(PolicyArn=arn, VersionId="v10")["PolicyVersion"]["Document"]
+    assert [s["Sid"] for s in document["Statement"]] == [
+        "ElasticFileSystemFullAccess",
+        "CreateServiceLinkedRoleForEFS",
+        "IAMPassRoleAccessForEFS",
+    ]
+    with pytest.raises(ClientError) as e:
+        iam.delete_policy(PolicyArn=arn)
+    assert _error(e)[:2] == ("InvalidInput", 400)
