@@ -51,10 +51,17 @@ class IamService:
     def __init__(self, shoal: Shoal) -> None:
         self.account = shoal.settings.account_id
         self._data_dir = shoal.settings.data_dir
+        # Parsed policies: a principal's identity policies (by principal and role ARN) and
+        # roles with their trust policy (by role ARN); both dropped on any IAM change.
         self._cache: dict[tuple[str, str | None], list[Policy]] = {}
-        self.policies = ManagedPolicies(shoal.store, self.account, self._cache.clear)
-        self.directory = Directory(shoal.store, self.account, self.policies, self._cache.clear)
+        self._roles: dict[str, Role] = {}
+        self.policies = ManagedPolicies(shoal.store, self.account, self._invalidate)
+        self.directory = Directory(shoal.store, self.account, self.policies, self._invalidate)
         self._tokens: SessionTokens | None = None
+
+    def _invalidate(self) -> None:
+        self._cache.clear()
+        self._roles.clear()
 
     async def start(self) -> None:
         self._tokens = SessionTokens(load_key(self._data_dir))
@@ -114,12 +121,17 @@ class IamService:
     # ------------------------------------------------------------ roles
 
     def role(self, arn: str) -> Role | None:
+        """The role of ``arn`` with its parsed trust policy, or None."""
+        cached = self._roles.get(arn)
+        if cached is not None:
+            return cached
         name = _name_from_arn(arn, ROLE)
         entity = self.directory.find(ROLE, name) if name else None
         if entity is None or entity.arn(self.account) != arn:
             return None
         trust = parse(entity.trust, Kind.TRUST, malformed)
-        return Role(entity.name, arn, entity.id, entity.max_session, trust)
+        role = self._roles[arn] = Role(entity.name, arn, entity.id, entity.max_session, trust)
+        return role
 
     def role_credential(self, role_arn: str, session_name: str, duration_s: int) -> Credential:
         """The role's credentials for a session; no trust check (the caller makes it)."""

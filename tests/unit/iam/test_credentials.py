@@ -108,3 +108,16 @@ def test_role_and_its_session_policies(iam: IamService) -> None:
     assert cred.principal.role_arn == arn
     (policy,) = iam.identity_policies(cred.principal)
     assert "lambda:InvokeFunction" in policy.text
+
+
+def test_role_cache_follows_trust_changes(iam: IamService) -> None:
+    iam.directory.create(ROLE, "c", "/", trust=TRUST)
+    arn = "arn:aws:iam::123456789012:role/c"
+    first = iam.role(arn)
+    assert first is not None and iam.role(arn) is first
+    other = TRUST.replace("lambda.amazonaws.com", "edgelambda.amazonaws.com")
+    iam.directory.update(ROLE, "c", trust=other)
+    changed = iam.role(arn)
+    assert changed is not None and changed.trust.text == other
+    iam.directory.delete(ROLE, "c")
+    assert iam.role(arn) is None
