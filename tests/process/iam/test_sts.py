@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -124,3 +126,35 @@ def test_credentials_survive_restart(tmp_path: Path) -> None:
         assert cred.expires == creds["Expiration"].timestamp()
     finally:
         store.close()
+
+
+def _post(server: ShoalServer, body: str) -> tuple[int, str]:
+    request = urllib.request.Request(
+        server.endpoint + "/", data=body.encode(), method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, e.read().decode()
+
+
+def test_query_wire_shapes(server: ShoalServer) -> None:
+    """Unsigned, the Version names the service; the XML is the query protocol's."""
+    status, body = _post(server, "Action=GetCallerIdentity&Version=2011-06-15")
+    assert status == 200
+    assert body.split("\n", 1)[1].startswith(
+        '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        "<GetCallerIdentityResult>"
+    )
+    assert "<ResponseMetadata><RequestId>" in body
+    status, body = _post(server, "Action=GetUser&Version=2010-05-08&UserName=nobody")
+    assert status == 404
+    assert body.split("\n", 1)[1].startswith(
+        '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender'
+        "</Type><Code>NoSuchEntity</Code><Message>The user with name nobody cannot be found."
+    )
+    status, body = _post(server, "Action=Bogus&Version=2010-05-08")
+    assert status == 400 and "<Code>InvalidAction</Code>" in body
