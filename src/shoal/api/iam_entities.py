@@ -146,6 +146,13 @@ async def update_assume_role_policy(call: FormCall) -> None:
     iam(call).directory.update(ROLE, p["RoleName"], trust=p["PolicyDocument"])
 
 
+@iam_api.handles("ListInstanceProfilesForRole")
+async def list_instance_profiles_for_role(call: FormCall) -> dict[str, Any]:
+    """Shoal has no instance profiles (no EC2 instances); Terraform asks before DeleteRole."""
+    iam(call).directory.get(ROLE, call.params["RoleName"])
+    return {"InstanceProfiles": [], "IsTruncated": False}
+
+
 @iam_api.handles("DeleteRole")
 async def delete_role(call: FormCall) -> None:
     iam(call).directory.delete(ROLE, call.params["RoleName"])

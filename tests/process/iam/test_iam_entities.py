@@ -134,6 +134,7 @@ def test_role_round_trip(iam: Any) -> None:
     iam.tag_role(RoleName=name, Tags=[{"Key": "a", "Value": "b"}])
     assert iam.list_role_tags(RoleName=name)["Tags"] == [{"Key": "a", "Value": "b"}]
     assert name in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    assert iam.list_instance_profiles_for_role(RoleName=name)["InstanceProfiles"] == []
     iam.delete_role(RoleName=name)
     with pytest.raises(ClientError) as e:
         iam.get_role(RoleName=name)
