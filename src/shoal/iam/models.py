@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import string
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 USER, GROUP, ROLE = "user", "group", "role"
@@ -103,7 +103,6 @@ class AccessKey:
     user: str
     created: float
     status: str = "Active"  # or "Inactive"
-    last_used: dict[str, Any] = field(default_factory=dict)
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)
