@@ -162,3 +162,25 @@ def test_authorize_call_as_dispatchers_call_it() -> None:
         authorize_call(call("DeleteFunction"), identity_policies, service="lambda")
     authorize_call(call(principal=ROOT), identity_policies, service="lambda")
     assert looked_up == [DEV.arn, DEV.arn]  # never for root
+
+
+def test_lambda_function_policy_as_permissions_stores_it() -> None:
+    """AddPermission's statement (shoal.functions.permissions), parsed once, allows Invoke."""
+    from shoal.functions.permissions import statement
+
+    st = statement(FN, {"StatementId": "s1", "Action": "lambda:InvokeFunction",
+                        "Principal": f"arn:aws:iam::{ACCOUNT}:user/dev"})  # fmt: skip
+    function_policy = policy(st, kind=Kind.RESOURCE)
+    authorize(call(), [], [function_policy], service="lambda")
+    with pytest.raises(AwsError):
+        authorize(call("DeleteFunction"), [], [function_policy], service="lambda")
+
+
+def test_efs_file_system_policy_through_the_same_engine() -> None:
+    from shoal.filesystems import policy as fs_policy
+
+    fs = f"arn:aws:elasticfilesystem:us-east-1:{ACCOUNT}:file-system/fs-1"
+    doc = fs_policy.parse(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": DEV.arn},
+         "Action": "elasticfilesystem:DescribeMountTargets", "Resource": fs}]}))  # fmt: skip
+    authorize(call("DescribeMountTargets", {"FileSystemId": "fs-1"}), [], [doc], service="efs")
