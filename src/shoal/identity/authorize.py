@@ -45,7 +45,9 @@ def is_root(principal: Principal) -> bool:
     return principal.arn.endswith(":root") and principal.arn.startswith("arn:aws:iam::")
 
 
-def context(call: Call, service_keys: Mapping[str, Any], now: float | None = None) -> dict[str, Any]:
+def context(
+    call: Call, service_keys: Mapping[str, Any], now: float | None = None
+) -> dict[str, Any]:
     """The request context: the global keys of the request and the service's own."""
     now = time.time() if now is None else now
     keys: dict[str, Any] = {

@@ -38,40 +38,106 @@ def test_every_registered_operation_is_authorized_as_an_action() -> None:
 
 FN = f"arn:aws:lambda:{R}:{A}:function:"
 ROWS: list[tuple[str, str, dict[str, Any], str, str]] = [
-    ("lambda", "Invoke", {"FunctionName": "f", "Qualifier": "live"},
-     "lambda:InvokeFunction", FN + "f:live"),
+    (
+        "lambda",
+        "Invoke",
+        {"FunctionName": "f", "Qualifier": "live"},
+        "lambda:InvokeFunction",
+        FN + "f:live",
+    ),
     ("lambda", "Invoke", {"FunctionName": "f:3"}, "lambda:InvokeFunction", FN + "f:3"),
     ("lambda", "Invoke", {"FunctionName": FN + "f"}, "lambda:InvokeFunction", FN + "f"),
     ("lambda", "Invoke", {"FunctionName": f"{A}:function:f"}, "lambda:InvokeFunction", FN + "f"),
     ("lambda", "InvokeAsync", {"FunctionName": "f"}, "lambda:InvokeAsync", FN + "f"),
-    ("lambda", "GetFunctionConfiguration", {"FunctionName": "f"},
-     "lambda:GetFunctionConfiguration", FN + "f"),
+    (
+        "lambda",
+        "GetFunctionConfiguration",
+        {"FunctionName": "f"},
+        "lambda:GetFunctionConfiguration",
+        FN + "f",
+    ),
     ("lambda", "ListFunctions", {}, "lambda:ListFunctions", "*"),
-    ("lambda", "GetLayerVersionByArn", {"Arn": f"arn:aws:lambda:{R}:{A}:layer:l:2"},
-     "lambda:GetLayerVersion", f"arn:aws:lambda:{R}:{A}:layer:l:2"),
-    ("lambda", "GetEventSourceMapping", {"UUID": "u1"}, "lambda:GetEventSourceMapping",
-     f"arn:aws:lambda:{R}:{A}:event-source-mapping:u1"),
-    ("efs", "CreateAccessPoint", {"FileSystemId": "fs-1"}, "elasticfilesystem:CreateAccessPoint",
-     f"arn:aws:elasticfilesystem:{R}:{A}:file-system/fs-1"),
+    (
+        "lambda",
+        "GetLayerVersionByArn",
+        {"Arn": f"arn:aws:lambda:{R}:{A}:layer:l:2"},
+        "lambda:GetLayerVersion",
+        f"arn:aws:lambda:{R}:{A}:layer:l:2",
+    ),
+    (
+        "lambda",
+        "GetEventSourceMapping",
+        {"UUID": "u1"},
+        "lambda:GetEventSourceMapping",
+        f"arn:aws:lambda:{R}:{A}:event-source-mapping:u1",
+    ),
+    (
+        "efs",
+        "CreateAccessPoint",
+        {"FileSystemId": "fs-1"},
+        "elasticfilesystem:CreateAccessPoint",
+        f"arn:aws:elasticfilesystem:{R}:{A}:file-system/fs-1",
+    ),
     ("efs", "DescribeFileSystems", {}, "elasticfilesystem:DescribeFileSystems", "*"),
-    ("efs", "DeleteAccessPoint", {"AccessPointId": "fsap-1"},
-     "elasticfilesystem:DeleteAccessPoint", f"arn:aws:elasticfilesystem:{R}:{A}:access-point/fsap-1"),
-    ("efs", "TagResource", {"ResourceId": "fsap-1"}, "elasticfilesystem:TagResource",
-     f"arn:aws:elasticfilesystem:{R}:{A}:access-point/fsap-1"),
-    ("apigatewayv2", "GetRoute", {"ApiId": "a1", "RouteId": "r1"}, "apigateway:GET",
-     f"arn:aws:apigateway:{R}::/apis/a1/routes/r1"),
-    ("apigatewayv2", "CreateApi", {"Name": "x"}, "apigateway:POST", f"arn:aws:apigateway:{R}::/apis"),
-    ("apigatewayv2", "UpdateStage", {"ApiId": "a1", "StageName": "s"}, "apigateway:PATCH",
-     f"arn:aws:apigateway:{R}::/apis/a1/stages/s"),
+    (
+        "efs",
+        "DeleteAccessPoint",
+        {"AccessPointId": "fsap-1"},
+        "elasticfilesystem:DeleteAccessPoint",
+        f"arn:aws:elasticfilesystem:{R}:{A}:access-point/fsap-1",
+    ),
+    (
+        "efs",
+        "TagResource",
+        {"ResourceId": "fsap-1"},
+        "elasticfilesystem:TagResource",
+        f"arn:aws:elasticfilesystem:{R}:{A}:access-point/fsap-1",
+    ),
+    (
+        "apigatewayv2",
+        "GetRoute",
+        {"ApiId": "a1", "RouteId": "r1"},
+        "apigateway:GET",
+        f"arn:aws:apigateway:{R}::/apis/a1/routes/r1",
+    ),
+    (
+        "apigatewayv2",
+        "CreateApi",
+        {"Name": "x"},
+        "apigateway:POST",
+        f"arn:aws:apigateway:{R}::/apis",
+    ),
+    (
+        "apigatewayv2",
+        "UpdateStage",
+        {"ApiId": "a1", "StageName": "s"},
+        "apigateway:PATCH",
+        f"arn:aws:apigateway:{R}::/apis/a1/stages/s",
+    ),
     ("ec2", "DescribeVpcs", {}, "ec2:DescribeVpcs", "*"),
     ("ec2", "DeleteVpc", {"VpcId": "vpc-1"}, "ec2:DeleteVpc", f"arn:aws:ec2:{R}:{A}:vpc/vpc-1"),
-    ("ec2", "CreateTags", {"Resources": ["sg-1"]}, "ec2:CreateTags",
-     f"arn:aws:ec2:{R}:{A}:security-group/sg-1"),
-    ("iam", "CreateRole", {"RoleName": "r", "Path": "/svc/"}, "iam:CreateRole",
-     f"arn:aws:iam::{A}:role/svc/r"),
-    ("sts", "AssumeRole", {"RoleArn": f"arn:aws:iam::{A}:role/r"}, "sts:AssumeRole",
-     f"arn:aws:iam::{A}:role/r"),
-]  # fmt: skip
+    (
+        "ec2",
+        "CreateTags",
+        {"Resources": ["sg-1"]},
+        "ec2:CreateTags",
+        f"arn:aws:ec2:{R}:{A}:security-group/sg-1",
+    ),
+    (
+        "iam",
+        "CreateRole",
+        {"RoleName": "r", "Path": "/svc/"},
+        "iam:CreateRole",
+        f"arn:aws:iam::{A}:role/svc/r",
+    ),
+    (
+        "sts",
+        "AssumeRole",
+        {"RoleArn": f"arn:aws:iam::{A}:role/r"},
+        "sts:AssumeRole",
+        f"arn:aws:iam::{A}:role/r",
+    ),
+]
 
 
 @pytest.mark.parametrize(("service", "op", "params", "action", "resource"), ROWS)
@@ -86,14 +152,18 @@ def test_get_caller_identity_needs_no_permission() -> None:
 
 
 def test_service_condition_keys() -> None:
-    url = action_for("lambda", "CreateFunctionUrlConfig", {"FunctionName": "f", "AuthType": "NONE"}, R, A)
+    url = action_for(
+        "lambda", "CreateFunctionUrlConfig", {"FunctionName": "f", "AuthType": "NONE"}, R, A
+    )
     assert url.keys == {"lambda:functionurlauthtype": "NONE"}
     create = action_for("lambda", "CreateFunction", {
         "FunctionName": "f", "Layers": ["arn:l:1"],
         "VpcConfig": {"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}}, R, A)  # fmt: skip
     assert create.keys == {"lambda:layer": ["arn:l:1"], "lambda:subnetids": ["subnet-1"],
                            "lambda:securitygroupids": ["sg-1"]}  # fmt: skip
-    perm = action_for("lambda", "AddPermission", {"FunctionName": "f", "Principal": "s3.amazonaws.com"}, R, A)
+    perm = action_for(
+        "lambda", "AddPermission", {"FunctionName": "f", "Principal": "s3.amazonaws.com"}, R, A
+    )
     assert perm.keys == {"lambda:principal": "s3.amazonaws.com"}
     fs = action_for("efs", "CreateFileSystem", {"Encrypted": True}, R, A)
     assert fs.keys == {"elasticfilesystem:encrypted": "true"}

@@ -38,7 +38,9 @@ def call(op: str = "Invoke", params: dict[str, Any] | None = None, *,
                 source_ip="10.0.0.7")  # fmt: skip
 
 
-def allow(action: Any = "lambda:InvokeFunction", resource: Any = FN, **extra: Any) -> dict[str, Any]:
+def allow(
+    action: Any = "lambda:InvokeFunction", resource: Any = FN, **extra: Any
+) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
 
 
@@ -59,27 +61,97 @@ ANYONE_IN_ACCOUNT = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
 CASES: list[tuple[str, list[Policy], list[Policy], bool]] = [
     ("no policy: implicit deny", [], [], False),
     ("identity allow", [policy(allow())], [], True),
-    ("identity allow by wildcard", [policy(allow("lambda:Invoke*", "arn:aws:lambda:*:*:function:*"))], [], True),
+    (
+        "identity allow by wildcard",
+        [policy(allow("lambda:Invoke*", "arn:aws:lambda:*:*:function:*"))],
+        [],
+        True,
+    ),
     ("allow of another action", [policy(allow("lambda:GetFunction"))], [], False),
     ("explicit deny wins over allow", [policy(allow("*", "*"), deny())], [], False),
-    ("explicit deny in a resource policy wins",
-     [policy(allow("*", "*"))], [policy(deny(Principal="*"), kind=Kind.RESOURCE)], False),
-    ("resource policy allow, no identity allow, same account", [],
-     [policy(allow(Principal=ANYONE_IN_ACCOUNT), kind=Kind.RESOURCE)], True),
-    ("resource policy naming another principal", [],
-     [policy(allow(Principal={"AWS": f"arn:aws:iam::{ACCOUNT}:user/other"}), kind=Kind.RESOURCE)], False),
-    ("NotAction allows the rest", [policy({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})], [], True),
-    ("NotAction excludes", [policy({"Effect": "Allow", "NotAction": "lambda:*", "Resource": "*"})], [], False),
-    ("NotResource excludes", [policy({"Effect": "Allow", "Action": "*", "NotResource": FN})], [], False),
-    ("deny with NotResource of this function spares it",
-     [policy(allow(), {"Effect": "Deny", "Action": "*", "NotResource": FN})], [], True),
-    ("IfExists: absent key holds", [policy(allow(Condition={"StringEqualsIfExists": {"lambda:FunctionUrlAuthType": "NONE"}}))], [], True),
-    ("Null true: key absent", [policy(allow(Condition={"Null": {"lambda:FunctionUrlAuthType": "true"}}))], [], True),
-    ("Null false: key required", [policy(allow(Condition={"Null": {"lambda:FunctionUrlAuthType": "false"}}))], [], False),
-    ("SourceIp in range", [policy(allow(Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}))], [], True),
-    ("SourceIp out of range", [policy(allow(Condition={"IpAddress": {"aws:SourceIp": "192.168.0.0/16"}}))], [], False),
-    ("RequestedRegion", [policy(allow(Condition={"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}))], [], False),
-]  # fmt: skip
+    (
+        "explicit deny in a resource policy wins",
+        [policy(allow("*", "*"))],
+        [policy(deny(Principal="*"), kind=Kind.RESOURCE)],
+        False,
+    ),
+    (
+        "resource policy allow, no identity allow, same account",
+        [],
+        [policy(allow(Principal=ANYONE_IN_ACCOUNT), kind=Kind.RESOURCE)],
+        True,
+    ),
+    (
+        "resource policy naming another principal",
+        [],
+        [
+            policy(
+                allow(Principal={"AWS": f"arn:aws:iam::{ACCOUNT}:user/other"}), kind=Kind.RESOURCE
+            )
+        ],
+        False,
+    ),
+    (
+        "NotAction allows the rest",
+        [policy({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})],
+        [],
+        True,
+    ),
+    (
+        "NotAction excludes",
+        [policy({"Effect": "Allow", "NotAction": "lambda:*", "Resource": "*"})],
+        [],
+        False,
+    ),
+    (
+        "NotResource excludes",
+        [policy({"Effect": "Allow", "Action": "*", "NotResource": FN})],
+        [],
+        False,
+    ),
+    (
+        "deny with NotResource of this function spares it",
+        [policy(allow(), {"Effect": "Deny", "Action": "*", "NotResource": FN})],
+        [],
+        True,
+    ),
+    (
+        "IfExists: absent key holds",
+        [policy(allow(Condition={"StringEqualsIfExists": {"lambda:FunctionUrlAuthType": "NONE"}}))],
+        [],
+        True,
+    ),
+    (
+        "Null true: key absent",
+        [policy(allow(Condition={"Null": {"lambda:FunctionUrlAuthType": "true"}}))],
+        [],
+        True,
+    ),
+    (
+        "Null false: key required",
+        [policy(allow(Condition={"Null": {"lambda:FunctionUrlAuthType": "false"}}))],
+        [],
+        False,
+    ),
+    (
+        "SourceIp in range",
+        [policy(allow(Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}))],
+        [],
+        True,
+    ),
+    (
+        "SourceIp out of range",
+        [policy(allow(Condition={"IpAddress": {"aws:SourceIp": "192.168.0.0/16"}}))],
+        [],
+        False,
+    ),
+    (
+        "RequestedRegion",
+        [policy(allow(Condition={"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}))],
+        [],
+        False,
+    ),
+]
 
 
 @pytest.mark.parametrize(("identity", "resource", "expected"), [c[1:] for c in CASES],
@@ -140,8 +212,13 @@ def test_explicit_deny_wording() -> None:
 
 def test_pass_role() -> None:
     role = f"arn:aws:iam::{ACCOUNT}:role/exec"
-    ok = policy(allow("iam:PassRole", role,
-                      Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}))
+    ok = policy(
+        allow(
+            "iam:PassRole",
+            role,
+            Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        )
+    )
     authorize_pass_role(call("CreateFunction"), role, [ok])
     with pytest.raises(AwsError) as e:
         authorize_pass_role(call("CreateFunction"), f"arn:aws:iam::{ACCOUNT}:role/admin", [ok])
