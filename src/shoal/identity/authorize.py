@@ -63,10 +63,19 @@ def context(
 
 
 def denied(service: str, request: Request, decision: Decision) -> AwsError:
-    """The service's error for a denial, worded as AWS words it."""
+    """The service's error for a denial, worded as AWS words it: EFS names no resource ("on
+    the specified resource") and no reason; EC2 prefixes its own sentence and names no
+    resource for an action on ``*``."""
     code, status = DENIED[service]
     message = decision.message(request)
-    if service == "ec2":
+    if service == "efs":
+        message = (
+            f"User: {request.principal.arn} is not authorized to perform: {request.action} "
+            "on the specified resource"
+        )
+    elif service == "ec2":
+        if request.resource == "*":
+            message = message.replace(" on resource: *", "", 1)
         message = EC2_HEAD + message
     return AwsError(code, message, status=status)
 

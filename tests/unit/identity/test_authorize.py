@@ -197,11 +197,33 @@ def test_each_service_denial(service: str, op: str, params: dict[str, Any], code
     with pytest.raises(AwsError) as e:
         authorize(call(op, params), [], service=service)
     assert (e.value.code, e.value.status) == (code, 403)
-    if service == "ec2":
-        assert e.value.message.startswith(
-            f"You are not authorized to perform this operation. User: {DEV.arn} is not "
-            "authorized to perform: ec2:DescribeVpcs on resource: *"
-        )
+    assert e.value.message == WORDING[service]
+
+
+WORDING = {
+    "efs": f"User: {DEV.arn} is not authorized to perform: elasticfilesystem:DescribeFileSystems"
+    " on the specified resource",
+    "apigatewayv2": f"User: {DEV.arn} is not authorized to perform: apigateway:GET on resource:"
+    " arn:aws:apigateway:us-east-1::/apis because no identity-based policy allows the"
+    " apigateway:GET action",
+    "ec2": f"You are not authorized to perform this operation. User: {DEV.arn} is not authorized"
+    " to perform: ec2:DescribeVpcs because no identity-based policy allows the ec2:DescribeVpcs"
+    " action",
+    "iam": f"User: {DEV.arn} is not authorized to perform: iam:CreateRole on resource:"
+    f" arn:aws:iam::{ACCOUNT}:role/r because no identity-based policy allows the iam:CreateRole"
+    " action",
+    "sts": f"User: {DEV.arn} is not authorized to perform: sts:AssumeRole on resource:"
+    f" arn:aws:iam::{ACCOUNT}:role/r because no identity-based policy allows the sts:AssumeRole"
+    " action",
+}
+
+
+def test_ec2_names_the_resource_of_a_resource_level_action() -> None:
+    with pytest.raises(AwsError) as e:
+        authorize(call("DeleteVpc", {"VpcId": "vpc-1"}), [], service="ec2")
+    assert ": ec2:DeleteVpc on resource: arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1 " in (
+        e.value.message
+    )
 
 
 def test_explicit_deny_wording() -> None:
