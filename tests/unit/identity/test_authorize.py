@@ -12,7 +12,7 @@ import pytest
 from shoal.api.dispatch import Call
 from shoal.config import Settings
 from shoal.errors import AwsError
-from shoal.identity.authorize import authorize, authorize_call, authorize_pass_role
+from shoal.identity.authorize import DENIED, authorize, authorize_call, authorize_pass_role
 from shoal.policy import Kind, Policy, Principal, parse
 
 ACCOUNT = "123456789012"
@@ -283,3 +283,36 @@ def test_efs_file_system_policy_through_the_same_engine() -> None:
         {"Effect": "Allow", "Principal": {"AWS": DEV.arn},
          "Action": "elasticfilesystem:DescribeMountTargets", "Resource": fs}]}))  # fmt: skip
     authorize(call("DescribeMountTargets", {"FileSystemId": "fs-1"}), [], [doc], service="efs")
+
+
+@pytest.mark.parametrize("service", ["lambda", "efs", "apigatewayv2", "ec2"])
+def test_denial_as_botocore_parses_it(service: str) -> None:
+    """The error on the wire, read by botocore's own parser for the service's protocol."""
+    import botocore.parsers
+    import botocore.session
+    from botocore.awsrequest import HeadersDict
+
+    from shoal.api import codec, ec2_protocol
+    from shoal.api.model import load_model
+
+    op, params = {
+        "lambda": ("Invoke", {"FunctionName": "f"}),
+        "efs": ("DescribeFileSystems", {}),
+        "apigatewayv2": ("GetApis", {}),
+        "ec2": ("DescribeVpcs", {}),
+    }[service]
+    with pytest.raises(AwsError) as e:
+        authorize(call(op, params), [], service=service)
+    if service == "ec2":
+        wire = ec2_protocol.serialize_error(e.value, "req-1")
+    else:
+        wire = codec.serialize_error(load_model(service), e.value)
+    model = botocore.session.get_session().get_service_model(service)
+    parser = botocore.parsers.create_parser(model.metadata["protocol"])
+    parsed = parser.parse(
+        {"status_code": wire.status, "headers": HeadersDict(wire.headers), "body": wire.body},
+        model.operation_model(op).output_shape,
+    )
+    assert parsed["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert parsed["Error"]["Code"] == DENIED[service][0]
+    assert parsed["Error"]["Message"] == e.value.message
