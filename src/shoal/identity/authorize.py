@@ -16,6 +16,7 @@ root user is always allowed; a call made inside Shoal (no principal) is not chec
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from typing import Any
 from shoal.api.dispatch import Call
 from shoal.errors import AwsError
 from shoal.identity.actions import Action, action_for
-from shoal.policy.document import Policy
+from shoal.policy.document import Kind, Policy, parse
 from shoal.policy.engine import Decision, Principal, Request, evaluate
 
 PoliciesFor = Callable[[Principal], Iterable[Policy]]
@@ -39,6 +40,17 @@ DENIED: Mapping[str, tuple[str, int]] = {
     "sts": ("AccessDenied", 403),
 }
 EC2_HEAD = "You are not authorized to perform this operation. "
+
+
+class MalformedPolicy(ValueError):
+    """A stored resource policy that does not parse (it was validated when it was written)."""
+
+
+@functools.lru_cache(maxsize=1024)
+def resource_policy(document: str) -> Policy:
+    """A stored resource-based policy (a Lambda function's policy, as
+    ``PermissionService.get`` gives it), parsed once per change of its text."""
+    return parse(document, Kind.RESOURCE, MalformedPolicy)
 
 
 def is_root(principal: Principal) -> bool:

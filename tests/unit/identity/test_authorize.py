@@ -316,3 +316,13 @@ def test_denial_as_botocore_parses_it(service: str) -> None:
     assert parsed["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert parsed["Error"]["Code"] == DENIED[service][0]
     assert parsed["Error"]["Message"] == e.value.message
+
+
+def test_stored_function_policy_is_parsed_once_per_text() -> None:
+    from shoal.identity.authorize import resource_policy
+
+    text = json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": [
+        {"Sid": "s1", "Effect": "Allow", "Principal": {"AWS": DEV.arn},
+         "Action": "lambda:InvokeFunction", "Resource": FN}]})  # fmt: skip
+    assert resource_policy(text) is resource_policy(text)
+    authorize(call(), [], [resource_policy(text)], service="lambda")
