@@ -47,6 +47,8 @@ class Call:
     principal: Principal | None = None
     # Whether the request came over TLS (aws:SecureTransport).
     secure: bool = False
+    # The caller's address (aws:SourceIp): the ASGI scope's client, filled by shoal.api.asgi.
+    source_ip: str = ""
 
 
 Handler = Callable[[Call], Awaitable[Mapping[str, Any] | None]]
