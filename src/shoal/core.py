@@ -67,7 +67,14 @@ class SandboxComponent:
         from shoal.sandbox.forkserver import ForkServerFactory
         from shoal.sandbox.network import EnvironmentNetwork
 
-        self.factory = ForkServerFactory(network=EnvironmentNetwork(shoal.settings.egress))
+        settings = shoal.settings
+        network = EnvironmentNetwork(settings.egress, api=(settings.host, settings.port))
+        self.factory = ForkServerFactory(network=network)
+        # Shoal's API as the environments reach it (AWS_ENDPOINT_URL), or None (no bridge).
+        address = network.api_address
+        self.api_endpoint = f"{settings.scheme}://{address[0]}:{address[1]}" if address else None
+        if address is not None:
+            shoal.http.allow_host(f"{address[0]}:{address[1]}")
 
     def runtimes(self) -> dict[str, str]:
         return self.factory.runtimes()

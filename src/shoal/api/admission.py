@@ -106,23 +106,29 @@ class Admission:
     origins: frozenset[bytes]
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> Admission:
+    def for_settings(
+        cls, settings: Settings, allowed: Sequence[str] | None = None
+    ) -> Admission:
         own = list(LOOPBACK_NAMES)
         if settings.host not in ("", "0.0.0.0", "::"):
             own.append(_bracketed(settings.host.lower()))
-        return cls.build(own, settings.allowed_hosts, settings.port)
+        if allowed is None:
+            allowed = settings.allowed_hosts
+        return cls.build(own, allowed, settings.port, settings.scheme)
 
     @classmethod
-    def build(cls, own: Iterable[str], allowed: Sequence[str], port: int) -> Admission:
+    def build(
+        cls, own: Iterable[str], allowed: Sequence[str], port: int, scheme: str = "http"
+    ) -> Admission:
         names: set[str] = set()
         values: set[str] = set()
         origins: set[str] = set()
         for name in own:
             names.add(name)
             values.update((name, f"{name}:{port}"))
-            origins.add(f"http://{name}:{port}")
-            if port == 80:
-                origins.add(f"http://{name}")
+            origins.add(f"{scheme}://{name}:{port}")
+            if port == (443 if scheme == "https" else 80):
+                origins.add(f"{scheme}://{name}")
         for entry in allowed:
             name, given_port = _split(entry)
             names.add(name)

@@ -75,7 +75,9 @@ class EnvironmentNetwork:
     constructor run on the server's event loop; netlink work runs on one thread of its own,
     the only one that ever changes its network namespace."""
 
-    def __init__(self, egress: str = "none") -> None:
+    def __init__(self, egress: str = "none", api: tuple[str, int] | None = None) -> None:
+        """``api`` is where the server's API listens (address, port): with egress, the
+        environments reach it at the gateway's address and that port (:attr:`api_address`)."""
         if egress not in EGRESS_MODES:
             raise ValueError(f"egress must be one of {', '.join(EGRESS_MODES)}, not {egress!r}")
         self.egress = egress
@@ -97,6 +99,27 @@ class EnvironmentNetwork:
         self._ready: collections.deque[Prepared] = collections.deque()  # the pool
         self._filling: asyncio.Task[None] | None = None
         self._closing = False
+        self._block: ipaddress.IPv4Network | None = None
+        # The API's target for the DNAT of gateway:port, when environments may reach it.
+        self._api_target: tuple[ipaddress.IPv4Address, int] | None = None
+        if egress == "nat":
+            # The slot (so the gateway's address) is chosen now: the server's TLS certificate
+            # and the environments' AWS_ENDPOINT_URL name it before the network is started.
+            self._lock_slot()
+            self._block = list(SUPERNET.subnets(new_prefix=BLOCK_PREFIX))[self.slot]
+            hosts = list(self._block.hosts())
+            self.gateway = ipaddress.IPv4Interface(f"{hosts[0]}/{BLOCK_PREFIX}")
+            self._hosts = hosts[1:]
+            self.bridge = f"shoal-{self.slot}"
+            self._api_target = _api_target(api)
+
+    @property
+    def api_address(self) -> tuple[str, int] | None:
+        """Where an environment reaches Shoal's API (the gateway's address and the API's
+        port), or None: no bridge (``--egress none``), or an API on an IPv6 address."""
+        if self._api_target is None or self.gateway is None:
+            return None
+        return str(self.gateway.ip), self._api_target[1]
 
     # -- server life cycle -----------------------------------------------------------------
 
@@ -120,12 +143,8 @@ class EnvironmentNetwork:
         await asyncio.shield(self._started)
 
     async def _start_nat(self) -> None:
-        self._lock_slot()
-        block = list(SUPERNET.subnets(new_prefix=BLOCK_PREFIX))[self.slot]
-        hosts = list(block.hosts())
-        self.gateway = ipaddress.IPv4Interface(f"{hosts[0]}/{BLOCK_PREFIX}")
-        self._hosts = hosts[1:]
-        self.bridge = f"shoal-{self.slot}"
+        assert self._block is not None
+        block = self._block
         await self._remove_leftovers()
         await _run(
             "ip",
@@ -137,6 +156,12 @@ class EnvironmentNetwork:
         )
         with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
             f.write("1")
+        if self._api_target is not None and self._api_target[0].is_loopback:
+            # The API's DNAT target is 127.0.0.1: the kernel routes loopback destinations
+            # that arrive on the bridge only with route_localnet (what reaches them is then
+            # still only what the input chain lets through: the one DNAT'd port).
+            with open(f"/proc/sys/net/ipv4/conf/{self.bridge}/route_localnet", "w") as f:
+                f.write("1")
         await _run("nft", "-f", "-", stdin=self._ruleset(block))
         self._host_nl = Netlink()
         self._bridge_index = index_of(self.bridge)
@@ -157,13 +182,23 @@ class EnvironmentNetwork:
 
     def _ruleset(self, block: ipaddress.IPv4Network) -> str:
         b = self.bridge
+        api_in = api_nat = ""
+        if self._api_target is not None and self.gateway is not None:
+            target, port = self._api_target
+            api_in = f'iifname "{b}" ct status dnat ip daddr {target} tcp dport {port} accept'
+            api_nat = f"""
+    chain prerouting {{
+        type nat hook prerouting priority dstnat; policy accept;
+        iifname "{b}" ip daddr {self.gateway.ip} tcp dport {port} dnat ip to {target}:{port}
+    }}"""
         return f"""
 table inet shoal_{self.slot} {{
     chain input {{
         type filter hook input priority filter - 10; policy accept;
         iifname "{b}" ct state established,related accept
+        {api_in}
         iifname "{b}" reject with icmpx type admin-prohibited
-    }}
+    }}{api_nat}
     chain forward {{
         type filter hook forward priority filter - 10; policy accept;
         iifname "{b}" oifname "{b}" drop
@@ -330,6 +365,23 @@ table bridge shoal_{self.slot} {{
             if new:
                 os.close(fd)
             raise
+
+
+def _api_target(api: tuple[str, int] | None) -> tuple[ipaddress.IPv4Address, int] | None:
+    """Where the DNAT of the gateway's API port goes: the API's own IPv4 address (127.0.0.1
+    for a server on every address), or None for one on IPv6 (no IPv4 DNAT reaches it)."""
+    if api is None:
+        return None
+    host, port = api
+    try:
+        address = ipaddress.ip_address(host or "0.0.0.0")
+    except ValueError:
+        return None  # a name: shoal serve binds addresses only
+    if not isinstance(address, ipaddress.IPv4Address):
+        return None
+    if address.is_unspecified:
+        address = ipaddress.IPv4Address("127.0.0.1")
+    return address, port
 
 
 @dataclass(frozen=True)
