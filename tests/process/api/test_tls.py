@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 from botocore.config import Config
+
 from conftest import SHOAL, ShoalServer, create_function, start_server, unique_name
 
 AWS = [str(Path(sys.executable).parent / "aws")]
@@ -80,8 +81,8 @@ def test_aws_cli_with_ca_bundle(tls_server: ShoalServer) -> None:
 def test_shoal_cli_with_aws_ca_bundle(tls_server: ShoalServer) -> None:
     env = {**os.environ, "SHOAL_ENDPOINT": tls_server.endpoint,
            "AWS_CA_BUNDLE": str(ca_of(tls_server))}  # fmt: skip
-    result = subprocess.run([*SHOAL, "function", "list"], capture_output=True, text=True, timeout=120,
-                            env=env)  # fmt: skip
+    result = subprocess.run([*SHOAL, "function", "list"], capture_output=True, text=True,
+                            timeout=120, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
 
 
