@@ -137,8 +137,26 @@ def _populate_dev(root: str) -> None:
     os.makedirs(root + "/dev/shm")
 
 
-def prepare_base(root: str, runtime_dir: str, prefixes: Sequence[str]) -> None:
-    """Build the shared read-only base at ``root`` (an existing empty directory)."""
+SDK_MINIMUM = (3, 10)  # boto3's oldest Python
+CA_FILE = "/etc/shoal-ca.pem"  # Shoal's CA, for AWS_CA_BUNDLE (shoal.invocation.environ)
+
+
+def sdk_site() -> str:
+    """Where the bundled AWS SDK is in an environment: the runtime's own site directory, as on
+    Lambda's Python runtimes (shoal.runtime.bootstrap puts it after the code and layers)."""
+    return "/var/lang/lib/python{}.{}/site-packages".format(*sys.version_info[:2])
+
+
+def prepare_base(
+    root: str,
+    runtime_dir: str,
+    prefixes: Sequence[str],
+    sdk_dir: str | None = None,
+    ca_file: str | None = None,
+) -> None:
+    """Build the shared read-only base at ``root`` (an existing empty directory). ``sdk_dir``
+    (the AWS SDK, bound read-only at :func:`sdk_site` on Pythons it supports) and ``ca_file``
+    (copied to :data:`CA_FILE`) are the server's, when it has them."""
     linux.mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
     for d in MOUNT_POINTS:
         os.makedirs(os.path.join(root, d), exist_ok=True)
@@ -159,6 +177,11 @@ def prepare_base(root: str, runtime_dir: str, prefixes: Sequence[str]) -> None:
     shutil.copytree(
         runtime_dir, root + "/var/runtime", ignore=shutil.ignore_patterns("__pycache__")
     )
+    if sdk_dir and sys.version_info[:2] >= SDK_MINIMUM:
+        os.makedirs(root + sdk_site())
+        linux.bind(sdk_dir, root + sdk_site(), readonly=True, extra=MS_NOSUID | MS_NODEV)
+    if ca_file:
+        shutil.copyfile(ca_file, root + CA_FILE)
     # The base itself becomes read-only: writing / inside an environment fails with EROFS.
     linux.mount(
         None, root, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | MS_NOSUID | MS_NODEV
