@@ -17,15 +17,25 @@ nftables table then:
 
 - masquerades what leaves through any other interface (so IP forwarding is switched on);
 - rejects anything that arrives from the bridge for the host itself, on any of its
-  addresses: Shoal's API, the mount targets and every other service of the host stay out of
-  reach, whatever address they listen on;
+  addresses: the mount targets and every other service of the host stay out of reach,
+  whatever address they listen on;
+- but one: Shoal's API, at the gateway's address and the API's own port, which a DNAT sends
+  on to where the API listens (127.0.0.1, with ``route_localnet`` on the bridge, so that the
+  server keeps its loopback binding). Only connections that DNAT made are let in, and only to
+  that port: the NFS ports and every other port of the gateway or the host are rejected as
+  before. This is what ``AWS_ENDPOINT_URL`` names in every environment
+  (:attr:`EnvironmentNetwork.api_address`; the API checks who calls, this only opens the way);
 - drops new connections from outside into the bridge;
 - rejects link-local destinations (169.254.0.0/16): a cloud host's instance metadata, and so
   its credentials, are not the functions' (Lambda's environments cannot reach it either);
 
 and the ``bridge shoal_N`` table drops what one bridge port sends to another, so that
 environments cannot reach each other either. ``--egress none`` leaves environments with
-their loopback only.
+their loopback only: no bridge, so no way to the API either (no ``AWS_ENDPOINT_URL``).
+
+The slot, and so the gateway's address, is taken when the object is made, not at start: the
+server's ``--tls auto`` certificate and the environments' ``AWS_ENDPOINT_URL`` name it before
+the network is set up.
 
 Cost. Making a namespace, its pair (created with its far end already inside, 0.8 ms: moving
 one in would take 30 ms, the move waiting for RCU) and setting both up (:mod:`.netlink`) takes
