@@ -96,12 +96,15 @@ def _name_of(entry: str) -> str:
     return entry
 
 
-def auto(directory: Path, names: list[str]) -> TlsFiles:
-    """The local CA and a server certificate for ``names`` in ``directory``, made or reused."""
+def auto(
+    directory: Path, names: list[str], now: datetime.datetime | None = None
+) -> TlsFiles:
+    """The local CA and a server certificate for ``names`` in ``directory``, made or reused
+    (``now``: the time they are judged and made at, the clock's by default)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     ca_path, ca_key_path = directory / "ca.pem", directory / "ca-key.pem"
     files = TlsFiles(directory / "server.pem", directory / "server-key.pem", ca_path)
-    now = datetime.datetime.now(datetime.UTC)
+    now = now or datetime.datetime.now(datetime.UTC)
     ca_cert = _load_cert(ca_path)
     if ca_cert is None or not ca_key_path.exists() or _expiring(ca_cert, now):
         ca_key = ec.generate_private_key(ec.SECP256R1())
