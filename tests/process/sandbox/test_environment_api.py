@@ -42,6 +42,7 @@ def handler(event, context):
     return {
         "endpoint": endpoint,
         "ca": os.environ.get("AWS_CA_BUNDLE"),
+        "init": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"],
         "boto3": [boto3.__version__, boto3.__file__, botocore.__version__],
         "health": health,
         "names": names,
@@ -115,3 +116,17 @@ def test_under_tls_the_environment_trusts_shoals_ca(tmp_path: Path) -> None:
         assert out["health"] == {"status": "ok"} and name in out["names"]
     finally:
         srv.stop()
+
+
+def test_a_snapshot_started_environment_reaches_the_api_too(lambda_client: Any) -> None:
+    name = create_function(
+        lambda_client, code=CALLER, SnapStart={"ApplyOn": "PublishedVersions"}
+    )
+    version = lambda_client.publish_version(FunctionName=name)["Version"]
+    lambda_client.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier=version)
+    response = lambda_client.invoke(FunctionName=name, Qualifier=version, Payload=b"{}")
+    body = response["Payload"].read()
+    assert "FunctionError" not in response, body
+    out = json.loads(body)
+    assert out["health"] == {"status": "ok"} and name in out["names"]
+    assert out["init"] == "snap-start"
