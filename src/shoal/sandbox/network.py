@@ -112,10 +112,15 @@ class EnvironmentNetwork:
         self._block: ipaddress.IPv4Network | None = None
         # The API's target for the DNAT of gateway:port, when environments may reach it.
         self._api_target: tuple[ipaddress.IPv4Address, int] | None = None
+        self._slot_error: OSError | None = None  # raised by start, with its advice
         if egress == "nat":
             # The slot (so the gateway's address) is chosen now: the server's TLS certificate
             # and the environments' AWS_ENDPOINT_URL name it before the network is started.
-            self._lock_slot()
+            try:
+                self._lock_slot()
+            except OSError as e:
+                self._slot_error = e
+                return
             self._block = list(SUPERNET.subnets(new_prefix=BLOCK_PREFIX))[self.slot]
             hosts = list(self._block.hosts())
             self.gateway = ipaddress.IPv4Interface(f"{hosts[0]}/{BLOCK_PREFIX}")
@@ -153,7 +158,8 @@ class EnvironmentNetwork:
         await asyncio.shield(self._started)
 
     async def _start_nat(self) -> None:
-        assert self._block is not None
+        if self._slot_error is not None or self._block is None:
+            raise self._slot_error or NetworkError("no network slot")
         block = self._block
         await self._remove_leftovers()
         await _run(
