@@ -21,7 +21,8 @@ So the control plane (Lambda, EFS, API Gateway management, ``/shoal/…``) refus
    and a name is what rebinding changes (port forwarding and proxies keep working). A request
    without Host (HTTP/1.0 tools) is admitted: browsers always send one.
 2. an ``Origin`` that is present and is not Shoal's own: ``http://{name}:{port}`` for those
-   names and Shoal's port (``https://`` too for an ``--allowed-host``, behind a TLS proxy).
+   names and Shoal's port (``https://`` when Shoal serves TLS itself; both for an
+   ``--allowed-host``, which may be behind a TLS proxy).
    ``Origin: null`` (sandboxed frames, ``file:`` pages, some redirects) is refused.
 3. ``Sec-Fetch-Site: cross-site`` or ``same-site``: the control plane serves no pages, so no
    browser request to it legitimately starts on another site, and on loopback "same site" is
