@@ -42,8 +42,8 @@ def _serve(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).expanduser().resolve()
     tls_paths: dict[str, Any] = {}
     if args.tls is not None:
-        if args.tls != "auto" or args.tls_cert or args.tls_key:
-            print("shoal: --tls takes only 'auto', and not with --tls-cert/--tls-key",
+        if args.tls != "auto" or args.tls_cert or args.tls_key or args.tls_ca:
+            print("shoal: --tls auto goes without --tls-cert/--tls-key/--tls-ca",
                   file=sys.stderr)  # fmt: skip
             return 2
         tls_dir = data_dir / "tls"
@@ -54,7 +54,11 @@ def _serve(args: argparse.Namespace) -> int:
             print("shoal: --tls-cert and --tls-key go together", file=sys.stderr)
             return 2
         tls_paths = dict(tls_cert=Path(args.tls_cert).resolve(),
-                         tls_key=Path(args.tls_key).resolve())  # fmt: skip
+                         tls_key=Path(args.tls_key).resolve(),
+                         tls_ca=Path(args.tls_ca).resolve() if args.tls_ca else None)  # fmt: skip
+    elif args.tls_ca:
+        print("shoal: --tls-ca goes with --tls-cert and --tls-key", file=sys.stderr)
+        return 2
     settings = Settings(
         data_dir=data_dir,
         host=args.host,
@@ -110,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", metavar="FILE",
                        help="serve HTTPS with this certificate chain (PEM; with --tls-key)")
     serve.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")
+    serve.add_argument("--tls-ca", metavar="FILE",
+                       help="the CA that issued --tls-cert, for the functions to trust "
+                            "(AWS_CA_BUNDLE in every environment); else the system's store")
     serve.add_argument("--tls", choices=("auto",),
                        help="auto: serve HTTPS with a certificate of a local CA made (once) in "
                             "the data directory; its path is printed for AWS_CA_BUNDLE")

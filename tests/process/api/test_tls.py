@@ -163,16 +163,30 @@ def test_certificate_reused_across_restart(tmp_path: Path) -> None:
         srv.stop()
 
 
-def test_given_certificate_and_key(tmp_path: Path) -> None:
+def test_given_certificate_key_and_ca(tmp_path: Path) -> None:
+    """The operator's own certificate; with --tls-ca, functions trust its CA. The certificate
+    names the first 16 slots' gateways (100.64.16k.1), one of which this server takes."""
     from shoal import tls
 
-    files = tls.auto(tmp_path / "mine", tls.server_names("127.0.0.1", ()))
+    gateways = [f"100.64.{16 * k}.1" for k in range(16)]
+    files = tls.auto(tmp_path / "mine", tls.server_names("127.0.0.1", (), gateways))
+    assert files.ca is not None
     srv = start_server(tmp_path / "data", "--tls-cert", str(files.cert),
-                       "--tls-key", str(files.key))  # fmt: skip
+                       "--tls-key", str(files.key), "--tls-ca", str(files.ca))  # fmt: skip
     try:
         assert srv.endpoint.startswith("https://")
+        assert not (srv.data_dir / "tls").exists()  # nothing made
         lam = client(srv, "lambda", str(files.ca))
-        assert lam.list_functions()["Functions"] == []  # type: ignore[attr-defined]
-        assert unique_name()
+        code = (
+            "import boto3, os\n"
+            "def handler(e, c):\n"
+            "    lam = boto3.client('lambda', aws_access_key_id='a', aws_secret_access_key='b')\n"
+            "    return [os.environ['AWS_CA_BUNDLE'], len(lam.list_functions()['Functions'])]\n"
+        )
+        name = create_function(lam, name=unique_name(), code=code)
+        out = lam.invoke(FunctionName=name)  # type: ignore[attr-defined]
+        body = out["Payload"].read()
+        assert "FunctionError" not in out, body
+        assert json.loads(body) == ["/etc/shoal-ca.pem", 1]
     finally:
         srv.stop()
