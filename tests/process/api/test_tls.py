@@ -79,11 +79,20 @@ def test_aws_cli_with_ca_bundle(tls_server: ShoalServer) -> None:
 
 
 def test_shoal_cli_with_aws_ca_bundle(tls_server: ShoalServer) -> None:
+    lam = client(tls_server, "lambda", str(ca_of(tls_server)))
+    name = create_function(lam, code="def handler(e, c):\n    print('logged over tls')\n")
+    lam.invoke(FunctionName=name)["Payload"].read()  # type: ignore[attr-defined]
     env = {**os.environ, "SHOAL_ENDPOINT": tls_server.endpoint,
            "AWS_CA_BUNDLE": str(ca_of(tls_server))}  # fmt: skip
-    result = subprocess.run([*SHOAL, "function", "list"], capture_output=True, text=True,
+    for argv in (["function", "list"], ["logs", name]):  # boto3, then Shoal's own endpoint
+        result = subprocess.run([*SHOAL, *argv], capture_output=True, text=True, timeout=120,
+                                env=env)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    assert "logged over tls" in result.stdout
+    del env["AWS_CA_BUNDLE"]
+    result = subprocess.run([*SHOAL, "logs", name], capture_output=True, text=True,
                             timeout=120, env=env)  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    assert result.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in result.stderr
 
 
 def test_node_fetch_through_the_gateway(tls_server: ShoalServer) -> None:
