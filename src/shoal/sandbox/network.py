@@ -64,6 +64,7 @@ from dataclasses import dataclass
 
 from shoal.runtime import linux
 
+from . import firewall
 from .netlink import LOOPBACK_INDEX, Netlink, index_of
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class EnvironmentNetwork:
             self.gateway = ipaddress.IPv4Interface(f"{hosts[0]}/{BLOCK_PREFIX}")
             self._hosts = hosts[1:]
             self.bridge = f"shoal-{self.slot}"
-            self._api_target = _api_target(api)
+            self._api_target = firewall.api_target(api)
 
     @property
     def api_address(self) -> tuple[str, int] | None:
@@ -178,7 +179,10 @@ class EnvironmentNetwork:
             # still only what the input chain lets through: the one DNAT'd port).
             with open(f"/proc/sys/net/ipv4/conf/{self.bridge}/route_localnet", "w") as f:
                 f.write("1")
-        await _run("nft", "-f", "-", stdin=self._ruleset(block))
+        api = None
+        if self._api_target is not None and self.gateway is not None:
+            api = (self.gateway.ip, *self._api_target)
+        await _run("nft", "-f", "-", stdin=firewall.ruleset(self.slot, self.bridge, block, api))
         self._host_nl = Netlink()
         self._bridge_index = index_of(self.bridge)
         log.info("environment egress: NAT through %s (%s)", self.bridge, block)
@@ -195,45 +199,6 @@ class EnvironmentNetwork:
             self._lock_fd, self.slot = fd, slot
             return
         raise NetworkError("every environment network slot of this host is taken")
-
-    def _ruleset(self, block: ipaddress.IPv4Network) -> str:
-        b = self.bridge
-        api_in = api_nat = ""
-        if self._api_target is not None and self.gateway is not None:
-            target, port = self._api_target
-            api_in = f'iifname "{b}" ct status dnat ip daddr {target} tcp dport {port} accept'
-            api_nat = f"""
-    chain prerouting {{
-        type nat hook prerouting priority dstnat; policy accept;
-        iifname "{b}" ip daddr {self.gateway.ip} tcp dport {port} dnat ip to {target}:{port}
-    }}"""
-        return f"""
-table inet shoal_{self.slot} {{
-    chain input {{
-        type filter hook input priority filter - 10; policy accept;
-        iifname "{b}" ct state established,related accept
-        {api_in}
-        iifname "{b}" reject with icmpx type admin-prohibited
-    }}{api_nat}
-    chain forward {{
-        type filter hook forward priority filter - 10; policy accept;
-        iifname "{b}" oifname "{b}" drop
-        iifname "{b}" ip daddr 169.254.0.0/16 reject with icmpx type admin-prohibited
-        oifname "{b}" ct state established,related accept
-        oifname "{b}" drop
-    }}
-    chain postrouting {{
-        type nat hook postrouting priority srcnat; policy accept;
-        ip saddr {block} oifname != "{b}" masquerade
-    }}
-}}
-table bridge shoal_{self.slot} {{
-    chain forward {{
-        type filter hook forward priority filter; policy accept;
-        iifname "sh{self.slot}v*" oifname "sh{self.slot}v*" drop
-    }}
-}}
-"""
 
     async def _remove_leftovers(self) -> None:
         """What a server killed in this slot left behind: its bridge and its tables."""
@@ -381,23 +346,6 @@ table bridge shoal_{self.slot} {{
             if new:
                 os.close(fd)
             raise
-
-
-def _api_target(api: tuple[str, int] | None) -> tuple[ipaddress.IPv4Address, int] | None:
-    """Where the DNAT of the gateway's API port goes: the API's own IPv4 address (127.0.0.1
-    for a server on every address), or None for one on IPv6 (no IPv4 DNAT reaches it)."""
-    if api is None:
-        return None
-    host, port = api
-    try:
-        address = ipaddress.ip_address(host or "0.0.0.0")
-    except ValueError:
-        return None  # a name: shoal serve binds addresses only
-    if not isinstance(address, ipaddress.IPv4Address):
-        return None
-    if address.is_unspecified:
-        address = ipaddress.IPv4Address("127.0.0.1")
-    return address, port
 
 
 @dataclass(frozen=True)
