@@ -130,3 +130,11 @@ def test_a_snapshot_started_environment_reaches_the_api_too(lambda_client: Any) 
     out = json.loads(body)
     assert out["health"] == {"status": "ok"} and name in out["names"]
     assert out["init"] == "snap-start"
+
+
+@pytest.mark.parametrize("runtime", ["python3.10", "python3.12", "python3.13"])
+def test_every_runtime_from_3_10_bundles_the_sdk(lambda_client: Any, runtime: str) -> None:
+    code = "import boto3, botocore\ndef handler(e, c):\n    return boto3.__file__\n"
+    name = create_function(lambda_client, code=code, Runtime=runtime)
+    site = f"/var/lang/lib/{runtime}/site-packages/boto3/__init__.py"
+    assert invoke(lambda_client, name, {}) == site
