@@ -7,7 +7,10 @@
   the floor's own ratio to bare shows how much of it IPC alone leaves on this machine, and
   Shoal's ratio to the floor is the share of the achievable that Shoal reaches;
 - cold start: a new environment of a trivial handler (fork server spawn + init), vs starting
-  ``python3 -c pass``; and a first invoke after an update, end to end through the API.
+  ``python3 -c pass``; and a first invoke after an update, end to end through the API;
+- the bundled SDK: the Init Duration of a handler that imports boto3 at init, vs the trivial
+  one (the SDK is on sys.path but never imported ahead, so a handler that does not use it
+  pays nothing).
 """
 
 from __future__ import annotations
@@ -33,16 +36,17 @@ from bench.common import (
 )
 
 HANDLER = 'def handler(event, context):\n    return {"ok": True}\n'
+BOTO3_HANDLER = "import boto3\n" + HANDLER
 BODY = json.dumps({"ok": True}).encode()
 SECONDS = 5.0
 
 
-def make_function(endpoint: str, name: str) -> Any:
+def make_function(endpoint: str, name: str, code: str = HANDLER) -> Any:
     test_support()
     from conftest import create_function  # the same helper the tests use
 
     client = aws_client(endpoint, "lambda")
-    create_function(client, name, HANDLER)
+    create_function(client, name, code)
     return client
 
 
@@ -88,6 +92,10 @@ def run() -> str:
         s10, _ = throughput(url, 10, SECONDS)
         cold = cold_invokes_ms(client, endpoint, name)
         inits = init_durations_ms(endpoint, name)
+        sdk_name = f"bench-boto3-{uuid.uuid4().hex[:8]}"
+        make_function(endpoint, sdk_name, BOTO3_HANDLER)
+        cold_invokes_ms(client, endpoint, sdk_name, n=10)
+        sdk_inits = init_durations_ms(endpoint, sdk_name)
     py = median(python_start_ms())
     rows = [
         (
@@ -138,6 +146,13 @@ def run() -> str:
             f"{py:.2f} (python3 -c pass)",
             f"{median(cold) / py:.3f}×",
             "",
+        ),
+        (
+            "Init Duration of a handler importing the bundled boto3, p50 (ms)",
+            f"{median(sdk_inits):.2f}",
+            f"{median(inits):.2f} (trivial handler)",
+            f"+{median(sdk_inits) - median(inits):.2f} ms",
+            "(no cost unless imported)",
         ),
     ]
     errors = s1.errors

@@ -44,6 +44,15 @@ class Settings:
     sandbox_gid: int = 990
     # Environments' network: "nat" reaches other hosts (never this one), "none" is loopback only.
     egress: str = "nat"
+    # TLS (shoal.tls): the server's certificate chain and key, both or neither; tls_ca is the
+    # CA that clients (and the environments) trust, when Shoal made it (--tls auto).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert is not None else "http"
 
     @property
     def db_path(self) -> Path:
@@ -67,4 +76,6 @@ class Settings:
 
     def endpoint(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{host}:{self.port}"
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{self.scheme}://{host}:{self.port}"

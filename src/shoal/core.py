@@ -72,8 +72,18 @@ class SandboxComponent:
     def __init__(self, shoal: Shoal) -> None:
         from shoal.sandbox.forkserver import ForkServerFactory
         from shoal.sandbox.network import EnvironmentNetwork
+        from shoal.sandbox.runtimes import sdk_dir
+        from shoal.sandbox.zygote import BaseExtras
 
-        self.factory = ForkServerFactory(network=EnvironmentNetwork(shoal.settings.egress))
+        settings = shoal.settings
+        network = EnvironmentNetwork(settings.egress, api=(settings.host, settings.port))
+        ca = str(settings.tls_ca) if settings.tls_ca is not None else None
+        self.factory = ForkServerFactory(network=network, base=BaseExtras(sdk_dir(), ca))
+        # Shoal's API as the environments reach it (AWS_ENDPOINT_URL), or None (no bridge).
+        address = network.api_address
+        self.api_endpoint = f"{settings.scheme}://{address[0]}:{address[1]}" if address else None
+        if address is not None:
+            shoal.http.allow_host(f"{address[0]}:{address[1]}")
 
     def runtimes(self) -> dict[str, str]:
         return self.factory.runtimes()

@@ -13,13 +13,14 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from shoal import datadir
+from shoal import datadir, tls
 from shoal.config import Settings
 from shoal.core import Shoal
 
@@ -134,7 +135,32 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def serve(settings: Settings, drain_s: float = 30.0, log_level: str = "info") -> None:
+def _tls(settings: Settings, shoal: Shoal, auto: bool) -> tls.TlsFiles | None:
+    """The certificate to serve (``--tls auto``'s made or reused now, naming the address the
+    environments reach the API by too), or None for plain HTTP."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    if not auto:
+        return tls.TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_ca)
+    extra = []
+    endpoint = getattr(shoal, "sandbox", None) and shoal.sandbox.api_endpoint
+    if endpoint:
+        extra.append(endpoint.split("://", 1)[1].rpartition(":")[0])
+    names = tls.server_names(settings.host, settings.allowed_hosts, extra)
+    files = tls.auto(settings.tls_cert.parent, names)
+    print(
+        f"Shoal TLS: clients trust the CA {files.ca} (AWS_CA_BUNDLE={files.ca}, "
+        f"aws --ca-bundle {files.ca}, NODE_EXTRA_CA_CERTS={files.ca})",
+        flush=True,
+    )
+    return files
+
+
+def serve(
+    settings: Settings, drain_s: float = 30.0, log_level: str = "info", tls_auto: bool = False
+) -> None:
+    """Run the server. With ``tls_auto``, ``settings``' TLS paths are :func:`shoal.tls.auto`'s
+    (made or reused here)."""
     logging.basicConfig(
         level=getattr(logging, log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -152,8 +178,15 @@ def serve(settings: Settings, drain_s: float = 30.0, log_level: str = "info") ->
     except datadir.DataDirError as e:
         sock.close()
         raise SystemExit(f"shoal: refusing to start: {e}") from None
+    try:
+        files = _tls(settings, shoal, tls_auto)
+        context = tls.server_context(files) if files is not None else None
+    except (OSError, ValueError, ssl.SSLError) as e:
+        sock.close()
+        raise SystemExit(f"shoal: refusing to start: TLS: {e}") from None
     config = uvicorn.Config(
         shoal.http,
+        ssl_context_factory=(lambda config, default: context) if context is not None else None,
         loop="uvloop",
         http=HttpProtocol,
         lifespan="on",

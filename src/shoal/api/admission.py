@@ -21,7 +21,8 @@ So the control plane (Lambda, EFS, API Gateway management, ``/shoal/…``) refus
    and a name is what rebinding changes (port forwarding and proxies keep working). A request
    without Host (HTTP/1.0 tools) is admitted: browsers always send one.
 2. an ``Origin`` that is present and is not Shoal's own: ``http://{name}:{port}`` for those
-   names and Shoal's port (``https://`` too for an ``--allowed-host``, behind a TLS proxy).
+   names and Shoal's port (``https://`` when Shoal serves TLS itself; both for an
+   ``--allowed-host``, which may be behind a TLS proxy).
    ``Origin: null`` (sandboxed frames, ``file:`` pages, some redirects) is refused.
 3. ``Sec-Fetch-Site: cross-site`` or ``same-site``: the control plane serves no pages, so no
    browser request to it legitimately starts on another site, and on loopback "same site" is
@@ -106,23 +107,29 @@ class Admission:
     origins: frozenset[bytes]
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> Admission:
+    def for_settings(
+        cls, settings: Settings, allowed: Sequence[str] | None = None
+    ) -> Admission:
         own = list(LOOPBACK_NAMES)
         if settings.host not in ("", "0.0.0.0", "::"):
             own.append(_bracketed(settings.host.lower()))
-        return cls.build(own, settings.allowed_hosts, settings.port)
+        if allowed is None:
+            allowed = settings.allowed_hosts
+        return cls.build(own, allowed, settings.port, settings.scheme)
 
     @classmethod
-    def build(cls, own: Iterable[str], allowed: Sequence[str], port: int) -> Admission:
+    def build(
+        cls, own: Iterable[str], allowed: Sequence[str], port: int, scheme: str = "http"
+    ) -> Admission:
         names: set[str] = set()
         values: set[str] = set()
         origins: set[str] = set()
         for name in own:
             names.add(name)
             values.update((name, f"{name}:{port}"))
-            origins.add(f"http://{name}:{port}")
-            if port == 80:
-                origins.add(f"http://{name}")
+            origins.add(f"{scheme}://{name}:{port}")
+            if port == (443 if scheme == "https" else 80):
+                origins.add(f"{scheme}://{name}")
         for entry in allowed:
             name, given_port = _split(entry)
             names.add(name)

@@ -109,6 +109,13 @@ class ShoalApp:
         self.mounts: list[tuple[str, ASGIApp]] = []
         self.admission = admission.Admission.for_settings(shoal.settings)
 
+    def allow_host(self, entry: str) -> None:
+        """Serve requests that name ``entry`` (``name[:port]``) as their Host too: the address
+        the environments reach the API by (shoal.core.SandboxComponent)."""
+        settings = self.shoal.settings
+        allowed = (*settings.allowed_hosts, entry)
+        self.admission = admission.Admission.for_settings(settings, allowed)
+
     def mount(self, prefix: str, app: ASGIApp) -> None:
         self.mounts.append((prefix, app))
         self.mounts.sort(key=lambda m: -len(m[0]))

@@ -115,7 +115,10 @@ class ApiService:
             if region is None:
                 raise AwsError("InvalidSignatureException", INVALID_REGION, status=403)
             params = codec.parse_input(self.model, op, labels, query, headers, body)
-            call = Call(op.name, params, shoal, headers, base_url, request_id, region)
+            call = Call(
+                op.name, params, shoal, headers, base_url, request_id, region,
+                secure=base_url.startswith("https:"),
+            )  # fmt: skip
             if self._prepare is not None:
                 self._prepare(call)
             result = await handler(call)

@@ -94,7 +94,7 @@ class FormApiService:
                     "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412
                 )
             result = await handler(
-                FormCall(action, params, shoal, headers, base_url, request_id, region=region)
+                FormCall(action, params, shoal, headers, base_url, request_id, region=region, secure=base_url.startswith("https:"))  # noqa: E501
             )
             out: HttpResponse = self.wire.serialize_output(
                 self.model, action, op.output, result, request_id

@@ -1,8 +1,15 @@
-"""How the CLI reaches a Shoal server: boto3 clients pointed at its endpoint."""
+"""How the CLI reaches a Shoal server: boto3 clients pointed at its endpoint.
+
+An ``https://`` endpoint is verified against ``$AWS_CA_BUNDLE`` when it is set (as boto3 and
+the AWS CLI do; ``shoal serve --tls auto`` prints the CA's path), else the system's store;
+:func:`urlopen` does the same for Shoal's own endpoints that boto3 does not speak.
+"""
 
 from __future__ import annotations
 
 import os
+import ssl
+import urllib.request
 from typing import Any
 
 import boto3
@@ -25,3 +32,15 @@ def client(service: str, endpoint_url: str | None, read_timeout: int = 960) -> A
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "shoal"),
         config=Config(read_timeout=read_timeout, retries={"max_attempts": 0}),
     )
+
+
+def ssl_context() -> ssl.SSLContext:
+    bundle = os.environ.get("AWS_CA_BUNDLE")
+    return ssl.create_default_context(cafile=bundle or None)
+
+
+def urlopen(request: str | urllib.request.Request, timeout: float) -> Any:
+    """``urllib.request.urlopen`` trusting what boto3 trusts (see the module docstring)."""
+    url = request if isinstance(request, str) else request.full_url
+    context = ssl_context() if url.startswith("https:") else None
+    return urllib.request.urlopen(request, timeout=timeout, context=context)

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from shoal.cli.client import client, endpoint
+from shoal.cli.client import client, endpoint, urlopen
 from shoal.cli.main import print_json
 
 
@@ -29,7 +29,7 @@ def _shoal_api(args: argparse.Namespace, path: str, method: str = "GET") -> dict
     request = urllib.request.Request(f"{endpoint(args.endpoint_url)}/shoal/fs/{path}",
                                      method=method)  # fmt: skip
     try:
-        with urllib.request.urlopen(request, timeout=120) as r:
+        with urlopen(request, timeout=120) as r:
             doc: dict[str, Any] = json.load(r)
             return doc
     except urllib.error.HTTPError as e:

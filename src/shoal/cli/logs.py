@@ -13,11 +13,10 @@ import json
 import os
 import sys
 import time
-import urllib.request
 from typing import Any
 from urllib.parse import quote, unquote
 
-from shoal.cli.client import endpoint
+from shoal.cli.client import endpoint, urlopen
 
 POLL_S = 0.5
 
@@ -28,7 +27,7 @@ def fetch(base: str, function: str, start_ms: int) -> list[dict[str, Any]]:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         url += f"&region={quote(region, safe='')}"
-    with urllib.request.urlopen(url, timeout=30) as response:
+    with urlopen(url, timeout=30) as response:
         events: list[dict[str, Any]] = json.load(response)["events"]
     return events
 

@@ -39,8 +39,28 @@ def _serve(args: argparse.Namespace) -> int:
     from shoal.server import serve
     from shoal.store.integrity import CorruptStore
 
+    data_dir = Path(args.data_dir).expanduser().resolve()
+    tls_paths: dict[str, Any] = {}
+    if args.tls is not None:
+        if args.tls != "auto" or args.tls_cert or args.tls_key or args.tls_ca:
+            print("shoal: --tls auto goes without --tls-cert/--tls-key/--tls-ca",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        tls_dir = data_dir / "tls"
+        tls_paths = dict(tls_cert=tls_dir / "server.pem", tls_key=tls_dir / "server-key.pem",
+                         tls_ca=tls_dir / "ca.pem")  # fmt: skip
+    elif args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            print("shoal: --tls-cert and --tls-key go together", file=sys.stderr)
+            return 2
+        tls_paths = dict(tls_cert=Path(args.tls_cert).resolve(),
+                         tls_key=Path(args.tls_key).resolve(),
+                         tls_ca=Path(args.tls_ca).resolve() if args.tls_ca else None)  # fmt: skip
+    elif args.tls_ca:
+        print("shoal: --tls-ca goes with --tls-cert and --tls-key", file=sys.stderr)
+        return 2
     settings = Settings(
-        data_dir=Path(args.data_dir).expanduser().resolve(),
+        data_dir=data_dir,
         host=args.host,
         port=args.port,
         allowed_hosts=tuple(args.allowed_host),
@@ -51,9 +71,10 @@ def _serve(args: argparse.Namespace) -> int:
         nfs_address=args.nfs_address,
         nfs_port=args.nfs_port,
         egress=args.egress,
+        **tls_paths,
     )
     try:
-        serve(settings, log_level=args.log_level)
+        serve(settings, log_level=args.log_level, tls_auto=args.tls == "auto")
     except CorruptStore as e:
         print(f"shoal: {e}", file=sys.stderr)  # what happened and how to recover; no traceback
         return 1
@@ -90,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--egress", choices=("nat", "none"), default="nat",
                        help="nat (default): functions reach other hosts through NAT, never "
                             "this host's own services; none: loopback only")
+    serve.add_argument("--tls-cert", metavar="FILE",
+                       help="serve HTTPS with this certificate chain (PEM; with --tls-key)")
+    serve.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")
+    serve.add_argument("--tls-ca", metavar="FILE",
+                       help="the CA that issued --tls-cert, for the functions to trust "
+                            "(AWS_CA_BUNDLE in every environment); else the system's store")
+    serve.add_argument("--tls", choices=("auto",),
+                       help="auto: serve HTTPS with a certificate of a local CA made (once) in "
+                            "the data directory; its path is printed for AWS_CA_BUNDLE")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
     for name in GROUPS:

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from shoal.config import Settings
 from shoal.functions.models import FunctionVersion
+from shoal.runtime.rootfs import CA_FILE
 
 RUNTIME_DIR = "/var/runtime"
 TASK_ROOT = "/var/task"
 
 
+
+
 def environment_variables(
-    fn: FunctionVersion, settings: Settings, log_stream: str, init_type: str
+    fn: FunctionVersion,
+    settings: Settings,
+    log_stream: str,
+    init_type: str,
+    api_endpoint: str | None = None,
 ) -> dict[str, str]:
-    """The variables Lambda sets, then the function's own, which override them."""
+    """The variables Lambda sets, then the function's own, which override them.
+
+    ``api_endpoint`` is Shoal's API as the environment reaches it (``AWS_ENDPOINT_URL``, which
+    boto3 and the AWS CLI use for every service); under TLS with Shoal's own CA,
+    ``AWS_CA_BUNDLE`` names the CA's copy in the environment."""
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": fn.name,
         "AWS_LAMBDA_FUNCTION_VERSION": fn.version,
@@ -35,6 +46,10 @@ def environment_variables(
         "PYTHONPATH": RUNTIME_DIR,
         "HOME": "/tmp",
     }
+    if api_endpoint is not None:
+        env["AWS_ENDPOINT_URL"] = api_endpoint
+        if api_endpoint.startswith("https:") and settings.tls_ca is not None:
+            env["AWS_CA_BUNDLE"] = CA_FILE
     if init_type == "snap-start":
         # OpenMP's worker threads (torch, numpy's BLAS) do not survive fork(): an environment
         # forked from an init that used several of them hangs at its first parallel operation.

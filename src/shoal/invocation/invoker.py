@@ -377,7 +377,9 @@ class Invoker:
             runtime=fn.runtime,
             code_dir=fn.code_dir,
             handler=fn.handler,
-            environment=environment_variables(fn, self.settings, stream, init_type),
+            environment=environment_variables(
+                fn, self.settings, stream, init_type, self.shoal.sandbox.api_endpoint
+            ),
             memory_mb=fn.memory_size,
             ephemeral_mb=fn.ephemeral_storage,
             timeout_s=float(fn.timeout),

@@ -70,14 +70,16 @@ def apply_environment(environment: Mapping[str, str], stdlib_path: list[str]) ->
     interpreter would have: /var/task, then $PYTHONPATH (the interpreter is already running,
     so the variable must be applied by hand), then the standard library. Layers' directories
     come right after /var/task, as on Lambda's Python runtimes: the site directory
-    /opt/python/lib/python3.N/site-packages, then /opt/python."""
+    /opt/python/lib/python3.N/site-packages, then /opt/python. The runtime's bundled AWS SDK
+    comes after $PYTHONPATH, so that a function's or a layer's own boto3 wins, as on Lambda."""
     os.environ.clear()
     os.environ.update(environment)
     extra = [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p]
     path = []
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     layers = [f"/opt/python/lib/{version}/site-packages", "/opt/python"]
-    for entry in ["/var/task"] + layers + extra + list(stdlib_path):
+    sdk = [f"/var/lang/lib/{version}/site-packages"]  # the bundled boto3 (rootfs.sdk_site)
+    for entry in ["/var/task"] + layers + extra + sdk + list(stdlib_path):
         if entry not in path:
             path.append(entry)
     sys.path[:] = path

@@ -137,8 +137,26 @@ def _populate_dev(root: str) -> None:
     os.makedirs(root + "/dev/shm")
 
 
-def prepare_base(root: str, runtime_dir: str, prefixes: Sequence[str]) -> None:
-    """Build the shared read-only base at ``root`` (an existing empty directory)."""
+SDK_MINIMUM = (3, 10)  # boto3's oldest Python
+CA_FILE = "/etc/shoal-ca.pem"  # Shoal's CA, for AWS_CA_BUNDLE (shoal.invocation.environ)
+
+
+def sdk_site() -> str:
+    """Where the bundled AWS SDK is in an environment: the runtime's own site directory, as on
+    Lambda's Python runtimes (shoal.runtime.bootstrap puts it after the code and layers)."""
+    return "/var/lang/lib/python{}.{}/site-packages".format(*sys.version_info[:2])
+
+
+def prepare_base(
+    root: str,
+    runtime_dir: str,
+    prefixes: Sequence[str],
+    sdk_dir: str | None = None,
+    ca_file: str | None = None,
+) -> None:
+    """Build the shared read-only base at ``root`` (an existing empty directory). ``sdk_dir``
+    (the AWS SDK, bound read-only at :func:`sdk_site` on Pythons it supports) and ``ca_file``
+    (copied to :data:`CA_FILE`) are the server's, when it has them."""
     linux.mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
     for d in MOUNT_POINTS:
         os.makedirs(os.path.join(root, d), exist_ok=True)
@@ -159,6 +177,11 @@ def prepare_base(root: str, runtime_dir: str, prefixes: Sequence[str]) -> None:
     shutil.copytree(
         runtime_dir, root + "/var/runtime", ignore=shutil.ignore_patterns("__pycache__")
     )
+    if sdk_dir and sys.version_info[:2] >= SDK_MINIMUM:
+        os.makedirs(root + sdk_site())
+        mount_read_only_overlay(root, sdk_dir, sdk_site())  # a bind would show its host path
+    if ca_file:
+        shutil.copyfile(ca_file, root + CA_FILE)
     # The base itself becomes read-only: writing / inside an environment fails with EROFS.
     linux.mount(
         None, root, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | MS_NOSUID | MS_NODEV
@@ -251,12 +274,18 @@ def mount_environment(
 def mount_code(root: str, code_dir: str) -> None:
     """The code, read-only at /var/task, as an overlay (see the module's docstring: a bind
     mount would show ``code_dir`` in mountinfo). Costs ~0.1 ms more than a bind."""
-    code = os.open(code_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    mount_read_only_overlay(root, code_dir, "/var/task")
+
+
+def mount_read_only_overlay(root: str, source: str, target: str) -> None:
+    """``source`` read-only at ``target`` under ``root``, as an overlay whose options name
+    no host path (``/proc/self/fd/N``)."""
+    code = os.open(source, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     empty = os.open(root + EMPTY_DIR, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         linux.mount(
             "overlay",
-            root + "/var/task",
+            root + target,
             "overlay",
             linux.MS_RDONLY | MS_NOSUID | MS_NODEV,
             f"lowerdir=/proc/self/fd/{code}:/proc/self/fd/{empty}",

@@ -74,13 +74,14 @@ BOOT = (
     " submodule_search_locations=[d])\n"
     "m = u.module_from_spec(s); sys.modules['_shoal_runtime'] = m; s.loader.exec_module(m)\n"
     "import _shoal_runtime.zygote as z\n"
-    "z.main(int(sys.argv[2]))\n"
+    "z.main(int(sys.argv[2]), *sys.argv[3:])\n"
 )
 
 
 class Zygote:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, base: dict[str, Any] | None = None) -> None:
         self.sock = sock
+        self.base = base or {}
         self.decoder = frames.FrameDecoder()
         self.fds: collections.deque[int] = collections.deque()  # received, not yet claimed
         self.children: set[int] = set()
@@ -99,7 +100,13 @@ class Zygote:
         rootfs.make_mounts_private()
         self.base_root = tempfile.mkdtemp(prefix="shoal-root-")
         os.chmod(self.base_root, 0o755)
-        rootfs.prepare_base(self.base_root, RUNTIME_DIR, rootfs.interpreter_prefixes())
+        rootfs.prepare_base(
+            self.base_root,
+            RUNTIME_DIR,
+            rootfs.interpreter_prefixes(),
+            sdk_dir=self.base.get("sdk_dir"),
+            ca_file=self.base.get("ca_file"),
+        )
         self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         r, w = os.pipe()
         os.set_blocking(r, False)
@@ -220,14 +227,15 @@ class Zygote:
             self.children.discard(pid)
 
 
-def main(sock_fd: int) -> None:
+def main(sock_fd: int, base: str = "{}") -> None:
+    """``base``: JSON of shoal.sandbox.zygote.BaseExtras (the SDK's directory, the CA)."""
     # Every environment inherits this interpreter's argv, which named our host directory.
     sys.argv[:] = ["/var/runtime/bootstrap"]
     if hasattr(sys, "orig_argv"):  # 3.10+
         sys.orig_argv[:] = sys.argv
     sock = socket.socket(fileno=sock_fd)
     os.set_inheritable(sock_fd, False)
-    zygote = Zygote(sock)
+    zygote = Zygote(sock, json.loads(base))
     try:
         zygote.setup()
         zygote.loop()

@@ -22,11 +22,11 @@ from .cgroups import CGROUP_ROOT, MIB, Cgroups
 from .channel import ForkChannel
 from .environment import ForkServerEnvironment
 from .network import EnvironmentNetwork, Prepared
-from .runtimes import discover
+from .runtimes import discover, sdk_dir
 from .snapshots import TEMPLATE_IDLE_S, SnapshotCache
 from .template import SnapshotFailed, SnapshotTemplate
 from .types import EnvironmentSpec, SpawnError, validate_spec
-from .zygote import ZygoteProcess
+from .zygote import BaseExtras, ZygoteProcess
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,12 @@ class ForkServerFactory:
         spawn_timeout: float = SPAWN_TIMEOUT_S,
         template_idle_s: float = TEMPLATE_IDLE_S,
         network: EnvironmentNetwork | None = None,
+        base: BaseExtras | None = None,
     ) -> None:
         # Every environment has a network namespace of its own; egress is the caller's choice.
         self.network = network if network is not None else EnvironmentNetwork("none")
+        # What every environment's base root holds beside the system (the SDK, Shoal's CA).
+        self._base = base if base is not None else BaseExtras(sdk_dir())
         self._runtimes = dict(runtimes) if runtimes is not None else discover()
         self._cgroups = Cgroups(cgroup_root)
         self._spawn_timeout = spawn_timeout
@@ -83,7 +86,7 @@ class ForkServerFactory:
             if zyg is not None:
                 log.warning("fork server for %s died; restarting it", runtime)
                 await zyg.stop()
-            zyg = ZygoteProcess(runtime, interpreter)
+            zyg = ZygoteProcess(runtime, interpreter, self._base)
             await zyg.start(ZYGOTE_START_TIMEOUT_S)
             self._zygotes[runtime] = zyg
             return zyg

@@ -17,15 +17,25 @@ nftables table then:
 
 - masquerades what leaves through any other interface (so IP forwarding is switched on);
 - rejects anything that arrives from the bridge for the host itself, on any of its
-  addresses: Shoal's API, the mount targets and every other service of the host stay out of
-  reach, whatever address they listen on;
+  addresses: the mount targets and every other service of the host stay out of reach,
+  whatever address they listen on;
+- but one: Shoal's API, at the gateway's address and the API's own port, which a DNAT sends
+  on to where the API listens (127.0.0.1, with ``route_localnet`` on the bridge, so that the
+  server keeps its loopback binding). Only connections that DNAT made are let in, and only to
+  that port: the NFS ports and every other port of the gateway or the host are rejected as
+  before. This is what ``AWS_ENDPOINT_URL`` names in every environment
+  (:attr:`EnvironmentNetwork.api_address`; the API checks who calls, this only opens the way);
 - drops new connections from outside into the bridge;
 - rejects link-local destinations (169.254.0.0/16): a cloud host's instance metadata, and so
   its credentials, are not the functions' (Lambda's environments cannot reach it either);
 
 and the ``bridge shoal_N`` table drops what one bridge port sends to another, so that
 environments cannot reach each other either. ``--egress none`` leaves environments with
-their loopback only.
+their loopback only: no bridge, so no way to the API either (no ``AWS_ENDPOINT_URL``).
+
+The slot, and so the gateway's address, is taken when the object is made, not at start: the
+server's ``--tls auto`` certificate and the environments' ``AWS_ENDPOINT_URL`` name it before
+the network is set up.
 
 Cost. Making a namespace, its pair (created with its far end already inside, 0.8 ms: moving
 one in would take 30 ms, the move waiting for RCU) and setting both up (:mod:`.netlink`) takes
@@ -54,6 +64,7 @@ from dataclasses import dataclass
 
 from shoal.runtime import linux
 
+from . import firewall
 from .netlink import LOOPBACK_INDEX, Netlink, index_of
 
 log = logging.getLogger(__name__)
@@ -75,7 +86,9 @@ class EnvironmentNetwork:
     constructor run on the server's event loop; netlink work runs on one thread of its own,
     the only one that ever changes its network namespace."""
 
-    def __init__(self, egress: str = "none") -> None:
+    def __init__(self, egress: str = "none", api: tuple[str, int] | None = None) -> None:
+        """``api`` is where the server's API listens (address, port): with egress, the
+        environments reach it at the gateway's address and that port (:attr:`api_address`)."""
         if egress not in EGRESS_MODES:
             raise ValueError(f"egress must be one of {', '.join(EGRESS_MODES)}, not {egress!r}")
         self.egress = egress
@@ -97,6 +110,32 @@ class EnvironmentNetwork:
         self._ready: collections.deque[Prepared] = collections.deque()  # the pool
         self._filling: asyncio.Task[None] | None = None
         self._closing = False
+        self._block: ipaddress.IPv4Network | None = None
+        # The API's target for the DNAT of gateway:port, when environments may reach it.
+        self._api_target: tuple[ipaddress.IPv4Address, int] | None = None
+        self._slot_error: OSError | None = None  # raised by start, with its advice
+        if egress == "nat":
+            # The slot (so the gateway's address) is chosen now: the server's TLS certificate
+            # and the environments' AWS_ENDPOINT_URL name it before the network is started.
+            try:
+                self._lock_slot()
+            except OSError as e:
+                self._slot_error = e
+                return
+            self._block = list(SUPERNET.subnets(new_prefix=BLOCK_PREFIX))[self.slot]
+            hosts = list(self._block.hosts())
+            self.gateway = ipaddress.IPv4Interface(f"{hosts[0]}/{BLOCK_PREFIX}")
+            self._hosts = hosts[1:]
+            self.bridge = f"shoal-{self.slot}"
+            self._api_target = firewall.api_target(api)
+
+    @property
+    def api_address(self) -> tuple[str, int] | None:
+        """Where an environment reaches Shoal's API (the gateway's address and the API's
+        port), or None: no bridge (``--egress none``), or an API on an IPv6 address."""
+        if self._api_target is None or self.gateway is None:
+            return None
+        return str(self.gateway.ip), self._api_target[1]
 
     # -- server life cycle -----------------------------------------------------------------
 
@@ -120,12 +159,9 @@ class EnvironmentNetwork:
         await asyncio.shield(self._started)
 
     async def _start_nat(self) -> None:
-        self._lock_slot()
-        block = list(SUPERNET.subnets(new_prefix=BLOCK_PREFIX))[self.slot]
-        hosts = list(block.hosts())
-        self.gateway = ipaddress.IPv4Interface(f"{hosts[0]}/{BLOCK_PREFIX}")
-        self._hosts = hosts[1:]
-        self.bridge = f"shoal-{self.slot}"
+        if self._slot_error is not None or self._block is None:
+            raise self._slot_error or NetworkError("no network slot")
+        block = self._block
         await self._remove_leftovers()
         await _run(
             "ip",
@@ -137,7 +173,16 @@ class EnvironmentNetwork:
         )
         with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
             f.write("1")
-        await _run("nft", "-f", "-", stdin=self._ruleset(block))
+        if self._api_target is not None and self._api_target[0].is_loopback:
+            # The API's DNAT target is 127.0.0.1: the kernel routes loopback destinations
+            # that arrive on the bridge only with route_localnet (what reaches them is then
+            # still only what the input chain lets through: the one DNAT'd port).
+            with open(f"/proc/sys/net/ipv4/conf/{self.bridge}/route_localnet", "w") as f:
+                f.write("1")
+        api = None
+        if self._api_target is not None and self.gateway is not None:
+            api = (self.gateway.ip, *self._api_target)
+        await _run("nft", "-f", "-", stdin=firewall.ruleset(self.slot, self.bridge, block, api))
         self._host_nl = Netlink()
         self._bridge_index = index_of(self.bridge)
         log.info("environment egress: NAT through %s (%s)", self.bridge, block)
@@ -154,35 +199,6 @@ class EnvironmentNetwork:
             self._lock_fd, self.slot = fd, slot
             return
         raise NetworkError("every environment network slot of this host is taken")
-
-    def _ruleset(self, block: ipaddress.IPv4Network) -> str:
-        b = self.bridge
-        return f"""
-table inet shoal_{self.slot} {{
-    chain input {{
-        type filter hook input priority filter - 10; policy accept;
-        iifname "{b}" ct state established,related accept
-        iifname "{b}" reject with icmpx type admin-prohibited
-    }}
-    chain forward {{
-        type filter hook forward priority filter - 10; policy accept;
-        iifname "{b}" oifname "{b}" drop
-        iifname "{b}" ip daddr 169.254.0.0/16 reject with icmpx type admin-prohibited
-        oifname "{b}" ct state established,related accept
-        oifname "{b}" drop
-    }}
-    chain postrouting {{
-        type nat hook postrouting priority srcnat; policy accept;
-        ip saddr {block} oifname != "{b}" masquerade
-    }}
-}}
-table bridge shoal_{self.slot} {{
-    chain forward {{
-        type filter hook forward priority filter; policy accept;
-        iifname "sh{self.slot}v*" oifname "sh{self.slot}v*" drop
-    }}
-}}
-"""
 
     async def _remove_leftovers(self) -> None:
         """What a server killed in this slot left behind: its bridge and its tables."""

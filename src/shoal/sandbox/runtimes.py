@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import sys
 from collections.abc import Iterable, Sequence
 
 NAME = re.compile(r"^python(3\.\d+)$")
@@ -68,3 +69,10 @@ def _names(directory: str) -> Iterable[str]:
         return sorted(os.listdir(directory))
     except OSError:
         return ()
+
+
+def sdk_dir() -> str | None:
+    """The AWS SDK the Python runtimes bundle (``./run setup`` installs it into the virtual
+    environment's ``shoal-sdk``; ``$SHOAL_SDK_DIR`` names another), or None when absent."""
+    path = os.environ.get("SHOAL_SDK_DIR") or os.path.join(sys.prefix, "shoal-sdk")
+    return path if os.path.isdir(os.path.join(path, "boto3")) else None

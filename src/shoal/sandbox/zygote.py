@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 import socket
 import subprocess
+from dataclasses import dataclass
 
 from ..runtime import frames
 from ..runtime.zygote import BOOT, RUNTIME_DIR
@@ -29,11 +31,25 @@ log = logging.getLogger(__name__)
 ZYGOTE_ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
+@dataclass(frozen=True)
+class BaseExtras:
+    """Host files the fork server puts in the environments' base root (see
+    :func:`shoal.runtime.rootfs.prepare_base`): the AWS SDK's site directory (bound read-only)
+    and the CA the environments trust for Shoal's API under TLS (copied)."""
+
+    sdk_dir: str | None = None
+    ca_file: str | None = None
+
+    def argument(self) -> str:
+        return json.dumps({"sdk_dir": self.sdk_dir, "ca_file": self.ca_file})
+
+
 class ZygoteProcess(ForkChannel):
-    def __init__(self, runtime: str, interpreter: str) -> None:
+    def __init__(self, runtime: str, interpreter: str, base: BaseExtras | None = None) -> None:
         super().__init__(f"fork server for {runtime}")
         self.runtime = runtime
         self.interpreter = interpreter
+        self.base = base if base is not None else BaseExtras()
         self.proc: subprocess.Popen[bytes] | None = None
         self.base_root = ""
 
@@ -47,7 +63,8 @@ class ZygoteProcess(ForkChannel):
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.proc = subprocess.Popen(
-                [self.interpreter, "-I", "-S", "-c", BOOT, RUNTIME_DIR, str(child.fileno())],
+                [self.interpreter, "-I", "-S", "-c", BOOT, RUNTIME_DIR, str(child.fileno()),
+                 self.base.argument()],
                 pass_fds=[child.fileno()],
                 stdin=subprocess.DEVNULL,
                 close_fds=True,

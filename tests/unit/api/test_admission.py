@@ -152,3 +152,21 @@ def test_gateway_refusal_is_api_gateways_forbidden() -> None:
     assert response.status == 403
     assert ("x-amzn-ErrorType", "ForbiddenException") in response.headers
     assert json.loads(response.body) == {"message": f"Forbidden: {BAD_HOST}"}
+
+
+def test_under_tls_shoals_own_origin_is_https() -> None:
+    tls = Admission.for_settings(
+        Settings(data_dir=Path("/nonexistent"), port=PORT, tls_cert=Path("c"), tls_key=Path("k"))
+    )
+    own = headers(host=f"127.0.0.1:{PORT}", origin=f"https://127.0.0.1:{PORT}")
+    assert tls.refusal(own, gateway=False) is None
+    plain = headers(host=f"127.0.0.1:{PORT}", origin=f"http://127.0.0.1:{PORT}")
+    assert tls.refusal(plain, gateway=False) == CROSS_ORIGIN
+
+
+def test_the_environments_gateway_address_is_served_once_allowed() -> None:
+    settings = Settings(data_dir=Path("/nonexistent"), port=PORT)
+    gateway = headers(host=f"100.64.0.1:{PORT}")
+    assert Admission.for_settings(settings).refusal(gateway, gateway=False) == BAD_HOST
+    allowed = Admission.for_settings(settings, (f"100.64.0.1:{PORT}",))
+    assert allowed.refusal(gateway, gateway=False) is None
