@@ -47,8 +47,8 @@ class ShoalServer:
             service,
             endpoint_url=self.endpoint,
             region_name=region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            aws_access_key_id="shoal",
+            aws_secret_access_key="shoal",
             config=Config(
                 read_timeout=read_timeout, retries={"max_attempts": 0}, max_pool_connections=100
             ),
@@ -65,7 +65,14 @@ class ShoalServer:
         return code
 
 
-def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> ShoalServer:
+# Every test server's root credentials: the keys the tests' clients, the examples and the
+# Terraform stack sign with (a throwaway run's fixed keys, as the README shows).
+ROOT_KEYS = {"SHOAL_ROOT_ACCESS_KEY_ID": "shoal", "SHOAL_ROOT_SECRET_ACCESS_KEY": "shoal"}
+
+
+def start_server(
+    data_dir: Path, *extra: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> ShoalServer:
     """Start ``shoal serve --port 0`` and wait for its "listening" line (no sleeps)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
@@ -84,6 +91,7 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> ShoalServe
         stderr=subprocess.STDOUT,
         text=True,
         cwd=ROOT,
+        env={**os.environ, **ROOT_KEYS, **(env or {})},
     )
     output: list[str] = []
     ready = threading.Event()

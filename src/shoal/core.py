@@ -14,6 +14,7 @@ from typing import Any
 
 from shoal import datadir
 from shoal.config import Settings
+from shoal.identity.root import RootCredentials
 from shoal.store.integrity import open_store
 
 log = logging.getLogger("shoal")
@@ -102,6 +103,8 @@ class Shoal:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         datadir.prepare(settings)  # before anything opens a file there; DataDirError if unsafe
+        # The account's root credentials: from the environment, or kept in the data directory.
+        self.root = RootCredentials.load(settings.data_dir)
         # Refuses (CorruptStore) a damaged database, or an empty one beside code and trees.
         self.store = open_store(settings.db_path, (settings.code_dir, settings.fs_dir))
         # The HTTP application; components may mount ASGI apps on it (the gateway does).

@@ -25,8 +25,10 @@ from shoal.api.bodies import ASGIApp, BodyTooLarge, Receive, Scope, Send, read_b
 from shoal.api.codec import HttpResponse
 from shoal.api.dispatch import ApiService, apigatewayv2_api, efs_api, lambda_api
 from shoal.api.query_router import QueryRouter, query_router
-from shoal.api.scope import is_region
+from shoal.api.scope import credential_scope, is_region
 from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
+from shoal.identity import failures, sigv4
+from shoal.identity.credentials import Credential
 from shoal.invocation.invoker import new_request_id
 
 if TYPE_CHECKING:
@@ -108,6 +110,7 @@ class ShoalApp:
         self.shoal = shoal
         self.mounts: list[tuple[str, ASGIApp]] = []
         self.admission = admission.Admission.for_settings(shoal.settings)
+        self._verifier: sigv4.Verifier | None = None
 
     def allow_host(self, entry: str) -> None:
         """Serve requests that name ``entry`` (``name[:port]``) as their Host too: the address
@@ -181,6 +184,25 @@ class ShoalApp:
         # an ARN with "/" in it (EFS ResourceId); the router decodes each label after matching.
         raw = scope.get("raw_path")
         wire_path = raw.decode("latin-1") if raw else path
+        credential: Credential | None = None
+        if sigv4.is_signed(headers, qs.decode("latin-1")):
+            signed = sigv4.SignedRequest(
+                scope["method"], wire_path, qs.decode("latin-1"), headers, body,
+                scope.get("scheme") == "https",
+            )  # fmt: skip
+            try:
+                credential = self._authenticate(signed, service)
+            except sigv4.AuthFailure as failure:
+                protocol = "query" if isinstance(service, QueryRouter) else "rest"
+                form = {k: v[0] for k, v in query.items()}
+                signed_for = credential_scope(headers, form)
+                name = signed_for.service if signed_for else None
+                if name == "ec2":
+                    protocol = "ec2"
+                error = failures.as_error(failure, protocol)
+                await send_response(send, service.auth_error(error, name, request_id), request_id)
+                return
+        client = scope.get("client")
         response = await service.dispatch(
             self.shoal,
             scope["method"],
@@ -190,6 +212,8 @@ class ShoalApp:
             body,
             base_url(scope, headers),
             request_id,
+            credential,
+            client[0] if client else "",
         )
         if response is None:
             response = json_response(
@@ -198,6 +222,20 @@ class ShoalApp:
                 [("x-amzn-ErrorType", "UnknownOperationException")],
             )
         await send_response(send, response, request_id)
+
+    def _authenticate(
+        self, signed: sigv4.SignedRequest, service: ApiService | QueryRouter
+    ) -> Credential:
+        """The credential that signed the request (SigV4, :mod:`shoal.identity.sigv4`), signed
+        for ``service`` (a rest-json service's signing name; the query router routes by it)."""
+        if self._verifier is None:
+            self._verifier = sigv4.Verifier(
+                [self.shoal.root.source(self.shoal.settings.account_id), self.shoal.iam]
+            )
+        credential, signed_for = self._verifier.verify(signed)
+        if isinstance(service, ApiService) and signed_for != service.signing_name:
+            raise failures.wrong_service(signed_for, service.signing_name)
+        return credential
 
     def _refusal(self, scope: Scope, host_named: bool) -> tuple[HttpResponse, str] | None:
         """The 403 for what a browser sends cross-site or under a foreign Host name
@@ -266,7 +304,22 @@ class ShoalApp:
                     f"Shoal listening on {settings.endpoint()} (data in {settings.data_dir})",
                     flush=True,
                 )
+                if self.shoal.root.generated:
+                    print(root_notice(settings), flush=True)
             elif message["type"] == "lifespan.shutdown":
                 await self.shoal.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def root_notice(settings: Any) -> str:
+    """Said once, on the start that made the root credentials: where they are and how to use
+    them (``shoal credentials`` shows them again)."""
+    from shoal.identity.root import credentials_path
+
+    return (
+        f"Root credentials made in {credentials_path(settings.data_dir)} (0600; "
+        "`shoal credentials` shows them). Use them with:\n"
+        f"  export AWS_SHARED_CREDENTIALS_FILE={credentials_path(settings.data_dir)} "
+        f"AWS_PROFILE=shoal AWS_ENDPOINT_URL={settings.endpoint()}"
+    )

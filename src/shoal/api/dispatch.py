@@ -18,6 +18,7 @@ from shoal.api import codec
 from shoal.api.model import load_model
 from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
+from shoal.identity.credentials import Credential
 from shoal.policy.engine import Principal
 from shoal.store.sqlite import DiskFull, StoreError
 
@@ -98,6 +99,8 @@ class ApiService:
         body: bytes,
         base_url: str,
         request_id: str,
+        credential: Credential | None = None,
+        source_ip: str = "",
     ) -> codec.HttpResponse | None:
         """Answer a request, or None when no operation of this service matches its route."""
         found = self.model.router.match(method, path, query)
@@ -118,9 +121,12 @@ class ApiService:
             call = Call(
                 op.name, params, shoal, headers, base_url, request_id, region,
                 secure=base_url.startswith("https:"),
+                principal=credential.principal if credential else None, source_ip=source_ip,
             )  # fmt: skip
             if self._prepare is not None:
                 self._prepare(call)
+            if credential is not None and not credential.root:
+                authorize_call(call, shoal.iam.identity_policies, service=self.model.name)
             result = await handler(call)
             response = codec.serialize_output(self.model, op, result)
             if call.response_headers:
@@ -139,6 +145,19 @@ class ApiService:
         except Exception:
             log.exception("unhandled error in %s", op.name)
             return codec.serialize_error(self.model, self.internal_error("Internal error in Shoal"))
+
+    def auth_error(
+        self, error: AwsError, signed_for: str | None, request_id: str
+    ) -> codec.HttpResponse:
+        """An authentication failure (shoal.identity.failures) in this service's shape."""
+        return codec.serialize_error(self.model, error)
+
+    @property
+    def signing_name(self) -> str:
+        """The service a request signs for: botocore's choice, signingName else endpointPrefix
+        (EFS signs as ``elasticfilesystem``)."""
+        meta = self.model.metadata
+        return str(meta.get("signingName") or meta.get("endpointPrefix") or self.model.name)
 
     def internal_error(self, message: str) -> AwsError:
         return AwsError(self._internal, message, status=500)
@@ -162,3 +181,10 @@ def _storage_message(e: StoreError | OSError) -> str | None:
 lambda_api = ApiService("lambda")
 efs_api = ApiService("efs")
 apigatewayv2_api = ApiService("apigatewayv2")
+
+
+def authorize_call(call: Call, policies_for: Any, *, service: str) -> None:
+    """shoal.identity.authorize.authorize_call (imported on first use: it builds on Call)."""
+    from shoal.identity.authorize import authorize_call as authorize
+
+    authorize(call, policies_for, service=service)

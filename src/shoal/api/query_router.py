@@ -27,10 +27,11 @@ from xml.sax.saxutils import escape
 
 from shoal.api import ec2_protocol, query_protocol
 from shoal.api.codec import HttpResponse
-from shoal.api.dispatch import Call
+from shoal.api.dispatch import Call, authorize_call
 from shoal.api.model import ServiceModel, load_model
 from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
+from shoal.identity.credentials import Credential
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -75,7 +76,7 @@ class FormApiService:
 
     async def answer(
         self, shoal: Shoal, form: dict[str, str], headers: Mapping[str, str], base_url: str,
-        region: str, request_id: str,
+        region: str, request_id: str, credential: Credential | None = None, source_ip: str = "",
     ) -> HttpResponse:  # fmt: skip
         action = form.get("Action", "")
         op = self.model.operations.get(action)
@@ -93,9 +94,14 @@ class FormApiService:
                 raise AwsError(
                     "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412
                 )
-            result = await handler(
-                FormCall(action, params, shoal, headers, base_url, request_id, region=region, secure=base_url.startswith("https:"))  # noqa: E501
-            )
+            call = FormCall(
+                action, params, shoal, headers, base_url, request_id, region=region,
+                secure=base_url.startswith("https:"),
+                principal=credential.principal if credential else None, source_ip=source_ip,
+            )  # fmt: skip
+            if credential is not None and not credential.root:
+                authorize_call(call, shoal.iam.identity_policies, service=self.service)
+            result = await handler(call)
             out: HttpResponse = self.wire.serialize_output(
                 self.model, action, op.output, result, request_id
             )
@@ -125,6 +131,7 @@ class QueryRouter:
     async def dispatch(
         self, shoal: Shoal, method: str, path: str, query: Mapping[str, list[str]],
         headers: Mapping[str, str], body: bytes, base_url: str, request_id: str,
+        credential: Credential | None = None, source_ip: str = "",
     ) -> HttpResponse | None:  # fmt: skip
         """Answer an ``Action=`` request, or None when the request is not one."""
         if path != "/" or method not in ("GET", "POST"):
@@ -143,7 +150,14 @@ class QueryRouter:
         if region is None:
             error = AwsError("AuthFailure", INVALID_REGION, 401)
             return service.error(error, request_id)
-        return await service.answer(shoal, form, headers, base_url, region, request_id)
+        return await service.answer(
+            shoal, form, headers, base_url, region, request_id, credential, source_ip
+        )
+
+    def auth_error(self, error: AwsError, signed_for: str | None, request_id: str) -> HttpResponse:
+        """An authentication failure in the shape of the service the request signed for."""
+        service = _SERVICES.get(signed_for or "", sts_api)
+        return service.error(error, request_id)
 
     def refused(self, reason: str, request_id: str) -> HttpResponse:
         """A forged browser request (:mod:`shoal.api.admission`) in EC2's error shape, the

@@ -15,7 +15,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from shoal.config import DEFAULT_ENDPOINT
+from shoal.config import DEFAULT_ENDPOINT, default_data_dir
+from shoal.identity.root import credentials_path, read
 
 
 def endpoint(arg: str | None) -> str:
@@ -23,13 +24,27 @@ def endpoint(arg: str | None) -> str:
     return (arg or os.environ.get("SHOAL_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 
+def keys() -> tuple[str, str]:
+    """The access key pair to sign with: $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY, else the
+    local server's root credentials when this user can read them (root, for the default data
+    directory), else ``shoal``/``shoal`` (a throwaway server's fixed keys)."""
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if key and secret:
+        return key, secret
+    found = read(credentials_path(default_data_dir()))
+    if found is not None:
+        return found.access_key_id, found.secret_access_key
+    return "shoal", "shoal"
+
+
 def client(service: str, endpoint_url: str | None, read_timeout: int = 960) -> Any:
+    key, secret = keys()
     return boto3.client(
         service,
         endpoint_url=endpoint(endpoint_url),
         region_name=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
-        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "shoal"),
-        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "shoal"),
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
         config=Config(read_timeout=read_timeout, retries={"max_attempts": 0}),
     )
 

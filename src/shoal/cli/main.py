@@ -26,6 +26,7 @@ GROUPS = [
     "shoal.cli.fs",
     "shoal.cli.apis",
     "shoal.cli.backup",
+    "shoal.cli.credentials",
 ]
 
 

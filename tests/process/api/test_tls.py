@@ -40,7 +40,7 @@ def ca_of(srv: ShoalServer) -> Path:
 def client(srv: ShoalServer, service: str, verify: str | bool) -> object:
     return boto3.client(
         service, endpoint_url=srv.endpoint, region_name="us-east-1", verify=verify,
-        aws_access_key_id="test", aws_secret_access_key="test",
+        aws_access_key_id="shoal", aws_secret_access_key="shoal",
         config=Config(retries={"max_attempts": 0}),
     )  # fmt: skip
 
@@ -69,7 +69,7 @@ def test_boto3_without_the_ca_refuses_the_certificate(tls_server: ShoalServer) -
 
 
 def test_aws_cli_with_ca_bundle(tls_server: ShoalServer) -> None:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "shoal", "AWS_SECRET_ACCESS_KEY": "shoal",
            "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
     argv = [*AWS, "--endpoint-url", tls_server.endpoint, "--ca-bundle", str(ca_of(tls_server)),
             "--output", "json", "lambda", "list-functions"]  # fmt: skip
@@ -189,7 +189,8 @@ def test_given_certificate_key_and_ca(tmp_path: Path) -> None:
         code = (
             "import boto3, os\n"
             "def handler(e, c):\n"
-            "    lam = boto3.client('lambda', aws_access_key_id='a', aws_secret_access_key='b')\n"
+            "    lam = boto3.client('lambda', aws_access_key_id='shoal',\n"
+            "                       aws_secret_access_key='shoal')\n"
             "    return [os.environ['AWS_CA_BUNDLE'], len(lam.list_functions()['Functions'])]\n"
         )
         name = create_function(lam, name=unique_name(), code=code)

@@ -18,8 +18,8 @@ from conftest import ShoalServer, create_function, start_server
 
 def ec2_in(server: ShoalServer, region: str) -> Any:
     return boto3.client(
-        "ec2", endpoint_url=server.endpoint, region_name=region, aws_access_key_id="test",
-        aws_secret_access_key="test", config=Config(retries={"max_attempts": 0}),
+        "ec2", endpoint_url=server.endpoint, region_name=region, aws_access_key_id="shoal",
+        aws_secret_access_key="shoal", config=Config(retries={"max_attempts": 0}),
     )  # fmt: skip
 
 

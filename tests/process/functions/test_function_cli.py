@@ -18,8 +18,8 @@ AWS = str(ROOT / ".venv" / "bin" / "aws")
 def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_ACCESS_KEY_ID": "shoal",
+        "AWS_SECRET_ACCESS_KEY": "shoal",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_PAGER": "",
     }

@@ -452,8 +452,8 @@ def test_publish_layer_version_with_the_aws_cli(server: Any, tmp_path: Path) -> 
     name = unique_name("cli")
     env = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_ACCESS_KEY_ID": "shoal",
+        "AWS_SECRET_ACCESS_KEY": "shoal",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_PAGER": "",
     }

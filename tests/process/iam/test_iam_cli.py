@@ -15,7 +15,7 @@ AWS = str(ROOT / ".venv" / "bin" / "aws")
 
 
 def _aws(server: ShoalServer, *argv: str) -> dict[str, object]:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "shoal", "AWS_SECRET_ACCESS_KEY": "shoal",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": ""}  # fmt: skip
     result = subprocess.run([AWS, "--endpoint-url", server.endpoint, *argv], capture_output=True,
                             text=True, env=env, timeout=120, cwd=ROOT)  # fmt: skip

@@ -102,8 +102,8 @@ def test_logs_survive_a_restart(tmp_path: Path) -> None:
 def cli(*argv: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_ACCESS_KEY_ID": "shoal",
+        "AWS_SECRET_ACCESS_KEY": "shoal",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_PAGER": "",
     }

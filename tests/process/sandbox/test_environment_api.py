@@ -31,13 +31,19 @@ def connect(host, port):
         s.close()
 
 def handler(event, context):
-    import boto3, botocore
+    import boto3, botocore, botocore.exceptions
     endpoint = os.environ["AWS_ENDPOINT_URL"]
     ctx = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE"))
     with urllib.request.urlopen(endpoint + "/shoal/health", timeout=10, context=ctx) as r:
         health = json.loads(r.read())
-    lam = boto3.client("lambda", aws_access_key_id="fn", aws_secret_access_key="fn")
+    # Signed with the test server's root keys, which the test hands it; unknown keys are refused.
+    lam = boto3.client("lambda", aws_access_key_id="shoal", aws_secret_access_key="shoal")
     names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    try:
+        boto3.client("lambda", aws_access_key_id="fn", aws_secret_access_key="fn").list_functions()
+        refused = None
+    except botocore.exceptions.ClientError as e:
+        refused = e.response["Error"]["Code"]
     host = endpoint.split("://")[1].rsplit(":", 1)[0]
     return {
         "endpoint": endpoint,
@@ -46,6 +52,7 @@ def handler(event, context):
         "boto3": [boto3.__version__, boto3.__file__, botocore.__version__],
         "health": health,
         "names": names,
+        "refused": refused,
         "connect": {f"{h}:{p}": connect(h, p) for h, p in event.get("connect", [])},
         "gateway_ports": {str(p): connect(host, p) for p in event.get("ports", [])},
     }
@@ -82,6 +89,7 @@ def test_a_function_calls_the_api_with_the_bundled_boto3(
     assert version == boto3.__version__ and path.startswith("/var/lang/lib/python3.")
     assert out["health"] == {"status": "ok"}
     assert name in out["names"]
+    assert out["refused"] == "UnrecognizedClientException"
     assert len(out["gateway_ports"]) == len(ports)
     assert "connected" not in out["gateway_ports"].values(), out  # rejected: EHOSTUNREACH
     gateway = out["endpoint"].split("://")[1].rsplit(":", 1)[0]
@@ -106,7 +114,7 @@ def test_under_tls_the_environment_trusts_shoals_ca(tmp_path: Path) -> None:
         lam = boto3.client(
             "lambda", endpoint_url=srv.endpoint, region_name="us-east-1",
             verify=str(srv.data_dir / "tls" / "ca.pem"),
-            aws_access_key_id="test", aws_secret_access_key="test",
+            aws_access_key_id="shoal", aws_secret_access_key="shoal",
             config=Config(retries={"max_attempts": 0}),
         )  # fmt: skip
         name = create_function(lam, code=CALLER)

@@ -32,8 +32,8 @@ def client(server: InProcessServer, service: str) -> Any:
         service,
         endpoint_url=server.endpoint,
         region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id="shoal",
+        aws_secret_access_key="shoal",
         config=Config(retries={"max_attempts": 0}),
     )
 
