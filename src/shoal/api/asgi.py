@@ -156,6 +156,11 @@ class ShoalApp:
                 return
         request_id = new_request_id()
         if path.startswith("/shoal/"):
+            if path != "/shoal/health" and not _from_loopback(scope):
+                refused = json_response(403, {"message": "Missing Authentication Token"},
+                                        [("x-amzn-ErrorType", "MissingAuthenticationTokenException")])  # fmt: skip # noqa: E501
+                await send_response(send, refused, request_id)
+                return
             await send_response(send, self._shoal_api(path, scope), request_id)
             return
         service = self._service(path)
@@ -185,7 +190,16 @@ class ShoalApp:
         raw = scope.get("raw_path")
         wire_path = raw.decode("latin-1") if raw else path
         credential: Credential | None = None
-        if sigv4.is_signed(headers, qs.decode("latin-1")):
+        signed_request = sigv4.is_signed(headers, qs.decode("latin-1"))
+        if not signed_request and not _from_loopback(scope):
+            # Functions (and anything not on this host) must sign: only local callers are
+            # still trusted unsigned (see README, "Credentials and signatures").
+            protocol = "query" if isinstance(service, QueryRouter) else "rest"
+            error = failures.as_error(sigv4.AuthFailure("missing", "Missing Authentication "
+                                                        "Token"), protocol)  # fmt: skip
+            await send_response(send, service.auth_error(error, None, request_id), request_id)
+            return
+        if signed_request:
             signed = sigv4.SignedRequest(
                 scope["method"], wire_path, qs.decode("latin-1"), headers, body,
                 scope.get("scheme") == "https",
@@ -323,3 +337,11 @@ def root_notice(settings: Any) -> str:
         f"  export AWS_SHARED_CREDENTIALS_FILE={credentials_path(settings.data_dir)} "
         f"AWS_PROFILE=shoal AWS_ENDPOINT_URL={settings.endpoint()}"
     )
+
+
+def _from_loopback(scope: Scope) -> bool:
+    """Whether the request comes from this host's loopback (not a function: environments
+    reach the API from their own addresses, through the bridge)."""
+    client = scope.get("client")
+    host = client[0] if client else ""
+    return host == "::1" or host.startswith("127.") or host.startswith("::ffff:127.")

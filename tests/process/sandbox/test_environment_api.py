@@ -17,7 +17,7 @@ from botocore.config import Config
 from conftest import ShoalServer, create_function, make_zip, start_server, unique_name
 
 CALLER = """
-import json, os, socket, ssl, urllib.request
+import json, os, socket, ssl, urllib.error, urllib.request
 
 def connect(host, port):
     s = socket.socket()
@@ -44,6 +44,12 @@ def handler(event, context):
         refused = None
     except botocore.exceptions.ClientError as e:
         refused = e.response["Error"]["Code"]
+    try:  # unsigned: a function is no local user, it must sign
+        urllib.request.urlopen(endpoint + "/2015-03-31/functions/", timeout=10, context=ctx)
+        unsigned = None
+    except urllib.error.HTTPError as e:
+        with e:
+            unsigned = [e.code, e.headers["x-amzn-ErrorType"]]
     host = endpoint.split("://")[1].rsplit(":", 1)[0]
     return {
         "endpoint": endpoint,
@@ -53,6 +59,7 @@ def handler(event, context):
         "health": health,
         "names": names,
         "refused": refused,
+        "unsigned": unsigned,
         "connect": {f"{h}:{p}": connect(h, p) for h, p in event.get("connect", [])},
         "gateway_ports": {str(p): connect(host, p) for p in event.get("ports", [])},
     }
@@ -90,6 +97,7 @@ def test_a_function_calls_the_api_with_the_bundled_boto3(
     assert out["health"] == {"status": "ok"}
     assert name in out["names"]
     assert out["refused"] == "UnrecognizedClientException"
+    assert out["unsigned"] == [403, "MissingAuthenticationTokenException"]
     assert len(out["gateway_ports"]) == len(ports)
     assert "connected" not in out["gateway_ports"].values(), out  # rejected: EHOSTUNREACH
     gateway = out["endpoint"].split("://")[1].rsplit(":", 1)[0]
