@@ -63,8 +63,10 @@ def test_an_unknown_access_key_is_refused(server: ShoalServer) -> None:
 
 def _send(request: AWSRequest) -> tuple[int, dict[str, Any]]:
     prepared = request.prepare()
-    raw = urllib.request.Request(prepared.url, data=prepared.body or None,
-                                 headers=dict(prepared.headers), method=prepared.method)  # fmt: skip
+    raw = urllib.request.Request(
+        prepared.url, data=prepared.body or None, headers=dict(prepared.headers),
+        method=prepared.method,
+    )  # fmt: skip
     try:
         with urllib.request.urlopen(raw, timeout=30) as r:
             return r.status, json.loads(r.read())
