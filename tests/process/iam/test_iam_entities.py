@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from iam_helpers import error_of as _error
+from iam_helpers import name as _name
 
 from conftest import ShoalServer
 
@@ -19,15 +21,6 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
 @pytest.fixture(scope="module")
 def iam(server: ShoalServer) -> Any:
     return server.client("iam")
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def _error(e: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
-    r = e.value.response
-    return r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Message"]
 
 
 def test_user_round_trip(iam: Any) -> None:

@@ -4,11 +4,12 @@ attachments over the wire, with real boto3."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from iam_helpers import error_of as _error
+from iam_helpers import name as _name
 
 from conftest import ShoalServer
 
@@ -21,15 +22,6 @@ def _doc(action: str) -> str:
 @pytest.fixture(scope="module")
 def iam(server: ShoalServer) -> Any:
     return server.client("iam")
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def _error(e: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
-    r = e.value.response
-    return r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Message"]
 
 
 def test_policy_versions(iam: Any) -> None:
