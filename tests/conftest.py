@@ -365,3 +365,17 @@ def attacked_server(exposed_root: Path) -> Iterator[ShoalServer]:
         yield srv
     finally:
         srv.stop()
+
+
+def signed_headers(method: str, url: str, body: bytes, service: str, region: str = "us-east-1",
+                   headers: dict[str, str] | None = None) -> dict[str, str]:  # fmt: skip
+    """``headers`` plus the SigV4 headers boto3 would send for this request, signed with the
+    test servers' root keys (for tests that send raw bodies)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
+    key, secret = ROOT_KEYS["SHOAL_ROOT_ACCESS_KEY_ID"], ROOT_KEYS["SHOAL_ROOT_SECRET_ACCESS_KEY"]
+    SigV4Auth(Credentials(key, secret), service, region).add_auth(request)
+    return dict(request.headers)

@@ -9,16 +9,12 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from conftest import ShoalServer
-
-SCOPE = "Credential=AKIDEXAMPLE/20261202/us-east-1/ec2/aws4_request"
+from conftest import ShoalServer, signed_headers
 
 
 def _post(server: ShoalServer, body: bytes) -> tuple[int, str]:
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Authorization": f"AWS4-HMAC-SHA256 {SCOPE}, SignedHeaders=host, Signature=0",
-    }
+    headers = signed_headers("POST", server.endpoint + "/", body, "ec2",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
     request = urllib.request.Request(server.endpoint + "/", data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as r:

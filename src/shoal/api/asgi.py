@@ -244,7 +244,8 @@ class ShoalApp:
         for ``service`` (a rest-json service's signing name; the query router routes by it)."""
         if self._verifier is None:
             self._verifier = sigv4.Verifier(
-                [self.shoal.root.source(self.shoal.settings.account_id), self.shoal.iam]
+                [self.shoal.root.source(self.shoal.settings.account_id)]
+                + ([self.shoal.iam] if hasattr(self.shoal, "iam") else [])
             )
         credential, signed_for = self._verifier.verify(signed)
         if isinstance(service, ApiService) and signed_for != service.signing_name:

@@ -27,7 +27,7 @@ def raw(server: ShoalServer, service: str, method: str, path: str, body: bytes) 
     """Send ``body`` as is, signed as boto3 would sign it; (status, headers, JSON body)."""
     url = server.endpoint + path
     request = AWSRequest(method, url, data=body, headers={"Content-Type": "application/json"})
-    SigV4Auth(Credentials("test", "test"), service, "us-east-1").add_auth(request)
+    SigV4Auth(Credentials("shoal", "shoal"), service, "us-east-1").add_auth(request)
     prepared = urllib.request.Request(url, data=body, method=method, headers=dict(request.headers))
     try:
         with urllib.request.urlopen(prepared, timeout=30) as response:

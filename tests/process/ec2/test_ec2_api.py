@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ShoalServer, create_function, start_server
+from conftest import ShoalServer, create_function, signed_headers, start_server
 
 
 def ec2_in(server: ShoalServer, region: str) -> Any:
@@ -144,16 +144,15 @@ def _post(server: ShoalServer, body: str, service: str | None = "ec2",
           region: str = "us-east-1") -> tuple[int, str]:  # fmt: skip
     headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
     if service:
-        headers["Authorization"] = (
-            f"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261202/{region}/{service}/aws4_request, "
-            "SignedHeaders=host, Signature=0"
-        )
+        headers = signed_headers("POST", server.endpoint + "/", body.encode(), service, region,
+                                 headers)  # fmt: skip
     request = urllib.request.Request(server.endpoint + "/", data=body.encode(), headers=headers)
     try:
         with urllib.request.urlopen(request) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+        with e:
+            return e.code, e.read().decode()
 
 
 def test_protocol_errors_in_ec2s_shape(server: ShoalServer) -> None:

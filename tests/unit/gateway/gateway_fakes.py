@@ -22,6 +22,7 @@ from shoal.config import Settings
 from shoal.errors import AwsError
 from shoal.functions.models import FunctionVersion
 from shoal.gateway.service import GatewayService
+from shoal.identity.root import RootCredentials
 from shoal.store.sqlite import Store
 
 
@@ -97,6 +98,7 @@ class FakeFunctions:
 class FakeShoal:
     def __init__(self, data_dir: Path, invoker: FakeInvoker | None = None) -> None:
         self.settings = Settings(data_dir=data_dir)
+        self.root = RootCredentials("shoal", "shoal")  # what the tests' clients sign with
         data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.settings.db_path)
         self.http = ShoalApp(self)  # type: ignore[arg-type]
