@@ -45,7 +45,8 @@ def status(url: str) -> int:
         with urllib.request.urlopen(url, timeout=60) as response:
             return int(response.status)
     except urllib.error.HTTPError as e:
-        return e.code
+        with e:
+            return e.code
 
 
 def inventory(srv: ShoalServer, name: str, api_name: str, token: str) -> dict[str, Any]:

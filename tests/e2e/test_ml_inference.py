@@ -173,7 +173,8 @@ def call(url: str, body: bytes | None = None, content_type: str = "application/o
         with urllib.request.urlopen(request, timeout=300) as r:
             return r.status, r.read(), time.perf_counter() - started
     except urllib.error.HTTPError as e:
-        return e.code, e.read(), time.perf_counter() - started
+        with e:
+            return e.code, e.read(), time.perf_counter() - started
 
 
 def content_type(path: Path) -> str:

@@ -20,7 +20,8 @@ def _post(server: ShoalServer, body: bytes) -> tuple[int, str]:
         with urllib.request.urlopen(request, timeout=30) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+        with e:
+            return e.code, e.read().decode()
 
 
 def test_deep_keys_are_refused_before_they_cost(server: ShoalServer) -> None:

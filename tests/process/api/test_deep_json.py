@@ -33,7 +33,8 @@ def raw(server: ShoalServer, service: str, method: str, path: str, body: bytes) 
         with urllib.request.urlopen(prepared, timeout=30) as response:
             return response.status, response.headers, json.loads(response.read())
     except urllib.error.HTTPError as e:
-        return e.code, e.headers, json.loads(e.read())
+        with e:
+            return e.code, e.headers, json.loads(e.read())
 
 
 def test_invoke_with_a_deeply_nested_payload_is_invalid_request_content(lambda_client: Any) -> None:

@@ -46,7 +46,8 @@ def raw(server, method: str, path: str, body: dict | None = None):  # type: igno
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.headers, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as e:
-        return e.code, e.headers, json.loads(e.read() or b"{}")
+        with e:
+            return e.code, e.headers, json.loads(e.read() or b"{}")
 
 
 def test_create_is_pending_then_active(lambda_client) -> None:  # type: ignore[no-untyped-def]

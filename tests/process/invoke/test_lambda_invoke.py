@@ -284,7 +284,8 @@ def raw_invoke(server, name: str, body: bytes, invocation_type: str = "RequestRe
         with urllib.request.urlopen(request) as r:
             return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
+        with e:
+            return e.code, e.headers, e.read()
 
 
 def test_payload_errors(server, echo: str) -> None:  # type: ignore[no-untyped-def]

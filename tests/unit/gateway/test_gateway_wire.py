@@ -58,7 +58,8 @@ def http(
         with urllib.request.urlopen(req) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+        with e:
+            return e.code, dict(e.headers), e.read()
 
 
 def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
