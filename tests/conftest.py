@@ -158,7 +158,10 @@ def make_zip(files: dict[str, str | bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, content in files.items():
-            zf.writestr(name, content)
+            # A fixed time: the same files make the same zip (and package) in any second.
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.external_attr = 0o600 << 16  # what writestr(name, …) gives
+            zf.writestr(info, content, compress_type=zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
 
