@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 
 _GATEWAY_PREFIXES = (EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX)
+# What an unsigned request that must be signed is refused with, in each protocol's words.
+MISSING = sigv4.AuthFailure("missing", "Missing Authentication Token")
 
 # Large enough for a 50 MB zip sent base64 in a JSON body.
 MAX_BODY = 80 * 1024 * 1024
@@ -157,8 +159,11 @@ class ShoalApp:
         request_id = new_request_id()
         if path.startswith("/shoal/"):
             if path != "/shoal/health" and not _from_loopback(scope):
-                refused = json_response(403, {"message": "Missing Authentication Token"},
-                                        [("x-amzn-ErrorType", "MissingAuthenticationTokenException")])  # fmt: skip # noqa: E501
+                error = failures.as_error(MISSING, "rest")
+                refused = json_response(
+                    error.status or 403, {"message": error.message},
+                    [("x-amzn-ErrorType", error.code)],
+                )
                 await send_response(send, refused, request_id)
                 return
             await send_response(send, self._shoal_api(path, scope), request_id)
@@ -194,10 +199,8 @@ class ShoalApp:
         if not signed_request and not _from_loopback(scope):
             # Functions (and anything not on this host) must sign: only local callers are
             # still trusted unsigned (see README, "Credentials and signatures").
-            protocol = "query" if isinstance(service, QueryRouter) else "rest"
-            error = failures.as_error(sigv4.AuthFailure("missing", "Missing Authentication "
-                                                        "Token"), protocol)  # fmt: skip
-            await send_response(send, service.auth_error(error, None, request_id), request_id)
+            refused = service.auth_error(MISSING, None, request_id)
+            await send_response(send, refused, request_id)
             return
         if signed_request:
             signed = sigv4.SignedRequest(
@@ -207,14 +210,10 @@ class ShoalApp:
             try:
                 credential = self._authenticate(signed, service)
             except sigv4.AuthFailure as failure:
-                protocol = "query" if isinstance(service, QueryRouter) else "rest"
-                form = {k: v[0] for k, v in query.items()}
-                signed_for = credential_scope(headers, form)
-                name = signed_for.service if signed_for else None
-                if name == "ec2":
-                    protocol = "ec2"
-                error = failures.as_error(failure, protocol)
-                await send_response(send, service.auth_error(error, name, request_id), request_id)
+                scoped = credential_scope(headers, {k: v[0] for k, v in query.items()})
+                signed_for = scoped.service if scoped else None
+                refused = service.auth_error(failure, signed_for, request_id)
+                await send_response(send, refused, request_id)
                 return
         client = scope.get("client")
         response = await service.dispatch(

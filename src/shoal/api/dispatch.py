@@ -18,7 +18,10 @@ from shoal.api import codec
 from shoal.api.model import load_model
 from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
+from shoal.identity import failures
+from shoal.identity.authorize import authorize_call
 from shoal.identity.credentials import Credential
+from shoal.identity.sigv4 import AuthFailure
 from shoal.policy.engine import Principal
 from shoal.store.sqlite import DiskFull, StoreError
 
@@ -147,10 +150,10 @@ class ApiService:
             return codec.serialize_error(self.model, self.internal_error("Internal error in Shoal"))
 
     def auth_error(
-        self, error: AwsError, signed_for: str | None, request_id: str
+        self, failure: AuthFailure, signed_for: str | None, request_id: str
     ) -> codec.HttpResponse:
-        """An authentication failure (shoal.identity.failures) in this service's shape."""
-        return codec.serialize_error(self.model, error)
+        """An authentication failure in this service's shape (rest-json)."""
+        return codec.serialize_error(self.model, failures.as_error(failure, "rest"))
 
     @property
     def signing_name(self) -> str:
@@ -182,9 +185,3 @@ lambda_api = ApiService("lambda")
 efs_api = ApiService("efs")
 apigatewayv2_api = ApiService("apigatewayv2")
 
-
-def authorize_call(call: Call, policies_for: Any, *, service: str) -> None:
-    """shoal.identity.authorize.authorize_call (imported on first use: it builds on Call)."""
-    from shoal.identity.authorize import authorize_call as authorize
-
-    authorize(call, policies_for, service=service)

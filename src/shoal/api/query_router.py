@@ -27,11 +27,14 @@ from xml.sax.saxutils import escape
 
 from shoal.api import ec2_protocol, query_protocol
 from shoal.api.codec import HttpResponse
-from shoal.api.dispatch import Call, authorize_call
+from shoal.api.dispatch import Call
 from shoal.api.model import ServiceModel, load_model
 from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
+from shoal.identity import failures
+from shoal.identity.authorize import authorize_call
 from shoal.identity.credentials import Credential
+from shoal.identity.sigv4 import AuthFailure
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -154,10 +157,14 @@ class QueryRouter:
             shoal, form, headers, base_url, region, request_id, credential, source_ip
         )
 
-    def auth_error(self, error: AwsError, signed_for: str | None, request_id: str) -> HttpResponse:
-        """An authentication failure in the shape of the service the request signed for."""
+    def auth_error(
+        self, failure: AuthFailure, signed_for: str | None, request_id: str
+    ) -> HttpResponse:
+        """An authentication failure in the shape of the service the request signed for (the
+        ``query`` protocol's when it names none)."""
         service = _SERVICES.get(signed_for or "", sts_api)
-        return service.error(error, request_id)
+        protocol = "ec2" if service is ec2_api else "query"
+        return service.error(failures.as_error(failure, protocol), request_id)
 
     def refused(self, reason: str, request_id: str) -> HttpResponse:
         """A forged browser request (:mod:`shoal.api.admission`) in EC2's error shape, the

@@ -20,13 +20,15 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shoal.api.dispatch import Call
 from shoal.errors import AwsError
 from shoal.identity.actions import Action, action_for
 from shoal.policy.document import Kind, Policy, parse
 from shoal.policy.engine import Decision, Principal, Request, evaluate
+
+if TYPE_CHECKING:  # annotations only: shoal.api.dispatch calls down into this module
+    from shoal.api.dispatch import Call
 
 PoliciesFor = Callable[[Principal], Iterable[Policy]]
 

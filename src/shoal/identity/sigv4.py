@@ -102,10 +102,11 @@ class Verifier:
     def verify(self, request: SignedRequest, now: float | None = None) -> tuple[Credential, str]:
         """The credential that signed ``request`` and the service it signed for, or
         :class:`AuthFailure`."""
+        now = time.time() if now is None else now
         pairs = _pairs(request.query)
         sig = _parse(request.headers, pairs)
-        _check_time(sig, time.time() if now is None else now)
-        credential = self._credential(sig)
+        _check_time(sig, now)
+        credential = self._credential(sig, now)
         payload = _payload(request, sig)
         canonical = "\n".join(
             (
@@ -130,7 +131,7 @@ class Verifier:
             raise AuthFailure("signature", SIGNATURE_MISMATCH)
         return credential, sig.service
 
-    def _credential(self, sig: _Signature) -> Credential:
+    def _credential(self, sig: _Signature, now: float) -> Credential:
         for source in self.sources:
             found = source.credential(sig.access_key, sig.token)
             if found is not None:
@@ -142,7 +143,7 @@ class Verifier:
         if found.session_token is not None:
             if sig.token is None or not hmac.compare_digest(found.session_token, sig.token):
                 raise AuthFailure("token_invalid", INVALID_TOKEN)
-            if found.expires is not None and found.expires <= time.time():
+            if found.expires is not None and found.expires <= now:
                 raise AuthFailure(
                     "token_expired", "The security token included in the request is expired"
                 )
