@@ -49,6 +49,39 @@ class LoadResult:
 
 Step = tuple[str, bytes]  # (method, body) of one request in a cycle
 
+# The benchmark servers' root keys: every API request is signed, as a client signs it.
+KEYS = ("bench", "bench")
+
+
+def signed_headers(method: str, url: str, body: bytes) -> dict[str, str]:
+    """The SigV4 headers boto3 would add to this request, for Shoal's API paths (Lambda's
+    ``/20YY-MM-DD/…``, Shoal's ``/shoal/…``); none for anything else (an HTTP API route, a
+    baseline server), which is not signed."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    path = urlsplit(url).path
+    if path.startswith("/shoal/"):
+        service = "shoal"
+    elif path.startswith("/20") and not path.startswith("/2015-02-01/"):
+        service = "lambda"
+    else:
+        return {}
+    request = AWSRequest(method, url, data=body)
+    SigV4Auth(Credentials(*KEYS), service, "us-east-1").add_auth(request)
+    return {k: v for k, v in request.headers.items() if k.lower() != "host"}
+
+
+def urlopen(url: str, body: bytes | None = None, method: str = "GET", timeout: float = 300,
+            headers: dict[str, str] | None = None) -> Any:  # fmt: skip
+    """``urllib.request.urlopen`` of a Shoal API path, signed (:func:`signed_headers`)."""
+    import urllib.request
+
+    given = {**(headers or {}), **signed_headers(method, url, body or b"")}
+    request = urllib.request.Request(url, data=body, headers=given, method=method)
+    return urllib.request.urlopen(request, timeout=timeout)
+
 
 async def _client(
     url: str,
@@ -63,11 +96,17 @@ async def _client(
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+
+    def extra(method: str, body: bytes) -> str:
+        # Signed once per connection: a signature stays valid for 5 minutes, and the server
+        # verifies it on every request all the same.
+        given = {**headers, **signed_headers(method, url, body)}
+        return "".join(f"{k}: {v}\r\n" for k, v in given.items())
+
     requests = [
         (
             f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-            f"Content-Length: {len(body)}\r\n{extra}\r\n"
+            f"Content-Length: {len(body)}\r\n{extra(method, body)}\r\n"
         ).encode()
         + body
         for method, body in steps
@@ -311,6 +350,8 @@ def shoal_server(*extra: str) -> Iterator[str]:
                 "warning",
                 *extra,
             ],
+            env={**os.environ, "SHOAL_ROOT_ACCESS_KEY_ID": KEYS[0],
+                 "SHOAL_ROOT_SECRET_ACCESS_KEY": KEYS[1]},  # fmt: skip
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -392,8 +433,8 @@ def aws_client(endpoint: str, service: str) -> Any:
         service,
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
+        aws_access_key_id=KEYS[0],
+        aws_secret_access_key=KEYS[1],
         config=Config(retries={"max_attempts": 0}, read_timeout=900, max_pool_connections=64),
     )
 

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from bench.common import ROOT, load, median, python3, shoal_server, table
+from bench.common import ROOT, load, median, python3, shoal_server, table, urlopen
 
 SLEEPER = "import time\n\ndef handler(event, context):\n    time.sleep(1.0)\n    return 1\n"
 TRIVIAL = 'def handler(event, context):\n    return {"ok": True}\n'
@@ -63,9 +62,8 @@ def scale_out_s(endpoint: str) -> float:
     barrier = threading.Barrier(WIDTH + 1)
 
     def call(_: int) -> int:
-        request = urllib.request.Request(url, data=b"{}", method="POST")
         barrier.wait()
-        with urllib.request.urlopen(request, timeout=60) as r:
+        with urlopen(url, b"{}", "POST", timeout=60) as r:
             r.read()
             return int(r.status)
 
@@ -84,11 +82,9 @@ def event_latencies_ms(endpoint: str, name: str, n: int = 200) -> list[float]:
     url = f"{endpoint}/2015-03-31/functions/{name}/invocations"
     out = []
     for _ in range(n):
-        request = urllib.request.Request(
-            url, data=b"{}", method="POST", headers={"X-Amz-Invocation-Type": "Event"}
-        )
         t0 = time.perf_counter()
-        with urllib.request.urlopen(request, timeout=30) as r:
+        event = {"X-Amz-Invocation-Type": "Event"}
+        with urlopen(url, b"{}", "POST", timeout=30, headers=event) as r:
             r.read()
             if r.status != 202:
                 raise RuntimeError(f"Event invoke answered {r.status}")

@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as a script: make "bench" importable
 import boto3
 from botocore.config import Config
 
-from bench.common import median, shoal_server, table
+from bench.common import median, shoal_server, table, urlopen
 
 HERE = Path(__file__).resolve().parent
 WORKERS = 8
@@ -88,10 +88,8 @@ class Setup:
             FunctionName=self.name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 600}
         )
         self.invoke({"op": "ping"})  # first mount: creates the access point root
-        req = __import__("urllib.request").request
-        r = req.Request(f"{endpoint}/shoal/fs/access-points/{ap['AccessPointId']}/path",
-                        method="POST")  # fmt: skip
-        with req.urlopen(r) as resp:
+        url = f"{endpoint}/shoal/fs/access-points/{ap['AccessPointId']}/path"
+        with urlopen(url, method="POST") as resp:
             self.host_dir = json.load(resp)["Path"]
 
     def invoke(self, event: dict[str, Any]) -> Any:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 import uuid
 from typing import Any
 
@@ -33,6 +32,7 @@ from bench.common import (
     table,
     test_support,
     throughput,
+    urlopen,
 )
 
 HANDLER = 'def handler(event, context):\n    return {"ok": True}\n'
@@ -62,14 +62,15 @@ def cold_invokes_ms(client: object, endpoint: str, name: str, n: int = 20) -> li
             FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400}
         )
         t0 = time.perf_counter()
-        urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST")).read()
+        with urlopen(url, b"{}", "POST") as r:
+            r.read()
         times.append((time.perf_counter() - t0) * 1000)
     return times
 
 
 def init_durations_ms(endpoint: str, name: str) -> list[float]:
     """Init Duration from the REPORT lines: the environment's own cold start."""
-    with urllib.request.urlopen(f"{endpoint}/shoal/logs/{name}") as r:
+    with urlopen(f"{endpoint}/shoal/logs/{name}") as r:
         events = json.load(r)["events"]
     out = []
     for e in events:

@@ -382,3 +382,23 @@ def signed_headers(method: str, url: str, body: bytes, service: str, region: str
     key, secret = ROOT_KEYS["SHOAL_ROOT_ACCESS_KEY_ID"], ROOT_KEYS["SHOAL_ROOT_SECRET_ACCESS_KEY"]
     SigV4Auth(Credentials(key, secret), service, region).add_auth(request)
     return dict(request.headers)
+
+
+def shoal_urlopen(url: str, method: str = "GET", timeout: float = 60):  # type: ignore[no-untyped-def]
+    """``urllib.request.urlopen`` of one of Shoal's own endpoints (``/shoal/…``), signed for the
+    service ``shoal`` with the test servers' root keys, as the ``shoal`` CLI signs them."""
+    import urllib.request
+
+    headers = signed_headers(method, url, b"", "shoal")
+    return urllib.request.urlopen(urllib.request.Request(url, headers=headers, method=method),
+                                  timeout=timeout)  # fmt: skip
+
+
+def signed_request(method: str, url: str, body: bytes = b"", service: str = "lambda",
+                   headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
+    """A ``urllib.request.Request`` signed as boto3 signs it (the test servers' root keys), for
+    tests that send raw requests to the API."""
+    import urllib.request
+
+    signed = signed_headers(method, url, body, service, headers=headers)
+    return urllib.request.Request(url, data=body or None, headers=signed, method=method)

@@ -9,12 +9,12 @@ import http.client
 import json
 import re
 import subprocess
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from conftest import shoal_urlopen
 from seed_setup import SEED_HANDLER, article_handler, message_wall
 
 
@@ -71,7 +71,7 @@ def test_message_wall(server: Any, efs_client: Any, lambda_client: Any, apigw_cl
     assert counts == Counter(messages)
 
     # Several execution environments served them: one log stream per environment.
-    with urllib.request.urlopen(f"{server.endpoint}/shoal/logs/{quote(name, safe='')}") as r:
+    with shoal_urlopen(f"{server.endpoint}/shoal/logs/{quote(name, safe='')}") as r:
         events = json.load(r)["events"]
     streams = {e["logStreamName"] for e in events if e["message"].startswith("START RequestId")}
     assert len(streams) > 1, streams

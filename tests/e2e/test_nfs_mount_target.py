@@ -12,13 +12,19 @@ import os
 import signal
 import socket
 import subprocess
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import ShoalServer, create_function, default_subnet, start_server, wait_for
+from conftest import (
+    ShoalServer,
+    create_function,
+    default_subnet,
+    shoal_urlopen,
+    start_server,
+    wait_for,
+)
 from seed_setup import seed_access_point
 
 pytestmark = pytest.mark.nfs
@@ -49,7 +55,7 @@ def nfs(*argv: str) -> subprocess.CompletedProcess[str]:
 
 def target_port(endpoint: str, mt_id: str) -> int:
     """The port is Shoal's addition (EFS targets all use 2049): its own endpoint gives it."""
-    with urllib.request.urlopen(f"{endpoint}/shoal/fs/mount-targets/{mt_id}") as r:
+    with shoal_urlopen(f"{endpoint}/shoal/fs/mount-targets/{mt_id}") as r:
         return int(json.load(r)["Port"])
 
 

@@ -26,6 +26,7 @@ from conftest import (
     ShoalServer,
     create_function,
     make_zip,
+    signed_headers,
     start_server,
     unique_name,
     wait_for,
@@ -41,8 +42,11 @@ def send(
     path: str,
     body: bytes = b"",
     headers: dict[str, str] | None = None,
+    signed: bool = True,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One request as a browser sends it: ``text/plain`` (a "simple" request), any headers."""
+    """One request as a browser sends it: ``text/plain`` (a "simple" request), any headers.
+    ``signed``: with a valid SigV4 signature too (a page cannot make one, but a refusal shown
+    on a signed request is the admission check's doing, not the missing signature's)."""
     parts = urlsplit(server.endpoint)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
     try:
@@ -52,6 +56,9 @@ def send(
             "Content-Type": "text/plain;charset=UTF-8",
             **(headers or {}),
         }
+        if signed:
+            url = f"http://{given['Host']}{path}"
+            given = signed_headers(method, url, body, _signing_name(path), headers=given)
         for name, value in given.items():
             conn.putheader(name, value)
         conn.putheader("Content-Length", str(len(body)))
@@ -60,6 +67,14 @@ def send(
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         conn.close()
+
+
+def _signing_name(path: str) -> str:
+    if path.startswith("/shoal/"):
+        return "shoal"
+    if path.startswith("/2015-02-01/"):
+        return "elasticfilesystem"
+    return "apigateway" if path.startswith("/v2/") else "lambda"
 
 
 def create_body(name: str) -> bytes:
@@ -102,7 +117,12 @@ def test_forged_create_function_is_refused(server: ShoalServer, lambda_client: A
         "cross-origin request refused",
     )
     assert forged not in names(lambda_client)
-    # The same text/plain request, as curl sends it (no Origin): it does create a function.
+    # The same text/plain request as curl sends it (no Origin) but unsigned, from loopback:
+    # refused, there is no unauthenticated mode.
+    status, headers, body = send(server, "POST", path, create_body(forged), signed=False)
+    assert (status, headers["x-amzn-errortype"]) == (403, "MissingAuthenticationTokenException")
+    assert forged not in names(lambda_client)
+    # Signed, as curl --aws-sigv4 sends it: it does create a function.
     status, _, body = send(server, "POST", path, create_body(real))
     assert status == 201, body
     assert real in names(lambda_client)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from conftest import (
     create_function,
     default_subnet,
     run_as,
+    shoal_urlopen,
     start_server,
     unique_name,
     wait_for,
@@ -110,7 +110,7 @@ def populated(attacked_server: ShoalServer) -> ShoalServer:
     wait_for(available, timeout=60)
     # Reading the logs flushes them to their file: the secret is now on disk, in the log and
     # in the database.
-    with urllib.request.urlopen(f"{attacked_server.endpoint}/shoal/logs/{name}") as r:
+    with shoal_urlopen(f"{attacked_server.endpoint}/shoal/logs/{name}") as r:
         assert "s3cr3t" in "".join(e["message"] for e in json.load(r)["events"])
     return attacked_server
 
@@ -360,9 +360,7 @@ def test_nfs_clients_files_get_the_mode_they_ask_for(populated: ShoalServer, pla
     efs = populated.client("efs")
     (fs,) = [f for f in efs.describe_file_systems()["FileSystems"] if f["NumberOfMountTargets"]]
     (mt,) = efs.describe_mount_targets(FileSystemId=fs["FileSystemId"])["MountTargets"]
-    with urllib.request.urlopen(
-        f"{populated.endpoint}/shoal/fs/mount-targets/{mt['MountTargetId']}"
-    ) as r:
+    with shoal_urlopen(f"{populated.endpoint}/shoal/fs/mount-targets/{mt['MountTargetId']}") as r:
         port = json.load(r)["Port"]
     source = place / "src"
     source.write_text("over nfs")

@@ -14,7 +14,6 @@ import json
 import os
 import stat
 import subprocess
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from conftest import (
     default_subnet,
     run_as,
     run_as_suid,
+    shoal_urlopen,
     unique_name,
     wait_for,
 )
@@ -90,7 +90,7 @@ class Target:
 
         wait_for(available, timeout=60)
         url = f"{self.srv.endpoint}/shoal/fs/mount-targets/{self.mt_id}"
-        with urllib.request.urlopen(url) as r:
+        with shoal_urlopen(url) as r:
             self.port = int(json.load(r)["Port"])
         return self
 

@@ -1,7 +1,9 @@
 """Request admission: what a browser sends cross-site never reaches Shoal's control plane.
 
 Two attacks come from a web page in a browser on the host, since Shoal's port is open on
-loopback and its API has no authentication:
+loopback. Every API request is signed (SigV4), which a page cannot do without the keys, but
+these rules stand on their own: they also keep pages away from the public HTTP triggers'
+private names and from whatever signs requests for the user (a proxy, a credential helper):
 
 - **Cross-site requests (CSRF).** A page on any site can ``fetch`` or post a form with a
   ``text/plain`` body to ``http://127.0.0.1:9000/2015-03-31/functions`` — a "simple" request,

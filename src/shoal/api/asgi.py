@@ -2,9 +2,14 @@
 
 Routing is by path prefix: ``/v2/`` is API Gateway v2, ``/2015-02-01/`` is EFS, other
 ``/20YY-MM-DD/`` paths are Lambda, ``/`` with ``Action=`` is EC2 (:mod:`shoal.api.query_router`),
-``/shoal/`` is Shoal's own API (logs, health); components may
+``/shoal/`` is Shoal's own API (logs, environments, file-system paths, health); components may
 mount their own ASGI apps on a prefix (the HTTP gateway does). The body is read whole, up to
 :data:`MAX_BODY`, before dispatch.
+
+Every API request is signed with SigV4 (:mod:`shoal.identity.sigv4`), from loopback too: there
+is no unauthenticated mode. Shoal's own endpoints are signed for the service ``shoal`` by the
+account's root user (``/shoal/health`` is open). HTTP APIs and function URLs are the mounts'
+to authenticate (an ``AWS_IAM`` URL or route checks its own signature).
 
 Every answer of this app, errors and 404s included, names its request in ``x-amzn-RequestId``
 (boto3's ``ResponseMetadata['RequestId']``): the id is made here, once per request, handed to
@@ -28,6 +33,7 @@ from shoal.api.query_router import QueryRouter, query_router
 from shoal.api.scope import credential_scope, is_region
 from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
 from shoal.identity import failures, sigv4
+from shoal.identity.authorize import is_root
 from shoal.identity.credentials import Credential
 from shoal.invocation.invoker import new_request_id
 
@@ -36,8 +42,9 @@ if TYPE_CHECKING:
 
 
 _GATEWAY_PREFIXES = (EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX)
-# What an unsigned request that must be signed is refused with, in each protocol's words.
-MISSING = sigv4.AuthFailure("missing", "Missing Authentication Token")
+# Shoal's own endpoints are signed for this service name, by the account's root user only.
+SHOAL_SIGNING_NAME = "shoal"
+MAX_SHOAL_BODY = 1024 * 1024  # what /shoal/ endpoints take (they take none today)
 
 # Large enough for a 50 MB zip sent base64 in a JSON body.
 MAX_BODY = 80 * 1024 * 1024
@@ -152,20 +159,19 @@ class ShoalApp:
             await send_response(send, refusal[0], refusal[1])
             return
         path: str = scope["path"]
+        if path.startswith("/shoal/") and path != "/shoal/health":
+            # Shoal's own endpoints (logs, environments, the file systems' host paths) are
+            # root's: signed for the service "shoal" by the account's root credentials.
+            receive, refused = await self._shoal_caller(scope, receive)
+            if refused is not None:
+                await send_response(send, refused, new_request_id())
+                return
         for prefix, app in self.mounts:
             if path.startswith(prefix):
                 await app(scope, receive, send)
                 return
         request_id = new_request_id()
         if path.startswith("/shoal/"):
-            if path != "/shoal/health" and not _from_loopback(scope):
-                error = failures.as_error(MISSING, "rest")
-                refused = json_response(
-                    error.status or 403, {"message": error.message},
-                    [("x-amzn-ErrorType", error.code)],
-                )
-                await send_response(send, refused, request_id)
-                return
             await send_response(send, self._shoal_api(path, scope), request_id)
             return
         service = self._service(path)
@@ -194,27 +200,21 @@ class ShoalApp:
         # an ARN with "/" in it (EFS ResourceId); the router decodes each label after matching.
         raw = scope.get("raw_path")
         wire_path = raw.decode("latin-1") if raw else path
-        credential: Credential | None = None
-        signed_request = sigv4.is_signed(headers, qs.decode("latin-1"))
-        if not signed_request and not _from_loopback(scope):
-            # Functions (and anything not on this host) must sign: only local callers are
-            # still trusted unsigned (see README, "Credentials and signatures").
-            refused = service.auth_error(MISSING, None, request_id)
+        # Every request is signed: there is no unauthenticated mode, not even on loopback.
+        signed = sigv4.SignedRequest(
+            scope["method"], wire_path, qs.decode("latin-1"), headers, body,
+            scope.get("scheme") == "https",
+        )  # fmt: skip
+        try:
+            credential = self._authenticate(signed, service)
+        except sigv4.AuthFailure as failure:
+            scoped = credential_scope(headers, {k: v[0] for k, v in query.items()})
+            signed_for = scoped.service if scoped else None
+            if signed_for is None and isinstance(service, QueryRouter):
+                signed_for = service.named(query, headers, body)
+            refused = service.auth_error(failure, signed_for, request_id)
             await send_response(send, refused, request_id)
             return
-        if signed_request:
-            signed = sigv4.SignedRequest(
-                scope["method"], wire_path, qs.decode("latin-1"), headers, body,
-                scope.get("scheme") == "https",
-            )  # fmt: skip
-            try:
-                credential = self._authenticate(signed, service)
-            except sigv4.AuthFailure as failure:
-                scoped = credential_scope(headers, {k: v[0] for k, v in query.items()})
-                signed_for = scoped.service if scoped else None
-                refused = service.auth_error(failure, signed_for, request_id)
-                await send_response(send, refused, request_id)
-                return
         client = scope.get("client")
         response = await service.dispatch(
             self.shoal,
@@ -237,19 +237,65 @@ class ShoalApp:
         await send_response(send, response, request_id)
 
     def _authenticate(
-        self, signed: sigv4.SignedRequest, service: ApiService | QueryRouter
+        self, signed: sigv4.SignedRequest, service: ApiService | QueryRouter | None
     ) -> Credential:
         """The credential that signed the request (SigV4, :mod:`shoal.identity.sigv4`), signed
-        for ``service`` (a rest-json service's signing name; the query router routes by it)."""
+        for ``service`` (a rest-json service's signing name; the query router routes by it;
+        None: Shoal's own endpoints, signed for ``shoal``)."""
         if self._verifier is None:
             self._verifier = sigv4.Verifier(
                 [self.shoal.root.source(self.shoal.settings.account_id)]
                 + ([self.shoal.iam] if hasattr(self.shoal, "iam") else [])
             )
         credential, signed_for = self._verifier.verify(signed)
-        if isinstance(service, ApiService) and signed_for != service.signing_name:
-            raise failures.wrong_service(signed_for, service.signing_name)
+        expected = SHOAL_SIGNING_NAME if service is None else (
+            service.signing_name if isinstance(service, ApiService) else None
+        )  # fmt: skip
+        if expected is not None and signed_for != expected:
+            raise failures.wrong_service(signed_for, expected)
         return credential
+
+    async def _shoal_caller(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[Receive, HttpResponse | None]:
+        """Check that a ``/shoal/`` request is signed (service ``shoal``) by the account's root
+        user; the refusal (``{"message"}`` with ``x-amzn-ErrorType``), or None and a receive
+        that replays the body it read."""
+        try:
+            body = await read_body(receive, MAX_SHOAL_BODY)
+        except BodyTooLarge:
+            return receive, json_response(413, {"message": "Request entity too large"})
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        raw = scope.get("raw_path")
+        qs = scope.get("query_string", b"").decode("latin-1")
+        signed = sigv4.SignedRequest(
+            scope["method"], raw.decode("latin-1") if raw else scope["path"], qs, headers,
+            body, scope.get("scheme") == "https",
+        )  # fmt: skip
+        try:
+            credential = self._authenticate(signed, None)
+        except sigv4.AuthFailure as failure:
+            error = failures.as_error(failure, "rest")
+            return receive, json_response(
+                error.status or 403, {"message": error.message}, [("x-amzn-ErrorType", error.code)]
+            )
+        if not is_root(credential.principal):
+            return receive, json_response(
+                403,
+                {"message": f"User: {credential.principal.arn} is not authorized to use "
+                            "Shoal's own endpoints (only the account's root user is)"},
+                [("x-amzn-ErrorType", "AccessDeniedException")],
+            )  # fmt: skip
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay, None
 
     def _refusal(self, scope: Scope, host_named: bool) -> tuple[HttpResponse, str] | None:
         """The 403 for what a browser sends cross-site or under a foreign Host name
@@ -337,11 +383,3 @@ def root_notice(settings: Any) -> str:
         f"  export AWS_SHARED_CREDENTIALS_FILE={credentials_path(settings.data_dir)} "
         f"AWS_PROFILE=shoal AWS_ENDPOINT_URL={settings.endpoint()}"
     )
-
-
-def _from_loopback(scope: Scope) -> bool:
-    """Whether the request comes from this host's loopback (not a function: environments
-    reach the API from their own addresses, through the bridge)."""
-    client = scope.get("client")
-    host = client[0] if client else ""
-    return host == "::1" or host.startswith("127.") or host.startswith("::ffff:127.")

@@ -174,7 +174,9 @@ async def get_function(call: Call) -> dict[str, Any]:
         "Configuration": configuration(fv, qualified=qualifier == LATEST),
         "Code": {
             "RepositoryType": "S3",
-            "Location": f"{call.base_url}/shoal/code/{fv.code_dir.rsplit('/', 1)[-1]}.zip",
+            "Location": call.shoal.root.presign(
+                f"{call.base_url}/shoal/code/{fv.code_dir.rsplit('/', 1)[-1]}.zip", call.region
+            ),
         },
     }
     tags = service.tags(fv.function_arn)

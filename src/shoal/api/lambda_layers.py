@@ -1,7 +1,8 @@
 """Lambda's layer operations: publish, read, list, delete layer versions, and their policies.
 
 The rules live in :mod:`shoal.functions.layers`; this module maps shapes. ``Content.Location``
-is where Shoal serves the package (``/shoal/layers/<sha256>.zip``), as GetFunction's
+is where Shoal serves the package (``/shoal/layers/<sha256>.zip``, presigned by the root user
+for 10 minutes, as Lambda presigns its S3 URLs), as GetFunction's
 ``Code.Location`` is for function code.
 """
 
@@ -41,7 +42,8 @@ def layer_version(call: Call, lv: LayerVersion) -> dict[str, Any]:
     out = list_item(lv)
     out["LayerArn"] = lv.layer_arn
     out["Content"] = {
-        "Location": f"{call.base_url}/shoal/layers/{lv.hex}.zip",
+        "Location": call.shoal.root.presign(f"{call.base_url}/shoal/layers/{lv.hex}.zip",
+                                            call.region),  # fmt: skip
         "CodeSha256": lv.code_sha256,
         "CodeSize": lv.code_size,
     }

@@ -3,7 +3,8 @@
 EC2 (``ec2`` protocol), IAM and STS (``query`` protocol) all answer ``POST /`` with
 ``Action=…&Version=…``. What tells them apart is the service name in the SigV4 credential scope
 (``Credential=AKID/20260101/us-east-1/ec2/aws4_request``, in the ``Authorization`` header or a
-presigned ``X-Amz-Credential``); an unsigned request falls back on its ``Version``. The scope is
+presigned ``X-Amz-Credential``); an unsigned request (which is refused) is answered in the
+shape of the service its ``Version`` names. The scope is
 parsed, not verified: checking signatures is the identity layer's.
 
 :class:`FormApiService` is one such service's registry of handlers (like
@@ -92,11 +93,7 @@ class FormApiService:
             if handler is None:
                 raise AwsError("UnsupportedOperation", f"Shoal does not implement {action}", 501)
             params = self.wire.parse_input(self.model, op.input, form)
-            if params.pop("DryRun", False):
-                # Shoal authorizes every caller (no IAM yet), so a dry run would succeed.
-                raise AwsError(
-                    "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412
-                )
+            dry_run = params.pop("DryRun", False)
             call = FormCall(
                 action, params, shoal, headers, base_url, request_id, region=region,
                 secure=base_url.startswith("https:"),
@@ -104,6 +101,10 @@ class FormApiService:
             )  # fmt: skip
             if credential is not None and not credential.root:
                 authorize_call(call, shoal.iam.identity_policies, service=self.service)
+            if dry_run:  # authorized: EC2's answer to a dry run that would have succeeded
+                raise AwsError(
+                    "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412
+                )
             result = await handler(call)
             out: HttpResponse = self.wire.serialize_output(
                 self.model, action, op.output, result, request_id
@@ -156,6 +157,15 @@ class QueryRouter:
         return await service.answer(
             shoal, form, headers, base_url, region, request_id, credential, source_ip
         )
+
+    def named(self, query: Mapping[str, list[str]], headers: Mapping[str, str],
+              body: bytes) -> str | None:  # fmt: skip
+        """The service an unsigned ``Action=`` request is for, by its ``Version`` (so that its
+        refusal is in that service's shape), or None."""
+        form = {k: v[0] for k, v in query.items()}
+        if headers.get("content-type", "").startswith(FORM):
+            form.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        return _VERSIONS.get(form.get("Version", ""))
 
     def auth_error(
         self, failure: AuthFailure, signed_for: str | None, request_id: str

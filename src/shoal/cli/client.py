@@ -2,7 +2,8 @@
 
 An ``https://`` endpoint is verified against ``$AWS_CA_BUNDLE`` when it is set (as boto3 and
 the AWS CLI do; ``shoal serve --tls auto`` prints the CA's path), else the system's store;
-:func:`urlopen` does the same for Shoal's own endpoints that boto3 does not speak.
+:func:`urlopen` does the same for Shoal's own endpoints that boto3 does not speak, and signs
+them with the same keys.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import urllib.request
 from typing import Any
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 from shoal.config import DEFAULT_ENDPOINT, default_data_dir
 from shoal.identity.root import credentials_path, read
@@ -54,8 +58,14 @@ def ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=bundle or None)
 
 
-def urlopen(request: str | urllib.request.Request, timeout: float) -> Any:
-    """``urllib.request.urlopen`` trusting what boto3 trusts (see the module docstring)."""
-    url = request if isinstance(request, str) else request.full_url
+def urlopen(url: str, timeout: float, method: str = "GET") -> Any:
+    """A request to Shoal's own endpoints (``/shoal/...``), signed as the server wants them
+    (SigV4 for the service ``shoal``, with :func:`keys`), trusting what boto3 trusts (see the
+    module docstring)."""
+    request = AWSRequest(method, url, data=b"")
+    key, secret = keys()
+    region = os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    SigV4Auth(Credentials(key, secret), "shoal", region).add_auth(request)
+    signed = urllib.request.Request(url, headers=dict(request.headers), method=method)
     context = ssl_context() if url.startswith("https:") else None
-    return urllib.request.urlopen(request, timeout=timeout, context=context)
+    return urllib.request.urlopen(signed, timeout=timeout, context=context)

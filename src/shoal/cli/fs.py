@@ -12,7 +12,6 @@ import json
 import os
 import sys
 import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,9 @@ def _efs(args: argparse.Namespace) -> Any:
 
 
 def _shoal_api(args: argparse.Namespace, path: str, method: str = "GET") -> dict[str, Any]:
-    request = urllib.request.Request(f"{endpoint(args.endpoint_url)}/shoal/fs/{path}",
-                                     method=method)  # fmt: skip
+    url = f"{endpoint(args.endpoint_url)}/shoal/fs/{path}"
     try:
-        with urlopen(request, timeout=120) as r:
+        with urlopen(url, timeout=120, method=method) as r:
             doc: dict[str, Any] = json.load(r)
             return doc
     except urllib.error.HTTPError as e:

@@ -17,6 +17,10 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from botocore.auth import SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
 from shoal.identity.credentials import Credential
 from shoal.policy.engine import Principal
 
@@ -24,6 +28,7 @@ PROFILE = "shoal"
 ENV_KEY = "SHOAL_ROOT_ACCESS_KEY_ID"
 ENV_SECRET = "SHOAL_ROOT_SECRET_ACCESS_KEY"
 _KEY_CHARS = string.ascii_uppercase + "234567"
+PRESIGNED_SECONDS = 600  # a code location's life, as Lambda's presigned S3 URLs have
 
 
 def credentials_path(data_dir: Path) -> Path:
@@ -64,6 +69,16 @@ class RootCredentials:
 
     def source(self, account: str) -> RootSource:
         return RootSource(self, account)
+
+    def presign(self, url: str, region: str, expires: int = PRESIGNED_SECONDS) -> str:
+        """``url`` (one of Shoal's own endpoints) presigned for ``GET`` by the root user, for
+        ``expires`` seconds: what GetFunction's ``Code.Location`` and GetLayerVersion's
+        ``Content.Location`` are, as AWS gives presigned S3 URLs. The signature covers the
+        path, so it opens that one package and nothing else."""
+        request = AWSRequest("GET", url)
+        credentials = Credentials(self.access_key_id, self.secret_access_key)
+        SigV4QueryAuth(credentials, "shoal", region, expires=expires).add_auth(request)
+        return str(request.url)
 
 
 def read(path: Path) -> RootCredentials | None:

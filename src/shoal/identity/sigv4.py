@@ -91,10 +91,6 @@ class _Signature:
     expires_s: int
 
 
-def is_signed(headers: Mapping[str, str], query: str) -> bool:
-    return "authorization" in headers or "X-Amz-Signature=" in query or "X-Amz-Credential=" in query
-
-
 class Verifier:
     def __init__(self, sources: Iterable[CredentialSource]) -> None:
         self.sources = list(sources)

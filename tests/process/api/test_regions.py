@@ -17,7 +17,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ShoalServer, create_function, default_subnet, start_server, unique_name
+from conftest import (
+    ShoalServer,
+    create_function,
+    default_subnet,
+    shoal_urlopen,
+    signed_request,
+    start_server,
+    unique_name,
+)
 
 EU, US = "eu-west-1", "us-east-1"
 ACCOUNT = "123456789012"
@@ -71,7 +79,7 @@ def test_one_name_two_functions(server: ShoalServer) -> None:
     # One name, two log groups: each region's function logs apart.
     def logs(region: str) -> str:
         url = f"{server.endpoint}/shoal/logs/{name}?region={region}"
-        with urllib.request.urlopen(url, timeout=60) as r:
+        with shoal_urlopen(url, timeout=60) as r:
             return "".join(e["message"] for e in json.loads(r.read())["events"])
 
     eu.invoke(FunctionName=name, Payload=b'"eu-marker"')
@@ -268,10 +276,11 @@ def test_http_apis_are_per_region(server: ShoalServer) -> None:
     lam.delete_function(FunctionName=name)
 
 
-def test_unsigned_requests_are_for_the_default_region(server: ShoalServer) -> None:
+def test_a_scope_names_the_region(server: ShoalServer) -> None:
     name = unique_name()
     create_function(server.client("lambda", region=EU), name, code=REGION_CODE)
-    with urllib.request.urlopen(f"{server.endpoint}/2015-03-31/functions/", timeout=60) as r:
+    url = f"{server.endpoint}/2015-03-31/functions/"
+    with urllib.request.urlopen(signed_request("GET", url), timeout=60) as r:
         listed = {f["FunctionName"] for f in json.loads(r.read())["Functions"]}
     assert name not in listed  # us-east-1, the server's default
     server.client("lambda", region=EU).delete_function(FunctionName=name)
@@ -356,7 +365,7 @@ def test_a_database_from_before_regions_is_the_default_regions(tmp_path: Path) -
         assert [s["Sid"] for s in policy["Statement"]] == ["s1"]
         assert us.get_function_event_invoke_config(FunctionName="old")["MaximumRetryAttempts"] == 1
         assert json.loads(us.invoke(FunctionName="old")["Payload"].read()) == US
-        with urllib.request.urlopen(f"{second.endpoint}/shoal/logs/old", timeout=60) as r:
+        with shoal_urlopen(f"{second.endpoint}/shoal/logs/old", timeout=60) as r:
             events = json.loads(r.read())["events"]
         assert sum("START" in e["message"] for e in events) == 2  # before and after
         with pytest.raises(ClientError) as e:

@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 
-from conftest import ShoalServer, create_function
+from conftest import ShoalServer, create_function, shoal_urlopen
 
 
 def get(server: ShoalServer, path: str, method: str = "GET") -> tuple[int, str, Any]:
-    request = urllib.request.Request(server.endpoint + path, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with shoal_urlopen(server.endpoint + path, method, timeout=30) as response:
             return response.status, response.headers["Content-Type"], json.loads(response.read())
     except urllib.error.HTTPError as e:
         body = e.read()

@@ -170,13 +170,20 @@ def test_protocol_errors_in_ec2s_shape(server: ShoalServer) -> None:
     assert "10.1.0.0/16" not in _post(server, "Action=DescribeVpcs&Version=2016-11-15")[1]
     status, body = _post(server, "Action=DescribeVpcs&Version=2016-11-15&MaxResults=lots")
     assert (status, "<Code>InvalidParameterValue</Code>" in body) == (400, True)
-    # Unsigned: the Version tells EC2 apart. The answer is EC2's XML, with requestId first.
-    status, body = _post(server, "Action=DescribeAvailabilityZones&Version=2016-11-15", None)
+    # Signed, the answer is EC2's XML, with requestId first.
+    status, body = _post(server, "Action=DescribeAvailabilityZones&Version=2016-11-15")
     assert status == 200
     assert body.split("\n", 1)[1].startswith(
         '<DescribeAvailabilityZonesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
         "<requestId>"
     )
+    # Unsigned, from loopback too: refused, in the shape of the service its Version names.
+    status, body = _post(server, "Action=DescribeAvailabilityZones&Version=2016-11-15", None)
+    assert (status, "<Code>MissingAuthenticationToken</Code>" in body) == (401, True), body
+    assert "<Response><Errors><Error>" in body
+    status, body = _post(server, "Action=GetCallerIdentity&Version=2011-06-15", None)
+    assert (status, "<Code>MissingAuthenticationToken</Code>" in body) == (403, True), body
+    assert "<ErrorResponse" in body
     # A scope with no real region makes no state for it.
     status, body = _post(
         server, "Action=DescribeVpcs&Version=2016-11-15", "ec2", region="not-a-region"

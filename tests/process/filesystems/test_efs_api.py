@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ShoalServer, default_subnet, unique_name, wait_for
+from conftest import ShoalServer, default_subnet, shoal_urlopen, unique_name, wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 
@@ -276,10 +275,7 @@ def test_host_path_endpoint_creates_access_point_root(efs_client: Any, server: S
     ap_id = seed_access_point(efs_client, fs_id)["AccessPointId"]
     root = server.data_dir / "filesystems" / fs_id / "message"
     assert not root.exists()  # created at first mount, not at CreateAccessPoint
-    req = urllib.request.Request(
-        f"{server.endpoint}/shoal/fs/access-points/{ap_id}/path", method="POST"
-    )
-    with urllib.request.urlopen(req) as r:
+    with shoal_urlopen(f"{server.endpoint}/shoal/fs/access-points/{ap_id}/path", "POST") as r:
         doc = json.load(r)
     assert doc["Path"] == str(root) and (doc["Uid"], doc["Gid"], doc["ReadOnly"]) == (
         1001,

@@ -12,14 +12,13 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fs_helpers import invoke, make_fn, make_fs
 
-from conftest import ShoalServer, default_subnet, wait_for
+from conftest import ShoalServer, default_subnet, shoal_urlopen, wait_for
 
 pytestmark = pytest.mark.nfs
 
@@ -54,7 +53,7 @@ def serve(server: ShoalServer, efs: Any, fs_id: str) -> int:
     mt_id = efs.create_mount_target(FileSystemId=fs_id, SubnetId=subnet)["MountTargetId"]
     wait_for(lambda: efs.describe_mount_targets(MountTargetId=mt_id)["MountTargets"][0][
         "LifeCycleState"] == "available", timeout=60)  # fmt: skip
-    with urllib.request.urlopen(f"{server.endpoint}/shoal/fs/mount-targets/{mt_id}") as r:
+    with shoal_urlopen(f"{server.endpoint}/shoal/fs/mount-targets/{mt_id}") as r:
         return int(json.load(r)["Port"])
 
 

@@ -5,13 +5,12 @@ event, and event source mappings answer in Lambda's shapes on a Shoal that has n
 from __future__ import annotations
 
 import json
-import urllib.request
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, RUNTIME, create_function, make_zip, unique_name, wait_for
+from conftest import ROLE, RUNTIME, create_function, make_zip, shoal_urlopen, unique_name, wait_for
 
 
 def _error(e: ClientError) -> tuple[str, str, int]:
@@ -79,7 +78,7 @@ def test_invoke_async_queues_an_event(server: Any, lambda_client: Any) -> None:
     assert out["ResponseMetadata"]["HTTPStatusCode"] == 202 and out["Status"] == 202
 
     def printed() -> bool:
-        with urllib.request.urlopen(f"{server.endpoint}/shoal/logs/{name}") as r:
+        with shoal_urlopen(f"{server.endpoint}/shoal/logs/{name}") as r:
             return any(e["message"] == "async got 7" for e in json.load(r)["events"])
 
     assert wait_for(printed)

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, RUNTIME, create_function, make_zip, unique_name
+from conftest import ROLE, RUNTIME, create_function, make_zip, signed_request, unique_name
 
 HANDLER_CODE = "def handler(event, context):\n    return event\n"
 
@@ -36,12 +36,8 @@ def wait_updated(lambda_client, name: str) -> None:  # type: ignore[no-untyped-d
 def raw(server, method: str, path: str, body: dict | None = None):  # type: ignore[no-untyped-def]
     """A request without botocore (which validates client-side): (status, headers, json)."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        server.endpoint + path,
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
+    request = signed_request(method, server.endpoint + path, data or b"",
+                             headers={"Content-Type": "application/json"})  # fmt: skip
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.headers, json.loads(response.read() or b"{}")
@@ -93,8 +89,19 @@ def test_get_function_serves_the_code_and_tags(lambda_client) -> None:  # type: 
     assert got["Configuration"]["FunctionName"] == name
     assert got["Code"]["RepositoryType"] == "S3"
     assert got["Tags"] == {"team": "fish"}
-    with urllib.request.urlopen(got["Code"]["Location"], timeout=30) as response:
+    location = got["Code"]["Location"]
+    with urllib.request.urlopen(location, timeout=30) as response:
         assert response.read() == make_zip({"app.py": HANDLER_CODE})
+    # Presigned for ten minutes, as Lambda's S3 URLs are, and for that package alone.
+    assert "X-Amz-Expires=600" in location and "X-Amz-Signature=" in location
+    other = create_function(lambda_client, code="def handler(e, c):\n    return 'secret'\n")
+    other_path = lambda_client.get_function(FunctionName=other)["Code"]["Location"].split("?")[0]
+    forged = other_path + "?" + location.split("?", 1)[1]
+    for url in (forged, location.split("?")[0]):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url, timeout=30)
+        with e.value:
+            assert e.value.code == 403
 
 
 def test_every_spelling_of_a_function_name(lambda_client) -> None:  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from test_framing_node import deploy, package
 
-from conftest import create_function, unique_name, wait_for
+from conftest import create_function, shoal_urlopen, signed_request, unique_name, wait_for
 
 ECHO_ENV = """
 import json, os
@@ -138,9 +138,8 @@ def test_function_url_gets_them_too(lambda_client: Any, echo_env: str, port: int
 
 
 def invoke_raw(endpoint: str, name: str, headers: dict[str, str]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{endpoint}/2015-03-31/functions/{name}/invocations", data=b"{}", headers=headers
-    )
+    url = f"{endpoint}/2015-03-31/functions/{name}/invocations"
+    request = signed_request("POST", url, b"{}", headers=headers)
     with urllib.request.urlopen(request, timeout=60) as r:
         doc: dict[str, Any] = json.load(r) if r.status == 200 else {"status": r.status}
         return doc
@@ -166,7 +165,7 @@ def test_async_invoke_runs_under_the_trace_it_was_queued_with(server: Any, echo_
     ) == {"status": 202}
 
     def logged() -> bool:
-        with urllib.request.urlopen(f"{server.endpoint}/shoal/logs/{name}", timeout=30) as r:
+        with shoal_urlopen(f"{server.endpoint}/shoal/logs/{name}", timeout=30) as r:
             events = json.load(r)["events"]
         return any(f"TRACE Root={root};Parent=" in e["message"] for e in events)
 
@@ -201,7 +200,7 @@ def test_powertools_logger_shows_the_requests_trace(
     ).stdout == b"ok"  # fmt: skip
 
     def logged() -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{server.endpoint}/shoal/logs/{name}", timeout=30) as r:
+        with shoal_urlopen(f"{server.endpoint}/shoal/logs/{name}", timeout=30) as r:
             events = json.load(r)["events"]
         mine = [e["message"] for e in events if '"hello from powertools"' in e["message"]]
         return [json.loads(message) for message in mine]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ShoalServer, start_server
+from conftest import ShoalServer, signed_request, start_server
 from shoal.config import Settings
 from shoal.iam.service import IamService
 from shoal.store.sqlite import Store
@@ -128,11 +128,13 @@ def test_credentials_survive_restart(tmp_path: Path) -> None:
         store.close()
 
 
-def _post(server: ShoalServer, body: str) -> tuple[int, str]:
-    request = urllib.request.Request(
-        server.endpoint + "/", data=body.encode(), method="POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )  # fmt: skip
+def _post(server: ShoalServer, body: str, service: str | None = None) -> tuple[int, str]:
+    """``body`` posted to ``/``, signed for ``service`` (unsigned when None)."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    if service is None:
+        request = urllib.request.Request(server.endpoint + "/", body.encode(), form)
+    else:
+        request = signed_request("POST", server.endpoint + "/", body.encode(), service, form)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read().decode()
@@ -142,19 +144,22 @@ def _post(server: ShoalServer, body: str) -> tuple[int, str]:
 
 
 def test_query_wire_shapes(server: ShoalServer) -> None:
-    """Unsigned, the Version names the service; the XML is the query protocol's."""
+    """The XML is the query protocol's; unsigned, the Version names the service that refuses."""
     status, body = _post(server, "Action=GetCallerIdentity&Version=2011-06-15")
+    assert status == 403 and "<Code>MissingAuthenticationToken</Code>" in body, body
+    assert "<ErrorResponse" in body
+    status, body = _post(server, "Action=GetCallerIdentity&Version=2011-06-15", "sts")
     assert status == 200
     assert body.split("\n", 1)[1].startswith(
         '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
         "<GetCallerIdentityResult>"
     )
     assert "<ResponseMetadata><RequestId>" in body
-    status, body = _post(server, "Action=GetUser&Version=2010-05-08&UserName=nobody")
+    status, body = _post(server, "Action=GetUser&Version=2010-05-08&UserName=nobody", "iam")
     assert status == 404
     assert body.split("\n", 1)[1].startswith(
         '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender'
         "</Type><Code>NoSuchEntity</Code><Message>The user with name nobody cannot be found."
     )
-    status, body = _post(server, "Action=Bogus&Version=2010-05-08")
+    status, body = _post(server, "Action=Bogus&Version=2010-05-08", "iam")
     assert status == 400 and "<Code>InvalidAction</Code>" in body

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import shoal_urlopen
+
 
 def shoal_get(endpoint: str, path: str) -> Any:
-    with urllib.request.urlopen(endpoint + path, timeout=30) as response:
+    with shoal_urlopen(endpoint + path, timeout=30) as response:
         return json.loads(response.read())
 
 

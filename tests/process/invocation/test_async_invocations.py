@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from invocation_helpers import environments, error_of, log_messages, starts
 
-from conftest import ShoalServer, create_function, start_server, wait_for
+from conftest import ShoalServer, create_function, signed_request, start_server, wait_for
 
 FAST = ("--async-retry-base-delay", "0.05")
 
@@ -285,12 +285,10 @@ def test_event_invoke_config_ranges_are_validated(fast_server, client) -> None: 
         ({"MaximumRetryAttempts": 3}, "maximumRetryAttempts"),
         ({"MaximumEventAgeInSeconds": 59}, "maximumEventAgeInSeconds"),
     ):
-        request = urllib.request.Request(
-            f"{fast_server.endpoint}/2019-09-25/functions/{fn}/event-invoke-config",
-            data=json.dumps(body).encode(),
-            method="PUT",
-            headers={"Content-Type": "application/json"},
-        )
+        request = signed_request(
+            "PUT", f"{fast_server.endpoint}/2019-09-25/functions/{fn}/event-invoke-config",
+            json.dumps(body).encode(), headers={"Content-Type": "application/json"},
+        )  # fmt: skip
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(request, timeout=30)
         assert e.value.code == 400

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from conftest import create_function, unique_name, wait_for
+from conftest import create_function, shoal_urlopen, unique_name, wait_for
 
 LIMIT = 6 * 1024 * 1024 + 100  # what Lambda's error message names: 6291556 bytes
 TOO_LARGE = {
@@ -107,7 +107,7 @@ def test_a_forged_oversized_frame_is_cut_off_and_the_environment_replaced(
     # Killed at once (not after its 20 s timeout), and a new environment serves the next call.
     assert time.monotonic() - start < 10
     assert json.loads(invoke(lambda_client, name, {})["Body"]) == {"calls": 1}
-    with urllib.request.urlopen(f"{server.endpoint}/shoal/environments?function={name}") as f:
+    with shoal_urlopen(f"{server.endpoint}/shoal/environments?function={name}") as f:
         envs = json.load(f)["environments"]
     assert len(envs) == 1 and envs[0]["invocations"] == 1
 
@@ -158,7 +158,7 @@ def test_an_event_invocation_runs_under_the_id_its_202_names(
     ]
 
     def started() -> bool:
-        with urllib.request.urlopen(f"{server.endpoint}/shoal/logs/{name}") as f:
+        with shoal_urlopen(f"{server.endpoint}/shoal/logs/{name}") as f:
             events = json.load(f)["events"]
         return any(e["message"].startswith(f"START RequestId: {request_id} ") for e in events)
 

@@ -11,7 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import RUNTIME, create_function, make_zip, unique_name, wait_for
+from conftest import (
+    RUNTIME,
+    create_function,
+    make_zip,
+    shoal_urlopen,
+    signed_request,
+    unique_name,
+    wait_for,
+)
 
 ECHO = """
 import json, os
@@ -265,7 +273,7 @@ def test_output_flood_is_capped_and_the_server_keeps_serving(server, lambda_clie
     )
     r = invoke(lambda_client, name, {})
     assert json.loads(r["Body"]) == "done"
-    with urllib.request.urlopen(f"{server.endpoint}/shoal/logs/{name}?limit=1000000") as response:
+    with shoal_urlopen(f"{server.endpoint}/shoal/logs/{name}?limit=1000000") as response:
         events = json.load(response)["events"]
     total = sum(len(e["message"]) for e in events)
     assert total < 20 * 1024 * 1024  # 40 MB written, the log keeps at most 16 MB
@@ -274,12 +282,10 @@ def test_output_flood_is_capped_and_the_server_keeps_serving(server, lambda_clie
 
 
 def raw_invoke(server, name: str, body: bytes, invocation_type: str = "RequestResponse"):  # type: ignore[no-untyped-def]
-    request = urllib.request.Request(
-        f"{server.endpoint}/2015-03-31/functions/{name}/invocations",
-        data=body,
-        method="POST",
+    request = signed_request(
+        "POST", f"{server.endpoint}/2015-03-31/functions/{name}/invocations", body,
         headers={"X-Amz-Invocation-Type": invocation_type},
-    )
+    )  # fmt: skip
     try:
         with urllib.request.urlopen(request) as r:
             return r.status, r.headers, r.read()
@@ -399,7 +405,7 @@ def test_logs_are_framed_per_invocation_and_grouped(server, lambda_client) -> No
         invoke(lambda_client, name, {"n": n})
 
     def events():  # type: ignore[no-untyped-def]
-        with urllib.request.urlopen(f"{server.endpoint}/shoal/logs/{name}") as r:
+        with shoal_urlopen(f"{server.endpoint}/shoal/logs/{name}") as r:
             return json.load(r)["events"]
 
     got = wait_for(

@@ -10,10 +10,9 @@ import signal
 import subprocess
 import sys
 import threading
-import urllib.request
 from pathlib import Path
 
-from conftest import ROOT, create_function, start_server
+from conftest import ROOT, create_function, shoal_urlopen, start_server
 
 AWS = str(ROOT / ".venv" / "bin" / "aws")
 
@@ -68,7 +67,7 @@ def test_sigterm_lets_the_invocation_finish_and_leaves_nothing_running(tmp_path:
     from conftest import wait_for
 
     def started() -> bool:
-        with urllib.request.urlopen(f"{srv.endpoint}/shoal/logs/{name}") as r:
+        with shoal_urlopen(f"{srv.endpoint}/shoal/logs/{name}") as r:
             return sum(e["message"].startswith("START") for e in json.load(r)["events"]) == 2
 
     wait_for(started)
@@ -88,7 +87,7 @@ def test_logs_survive_a_restart(tmp_path: Path) -> None:
     assert srv.stop() == 0
     again = start_server(tmp_path / "data")
     try:
-        with urllib.request.urlopen(f"{again.endpoint}/shoal/logs/{name}") as r:
+        with shoal_urlopen(f"{again.endpoint}/shoal/logs/{name}") as r:
             messages = [e["message"] for e in json.load(r)["events"]]
         assert "remember me" in messages
         assert any(m.startswith("REPORT RequestId:") for m in messages)

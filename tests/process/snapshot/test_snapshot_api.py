@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from conftest import create_function
+from conftest import create_function, shoal_urlopen
 
 SNAP = {"ApplyOn": "PublishedVersions"}
 
@@ -109,7 +108,7 @@ def test_eight_concurrent_invocations_share_one_three_second_init(
     print(f"8 -> 16 environments under a 1 s hold: {elapsed:.2f} s")
     assert {r["init"]["time"] for r in more} == {results[0]["init"]["time"]}  # still one init
     # Restored environments report their restore, as Lambda's SnapStart does, not an init.
-    with urllib.request.urlopen(f"{server.endpoint}/shoal/logs/{name}") as r:
+    with shoal_urlopen(f"{server.endpoint}/shoal/logs/{name}") as r:
         reports = [
             e["message"] for e in json.load(r)["events"] if e["message"].startswith("REPORT")
         ]
