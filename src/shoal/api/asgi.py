@@ -207,7 +207,9 @@ class ShoalApp:
         if not signed_request and not _from_loopback(scope):
             # Functions (and anything not on this host) must sign: only local callers are
             # still trusted unsigned (see README, "Credentials and signatures").
-            refused = service.auth_error(MISSING, None, request_id)
+            named = service.signing_name_for(wire_path, headers) \
+                if isinstance(service, RpcRouter) else None  # fmt: skip
+            refused = service.auth_error(MISSING, named, request_id)
             await send_response(send, refused, request_id)
             return
         if signed_request:
@@ -218,8 +220,11 @@ class ShoalApp:
             try:
                 credential = self._authenticate(signed, service)
             except sigv4.AuthFailure as failure:
-                scoped = credential_scope(headers, {k: v[0] for k, v in query.items()})
-                signed_for = scoped.service if scoped else None
+                if isinstance(service, RpcRouter):  # worded as the service it names words it
+                    signed_for = service.signing_name_for(wire_path, headers)
+                else:  # the Action= services are told apart by the scope
+                    scoped = credential_scope(headers, {k: v[0] for k, v in query.items()})
+                    signed_for = scoped.service if scoped else None
                 refused = service.auth_error(failure, signed_for, request_id)
                 await send_response(send, refused, request_id)
                 return
@@ -260,7 +265,7 @@ class ShoalApp:
         if isinstance(service, ApiService):
             expected = service.signing_name
         elif isinstance(service, RpcRouter):
-            expected = service.signing_name_for(signed)
+            expected = service.signing_name_for(signed.path, signed.headers)
         if expected is not None and signed_for != expected:
             raise failures.wrong_service(signed_for, expected)
         return credential

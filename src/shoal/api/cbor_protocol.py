@@ -147,3 +147,8 @@ def serialize_error(model: ServiceModel | None, error: AwsError) -> HttpResponse
         body["message"] = error.message
     headers = [("x-amzn-query-error", query_error)] if query_error is not None else []
     return _response(status, body, headers)
+
+
+def unserved_error(error: AwsError, headers: Mapping[str, str]) -> HttpResponse:
+    """``error`` for a request to a service Shoal does not serve."""
+    return serialize_error(None, error)

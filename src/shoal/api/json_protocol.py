@@ -149,3 +149,13 @@ def serialize_error(model: ServiceModel | None, error: AwsError) -> HttpResponse
     if query_error is not None:
         headers.append(("x-amzn-query-error", query_error))
     return HttpResponse(status, headers, _dumps(body))
+
+
+def unserved_error(error: AwsError, headers: Mapping[str, str]) -> HttpResponse:
+    """``error`` for a request to a service Shoal does not serve, in the request's own json
+    version (its ``Content-Type``)."""
+    response = serialize_error(None, error)
+    sent = headers.get("content-type", "")
+    if sent.startswith("application/x-amz-json-1."):
+        response.headers[0] = ("Content-Type", sent.split(";")[0].strip())
+    return response

@@ -36,7 +36,7 @@ from shoal.errors import AwsError
 from shoal.identity import failures
 from shoal.identity.authorize import authorize_call
 from shoal.identity.credentials import Credential
-from shoal.identity.sigv4 import AuthFailure, SignedRequest
+from shoal.identity.sigv4 import AuthFailure
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -171,10 +171,10 @@ class RpcRouter:
             return cbor_protocol.target(path) if cbor_protocol.is_cbor(headers) else None
         return json_protocol.target(headers)
 
-    def signing_name_for(self, signed: SignedRequest) -> str | None:
+    def signing_name_for(self, path: str, headers: Mapping[str, str]) -> str | None:
         """The service a request must be signed for: the registered service it names, None
         for one nobody serves (it is answered as unknown, whoever it signed for)."""
-        found = self._target(signed.path, signed.headers)
+        found = self._target(path, headers)
         service = self._lookup(found[0]) if found else None
         return service.signing_name if service else None
 
@@ -190,7 +190,10 @@ class RpcRouter:
         prefix, operation = found
         service = self._lookup(prefix)
         if service is None or method != "POST":
-            return self._error(unknown_operation(operation, prefix))
+            out: HttpResponse = self.wire.unserved_error(
+                unknown_operation(operation, prefix), headers
+            )
+            return out
         return await service.answer(
             self.wire, operation, shoal, headers, body, base_url, request_id, credential,
             source_ip,
@@ -199,8 +202,9 @@ class RpcRouter:
     def auth_error(self, failure: AuthFailure, signed_for: str | None, request_id: str
                    ) -> HttpResponse:  # fmt: skip
         """An authentication failure in this protocol's shape: the codes json services answer
-        with, or the ``query`` protocol's (with ``x-amzn-query-error``) for a registered
-        service whose model is ``awsQueryCompatible`` and which the request signed for."""
+        with, or the ``query`` protocol's (with ``x-amzn-query-error``) when ``signed_for``
+        (:meth:`signing_name_for` the request: the service it names) is a registered service
+        whose model is ``awsQueryCompatible``."""
         service = next((s for s in _REGISTRY.values() if s.signing_name == signed_for), None)
         if service is not None and self.wire.PROTOCOL in service.protocols:
             kind = "query" if service.query_compatible else "json"
