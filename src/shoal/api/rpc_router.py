@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.api import cbor_protocol, json_protocol
 from shoal.api.codec import HttpResponse
-from shoal.api.dispatch import Call
+from shoal.api.dispatch import Call, storage_message
 from shoal.api.model import ServiceModel, load_model
 from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
@@ -37,6 +37,7 @@ from shoal.identity import failures
 from shoal.identity.authorize import authorize_call
 from shoal.identity.credentials import Credential
 from shoal.identity.sigv4 import AuthFailure
+from shoal.store.sqlite import StoreError
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -86,6 +87,17 @@ class RpcApiService:
     def query_compatible(self) -> bool:
         return "awsQueryCompatible" in self.model.metadata
 
+    @cached_property
+    def internal_code(self) -> str:
+        """The service's own internal error (KMS ``KMSInternalException``, CloudWatch
+        ``InternalServiceError``), else AWS's common ``InternalFailure``."""
+        for code, shape_name in self.model.errors.items():
+            shape = self.model.shape(shape_name)
+            server = shape.get("fault") or shape.get("error", {}).get("httpStatusCode") == 500
+            if server and "nternal" in code:
+                return code
+        return "InternalFailure"
+
     def handles(self, operation: str) -> Callable[[RpcHandler], RpcHandler]:
         if operation not in self.model.operations:
             raise KeyError(f"{self.service} has no operation {operation}")
@@ -133,9 +145,18 @@ class RpcApiService:
             return response
         except AwsError as e:
             return self.error(wire, e)
+        except (StoreError, OSError) as e:
+            message = storage_message(e)
+            if message is None:
+                log.exception("unhandled error in %s", operation)
+            else:
+                log.error("%s failed: %s", operation, message)
+            error = AwsError(self.internal_code, message or "Internal error in Shoal", 500)
+            return self.error(wire, error)
         except Exception:
             log.exception("unhandled error in %s", operation)
-            return self.error(wire, AwsError("InternalFailure", "Internal error in Shoal", 500))
+            error = AwsError(self.internal_code, "Internal error in Shoal", 500)
+            return self.error(wire, error)
 
     def error(self, wire: ModuleType, error: AwsError) -> HttpResponse:
         out: HttpResponse = wire.serialize_error(self.model, error)
@@ -156,14 +177,15 @@ class RpcRouter:
     def __init__(self, wire: ModuleType) -> None:
         self.wire = wire
         self._by_prefix: dict[str, RpcApiService] = {}
-        self._indexed = 0  # how many registered services _by_prefix has seen
+        self._indexed: tuple[int, ...] = ()  # the registered services _by_prefix was made of
 
     def _lookup(self, prefix: str) -> RpcApiService | None:
-        if self._indexed != len(_REGISTRY):  # a service registered since: index it
+        registered = tuple(map(id, _REGISTRY.values()))  # a few services: cheap to compare
+        if registered != self._indexed:  # a service registered since: index it
             self._by_prefix = {
                 s.target_prefix: s for s in _REGISTRY.values() if self.wire.PROTOCOL in s.protocols
             }
-            self._indexed = len(_REGISTRY)
+            self._indexed = registered
         return self._by_prefix.get(prefix)
 
     def _target(self, path: str, headers: Mapping[str, str]) -> tuple[str, str] | None:

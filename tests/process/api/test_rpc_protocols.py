@@ -176,6 +176,11 @@ async def encrypt(call):
             .items())).encode(), "KeyId": p["KeyId"], "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
 
 
+@kms.handles("GenerateRandom")
+async def generate_random(call):
+    raise RuntimeError("a bug in a handler")
+
+
 @cloudwatch.handles("GetMetricData")
 async def get_metric_data(call):
     p = call.params
@@ -247,6 +252,25 @@ def test_a_registered_cloudwatch_operation_round_trips_in_either_protocol(
     code, status, message, headers = error_of(lambda: cw.get_dashboard(DashboardName="d"))
     assert (code, status, message) == ("ResourceNotFound", 404, "Dashboard d does not exist")
     assert headers["x-amzn-query-error"] == "ResourceNotFound;Sender"
+
+
+def test_a_handlers_bug_is_the_services_internal_error(rpc_server: ShoalServer) -> None:
+    kms = client(rpc_server.endpoint, "kms")
+    code, status, message, _ = error_of(lambda: kms.generate_random(NumberOfBytes=8))
+    assert (code, status, message) == ("KMSInternalException", 500, "Internal error in Shoal")
+    assert "a bug in a handler" in "".join(rpc_server.output)  # logged, not answered
+
+
+def test_a_cross_site_request_is_refused_in_the_protocols_shape(server: ShoalServer) -> None:
+    url = server.endpoint + "/"
+    headers = {"X-Amz-Target": "TrentService.ListKeys", "Origin": "http://evil.example",
+               "Content-Type": "text/plain"}  # fmt: skip
+    status, _, answer = _post(url, b"{}", headers)
+    assert status == 403 and json.loads(answer)["__type"] == "AccessDeniedException"
+    url = server.endpoint + "/service/GraniteServiceVersion20100801/operation/ListMetrics"
+    status, headers_, answer = _post(url, b"", {**headers, "smithy-protocol": "rpc-v2-cbor"})
+    assert status == 403 and headers_["smithy-protocol"] == "rpc-v2-cbor"
+    assert cbor2.loads(answer)["__type"] == "AccessDeniedException"
 
 
 def test_a_request_signed_for_another_service_is_refused(rpc_server: ShoalServer) -> None:

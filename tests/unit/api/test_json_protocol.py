@@ -103,7 +103,8 @@ def error(service: str, err: AwsError) -> tuple[int, dict[str, Any]]:
             "Item": {"id": {"S": "1"}, "blob": {"B": b"\x00\xff"}, "n": {"N": "1.5"},
                      "l": {"L": [{"S": "a"}, {"M": {"inner": {"BOOL": True}}}]}},
         }),
-        ("dynamodb", "DescribeBackup", {"BackupArn": "arn:aws:dynamodb:us-east-1:1:table/t"}),
+        ("dynamodb", "DescribeBackup", {"BackupArn": "arn:aws:dynamodb:us-east-1:1:table/t/backup/b"
+                                                      "ackup-0001"}),
         ("sqs", "SendMessage", {
             "QueueUrl": "http://q", "MessageBody": "m", "DelaySeconds": 1,
             "MessageAttributes": {"a": {"DataType": "Binary", "BinaryValue": b"\x01"}},
