@@ -254,6 +254,37 @@ def test_a_registered_cloudwatch_operation_round_trips_in_either_protocol(
     assert headers["x-amzn-query-error"] == "ResourceNotFound;Sender"
 
 
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[" * 5000 + b"]" * 5000, b'{"KeyId":' * 5000 + b"1" + b"}" * 5000,
+             b'{"KeyId": "k", "Plaintext": "not base64!"}', b'{"KeyId": 7, "Plaintext": ""}'],
+)  # fmt: skip
+def test_a_malformed_json_body_to_a_served_operation_is_a_serialization_error(
+    rpc_server: ShoalServer, body: bytes
+) -> None:
+    url = rpc_server.endpoint + "/"
+    headers = {"X-Amz-Target": "TrentService.Encrypt",
+               "Content-Type": "application/x-amz-json-1.1"}  # fmt: skip
+    status, headers, answer = _post(url, body, signed_headers("POST", url, body, "kms",
+                                                              headers=headers))  # fmt: skip
+    assert status == 400 and json.loads(answer)["__type"] == "SerializationException", answer
+    assert headers["content-type"] == "application/x-amz-json-1.1"
+
+
+@pytest.mark.parametrize(
+    "body", [b"\xff", b"\xa1\x61", b"\x81" * 100000 + b"\x01", cbor2.dumps([1]),
+             b"\xd8\x1c\xa1\x69StartTime\xd8\x1d\x00", cbor2.dumps({"StartTime": "soon"})],
+)  # fmt: skip
+def test_a_malformed_cbor_body_to_a_served_operation_is_a_serialization_error(
+    rpc_server: ShoalServer, body: bytes
+) -> None:
+    url = rpc_server.endpoint + "/service/GraniteServiceVersion20100801/operation/GetMetricData"
+    headers = {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor"}
+    status, headers, answer = _post(url, body, signed_headers("POST", url, body, "monitoring",
+                                                              headers=headers))  # fmt: skip
+    assert status == 400 and headers["smithy-protocol"] == "rpc-v2-cbor"
+    assert cbor2.loads(answer)["__type"] == "SerializationException", answer
+
+
 def test_a_handlers_bug_is_the_services_internal_error(rpc_server: ShoalServer) -> None:
     kms = client(rpc_server.endpoint, "kms")
     code, status, message, _ = error_of(lambda: kms.generate_random(NumberOfBytes=8))

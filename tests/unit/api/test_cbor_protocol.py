@@ -14,7 +14,7 @@ import cbor2
 import pytest
 
 from shoal.api import cbor_protocol
-from shoal.api.model import load_model
+from shoal.api.model import ServiceModel, load_model
 from shoal.errors import AwsError
 
 SESSION = botocore.session.get_session()
@@ -148,9 +148,10 @@ def _nested(depth: int) -> bytes:
     return b"\x81" * depth + b"\x01"  # arrays of one item, each inside the next
 
 
-def _cycle() -> bytes:
-    # tag 28 marks a shareable map, tag 29 refers back to it from inside it: {"Namespace": <self>}
-    return b"\xd8\x1c\xa1\x69Namespace\xd8\x1d\x00"
+def _cycle(key: str) -> bytes:
+    """A map whose ``key`` is the map itself: tag 28 marks it shareable, tag 29 refers to it."""
+    name = key.encode()
+    return b"\xd8\x1c\xa1" + bytes([0x60 + len(name)]) + name + b"\xd8\x1d\x00"
 
 
 @pytest.mark.parametrize(
@@ -170,9 +171,20 @@ def test_a_body_that_is_not_a_cbor_map_of_the_input_is_a_serialization_error(
 
 
 def test_a_map_that_refers_back_to_itself_is_refused() -> None:
-    with pytest.raises(AwsError) as info:
-        cbor_protocol.parse_input(CW, CW.operations["ListMetrics"], _cycle())
-    assert info.value.code == "SerializationException"
+    # A recursive shape (a Node whose Next is a Node) and a map whose Next is itself: the walk
+    # would never end.
+    recursive = ServiceModel("recursive", {
+        "metadata": {"protocol": "smithy-rpc-v2-cbor", "targetPrefix": "R"},
+        "operations": {"Walk": {"name": "Walk", "http": {"method": "POST", "requestUri": "/"},
+                                "input": {"shape": "Node"}}},
+        "shapes": {"Node": {"type": "structure", "members": {"Next": {"shape": "Node"}}}},
+    })  # fmt: skip
+    for body in (_cycle("Next"), _cycle("Namespace")):
+        model = recursive if b"Next" in body else CW
+        op = model.operations["Walk" if model is recursive else "ListMetrics"]
+        with pytest.raises(AwsError) as info:
+            cbor_protocol.parse_input(model, op, body)
+        assert info.value.code == "SerializationException"
 
 
 def test_a_missing_member_is_a_validation_error() -> None:
