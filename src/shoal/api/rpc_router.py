@@ -10,6 +10,10 @@
     @logs_api.handles("DescribeLogGroups")
     async def describe_log_groups(call: Call) -> dict[str, Any]: ...
 
+in a module named in ``shoal.core.API_MODULES``; the model's version is in
+``shoal.api.model.SERVICE_VERSIONS``, the operations' IAM actions in
+``shoal.identity.actions`` and the service's denial in ``shoal.identity.authorize.DENIED``.
+
 A service answers in every RPC protocol its model lists (CloudWatch's lists cbor and json), in
 the protocol the request came in. The two routers, :data:`json_router` and :data:`cbor_router`,
 have the ``dispatch`` / ``auth_error`` / ``refused`` / ``too_large`` methods that
