@@ -42,6 +42,9 @@ class CborWire(rpc_shapes.Wire):
     def response_key(self, name: str, member: Shape) -> str:
         return name  # botocore's RpcV2 parser reads members by their names
 
+    def absent(self, value: Any) -> bool:
+        return value is None or value is cbor2.undefined  # the protocol reads undefined as null
+
     def decode_blob(self, value: Any, path: str) -> bytes:
         if not isinstance(value, bytes):
             raise rpc_shapes.type_error(path, "blob")
@@ -69,15 +72,20 @@ WIRE = CborWire()
 
 def target(path: str) -> tuple[str, str] | None:
     """``(service, Operation)`` named by ``/service/<service>/operation/<Operation>``, or
-    None for a path of another shape."""
+    None for a path of another shape. The service may be named by its absolute shape id with
+    ``.`` for ``#`` (``com.amazonaws.cloudwatch.GraniteServiceVersion20100801``), which the
+    protocol asks servers to route as its name."""
     parts = path[len(PATH_PREFIX) :].split("/") if path.startswith(PATH_PREFIX) else []
     if len(parts) != 3 or parts[1] != "operation" or not parts[0] or not parts[2]:
         return None
-    return parts[0], parts[2]
+    return parts[0].rsplit(".", 1)[-1], parts[2]
 
 
 def is_cbor(headers: Mapping[str, str]) -> bool:
-    return headers.get(HEADER[0]) == HEADER[1]
+    """Whether a request claims this protocol: ``smithy-protocol: rpc-v2-cbor`` and no
+    ``X-Amz-Target``, which the protocol says makes a request malformed (a json request must
+    never be taken for a cbor one, nor the reverse)."""
+    return headers.get(HEADER[0]) == HEADER[1] and "x-amz-target" not in headers
 
 
 # ---------------------------------------------------------------------------------- input
@@ -117,9 +125,10 @@ def parse_input(model: ServiceModel, op: Operation, body: bytes) -> dict[str, An
 
 def _response(status: int, doc: Any, headers: list[tuple[str, str]] | None = None
               ) -> HttpResponse:  # fmt: skip
-    body = b"" if doc is None else cbor2.dumps(doc, datetime_as_timestamp=True)
-    out = [HEADER, ("Content-Type", CONTENT_TYPE), *(headers or [])]
-    return HttpResponse(status, out, body)
+    if doc is None:  # no output shape: no body, and so no Content-Type
+        return HttpResponse(status, [HEADER, *(headers or [])], b"")
+    body = cbor2.dumps(doc, datetime_as_timestamp=True)
+    return HttpResponse(status, [HEADER, ("Content-Type", CONTENT_TYPE), *(headers or [])], body)
 
 
 def serialize_output(

@@ -25,6 +25,10 @@ from shoal.errors import AwsError
 class Wire:
     """How one protocol carries what a JSON-like document cannot say alike everywhere."""
 
+    def absent(self, value: Any) -> bool:
+        """Whether ``value`` stands for no value (a member left out)."""
+        return value is None
+
     def request_key(self, name: str, member: Shape) -> str:
         """The key a client's serializer gives ``name`` (botocore: its ``locationName``)."""
         return str(member.get("locationName", name))
@@ -71,16 +75,16 @@ def decode(model: ServiceModel, shape: Shape, value: Any, path: str, wire: Wire)
         out = {}
         for name, member in shape.get("members", {}).items():
             found = value.get(wire.request_key(name, member))
-            if found is None:
+            if wire.absent(found):
                 found = value.get(name)
-            if found is not None:
+            if not wire.absent(found):
                 out[name] = decode(model, model.shape(member["shape"]), found, name, wire)
         return out
     if kind == "list":
         if not isinstance(value, list):
             raise type_error(path, "list")
         item = model.shape(shape["member"]["shape"])
-        return [decode(model, item, v, path, wire) for v in value if v is not None]
+        return [decode(model, item, v, path, wire) for v in value if not wire.absent(v)]
     if kind == "map":
         if not isinstance(value, dict):
             raise type_error(path, "map")
@@ -89,7 +93,7 @@ def decode(model: ServiceModel, shape: Shape, value: Any, path: str, wire: Wire)
         for k, v in value.items():
             if not isinstance(k, str):
                 raise type_error(path, "map")
-            if v is not None:
+            if not wire.absent(v):
                 out[k] = decode(model, vshape, v, path, wire)
         return out
     if kind == "blob":

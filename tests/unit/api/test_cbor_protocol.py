@@ -109,6 +109,7 @@ def test_an_answer_reads_back_through_botocores_parser(
 def test_no_output_is_no_body_and_an_empty_output_an_empty_map() -> None:
     response = cbor_protocol.serialize_output(CW, CW.operations["PutMetricData"], None)
     assert (response.status, response.body) == (200, b"")
+    assert response.headers == [("smithy-protocol", "rpc-v2-cbor")]  # no body, no Content-Type
     assert set(read("PutMetricData", 200, response.headers, response.body)) == {
         "ResponseMetadata"
     }
@@ -196,5 +197,29 @@ def test_a_missing_member_is_a_validation_error() -> None:
 
 def test_only_the_operation_path_is_a_target() -> None:
     assert cbor_protocol.target("/service/S/operation/Op") == ("S", "Op")
+    assert cbor_protocol.target("/service/com.amazonaws.cloudwatch.S/operation/Op") == ("S", "Op")
     for path in ("/service/S", "/service//operation/Op", "/service/S/operation/Op/x", "/"):
         assert cbor_protocol.target(path) is None
+
+
+def test_a_request_with_x_amz_target_is_no_cbor_request() -> None:
+    assert cbor_protocol.is_cbor({"smithy-protocol": "rpc-v2-cbor"})
+    assert not cbor_protocol.is_cbor({"smithy-protocol": "rpc-v2-cbor", "x-amz-target": "S.Op"})
+    assert not cbor_protocol.is_cbor({"smithy-protocol": "rpc-v2-json"})
+
+
+def test_undefined_is_read_as_null() -> None:
+    body = cbor2.dumps({"Namespace": cbor2.undefined, "MetricName": "m",
+                        "Dimensions": [cbor2.undefined, {"Name": "n", "Value": cbor2.undefined}]})
+    params = cbor_protocol.parse_input(CW, CW.operations["ListMetrics"], body)
+    assert params == {"MetricName": "m", "Dimensions": [{"Name": "n"}]}
+
+
+def test_half_precision_and_integer_floats_are_read_as_floats() -> None:
+    # 0xf9 3e00 is 1.5 as a half-precision float; 2 is an integer standing for 2.0.
+    body = b"\xa2\x69Namespace\x61n\x6aMetricData\x81\xa2\x6aMetricName\x61m\x65Value\xf9\x3e\x00"
+    params = cbor_protocol.parse_input(CW, CW.operations["PutMetricData"], body)
+    assert params["MetricData"][0]["Value"] == 1.5
+    body = cbor2.dumps({"Namespace": "n", "MetricData": [{"MetricName": "m", "Value": 2}]})
+    assert cbor_protocol.parse_input(CW, CW.operations["PutMetricData"], body)[
+        "MetricData"][0]["Value"] == 2.0  # fmt: skip
