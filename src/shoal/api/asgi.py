@@ -1,7 +1,9 @@
 """The ASGI application: one port for every AWS API and for the HTTP triggers.
 
 Routing is by path prefix: ``/v2/`` is API Gateway v2, ``/2015-02-01/`` is EFS, other
-``/20YY-MM-DD/`` paths are Lambda, ``/`` with ``Action=`` is EC2 (:mod:`shoal.api.query_router`),
+``/20YY-MM-DD/`` paths are Lambda, ``/`` with ``X-Amz-Target`` is a json service and
+``/service/…`` a smithy-rpc-v2-cbor one (:mod:`shoal.api.rpc_router`), ``/`` otherwise is an
+``Action=`` service (EC2, IAM, STS: :mod:`shoal.api.query_router`),
 ``/shoal/`` is Shoal's own API (logs, environments, file-system paths, health); components may
 mount their own ASGI apps on a prefix (the HTTP gateway does). The body is read whole, up to
 :data:`MAX_BODY`, before dispatch.
@@ -30,6 +32,7 @@ from shoal.api.bodies import ASGIApp, BodyTooLarge, Receive, Scope, Send, read_b
 from shoal.api.codec import HttpResponse
 from shoal.api.dispatch import ApiService, apigatewayv2_api, efs_api, lambda_api
 from shoal.api.query_router import QueryRouter, query_router
+from shoal.api.rpc_router import RpcRouter, cbor_router, json_router
 from shoal.api.scope import credential_scope, is_region
 from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
 from shoal.identity import failures, sigv4
@@ -132,9 +135,14 @@ class ShoalApp:
         self.mounts.append((prefix, app))
         self.mounts.sort(key=lambda m: -len(m[0]))
 
-    def _service(self, path: str) -> ApiService | QueryRouter | None:
-        if path == "/":  # Action= protocols (EC2), told apart by their credential scope
-            return query_router
+    def _service(self, path: str, headers: list[tuple[bytes, bytes]]
+                 ) -> ApiService | QueryRouter | RpcRouter | None:  # fmt: skip
+        if path == "/":
+            if any(name == b"x-amz-target" for name, _ in headers):
+                return json_router
+            return query_router  # Action= protocols, told apart by their credential scope
+        if path.startswith("/service/"):
+            return cbor_router
         if path.startswith("/v2/"):
             return apigatewayv2_api
         if path.startswith("/2015-02-01/"):
@@ -174,7 +182,7 @@ class ShoalApp:
         if path.startswith("/shoal/"):
             await send_response(send, self._shoal_api(path, scope), request_id)
             return
-        service = self._service(path)
+        service = self._service(path, scope["headers"])
         if service is None:
             await send_response(send, json_response(404, {"message": "Not Found"}), request_id)
             return
@@ -183,13 +191,13 @@ class ShoalApp:
         except BodyTooLarge:
             await send_response(
                 send,
-                json_response(
+                service.too_large() if isinstance(service, RpcRouter) else json_response(
                     413,
                     {"Type": "User", "message": "Request entity too large"},
                     [("x-amzn-ErrorType", "RequestTooLargeException")],
                 ),
                 request_id,
-            )
+            )  # fmt: skip
             return
         except ConnectionError:
             return
@@ -208,10 +216,13 @@ class ShoalApp:
         try:
             credential = self._authenticate(signed, service)
         except sigv4.AuthFailure as failure:
-            scoped = credential_scope(headers, {k: v[0] for k, v in query.items()})
-            signed_for = scoped.service if scoped else None
-            if signed_for is None and isinstance(service, QueryRouter):
-                signed_for = service.named(query, headers, body)
+            if isinstance(service, RpcRouter):  # worded as the service it names words it
+                signed_for = service.signing_name_for(wire_path, headers)
+            else:  # the Action= services are told apart by the scope, else by their Version
+                scoped = credential_scope(headers, {k: v[0] for k, v in query.items()})
+                signed_for = scoped.service if scoped else None
+                if signed_for is None and isinstance(service, QueryRouter):
+                    signed_for = service.named(query, headers, body)
             refused = service.auth_error(failure, signed_for, request_id)
             await send_response(send, refused, request_id)
             return
@@ -237,20 +248,25 @@ class ShoalApp:
         await send_response(send, response, request_id)
 
     def _authenticate(
-        self, signed: sigv4.SignedRequest, service: ApiService | QueryRouter | None
+        self, signed: sigv4.SignedRequest, service: ApiService | QueryRouter | RpcRouter | None
     ) -> Credential:
         """The credential that signed the request (SigV4, :mod:`shoal.identity.sigv4`), signed
-        for ``service`` (a rest-json service's signing name; the query router routes by it;
-        None: Shoal's own endpoints, signed for ``shoal``)."""
+        for ``service`` (a rest-json service's signing name, or that of the json/cbor service
+        the request names; the query router routes by it; None: Shoal's own endpoints, signed
+        for ``shoal``)."""
         if self._verifier is None:
             self._verifier = sigv4.Verifier(
                 [self.shoal.root.source(self.shoal.settings.account_id)]
                 + ([self.shoal.iam] if hasattr(self.shoal, "iam") else [])
             )
         credential, signed_for = self._verifier.verify(signed)
-        expected = SHOAL_SIGNING_NAME if service is None else (
-            service.signing_name if isinstance(service, ApiService) else None
-        )  # fmt: skip
+        expected: str | None = None
+        if service is None:
+            expected = SHOAL_SIGNING_NAME
+        elif isinstance(service, ApiService):
+            expected = service.signing_name
+        elif isinstance(service, RpcRouter):
+            expected = service.signing_name_for(signed.path, signed.headers)
         if expected is not None and signed_for != expected:
             raise failures.wrong_service(signed_for, expected)
         return credential
@@ -307,8 +323,8 @@ class ShoalApp:
         if reason is None:
             return None
         request_id = new_request_id()
-        service = None if gateway else self._service(path)
-        if isinstance(service, QueryRouter):
+        service = None if gateway else self._service(path, scope["headers"])
+        if isinstance(service, QueryRouter | RpcRouter):
             return service.refused(reason, request_id), request_id
         name = service.model.name if service else None
         return admission.refused(reason, name, gateway), request_id

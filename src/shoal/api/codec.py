@@ -116,7 +116,7 @@ def parse_input(
             value = headers.get(m.key)
             if value is not None:
                 if m.target.get("jsonvalue"):
-                    params[m.name] = _load_json(_b64decode(value, m.key))
+                    params[m.name] = load_json(_b64decode(value, m.key))
                 else:
                     params[m.name] = _from_string(m.target, value, "rfc822")
         elif location == "headers":
@@ -129,23 +129,30 @@ def parse_input(
                 if body:
                     params[m.name] = body if m.kind == "blob" else body.decode()
             elif body:
-                params[m.name] = _decode_value(model, m.target, _load_json(body), m.name)
+                params[m.name] = _decode_value(model, m.target, load_json(body), m.name)
         else:
             if body_doc is None:
-                body_doc = _load_json(body) if body else {}
+                body_doc = load_json(body) if body else {}
                 if not isinstance(body_doc, dict):
                     raise AwsError("SerializationException", "Request body must be a JSON object")
             if m.wire in body_doc and body_doc[m.wire] is not None:
                 params[m.name] = _decode_value(model, m.target, body_doc[m.wire], m.name)
+    validate_input(model, op.input, params)
+    return params
+
+
+def validate_input(model: ServiceModel, shape_name: str, params: Mapping[str, Any]) -> None:
+    """Check decoded input (member names as in the model) against the model's constraints:
+    ``ValidationException`` worded as AWS words it. Every wire protocol's codec calls it."""
     errors: list[str] = []
     # _validate_structure's checks, with the members' facts from the compiled form.
-    for name in model.shape(op.input).get("required", ()):
+    for name in model.shape(shape_name).get("required", ()):
         if params.get(name) is None:
             errors.append(
                 f"Value null at '{_camel(name)}' failed to satisfy constraint: "
                 "Member must not be null"
             )
-    for m in members:
+    for m in _members(model, shape_name):
         if m.name in params:
             _validate(model, m.target, params[m.name], m.path, errors)
     if errors:
@@ -156,10 +163,9 @@ def parse_input(
             f"{count} validation {noun} detected: " + "; ".join(errors),
             status=400,
         )
-    return params
 
 
-def _load_json(body: bytes) -> Any:
+def load_json(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as e:

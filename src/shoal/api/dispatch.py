@@ -138,7 +138,7 @@ class ApiService:
         except AwsError as e:
             return codec.serialize_error(self.model, e)
         except (StoreError, OSError) as e:
-            message = _storage_message(e)
+            message = storage_message(e)
             if message is None:
                 log.exception("unhandled error in %s", op.name)
                 message = "Internal error in Shoal"
@@ -166,7 +166,7 @@ class ApiService:
         return AwsError(self._internal, message, status=500)
 
 
-def _storage_message(e: StoreError | OSError) -> str | None:
+def storage_message(e: StoreError | OSError) -> str | None:
     """What to tell the client when saving failed (a full disk above all); None otherwise."""
     if isinstance(e, StoreError):
         return str(e)

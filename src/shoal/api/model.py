@@ -1,6 +1,6 @@
 """AWS service models, as botocore ships them, and routing of HTTP requests to operations.
 
-A :class:`ServiceModel` wraps one ``service-2.json`` (Lambda, EFS, API Gateway v2). Its
+A :class:`ServiceModel` wraps one ``service-2.json`` (Lambda, EFS, API Gateway v2, …). Its
 :class:`Router` turns every operation's ``http.requestUri`` template into a regular expression
 once, at start, so matching a request costs one dictionary look-up on the method and a few
 regex matches.
@@ -30,6 +30,10 @@ SERVICE_VERSIONS = {
     "ec2": "2016-11-15",
     "iam": "2010-05-08",
     "sts": "2011-06-15",
+    # The json and smithy-rpc-v2-cbor services (shoal.api.rpc_router).
+    "logs": "2014-03-28",
+    "kms": "2014-11-01",
+    "cloudwatch": "2010-08-01",
 }
 
 

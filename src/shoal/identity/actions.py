@@ -256,6 +256,9 @@ PREFIX = {
     "ec2": "ec2",
     "iam": "iam",
     "sts": "sts",
+    "logs": "logs",
+    "kms": "kms",
+    "cloudwatch": "cloudwatch",
 }
 TABLES: dict[str, dict[str, Entry]] = {"lambda": LAMBDA, "efs": EFS, "ec2": EC2, "sts": STS}
 DEFAULT_RESOURCE: dict[str, Builder] = {
@@ -264,6 +267,11 @@ DEFAULT_RESOURCE: dict[str, Builder] = {
     "ec2": first(*_EC2_IDS),
     "iam": first(*_IAM_IDS),
     "sts": anything,
+    # Until their services say which resource each operation names (the RPC services,
+    # shoal.api.rpc_router): "*", which only a policy granting the action on "*" allows.
+    "logs": anything,
+    "kms": anything,
+    "cloudwatch": anything,
 }
 
 

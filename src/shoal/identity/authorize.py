@@ -40,6 +40,10 @@ DENIED: Mapping[str, tuple[str, int]] = {
     "ec2": ("UnauthorizedOperation", 403),
     "iam": ("AccessDenied", 403),
     "sts": ("AccessDenied", 403),
+    # json services answer 400; CloudWatch keeps its query code (awsQueryCompatible).
+    "logs": ("AccessDeniedException", 400),
+    "kms": ("AccessDeniedException", 400),
+    "cloudwatch": ("AccessDenied", 403),
 }
 EC2_HEAD = "You are not authorized to perform this operation. "
 

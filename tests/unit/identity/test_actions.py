@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shoal.api import rpc_router
 from shoal.api.dispatch import apigatewayv2_api, efs_api, lambda_api
 from shoal.api.query_router import ec2_api
 from shoal.core import API_MODULES
@@ -24,6 +25,7 @@ def registered() -> list[tuple[str, str]]:
             pass
     apis: dict[str, Any] = {"lambda": lambda_api, "efs": efs_api,
                             "apigatewayv2": apigatewayv2_api, "ec2": ec2_api}  # fmt: skip
+    apis.update(rpc_router._REGISTRY)  # the json / cbor services, by their model's name
     return [(name, op) for name, api in apis.items() for op in sorted(api.handlers)]
 
 
