@@ -236,17 +236,23 @@ class ShoalApp:
             )
         await send_response(send, response, request_id)
 
-    def _authenticate(
-        self, signed: sigv4.SignedRequest, service: ApiService | QueryRouter
-    ) -> Credential:
-        """The credential that signed the request (SigV4, :mod:`shoal.identity.sigv4`), signed
-        for ``service`` (a rest-json service's signing name; the query router routes by it)."""
+    @property
+    def verifier(self) -> sigv4.Verifier:
+        """The one SigV4 verifier: the API's, and function URLs' with ``AuthType AWS_IAM``
+        (:mod:`shoal.gateway.url_auth`)."""
         if self._verifier is None:
             self._verifier = sigv4.Verifier(
                 [self.shoal.root.source(self.shoal.settings.account_id)]
                 + ([self.shoal.iam] if hasattr(self.shoal, "iam") else [])
             )
-        credential, signed_for = self._verifier.verify(signed)
+        return self._verifier
+
+    def _authenticate(
+        self, signed: sigv4.SignedRequest, service: ApiService | QueryRouter
+    ) -> Credential:
+        """The credential that signed the request (SigV4, :mod:`shoal.identity.sigv4`), signed
+        for ``service`` (a rest-json service's signing name; the query router routes by it)."""
+        credential, signed_for = self.verifier.verify(signed)
         if isinstance(service, ApiService) and signed_for != service.signing_name:
             raise failures.wrong_service(signed_for, service.signing_name)
         return credential

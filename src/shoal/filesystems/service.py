@@ -39,6 +39,7 @@ from shoal.filesystems.models import (
 )
 from shoal.filesystems.rules import MAXIO_ELASTIC, bad_request, check_path, check_throughput
 from shoal.filesystems.targets import MountTargets
+from shoal.policy import Principal
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -342,6 +343,12 @@ class FileSystemService:
             raise AwsError("PolicyNotFound", f"No policy is set for file system '{fs.id}'.")
         return found[0]
 
+    def policy_of(self, fs_id: str) -> policy.Policy | None:
+        """The parsed file-system policy of ``fs_id`` (an id), or None: what authorizing an
+        API call on that file system evaluates as its resource policy."""
+        found = self._policies.get(fs_id)
+        return found[1] if found else None
+
     def delete_policy(self, fs_id: str) -> None:
         fs = self.get_file_system(fs_id)
         if fs.id in self._policies:
@@ -350,18 +357,28 @@ class FileSystemService:
             self.targets.changed(fs.id)
 
     def access(
-        self, fs: FileSystem, ap: AccessPoint | None, principal: str | None
+        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None
     ) -> policy.Access:
+        """What ``principal`` (a role ARN or session: an IAM client, with its identity
+        policies; None: an anonymous client) may do on ``fs`` through ``ap``
+        (:mod:`shoal.filesystems.policy`)."""
         found = self._policies.get(fs.id)
+        identity: list[policy.Policy] = []
+        if principal is not None:
+            if isinstance(principal, str):
+                principal = policy.role_session(principal, "shoal")
+            iam = getattr(self.shoal, "iam", None)
+            identity = iam.identity_policies(principal) if iam is not None else []
         return policy.evaluate(
             found[1] if found else None,
             principal=principal,
             file_system_arn=fs.arn,
             access_point_arn=ap.arn if ap else None,
+            identity=identity,
         )
 
     def identity(
-        self, fs: FileSystem, ap: AccessPoint | None, principal: str | None
+        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None
     ) -> Identity:
         """The identity rule for ``principal`` (None: an NFS or host client) on ``ap`` (None:
         the whole file system): what every path applies (see shoal.filesystems.identity)."""
@@ -390,12 +407,14 @@ class FileSystemService:
                     f"The function couldn't mount the file system: access point {config.arn} "
                     "does not exist or is not available."
                 )
-            ident = self.identity(fs, ap, fn.role)
-            if not ident.mount:
+            access = self.access(fs, ap, policy.role_session(fn.role, fn.name))
+            if not access.mount:
                 raise rootdir.mount_failure(
-                    f"The file system policy of {fs.id} does not allow the role {fn.role} "
-                    f"to mount access point {ap.id} (elasticfilesystem:ClientMount)."
+                    f"The function couldn't mount the Amazon EFS file system with access point "
+                    f"{ap.arn}: the execution role {fn.role} is not authorized: "
+                    f"{access.refusal}."
                 )
+            ident = decide(ap, access)
             try:
                 source = self.access_point_root(ap)
             except rootdir.RootDirectoryError as e:

@@ -76,8 +76,14 @@ CASES: list[tuple[str, list[Policy], list[Policy], bool]] = [
         False,
     ),
     (
-        "resource policy allow, no identity allow, same account",
+        "resource policy naming the account delegates: no identity allow, denied",
         [],
+        [policy(allow(Principal=ANYONE_IN_ACCOUNT), kind=Kind.RESOURCE)],
+        False,
+    ),
+    (
+        "resource policy naming the account, and an identity allow",
+        [policy(allow())],
         [policy(allow(Principal=ANYONE_IN_ACCOUNT), kind=Kind.RESOURCE)],
         True,
     ),
