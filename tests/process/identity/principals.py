@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -82,17 +83,23 @@ def error_of(call: Any) -> tuple[str, int, str]:
 
 def send(method: str, url: str, body: bytes = b"", *, key: str | None = None,
          secret: str | None = None, service: str = "lambda",
-         tamper: bool = False) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
+         tamper: bool = False, host: str | None = None,
+         ) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
     """``method url`` over raw HTTP: signed with ``key``/``secret`` for ``service`` (unsigned
-    without a key); ``tamper`` changes the signature's last digit."""
+    without a key); ``tamper`` changes the signature's last digit. ``host``: the Host header
+    to sign and send instead of the URL's (``{urlId}.lambda-url.localhost:PORT``)."""
     headers: dict[str, str] = {"Content-Type": "text/plain"}
     if key is not None and secret is not None:
-        request = AWSRequest(method, url, data=body, headers=headers)
+        parts = urlsplit(url)
+        signed_url = parts._replace(netloc=host).geturl() if host else url
+        request = AWSRequest(method, signed_url, data=body, headers=headers)
         SigV4Auth(Credentials(key, secret), service, "us-east-1").add_auth(request)
         headers = dict(request.headers)
         if tamper:
             auth = headers["Authorization"]
             headers["Authorization"] = auth[:-1] + ("0" if auth[-1] != "0" else "1")
+    if host:
+        headers["Host"] = host
     req = urllib.request.Request(url, data=body or None, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=120) as r:

@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import ShoalServer, create_function, default_subnet, unique_name, wait_for
 from principals import ACCOUNT, error_of, lambda_role, new_user, root_client
+
+from conftest import ShoalServer, create_function, default_subnet, unique_name, wait_for
 
 HI = "def handler(e, c):\n    return 'hi'\n"
 
 
 def _function(server: ShoalServer) -> tuple[str, str]:
     lam = root_client(server, "lambda")
-    name = create_function(lam, code=HI, Role=lambda_role(server, "service-role/AWSLambdaBasicExecutionRole"))
+    role = lambda_role(server, "service-role/AWSLambdaBasicExecutionRole")
+    name = create_function(lam, code=HI, Role=role)
     return name, lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
 
 
