@@ -33,10 +33,10 @@ from shoal.filesystems.models import (
     CreationInfo,
     EnvironmentIdentity,
     FileSystem,
-    Mount,
     PosixUser,
     new_id,
 )
+from shoal.filesystems.mounting import function_mounts
 from shoal.filesystems.rules import MAXIO_ELASTIC, bad_request, check_path, check_throughput
 from shoal.filesystems.targets import MountTargets
 from shoal.policy import Principal
@@ -391,52 +391,6 @@ class FileSystemService:
         return rootdir.ensure_root(self.root(ap.file_system_id), ap)
 
     def mounts_for(self, fn: FunctionVersion) -> EnvironmentIdentity:
-        """The bind mounts and identity for ``fn``'s environments (see EnvironmentIdentity).
-
-        Raises EFSMountFailureException when an access point is gone, the policy denies
-        ClientMount, the root directory is missing without CreationInfo, or the identity
-        would be root.
-        """
-        mounts: list[Mount] = []
-        user: PosixUser | None = None
-        for config in fn.file_system_configs:
-            ap = self.access_point_by_arn(config.arn)
-            fs = self._fs.get(ap.file_system_id) if ap else None
-            if ap is None or fs is None or fs.lifecycle_state != "available":
-                raise rootdir.mount_failure(
-                    f"The function couldn't mount the file system: access point {config.arn} "
-                    "does not exist or is not available."
-                )
-            access = self.access(fs, ap, policy.role_session(fn.role, fn.name))
-            if not access.mount:
-                raise rootdir.mount_failure(
-                    f"The function couldn't mount the Amazon EFS file system with access point "
-                    f"{ap.arn}: the execution role {fn.role} is not authorized: "
-                    f"{access.refusal}."
-                )
-            ident = decide(ap, access)
-            try:
-                source = self.access_point_root(ap)
-            except rootdir.RootDirectoryError as e:
-                raise rootdir.mount_failure(f"Access point {ap.id}: {e}") from None
-            mounts.append(Mount(source, config.local_mount_path, readonly=ident.read_only))
-            if ident.user is not None:
-                user = _function_user(ap, ident.user, user)
-        if user is None:
-            return EnvironmentIdentity(tuple(mounts))
-        return EnvironmentIdentity(tuple(mounts), user.uid, user.gid, user.secondary_gids)
-
-
-def _function_user(ap: AccessPoint, user: PosixUser, prior: PosixUser | None) -> PosixUser:
-    """The environment's user from the rule's ``user`` (already root-squashed by the policy)."""
-    if user.uid == 0:
-        raise rootdir.mount_failure(
-            f"Access point {ap.id} sets PosixUser uid 0; execution environments never run as "
-            "root. Use a non-zero uid, or deny elasticfilesystem:ClientRootAccess so uid 0 "
-            "is squashed to 65534."
-        )
-    if prior is not None and prior != user:
-        raise rootdir.mount_failure(
-            "The function's file system configs use access points with different POSIX users."
-        )
-    return user
+        """The bind mounts and identity for ``fn``'s environments, as its execution role may
+        have them (:func:`shoal.filesystems.mounting.function_mounts`)."""
+        return function_mounts(self, fn)
