@@ -13,6 +13,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 from conftest import ROOT, RUNTIME, ShoalServer, unique_name
 from seed_setup import SEED_HANDLER
 
@@ -145,6 +148,13 @@ def test_the_seed_roles_decide_the_mounts(server: ShoalServer, tmp_path: Path) -
         f"{ap_arn}: the execution role {outsider} is not authorized: explicitly denied " \
         "elasticfilesystem:ClientMount in the file system policy (statement " \
         "OnlyTheWallRoles)." in refused.stderr, refused.stderr  # fmt: skip
+
+    lam: Any = server.client("lambda")
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName=f"{tag}-outsider")
+    error = e.value.response
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "EFSMountFailureException", 403)  # fmt: skip
 
     # The writer's wall is as it was: the reader could not add to it.
     assert curl(url) == "Hello from EFS!\n"
