@@ -85,6 +85,9 @@ class PermissionService:
         # region) -> {"statements": [...], "revision": "..."}. A policy saved before regions is
         # keyed "NAME[:QUALIFIER]": the default region's function; it is re-keyed here.
         self._policies: dict[str, dict[str, Any]] = {}
+        # The same key -> its policy document as GetPolicy shows it, made on first ask (every
+        # signed call on the function asks) and dropped with each change of that policy.
+        self._documents: dict[str, str] = {}
         settings = shoal.settings
         for key, doc in self.store.load(self.KIND).items():
             resource = arns.in_default_region(key, settings.region, settings.account_id)
@@ -146,13 +149,18 @@ class PermissionService:
     def document(self, resource: str) -> str | None:
         """The policy document of ``resource`` (a function ARN, qualified or not), or None;
         what authorizing a call on that resource evaluates (no look-up of the function)."""
+        found = self._documents.get(resource)
+        if found is not None:
+            return found
         policy = self._policies.get(resource)
         if policy is None:
             return None
         document = {"Version": "2012-10-17", "Id": "default", "Statement": policy["statements"]}
-        return json.dumps(document, separators=(",", ":"))
+        found = self._documents[resource] = json.dumps(document, separators=(",", ":"))
+        return found
 
     def _save(self, key: str, statements: list[dict[str, Any]]) -> None:
+        self._documents.pop(key, None)
         if not statements:
             self.store.delete(self.KIND, key)
             self._policies.pop(key, None)
@@ -176,3 +184,4 @@ class PermissionService:
             if gone:
                 self.store.delete(self.KIND, key)
                 del self._policies[key]
+                self._documents.pop(key, None)
