@@ -247,6 +247,17 @@ class ShoalApp:
             )
         await send_response(send, response, request_id)
 
+    @property
+    def verifier(self) -> sigv4.Verifier:
+        """The one SigV4 verifier: the API's, and function URLs' with ``AuthType AWS_IAM``
+        (:mod:`shoal.gateway.url_auth`)."""
+        if self._verifier is None:
+            self._verifier = sigv4.Verifier(
+                [self.shoal.root.source(self.shoal.settings.account_id)]
+                + ([self.shoal.iam] if hasattr(self.shoal, "iam") else [])
+            )
+        return self._verifier
+
     def _authenticate(
         self, signed: sigv4.SignedRequest, service: ApiService | QueryRouter | RpcRouter | None
     ) -> Credential:
@@ -254,12 +265,7 @@ class ShoalApp:
         for ``service`` (a rest-json service's signing name, or that of the json/cbor service
         the request names; the query router routes by it; None: Shoal's own endpoints, signed
         for ``shoal``)."""
-        if self._verifier is None:
-            self._verifier = sigv4.Verifier(
-                [self.shoal.root.source(self.shoal.settings.account_id)]
-                + ([self.shoal.iam] if hasattr(self.shoal, "iam") else [])
-            )
-        credential, signed_for = self._verifier.verify(signed)
+        credential, signed_for = self.verifier.verify(signed)
         expected: str | None = None
         if service is None:
             expected = SHOAL_SIGNING_NAME

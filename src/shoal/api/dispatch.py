@@ -19,7 +19,7 @@ from shoal.api.model import load_model
 from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
 from shoal.identity import failures
-from shoal.identity.authorize import authorize_call
+from shoal.identity.authorize import Target, TargetFor, authorize_call
 from shoal.identity.credentials import Credential
 from shoal.identity.sigv4 import AuthFailure
 from shoal.policy.engine import Principal
@@ -64,6 +64,8 @@ class ApiService:
         self.handlers: dict[str, Handler] = {}
         # Called with every decoded call before its handler (see prepares()).
         self._prepare: Callable[[Call], None] | None = None
+        # What a signed call is authorized on, and its resource policies (see authorizes_on()).
+        self._target: TargetFor | None = None
         # The service's own 500 (Lambda ServiceException, EFS InternalServerError), or AWS's
         # common InternalFailure for a model that names none (API Gateway v2).
         self._internal = next(
@@ -90,6 +92,15 @@ class ApiService:
         handler: where the service's names are put in the request's region, and a resource of
         another region is refused as not found (shoal.api.lambda_scope, …)."""
         self._prepare = fn
+        return fn
+
+    def authorizes_on(self, fn: Callable[[Call], Target]) -> Callable[[Call], Target]:
+        """Register the function that says, for a call a non-root principal signed, the
+        resource it is authorized on when its params do not name it (an EFS mount target's
+        file system) and that resource's resource-based policies (a Lambda function's policy,
+        an EFS file-system policy), which IAM evaluates with the principal's own
+        (shoal.identity.authorize). Runs after prepares(), so names are already resolved."""
+        self._target = fn
         return fn
 
     async def dispatch(
@@ -129,7 +140,8 @@ class ApiService:
             if self._prepare is not None:
                 self._prepare(call)
             if credential is not None and not credential.root:
-                authorize_call(call, shoal.iam.identity_policies, service=self.model.name)
+                authorize_call(call, shoal.iam.identity_policies, service=self.model.name,
+                               target_for=self._target)  # fmt: skip
             result = await handler(call)
             response = codec.serialize_output(self.model, op, result)
             if call.response_headers:

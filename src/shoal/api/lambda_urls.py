@@ -1,8 +1,8 @@
 """Lambda function URL handlers: Create/Get/Update/Delete/ListFunctionUrlConfig(s).
 
 A function URL is served by Shoal at ``{how the client reached Shoal}/lambda-url/{urlId}/``.
-``AuthType`` ``AWS_IAM`` is accepted and stored, but Shoal does not check SigV4 signatures on
-function URL requests: such a URL is as open as ``NONE``.
+``AuthType`` ``NONE`` is public; ``AWS_IAM`` serves only requests signed with SigV4 whose
+principal IAM allows ``lambda:InvokeFunctionUrl`` (:mod:`shoal.gateway.url_auth`).
 """
 
 from __future__ import annotations

@@ -33,12 +33,13 @@ from shoal.filesystems.models import (
     CreationInfo,
     EnvironmentIdentity,
     FileSystem,
-    Mount,
     PosixUser,
     new_id,
 )
+from shoal.filesystems.mounting import function_mounts
 from shoal.filesystems.rules import MAXIO_ELASTIC, bad_request, check_path, check_throughput
 from shoal.filesystems.targets import MountTargets
+from shoal.policy import Principal
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -342,6 +343,12 @@ class FileSystemService:
             raise AwsError("PolicyNotFound", f"No policy is set for file system '{fs.id}'.")
         return found[0]
 
+    def policy_of(self, fs_id: str) -> policy.Policy | None:
+        """The parsed file-system policy of ``fs_id`` (an id), or None: what authorizing an
+        API call on that file system evaluates as its resource policy."""
+        found = self._policies.get(fs_id)
+        return found[1] if found else None
+
     def delete_policy(self, fs_id: str) -> None:
         fs = self.get_file_system(fs_id)
         if fs.id in self._policies:
@@ -350,18 +357,28 @@ class FileSystemService:
             self.targets.changed(fs.id)
 
     def access(
-        self, fs: FileSystem, ap: AccessPoint | None, principal: str | None
+        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None
     ) -> policy.Access:
+        """What ``principal`` (a role ARN or session: an IAM client, with its identity
+        policies; None: an anonymous client) may do on ``fs`` through ``ap``
+        (:mod:`shoal.filesystems.policy`)."""
         found = self._policies.get(fs.id)
+        identity: list[policy.Policy] = []
+        if principal is not None:
+            if isinstance(principal, str):
+                principal = policy.role_session(principal, "shoal")
+            iam = getattr(self.shoal, "iam", None)
+            identity = iam.identity_policies(principal) if iam is not None else []
         return policy.evaluate(
             found[1] if found else None,
             principal=principal,
             file_system_arn=fs.arn,
             access_point_arn=ap.arn if ap else None,
+            identity=identity,
         )
 
     def identity(
-        self, fs: FileSystem, ap: AccessPoint | None, principal: str | None
+        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None
     ) -> Identity:
         """The identity rule for ``principal`` (None: an NFS or host client) on ``ap`` (None:
         the whole file system): what every path applies (see shoal.filesystems.identity)."""
@@ -374,50 +391,6 @@ class FileSystemService:
         return rootdir.ensure_root(self.root(ap.file_system_id), ap)
 
     def mounts_for(self, fn: FunctionVersion) -> EnvironmentIdentity:
-        """The bind mounts and identity for ``fn``'s environments (see EnvironmentIdentity).
-
-        Raises EFSMountFailureException when an access point is gone, the policy denies
-        ClientMount, the root directory is missing without CreationInfo, or the identity
-        would be root.
-        """
-        mounts: list[Mount] = []
-        user: PosixUser | None = None
-        for config in fn.file_system_configs:
-            ap = self.access_point_by_arn(config.arn)
-            fs = self._fs.get(ap.file_system_id) if ap else None
-            if ap is None or fs is None or fs.lifecycle_state != "available":
-                raise rootdir.mount_failure(
-                    f"The function couldn't mount the file system: access point {config.arn} "
-                    "does not exist or is not available."
-                )
-            ident = self.identity(fs, ap, fn.role)
-            if not ident.mount:
-                raise rootdir.mount_failure(
-                    f"The file system policy of {fs.id} does not allow the role {fn.role} "
-                    f"to mount access point {ap.id} (elasticfilesystem:ClientMount)."
-                )
-            try:
-                source = self.access_point_root(ap)
-            except rootdir.RootDirectoryError as e:
-                raise rootdir.mount_failure(f"Access point {ap.id}: {e}") from None
-            mounts.append(Mount(source, config.local_mount_path, readonly=ident.read_only))
-            if ident.user is not None:
-                user = _function_user(ap, ident.user, user)
-        if user is None:
-            return EnvironmentIdentity(tuple(mounts))
-        return EnvironmentIdentity(tuple(mounts), user.uid, user.gid, user.secondary_gids)
-
-
-def _function_user(ap: AccessPoint, user: PosixUser, prior: PosixUser | None) -> PosixUser:
-    """The environment's user from the rule's ``user`` (already root-squashed by the policy)."""
-    if user.uid == 0:
-        raise rootdir.mount_failure(
-            f"Access point {ap.id} sets PosixUser uid 0; execution environments never run as "
-            "root. Use a non-zero uid, or deny elasticfilesystem:ClientRootAccess so uid 0 "
-            "is squashed to 65534."
-        )
-    if prior is not None and prior != user:
-        raise rootdir.mount_failure(
-            "The function's file system configs use access points with different POSIX users."
-        )
-    return user
+        """The bind mounts and identity for ``fn``'s environments, as its execution role may
+        have them (:func:`shoal.filesystems.mounting.function_mounts`)."""
+        return function_mounts(self, fn)

@@ -1,11 +1,19 @@
 """Lambda resource-based policies (AddPermission, RemovePermission, GetPolicy), as stored
 documents with the statement shapes Lambda returns.
 
-The statements are kept and shown, not yet evaluated: Shoal authorizes no caller (see the
-README's *What Shoal does not do*), so a policy neither grants nor refuses anything today. That
-is enough for deployment tools, which write a permission for every trigger (Terraform's
-``aws_lambda_permission``, and the public-access statement it adds for a function URL with
-``AuthType NONE``) and read it back on every refresh.
+A function's policy is a resource-based policy of the one engine (:mod:`shoal.policy`): the API
+authorizes a signed call on a function with it and the caller's identity policies together, as
+IAM does within one account (``shoal.api.lambda_permissions`` hands it over, through
+:meth:`PermissionService.document`), and a function URL with ``AuthType AWS_IAM`` authorizes
+``lambda:InvokeFunctionUrl`` the same way (:mod:`shoal.gateway.url_auth`). So a statement
+naming a user or role ARN lets that principal invoke without an identity policy; one naming the
+account (``Principal`` ``123456789012``) delegates to the account's identity policies. Service
+principals (``apigateway.amazonaws.com``, ``s3.amazonaws.com``) are kept and shown for
+deployment tools, which write a permission for every trigger and read it back on every refresh;
+Shoal's own triggers invoke as the service itself (see ``shoal.gateway.service``).
+
+The policy of ``NAME:QUALIFIER`` applies to calls on that qualified ARN and the unqualified
+function's to calls on the unqualified ARN, as each statement's ``Resource`` says.
 
 One policy per function and qualifier (``NAME`` for the unqualified function, ``NAME:QUALIFIER``
 otherwise), persisted (kind ``lambdapolicy``) before it changes in memory, dropped with its
@@ -77,6 +85,9 @@ class PermissionService:
         # region) -> {"statements": [...], "revision": "..."}. A policy saved before regions is
         # keyed "NAME[:QUALIFIER]": the default region's function; it is re-keyed here.
         self._policies: dict[str, dict[str, Any]] = {}
+        # The same key -> its policy document as GetPolicy shows it, made on first ask (every
+        # signed call on the function asks) and dropped with each change of that policy.
+        self._documents: dict[str, str] = {}
         settings = shoal.settings
         for key, doc in self.store.load(self.KIND).items():
             resource = arns.in_default_region(key, settings.region, settings.account_id)
@@ -130,13 +141,26 @@ class PermissionService:
     def get(self, function: str, qualifier: str | None) -> tuple[str, str]:
         """(policy document, revision id)."""
         key, _ = self._target(function, qualifier)
-        policy = self._policies.get(key)
-        if policy is None:
+        document = self.document(key)
+        if document is None:
             raise not_found("The resource you requested does not exist.")
+        return document, self._policies[key]["revision"]
+
+    def document(self, resource: str) -> str | None:
+        """The policy document of ``resource`` (a function ARN, qualified or not), or None;
+        what authorizing a call on that resource evaluates (no look-up of the function)."""
+        found = self._documents.get(resource)
+        if found is not None:
+            return found
+        policy = self._policies.get(resource)
+        if policy is None:
+            return None
         document = {"Version": "2012-10-17", "Id": "default", "Statement": policy["statements"]}
-        return json.dumps(document, separators=(",", ":")), policy["revision"]
+        found = self._documents[resource] = json.dumps(document, separators=(",", ":"))
+        return found
 
     def _save(self, key: str, statements: list[dict[str, Any]]) -> None:
+        self._documents.pop(key, None)
         if not statements:
             self.store.delete(self.KIND, key)
             self._policies.pop(key, None)
@@ -160,3 +184,4 @@ class PermissionService:
             if gone:
                 self.store.delete(self.KIND, key)
                 del self._policies[key]
+                self._documents.pop(key, None)

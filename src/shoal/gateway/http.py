@@ -5,7 +5,8 @@ URL scheme (the API's ``ApiEndpoint`` is ``{base}/execute-api/{apiId}``):
 - ``{base}/execute-api/{apiId}/{stage}/{path}`` serves a named stage; the event's ``rawPath``
   is ``/{stage}/{path}``, as on AWS;
 - ``{base}/execute-api/{apiId}/{path}`` serves the ``$default`` stage;
-- ``{base}/lambda-url/{urlId}/{path}`` serves a function URL.
+- ``{base}/lambda-url/{urlId}/{path}`` serves a function URL; one with ``AuthType AWS_IAM``
+  only to a signed request IAM allows (:mod:`shoal.gateway.url_auth`).
 
 The hot path reads only in-memory state (the :class:`~shoal.gateway.live.LiveApi` snapshots and
 the URL registry's id map), builds the event, awaits the invoker and maps the result. It
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from shoal.api.admission import GATEWAY_HOST
 from shoal.api.bodies import BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.errors import AwsError
-from shoal.gateway import cors, locations, responses
+from shoal.gateway import cors, locations, responses, url_auth
 from shoal.gateway.events import (
     HttpRequest,
     Target,
@@ -263,6 +264,9 @@ class FunctionUrlApp:
             body = await read_body(receive, MAX_BODY)
         except BodyTooLarge:
             return responses.too_large()
+        refused = url_auth.refusal(service.shoal, url, scope, body)
+        if refused is not None:
+            return refused
         host, trace = _host_and_trace(scope)
         request = _request(scope, "/" + rest, body, trace)
         domain_name, domain_prefix = domain_of(host, f"{url_id}.lambda-url.localhost")
@@ -311,7 +315,8 @@ def host_routed(scope: Scope) -> Scope | None:
                 return None
             ident, kind, region = m.groups()
             path = f"{_HOST_KINDS[kind]}{ident.decode('latin-1')}{scope['path']}"
-            routed = {**scope, "path": path, "raw_path": path.encode(), HOST_STYLE: True}
+            routed = {**scope, "path": path, "raw_path": path.encode(), HOST_STYLE: True,
+                      url_auth.WIRE_PATH: scope.get("raw_path") or scope["path"].encode()}
             if region:
                 routed[REGION_KEY] = region.decode("latin-1")
             return routed

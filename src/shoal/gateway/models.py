@@ -142,7 +142,7 @@ class FunctionUrl:
     function_name: str
     function_arn: str  # unqualified ARN
     qualifier: str | None  # alias name, or None for $LATEST
-    auth_type: str = "NONE"  # NONE | AWS_IAM (Shoal does not verify SigV4 signatures)
+    auth_type: str = "NONE"  # NONE (public) | AWS_IAM (signed and authorized: url_auth)
     cors: Mapping[str, Any] | None = None
     invoke_mode: str = "BUFFERED"
     created: dt.datetime = field(default_factory=now)

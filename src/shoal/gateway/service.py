@@ -6,6 +6,16 @@ on Shoal's HTTP server: ``/execute-api/`` and ``/lambda-url/`` (see :mod:`shoal.
 for the URL scheme). Everything runs on the event loop; the registries call back here after
 each change, so the data plane always serves the current routes (deployments are records only:
 every stage serves the API as it is now, as an auto-deployed stage does).
+
+An ``AWS_PROXY`` integration invokes its function as the gateway itself, without the
+resource-based permission AWS requires: on AWS an HTTP API may invoke a Lambda function only
+when the function's policy allows ``apigateway.amazonaws.com`` ``lambda:InvokeFunction`` (the
+console adds that statement; the CLI, SDKs and Terraform must ``add-permission`` it) or the
+integration has a ``CredentialsArn`` role, and answers 500 ``Internal Server Error`` otherwise.
+Shoal deliberately does not require it, so that the seed's set-up (which adds none) and every
+deployment tool's work alike; the permission, when a tool writes it, is kept and shown
+(:mod:`shoal.functions.permissions`). Only the API's owner can create an integration, and the
+API's callers gain nothing beyond invoking the function the owner routed them to.
 """
 
 from __future__ import annotations

@@ -149,7 +149,10 @@ class IamService:
         """STS AssumeRole: the role's trust policy must allow ``caller`` sts:AssumeRole."""
         role = self.role(role_arn)
         request = Request(caller, "sts:AssumeRole", role_arn)
-        if role is None or not evaluate(request, resource=[role.trust]).allowed:
+        # A trust policy naming the caller's account delegates to its identity policies, which
+        # the STS dispatcher has already checked for sts:AssumeRole on this role.
+        trusted = evaluate(request, resource=[role.trust]) if role is not None else None
+        if role is None or trusted is None or not (trusted.allowed or trusted.delegated):
             raise AwsError("AccessDenied", f"User: {caller.arn} is not authorized to perform: "
                            f"sts:AssumeRole on resource: {role_arn}", 403)  # fmt: skip
         if duration_s > role.max_session:

@@ -191,8 +191,8 @@ def _encrypted(p: Params) -> dict[str, Any]:
     return {"elasticfilesystem:encrypted": "true" if p.get("Encrypted") else "false"}
 
 
-# The mount-target operations are authorized on the target's file system; the params name only
-# the mount target, so the resource is ``*`` until the dispatcher resolves it (see README).
+# The mount-target operations are authorized on the target's file system; when the params name
+# only the mount target, the EFS dispatcher's hook (shoal.api.efs_scope) resolves it.
 EFS: dict[str, Entry] = {
     "CreateFileSystem": (None, _FS, _encrypted),
     "DescribeFileSystems": (None, first(("FileSystemId", _FS)), None),

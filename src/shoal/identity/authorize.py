@@ -10,8 +10,14 @@ It looks up the operation in :mod:`shoal.identity.actions`, builds the request c
 global keys ``aws:SourceIp``, ``aws:SecureTransport``, ``aws:CurrentTime``, ``aws:EpochTime``,
 ``aws:RequestedRegion`` and the service's keys), and raises the service's ``AccessDenied…``
 error when the engine denies. Resource-based policies (a Lambda function's policy, an EFS
-file-system policy) are passed parsed, so they go through the same evaluator. The account's
-root user is always allowed; a call made inside Shoal (no principal) is not checked.
+file-system policy) are passed parsed, so they go through the same evaluator, with IAM's logic
+for a request within one account: an explicit deny in either kind of policy denies; otherwise an
+allow in either allows (a resource policy naming the principal's account only delegates to its
+identity policies, :mod:`shoal.policy.engine`). Each service says what a call is authorized on
+when its params alone cannot (:class:`Target`: an EFS mount target's file system) and which
+resource policy applies, through the hook its dispatcher registers
+(``ApiService.authorizes_on``). The account's root user is always allowed; a call made inside
+Shoal (no principal) is not checked.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +38,19 @@ if TYPE_CHECKING:  # annotations only: shoal.api.dispatch calls down into this m
     from shoal.api.dispatch import Call
 
 PoliciesFor = Callable[[Principal], Iterable[Policy]]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a call is authorized on, as its service resolves it: ``resource`` replaces the
+    ARN the params give (None: keep it), ``policies`` are the resource's resource-based
+    policies."""
+
+    resource: str | None = None
+    policies: tuple[Policy, ...] = ()
+
+
+TargetFor = Callable[["Call"], Target]
 
 # service -> (error code, HTTP status) of its access denial.
 DENIED: Mapping[str, tuple[str, int]] = {
@@ -105,15 +125,19 @@ def authorize(
     *,
     service: str,
     action: Action | None = None,
+    resource: str | None = None,
 ) -> None:
     """Raise the service's access-denied error unless ``call.principal`` may make ``call``.
-    ``action`` overrides the table's (for a check other than the operation's own)."""
+    ``action`` overrides the table's (for a check other than the operation's own);
+    ``resource`` the resource it is authorized on."""
     principal = call.principal
     if principal is None or is_root(principal):
         return
     if action is None:
         account = call.shoal.settings.account_id
         action = action_for(service, call.operation, call.params, call.region, account)
+    if resource is not None:
+        action = replace(action, resource=resource)
     if action.action is None:
         return
     request = Request(principal, action.action, action.resource, context(call, action.keys))
@@ -136,12 +160,15 @@ def authorize_call(
     policies_for: PoliciesFor,
     *,
     service: str,
-    resource_policies: Iterable[Policy] = (),
+    target_for: TargetFor | None = None,
 ) -> None:
     """What dispatchers call before a handler: ``policies_for(principal)`` gives the
-    principal's identity-based policies (``shoal.iam.identity_policies``); it is not called
-    for the root user or an internal call. Raises the service's ``AwsError`` when denied."""
+    principal's identity-based policies (``shoal.iam.identity_policies``), ``target_for(call)``
+    the resource and its resource-based policies (the service's hook); neither is called for
+    the root user or an internal call. Raises the service's ``AwsError`` when denied."""
     principal = call.principal
     if principal is None or is_root(principal):
         return
-    authorize(call, list(policies_for(principal)), resource_policies, service=service)
+    target = target_for(call) if target_for is not None else Target()
+    authorize(call, list(policies_for(principal)), target.policies, service=service,
+              resource=target.resource)  # fmt: skip

@@ -6,6 +6,15 @@
    resource-based policy of the resource naming the principal allows.
 3. Otherwise the request is implicitly denied.
 
+A resource-based ``Allow`` whose ``Principal`` names the principal only through its account
+(``"AWS": "ACCOUNT"`` or ``arn:aws:iam::ACCOUNT:root``) grants nothing by itself: it delegates
+to the account, whose identity-based policies must then allow (the IAM User Guide's
+"Principal" element: "This delegates authority to the account … Using the account ARN in the
+Principal element does not limit permissions to only the root user of the account"). Such a
+match is reported as :attr:`Decision.delegated`, for the one policy that must allow on its own
+(a role's trust policy, :meth:`shoal.iam.service.IamService.assume_role`). A ``Deny`` naming
+the account applies to everyone in it.
+
 A statement applies when its action, resource, principal (for resource-based and trust
 policies) and every condition match. The global keys a principal implies (``aws:PrincipalArn``,
 ``aws:PrincipalAccount``, ``aws:username``, ``aws:userid``) are added to the request's context
@@ -74,6 +83,9 @@ class Decision:
     explicit_deny: bool = False
     source: str | None = None  # "identity" or "resource": where the deciding statement is
     sid: str | None = None
+    # A resource-based Allow named the principal's account: it delegates to the account's
+    # identity-based policies, which did not allow (see the module docstring).
+    delegated: bool = False
 
     def message(self, request: Request) -> str:
         """The reason, worded as AWS words an ``AccessDenied…`` message."""
@@ -96,6 +108,7 @@ def evaluate(
     resource-based (or, for ``sts:AssumeRole``, trust) policies."""
     keys = request.keys()
     allow: Decision | None = None
+    delegated = False
     for source, policies in (("identity", identity), ("resource", resource)):
         for policy in policies:
             for st in policy.statements:
@@ -103,9 +116,12 @@ def evaluate(
                     continue
                 if not st.allow:
                     return Decision(False, explicit_deny=True, source=source, sid=st.sid)
+                if source == "resource" and not names_directly(st.principals, request.principal):
+                    delegated = True
+                    continue
                 if allow is None:
                     allow = Decision(True, source=source, sid=st.sid)
-    return allow or Decision(False)
+    return allow or Decision(False, delegated=delegated)
 
 
 def applies(st: Statement, request: Request, keys: Mapping[str, Any], *,
@@ -127,7 +143,18 @@ def applies(st: Statement, request: Request, keys: Mapping[str, Any], *,
 
 
 def names(principals: Principals, who: Principal) -> bool:
-    """Whether a ``Principal`` element names ``who``."""
+    """Whether a ``Principal`` element names ``who`` (its account included)."""
+    return _names(principals, who, account=True)
+
+
+def names_directly(principals: Principals | None, who: Principal) -> bool:
+    """Whether a resource-based Allow's ``Principal`` grants ``who`` on its own: it names
+    everyone, ``who`` itself (its user, role or session ARN) or its service, not only its
+    account. A ``NotPrincipal`` Allow (no ``Principal``) grants directly."""
+    return principals is None or _names(principals, who, account=False)
+
+
+def _names(principals: Principals, who: Principal, *, account: bool) -> bool:
     if principals.anyone:
         return True
     for ptype, values in principals.by_type:
@@ -144,6 +171,7 @@ def names(principals: Principals, who: Principal) -> bool:
                 continue
             if value == "*" or value in (who.arn, who.role_arn):
                 return True
-            if who.account and value in (who.account, f"arn:aws:iam::{who.account}:root"):
+            if account and who.account and value in (who.account,
+                                                      f"arn:aws:iam::{who.account}:root"):
                 return True
     return False

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from shoal import policy as engine
 from shoal.errors import AwsError
 from shoal.filesystems import policy
 
@@ -28,8 +29,9 @@ def deny(actions, principal="*", **extra) -> dict:  # type: ignore[no-untyped-de
     return {"Effect": "Deny", "Principal": principal, "Action": actions, **extra}
 
 
-def ev(d, principal=ROLE, ap=AP):  # type: ignore[no-untyped-def]
-    return policy.evaluate(d, principal=principal, file_system_arn=FS, access_point_arn=ap)
+def ev(d, principal=ROLE, ap=AP, identity=()):  # type: ignore[no-untyped-def]
+    return policy.evaluate(d, principal=principal, file_system_arn=FS, access_point_arn=ap,
+                           identity=identity)  # fmt: skip
 
 
 def test_no_policy_is_full_access() -> None:
@@ -65,10 +67,57 @@ def test_principal_role_arn_matches_only_that_role() -> None:
 
 
 def test_principal_list_account_id_and_account_root() -> None:
-    assert ev(doc(allow("*", {"AWS": [OTHER, "123456789012"]}))).mount
-    assert ev(doc(allow("*", {"AWS": "arn:aws:iam::123456789012:root"}))).mount
-    assert not ev(doc(allow("*", {"AWS": "arn:aws:iam::123456789012:root"})), principal=OTHER).mount
+    # Naming the account delegates to its identity policies (IAM's "Principal" element): the
+    # role mounts when its own policy allows, not on the file-system policy alone.
+    role_policy = identity_policy(["elasticfilesystem:ClientMount"])
+    for named in ({"AWS": [OTHER, "123456789012"]}, {"AWS": "arn:aws:iam::123456789012:root"}):
+        assert not ev(doc(allow("*", named))).mount
+        assert ev(doc(allow("*", named)), identity=[role_policy]).mount
+    assert ev(doc(allow("*", {"AWS": [OTHER, ROLE]}))).mount  # the role itself: granted
     assert ev(doc(allow("*", {"AWS": "*"})), principal=None).mount
+
+
+def identity_policy(actions: list[str], effect: str = "Allow") -> policy.Policy:
+    return engine.parse(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": effect, "Action": actions, "Resource": "*"}]}), engine.Kind.IDENTITY,
+        ValueError)  # fmt: skip
+
+
+# The EFS User Guide ("Using IAM to control access to file systems"): for a client mounting
+# with IAM, an allow in either the role's identity policies or the file-system policy allows
+# an action, an explicit deny in either denies, and with no file-system policy the default
+# policy grants everything to every client through a mount target.
+READ_WRITE = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+ONLY_ROLE_ALLOWED = doc(allow("elasticfilesystem:Client*", {"AWS": OTHER}))
+
+
+@pytest.mark.parametrize(
+    ("fs_policy", "ids", "expected"),
+    [
+        (None, [], policy.Access(True, True, True)),  # the default policy
+        (None, [identity_policy(["elasticfilesystem:ClientWrite"], "Deny")],
+         policy.Access(True, False, True)),  # an identity deny beats the default policy
+        (ONLY_ROLE_ALLOWED, [], policy.Access(False, False, False)),
+        (ONLY_ROLE_ALLOWED, [identity_policy(READ_WRITE)], policy.Access(True, True, False)),
+        (ONLY_ROLE_ALLOWED, [identity_policy(["elasticfilesystem:ClientMount"])],
+         policy.Access(True, False, False)),  # ReadOnlyAccess: a read-only mount
+        (doc(allow("*", {"AWS": ROLE}), deny("elasticfilesystem:ClientWrite", {"AWS": ROLE})),
+         [identity_policy(READ_WRITE)], policy.Access(True, False, True)),  # resource deny
+        (doc(allow("*", {"AWS": ROLE})), [identity_policy(["elasticfilesystem:*"], "Deny")],
+         policy.Access(False, False, False)),  # identity deny beats the resource allow
+    ],
+)  # fmt: skip
+def test_identity_and_file_system_policies_together(fs_policy, ids, expected) -> None:  # type: ignore[no-untyped-def]
+    assert ev(fs_policy, identity=ids) == expected
+
+
+def test_a_refused_mount_says_why() -> None:
+    denied = ev(doc(allow("*", {"AWS": ROLE}), {"Sid": "NoMount", **deny(
+        "elasticfilesystem:ClientMount", {"AWS": ROLE})}))  # fmt: skip
+    assert denied.refusal == ("explicitly denied elasticfilesystem:ClientMount in the file "
+                              "system policy (statement NoMount)")  # fmt: skip
+    assert "neither" in ev(ONLY_ROLE_ALLOWED).refusal
+    assert ev(None).refusal == ""
 
 
 def test_not_principal() -> None:

@@ -231,7 +231,7 @@ def test_function_url_lifecycle(lam: Any, server: InProcessServer) -> None:
     assert (status, body) == (201, b"made")
 
     alias = lam.create_function_url_config(
-        FunctionName="wall", Qualifier="live", AuthType="AWS_IAM"
+        FunctionName="wall", Qualifier="live", AuthType="NONE"
     )
     assert alias["FunctionArn"] == FN_ARN + ":live"
     http("GET", alias["FunctionUrl"])
@@ -242,6 +242,9 @@ def test_function_url_lifecycle(lam: Any, server: InProcessServer) -> None:
     updated = lam.update_function_url_config(FunctionName="wall", AuthType="AWS_IAM")
     assert updated["AuthType"] == "AWS_IAM"
     assert updated["FunctionUrl"] == url
+    calls = len(server.shoal.invoker.calls)
+    assert http("GET", url)[::2] == (403, b'{"Message":"Forbidden"}')  # unsigned: refused
+    assert len(server.shoal.invoker.calls) == calls
     listed = lam.list_function_url_configs(FunctionName="wall")["FunctionUrlConfigs"]
     assert sorted(c["FunctionArn"] for c in listed) == [FN_ARN, FN_ARN + ":live"]
 

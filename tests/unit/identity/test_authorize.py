@@ -76,8 +76,14 @@ CASES: list[tuple[str, list[Policy], list[Policy], bool]] = [
         False,
     ),
     (
-        "resource policy allow, no identity allow, same account",
+        "resource policy naming the account delegates: no identity allow, denied",
         [],
+        [policy(allow(Principal=ANYONE_IN_ACCOUNT), kind=Kind.RESOURCE)],
+        False,
+    ),
+    (
+        "resource policy naming the account, and an identity allow",
+        [policy(allow())],
         [policy(allow(Principal=ANYONE_IN_ACCOUNT), kind=Kind.RESOURCE)],
         True,
     ),
@@ -326,3 +332,31 @@ def test_stored_function_policy_is_parsed_once_per_text() -> None:
          "Action": "lambda:InvokeFunction", "Resource": FN}]})  # fmt: skip
     assert resource_policy(text) is resource_policy(text)
     authorize(call(), [], [resource_policy(text)], service="lambda")
+
+
+def test_authorize_call_with_the_services_target() -> None:
+    """The dispatcher's hook names the resource (an EFS mount target's file system) and its
+    resource policy; neither is looked up for root."""
+    from shoal.identity.authorize import Target
+
+    fs = f"arn:aws:elasticfilesystem:us-east-1:{ACCOUNT}:file-system/fs-1"
+    grant = policy({"Effect": "Allow", "Principal": {"AWS": DEV.arn},
+                    "Action": "elasticfilesystem:DeleteMountTarget", "Resource": fs},
+                   kind=Kind.RESOURCE)  # fmt: skip
+    asked: list[str] = []
+
+    def target_for(c: Call) -> Target:
+        asked.append(c.operation)
+        return Target(fs, (grant,))
+
+    delete = call("DeleteMountTarget", {"MountTargetId": "fsmt-1"})
+    authorize_call(delete, lambda p: [], service="efs", target_for=target_for)
+    with pytest.raises(AwsError) as e:
+        authorize_call(delete, lambda p: [], service="efs",
+                       target_for=lambda c: Target(fs.replace("fs-1", "fs-2"), (grant,)))
+    assert "elasticfilesystem:DeleteMountTarget" in e.value.message
+    with pytest.raises(AwsError):  # without the hook: on "*", and no resource policy
+        authorize_call(delete, lambda p: [], service="efs")
+    root = call("DeleteMountTarget", {"MountTargetId": "fsmt-1"}, principal=ROOT)
+    authorize_call(root, lambda p: [], service="efs", target_for=target_for)
+    assert asked == ["DeleteMountTarget"]

@@ -91,10 +91,60 @@ def test_evaluation_logic(ids: tuple, resources: tuple, allowed: bool) -> None: 
     ],
 )
 def test_principal_element(principal_element: Any, who: Principal, named: bool) -> None:
-    doc = resource(st(Principal=principal_element))
-    assert decide(who, resources=(doc,)) is named
-    not_doc = resource(st(NotPrincipal=principal_element))
-    assert decide(who, resources=(not_doc,)) is not named
+    # A Deny applies to whom its Principal names (an account: everyone in it), a NotPrincipal
+    # Deny to everyone else; here over an identity policy that allows.
+    allowed = (identity(st()),)
+    doc = resource(st("Deny", Principal=principal_element))
+    assert decide(who, ids=allowed, resources=(doc,)) is not named
+    not_doc = resource(st("Deny", NotPrincipal=principal_element))
+    assert decide(who, ids=allowed, resources=(not_doc,)) is named
+
+
+ROOT_OF_ACCOUNT = f"arn:aws:iam::{ACCOUNT}:root"
+
+
+# The IAM User Guide's "Policy evaluation for requests within a single account" and the
+# "Principal" element page: within one account an allow in either kind of policy allows, an
+# explicit deny in either denies, and a resource policy naming the account (not the user or
+# role) delegates to the account's identity policies instead of granting.
+@pytest.mark.parametrize(
+    ("who", "ids", "resources", "allowed"),
+    [
+        (DEV, (), (), False),  # neither: implicit deny
+        (DEV, (identity(st()),), (), True),  # identity only
+        (DEV, (), (resource(st(Principal={"AWS": DEV.arn})),), True),  # resource only
+        (SESSION, (), (resource(st(Principal={"AWS": SESSION.role_arn})),), True),  # its role
+        (SESSION, (), (resource(st(Principal={"AWS": SESSION.arn})),), True),  # its session
+        (DEV, (), (resource(st(Principal="*")),), True),  # everyone
+        (DEV, (identity(st()),), (resource(st(Principal={"AWS": DEV.arn})),), True),  # both
+        # explicit deny in the resource policy beats an identity allow, and the reverse
+        (DEV, (identity(st()),), (resource(st("Deny", Principal={"AWS": DEV.arn})),), False),
+        (DEV, (identity(st("Deny")),), (resource(st(Principal={"AWS": DEV.arn})),), False),
+        (DEV, (identity(st()),), (resource(st("Deny", Principal={"AWS": ACCOUNT})),), False),
+        # the account as principal delegates: it grants nothing without an identity allow
+        (DEV, (), (resource(st(Principal={"AWS": ACCOUNT})),), False),
+        (DEV, (), (resource(st(Principal={"AWS": ROOT_OF_ACCOUNT})),), False),
+        (DEV, (identity(st()),), (resource(st(Principal={"AWS": ROOT_OF_ACCOUNT})),), True),
+        # a statement for another principal, or another action, grants nothing
+        (DEV, (), (resource(st(Principal={"AWS": SESSION.role_arn})),), False),
+        (DEV, (), (resource(st(Principal={"AWS": DEV.arn}, action="lambda:GetFunction")),), False),
+        # a condition that fails leaves the resource allow out
+        (DEV, (), (resource(st(Principal={"AWS": DEV.arn}, Condition={
+            "StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}})),), False),  # fmt: skip
+    ],
+)
+def test_identity_and_resource_policies_together(
+    who: Principal, ids: tuple, resources: tuple, allowed: bool  # type: ignore[type-arg]
+) -> None:
+    assert decide(who, ids=ids, resources=resources) is allowed
+
+
+def test_an_account_grant_is_reported_as_delegated() -> None:
+    account = resource(st(Principal={"AWS": ACCOUNT}))
+    decision = evaluate(Request(DEV, "lambda:InvokeFunction", FN), (), (account,))
+    assert not decision.allowed and decision.delegated
+    direct = evaluate(Request(DEV, "lambda:InvokeFunction", FN), (), (resource(st(Principal="*")),))
+    assert direct.allowed and not direct.delegated
 
 
 def test_trust_policy_lets_a_service_assume_a_role() -> None:
