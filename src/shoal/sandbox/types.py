@@ -57,6 +57,8 @@ class InvokeRequest:
     deadline_ms: int  # epoch ms
     client_context: str | None = None  # decoded JSON text of the ClientContext
     trace_id: str | None = None  # the invocation's _X_AMZN_TRACE_ID (Root=...;Parent=...)
+    # Variables the runtime puts in os.environ before this invocation (renewed credentials).
+    environment: Mapping[str, str] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
