@@ -157,8 +157,15 @@ def create_role(
     srv: ShoalServer, name: str, verify: str | bool = True, trust: str = LAMBDA_TRUST
 ) -> str:
     """Make the role ``name`` (by default trusting Lambda) unless it exists; its ARN."""
+    return make_role(srv.endpoint, name, verify, trust)
+
+
+def make_role(
+    endpoint: str, name: str, verify: str | bool = True, trust: str = LAMBDA_TRUST
+) -> str:
+    """:func:`create_role` for the server at ``endpoint`` (a client's ``meta.endpoint_url``)."""
     iam = boto3.client(
-        "iam", endpoint_url=srv.endpoint, region_name="us-east-1", verify=verify,
+        "iam", endpoint_url=endpoint, region_name="us-east-1", verify=verify,
         aws_access_key_id="shoal", aws_secret_access_key="shoal",
         config=Config(retries={"max_attempts": 0}),
     )  # fmt: skip
