@@ -295,7 +295,8 @@ def wait_port(port: int, timeout: float = 30) -> None:
 
 @contextmanager
 def shoal_server(*extra: str) -> Iterator[str]:
-    """A private ``shoal serve`` on a free port with its data in a temporary directory."""
+    """A private ``shoal serve`` on a free port with its data in a temporary directory, root
+    keys ``shoal``/``shoal`` (the tests'), and the tests' execution role ``lambda-role``."""
     with tempfile.TemporaryDirectory(prefix="shoal-bench-") as d:
         proc = subprocess.Popen(
             [
@@ -315,6 +316,8 @@ def shoal_server(*extra: str) -> Iterator[str]:
             stderr=subprocess.STDOUT,
             text=True,
             cwd=ROOT,
+            env={**os.environ, "SHOAL_ROOT_ACCESS_KEY_ID": "shoal",
+                 "SHOAL_ROOT_SECRET_ACCESS_KEY": "shoal"},  # fmt: skip
         )
         assert proc.stdout is not None
         endpoint = None
@@ -328,6 +331,10 @@ def shoal_server(*extra: str) -> Iterator[str]:
             raise RuntimeError("shoal did not start")
         threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
         try:
+            test_support()
+            from conftest import make_role
+
+            make_role(endpoint, "lambda-role")
             yield endpoint
         finally:
             proc.terminate()
@@ -392,8 +399,8 @@ def aws_client(endpoint: str, service: str) -> Any:
         service,
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
+        aws_access_key_id="shoal",
+        aws_secret_access_key="shoal",
         config=Config(retries={"max_attempts": 0}, read_timeout=900, max_pool_connections=64),
     )
 
