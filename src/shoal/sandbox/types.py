@@ -32,7 +32,8 @@ class EnvironmentSpec:
     runtime: str  # "python3.11"
     code_dir: str  # host dir of unpacked code -> /var/task (ro)
     handler: str  # "module.function"
-    environment: Mapping[str, str]  # the env's complete os.environ
+    # The env's complete os.environ (its role's credentials among them: never in a repr).
+    environment: Mapping[str, str] = field(repr=False)
     memory_mb: int
     ephemeral_mb: int  # /tmp tmpfs size
     timeout_s: float
