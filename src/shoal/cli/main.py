@@ -41,6 +41,9 @@ def _serve(args: argparse.Namespace) -> int:
     from shoal.store.integrity import CorruptStore
 
     data_dir = Path(args.data_dir).expanduser().resolve()
+    if not 1 <= args.role_credentials_lifetime <= 12 * 3600:
+        print("shoal: --role-credentials-lifetime is 1 to 43200 seconds", file=sys.stderr)
+        return 2
     tls_paths: dict[str, Any] = {}
     if args.tls is not None:
         if args.tls != "auto" or args.tls_cert or args.tls_key or args.tls_ca:
