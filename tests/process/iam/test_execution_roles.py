@@ -103,6 +103,22 @@ def test_update_refuses_roles_lambda_cannot_assume(
     assert lambda_client.get_function_configuration(FunctionName=name)["Role"] == other
 
 
+def test_a_role_that_stops_trusting_lambda_fails_the_next_environment(
+    server: ShoalServer, lambda_client: Any
+) -> None:
+    role = new_role(server)
+    name = create_function(lambda_client, code=WHO_AM_I, Role=role)
+    assert invoke(lambda_client, name)["arn"].endswith(f"/{name}")
+    iam: Any = server.client("iam")
+    iam.update_assume_role_policy(RoleName=role.rsplit("/", 1)[1],
+                                  PolicyDocument=trust("ec2.amazonaws.com"))  # fmt: skip
+    lambda_client.update_function_configuration(FunctionName=name, Description="new env")
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name)
+    with pytest.raises(ClientError) as e:
+        lambda_client.invoke(FunctionName=name, Payload=b"{}")
+    assert error_of(e) == ("InvalidParameterValueException", 400, CANNOT_ASSUME)
+
+
 # ------------------------------------------------------------------ the environment's identity
 
 
