@@ -50,7 +50,7 @@ class LoadResult:
 Step = tuple[str, bytes]  # (method, body) of one request in a cycle
 
 # The benchmark servers' root keys: every API request is signed, as a client signs it.
-KEYS = ("bench", "bench")
+KEYS = ("shoal", "shoal")  # the tests' (conftest.ROOT_KEYS), so their helpers work here too
 
 
 def signed_headers(method: str, url: str, body: bytes) -> dict[str, str]:
@@ -334,7 +334,8 @@ def wait_port(port: int, timeout: float = 30) -> None:
 
 @contextmanager
 def shoal_server(*extra: str) -> Iterator[str]:
-    """A private ``shoal serve`` on a free port with its data in a temporary directory."""
+    """A private ``shoal serve`` on a free port with its data in a temporary directory, root
+    keys ``shoal``/``shoal`` (the tests'), and the tests' execution role ``lambda-role``."""
     with tempfile.TemporaryDirectory(prefix="shoal-bench-") as d:
         proc = subprocess.Popen(
             [
@@ -350,12 +351,12 @@ def shoal_server(*extra: str) -> Iterator[str]:
                 "warning",
                 *extra,
             ],
-            env={**os.environ, "SHOAL_ROOT_ACCESS_KEY_ID": KEYS[0],
-                 "SHOAL_ROOT_SECRET_ACCESS_KEY": KEYS[1]},  # fmt: skip
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             cwd=ROOT,
+            env={**os.environ, "SHOAL_ROOT_ACCESS_KEY_ID": KEYS[0],
+                 "SHOAL_ROOT_SECRET_ACCESS_KEY": KEYS[1]},  # fmt: skip
         )
         assert proc.stdout is not None
         endpoint = None
@@ -369,6 +370,10 @@ def shoal_server(*extra: str) -> Iterator[str]:
             raise RuntimeError("shoal did not start")
         threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
         try:
+            test_support()
+            from conftest import make_role
+
+            make_role(endpoint, "lambda-role")
             yield endpoint
         finally:
             proc.terminate()

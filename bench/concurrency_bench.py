@@ -38,8 +38,8 @@ def make_function(endpoint: str, name: str, code: str, **kwargs: Any) -> Any:
         "lambda",
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
+        aws_access_key_id="shoal",
+        aws_secret_access_key="shoal",
         config=Config(retries={"max_attempts": 0}),
     )
     create_function(client, name, code, **kwargs)

@@ -63,8 +63,8 @@ class Setup:
 
     def __init__(self, endpoint: str, memory_mb: int = 1024) -> None:
         kw: dict[str, Any] = dict(
-            endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
-            aws_secret_access_key="x",
+            endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="shoal",
+            aws_secret_access_key="shoal",
             config=Config(read_timeout=900, retries={"max_attempts": 0},
                           max_pool_connections=32),
         )  # fmt: skip
@@ -80,7 +80,7 @@ class Setup:
         self.name = f"fsbench-{uuid.uuid4().hex[:8]}"
         self.lam.create_function(
             FunctionName=self.name, Runtime=RUNTIME,
-            Role="arn:aws:iam::123456789012:role/bench", Handler="fs_work.handler",
+            Role="arn:aws:iam::123456789012:role/lambda-role", Handler="fs_work.handler",
             Code={"ZipFile": _zip()}, Timeout=900, MemorySize=memory_mb,
             FileSystemConfigs=[{"Arn": ap["AccessPointArn"], "LocalMountPath": "/mnt/fs"}],
         )  # fmt: skip

@@ -46,7 +46,7 @@ from bench.common import ROOT, median, shoal_server, table
 
 EXAMPLE = ROOT / "examples" / "ml_inference"
 RUNTIME = "python3.11"
-ROLE = "arn:aws:iam::123456789012:role/MLInference"
+ROLE = "arn:aws:iam::123456789012:role/lambda-role"  # made by shoal_server
 INIT_ROUNDS = 5  # the first of each side warms the page cache and is dropped
 WARM_CALLS = 30
 CALLERS = 8
@@ -168,8 +168,8 @@ def host_python() -> str:
 
 def client(service: str, endpoint: str) -> Any:
     return boto3.client(
-        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
-        aws_secret_access_key="x",
+        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="shoal",
+        aws_secret_access_key="shoal",
         config=Config(retries={"max_attempts": 0}, read_timeout=600, max_pool_connections=50),
     )  # fmt: skip
 

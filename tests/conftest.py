@@ -7,6 +7,7 @@ tests that need a private server (restarts, signals) use ``start_server`` direct
 from __future__ import annotations
 
 import io
+import json
 import os
 import pwd
 import re
@@ -71,9 +72,16 @@ ROOT_KEYS = {"SHOAL_ROOT_ACCESS_KEY_ID": "shoal", "SHOAL_ROOT_SECRET_ACCESS_KEY"
 
 
 def start_server(
-    data_dir: Path, *extra: str, timeout: float = 60, env: dict[str, str] | None = None
+    data_dir: Path,
+    *extra: str,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    execution_role: bool = True,
 ) -> ShoalServer:
-    """Start ``shoal serve --port 0`` and wait for its "listening" line (no sleeps)."""
+    """Start ``shoal serve --port 0`` and wait for its "listening" line (no sleeps).
+
+    ``execution_role``: make :data:`ROLE` (trusting Lambda), the role every test's functions
+    run as, once the server is up (kept if a restarted data directory has it already)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [
@@ -116,7 +124,57 @@ def start_server(
         if proc.stdout is not None:
             proc.stdout.close()
         raise RuntimeError("shoal serve did not start:\n" + "".join(output))
-    return ShoalServer(endpoint[0], data_dir, proc, output, thread)
+    srv = ShoalServer(endpoint[0], data_dir, proc, output, thread)
+    if execution_role:
+        try:
+            create_role(srv, ROLE_NAME, _ca_of(srv, extra))
+        except BaseException:
+            srv.stop()
+            raise
+    return srv
+
+
+# The execution role of every test's functions, and the trust policy that lets Lambda assume it.
+ROLE_NAME = "lambda-role"
+ROLE = f"arn:aws:iam::123456789012:role/{ROLE_NAME}"
+LAMBDA_TRUST = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
+})  # fmt: skip
+
+
+def _ca_of(srv: ShoalServer, extra: tuple[str, ...]) -> str | bool:
+    """What a client of ``srv`` verifies its certificate with (True: the system's store)."""
+    if not srv.endpoint.startswith("https:"):
+        return True
+    if "--tls-ca" in extra:
+        return extra[extra.index("--tls-ca") + 1]
+    return str(srv.data_dir / "tls" / "ca.pem")
+
+
+def create_role(
+    srv: ShoalServer, name: str, verify: str | bool = True, trust: str = LAMBDA_TRUST
+) -> str:
+    """Make the role ``name`` (by default trusting Lambda) unless it exists; its ARN."""
+    return make_role(srv.endpoint, name, verify, trust)
+
+
+def make_role(
+    endpoint: str, name: str, verify: str | bool = True, trust: str = LAMBDA_TRUST
+) -> str:
+    """:func:`create_role` for the server at ``endpoint`` (a client's ``meta.endpoint_url``)."""
+    iam = boto3.client(
+        "iam", endpoint_url=endpoint, region_name="us-east-1", verify=verify,
+        aws_access_key_id="shoal", aws_secret_access_key="shoal",
+        config=Config(retries={"max_attempts": 0}),
+    )  # fmt: skip
+    try:
+        return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"])
+    except iam.exceptions.EntityAlreadyExistsException:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    finally:
+        iam.close()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -169,7 +227,6 @@ def unique_name(prefix: str = "fn") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import ROOT, RUNTIME, make_zip, unique_name, wait_for
+from conftest import ROOT, RUNTIME, make_role, make_zip, unique_name, wait_for
 
 # The article's handler, byte for byte as printed, kept in the repository as the example's code.
 SEED_HANDLER = ROOT / "examples" / "message_wall" / "lambda_function.py"
-ROLE = "arn:aws:iam::123456789012:role/MessageWall-role"
+ROLE_NAME = "MessageWall-role"
 SEED_ROOT_DIRECTORY = {
     "Path": "/message",
     "CreationInfo": {"OwnerUid": 1001, "OwnerGid": 1001, "Permissions": "750"},
@@ -43,7 +43,7 @@ def message_wall(efs: Any, lam: Any, apigw: Any) -> tuple[str, str]:
     lam.create_function(
         FunctionName=name,
         Runtime=RUNTIME,
-        Role=ROLE,
+        Role=make_role(lam.meta.endpoint_url, ROLE_NAME),
         Handler="lambda_function.lambda_handler",
         Code={"ZipFile": make_zip({"lambda_function.py": article_handler()})},
         FileSystemConfigs=[{"Arn": access_point["AccessPointArn"], "LocalMountPath": "/mnt/msg"}],

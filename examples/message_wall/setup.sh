@@ -3,7 +3,7 @@
 #   1. a file system, and an access point for uid/gid 1001 limited to /message (created on
 #      first use with owner 1001:1001 and mode 750);
 #   2. the MessageWall function (lambda_function.py, the article's code) with that access point
-#      mounted at /mnt/msg;
+#      mounted at /mnt/msg, running as the role MessageWall-role (which Lambda may assume);
 #   3. an HTTP API with a stage "default" and a route "ANY /MessageWall" to the function.
 # It prints the URL to curl.
 #
@@ -51,9 +51,18 @@ AP_ID=${AP_ARN##*/}
 until [ "$(aws efs describe-access-points --access-point-id "$AP_ID" \
     --query 'AccessPoints[0].LifeCycleState')" = available ]; do sleep 0.2; done
 
+echo "Creating the $NAME-role execution role..." >&2
+# Lambda must be allowed to assume it; the function needs no permission of its own.
+TRUST='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+  "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+if ! aws iam get-role --role-name "$NAME-role" > /dev/null 2>&1; then
+    aws iam create-role --role-name "$NAME-role" --assume-role-policy-document "$TRUST" > /dev/null
+fi
+ROLE_ARN=$(aws iam get-role --role-name "$NAME-role" --query Role.Arn)
+
 echo "Creating the $NAME function with the access point at /mnt/msg..." >&2
 (cd "$HERE" && python3 -m zipfile -c "$WORK/function.zip" lambda_function.py)
-CONFIG=(--runtime "$RUNTIME" --role "arn:aws:iam::123456789012:role/$NAME-role"
+CONFIG=(--runtime "$RUNTIME" --role "$ROLE_ARN"
         --handler lambda_function.lambda_handler
         --file-system-configs "Arn=$AP_ARN,LocalMountPath=/mnt/msg")
 if aws lambda get-function --function-name "$NAME" > /dev/null 2>&1; then

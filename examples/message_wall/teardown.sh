@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Removes everything ./setup.sh [NAME] made, newest first: the HTTP API (its routes,
-# integrations and stages go with it), the function, the access points and the file system
-# (the wall's messages go with it). What is already gone is skipped, so it can run again, or
+# integrations and stages go with it), the function, its role, the access points and the file
+# system (the wall's messages go with it). What is already gone is skipped, so it can run again, or
 # after a setup that stopped half way. The function's logs stay, as a log group does on AWS.
 #
 # Usage: ./teardown.sh [NAME]  (the NAME given to setup.sh; default MessageWall)
@@ -24,6 +24,10 @@ done
 if aws lambda get-function --function-name "$NAME" > /dev/null 2>&1; then
     echo "Deleting the $NAME function..." >&2
     aws lambda delete-function --function-name "$NAME"
+fi
+if aws iam get-role --role-name "$NAME-role" > /dev/null 2>&1; then
+    echo "Deleting the $NAME-role role..." >&2
+    aws iam delete-role --role-name "$NAME-role"
 fi
 FS_ID=$(found efs describe-file-systems --creation-token "$NAME-fs" \
     --query 'FileSystems[0].FileSystemId')

@@ -75,8 +75,14 @@ rmdir "$MNT"
 MNT=
 shoal fs du "$FS" --depth 2 --top 5
 
-step "4. The $NAME function: python3.11, 3008 MB, 300 s, the file system at /mnt/inference"
+step "4. The $NAME function: python3.11, 3008 MB, 300 s, the file system at /mnt/inference, role $NAME"
 (cd "$HERE" && python3 -m zipfile -c "$WORK/function.zip" lambda_function.py)
+# Its execution role: Lambda must be allowed to assume it (the function needs no permission).
+TRUST='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+  "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+if ! aws iam get-role --role-name "$NAME" > /dev/null 2>&1; then
+    aws iam create-role --role-name "$NAME" --assume-role-policy-document "$TRUST" > /dev/null
+fi
 CONFIG=(--runtime python3.11 --role "arn:aws:iam::$ACCOUNT:role/$NAME"
         --handler lambda_function.lambda_handler --memory-size 3008 --timeout 300
         --environment 'Variables={PYTHONPATH=/mnt/inference/lib,TORCH_HOME=/mnt/inference/model}'

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Removes everything ./setup.sh made, newest first: the HTTP API (its routes, integrations and
-# stages go with it), the function, the access points and the file system (the libraries and
+# stages go with it), the function and its role, the access points and the file system (the libraries and
 # the model go with it), and the sample pictures in $SAMPLES. What is already gone is skipped,
 # so it can run again, or after a setup that stopped half way. The function's logs stay, as a
 # log group does on AWS; a network namespace you made to serve the samples is yours to remove
@@ -26,6 +26,10 @@ done
 if aws lambda get-function --function-name "$NAME" > /dev/null 2>&1; then
     echo "Deleting the $NAME function..." >&2
     aws lambda delete-function --function-name "$NAME"
+fi
+if aws iam get-role --role-name "$NAME" > /dev/null 2>&1; then
+    echo "Deleting the $NAME role..." >&2
+    aws iam delete-role --role-name "$NAME"
 fi
 FS=$(found efs describe-file-systems --creation-token "$NAME" --query 'FileSystems[0].FileSystemId')
 if [ -n "$FS" ]; then

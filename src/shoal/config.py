@@ -29,6 +29,9 @@ class Settings:
     account_id: str = "123456789012"
     # Idle execution environments are destroyed after this many seconds.
     idle_timeout_s: float = 300.0
+    # How long an environment's execution-role credentials last (shoal.invocation.credentials);
+    # an environment that outlives half of it gets new ones with its next invocation.
+    role_credentials_s: int = 12 * 3600
     # Account-wide concurrency limit, and the part that reserved concurrency may not take
     # (Lambda's defaults: 1000 and 100).
     account_concurrency: int = 1000

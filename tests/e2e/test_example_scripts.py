@@ -49,14 +49,22 @@ def status(url: str) -> int:
             return e.code
 
 
-def inventory(srv: ShoalServer, name: str, api_name: str, token: str) -> dict[str, Any]:
+def inventory(
+    srv: ShoalServer, name: str, api_name: str, token: str, role: str
+) -> dict[str, Any]:
     """What exists of one example: counts of everything setup makes."""
     lam, efs, apigw = srv.client("lambda"), srv.client("efs"), srv.client("apigatewayv2")
+    iam: Any = srv.client("iam")
     apis = [a for a in apigw.get_apis()["Items"] if a["Name"] == api_name]
     file_systems = efs.describe_file_systems(CreationToken=token)["FileSystems"]
     functions = [f for f in lam.list_functions()["Functions"] if f["FunctionName"] == name]
+    roles = [r for page in iam.get_paginator("list_roles").paginate() for r in page["Roles"]
+             if r["RoleName"] == role]  # fmt: skip
     found: dict[str, Any] = {"apis": len(apis), "file_systems": len(file_systems),
-                             "functions": len(functions)}  # fmt: skip
+                             "functions": len(functions), "roles": len(roles)}  # fmt: skip
+    if functions:
+        found["role"] = lam.get_function_configuration(FunctionName=name)["Role"] == (
+            roles[0]["Arn"] if roles else None)  # the function runs as that role
     if apis:
         api_id = apis[0]["ApiId"]
         found["routes"] = [r["RouteKey"] for r in apigw.get_routes(ApiId=api_id)["Items"]]
@@ -95,20 +103,21 @@ def test_message_wall_setup_twice_then_teardown(
     url = script(server, setup, name).stdout.strip()
     assert url.endswith("/default/MessageWall")
     assert curl("-X", "POST", "-H", "Content-Type: text/plain", "-d", "kept", url) == "kept\n"
-    made = inventory(server, name, f"{name}-API", f"{name}-fs")
-    assert made == {"apis": 1, "file_systems": 1, "functions": 1, "routes": ["ANY /MessageWall"],
-                    "integrations": 1, "stages": ["default"], "access_points": 1}  # fmt: skip
+    made = inventory(server, name, f"{name}-API", f"{name}-fs", f"{name}-role")
+    assert made == {"apis": 1, "file_systems": 1, "functions": 1, "roles": 1, "role": True,
+                    "routes": ["ANY /MessageWall"], "integrations": 1, "stages": ["default"],
+                    "access_points": 1}  # fmt: skip
     fs_id = server.client("efs").describe_file_systems(CreationToken=f"{name}-fs")[
         "FileSystems"][0]["FileSystemId"]  # fmt: skip
 
     again = script(server, setup, name)
     assert again.stdout.strip() == url
-    assert inventory(server, name, f"{name}-API", f"{name}-fs") == made
+    assert inventory(server, name, f"{name}-API", f"{name}-fs", f"{name}-role") == made
     assert curl(url) == "kept\n"  # the same file system, messages and all
 
     script(server, teardown, name)
-    assert inventory(server, name, f"{name}-API", f"{name}-fs") == {
-        "apis": 0, "file_systems": 0, "functions": 0}  # fmt: skip
+    assert inventory(server, name, f"{name}-API", f"{name}-fs", f"{name}-role") == {
+        "apis": 0, "file_systems": 0, "functions": 0, "roles": 0}  # fmt: skip
     assert not (server.data_dir / "filesystems" / fs_id).exists()
     assert status(url) == 404
     script(server, teardown, name)  # nothing left to remove: still a success
@@ -126,20 +135,22 @@ def test_ml_inference_setup_twice_then_teardown(server: ShoalServer, tmp_path: P
     answer = curl("-H", "Content-Type: image/png", "--data-binary",
                   f"@{samples / 'circle-0.png'}", url)  # fmt: skip
     assert json.loads(answer) == {"class": "circle"}
-    made = inventory(server, name, name, name)
-    assert made == {"apis": 1, "file_systems": 1, "functions": 1, "routes": [f"ANY /{name}"],
-                    "integrations": 1, "stages": ["default"], "access_points": 1}  # fmt: skip
+    made = inventory(server, name, name, name, name)
+    assert made == {"apis": 1, "file_systems": 1, "functions": 1, "roles": 1, "role": True,
+                    "routes": [f"ANY /{name}"], "integrations": 1, "stages": ["default"],
+                    "access_points": 1}  # fmt: skip
 
     again = run_script(server, setup, env=env, timeout=300)
     assert "already installed for this requirements.txt" in again.stdout
     assert "already built by this build_model.py" in again.stdout
     assert re.findall(rf"(http://\S+/default/{name})", again.stdout)[0] == url
-    assert inventory(server, name, name, name) == made
+    assert inventory(server, name, name, name, name) == made
     answer = curl("-H", "Content-Type: image/png", "--data-binary",
                   f"@{samples / 'circle-0.png'}", url)  # fmt: skip
     assert json.loads(answer) == {"class": "circle"}
 
     run_script(server, teardown, env=env)
-    assert inventory(server, name, name, name) == {"apis": 0, "file_systems": 0, "functions": 0}
+    assert inventory(server, name, name, name, name) == {
+        "apis": 0, "file_systems": 0, "functions": 0, "roles": 0}  # fmt: skip
     assert not samples.exists()
     run_script(server, teardown, env=env)

@@ -27,7 +27,7 @@ def quickstart() -> str:
 
 @pytest.fixture
 def private_server(tmp_path: Path) -> Iterator[ShoalServer]:
-    srv = start_server(tmp_path / "data")
+    srv = start_server(tmp_path / "data", execution_role=False)  # the quickstart makes it
     yield srv
     srv.stop()
 

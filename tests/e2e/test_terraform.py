@@ -100,7 +100,7 @@ def test_plan_apply_replan_destroy(tmp_path: Path) -> None:
         zf.writestr("python/greeting.py", "WORDS = 'hello from a layer'\n")
     with zipfile.ZipFile(work / "probe.zip", "w") as zf:
         zf.writestr("probe.py", PROBE)
-    srv = start_server(tmp_path / "data")
+    srv = start_server(tmp_path / "data", execution_role=False)  # the stack makes its own
     try:
         _terraform(work, srv, "init")
         _terraform(work, srv, "apply", "-auto-approve")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from shoal.api.dispatch import Call, lambda_api
+from shoal.api.lambda_roles import check_execution_role
 from shoal.errors import invalid_parameter
 from shoal.functions.models import LATEST, Alias, FunctionVersion, VpcConfig
 from shoal.functions.service import FunctionService
@@ -148,6 +149,7 @@ async def create_function(call: Call) -> dict[str, Any]:
     signing = call.params.get("CodeSigningConfigArn")
     if signing:
         call.shoal.code_signing.check_exists(signing)
+    check_execution_role(call)
     fv = await _service(call).create(_checked_vpc(call))
     if signing:
         _link_code_signing(call, fv.function_arn, signing)
@@ -220,6 +222,7 @@ async def update_function_code(call: Call) -> dict[str, Any]:
 
 @lambda_api.handles("UpdateFunctionConfiguration")
 async def update_function_configuration(call: Call) -> dict[str, Any]:
+    check_execution_role(call)
     return configuration(await _service(call).update_configuration(_checked_vpc(call)))
 
 

@@ -19,7 +19,14 @@ from typing import Any
 from shoal.cli.client import client
 from shoal.cli.main import print_json
 
-DEFAULT_ROLE = "arn:aws:iam::123456789012:role/shoal-function"
+DEFAULT_ROLE_NAME = "shoal-function"
+# The role a function made without --role runs as, made (trusting Lambda, no permissions) by
+# the first such create: a function must have a role that Lambda can assume.
+LAMBDA_TRUST = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
+})  # fmt: skip
 DEFAULT_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 _SKIP_DIRS = {"__pycache__", ".git", ".venv", ".mypy_cache", ".pytest_cache"}
 
@@ -91,7 +98,10 @@ def _create(args: argparse.Namespace) -> int:
     if package is None:
         raise SystemExit("shoal: give the code with --zip-file PATH or --source DIR_OR_FILE")
     lam = client("lambda", args.endpoint_url)
-    params = {"Runtime": DEFAULT_RUNTIME, "Role": DEFAULT_ROLE, **_config(args)}
+    params = _config(args)
+    if "Role" not in params:
+        params["Role"] = _default_role(args.endpoint_url)
+    params = {"Runtime": DEFAULT_RUNTIME, **params}
     result = lam.create_function(
         FunctionName=args.name, Code={"ZipFile": package}, Publish=args.publish, **params
     )
@@ -102,6 +112,17 @@ def _create(args: argparse.Namespace) -> int:
         result = lam.get_function_configuration(FunctionName=args.name)
     print_json(result)
     return 0
+
+
+def _default_role(endpoint_url: str | None) -> str:
+    """The ARN of :data:`DEFAULT_ROLE_NAME`, made if it does not exist yet."""
+    iam = client("iam", endpoint_url)
+    try:
+        role = iam.create_role(RoleName=DEFAULT_ROLE_NAME, AssumeRolePolicyDocument=LAMBDA_TRUST,
+                               Description="Functions made by shoal function create")  # fmt: skip
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName=DEFAULT_ROLE_NAME)
+    return str(role["Role"]["Arn"])
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -198,7 +219,8 @@ def register(subparsers: Any) -> None:
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument("--runtime", help=f"python3.N (create default {DEFAULT_RUNTIME})")
     config.add_argument("--handler", help="module.function, e.g. app.handler")
-    config.add_argument("--role", help="IAM role ARN recorded with the function")
+    config.add_argument("--role", help="the function's execution role (an IAM role ARN; "
+                        f"default: {DEFAULT_ROLE_NAME}, made if absent)")
     config.add_argument("--memory", type=int, help="memory size in MB (128-10240)")
     config.add_argument("--timeout", type=int, help="timeout in seconds (1-900)")
     config.add_argument("--description")

@@ -41,6 +41,9 @@ def _serve(args: argparse.Namespace) -> int:
     from shoal.store.integrity import CorruptStore
 
     data_dir = Path(args.data_dir).expanduser().resolve()
+    if not 1 <= args.role_credentials_lifetime <= 12 * 3600:
+        print("shoal: --role-credentials-lifetime is 1 to 43200 seconds", file=sys.stderr)
+        return 2
     tls_paths: dict[str, Any] = {}
     if args.tls is not None:
         if args.tls != "auto" or args.tls_cert or args.tls_key or args.tls_ca:
@@ -66,6 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         allowed_hosts=tuple(args.allowed_host),
         idle_timeout_s=args.idle_timeout,
+        role_credentials_s=args.role_credentials_lifetime,
         account_concurrency=args.account_concurrency,
         unreserved_minimum=args.unreserved_minimum,
         async_retry_base_delay_s=args.async_retry_base_delay,
@@ -97,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default $SHOAL_DATA_DIR, else /var/lib/shoal as root)")
     serve.add_argument("--idle-timeout", type=float, default=300.0,
                        help="seconds before an idle execution environment is reaped")
+    serve.add_argument("--role-credentials-lifetime", type=int, default=12 * 3600,
+                       metavar="SECONDS",
+                       help="how long the execution-role credentials of an environment last "
+                            "(default 43200); renewed with an invocation past half of it")
     serve.add_argument("--account-concurrency", type=int, default=1000,
                        help="concurrent executions for the whole account (default 1000)")
     serve.add_argument("--unreserved-minimum", type=int, default=100,

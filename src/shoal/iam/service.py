@@ -9,7 +9,8 @@ For ``shoal.identity`` (a :class:`shoal.identity.credentials.CredentialSource`):
   past its expiry gives its Credential with ``expires`` in the past: the verifier answers
   ``ExpiredToken`` for it.
 - :meth:`IamService.identity_policies` — the parsed identity-based policies of a principal.
-- :meth:`IamService.role` / :meth:`IamService.role_credential` — for Lambda's execution roles.
+- :meth:`IamService.role` / :meth:`IamService.role_credential` — for Lambda's execution roles;
+  :meth:`IamService.trusts` says whether a role's trust policy lets a service assume it.
 
 Parsed identity policies are cached per principal ARN; any IAM change drops the cache.
 """
@@ -132,6 +133,15 @@ class IamService:
         trust = parse(entity.trust, Kind.TRUST, malformed)
         role = self._roles[arn] = Role(entity.name, arn, entity.id, entity.max_session, trust)
         return role
+
+    def trusts(self, role_arn: str, service: str) -> bool:
+        """Whether ``role_arn`` exists and its trust policy allows the service principal
+        ``service`` (``lambda.amazonaws.com``) ``sts:AssumeRole``."""
+        role = self.role(role_arn)
+        if role is None:
+            return False
+        request = Request(Principal.of_service(service), "sts:AssumeRole", role_arn)
+        return evaluate(request, resource=[role.trust]).allowed
 
     def role_credential(self, role_arn: str, session_name: str, duration_s: int) -> Credential:
         """The role's credentials for a session; no trust check (the caller makes it)."""

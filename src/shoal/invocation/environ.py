@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from shoal.config import Settings
 from shoal.functions.models import FunctionVersion
 from shoal.runtime.rootfs import CA_FILE
@@ -18,8 +20,10 @@ def environment_variables(
     log_stream: str,
     init_type: str,
     api_endpoint: str | None = None,
+    credentials: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The variables Lambda sets, then the function's own, which override them.
+    """The variables Lambda sets, then the function's own, which override them, then the
+    execution role's ``credentials`` (reserved names: a function cannot set them).
 
     ``api_endpoint`` is Shoal's API as the environment reaches it (``AWS_ENDPOINT_URL``, which
     boto3 and the AWS CLI use for every service); under TLS with Shoal's own CA,
@@ -56,4 +60,6 @@ def environment_variables(
         # One thread unless the function says otherwise.
         env["OMP_NUM_THREADS"] = "1"
     env.update(fn.environment)
+    if credentials is not None:
+        env.update(credentials)
     return env

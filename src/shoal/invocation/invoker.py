@@ -29,6 +29,7 @@ from shoal.errors import AwsError
 from shoal.functions import arns
 from shoal.functions.models import LATEST, FunctionVersion
 from shoal.invocation.concurrency import ConcurrencyControls
+from shoal.invocation.credentials import CredentialIssuer, RoleCredentials
 from shoal.invocation.environ import TASK_ROOT, environment_variables
 from shoal.invocation.leases import ConcurrencyLimiter
 from shoal.invocation.pool import PROVISIONED, EnvironmentPool
@@ -107,6 +108,7 @@ class Invoker:
         self._reaper: asyncio.Task[None] | None = None
         self.closing = False
         self.concurrency = ConcurrencyControls(shoal, self)
+        self.credentials = CredentialIssuer(shoal.iam, self.settings.role_credentials_s)
 
     async def start(self) -> None:
         self.shoal.functions.subscribe(self._function_changed)
@@ -228,10 +230,16 @@ class Invoker:
         trace_id: str,
     ) -> InvocationResult:
         assert env.sandbox is not None and env.log is not None
+        now = time.time()
+        renewed = None
+        if now >= env.renew_credentials_at:  # rare: half the credentials' lifetime has passed
+            credentials = self.credentials.issue(fn)
+            env.renew_credentials_at = credentials.renew_at
+            renewed = credentials.variables
         env.tail = bytearray() if tail else None
         env.output_bytes = 0
         self._frame(env, f"START RequestId: {request_id} Version: {fn.version}")
-        deadline_ms = int(time.time() * 1000) + fn.timeout * 1000
+        deadline_ms = int(now * 1000) + fn.timeout * 1000
         result: InvokeResult = await env.sandbox.invoke(
             InvokeRequest(
                 request_id=request_id,
@@ -242,6 +250,7 @@ class Invoker:
                 deadline_ms=deadline_ms,
                 client_context=client_context,
                 trace_id=trace_id,
+                environment=renewed,
             )
         )
         env.invocations += 1
@@ -327,12 +336,18 @@ class Invoker:
         env = ManagedEnvironment(env_id, log=stream, init_type=init_type)
         self.environments[env_id] = env
         try:
-            spec = self._spec(fn, env_id, stream.name, init_type)
+            credentials = self.credentials.issue(fn)
+            env.renew_credentials_at = credentials.renew_at
+            spec = self._spec(fn, env_id, stream.name, init_type, credentials)
             if fn.snapshot_start:
                 # Snapshot starts: forked from the revision's template, whose init ran once;
-                # init() then runs the after-restore hooks.
+                # init() then runs the after-restore hooks. The template has credentials of
+                # its own (short-lived: see shoal.invocation.credentials), never this one's.
+                template = self._spec(
+                    fn, env_id, stream.name, init_type, self.credentials.issue(fn, template=True)
+                )
                 env.sandbox = await self.shoal.sandbox.factory.spawn_snapshot(
-                    snapshot_key(fn), spec, self._on_output
+                    snapshot_key(fn), spec, self._on_output, template
                 )
             else:
                 env.sandbox = await self.shoal.sandbox.spawn(spec, self._on_output)
@@ -360,7 +375,12 @@ class Invoker:
         return env
 
     def _spec(
-        self, fn: FunctionVersion, env_id: str, stream: str, init_type: str
+        self,
+        fn: FunctionVersion,
+        env_id: str,
+        stream: str,
+        init_type: str,
+        credentials: RoleCredentials,
     ) -> EnvironmentSpec:
         uid, gid, groups = self.settings.sandbox_uid, self.settings.sandbox_gid, ()
         mounts: tuple[Mount, ...] = ()
@@ -378,7 +398,12 @@ class Invoker:
             code_dir=fn.code_dir,
             handler=fn.handler,
             environment=environment_variables(
-                fn, self.settings, stream, init_type, self.shoal.sandbox.api_endpoint
+                fn,
+                self.settings,
+                stream,
+                init_type,
+                self.shoal.sandbox.api_endpoint,
+                credentials.variables,
             ),
             memory_mb=fn.memory_size,
             ephemeral_mb=fn.ephemeral_storage,

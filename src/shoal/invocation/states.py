@@ -66,6 +66,8 @@ class ManagedEnvironment:
     # Set while an invocation runs: where its output goes (for LogType=Tail).
     tail: bytearray | None = None
     output_bytes: int = 0  # output of the running invocation, to cap floods
+    # When (epoch s) its execution-role credentials are renewed: by the next invocation after.
+    renew_credentials_at: float = 0.0
 
     def transition(self, wanted: EnvState) -> None:
         if (self.state._value_, wanted._value_) not in _ALLOWED:

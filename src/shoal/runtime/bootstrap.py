@@ -8,7 +8,7 @@ control socket (frames from :mod:`.frames`), strictly one request at a time:
                     "log_group_name", "log_stream_name"}
     env -> server  {"op": "init_done", "error": null | {errorType, errorMessage, stackTrace}}
     server -> env  {"op": "invoke", "request_id", "arn", "version", "deadline_ms",
-                    "client_context", "trace_id"} + payload
+                    "client_context", "trace_id"[, "environment"]} + payload
     env -> server  {"op": "result", "ok": bool, "output": bool} + JSON result or JSON error
                    document ("output": the log pipe may hold output the server has not read),
                    never more than RESPONSE_LIMIT bytes: a bigger one is replaced by Lambda's
@@ -23,6 +23,10 @@ a successful init, in an environment spawned as a template:
 after which ``serve`` returns and the worker serves fork requests instead. In an environment
 forked from a template, ``init`` runs the after-restore hooks instead of importing the handler
 (the handler is already loaded: it was imported once, in the template).
+
+``environment``, when present, holds variables to put in ``os.environ`` before the handler runs:
+the execution role's renewed credentials (:mod:`shoal.invocation.credentials`), for this and
+every later invocation.
 
 ``trace_id`` is the invocation's ``_X_AMZN_TRACE_ID``: set in ``os.environ`` before the handler
 runs and left there until the next invoke replaces it, as Lambda's runtime interface client
@@ -246,6 +250,9 @@ class Runtime:
             doc = dict(self.init_error or make_error("init was not run", "Runtime.Unknown", []))
             doc["requestId"] = request_id
             return False, json.dumps(doc).encode()
+        renewed = header.get("environment")
+        if renewed:
+            os.environ.update(renewed)
         trace = header.get("trace_id")
         if trace:
             os.environ["_X_AMZN_TRACE_ID"] = trace

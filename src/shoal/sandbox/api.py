@@ -38,9 +38,11 @@ Snapshot starts (the fork-server factory; see :mod:`.template` and :mod:`shoal.r
   template in runtime, code, handler, uid/gid/groups and mounts (the fork inherits them); its
   env_id, environment variables, memory and /tmp size are its own. It has its own /tmp, /proc
   (PID namespace), IPC and UTS namespaces, memory and pids cgroups, control socket and log.
-* ``spawn_snapshot(key, spec)`` does both through a cache of one template per key (one init
-  for concurrent callers) and falls back to ``spawn`` when the template's init fails;
-  ``drop_snapshot(key)`` retires the key's template, destroyed with its last environment.
+* ``spawn_snapshot(key, spec, template_spec=None)`` does both through a cache of one template
+  per key (one init for concurrent callers; the template made from ``template_spec`` when
+  given, so that it has variables of its own) and falls back to ``spawn`` when the template's
+  init fails; ``drop_snapshot(key)`` retires the key's template, destroyed with its last
+  environment.
 * Destroying a template kills every environment restored from it.
 """
 

@@ -485,8 +485,8 @@ class ForkServerEnvironment:
 
 class InvokeFrames:
     """Encodes invoke frames exactly as :func:`frames.encode` would from the header dict
-    (``{"op", "request_id", "arn", "version", "deadline_ms", "client_context", "trace_id"}`` +
-    payload),
+    (``{"op", "request_id", "arn", "version", "deadline_ms", "client_context", "trace_id"}``,
+    and ``"environment"`` when the request has variables to set, + payload),
     with the part that is the same for every invoke of one environment (its function's ARN and
     version) encoded once rather than through ``json.dumps`` each time."""
 
@@ -503,6 +503,7 @@ class InvokeFrames:
             ).encode()
         context = req.client_context
         trace = req.trace_id
+        environment = req.environment
         head = b"".join(
             (
                 b'{"op":"invoke","request_id":',
@@ -513,6 +514,9 @@ class InvokeFrames:
                 b"null" if context is None else _json_str(context).encode(),
                 b',"trace_id":',
                 b"null" if trace is None else _json_str(trace).encode(),
+                b""
+                if not environment
+                else b',"environment":' + frames.encode_header(dict(environment)),
                 b"}",
             )
         )

@@ -231,11 +231,16 @@ class ForkServerFactory:
         return env
 
     async def spawn_snapshot(
-        self, key: str, spec: EnvironmentSpec, on_output: OutputCallback
+        self,
+        key: str,
+        spec: EnvironmentSpec,
+        on_output: OutputCallback,
+        template_spec: EnvironmentSpec | None = None,
     ) -> ForkServerEnvironment:
         """A new environment forked from the template cached under ``key`` (made from
-        ``spec`` by the first call); see :class:`~shoal.sandbox.snapshots.SnapshotCache`."""
-        return await self.snapshots.spawn(key, spec, on_output)
+        ``template_spec``, else ``spec``, by the first call); see
+        :class:`~shoal.sandbox.snapshots.SnapshotCache`."""
+        return await self.snapshots.spawn(key, spec, on_output, template_spec)
 
     def drop_snapshot(self, key: str) -> None:
         """Retire the template under ``key``: it goes once its environments are gone."""

@@ -3,7 +3,9 @@ use and shared by every environment of that key.
 
 Scheduling policy:
 
-* The first ``spawn(key, ...)`` makes the template (its init runs once, in the template);
+* The first ``spawn(key, ...)`` makes the template (its init runs once, in the template), from
+  ``template_spec`` when given (an environment of its own: the caller may give it other
+  variables, such as credentials of its own), else from the spec of the environment asked for;
   concurrent calls for the same key wait for that one template instead of running init
   themselves, then each forks its environment from it.
 * When the template's init or before-snapshot hooks fail, the waiting calls fall back to plain
@@ -53,10 +55,14 @@ class SnapshotCache:
         return template if template is not None and template.alive else None
 
     async def spawn(
-        self, key: str, spec: EnvironmentSpec, on_output: OutputCallback
+        self,
+        key: str,
+        spec: EnvironmentSpec,
+        on_output: OutputCallback,
+        template_spec: EnvironmentSpec | None = None,
     ) -> ForkServerEnvironment:
         for attempt in (1, 2):
-            template = await self.template(key, spec, on_output)
+            template = await self.template(key, spec, on_output, template_spec)
             if template is None:
                 return await self._factory.spawn(spec, on_output)
             self._cancel_timer(template)
@@ -72,10 +78,15 @@ class SnapshotCache:
         raise AssertionError("unreachable")
 
     async def template(
-        self, key: str, spec: EnvironmentSpec, on_output: OutputCallback
+        self,
+        key: str,
+        spec: EnvironmentSpec,
+        on_output: OutputCallback,
+        template_spec: EnvironmentSpec | None = None,
     ) -> SnapshotTemplate | None:
-        """The live template for ``key``, made from ``spec`` if needed; None when its init
-        failed (the caller starts a plain environment)."""
+        """The live template for ``key``, made from ``template_spec`` (else ``spec``) if
+        needed; None when its init failed (the caller starts a plain environment). Its output
+        goes to ``spec``'s environment's log."""
         template = self._templates.get(key)
         if template is not None and template.alive:
             return template
@@ -84,17 +95,17 @@ class SnapshotCache:
             self._retire(key)
         task = self._making.get(key)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._make(key, spec, on_output))
+            made = self._make(key, spec.env_id, template_spec or spec, on_output)
+            task = asyncio.get_running_loop().create_task(made)
             self._making[key] = task
             task.add_done_callback(lambda _t: self._making.pop(key, None))
         return await asyncio.shield(task)
 
     async def _make(
-        self, key: str, spec: EnvironmentSpec, on_output: OutputCallback
+        self, key: str, asker: str, spec: EnvironmentSpec, on_output: OutputCallback
     ) -> SnapshotTemplate | None:
         # The template's output (its init's prints, its hooks') goes to the log of the
         # environment that asked for it, like a plain cold start's init output.
-        asker = spec.env_id
 
         def forward(_env_id: str, chunk: bytes) -> None:
             on_output(asker, chunk)

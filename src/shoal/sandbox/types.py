@@ -32,7 +32,8 @@ class EnvironmentSpec:
     runtime: str  # "python3.11"
     code_dir: str  # host dir of unpacked code -> /var/task (ro)
     handler: str  # "module.function"
-    environment: Mapping[str, str]  # the env's complete os.environ
+    # The env's complete os.environ (its role's credentials among them: never in a repr).
+    environment: Mapping[str, str] = field(repr=False)
     memory_mb: int
     ephemeral_mb: int  # /tmp tmpfs size
     timeout_s: float
@@ -57,6 +58,8 @@ class InvokeRequest:
     deadline_ms: int  # epoch ms
     client_context: str | None = None  # decoded JSON text of the ClientContext
     trace_id: str | None = None  # the invocation's _X_AMZN_TRACE_ID (Root=...;Parent=...)
+    # Variables the runtime puts in os.environ before this invocation (renewed credentials).
+    environment: Mapping[str, str] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

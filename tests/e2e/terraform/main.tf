@@ -137,9 +137,22 @@ resource "aws_efs_file_system_policy" "wall" {
   })
 }
 
+# The functions' execution role: Lambda must be allowed to assume it.
+resource "aws_iam_role" "wall" {
+  name = "tf-message-wall"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
 resource "aws_lambda_function" "wall" {
   function_name    = "tf-message-wall"
-  role             = "arn:aws:iam::123456789012:role/lambda-role"
+  role             = aws_iam_role.wall.arn
   runtime          = var.runtime
   handler          = "lambda_function.lambda_handler"
   filename         = var.package
@@ -211,7 +224,7 @@ resource "aws_lambda_layer_version" "greeting" {
 
 resource "aws_lambda_function" "probe" {
   function_name    = "tf-layer-probe"
-  role             = "arn:aws:iam::123456789012:role/lambda-role"
+  role             = aws_iam_role.wall.arn
   runtime          = var.runtime
   handler          = "probe.handler"
   filename         = var.probe_package

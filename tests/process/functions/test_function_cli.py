@@ -124,6 +124,7 @@ def test_shoal_function_commands(server, tmp_path: Path) -> None:  # type: ignor
         ).stdout
     )
     assert created["State"] == "Active"
+    assert created["Role"] == "arn:aws:iam::123456789012:role/shoal-function"  # made for it
     assert created["MemorySize"] == 256
     assert created["Environment"] == {"Variables": {"A_KEY": "1", "B_KEY": "x=y"}}
     listing = shoal(server, "function", "list").stdout.splitlines()

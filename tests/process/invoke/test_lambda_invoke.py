@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import (
+    ROLE,
     RUNTIME,
     create_function,
     make_zip,
@@ -95,7 +96,7 @@ def test_function_variables_override_and_pythonpath_takes_effect(lambda_client) 
     lambda_client.create_function(
         FunctionName=name,
         Runtime=RUNTIME,
-        Role="arn:aws:iam::123456789012:role/r",
+        Role=ROLE,
         Handler="app.handler",
         Code={
             "ZipFile": make_zip(

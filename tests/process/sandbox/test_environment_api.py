@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from conftest import ShoalServer, create_function, make_zip, start_server, unique_name
+from conftest import ROLE, ShoalServer, create_function, make_zip, start_server, unique_name
 
 CALLER = """
 import json, os, socket, ssl, urllib.error, urllib.request
@@ -109,7 +109,7 @@ def test_the_functions_own_boto3_wins(lambda_client: Any) -> None:
     name = unique_name()
     code = "import boto3\ndef handler(e, c):\n    return [boto3.__version__, boto3.__file__]\n"
     lambda_client.create_function(
-        FunctionName=name, Runtime="python3.11", Role="arn:aws:iam::123456789012:role/r",
+        FunctionName=name, Runtime="python3.11", Role=ROLE,
         Handler="app.handler",
         Code={"ZipFile": make_zip({"app.py": code, "boto3/__init__.py": "__version__ = 'mine'\n"})},
     )  # fmt: skip

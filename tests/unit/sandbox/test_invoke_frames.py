@@ -10,7 +10,7 @@ from shoal.sandbox.types import InvokeRequest
 
 
 def header(req: InvokeRequest, deadline_ms: int) -> dict[str, object]:
-    return {
+    out: dict[str, object] = {
         "op": "invoke",
         "request_id": req.request_id,
         "arn": req.invoked_function_arn,
@@ -19,6 +19,9 @@ def header(req: InvokeRequest, deadline_ms: int) -> dict[str, object]:
         "client_context": req.client_context,
         "trace_id": req.trace_id,
     }
+    if req.environment:  # renewed credentials, only when there are some
+        out["environment"] = dict(req.environment)
+    return out
 
 
 @pytest.mark.parametrize(
@@ -39,6 +42,10 @@ def header(req: InvokeRequest, deadline_ms: int) -> dict[str, object]:
             4,
             trace_id="Root=1-5e6722a7-cc56a0b246db7ae02d4da47e;Parent=53995c3f42cd8ad8;Sampled=0",
         ),
+        InvokeRequest(
+            "r", b"{}", "arn:fn", "$LATEST", 5,
+            environment={"AWS_ACCESS_KEY_ID": "ASIA\u00e9", "AWS_SESSION_TOKEN": 'a"b\\c'},
+        ),  # fmt: skip
     ],
 )
 def test_same_bytes_as_the_generic_encoder(req: InvokeRequest) -> None:
@@ -55,3 +62,8 @@ def test_a_new_arn_or_version_is_encoded_anew() -> None:
     b = InvokeRequest("r", b"{}", "arn:b", "2", 9)
     for req in (a, b, a):
         assert enc.encode(req, 9) == frames.encode(header(req, 9), req.payload)
+
+
+def test_renewed_variables_are_never_in_a_repr() -> None:
+    req = InvokeRequest("r", b"{}", "arn:fn", "$LATEST", 1, environment={"K": "secret"})
+    assert "secret" not in repr(req)
