@@ -151,7 +151,8 @@ def test_generated_root_credentials_are_root_s_alone(
     sign; root's boto3 with them can."""
     data = exposed_root / f"data-{uuid.uuid4().hex[:6]}"
     srv = start_server(
-        data, env={"SHOAL_ROOT_ACCESS_KEY_ID": "", "SHOAL_ROOT_SECRET_ACCESS_KEY": ""}
+        data, env={"SHOAL_ROOT_ACCESS_KEY_ID": "", "SHOAL_ROOT_SECRET_ACCESS_KEY": ""},
+        execution_role=False,
     )
     try:
         path = data / "credentials"
