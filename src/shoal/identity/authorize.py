@@ -83,6 +83,12 @@ def is_root(principal: Principal) -> bool:
     return principal.arn.endswith(":root") and principal.arn.startswith("arn:aws:iam::")
 
 
+@functools.lru_cache(maxsize=4)
+def _iso_second(epoch: int) -> str:
+    """``aws:CurrentTime`` to the second: formatted once per second, not once per request."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def context(
     call: Call, service_keys: Mapping[str, Any], now: float | None = None
 ) -> dict[str, Any]:
@@ -90,7 +96,7 @@ def context(
     now = time.time() if now is None else now
     keys: dict[str, Any] = {
         "aws:securetransport": "true" if call.secure else "false",
-        "aws:currenttime": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:currenttime": _iso_second(int(now)),
         "aws:epochtime": str(int(now)),
         "aws:requestedregion": call.region,
     }

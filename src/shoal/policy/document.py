@@ -18,7 +18,7 @@ import enum
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shoal.policy.conditions import OPERATORS, Condition
@@ -62,6 +62,27 @@ class Policy:
     version: str | None
     statements: tuple[Statement, ...]
     text: str
+    # action -> the statements whose Action/NotAction let it through (actions have no policy
+    # variables, so this depends on the action alone): a request tries only those.
+    by_action: dict[str, tuple[Statement, ...]] = field(
+        default_factory=dict, compare=False, repr=False, hash=False
+    )
+
+    def statements_for(self, action: str) -> tuple[Statement, ...]:
+        found = self.by_action.get(action)
+        if found is None:
+            found = tuple(
+                st for st in self.statements
+                if (st.actions is None or st.actions.match(action, _NO_KEYS))
+                and (st.not_actions is None or not st.not_actions.match(action, _NO_KEYS))
+            )  # fmt: skip
+            if len(self.by_action) < _ACTIONS_KEPT:
+                self.by_action[action] = found
+        return found
+
+
+_NO_KEYS: Mapping[str, Any] = {}
+_ACTIONS_KEPT = 1024  # per policy: Shoal serves a few hundred actions
 
 
 def parse(document: str | Mapping[str, Any], kind: Kind, error: ErrorFactory) -> Policy:

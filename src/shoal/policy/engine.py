@@ -111,7 +111,7 @@ def evaluate(
     delegated = False
     for source, policies in (("identity", identity), ("resource", resource)):
         for policy in policies:
-            for st in policy.statements:
+            for st in policy.statements_for(request.action):
                 if not applies(st, request, keys, check_principal=source == "resource"):
                     continue
                 if not st.allow:
@@ -126,10 +126,8 @@ def evaluate(
 
 def applies(st: Statement, request: Request, keys: Mapping[str, Any], *,
             check_principal: bool) -> bool:  # fmt: skip
-    if st.actions is not None and not st.actions.match(request.action, keys):
-        return False
-    if st.not_actions is not None and st.not_actions.match(request.action, keys):
-        return False
+    """Whether ``st``, one of :meth:`Policy.statements_for` the request's action (so its
+    Action/NotAction let the action through), applies to ``request``."""
     if st.resources is not None and not st.resources.match(request.resource, keys):
         return False
     if st.not_resources is not None and st.not_resources.match(request.resource, keys):
