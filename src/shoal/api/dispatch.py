@@ -58,14 +58,30 @@ class Call:
 Handler = Callable[[Call], Awaitable[Mapping[str, Any] | None]]
 
 
-class ApiService:
+class ResourceTargets:
+    """A service's hook for what a signed call is authorized on (shared by every protocol's
+    service registry)."""
+
+    # What a signed call is authorized on, and its resource policies (see authorizes_on()).
+    _target: TargetFor | None = None
+
+    def authorizes_on(self, fn: Callable[[Call], Target]) -> Callable[[Call], Target]:
+        """Register the function that says, for a call a non-root principal signed, the
+        resource it is authorized on when its params do not name it (an EFS mount target's
+        file system) and that resource's resource-based policies (a Lambda function's policy,
+        an EFS file-system policy, a role's trust policy), which IAM evaluates with the
+        principal's own (shoal.identity.authorize). Runs after prepares(), so names are
+        already resolved."""
+        self._target = fn
+        return fn
+
+
+class ApiService(ResourceTargets):
     def __init__(self, service: str) -> None:
         self.model = load_model(service)
         self.handlers: dict[str, Handler] = {}
         # Called with every decoded call before its handler (see prepares()).
         self._prepare: Callable[[Call], None] | None = None
-        # What a signed call is authorized on, and its resource policies (see authorizes_on()).
-        self._target: TargetFor | None = None
         # The service's own 500 (Lambda ServiceException, EFS InternalServerError), or AWS's
         # common InternalFailure for a model that names none (API Gateway v2).
         self._internal = next(
@@ -92,15 +108,6 @@ class ApiService:
         handler: where the service's names are put in the request's region, and a resource of
         another region is refused as not found (shoal.api.lambda_scope, …)."""
         self._prepare = fn
-        return fn
-
-    def authorizes_on(self, fn: Callable[[Call], Target]) -> Callable[[Call], Target]:
-        """Register the function that says, for a call a non-root principal signed, the
-        resource it is authorized on when its params do not name it (an EFS mount target's
-        file system) and that resource's resource-based policies (a Lambda function's policy,
-        an EFS file-system policy), which IAM evaluates with the principal's own
-        (shoal.identity.authorize). Runs after prepares(), so names are already resolved."""
-        self._target = fn
         return fn
 
     async def dispatch(

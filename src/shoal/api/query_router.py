@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 
 from shoal.api import ec2_protocol, query_protocol
 from shoal.api.codec import HttpResponse
-from shoal.api.dispatch import Call
+from shoal.api.dispatch import Call, ResourceTargets
 from shoal.api.model import ServiceModel, load_model
 from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
@@ -52,7 +52,7 @@ FormHandler = Callable[[Call], Awaitable[Mapping[str, Any] | None]]
 _PROTOCOLS: dict[str, ModuleType] = {"ec2": ec2_protocol, "query": query_protocol}
 
 
-class FormApiService:
+class FormApiService(ResourceTargets):
     """The handlers of one ``Action=`` service; its model is loaded on first use (EC2's is
     large and most servers never see an EC2 call)."""
 
@@ -100,7 +100,8 @@ class FormApiService:
                 principal=credential.principal if credential else None, source_ip=source_ip,
             )  # fmt: skip
             if credential is not None and not credential.root:
-                authorize_call(call, shoal.iam.identity_policies, service=self.service)
+                authorize_call(call, shoal.iam.identity_policies, service=self.service,
+                               target_for=self._target)  # fmt: skip
             if dry_run:  # authorized: EC2's answer to a dry run that would have succeeded
                 raise AwsError(
                     "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412

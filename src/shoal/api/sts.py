@@ -11,6 +11,7 @@ from typing import Any
 
 from shoal.api.iam_scope import iam
 from shoal.api.query_router import FormCall, sts_api
+from shoal.identity.authorize import Target
 from shoal.identity.credentials import Credential
 from shoal.policy.engine import Principal
 
@@ -28,6 +29,17 @@ def _credentials(c: Credential) -> dict[str, Any]:
 async def get_caller_identity(call: FormCall) -> dict[str, Any]:
     who = _caller(call)
     return {"UserId": who.user_id or who.account, "Account": who.account, "Arn": who.arn}
+
+
+@sts_api.authorizes_on
+def _role_trust(call: FormCall) -> Target:
+    """AssumeRole is decided with the role's trust policy as its resource policy: a trust
+    policy that names the caller lets it in on its own; one that names the account delegates
+    to the caller's identity policies, as IAM has it within one account."""
+    if call.operation != "AssumeRole":
+        return Target()
+    role = iam(call).role(call.params["RoleArn"])
+    return Target(policies=(role.trust,)) if role is not None else Target()
 
 
 @sts_api.handles("AssumeRole")

@@ -13,7 +13,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import ShoalServer, signed_request, start_server
@@ -87,6 +89,37 @@ def test_assume_role_refused_by_trust(iam: Any, sts: Any) -> None:
         sts.assume_role(RoleArn=arn, RoleSessionName="sess")
     assert _error(e) == ("AccessDenied", 403, f"User: arn:aws:iam::{ACCOUNT}:root is not "
                          f"authorized to perform: sts:AssumeRole on resource: {arn}")  # fmt: skip
+
+
+def test_a_user_assumes_a_role_as_iam_decides_within_one_account(
+    server: ShoalServer, iam: Any
+) -> None:
+    """A trust policy that names the user lets it in with no policy of its own; one that names
+    the account delegates to the user's identity policies (IAM User Guide, "Granting a user
+    permissions to switch roles")."""
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    user_arn = iam.create_user(UserName=user)["User"]["Arn"]
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    as_user = boto3.client(
+        "sts", endpoint_url=server.endpoint, region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+        config=Config(retries={"max_attempts": 0}),
+    )  # fmt: skip
+    named = iam.create_role(RoleName=f"n-{uuid.uuid4().hex[:8]}",
+                            AssumeRolePolicyDocument=_trust({"AWS": user_arn}))["Role"]["Arn"]
+    account = iam.create_role(RoleName=f"a-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument=(
+        _trust({"AWS": f"arn:aws:iam::{ACCOUNT}:root"})))["Role"]["Arn"]  # fmt: skip
+    got = as_user.assume_role(RoleArn=named, RoleSessionName="s1")["AssumedRoleUser"]["Arn"]
+    assert got.endswith(f":assumed-role/{named.rsplit('/', 1)[1]}/s1")
+    with pytest.raises(ClientError) as e:
+        as_user.assume_role(RoleArn=account, RoleSessionName="s1")
+    assert _error(e)[:2] == ("AccessDenied", 403)
+    assert _error(e)[2].startswith(f"User: {user_arn} is not authorized to perform: "
+                                   f"sts:AssumeRole on resource: {account}")  # fmt: skip
+    iam.put_user_policy(UserName=user, PolicyName="assume", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": account}]}))
+    assert as_user.assume_role(RoleArn=account, RoleSessionName="s1")["Credentials"]
 
 
 def test_get_session_token(sts: Any) -> None:
