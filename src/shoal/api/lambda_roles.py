@@ -26,5 +26,9 @@ def check_execution_role(call: Call) -> None:
     principal = call.principal
     if principal is not None and not is_root(principal):
         authorize_pass_role(call, role_arn, iam.identity_policies(principal))
-    if not iam.trusts(role_arn, LAMBDA_SERVICE):
+    name = str(call.params.get("FunctionName", ""))
+    function_arn = name if name.startswith("arn:") else (
+        f"arn:aws:lambda:{call.region}:{call.shoal.settings.account_id}:function:{name}"
+    )  # fmt: skip
+    if not iam.trusts(role_arn, LAMBDA_SERVICE, ":".join(function_arn.split(":")[:7])):
         raise AwsError("InvalidParameterValueException", CANNOT_ASSUME, 400)

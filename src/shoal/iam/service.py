@@ -134,13 +134,18 @@ class IamService:
         role = self._roles[arn] = Role(entity.name, arn, entity.id, entity.max_session, trust)
         return role
 
-    def trusts(self, role_arn: str, service: str) -> bool:
+    def trusts(self, role_arn: str, service: str, source_arn: str | None = None) -> bool:
         """Whether ``role_arn`` exists and its trust policy allows the service principal
-        ``service`` (``lambda.amazonaws.com``) ``sts:AssumeRole``."""
+        ``service`` (``lambda.amazonaws.com``) ``sts:AssumeRole``, for the resource
+        ``source_arn`` (the function), which the service names as AWS services do: in
+        ``aws:SourceArn`` and ``aws:SourceAccount``, the confused-deputy keys of trust policies."""
         role = self.role(role_arn)
         if role is None:
             return False
-        request = Request(Principal.of_service(service), "sts:AssumeRole", role_arn)
+        keys = {} if source_arn is None else {
+            "aws:sourcearn": source_arn, "aws:sourceaccount": source_arn.split(":")[4],
+        }  # fmt: skip
+        request = Request(Principal.of_service(service), "sts:AssumeRole", role_arn, keys)
         return evaluate(request, resource=[role.trust]).allowed
 
     def role_credential(self, role_arn: str, session_name: str, duration_s: int) -> Credential:

@@ -70,7 +70,7 @@ class CredentialIssuer:
         as Lambda assumes it, so a role deleted, or no longer trusting Lambda, since the
         function was configured fails the environment's start (or renewal) as Lambda fails it.
         """
-        if not self._iam.trusts(fn.role, LAMBDA_SERVICE):
+        if not self._iam.trusts(fn.role, LAMBDA_SERVICE, fn.function_arn):
             raise AwsError("InvalidParameterValueException", CANNOT_ASSUME, 400)
         lifetime = min(self.lifetime_s, TEMPLATE_LIFETIME_S) if template else self.lifetime_s
         cred = self._iam.role_credential(fn.role, fn.name, lifetime)

@@ -88,6 +88,26 @@ def test_create_refuses_a_role_that_trusts_another_service(
     assert error_of(missing)[0] == "ResourceNotFoundException"  # nothing was made
 
 
+def test_a_trust_policy_can_name_the_function_it_is_for(
+    server: ShoalServer, lambda_client: Any
+) -> None:
+    """The confused-deputy keys of trust policies: Lambda assumes the role for a function,
+    named in ``aws:SourceArn`` (and its account in ``aws:SourceAccount``)."""
+    name, other = unique_name(), unique_name()
+    policy = json.loads(trust("lambda.amazonaws.com"))
+    policy["Statement"][0]["Condition"] = {
+        "ArnLike": {"aws:SourceArn": f"arn:aws:lambda:*:{ACCOUNT}:function:{name}"},
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+    }
+    role = create_role(server, unique_name("only"), trust=json.dumps(policy))
+    with pytest.raises(ClientError) as e:
+        create_function(lambda_client, name=other, Role=role)
+    assert error_of(e) == ("InvalidParameterValueException", 400, CANNOT_ASSUME)
+    create_function(lambda_client, name=name, Role=role,
+                    code="def handler(e, c):\n    return 'mine'\n")  # fmt: skip
+    assert json.loads(lambda_client.invoke(FunctionName=name)["Payload"].read()) == "mine"
+
+
 def test_update_refuses_roles_lambda_cannot_assume(
     server: ShoalServer, lambda_client: Any
 ) -> None:
