@@ -21,23 +21,28 @@ the service (an Invoke's invocation runs under it; EC2 writes it in its XML too)
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
-from shoal.api import admission
-from shoal.api.bodies import ASGIApp, BodyTooLarge, Receive, Scope, Send, read_body
+from shoal.api import admission, authentication
+from shoal.api.bodies import (
+    ASGIApp,
+    BodyTooLarge,
+    Receive,
+    Scope,
+    Send,
+    json_response,
+    read_body,
+)
 from shoal.api.codec import HttpResponse
 from shoal.api.dispatch import ApiService, apigatewayv2_api, efs_api, lambda_api
 from shoal.api.query_router import QueryRouter, query_router
 from shoal.api.rpc_router import RpcRouter, cbor_router, json_router
-from shoal.api.scope import credential_scope, is_region
+from shoal.api.scope import is_region
 from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
-from shoal.identity import failures, sigv4
-from shoal.identity.authorize import is_root
-from shoal.identity.credentials import Credential
+from shoal.identity import sigv4
 from shoal.invocation.invoker import new_request_id
 
 if TYPE_CHECKING:
@@ -45,10 +50,6 @@ if TYPE_CHECKING:
 
 
 _GATEWAY_PREFIXES = (EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX)
-# Shoal's own endpoints are signed for this service name, by the account's root user only.
-SHOAL_SIGNING_NAME = "shoal"
-MAX_SHOAL_BODY = 1024 * 1024  # what /shoal/ endpoints take (they take none today)
-
 # Large enough for a 50 MB zip sent base64 in a JSON body.
 MAX_BODY = 80 * 1024 * 1024
 
@@ -97,16 +98,6 @@ def _header_name(name: str) -> bytes:
     return wire
 
 
-def json_response(
-    status: int, doc: Any, headers: list[tuple[str, str]] | None = None
-) -> HttpResponse:
-    return HttpResponse(
-        status,
-        [("Content-Type", "application/json"), *(headers or [])],
-        json.dumps(doc).encode(),
-    )
-
-
 def base_url(scope: Scope, headers: dict[str, str]) -> str:
     host = headers.get("host")
     if not host:
@@ -122,7 +113,7 @@ class ShoalApp:
         self.shoal = shoal
         self.mounts: list[tuple[str, ASGIApp]] = []
         self.admission = admission.Admission.for_settings(shoal.settings)
-        self._verifier: sigv4.Verifier | None = None
+        self.authenticator = authentication.Authenticator(shoal)
 
     def allow_host(self, entry: str) -> None:
         """Serve requests that name ``entry`` (``name[:port]``) as their Host too: the address
@@ -170,7 +161,7 @@ class ShoalApp:
         if path.startswith("/shoal/") and path != "/shoal/health":
             # Shoal's own endpoints (logs, environments, the file systems' host paths) are
             # root's: signed for the service "shoal" by the account's root credentials.
-            receive, refused = await self._shoal_caller(scope, receive)
+            receive, refused = await self.authenticator.shoal_caller(scope, receive)
             if refused is not None:
                 await send_response(send, refused, new_request_id())
                 return
@@ -214,16 +205,10 @@ class ShoalApp:
             scope.get("scheme") == "https",
         )  # fmt: skip
         try:
-            credential = self._authenticate(signed, service)
+            credential = self.authenticator.credential(signed, service)
         except sigv4.AuthFailure as failure:
-            if isinstance(service, RpcRouter):  # worded as the service it names words it
-                signed_for = service.signing_name_for(wire_path, headers)
-            else:  # the Action= services are told apart by the scope, else by their Version
-                scoped = credential_scope(headers, {k: v[0] for k, v in query.items()})
-                signed_for = scoped.service if scoped else None
-                if signed_for is None and isinstance(service, QueryRouter):
-                    signed_for = service.named(query, headers, body)
-            refused = service.auth_error(failure, signed_for, request_id)
+            named = authentication.named_service(service, signed, query)
+            refused = service.auth_error(failure, named, request_id)
             await send_response(send, refused, request_id)
             return
         client = scope.get("client")
@@ -251,73 +236,7 @@ class ShoalApp:
     def verifier(self) -> sigv4.Verifier:
         """The one SigV4 verifier: the API's, and function URLs' with ``AuthType AWS_IAM``
         (:mod:`shoal.gateway.url_auth`)."""
-        if self._verifier is None:
-            self._verifier = sigv4.Verifier(
-                [self.shoal.root.source(self.shoal.settings.account_id)]
-                + ([self.shoal.iam] if hasattr(self.shoal, "iam") else [])
-            )
-        return self._verifier
-
-    def _authenticate(
-        self, signed: sigv4.SignedRequest, service: ApiService | QueryRouter | RpcRouter | None
-    ) -> Credential:
-        """The credential that signed the request (SigV4, :mod:`shoal.identity.sigv4`), signed
-        for ``service`` (a rest-json service's signing name, or that of the json/cbor service
-        the request names; the query router routes by it; None: Shoal's own endpoints, signed
-        for ``shoal``)."""
-        credential, signed_for = self.verifier.verify(signed)
-        expected: str | None = None
-        if service is None:
-            expected = SHOAL_SIGNING_NAME
-        elif isinstance(service, ApiService):
-            expected = service.signing_name
-        elif isinstance(service, RpcRouter):
-            expected = service.signing_name_for(signed.path, signed.headers)
-        if expected is not None and signed_for != expected:
-            raise failures.wrong_service(signed_for, expected)
-        return credential
-
-    async def _shoal_caller(
-        self, scope: Scope, receive: Receive
-    ) -> tuple[Receive, HttpResponse | None]:
-        """Check that a ``/shoal/`` request is signed (service ``shoal``) by the account's root
-        user; the refusal (``{"message"}`` with ``x-amzn-ErrorType``), or None and a receive
-        that replays the body it read."""
-        try:
-            body = await read_body(receive, MAX_SHOAL_BODY)
-        except BodyTooLarge:
-            return receive, json_response(413, {"message": "Request entity too large"})
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        raw = scope.get("raw_path")
-        qs = scope.get("query_string", b"").decode("latin-1")
-        signed = sigv4.SignedRequest(
-            scope["method"], raw.decode("latin-1") if raw else scope["path"], qs, headers,
-            body, scope.get("scheme") == "https",
-        )  # fmt: skip
-        try:
-            credential = self._authenticate(signed, None)
-        except sigv4.AuthFailure as failure:
-            error = failures.as_error(failure, "rest")
-            return receive, json_response(
-                error.status or 403, {"message": error.message}, [("x-amzn-ErrorType", error.code)]
-            )
-        if not is_root(credential.principal):
-            return receive, json_response(
-                403,
-                {"message": f"User: {credential.principal.arn} is not authorized to use "
-                            "Shoal's own endpoints (only the account's root user is)"},
-                [("x-amzn-ErrorType", "AccessDeniedException")],
-            )  # fmt: skip
-        sent = False
-
-        async def replay() -> MutableMapping[str, Any]:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        return replay, None
+        return self.authenticator.verifier
 
     def _refusal(self, scope: Scope, host_named: bool) -> tuple[HttpResponse, str] | None:
         """The 403 for what a browser sends cross-site or under a foreign Host name

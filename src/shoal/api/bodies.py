@@ -1,10 +1,13 @@
 """ASGI plumbing shared by every HTTP entry point (the AWS APIs and the HTTP gateway): the
-ASGI callable types and reading a request body under a size limit."""
+ASGI callable types, reading a request body under a size limit, and a JSON answer."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from shoal.api.codec import HttpResponse
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -39,3 +42,13 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
         message = await receive()
+
+
+def json_response(
+    status: int, doc: Any, headers: list[tuple[str, str]] | None = None
+) -> HttpResponse:
+    return HttpResponse(
+        status,
+        [("Content-Type", "application/json"), *(headers or [])],
+        json.dumps(doc).encode(),
+    )
