@@ -1,0 +1,189 @@
+"""Space-delimited filter patterns, ``[ip, user, ..., status_code = 4* || status_code = 5*, bytes]``.
+
+A message is split at whitespace into fields; text between ``[`` and ``]`` or between ``"``
+and ``"`` is one field (without its brackets or quotes), as the User Guide says. The pattern
+names the fields in order; ``...`` stands for any number of fields, and when there is no
+``...`` the last name takes the rest of the message (so ``[w1=ERROR, w2]`` matches every event
+whose first word is ERROR, and Lambda's ``[timestamp=*Z, request_id="*-*", event]`` works). A
+field may carry a condition (``=``, ``!=``, ``<``, ``>``, ``<=``, ``>=``, with ``&&``, ``||`` and
+parentheses) on any field the pattern names; names compare without case, as the guide's own
+``[w1=ERROR || W1=WARNING, w2]`` needs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from shoal.observability.pattern_values import (
+    Tokens,
+    comparison,
+    invalid,
+    parse_condition,
+)
+
+_NAME = re.compile(r"[A-Za-z0-9_]+")
+_FIELD = re.compile(r'"([^"]*)"|\[([^\]]*)\]|(\S+)')
+ELLIPSIS = "..."
+MAX_ALIGNMENT_STEPS = 10_000  # patterns with several '...' search; bound the search
+
+Fields = dict[str, str]
+
+
+def compile_space(pattern: str) -> Callable[[str], bool]:
+    """``pattern`` is stripped and starts with ``[``."""
+    if not pattern.endswith("]"):
+        raise ValueError("If a filter pattern starts with '[' it must end with ']'")
+    names, conditions, referenced = _parse(pattern)
+    if set(referenced) - set(names):
+        raise invalid(f"no field named '{sorted(set(referenced) - set(names))[0]}'")
+    test: Callable[[Fields], bool]
+    if not conditions:
+        test = _always
+    elif len(conditions) == 1:
+        test = conditions[0]
+    else:
+        test = lambda fields: all(condition(fields) for condition in conditions)  # noqa: E731
+    if ELLIPSIS not in names:
+        return _fixed(names, test)
+    return _searching(names, test)
+
+
+def _always(fields: Fields) -> bool:
+    return True
+
+
+def _parse(pattern: str) -> tuple[list[str], list[Callable[[Fields], bool]], list[str]]:
+    names: list[str] = []
+    conditions: list[Callable[[Fields], bool]] = []
+    referenced: list[str] = []
+
+    def atom(tokens: Tokens) -> Callable[[Any], bool]:
+        name = _name(tokens.expect("word").value)
+        referenced.append(name)
+        op = tokens.expect("op").value
+        test = comparison(op, tokens.take())
+        return lambda fields: name in fields and test(fields[name])
+
+    tokens = Tokens(pattern, 1, stops=",]", word_breaks="()=!<>&|\"%")
+    regexes = 0
+    while True:
+        tokens.regexes = regexes
+        first = tokens.current
+        if first.kind == "word" and first.value == ELLIPSIS:
+            tokens.take()
+            names.append(ELLIPSIS)
+        elif first.kind == "word":
+            name = _name(first.value)
+            names.append(name)
+            following = _peek_after_word(pattern, tokens)
+            if following in (",", "]"):
+                tokens.take()
+            else:
+                conditions.append(parse_condition(tokens, atom))
+        else:
+            raise invalid()
+        regexes = tokens.regexes
+        if tokens.current.kind != "end":
+            raise invalid(f"unexpected '{tokens.current.value}'")
+        stop = pattern[tokens.pos]
+        if stop == "]":
+            if pattern[tokens.pos + 1 :].strip():
+                raise invalid()
+            break
+        tokens = Tokens(pattern, tokens.pos + 1, stops=",]", word_breaks="()=!<>&|\"%")
+    fields = [n for n in names if n != ELLIPSIS]
+    if len(set(fields)) != len(fields):
+        raise invalid("a field is named twice")
+    return names, conditions, referenced
+
+
+def _peek_after_word(pattern: str, tokens: Tokens) -> str:
+    i = tokens.current.pos + len(tokens.current.value)
+    while i < len(pattern) and pattern[i].isspace():
+        i += 1
+    return pattern[i] if i < len(pattern) else ""
+
+
+def _name(word: str) -> str:
+    if not _NAME.fullmatch(word):
+        raise invalid(f"Invalid character(s) in term '{word}'")
+    return word.lower()
+
+
+def _fixed(names: list[str], test: Callable[[Fields], bool]) -> Callable[[str], bool]:
+    """No ``...``: field i is the message's field i, and the last takes the rest."""
+    count = len(names)
+    last = names[-1]
+    head = names[:-1]
+
+    def match(message: str) -> bool:
+        fields: Fields = {}
+        found = _FIELD.finditer(message)
+        for name in head:
+            field = next(found, None)
+            if field is None:
+                return False
+            fields[name] = _value(field)
+        rest = next(found, None)
+        if rest is None:
+            return False
+        following = next(found, None)
+        if following is None:
+            fields[last] = _value(rest)
+        else:
+            fields[last] = message[rest.start() :].rstrip()
+        return len(fields) == count and test(fields)
+
+    return match
+
+
+def _searching(names: list[str], test: Callable[[Fields], bool]) -> Callable[[str], bool]:
+    """With ``...``: every alignment of the named fields to the message's fields is tried, in
+    order, until one meets the conditions (one alignment with a single ``...``)."""
+
+    def match(message: str) -> bool:
+        values = [_value(field) for field in _FIELD.finditer(message)]
+        budget = [MAX_ALIGNMENT_STEPS]
+        return _align(names, 0, values, 0, {}, test, budget)
+
+    return match
+
+
+def _align(
+    names: list[str],
+    i: int,
+    values: list[str],
+    j: int,
+    fields: Fields,
+    test: Callable[[Fields], bool],
+    budget: list[int],
+) -> bool:
+    # Iterative over runs of names, recursive only at each '...' (at most one frame per '...').
+    while i < len(names) and names[i] != ELLIPSIS:
+        if j >= len(values):
+            return False
+        fields[names[i]] = values[j]
+        i, j = i + 1, j + 1
+    if i == len(names):
+        return j == len(values) and test(fields)
+    if i == len(names) - 1:
+        return test(fields)  # a trailing '...' takes whatever is left
+    remaining = sum(1 for n in names[i + 1 :] if n != ELLIPSIS)
+    for skip in range(j, len(values) - remaining + 1):
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
+        if _align(names, i + 1, values, skip, dict(fields), test, budget):
+            return True
+    return False
+
+
+def _value(field: re.Match[str]) -> str:
+    quoted, bracketed, bare = field.groups()
+    if quoted is not None:
+        return quoted
+    if bracketed is not None:
+        return bracketed
+    return bare
