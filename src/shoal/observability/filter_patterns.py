@@ -80,8 +80,8 @@ class _Alternative:
 
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
-    regexes: list[re.Pattern[str]] = field(default_factory=list)
-    regexes_absent: list[re.Pattern[str]] = field(default_factory=list)
+    regexes: list[Callable[[str], bool]] = field(default_factory=list)
+    regexes_absent: list[Callable[[str], bool]] = field(default_factory=list)
     everything: bool = False
 
 
@@ -124,8 +124,8 @@ def _alternative(alt: _Alternative) -> Callable[[str], bool]:
             first, second = include
             return lambda message: first in message and second in message
         return lambda message: all(term in message for term in include)
-    searches = tuple(r.search for r in alt.regexes)
-    vetoes = tuple(r.search for r in alt.regexes_absent)
+    searches = tuple(alt.regexes)
+    vetoes = tuple(alt.regexes_absent)
 
     def test(message: str) -> bool:
         for term in include:
@@ -135,9 +135,9 @@ def _alternative(alt: _Alternative) -> Callable[[str], bool]:
             if term in message:
                 return False
         for search in searches:
-            if search(message) is None:
+            if not search(message):
                 return False
-        return all(veto(message) is None for veto in vetoes)
+        return not any(veto(message) for veto in vetoes)
 
     return test
 

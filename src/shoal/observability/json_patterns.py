@@ -34,7 +34,7 @@ def compile_json(pattern: str) -> Callable[[str], bool]:
     if not pattern.endswith("}"):
         raise ValueError("If a filter pattern starts with '{' it must end with '}'")
     body = pattern[1:-1]
-    tokens = Tokens(body, 0, stops="", word_breaks="()=!<>&|\"%")
+    tokens = Tokens(body, 0, stops="", word_breaks='()=!<>&|"%')
     if tokens.current.kind == "end":
         raise invalid("empty JSON filter pattern")
     test = parse_condition(tokens, _atom)

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import re2
+
 INVALID = "Invalid filter pattern"
 MAX_PATTERN_LENGTH = 1024  # FilterLogEvents / PutMetricFilter: filterPattern max length
 MAX_NESTING = 32
@@ -25,6 +27,8 @@ MAX_REGEXES = 2  # "a limit of 2 regex for each filter pattern" (User Guide, Quo
 # The User Guide's regex subset: alphanumerics, the symbols _ # = @ / ; , - : and the operators
 # ^ $ ? [ ] { } | \ * + . -- no parentheses, no multi-byte characters.
 _REGEX_CHARS = re.compile(r"[A-Za-z0-9_#=@/;,\-:^$?\[\]{}|\\*+.]*")
+_SHORT = 1024
+_QUANTIFIERS = re.compile(r"(?<!\\)[?*+{]")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 Test = Callable[[Any], bool]
@@ -34,14 +38,34 @@ def invalid(detail: str = "") -> ValueError:
     return ValueError(f"{INVALID}: {detail}" if detail else INVALID)
 
 
-def compile_regex(body: str) -> re.Pattern[str]:
-    """The regex between ``%...%``, checked against the documented subset first."""
+def compile_regex(body: str) -> Callable[[str], bool]:
+    """A test for the regex between ``%...%``, checked against the documented subset first.
+
+    Python's ``re`` backtracks: ``%a*a*x%`` takes seconds on a 3 KB message, and a log event may
+    be 256 KB, so RE2 (linear time) answers whenever ``re`` could blow up: for a regex with more
+    than one quantifier, or one quantifier and a message longer than ``_SHORT`` (one quantifier
+    costs at most quadratic time: under a millisecond at that length). ``re`` answers the rest,
+    most log lines, about ten times faster than RE2's Python binding.
+    """
     if not body or not _REGEX_CHARS.fullmatch(body):
         raise invalid(f"Invalid character(s) in term '%{body}%'")
     try:
-        return re.compile(body, re.ASCII)
-    except re.error as e:
+        linear = re2.compile(body).search
+        backtracking = re.compile(body, re.ASCII).search
+    except (re.error, re2.error) as e:
         raise invalid(f"Invalid regular expression '%{body}%'") from e
+    quantifiers = len(_QUANTIFIERS.findall(body.replace("\\\\", "")))
+    if quantifiers == 0:
+        return lambda value: backtracking(value) is not None
+    if quantifiers > 1:
+        return lambda value: linear(value) is not None
+
+    def search(value: str) -> bool:
+        if len(value) <= _SHORT:
+            return backtracking(value) is not None
+        return linear(value) is not None
+
+    return search
 
 
 def number(value: Any) -> float | None:
@@ -57,7 +81,7 @@ def number(value: Any) -> float | None:
 def text(value: Any) -> str:
     """A scalar as CloudWatch compares it with a string: JSON's spelling of true/false/null."""
     if type(value) is str:
-        return value  # type: ignore[no-any-return]
+        return value
     if value is None:
         return "null"
     if value is True or value is False:
@@ -212,8 +236,8 @@ def comparison(op: str, literal: Token) -> Test:
 
 def _equality(literal: Token) -> Test:
     if literal.kind == "regex":
-        search = compile_regex(literal.value).search
-        return lambda value: search(text(value)) is not None
+        search = compile_regex(literal.value)
+        return lambda value: search(text(value))
     expected = literal.value
     if "*" in expected:
         if expected.strip("*") == "":

@@ -1,4 +1,4 @@
-"""Space-delimited filter patterns, ``[ip, user, ..., status_code = 4* || status_code = 5*, bytes]``.
+"""Space-delimited filter patterns, ``[ip, user, ..., status = 4* || status = 5*, bytes]``.
 
 A message is split at whitespace into fields; text between ``[`` and ``]`` or between ``"``
 and ``"`` is one field (without its brackets or quotes), as the User Guide says. The pattern
@@ -66,7 +66,7 @@ def _parse(pattern: str) -> tuple[list[str], list[Callable[[Fields], bool]], lis
         test = comparison(op, tokens.take())
         return lambda fields: name in fields and test(fields[name])
 
-    tokens = Tokens(pattern, 1, stops=",]", word_breaks="()=!<>&|\"%")
+    tokens = Tokens(pattern, 1, stops=",]", word_breaks='()=!<>&|"%')
     regexes = 0
     while True:
         tokens.regexes = regexes
@@ -92,7 +92,7 @@ def _parse(pattern: str) -> tuple[list[str], list[Callable[[Fields], bool]], lis
             if pattern[tokens.pos + 1 :].strip():
                 raise invalid()
             break
-        tokens = Tokens(pattern, tokens.pos + 1, stops=",]", word_breaks="()=!<>&|\"%")
+        tokens = Tokens(pattern, tokens.pos + 1, stops=",]", word_breaks='()=!<>&|"%')
     fields = [n for n in names if n != ELLIPSIS]
     if len(set(fields)) != len(fields):
         raise invalid("a field is named twice")
