@@ -48,7 +48,7 @@ def compile_json(pattern: str) -> Callable[[str], bool]:
             return False
         try:
             root = _decode(message)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the decoder's limit
             return False
         return test(root)
 

@@ -242,10 +242,29 @@ def _equality(literal: Token) -> Test:
     if "*" in expected:
         if expected.strip("*") == "":
             return lambda value: True
-        glob = re.compile(".*".join(re.escape(part) for part in expected.split("*")), re.DOTALL)
-        fullmatch = glob.fullmatch
-        return lambda value: fullmatch(text(value)) is not None
+        return _glob(expected)
     wanted = number(expected) if literal.kind == "word" else None
     if wanted is not None:
         return lambda value: number(value) == wanted or text(value) == expected
     return lambda value: text(value) == expected
+
+
+def _glob(expected: str) -> Test:
+    """``*`` wildcards, matched greedily left to right with ``str.find``: linear in the value,
+    where a regex of ``.*`` pieces would backtrack on a long one."""
+    first, *middle, last = expected.split("*")
+    least = len(first) + len(last) + sum(len(part) for part in middle)
+
+    def match(value: Any) -> bool:
+        s = text(value)
+        if len(s) < least or not s.startswith(first) or not s.endswith(last):
+            return False
+        at, end = len(first), len(s) - len(last)
+        for part in middle:
+            found = s.find(part, at, end)
+            if found < 0:
+                return False
+            at = found + len(part)
+        return True
+
+    return match

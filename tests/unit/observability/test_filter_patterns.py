@@ -97,6 +97,11 @@ CASES: list[tuple[str, str, bool]] = [
     ("{ $.eventType = %Trail$% }", TRAIL, True), ("{ $.eventType = %^Trail% }", TRAIL, False),
     ('{ $.eventType = "Update*" }', TRAIL, True), ('{ $.eventType = "*Trail" }', TRAIL, True),
     ('{ $.eventType = "*Foo*" }', TRAIL, False),
+    ('{ $.eventType = "U*d*T*l" }', TRAIL, True), ('{ $.eventType = "U*x*l" }', TRAIL, False),
+    ('{ $.eventType = "Up*date*" }', TRAIL, True),
+    ('{ $.eventType = "UpdateX*ail" }', TRAIL, False),
+    ('{ $.eventType = "Update*Trail" }', TRAIL, True),
+    ('{ $.eventType = "Trail*Trail" }', TRAIL, False),
     # the guide's numeric examples
     ("{ $.bandwidth > 75 }", J({"bandwidth": 80}), True),
     ("{ $.bandwidth > 75 }", J({"bandwidth": 75}), False),
@@ -261,6 +266,11 @@ def test_regexes_run_in_linear_time() -> None:
     for pattern in ("%a*a*a*a*x%", "%.*.*.*x%", "%a?a?a?a?a?a?a?a?a?a?a?a?a?a?a?a?a?a?a?a?x%"):
         assert not compile(pattern).match("a" * 250_000)
     assert compile("{ $.m = %a*a*a*x% }").match(J({"m": "a" * 100_000 + "x"}))
+    # and so do wildcards, which a translation to ``.*`` would make backtrack
+    assert not compile('{ $.m = "*a*a*a*a*a*x" }').match(J({"m": "a" * 100_000}))
+    assert not compile("[f = *a*a*a*a*a*x]").match("a" * 100_000)
+    # and a message nested past the JSON decoder's depth is no match, not a crash
+    assert not compile("{ $.a = 1 }").match("[" * 100_000 + "]" * 100_000)
     assert time.perf_counter() - started < 1.0
 
 
