@@ -25,6 +25,7 @@ from shoal.observability.pattern_values import (
 
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 _FIELD = re.compile(r'"([^"]*)"|\[([^\]]*)\]|(\S+)')
+_ATOMIC = r'(?>"[^"]*"|\[[^\]]*\]|\S+)'  # _FIELD's alternatives, for one regex per line
 ELLIPSIS = "..."
 MAX_ALIGNMENT_STEPS = 10_000  # patterns with several '...' search; bound the search
 
@@ -113,30 +114,35 @@ def _name(word: str) -> str:
 
 
 def _fixed(names: list[str], test: Callable[[Fields], bool]) -> Callable[[str], bool]:
-    """No ``...``: field i is the message's field i, and the last takes the rest."""
-    count = len(names)
-    last = names[-1]
+    """No ``...``: field i is the message's field i, and the last takes the rest. One anchored
+    regex splits the whole line (each field an atomic group, so it cannot backtrack)."""
     head = names[:-1]
+    line = re.compile(
+        r"\s*" + r"\s*".join(f"({_ATOMIC})" for _ in names) + r"(?:\s*(\S.*))?\s*\Z", re.DOTALL
+    )
+    groups = len(names)
+    last = names[-1]
 
     def match(message: str) -> bool:
-        fields: Fields = {}
-        found = _FIELD.finditer(message)
-        for name in head:
-            field = next(found, None)
-            if field is None:
-                return False
-            fields[name] = _value(field)
-        rest = next(found, None)
-        if rest is None:
+        found = line.match(message)
+        if found is None:
             return False
-        following = next(found, None)
-        if following is None:
-            fields[last] = _value(rest)
+        parts = found.groups()
+        fields = {name: _strip(parts[i]) for i, name in enumerate(head)}
+        if parts[groups] is None:
+            fields[last] = _strip(parts[groups - 1])
         else:
-            fields[last] = message[rest.start() :].rstrip()
-        return len(fields) == count and test(fields)
+            fields[last] = message[found.start(groups) : found.end(groups + 1)].rstrip()
+        return test(fields)
 
     return match
+
+
+def _strip(field: str) -> str:
+    """A field without the quotes or brackets that made it one."""
+    if len(field) >= 2 and (field[0] == '"' == field[-1] or field[0] == "[" and field[-1] == "]"):
+        return field[1:-1]
+    return field
 
 
 def _searching(names: list[str], test: Callable[[Fields], bool]) -> Callable[[str], bool]:
@@ -144,7 +150,7 @@ def _searching(names: list[str], test: Callable[[Fields], bool]) -> Callable[[st
     order, until one meets the conditions (one alignment with a single ``...``)."""
 
     def match(message: str) -> bool:
-        values = [_value(field) for field in _FIELD.finditer(message)]
+        values = [q or b or bare for q, b, bare in _FIELD.findall(message)]
         budget = [MAX_ALIGNMENT_STEPS]
         return _align(names, 0, values, 0, {}, test, budget)
 
@@ -178,12 +184,3 @@ def _align(
         if _align(names, i + 1, values, skip, dict(fields), test, budget):
             return True
     return False
-
-
-def _value(field: re.Match[str]) -> str:
-    quoted, bracketed, bare = field.groups()
-    if quoted is not None:
-        return quoted
-    if bracketed is not None:
-        return bracketed
-    return bare
