@@ -25,8 +25,9 @@ MAX_NESTING = 32
 MAX_REGEXES = 2  # "a limit of 2 regex for each filter pattern" (User Guide, Quotas)
 
 # The User Guide's regex subset: alphanumerics, the symbols _ # = @ / ; , - : and the operators
-# ^ $ ? [ ] { } | \ * + . -- no parentheses, no multi-byte characters.
-_REGEX_CHARS = re.compile(r"[A-Za-z0-9_#=@/;,\-:^$?\[\]{}|\\*+.]*")
+# ^ $ ? [ ] { } | \ * + . -- no parentheses, no multi-byte characters. And spaces, which the
+# guide does not list but the CDK's own example of regexValue uses ("bind: address already in use").
+_REGEX_CHARS = re.compile(r"[A-Za-z0-9_#=@/;,\-:^$?\[\]{}|\\*+. ]*")
 _SHORT = 1024
 _QUANTIFIERS = re.compile(r"(?<!\\)[?*+{]")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")

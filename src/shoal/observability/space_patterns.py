@@ -23,7 +23,7 @@ from shoal.observability.pattern_values import (
     parse_condition,
 )
 
-_NAME = re.compile(r"[A-Za-z0-9_]+")
+_NAME = re.compile(r"[A-Za-z0-9_\-]+")  # the CDK's validColumnName
 _FIELD = re.compile(r'"([^"]*)"|\[([^\]]*)\]|(\S+)')
 _ATOMIC = r'(?>"[^"]*"|\[[^\]]*\]|\S+)'  # _FIELD's alternatives, for one regex per line
 ELLIPSIS = "..."

@@ -143,6 +143,14 @@ CASES: list[tuple[str, str, bool]] = [
     ('{ $.level = "ERROR" }', "{not json", False), ('{ $.level = "ERROR" }', "", False),
     ('{ $.a-b_c = "x" }', J({"a-b_c": "x"}), True),
     ('{ $.msg = "say \\"hi\\"" }', J({"msg": 'say "hi"'}), True),
+    # the CDK's renderings: exists() is = "*", regexValue() is = %...%, all() parenthesises
+    ('{ ($.latency = "*") && ($.message = %bind: address already in use%) }',
+     J({"latency": 5, "message": "listen tcp :80: bind: address already in use"}), True),
+    ('{ ($.latency = "*") && ($.message = %bind: address already in use%) }',
+     J({"message": "listen tcp :80: bind: address already in use"}), False),
+    ('{ ($.latency = "*") && ($.message != %bind: address already in use%) }',
+     J({"latency": 5, "message": "ok"}), True),
+    ('"say \\"hi\\""', 'they say "hi"', True), ('"C:\\\\temp"', "in C:\\temp now", True),
     # -- space-delimited: the guide's event and its patterns
     ("[ip, user, username, timestamp, request =*.html*, status_code = 4*, bytes]", APACHE, True),
     ("[ip, user, username, timestamp, request =*.html*, status_code = 4*, bytes]",
@@ -181,6 +189,11 @@ CASES: list[tuple[str, str, bool]] = [
      "12:00 HttpServer GET / 404 12", True),
     ("[time, component=HttpServer, ..., result_code!=200, latency]",
      "12:00 HttpServer GET / 200 12", False),
+    ('[time, component = "HttpServer", ..., result_code != 200 && result_code < 500, latency]',
+     "12:00 HttpServer GET / 404 12", True),
+    ('[time, component = "HttpServer", ..., result_code != 200 && result_code < 500, latency]',
+     "12:00 HttpServer GET / 503 12", False),
+    ("[start-time, level = ERROR, msg]", "12:00 ERROR disk full", True),
 ]
 # fmt: on
 
@@ -223,7 +236,7 @@ INVALID: list[tuple[str, str]] = [
     ("[a, a]", "named twice"),
     ("[a, b] extra", "If a filter pattern starts with '[' it must end with ']'"),
     ("[a b, c]", "Invalid filter pattern"),
-    ("[a-b, c]", "Invalid character(s)"),
+    ("[a.b, c]", "Invalid character(s)"),
     ('[a = "x]', "Invalid filter pattern"),
     # GitHub awsdocs/amazon-cloudwatch-logs-user-guide#21: AWS answers "Invalid filter pattern"
     ("[ip, user, username, timestamp, request, status_code = 4* && bytes > 1000]", "bytes"),
