@@ -27,7 +27,7 @@ _NAME = re.compile(r"[A-Za-z0-9_\-]+")  # the CDK's validColumnName
 _FIELD = re.compile(r'"([^"]*)"|\[([^\]]*)\]|(\S+)')
 _ATOMIC = r'(?>"[^"]*"|\[[^\]]*\]|\S+)'  # _FIELD's alternatives, for one regex per line
 ELLIPSIS = "..."
-MAX_ALIGNMENT_STEPS = 10_000  # patterns with several '...' search; bound the search
+MAX_ALIGNMENT_STEPS = 100_000  # patterns with several '...' search; bound the search
 
 Fields = dict[str, str]
 
@@ -39,25 +39,33 @@ def compile_space(pattern: str) -> Callable[[str], bool]:
     names, conditions, referenced = _parse(pattern)
     if set(referenced) - set(names):
         raise invalid(f"no field named '{sorted(set(referenced) - set(names))[0]}'")
-    test: Callable[[Fields], bool]
-    if not conditions:
-        test = _always
-    elif len(conditions) == 1:
-        test = conditions[0]
-    else:
-        test = lambda fields: all(condition(fields) for condition in conditions)  # noqa: E731
     if ELLIPSIS not in names:
-        return _fixed(names, test)
-    return _searching(names, test)
+        return _fixed(names, _all([test for _, _, test in conditions]))
+    # With '...', a condition on its own field alone is checked as soon as that field is placed,
+    # which prunes the search; the others once every field is.
+    local = {slot: test for slot, reads, test in conditions if reads == {slot}}
+    rest = [test for slot, reads, test in conditions if reads != {slot}]
+    return _searching(names, local, _all(rest))
+
+
+def _all(tests: list[Callable[[Fields], bool]]) -> Callable[[Fields], bool]:
+    if not tests:
+        return _always
+    if len(tests) == 1:
+        return tests[0]
+    return lambda fields: all(test(fields) for test in tests)
 
 
 def _always(fields: Fields) -> bool:
     return True
 
 
-def _parse(pattern: str) -> tuple[list[str], list[Callable[[Fields], bool]], list[str]]:
+Condition = tuple[str, set[str], Callable[[Fields], bool]]  # slot, names it reads, test
+
+
+def _parse(pattern: str) -> tuple[list[str], list[Condition], list[str]]:
     names: list[str] = []
-    conditions: list[Callable[[Fields], bool]] = []
+    conditions: list[Condition] = []
     referenced: list[str] = []
 
     def atom(tokens: Tokens) -> Callable[[Any], bool]:
@@ -82,7 +90,9 @@ def _parse(pattern: str) -> tuple[list[str], list[Callable[[Fields], bool]], lis
             if following in (",", "]"):
                 tokens.take()
             else:
-                conditions.append(parse_condition(tokens, atom))
+                before = len(referenced)
+                condition = parse_condition(tokens, atom)
+                conditions.append((name, set(referenced[before:]), condition))
         else:
             raise invalid()
         regexes = tokens.regexes
@@ -145,42 +155,51 @@ def _strip(field: str) -> str:
     return field
 
 
-def _searching(names: list[str], test: Callable[[Fields], bool]) -> Callable[[str], bool]:
-    """With ``...``: every alignment of the named fields to the message's fields is tried, in
-    order, until one meets the conditions (one alignment with a single ``...``)."""
+class _Search:
+    """One message's search for an alignment of the named fields (``...`` takes any number of
+    fields): the fields after the last ``...`` are the message's last ones, so one ``...`` means
+    one alignment; between two, each start is tried in order, within ``MAX_ALIGNMENT_STEPS``."""
 
+    __slots__ = ("names", "local", "test", "values", "budget")
+
+    def __init__(self, names: list[str], local: dict[str, Callable[[Fields], bool]],
+                 test: Callable[[Fields], bool], values: list[str]) -> None:  # fmt: skip
+        self.names, self.local, self.test, self.values = names, local, test, values
+        self.budget = MAX_ALIGNMENT_STEPS
+
+    def align(self, i: int, j: int, fields: Fields) -> bool:
+        # Iterative over runs of names, recursive only at each '...' (one frame per '...').
+        names, values, local = self.names, self.values, self.local
+        while i < len(names) and names[i] != ELLIPSIS:
+            if j >= len(values):
+                return False
+            name = names[i]
+            fields[name] = values[j]
+            if name in local and not local[name](fields):
+                return False
+            i, j = i + 1, j + 1
+        if i == len(names):
+            return j == len(values) and self.test(fields)
+        if i == len(names) - 1:
+            return self.test(fields)  # a trailing '...' takes whatever is left
+        remaining = sum(1 for n in names[i + 1 :] if n != ELLIPSIS)
+        latest = len(values) - remaining
+        if ELLIPSIS not in names[i + 1 :]:
+            return latest >= j and self.align(i + 1, latest, fields)
+        for skip in range(j, latest + 1):
+            self.budget -= 1
+            if self.budget < 0:
+                return False
+            if self.align(i + 1, skip, dict(fields)):
+                return True
+        return False
+
+
+def _searching(
+    names: list[str], local: dict[str, Callable[[Fields], bool]], test: Callable[[Fields], bool]
+) -> Callable[[str], bool]:
     def match(message: str) -> bool:
         values = [q or b or bare for q, b, bare in _FIELD.findall(message)]
-        budget = [MAX_ALIGNMENT_STEPS]
-        return _align(names, 0, values, 0, {}, test, budget)
+        return _Search(names, local, test, values).align(0, 0, {})
 
     return match
-
-
-def _align(
-    names: list[str],
-    i: int,
-    values: list[str],
-    j: int,
-    fields: Fields,
-    test: Callable[[Fields], bool],
-    budget: list[int],
-) -> bool:
-    # Iterative over runs of names, recursive only at each '...' (at most one frame per '...').
-    while i < len(names) and names[i] != ELLIPSIS:
-        if j >= len(values):
-            return False
-        fields[names[i]] = values[j]
-        i, j = i + 1, j + 1
-    if i == len(names):
-        return j == len(values) and test(fields)
-    if i == len(names) - 1:
-        return test(fields)  # a trailing '...' takes whatever is left
-    remaining = sum(1 for n in names[i + 1 :] if n != ELLIPSIS)
-    for skip in range(j, len(values) - remaining + 1):
-        budget[0] -= 1
-        if budget[0] < 0:
-            return False
-        if _align(names, i + 1, values, skip, dict(fields), test, budget):
-            return True
-    return False

@@ -270,6 +270,10 @@ def test_long_patterns_compile_and_match_quickly() -> None:
     assert compile(fields).match(" ".join(str(i) for i in range(300)))
     assert not compile(ellipses).match("y " * 2000)  # the alignment search is bounded
     assert compile(terms).match("only t149 here")
+    many = " ".join(str(i) for i in range(50_000))  # more fields than the search's budget
+    assert compile("[..., last = 49999]").match(many)
+    assert compile("[first = 0, ..., n = 25000, ..., last = 49999]").match(many)
+    assert not compile("[first = 0, ..., n = 25000, ..., last = 1]").match(many)
     assert time.perf_counter() - started < 2.0
 
 
