@@ -14,7 +14,11 @@ filters, filter log events, and Live Tail"):
 
 Hand-written because no library implements this syntax (it is CloudWatch's own, neither JSONPath
 nor a regex dialect). Each pattern is compiled once (and cached) into closures: a single term is
-one ``in`` test, so FilterLogEvents can run it over a million events. Bad syntax raises
+one ``in`` test, so FilterLogEvents can run it over a million events (bench/filter_pattern_bench.py
+measures each kind), and nothing in a pattern can make a match backtrack without bound: regexes
+with quantifiers run on RE2, wildcards on ``str.find``, message fields on atomic regex groups,
+and a search over several ``...`` on a step budget (``pattern_values`` has the limits on a
+pattern's length and nesting). Bad syntax raises
 ``ValueError`` whose text is what AWS puts in its ``InvalidParameterException`` ("Invalid filter
 pattern", "If a filter pattern starts with '{' it must end with '}'", "Invalid character(s) in
 term ...").
