@@ -18,9 +18,7 @@ set -euo pipefail
 
 NAME=${1:-MessageWall}
 ENDPOINT=${SHOAL_ENDPOINT:-http://127.0.0.1:9000}
-# Shoal does not check credentials, but the AWS CLI wants some.
-export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-shoal}
-export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-shoal}
+. "$(dirname "$0")/../credentials.sh"  # the keys to sign with (the server's root's)
 export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
 export AWS_PAGER=""  # AWS CLI v2 would page output through less
 # The article picks Python 3.8; Shoal runs the Python versions installed on the host.

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, ShoalServer, unique_name
+from conftest import ROOT, ShoalServer, start_server, unique_name
 
 EXAMPLES = ROOT / "examples"
 
@@ -25,7 +25,8 @@ def run_script(srv: ShoalServer, path: Path, *args: str, env: dict[str, str] | N
                ) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """Run an example's script with ``.venv/bin`` (its ``aws`` is v1) on the PATH, after
     ``bin_dir`` if given."""
-    environ = {**os.environ, **(env or {}), "SHOAL_ENDPOINT": srv.endpoint}
+    environ = {**os.environ, **(env or {}), "SHOAL_ENDPOINT": srv.endpoint,
+               "SHOAL_DATA_DIR": str(srv.data_dir)}  # the scripts find its credentials there
     environ["PATH"] = f"{ROOT / '.venv' / 'bin'}:{environ['PATH']}"
     if bin_dir is not None:
         environ["PATH"] = f"{bin_dir}:{environ['PATH']}"
@@ -154,3 +155,27 @@ def test_ml_inference_setup_twice_then_teardown(server: ShoalServer, tmp_path: P
         "apis": 0, "file_systems": 0, "functions": 0, "roles": 0}  # fmt: skip
     assert not samples.exists()
     run_script(server, teardown, env=env)
+
+
+def test_the_scripts_sign_with_the_servers_own_root_credentials(tmp_path: Path) -> None:
+    """A server that made its own root credentials: setup.sh and teardown.sh find them in the
+    data directory (as root reads them) without a key typed or copied; a wrong key refuses."""
+    srv = start_server(tmp_path / "data", execution_role=False,
+                       env={"SHOAL_ROOT_ACCESS_KEY_ID": "", "SHOAL_ROOT_SECRET_ACCESS_KEY": ""})
+    try:
+        assert (srv.data_dir / "credentials").exists()
+        setup, teardown = (EXAMPLES / "message_wall" / f for f in ("setup.sh", "teardown.sh"))
+        bare = {k: "" for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE")}
+        url = run_script(srv, setup, "Wall", env=bare).stdout.strip()
+        assert curl("-X", "POST", "-H", "Content-Type: text/plain", "-d", "hi", url) == "hi\n"
+        run_script(srv, teardown, "Wall", env=bare)
+        wrong = subprocess.run(
+            [str(setup), "Wall"], capture_output=True, text=True, timeout=120, cwd=ROOT,
+            env={**{k: v for k, v in os.environ.items() if k != "AWS_PROFILE"},
+                 "SHOAL_ENDPOINT": srv.endpoint,
+                 "AWS_ACCESS_KEY_ID": "shoal", "AWS_SECRET_ACCESS_KEY": "shoal",
+                 "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"},
+        )  # fmt: skip
+        assert wrong.returncode != 0 and "UnrecognizedClientException" in wrong.stderr
+    finally:
+        srv.stop()
