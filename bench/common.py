@@ -336,6 +336,16 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise TimeoutError(f"port {port} did not open")
 
 
+SERVER_PIDS: dict[str, int] = {}  # endpoint -> pid of the shoal_server answering there
+
+
+def server_cpu_s(endpoint: str) -> float:
+    """CPU seconds (user + system) the server at ``endpoint`` has used so far: the API process
+    alone, not its environments."""
+    fields = Path(f"/proc/{SERVER_PIDS[endpoint]}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def shoal_server(*extra: str) -> Iterator[str]:
     """A private ``shoal serve`` on a free port with its data in a temporary directory, root
@@ -378,6 +388,7 @@ def shoal_server(*extra: str) -> Iterator[str]:
             from conftest import make_role
 
             make_role(endpoint, "lambda-role")
+            SERVER_PIDS[endpoint] = proc.pid
             yield endpoint
         finally:
             proc.terminate()

@@ -126,6 +126,13 @@ class Condition:
 
     def holds(self, context: Mapping[str, Any]) -> bool:
         actual = context.get(self.key)
+        if isinstance(actual, str) and self.qualifier is None and not self.templated \
+                and self.operator != "Null":  # fmt: skip
+            # The common case, one value of a single-valued key: one test per wanted value.
+            negated = self.operator in _NEGATED
+            test = _POSITIVE[_NEGATED.get(self.operator, self.operator)]
+            hit = any(test(actual, w) for w in self.values)
+            return not hit if negated else hit
         actuals: list[str] = (
             [] if actual is None else [str(v) for v in actual] if isinstance(actual, list)
             else [str(actual)]

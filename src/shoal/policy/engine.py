@@ -24,6 +24,7 @@ here, so services pass only their own keys and the request's (``aws:SourceIp``,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +51,15 @@ class Principal:
     def of_service(cls, service: str) -> Principal:
         return cls(arn=service, service=service)
 
+    @functools.cached_property  # frozen, so computed once per principal
+    def _context(self) -> dict[str, Any]:
+        return self._keys()
+
     def context(self) -> dict[str, Any]:
+        """The global keys of who is asking (a copy: callers may add to it)."""
+        return dict(self._context)
+
+    def _keys(self) -> dict[str, Any]:
         if self.service is not None:
             return {"aws:principalservicename": self.service}
         keys: dict[str, Any] = {
@@ -74,7 +83,7 @@ class Request:
     context: Mapping[str, Any] = field(default_factory=dict)  # lower-case keys
 
     def keys(self) -> dict[str, Any]:
-        return {**{k.lower(): v for k, v in self.context.items()}, **self.principal.context()}
+        return {**{k.lower(): v for k, v in self.context.items()}, **self.principal._context}
 
 
 @dataclass(frozen=True)
