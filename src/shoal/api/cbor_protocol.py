@@ -148,12 +148,7 @@ def serialize_output(
 def serialize_error(model: ServiceModel | None, error: AwsError) -> HttpResponse:
     """``error`` as smithy-rpc-v2-cbor services answer it; ``model`` None for a service Shoal
     does not serve."""
-    status, type_, shape_name, query_error = rpc_shapes.error_parts(model, error)
-    body: dict[str, Any] = {"__type": type_}
-    if model is not None:
-        body.update(rpc_shapes.error_members(model, shape_name, error.fields, error.message, WIRE))
-    else:
-        body["message"] = error.message
+    status, body, query_error = rpc_shapes.error_body(model, error, WIRE)
     headers = [("x-amzn-query-error", query_error)] if query_error is not None else []
     return _response(status, body, headers)
 

@@ -12,10 +12,11 @@ import errno
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from shoal.api import codec
-from shoal.api.model import load_model
+from shoal.api.model import ServiceModel, load_model
 from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
 from shoal.identity import failures
@@ -58,12 +59,42 @@ class Call:
 Handler = Callable[[Call], Awaitable[Mapping[str, Any] | None]]
 
 
-class ResourceTargets:
-    """A service's hook for what a signed call is authorized on (shared by every protocol's
-    service registry)."""
+HandlerT = TypeVar("HandlerT")
 
+
+class Registry(Generic[HandlerT]):
+    """What every protocol's service registry has (rest-json :class:`ApiService`, the
+    ``Action=`` services' ``FormApiService``, the json/cbor ``RpcApiService``): its handlers by
+    operation, the one hook every call goes through before its handler, and the hook naming
+    what a signed call is authorized on."""
+
+    service: str  # botocore's name of the service, whose model this registry serves
+    handlers: dict[str, HandlerT]
+    # Called with every decoded call before its handler (see prepares()).
+    _prepare: Callable[[Call], None] | None = None
     # What a signed call is authorized on, and its resource policies (see authorizes_on()).
     _target: TargetFor | None = None
+
+    @cached_property
+    def model(self) -> ServiceModel:
+        return load_model(self.service)
+
+    def handles(self, operation: str) -> Callable[[HandlerT], HandlerT]:
+        if operation not in self.model.operations:
+            raise KeyError(f"{self.model.name} has no operation {operation}")
+
+        def register(fn: HandlerT) -> HandlerT:
+            self.handlers[operation] = fn
+            return fn
+
+        return register
+
+    def prepares(self, fn: Callable[[Call], None]) -> Callable[[Call], None]:
+        """Register the one function every call of this service goes through before its
+        handler: where the service's names are put in the request's region, and a resource of
+        another region is refused as not found (shoal.api.lambda_scope, …)."""
+        self._prepare = fn
+        return fn
 
     def authorizes_on(self, fn: Callable[[Call], Target]) -> Callable[[Call], Target]:
         """Register the function that says, for a call a non-root principal signed, the
@@ -76,12 +107,11 @@ class ResourceTargets:
         return fn
 
 
-class ApiService(ResourceTargets):
+class ApiService(Registry[Handler]):
     def __init__(self, service: str) -> None:
-        self.model = load_model(service)
+        self.service = service
+        self.model = load_model(service)  # at import: every server serves Lambda, EFS, APIs
         self.handlers: dict[str, Handler] = {}
-        # Called with every decoded call before its handler (see prepares()).
-        self._prepare: Callable[[Call], None] | None = None
         # The service's own 500 (Lambda ServiceException, EFS InternalServerError), or AWS's
         # common InternalFailure for a model that names none (API Gateway v2).
         self._internal = next(
@@ -93,22 +123,6 @@ class ApiService(ResourceTargets):
             "InternalFailure",
         )
 
-    def handles(self, operation: str) -> Callable[[Handler], Handler]:
-        if operation not in self.model.operations:
-            raise KeyError(f"{self.model.name} has no operation {operation}")
-
-        def register(fn: Handler) -> Handler:
-            self.handlers[operation] = fn
-            return fn
-
-        return register
-
-    def prepares(self, fn: Callable[[Call], None]) -> Callable[[Call], None]:
-        """Register the one function every call of this service goes through before its
-        handler: where the service's names are put in the request's region, and a resource of
-        another region is refused as not found (shoal.api.lambda_scope, …)."""
-        self._prepare = fn
-        return fn
 
     async def dispatch(
         self,

@@ -139,12 +139,7 @@ def _dumps(doc: Any) -> bytes:
 def serialize_error(model: ServiceModel | None, error: AwsError) -> HttpResponse:
     """``error`` as json services answer it; ``model`` None for a service Shoal does not
     serve (the answer names no shape of it)."""
-    status, type_, shape_name, query_error = rpc_shapes.error_parts(model, error)
-    body: dict[str, Any] = {"__type": type_}
-    if model is not None:
-        body.update(rpc_shapes.error_members(model, shape_name, error.fields, error.message, WIRE))
-    else:
-        body["message"] = error.message
+    status, body, query_error = rpc_shapes.error_body(model, error, WIRE)
     headers = [("Content-Type", content_type(model))]
     if query_error is not None:
         headers.append(("x-amzn-query-error", query_error))

@@ -28,8 +28,7 @@ from xml.sax.saxutils import escape
 
 from shoal.api import ec2_protocol, query_protocol
 from shoal.api.codec import HttpResponse
-from shoal.api.dispatch import Call, ResourceTargets
-from shoal.api.model import ServiceModel, load_model
+from shoal.api.dispatch import Call, Registry
 from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
 from shoal.identity import failures
@@ -52,7 +51,7 @@ FormHandler = Callable[[Call], Awaitable[Mapping[str, Any] | None]]
 _PROTOCOLS: dict[str, ModuleType] = {"ec2": ec2_protocol, "query": query_protocol}
 
 
-class FormApiService(ResourceTargets):
+class FormApiService(Registry[FormHandler]):
     """The handlers of one ``Action=`` service; its model is loaded on first use (EC2's is
     large and most servers never see an EC2 call)."""
 
@@ -61,22 +60,9 @@ class FormApiService(ResourceTargets):
         self.handlers: dict[str, FormHandler] = {}
 
     @cached_property
-    def model(self) -> ServiceModel:
-        return load_model(self.service)
-
-    @cached_property
     def wire(self) -> ModuleType:
         return _PROTOCOLS[self.model.metadata["protocol"]]
 
-    def handles(self, operation: str) -> Callable[[FormHandler], FormHandler]:
-        if operation not in self.model.operations:
-            raise KeyError(f"{self.service} has no operation {operation}")
-
-        def register(fn: FormHandler) -> FormHandler:
-            self.handlers[operation] = fn
-            return fn
-
-        return register
 
     async def answer(
         self, shoal: Shoal, form: dict[str, str], headers: Mapping[str, str], base_url: str,

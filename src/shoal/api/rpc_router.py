@@ -33,8 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.api import cbor_protocol, json_protocol
 from shoal.api.codec import HttpResponse
-from shoal.api.dispatch import Call, storage_message
-from shoal.api.model import ServiceModel, load_model
+from shoal.api.dispatch import Call, Registry, storage_message
 from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
 from shoal.identity import failures
@@ -58,19 +57,14 @@ PROTOCOLS: dict[str, ModuleType] = {
 _REGISTRY: dict[str, RpcApiService] = {}
 
 
-class RpcApiService:
+class RpcApiService(Registry[RpcHandler]):
     """The handlers of one json / smithy-rpc-v2-cbor service; its model is loaded on first
     use."""
 
     def __init__(self, service: str) -> None:
         self.service = service
         self.handlers: dict[str, RpcHandler] = {}
-        self._prepare: Callable[[Call], None] | None = None
         _REGISTRY[service] = self
-
-    @cached_property
-    def model(self) -> ServiceModel:
-        return load_model(self.service)
 
     @cached_property
     def protocols(self) -> frozenset[str]:
@@ -102,21 +96,6 @@ class RpcApiService:
                 return code
         return "InternalFailure"
 
-    def handles(self, operation: str) -> Callable[[RpcHandler], RpcHandler]:
-        if operation not in self.model.operations:
-            raise KeyError(f"{self.service} has no operation {operation}")
-
-        def register(fn: RpcHandler) -> RpcHandler:
-            self.handlers[operation] = fn
-            return fn
-
-        return register
-
-    def prepares(self, fn: Callable[[Call], None]) -> Callable[[Call], None]:
-        """The one function every call goes through before its handler (see
-        :meth:`shoal.api.dispatch.ApiService.prepares`)."""
-        self._prepare = fn
-        return fn
 
     async def answer(
         self, wire: ModuleType, operation: str, shoal: Shoal, headers: Mapping[str, str],
@@ -142,7 +121,8 @@ class RpcApiService:
             if self._prepare is not None:
                 self._prepare(call)
             if credential is not None and not credential.root:
-                authorize_call(call, shoal.iam.identity_policies, service=self.service)
+                authorize_call(call, shoal.iam.identity_policies, service=self.service,
+                               target_for=self._target)  # fmt: skip
             result = await handler(call)
             response: HttpResponse = wire.serialize_output(self.model, op, result)
             response.headers.extend(call.response_headers)

@@ -179,3 +179,17 @@ def error_parts(
         fault = "Receiver" if status >= 500 else "Sender"
         return status, shape_name or error.code, shape_name, f"{error.code};{fault}"
     return status, error.code, shape_name, None
+
+
+def error_body(model: ServiceModel | None, error: AwsError,
+               wire: Wire) -> tuple[int, dict[str, Any], str | None]:  # fmt: skip
+    """An error as json and cbor both answer it: (status, the body with its ``__type``, the
+    ``x-amzn-query-error`` header's value or None); ``model`` None for a service Shoal does
+    not serve."""
+    status, type_, shape_name, query_error = error_parts(model, error)
+    body: dict[str, Any] = {"__type": type_}
+    if model is not None:
+        body.update(error_members(model, shape_name, error.fields, error.message, wire))
+    else:
+        body["message"] = error.message
+    return status, body, query_error
