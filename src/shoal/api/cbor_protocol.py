@@ -25,8 +25,9 @@ from typing import Any
 import cbor2
 
 from shoal.api import rpc_shapes
-from shoal.api.codec import HttpResponse, validate_input
+from shoal.api.codec import HttpResponse
 from shoal.api.model import Operation, ServiceModel, Shape
+from shoal.api.validation import validate_input
 from shoal.errors import AwsError
 
 PROTOCOL = "smithy-rpc-v2-cbor"

@@ -3,8 +3,9 @@
 Driven entirely by the service model (see DESIGN.md, "The wire layer is driven by the service
 models"). Handlers see and return plain data keyed by the model's member names (``FunctionName``,
 ``Payload``); the codec maps them to and from their wire locations (uri, querystring, header,
-statusCode, payload, JSON body with ``locationName`` keys), converts scalar types, checks
-required members, enums, ranges, lengths and patterns, and words validation failures as AWS does.
+statusCode, payload, JSON body with ``locationName`` keys) and converts scalar types; the
+model's constraints are checked by :mod:`shoal.api.validation`, the members' wire facts
+compiled once by :mod:`shoal.api.members`.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import format_datetime, parsedate_to_datetime
-from functools import lru_cache
 from typing import Any
 
-from shoal.api.model import Operation, ServiceModel, Shape, group_name
+from shoal.api.members import Member, members
+from shoal.api.model import Operation, ServiceModel, Shape
+from shoal.api.validation import validate_input
 from shoal.errors import AwsError
 
 
@@ -31,55 +32,6 @@ class HttpResponse:
 
 
 # ---------------------------------------------------------------------------------- input
-
-
-@dataclass(frozen=True)
-class _Member:
-    """One member of an input or output structure, with its wire facts worked out once."""
-
-    name: str
-    location: str | None  # "uri", "querystring", "header", "headers", "statusCode" or None
-    wire: str  # locationName (headers: as sent, see ``key``)
-    key: str  # what to look up: the URI group name, lower-cased header (prefix), query key
-    target: Shape
-    kind: str  # the target shape's type
-    is_payload: bool
-    path: str  # how validation messages name it (camelCase)
-
-
-def _members(model: ServiceModel, shape_name: str) -> tuple[_Member, ...]:
-    """The members of a structure shape, compiled once per model (the hot path parses and
-    serialises the same few shapes again and again)."""
-    cache = model.codec_cache
-    found: tuple[_Member, ...] | None = cache.get(shape_name)
-    if found is None:
-        shape = model.shape(shape_name)
-        payload_name = shape.get("payload")
-        members = []
-        for name, member in shape.get("members", {}).items():
-            location = member.get("location")
-            wire = member.get("locationName", name)
-            if location == "uri":
-                key = group_name(wire)
-            elif location in ("header", "headers"):
-                key = wire.lower()
-            else:
-                key = wire
-            target = model.shape(member["shape"])
-            members.append(
-                _Member(
-                    name,
-                    location,
-                    wire,
-                    key,
-                    target,
-                    target["type"],
-                    name == payload_name,
-                    _camel(name),
-                )
-            )
-        found = cache[shape_name] = tuple(members)
-    return found
 
 
 def parse_input(
@@ -95,8 +47,8 @@ def parse_input(
         return {}
     params: dict[str, Any] = {}
     body_doc: dict[str, Any] | None = None
-    members = _members(model, op.input)
-    for m in members:
+    wire_members = members(model, op.input)
+    for m in wire_members:
         location = m.location
         if location == "uri":
             raw = labels.get(m.key)
@@ -139,30 +91,6 @@ def parse_input(
                 params[m.name] = _decode_value(model, m.target, body_doc[m.wire], m.name)
     validate_input(model, op.input, params)
     return params
-
-
-def validate_input(model: ServiceModel, shape_name: str, params: Mapping[str, Any]) -> None:
-    """Check decoded input (member names as in the model) against the model's constraints:
-    ``ValidationException`` worded as AWS words it. Every wire protocol's codec calls it."""
-    errors: list[str] = []
-    # _validate_structure's checks, with the members' facts from the compiled form.
-    for name in model.shape(shape_name).get("required", ()):
-        if params.get(name) is None:
-            errors.append(
-                f"Value null at '{_camel(name)}' failed to satisfy constraint: "
-                "Member must not be null"
-            )
-    for m in _members(model, shape_name):
-        if m.name in params:
-            _validate(model, m.target, params[m.name], m.path, errors)
-    if errors:
-        count = len(errors)
-        noun = "error" if count == 1 else "errors"
-        raise AwsError(
-            "ValidationException",
-            f"{count} validation {noun} detected: " + "; ".join(errors),
-            status=400,
-        )
 
 
 def load_json(body: bytes) -> Any:
@@ -268,125 +196,6 @@ def _type_error(path: str, kind: str) -> AwsError:
     )
 
 
-def _camel(name: str) -> str:
-    return name[:1].lower() + name[1:]
-
-
-@lru_cache(maxsize=4096)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except re.error:
-        return None  # a Java-only construct: the service validates what matters itself
-
-
-def _matches(pattern: str, value: str) -> bool:
-    """Whether ``value`` satisfies the model's ``pattern``. Short values are memoised: the same
-    function names and qualifiers come with every invoke, and some patterns are long; long
-    values (policies, documents) are matched each time, so the memo stays small."""
-    if len(value) <= _MEMO_MAX_LEN:
-        return _matches_memo(pattern, value)
-    compiled = _compiled(pattern)
-    return compiled is None or compiled.fullmatch(value) is not None
-
-
-_MEMO_MAX_LEN = 256
-
-
-@lru_cache(maxsize=8192)
-def _matches_memo(pattern: str, value: str) -> bool:
-    compiled = _compiled(pattern)
-    return compiled is None or compiled.fullmatch(value) is not None
-
-
-def _validate_structure(
-    model: ServiceModel, shape: Shape, value: dict[str, Any], path: str, errors: list[str]
-) -> None:
-    for name in shape.get("required", ()):
-        if value.get(name) is None:
-            errors.append(
-                f"Value null at '{path}{_camel(name)}' failed to satisfy constraint: "
-                "Member must not be null"
-            )
-    for name, member in shape.get("members", {}).items():
-        if name in value:
-            _validate(model, model.shape(member["shape"]), value[name], path + _camel(name), errors)
-
-
-def _validate(model: ServiceModel, shape: Shape, value: Any, path: str, errors: list[str]) -> None:
-    kind = shape["type"]
-
-    def fail(constraint: str) -> None:
-        shown = value if not isinstance(value, bytes) else "<binary>"
-        if shape.get("sensitive"):
-            shown = "[sensitive]"
-        errors.append(f"Value '{shown}' at '{path}' failed to satisfy constraint: {constraint}")
-
-    if kind == "structure":
-        _validate_structure(model, shape, value, path + ".", errors)
-        return
-    if kind in ("integer", "long", "double", "float"):
-        if "min" in shape and value < shape["min"]:
-            fail(f"Member must have value greater than or equal to {shape['min']}")
-        if "max" in shape and value > shape["max"]:
-            fail(f"Member must have value less than or equal to {shape['max']}")
-        return
-    if kind in ("string", "blob", "list", "map"):
-        size = len(value)
-        if "min" in shape and size < shape["min"]:
-            fail(f"Member must have length greater than or equal to {shape['min']}")
-        if "max" in shape and size > shape["max"]:
-            fail(f"Member must have length less than or equal to {shape['max']}")
-    if kind == "string":
-        if "enum" in shape and value not in shape["enum"]:
-            fail(f"Member must satisfy enum value set: [{', '.join(shape['enum'])}]")
-        elif "pattern" in shape and not _matches(shape["pattern"], value):
-            fail(f"Member must satisfy regular expression pattern: {shape['pattern']}")
-    elif kind == "list":
-        item = model.shape(shape["member"]["shape"])
-        if item["type"] in ("structure", "list", "map"):
-            for v in value:
-                _validate(model, item, v, path + ".member", errors)
-        else:
-            _validate_scalar_list(model, item, value, path, errors)
-    elif kind == "map":
-        kshape = model.shape(shape["key"]["shape"])
-        vshape = model.shape(shape["value"]["shape"])
-        for k, v in value.items():
-            _validate(model, kshape, k, path + ".key", errors)
-            _validate(model, vshape, v, path + ".value", errors)
-
-
-def _validate_scalar_list(
-    model: ServiceModel, item: Shape, value: list[Any], path: str, errors: list[str]
-) -> None:
-    """AWS words a bad member of a list of scalars as one error on the whole list, naming
-    every constraint of the member shape: ``Value '[a, b]' at 'architectures' failed to
-    satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set:
-    [x86_64, arm64], Member must not be null]``."""
-    found: list[str] = []
-    for v in value:
-        _validate(model, item, v, path, found)
-    if not found:
-        return
-    constraints = []
-    measure = "value" if item["type"] in ("integer", "long", "double", "float") else "length"
-    if "max" in item:
-        constraints.append(f"Member must have {measure} less than or equal to {item['max']}")
-    if "min" in item:
-        constraints.append(f"Member must have {measure} greater than or equal to {item['min']}")
-    if "enum" in item:
-        constraints.append(f"Member must satisfy enum value set: [{', '.join(item['enum'])}]")
-    elif "pattern" in item:
-        constraints.append(f"Member must satisfy regular expression pattern: {item['pattern']}")
-    constraints.append("Member must not be null")
-    shown = "[sensitive]" if item.get("sensitive") else f"[{', '.join(map(str, value))}]"
-    errors.append(
-        f"Value '{shown}' at '{path}' failed to satisfy constraint: Member must satisfy "
-        f"constraint: [{', '.join(constraints)}]"
-    )
-
-
 # ---------------------------------------------------------------------------------- output
 
 
@@ -399,8 +208,8 @@ def serialize_output(
         return HttpResponse(status, headers, b"")
     body_doc: dict[str, Any] = {}
     raw_body: bytes | None = None
-    payload: _Member | None = None
-    for m in _members(model, op.output):
+    payload: Member | None = None
+    for m in members(model, op.output):
         if m.is_payload:
             payload = m
         value = result.get(m.name)

@@ -28,8 +28,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from shoal.api import rpc_shapes
-from shoal.api.codec import HttpResponse, load_json, validate_input
+from shoal.api.codec import HttpResponse, load_json
 from shoal.api.model import Operation, ServiceModel, Shape
+from shoal.api.validation import validate_input
 from shoal.errors import AwsError
 
 PROTOCOL = "json"

@@ -41,7 +41,8 @@ def iam(tmp_path: Path) -> Iterator[IamService]:
 
 
 def fn(role: str = ARN, name: str = "my-fn") -> Any:
-    return SimpleNamespace(role=role, name=name)
+    return SimpleNamespace(role=role, name=name,
+                           function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}")
 
 
 def test_the_variables_are_a_session_of_the_role_named_after_the_function(
