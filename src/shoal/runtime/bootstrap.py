@@ -9,6 +9,8 @@ control socket (frames from :mod:`.frames`), strictly one request at a time:
     env -> server  {"op": "init_done", "error": null | {errorType, errorMessage, stackTrace}}
     server -> env  {"op": "invoke", "request_id", "arn", "version", "deadline_ms",
                     "client_context", "trace_id"[, "environment"]} + payload
+    env -> server  {"op": "log", "level"} + one log record (any time, from any thread; see
+                   :mod:`.logs`): the server stores it as one event, after the pipe's output
     env -> server  {"op": "result", "ok": bool, "output": bool} + JSON result or JSON error
                    document ("output": the log pipe may hold output the server has not read),
                    never more than RESPONSE_LIMIT bytes: a bigger one is replaced by Lambda's
@@ -44,9 +46,11 @@ import gc
 import importlib
 import io
 import json
+import logging
 import os
 import sys
 import termios
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -66,7 +70,7 @@ from .errors import (
     response_too_large,
 )
 from .handler import Handler, load_handler
-from .logs import RequestIdFilter, configure_logging
+from .logs import LAMBDA_WARNING, LogSink, RequestIdFilter, configure_logging, log_error
 
 
 def apply_environment(environment: Mapping[str, str], stdlib_path: list[str]) -> None:
@@ -172,9 +176,21 @@ class Runtime:
         self.init_error: dict[str, Any] | None = None
         self.template = False  # the snapshot was taken: this worker now only forks
         self.restored = False  # this worker was forked from a template
+        # Replies and log records share the socket: one writer at a time (records may come
+        # from the handler's threads). ``self.sock`` is read at each send: a restored worker
+        # replaces it.
+        self._send_lock = threading.Lock()
+        self.log_sink = LogSink(self.send)
+
+    def send(self, data: bytes) -> None:
+        with self._send_lock:
+            self.sock.sendall(data)
+
+    def send_frame(self, header: dict[str, Any]) -> None:
+        self.send(frames.encode(header))
 
     def serve(self) -> None:
-        frames.send_frame(self.sock, {"op": "ready"})
+        self.send_frame({"op": "ready"})
         reader = frames.FrameReader(self.sock)
         while True:
             frame = reader.recv()
@@ -189,33 +205,41 @@ class Runtime:
                     ok, result = False, _TOO_LARGE
                 flush_std_streams()
                 head = _RESULT_HEADS[ok, output_pending()]
-                self.sock.sendall(frames.pack(head, result))
+                self.send(frames.pack(head, result))
             elif op == "init":
                 error = self.init(header)
                 flush_std_streams()
-                frames.send_frame(self.sock, {"op": "init_done", "error": error})
+                self.send_frame({"op": "init_done", "error": error})
             elif op == "snapshot":
                 error = self.snapshot()
                 flush_std_streams()
-                frames.send_frame(self.sock, {"op": "snapshot_done", "error": error})
+                self.send_frame({"op": "snapshot_done", "error": error})
                 if error is None:
                     self.template = True
                     return
             else:
-                frames.send_frame(self.sock, {"op": "error", "message": f"unknown op {op!r}"})
+                self.send_frame({"op": "error", "message": f"unknown op {op!r}"})
 
     def init(self, header: dict[str, Any]) -> dict[str, Any] | None:
         if self.restored:
             return self.restore(header)
         self.init_frame = header
-        self.request_filter = configure_logging()
+        self.request_filter = configure_logging(self.log_sink)
         # User code imports the hooks as ``snapshot_restore_py``: make that name this module.
         sys.modules.setdefault("snapshot_restore_py", hooks)
         try:
             self.handler = load_handler(str(header["handler"]))
         except Exception as e:  # any exception at import is an init error, as in Lambda
             self.init_error = error_from_exception(e)
+            logging.warning(LAMBDA_WARNING)  # what Lambda's runtime logs first
+            self.log_error(self.init_error)
         return self.init_error
+
+    def log_error(self, doc: dict[str, Any]) -> None:
+        """Lambda's ``[ERROR]`` record of an unhandled exception; the output printed before
+        it goes first."""
+        flush_std_streams()
+        log_error(self.log_sink, doc)
 
     def snapshot(self) -> dict[str, Any] | None:
         """Before-snapshot hooks, then freeze the heap for the forks to come."""
@@ -224,7 +248,9 @@ class Runtime:
         try:
             hooks.run_before_snapshot()
         except Exception as e:
-            return _hook_error(e, BEFORE_SNAPSHOT_ERROR)
+            error = _hook_error(e, BEFORE_SNAPSHOT_ERROR)
+            self.log_error(error)
+            return error
         # Every object created so far moves to the permanent generation: the collector never
         # touches them again, so their pages stay shared with the template after each fork.
         gc.collect()
@@ -238,7 +264,9 @@ class Runtime:
         try:
             hooks.run_after_restore()
         except Exception as e:
-            return _hook_error(e, AFTER_RESTORE_ERROR)
+            error = _hook_error(e, AFTER_RESTORE_ERROR)
+            self.log_error(error)
+            return error
         return None
 
     def invoke(self, header: dict[str, Any], body: bytes) -> tuple[bool, bytes]:
@@ -274,7 +302,9 @@ class Runtime:
             event = parse_event(body)
             return True, to_json(self.handler(event, context))
         except Exception as e:
-            return False, json.dumps(error_from_exception(e, request_id)).encode()
+            doc = error_from_exception(e, request_id)
+            self.log_error(doc)
+            return False, json.dumps(doc).encode()
 
 
 def _hook_error(exc: Exception, error_type: str) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from .types import (
     InitResult,
     InvokeRequest,
     InvokeResult,
+    LogRecord,
     SpawnError,
 )
 
@@ -71,9 +72,13 @@ class _Control(asyncio.Protocol):
     No frame from an environment may carry more than Lambda's response limit: the runtime
     replaces a bigger result by Lambda's error, so a bigger frame means the function got hold
     of the control socket. Its prefix alone closes the stream (``too_large``), and the body is
-    never read into the server's memory."""
+    never read into the server's memory.
 
-    def __init__(self) -> None:
+    ``{"op": "log"}`` frames (the runtime's log records) are not replies: each goes to
+    ``on_record`` as it arrives, in order with the replies around it."""
+
+    def __init__(self, on_record: Callable[[frames.Frame], None]) -> None:
+        self.on_record = on_record
         self.decoder = frames.FrameDecoder(max_body=rt_errors.RESPONSE_LIMIT)
         self.frames: collections.deque[frames.Frame] = collections.deque()
         self.closed = False
@@ -86,7 +91,11 @@ class _Control(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            self.frames.extend(self.decoder.feed(data))
+            for frame in self.decoder.feed(data):
+                if frame[0].get("op") == "log":
+                    self.on_record(frame)
+                else:
+                    self.frames.append(frame)
         except frames.FrameTooLarge:
             self.too_large = self.closed = True
             if self.transport is not None:
@@ -197,7 +206,7 @@ class ForkServerEnvironment:
         self.pid = pid
         self._loop = asyncio.get_running_loop()
         self._state = State.STARTING
-        self._control = _Control()
+        self._control = _Control(self._record)
         self._log_fd = log_fd
         self._log_open = True
         self._cgroup = cgroup
@@ -439,6 +448,17 @@ class ForkServerEnvironment:
                 self._close_log()
                 return
             self._on_output(self.env_id, chunk)
+
+    def _record(self, frame: frames.Frame) -> None:
+        """A log record from the runtime: after what it printed before it (drained first)."""
+        self.drain_output()
+        level = frame[0].get("level")
+        self._on_output(
+            self.env_id,
+            LogRecord(
+                level if isinstance(level, str) else "INFO", frame[1].decode("utf-8", "replace")
+            ),
+        )
 
     def _close_log(self) -> None:
         if self._log_open:
