@@ -63,8 +63,37 @@ def test_log_format_is_lambdas() -> None:
     record.created = 0.0
     record.msecs = 5
     record.aws_request_id = "rid-1"
-    line = logs.LambdaFormatter(logs.FORMAT, logs.DATEFMT).format(record)
+    line = logs.TextFormatter().format(record)
     assert line == "[WARNING]\t1970-01-01T00:00:00.005Z\trid-1\thello w"
+    doc = json.loads(logs.JsonFormatter().format(record))
+    assert doc == {
+        "timestamp": "1970-01-01T00:00:00.000Z",
+        "level": "WARN",
+        "message": "hello w",
+        "logger": "x",
+        "requestId": "rid-1",
+    }
+
+
+def test_error_records_are_awslambdarics() -> None:
+    sent: list[bytes] = []
+    sink = logs.LogSink(sent.append)
+    trace = ['  File "/var/task/app.py", line 2, in handler\n    return 1 / 0\n']
+    logs.log_error(sink, {"errorMessage": "division by zero", "errorType": "ZeroDivisionError",
+                          "requestId": "r", "stackTrace": trace})  # fmt: skip
+    (frame,) = [frames.FrameDecoder().feed(data)[0] for data in sent]
+    assert frame[0] == {"op": "log", "level": "ERROR"}
+    assert frame[1].decode() == (
+        "[ERROR] ZeroDivisionError: division by zero\nTraceback (most recent call last):\n"
+        '\u00a0\u00a0File "/var/task/app.py", line 2, in handler\n'
+        "\u00a0\u00a0\u00a0\u00a0return 1 / 0"
+    )
+    sent.clear()
+    logs.log_error(sink, {"errorMessage": "", "errorType": "Runtime.X", "stackTrace": []})
+    assert sent[0].endswith(b"[ERROR] Runtime.X\nTraceback (most recent call last):")
+    sent.clear()
+    sink.record("INFO", "x" * (logs.RECORD_LIMIT + 10))
+    assert len(frames.FrameDecoder().feed(sent[0])[0][1]) == logs.RECORD_LIMIT
 
 
 def test_a_response_over_lambdas_limit_is_lambdas_error_and_the_loop_goes_on() -> None:
