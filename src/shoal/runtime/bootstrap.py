@@ -5,12 +5,10 @@ control socket (frames from :mod:`.frames`), strictly one request at a time:
 
     env -> server  {"op": "ready"}                          once, when the sandbox is up
     server -> env  {"op": "init", "handler", "memory_mb", "function_name",
-                    "log_group_name", "log_stream_name"}
+                    "log_group_name", "log_stream_name", "log_token"}
     env -> server  {"op": "init_done", "error": null | {errorType, errorMessage, stackTrace}}
     server -> env  {"op": "invoke", "request_id", "arn", "version", "deadline_ms",
                     "client_context", "trace_id"[, "environment"]} + payload
-    env -> server  {"op": "log", "level"} + one log record (any time, from any thread; see
-                   :mod:`.logs`): the server stores it as one event, after the pipe's output
     env -> server  {"op": "result", "ok": bool, "output": bool} + JSON result or JSON error
                    document ("output": the log pipe may hold output the server has not read),
                    never more than RESPONSE_LIMIT bytes: a bigger one is replaced by Lambda's
@@ -36,6 +34,10 @@ does (libraries read it from the environment: Powertools' Logger, the X-Ray SDK)
 
 stdout and stderr are flushed *before* each reply, so that everything the handler printed is
 already in the log pipe when the server reads the reply.
+
+``log_token`` (hex, the server's secret for this environment; a restored environment's init
+brings its own) marks the log records that the runtime writes into the same pipe, in order with
+what the function prints (:mod:`.logs`).
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ import logging
 import os
 import sys
 import termios
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -176,21 +177,10 @@ class Runtime:
         self.init_error: dict[str, Any] | None = None
         self.template = False  # the snapshot was taken: this worker now only forks
         self.restored = False  # this worker was forked from a template
-        # Replies and log records share the socket: one writer at a time (records may come
-        # from the handler's threads). ``self.sock`` is read at each send: a restored worker
-        # replaces it.
-        self._send_lock = threading.Lock()
-        self.log_sink = LogSink(self.send)
-
-    def send(self, data: bytes) -> None:
-        with self._send_lock:
-            self.sock.sendall(data)
-
-    def send_frame(self, header: dict[str, Any]) -> None:
-        self.send(frames.encode(header))
+        self.log_sink = LogSink()
 
     def serve(self) -> None:
-        self.send_frame({"op": "ready"})
+        frames.send_frame(self.sock, {"op": "ready"})
         reader = frames.FrameReader(self.sock)
         while True:
             frame = reader.recv()
@@ -205,25 +195,26 @@ class Runtime:
                     ok, result = False, _TOO_LARGE
                 flush_std_streams()
                 head = _RESULT_HEADS[ok, output_pending()]
-                self.send(frames.pack(head, result))
+                self.sock.sendall(frames.pack(head, result))
             elif op == "init":
                 error = self.init(header)
                 flush_std_streams()
-                self.send_frame({"op": "init_done", "error": error})
+                frames.send_frame(self.sock, {"op": "init_done", "error": error})
             elif op == "snapshot":
                 error = self.snapshot()
                 flush_std_streams()
-                self.send_frame({"op": "snapshot_done", "error": error})
+                frames.send_frame(self.sock, {"op": "snapshot_done", "error": error})
                 if error is None:
                     self.template = True
                     return
             else:
-                self.send_frame({"op": "error", "message": f"unknown op {op!r}"})
+                frames.send_frame(self.sock, {"op": "error", "message": f"unknown op {op!r}"})
 
     def init(self, header: dict[str, Any]) -> dict[str, Any] | None:
         if self.restored:
             return self.restore(header)
         self.init_frame = header
+        self.log_sink.token = bytes.fromhex(str(header.get("log_token", "")))
         self.request_filter = configure_logging(self.log_sink)
         # User code imports the hooks as ``snapshot_restore_py``: make that name this module.
         sys.modules.setdefault("snapshot_restore_py", hooks)
@@ -236,9 +227,7 @@ class Runtime:
         return self.init_error
 
     def log_error(self, doc: dict[str, Any]) -> None:
-        """Lambda's ``[ERROR]`` record of an unhandled exception; the output printed before
-        it goes first."""
-        flush_std_streams()
+        """Lambda's ``[ERROR]`` record of an unhandled exception."""
         log_error(self.log_sink, doc)
 
     def snapshot(self) -> dict[str, Any] | None:
@@ -261,6 +250,7 @@ class Runtime:
         """The init of a restored environment: its own names (log stream...), then the
         after-restore hooks."""
         self.init_frame = dict(self.init_frame, **header)
+        self.log_sink.token = bytes.fromhex(str(header.get("log_token", "")))  # its own pipe's
         try:
             hooks.run_after_restore()
         except Exception as e:

@@ -1,13 +1,20 @@
 """Function logs as Lambda's Python runtime writes them (awslambdaric's formats).
 
-Two kinds of output leave an environment:
+Two kinds of output share an environment's log pipe (fds 1 and 2):
 
-* what the function writes to fds 1 and 2 (``print``, C libraries, subprocesses) goes down the
-  log pipe as raw bytes; the server makes one event of each line, as Lambda does for stdout;
+* what the function writes (``print``, C libraries, subprocesses) as raw bytes; the server makes
+  one event of each line, as Lambda does for stdout;
 * records of the runtime's log sink — ``logging`` records of the root logger's handler, and the
-  runtime's own ``[ERROR]`` report of an unhandled exception — go to the server as
-  ``{"op": "log", "level"}`` frames on the control socket (:class:`LogSink`), as Lambda's
-  runtime frames them on its telemetry fd: one record is one event, newlines included.
+  runtime's own ``[ERROR]`` report of an unhandled exception — each written as one frame
+  (:data:`RECORD`: the environment's log token, its level, its length, its UTF-8 text), as
+  Lambda's runtime frames them on its telemetry fd: one record is one event, newlines included.
+
+One pipe, so that records and printed lines keep the order they were written in. The token is a
+random secret the server gives the runtime at init: bytes printed by chance never make a record
+(a function that reads the token out of the runtime's memory can write records, which are its
+own application logs; no platform line ever comes from the pipe). A record is written in one
+``write`` under a lock: it is not cut by the runtime's other threads; a pipe write over
+``PIPE_BUF`` (4 KiB) may still be interleaved with another process's writes.
 
 Formats, with ``AWS_LAMBDA_LOG_FORMAT`` (``Text`` unless ``JSON``) and ``AWS_LAMBDA_LOG_LEVEL``
 (the function's ApplicationLogLevel; ``TRACE`` is ``DEBUG``, ``FATAL`` is ``CRITICAL``, as
@@ -32,11 +39,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import struct
+import sys
+import threading
 import time
 import traceback
-from typing import Any, Callable, Optional  # noqa: UP035 (evaluated on 3.8)
-
-from . import frames
+from typing import Any, Optional  # noqa: UP035 (evaluated on 3.8)
 
 LAMBDA_WARNING = (
     "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function "
@@ -56,30 +64,44 @@ NBSP = "\u00a0"
 # over the server's limit would end the environment).
 RECORD_LIMIT = 256 * 1024
 
-# The frame header of each level, encoded once.
-_HEADS = {
-    name: frames.encode_header({"op": "log", "level": name})
-    for name in ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
-}
+# A record's frame after the token: its level's index in LEVELS, the text's length.
+RECORD = struct.Struct(">BI")
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+_LEVEL_INDEX = {name: i for i, name in enumerate(LEVELS)}
 # logging's level number (rounded down to a multiple of 10) -> Lambda's level name.
 _LAMBDA_LEVEL = {0: "INFO", 10: "DEBUG", 20: "INFO", 30: "WARN", 40: "ERROR", 50: "FATAL"}
 
 
 class LogSink:
-    """Sends records to the server on the control socket, one frame each. ``send`` is the
-    runtime's locked writer (a record may come from any thread, between a reply's bytes)."""
+    """Writes records into the log pipe (fd 1), framed with the environment's token (set at
+    init; until then, and without one, records are dropped: nothing could tell them from
+    printed bytes)."""
 
-    def __init__(self, send: Callable[[bytes], None]) -> None:
-        self.send = send
+    def __init__(self) -> None:
+        self.token = b""
+        self._lock = threading.Lock()  # one record at a time, whole
 
     def record(self, level: str, text: str) -> None:
-        body = text.encode("utf-8", "backslashreplace")
-        if len(body) > RECORD_LIMIT:
-            body = body[:RECORD_LIMIT]
-        try:
-            self.send(frames.pack(_HEADS.get(level, _HEADS["INFO"]), body))
-        except OSError:
-            pass  # the server is gone: nothing to log to
+        if not self.token:
+            return
+        body = text.encode("utf-8", "backslashreplace")[:RECORD_LIMIT]
+        data = self.token + RECORD.pack(_LEVEL_INDEX.get(level, 2), len(body)) + body
+        with self._lock:
+            _flush(sys.stdout)  # what was printed before the record goes before it
+            _flush(sys.stderr)
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(1, view) :]
+            except OSError:
+                pass  # the pipe is closed: the server is gone
+
+
+def _flush(stream: Any) -> None:
+    try:
+        stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass  # the user closed or replaced the stream
 
 
 def lambda_level(levelno: int) -> str:

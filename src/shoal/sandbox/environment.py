@@ -33,6 +33,7 @@ from ..runtime import frames
 from .api import OutputCallback
 from .cgroups import EnvCgroup
 from .exits import describe_exit
+from .logpipe import LogPipe, new_token
 from .memory import MemoryMeter
 from .network import EnvironmentNetwork
 from .types import (
@@ -47,7 +48,6 @@ from .types import (
     InitResult,
     InvokeRequest,
     InvokeResult,
-    LogRecord,
     SpawnError,
 )
 
@@ -72,13 +72,9 @@ class _Control(asyncio.Protocol):
     No frame from an environment may carry more than Lambda's response limit: the runtime
     replaces a bigger result by Lambda's error, so a bigger frame means the function got hold
     of the control socket. Its prefix alone closes the stream (``too_large``), and the body is
-    never read into the server's memory.
+    never read into the server's memory."""
 
-    ``{"op": "log"}`` frames (the runtime's log records) are not replies: each goes to
-    ``on_record`` as it arrives, in order with the replies around it."""
-
-    def __init__(self, on_record: Callable[[frames.Frame], None]) -> None:
-        self.on_record = on_record
+    def __init__(self) -> None:
         self.decoder = frames.FrameDecoder(max_body=rt_errors.RESPONSE_LIMIT)
         self.frames: collections.deque[frames.Frame] = collections.deque()
         self.closed = False
@@ -91,11 +87,7 @@ class _Control(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            for frame in self.decoder.feed(data):
-                if frame[0].get("op") == "log":
-                    self.on_record(frame)
-                else:
-                    self.frames.append(frame)
+            self.frames.extend(self.decoder.feed(data))
         except frames.FrameTooLarge:
             self.too_large = self.closed = True
             if self.transport is not None:
@@ -206,7 +198,8 @@ class ForkServerEnvironment:
         self.pid = pid
         self._loop = asyncio.get_running_loop()
         self._state = State.STARTING
-        self._control = _Control(self._record)
+        self._control = _Control()
+        self._pipe = LogPipe()  # the runtime's records, out of the output (its token at init)
         self._log_fd = log_fd
         self._log_open = True
         self._cgroup = cgroup
@@ -291,9 +284,11 @@ class ForkServerEnvironment:
         self._begin()
         start = time.perf_counter()
         env = self.spec.environment
+        self._pipe.token = token = new_token()
         self._send(
             {
                 "op": "init",
+                "log_token": token.hex(),
                 "handler": self.spec.handler,
                 "memory_mb": self.spec.memory_mb,
                 "function_name": env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
@@ -391,6 +386,8 @@ class ForkServerEnvironment:
             # The runtime says whether output is left in the pipe: most invocations print
             # nothing, and a read that finds nothing costs a syscall and an exception here.
             self.drain_output()
+            for item in self._pipe.flush():  # the runtime wrote it all before replying
+                self._on_output(self.env_id, item)
         if frame is None or frame[0].get("op") == "fatal":
             self._state = State.DEAD
             return {"op": "died"}, b""
@@ -447,18 +444,8 @@ class ForkServerEnvironment:
             if not chunk:
                 self._close_log()
                 return
-            self._on_output(self.env_id, chunk)
-
-    def _record(self, frame: frames.Frame) -> None:
-        """A log record from the runtime: after what it printed before it (drained first)."""
-        self.drain_output()
-        level = frame[0].get("level")
-        self._on_output(
-            self.env_id,
-            LogRecord(
-                level if isinstance(level, str) else "INFO", frame[1].decode("utf-8", "replace")
-            ),
-        )
+            for item in self._pipe.feed(chunk):
+                self._on_output(self.env_id, item)
 
     def _close_log(self) -> None:
         if self._log_open:

@@ -151,7 +151,8 @@ def test_init_failures_are_logged_by_the_runtime(lambda_client, server) -> None:
     # From the import (importlib's frames, as on Lambda) down to the raise.
     assert doc["stackTrace"][-2:] == [
         '  File "/var/task/app.py", line 3, in <module>\n    helper()\n',
-        "  File \"/var/task/app.py\", line 2, in helper\n    raise RuntimeError('boom at import')\n",
+        '  File "/var/task/app.py", line 2, in helper\n'
+        "    raise RuntimeError('boom at import')\n",
     ]
     got = wait_for(lambda: _events_with_platform(server, name))
     messages = function_events(got)

@@ -58,7 +58,7 @@ def test_one_instance_per_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def test_next_frame_times_out_and_returns_frames(loop: asyncio.AbstractEventLoop) -> None:
-    control = _Control(lambda frame: None)
+    control = _Control()
 
     async def scenario() -> None:
         with pytest.raises(TimeoutError):

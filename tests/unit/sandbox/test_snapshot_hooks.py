@@ -9,7 +9,6 @@ import pytest
 
 from shoal.runtime import bootstrap
 from shoal.runtime import snapshot_restore_py as hooks
-from shoal.runtime.logs import LogSink
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +50,6 @@ def test_keyword_arguments_are_passed() -> None:
 
 def _runtime() -> bootstrap.Runtime:
     runtime = bootstrap.Runtime(sock=None)
-    runtime.log_sink = LogSink(lambda data: None)  # no server: the [ERROR] records go nowhere
     runtime.handler = lambda event, context: event
     runtime.init_frame = {"log_stream_name": "template-stream", "function_name": "fn"}
     return runtime
