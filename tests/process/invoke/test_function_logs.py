@@ -314,3 +314,26 @@ def test_logging_config_is_validated_and_merged(lambda_client) -> None:  # type:
     assert update({"LogFormat": "Text"}) == {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"}
     env = lambda_client.get_function_configuration(FunctionName=name)
     assert "Environment" not in env  # the runtime's variables are not the function's
+
+
+def test_restored_environments_log_records_of_their_own(lambda_client, server) -> None:  # type: ignore[no-untyped-def]
+    """Snapshot starts: the runtime was configured in the template; each restored environment
+    frames its records with its own token, into its own pipe."""
+    name = create_function(
+        lambda_client,
+        code=(
+            "import logging\nlogging.getLogger().setLevel(logging.INFO)\n"
+            "logging.info('at init, in the template')\n"
+            "def handler(e, c):\n    logging.info('restored\\nand logging')\n    return 1 / 0\n"
+        ),
+        SnapStart={"ApplyOn": "PublishedVersions"},
+    )
+    r, tail, rid = invoke(lambda_client, name)
+    assert r["FunctionError"] == "Unhandled"
+    assert "\tRestore Duration: " in tail.splitlines()[-1]  # a restored environment
+    assert re.search(rf"\[INFO\]\t{STAMP}\t{rid}\trestored\nand logging\n", tail), tail
+    messages = function_events(events(server, name))
+    assert any(m.startswith("[ERROR] ZeroDivisionError: division by zero\n") for m in messages)
+    assert any(
+        re.fullmatch(rf"\[INFO\]\t{STAMP}\t{rid}\trestored\nand logging", m) for m in messages
+    )
