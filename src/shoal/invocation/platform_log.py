@@ -5,9 +5,10 @@ Text (as Lambda writes them): ``START RequestId: ID Version: V``, ``END RequestI
 developer guide's system-log shapes): ``{"time", "type": "platform.start", "record":
 {"requestId", "version"}}``, ``{"time", "type": "platform.report", "record": {"requestId",
 "metrics": {"durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB"[,
-"initDurationMs" | "restoreDurationMs", "billedRestoreDurationMs"]}, "status"[, "errorType"]}}``
-and ``platform.initReport``, kept or dropped by SystemLogLevel (all of them are INFO events).
-Text has no END in JSON: Lambda writes none.
+"initDurationMs" | "restoreDurationMs"]}, "status"[, "errorType"]}}`` (the telemetry API's
+names; ``status`` is ``success``, ``error`` or ``timeout``, with the error's type) and
+``platform.initReport``, kept or dropped by SystemLogLevel (all of them are INFO events). JSON
+has no END: Lambda writes none.
 
 The invoker stores them as platform events (``LogStream.events(..., platform=True)``): a
 function cannot write one, whatever it prints.
@@ -93,7 +94,6 @@ def end(
     if init_duration_ms is not None:
         if init_type == SNAP_START:
             metrics["restoreDurationMs"] = round(init_duration_ms, 2)
-            metrics["billedRestoreDurationMs"] = _billed(init_duration_ms)
         else:
             metrics["initDurationMs"] = round(init_duration_ms, 2)
     record: dict[str, Any] = {
@@ -101,8 +101,8 @@ def end(
         "metrics": metrics,
         "status": _STATUS.get(result.kind, "error"),
     }
-    if result.kind not in ("success", "error") and error_type:
-        record["errorType"] = error_type  # the platform's own: timeout, exit, OOM
+    if result.kind != "success" and error_type:
+        record["errorType"] = error_type
     return [_json("platform.report", record)]
 
 

@@ -246,6 +246,7 @@ def test_json_format_and_level_filters(lambda_client, server) -> None:  # type: 
     assert re.fullmatch(STAMP, start["time"])
     assert start["record"] == {"requestId": rid, "version": "$LATEST"}
     assert report["record"]["requestId"] == rid and report["record"]["status"] == "error"
+    assert report["record"]["errorType"] == "ValueError"
     metrics = report["record"]["metrics"]
     assert set(metrics) == {
         "durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB", "initDurationMs",
