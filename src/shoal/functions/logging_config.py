@@ -10,6 +10,7 @@ one other emulators answer with (InvalidParameterValueException).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,3 +78,25 @@ def merged(current: LoggingConfig, given: Mapping[str, Any], default_group: str)
     if group == default_group:
         group = ""
     return LoggingConfig(log_format, app_level, system_level, group)
+
+
+# A printed line's "level" value -> Lambda's level (logging's names too).
+_LINE_LEVELS = {
+    **{name: name for name in APPLICATION_RANK},
+    "WARNING": "WARN",
+    "CRITICAL": "FATAL",
+}
+
+
+def output_level(line: str) -> str:
+    """The level Lambda gives a line a JSON-format function printed: a JSON object's
+    ``"level"``, else INFO (the developer guide's log-level filtering for other logging
+    methods: an invalid or missing level is INFO)."""
+    if not line.startswith("{"):
+        return "INFO"
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return "INFO"
+    level = doc.get("level") if isinstance(doc, dict) else None
+    return _LINE_LEVELS.get(level.upper(), "INFO") if isinstance(level, str) else "INFO"

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from shoal.errors import AwsError
 from shoal.functions import arns
 from shoal.functions.models import LATEST, FunctionVersion
-from shoal.invocation import platform_log
+from shoal.invocation import output, platform_log
 from shoal.invocation.concurrency import ConcurrencyControls
 from shoal.invocation.credentials import CredentialIssuer, RoleCredentials
 from shoal.invocation.environ import TASK_ROOT, environment_variables
@@ -54,10 +54,7 @@ SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 # Invoke's documented limits: 6 MB synchronous, 1 MB asynchronous (raised from 256 KB in
 # 2025; the deprecated InvokeAsync keeps 256 KB, checked in its API handler).
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
-TAIL_BYTES = 4096
 SNAP_START = platform_log.SNAP_START
-# Output beyond this, per invocation, is dropped (a flood must not fill the disk).
-OUTPUT_LIMIT = 16 * 1024 * 1024
 
 
 def new_request_id() -> str:
@@ -246,7 +243,7 @@ class Invoker:
             renewed = credentials.variables
         env.tail = bytearray() if tail else None
         env.output_bytes = 0
-        self._frame(env, platform_log.start(fn, request_id))
+        output.platform(env, platform_log.start(fn, request_id))
         deadline_ms = int(now * 1000) + fn.timeout * 1000
         result: InvokeResult = await env.sandbox.invoke(
             InvokeRequest(
@@ -271,8 +268,8 @@ class Invoker:
         if result.kind in ("timeout", "oom", "crash"):
             # The environment is gone: the pool's release drops it (its sandbox is no longer
             # alive) and the next call starts a new one.
-            self._frame(env, platform_log.failure(fn, request_id, result.payload))
-        self._frame(
+            output.platform(env, platform_log.failure(fn, request_id, result.payload))
+        output.platform(
             env,
             platform_log.end(
                 fn, request_id, result, env.init_duration_ms, env.init_type, error_type
@@ -282,7 +279,7 @@ class Invoker:
         env.log.flush()
         log_result = None
         if env.tail is not None:
-            log_result = base64.b64encode(bytes(env.tail[-TAIL_BYTES:])).decode()
+            log_result = base64.b64encode(output.tail_of(env)).decode()
             env.tail = None
         return InvocationResult(
             request_id=request_id,
@@ -332,6 +329,7 @@ class Invoker:
         env_id = uuid.uuid4().hex
         stream = self.shoal.logs.open_stream(fn.region, fn.name, fn.version, env_id)
         env = ManagedEnvironment(env_id, log=stream, init_type=init_type, logging=fn.logging)
+        output.watch(env)
         self.environments[env_id] = env
         try:
             credentials = self.credentials.issue(fn)
@@ -423,46 +421,8 @@ class Invoker:
 
     def _on_output(self, env_id: str, chunk: bytes | LogRecord) -> None:
         env = self.environments.get(env_id)
-        if env is None or env.log is None:
-            return
-        if isinstance(chunk, LogRecord):
-            self._on_record(env, chunk)
-            return
-        env.output_bytes += len(chunk)
-        if env.output_bytes > OUTPUT_LIMIT:
-            if env.output_bytes - len(chunk) <= OUTPUT_LIMIT:
-                env.log.event(f"[shoal] output over {OUTPUT_LIMIT} bytes dropped")
-            return
-        env.log.write(chunk.decode("utf-8", errors="replace"))
-        if env.tail is not None:
-            env.tail += chunk
-            if len(env.tail) > 4 * TAIL_BYTES:
-                del env.tail[:-TAIL_BYTES]
-
-    def _on_record(self, env: ManagedEnvironment, record: LogRecord) -> None:
-        """A record of the runtime's log sink: one event, unless ApplicationLogLevel drops it."""
-        assert env.log is not None
-        if not env.logging.keeps_application(record.level):
-            return
-        env.output_bytes += len(record.text)
-        if env.output_bytes > OUTPUT_LIMIT:
-            return
-        env.log.event(record.text)
-        if env.tail is not None:
-            _end_line(env.tail)
-            env.tail += record.text.encode("utf-8", "replace") + b"\n"
-
-    def _frame(self, env: ManagedEnvironment, lines: list[str]) -> None:
-        """Log the platform's lines (START, END, REPORT...) as platform events, written
-        together; in the tail, output left without its newline is ended first."""
-        assert env.log is not None
-        if not lines:
-            return
-        env.log.events(lines, platform=True)
-        if env.tail is not None:
-            _end_line(env.tail)
-            for line in lines:
-                env.tail += (line + "\n").encode()
+        if env is not None and env.log is not None:
+            output.route(env, chunk)
 
     def _function_changed(self, function_arn: str) -> None:
         """Retire pools whose revision is no longer current (update, publish, delete)."""
@@ -549,12 +509,6 @@ def check_json(payload: bytes) -> None:
             "InvalidRequestContentException",
             f"Could not parse request body into json: Could not parse payload into json: {reason}",
         ) from None
-
-
-def _end_line(tail: bytearray) -> None:
-    """Unterminated output ends its line before what comes next (as in Lambda's LogResult)."""
-    if tail and tail[-1:] != b"\n":
-        tail += b"\n"
 
 
 __all__ = ["InvocationResult", "Invoker", "InitError", "TASK_ROOT"]

@@ -52,19 +52,25 @@ class LogStream:
         self._file = path.open("a", encoding="utf-8")
         self._partial = ""
         self._on_dirty = on_dirty
+        # Called with each line of output (write's, not event's) before it is stored: False
+        # drops it (ApplicationLogLevel of a JSON-format function). None keeps every line.
+        self.line_filter: Callable[[str], bool] | None = None
 
     def write(self, text: str) -> None:
         """Write output text; each complete line becomes one event."""
         text = self._partial + text
         lines = text.split("\n")
         self._partial = lines.pop()
+        if lines and self.line_filter is not None:
+            lines = [line for line in lines if self.line_filter(line)]
         if lines:
             self._emit(lines)
 
     def flush_partial(self) -> None:
         if self._partial:
             line, self._partial = self._partial, ""
-            self._emit([line])
+            if self.line_filter is None or self.line_filter(line):
+                self._emit([line])
 
     def event(self, message: str, platform: bool = False) -> None:
         """One event, newlines and all (a record of the runtime's log sink, a platform line)."""

@@ -197,7 +197,8 @@ def handler(event, context):
         {}["key"]
     except KeyError:
         logger.exception("lookup\\nfailed")
-    print("printed")
+    print("printed")  # INFO, for Lambda's level filter
+    print('{"level": "error", "msg": "printed JSON"}')  # ERROR
     if event.get("raise"):
         raise ValueError("unhandled")
     return "ok"
@@ -222,7 +223,7 @@ def test_json_format_and_level_filters(lambda_client, server) -> None:  # type: 
     rid = json.loads(r["Payload"].read())["requestId"]
     got = events(server, name)
     records = [json.loads(m) if m.startswith("{") else m for m in function_events(got)]
-    warning, exception, printed, error = records
+    warning, exception, printed, error = records  # no INFO, the plain print dropped
     assert re.fullmatch(STAMP, warning.pop("timestamp"))
     assert warning == {
         "level": "WARN",
@@ -235,7 +236,7 @@ def test_json_format_and_level_filters(lambda_client, server) -> None:  # type: 
     assert exception["errorType"] == "KeyError" and exception["errorMessage"] == "'key'"
     assert exception["stackTrace"][0].startswith('  File "/var/task/app.py", line 11')
     assert exception["location"] == "/var/task/app.py:handler:13"
-    assert printed == "printed"
+    assert printed == {"level": "error", "msg": "printed JSON"}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", error.pop("timestamp"))
     assert error["level"] == "ERROR" and error["errorType"] == "ValueError"
     assert error["errorMessage"] == "unhandled" and error["requestId"] == rid
@@ -265,8 +266,8 @@ def test_json_format_and_level_filters(lambda_client, server) -> None:  # type: 
     r = lambda_client.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
     tail = base64.b64decode(r["LogResult"]).decode()
     levels = [json.loads(line)["level"] for line in tail.splitlines() if line.startswith("{")]
-    assert levels == ["DEBUG", "INFO", "WARN", "ERROR"]
-    assert "platform." not in tail and tail.splitlines()[-1] == "printed"
+    assert levels == ["DEBUG", "INFO", "WARN", "ERROR", "error"]
+    assert "platform." not in tail and "\nprinted\n" in tail
 
 
 def test_logging_config_is_validated_and_merged(lambda_client) -> None:  # type: ignore[no-untyped-def]
