@@ -79,7 +79,14 @@ class LogSink:
 
     def __init__(self) -> None:
         self.token = b""
-        self._lock = threading.Lock()  # one record at a time, whole
+        # One record at a time, whole. Reentrant: a signal handler that logs while a record is
+        # written must not deadlock; new in a forked child (the fork may have come while
+        # another thread held it).
+        self._lock = threading.RLock()
+        os.register_at_fork(after_in_child=self._new_lock)
+
+    def _new_lock(self) -> None:
+        self._lock = threading.RLock()
 
     def record(self, level: str, text: str) -> None:
         if not self.token:
