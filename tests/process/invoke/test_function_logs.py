@@ -339,3 +339,25 @@ def test_restored_environments_log_records_of_their_own(lambda_client, server) -
     assert any(
         re.fullmatch(rf"\[INFO\]\t{STAMP}\t{rid}\trestored\nand logging", m) for m in messages
     )
+
+
+@pytest.mark.parametrize("runtime", ["python3.9", "python3.12", "python3.13"])
+def test_every_python_runtime_logs_alike(lambda_client, server, runtime: str) -> None:  # type: ignore[no-untyped-def]
+    code = (
+        "import logging\nlogging.getLogger().setLevel(logging.INFO)\n"
+        "def handler(e, c):\n    logging.info('ok %s', 1)\n    return {}['missing']\n"
+    )
+    text = create_function(lambda_client, code=code, Runtime=runtime)
+    r, tail, rid = invoke(lambda_client, text)
+    assert json.loads(r["Body"])["stackTrace"] == [
+        "  File \"/var/task/app.py\", line 5, in handler\n    return {}['missing']\n"
+    ]  # no column markers (3.11+), as Lambda's
+    assert re.search(rf"\n\[INFO\]\t{STAMP}\t{rid}\tok 1\n\[ERROR\] KeyError: 'missing'\n", tail)
+    structured = create_function(
+        lambda_client, code=code, Runtime=runtime, LoggingConfig={"LogFormat": "JSON"}
+    )
+    r = lambda_client.invoke(FunctionName=structured, Payload=b"{}", LogType="Tail")
+    lines = base64.b64decode(r["LogResult"]).decode().splitlines()
+    info = json.loads(lines[1])
+    assert set(info) == {"timestamp", "level", "message", "logger", "requestId"}  # no taskName
+    assert json.loads(lines[2])["errorType"] == "KeyError"
