@@ -314,8 +314,10 @@ def test_logging_config_is_validated_and_merged(lambda_client) -> None:  # type:
     }
     assert update({"ApplicationLogLevel": "FATAL"})["SystemLogLevel"] == "DEBUG"
     assert update({"LogFormat": "Text"}) == {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"}
+    assert update({"LogGroup": "/custom/group"})["LogGroup"] == "/custom/group"
     env = lambda_client.get_function_configuration(FunctionName=name)
     assert "Environment" not in env  # the runtime's variables are not the function's
+    assert env["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/custom/group"}
 
 
 def test_restored_environments_log_records_of_their_own(lambda_client, server) -> None:  # type: ignore[no-untyped-def]
