@@ -59,7 +59,7 @@ def configuration(fv: FunctionVersion, qualified: bool = False) -> dict[str, Any
             "ApplyOn": "PublishedVersions" if fv.snapshot_start else "None",
             "OptimizationStatus": "On" if fv.snapshot_start else "Off",
         },
-        "LoggingConfig": {"LogFormat": "Text", "LogGroup": fv.log_group},
+        "LoggingConfig": fv.logging.to_wire(fv.default_log_group),
     }
     if fv.environment:
         out["Environment"] = {"Variables": dict(fv.environment)}

@@ -12,6 +12,7 @@ from typing import Any
 
 from shoal.errors import invalid_parameter
 from shoal.functions.code import Package
+from shoal.functions.logging_config import merged as merged_logging
 from shoal.functions.models import LATEST, FileSystemConfig, FunctionVersion, VpcConfig
 from shoal.functions.record import new_revision, now_iso
 
@@ -82,6 +83,10 @@ def apply(fv: FunctionVersion, params: Mapping[str, Any]) -> FunctionVersion:
         changes["tracing_mode"] = params["TracingConfig"].get("Mode") or "PassThrough"
     if "VpcConfig" in params:
         changes["vpc_config"] = _vpc_config(params["VpcConfig"])
+    if "LoggingConfig" in params:
+        changes["logging"] = merged_logging(
+            fv.logging, params["LoggingConfig"], fv.default_log_group
+        )
     if "SnapStart" in params:
         # Lambda's SnapStart setting turns on Shoal's snapshot starts (published versions
         # and, beyond Lambda, $LATEST too).

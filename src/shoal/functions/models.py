@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from shoal.functions.logging_config import LoggingConfig
+
 LATEST = "$LATEST"
 
 
@@ -74,6 +76,7 @@ class FunctionVersion:
     layers: tuple[LayerRef, ...] = ()  # in order: later layers over earlier ones at /opt
     tracing_mode: str = "PassThrough"  # TracingConfig.Mode, kept (Shoal sends no traces)
     vpc_config: VpcConfig | None = None
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     @property
     def qualified_arn(self) -> str:
@@ -87,6 +90,11 @@ class FunctionVersion:
 
     @property
     def log_group(self) -> str:
+        """LoggingConfig.LogGroup: the function's own, else ``/aws/lambda/NAME``."""
+        return self.logging.log_group or self.default_log_group
+
+    @property
+    def default_log_group(self) -> str:
         return f"/aws/lambda/{self.name}"
 
     def to_doc(self) -> dict[str, Any]:
@@ -108,6 +116,8 @@ class FunctionVersion:
                 tuple(vpc["subnet_ids"]), tuple(vpc["security_group_ids"]), vpc["vpc_id"],
                 vpc["ipv6_allowed_for_dual_stack"],
             )  # fmt: skip
+        if "logging" in doc:
+            doc["logging"] = LoggingConfig(**doc["logging"])
         return cls(**doc)
 
 

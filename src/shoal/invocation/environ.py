@@ -50,6 +50,10 @@ def environment_variables(
         "PYTHONPATH": RUNTIME_DIR,
         "HOME": "/tmp",
     }
+    if fn.logging.json:
+        # Lambda's runtime interface clients read the format and ApplicationLogLevel here.
+        env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        env["AWS_LAMBDA_LOG_LEVEL"] = fn.logging.application_log_level
     if api_endpoint is not None:
         env["AWS_ENDPOINT_URL"] = api_endpoint
         if api_endpoint.startswith("https:") and settings.tls_ca is not None:

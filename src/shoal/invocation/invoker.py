@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from shoal.errors import AwsError
 from shoal.functions import arns
 from shoal.functions.models import LATEST, FunctionVersion
+from shoal.invocation import output, platform_log
 from shoal.invocation.concurrency import ConcurrencyControls
 from shoal.invocation.credentials import CredentialIssuer, RoleCredentials
 from shoal.invocation.environ import TASK_ROOT, environment_variables
@@ -35,7 +36,14 @@ from shoal.invocation.leases import ConcurrencyLimiter
 from shoal.invocation.pool import PROVISIONED, EnvironmentPool
 from shoal.invocation.states import EnvState, ManagedEnvironment
 from shoal.invocation.tracing import trace_header
-from shoal.sandbox.types import EnvironmentSpec, InvokeRequest, InvokeResult, Mount, SpawnError
+from shoal.sandbox.types import (
+    EnvironmentSpec,
+    InvokeRequest,
+    InvokeResult,
+    LogRecord,
+    Mount,
+    SpawnError,
+)
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -46,10 +54,7 @@ SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 # Invoke's documented limits: 6 MB synchronous, 1 MB asynchronous (raised from 256 KB in
 # 2025; the deprecated InvokeAsync keeps 256 KB, checked in its API handler).
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
-TAIL_BYTES = 4096
-SNAP_START = "snap-start"  # AWS_LAMBDA_INITIALIZATION_TYPE of snapshot-started environments
-# Output beyond this, per invocation, is dropped (a flood must not fill the disk).
-OUTPUT_LIMIT = 16 * 1024 * 1024
+SNAP_START = platform_log.SNAP_START
 
 
 def new_request_id() -> str:
@@ -238,7 +243,7 @@ class Invoker:
             renewed = credentials.variables
         env.tail = bytearray() if tail else None
         env.output_bytes = 0
-        self._frame(env, f"START RequestId: {request_id} Version: {fn.version}")
+        output.platform(env, platform_log.start(fn, request_id))
         deadline_ms = int(now * 1000) + fn.timeout * 1000
         result: InvokeResult = await env.sandbox.invoke(
             InvokeRequest(
@@ -263,28 +268,18 @@ class Invoker:
         if result.kind in ("timeout", "oom", "crash"):
             # The environment is gone: the pool's release drops it (its sandbox is no longer
             # alive) and the next call starts a new one.
-            self._frame(env, f"{_now()} {request_id} " + result.payload.decode(errors="replace"))
-        report = (
-            f"REPORT RequestId: {request_id}\tDuration: {result.duration_ms:.2f} ms\t"
-            f"Billed Duration: {max(1, int(result.duration_ms + 0.999))} ms\t"
-            f"Memory Size: {fn.memory_size} MB\tMax Memory Used: {result.max_memory_used_mb} MB"
+            output.platform(env, platform_log.failure(fn, request_id, result.payload))
+        output.platform(
+            env,
+            platform_log.end(
+                fn, request_id, result, env.init_duration_ms, env.init_type, error_type
+            ),
         )
-        if env.init_duration_ms is not None:
-            if env.init_type == SNAP_START:
-                # A restored environment did not init: Lambda reports the restore instead.
-                restore = env.init_duration_ms
-                report += (
-                    f"\tRestore Duration: {restore:.2f} ms\t"
-                    f"Billed Restore Duration: {max(1, int(restore + 0.999))} ms"
-                )
-            else:
-                report += f"\tInit Duration: {env.init_duration_ms:.2f} ms"
-            env.init_duration_ms = None
-        self._frame(env, f"END RequestId: {request_id}", report + "\t")
+        env.init_duration_ms = None
         env.log.flush()
         log_result = None
         if env.tail is not None:
-            log_result = base64.b64encode(bytes(env.tail[-TAIL_BYTES:])).decode()
+            log_result = base64.b64encode(output.tail_of(env)).decode()
             env.tail = None
         return InvocationResult(
             request_id=request_id,
@@ -333,7 +328,8 @@ class Invoker:
             init_type = SNAP_START
         env_id = uuid.uuid4().hex
         stream = self.shoal.logs.open_stream(fn.region, fn.name, fn.version, env_id)
-        env = ManagedEnvironment(env_id, log=stream, init_type=init_type)
+        env = ManagedEnvironment(env_id, log=stream, init_type=init_type, logging=fn.logging)
+        output.watch(env)
         self.environments[env_id] = env
         try:
             credentials = self.credentials.issue(fn)
@@ -365,11 +361,9 @@ class Invoker:
         # init ran ahead, outside any invocation.
         env.init_duration_ms = None if init_type == PROVISIONED else init.duration_ms
         if init.error is not None:
-            stream.event(f"[ERROR] {init.error.get('errorType')}: {init.error.get('errorMessage')}")
-            stream.event(
-                f"INIT_REPORT Init Duration: {init.duration_ms:.2f} ms\tPhase: init\t"
-                f"Status: error\tError Type: {init.error.get('errorType')}"
-            )
+            # The runtime logged the error itself ([ERROR] Type: message + its traceback).
+            lines = platform_log.init_failed(fn, init.duration_ms, init_type, init.error)
+            stream.events(lines, platform=True)
             await self._destroy(env)
             raise InitError(init.error)
         return env
@@ -425,28 +419,10 @@ class Invoker:
             if env.log is not None:
                 env.log.close()
 
-    def _on_output(self, env_id: str, chunk: bytes) -> None:
+    def _on_output(self, env_id: str, chunk: bytes | LogRecord) -> None:
         env = self.environments.get(env_id)
-        if env is None or env.log is None:
-            return
-        env.output_bytes += len(chunk)
-        if env.output_bytes > OUTPUT_LIMIT:
-            if env.output_bytes - len(chunk) <= OUTPUT_LIMIT:
-                env.log.event(f"[shoal] output over {OUTPUT_LIMIT} bytes dropped")
-            return
-        env.log.write(chunk.decode("utf-8", errors="replace"))
-        if env.tail is not None:
-            env.tail += chunk
-            if len(env.tail) > 4 * TAIL_BYTES:
-                del env.tail[:-TAIL_BYTES]
-
-    def _frame(self, env: ManagedEnvironment, *lines: str) -> None:
-        """Log Lambda's frame lines (START, END, REPORT...) as events, written together."""
-        assert env.log is not None
-        env.log.events(lines)
-        if env.tail is not None:
-            for line in lines:
-                env.tail += (line + "\n").encode()
+        if env is not None and env.log is not None:
+            output.route(env, chunk)
 
     def _function_changed(self, function_arn: str) -> None:
         """Retire pools whose revision is no longer current (update, publish, delete)."""
@@ -533,10 +509,6 @@ def check_json(payload: bytes) -> None:
             "InvalidRequestContentException",
             f"Could not parse request body into json: Could not parse payload into json: {reason}",
         ) from None
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
 
 
 __all__ = ["InvocationResult", "Invoker", "InitError", "TASK_ROOT"]

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from shoal.functions.logging_config import LoggingConfig
+
 if TYPE_CHECKING:
     from shoal.observability.logs import LogStream
     from shoal.sandbox.api import Environment
@@ -68,6 +70,9 @@ class ManagedEnvironment:
     output_bytes: int = 0  # output of the running invocation, to cap floods
     # When (epoch s) its execution-role credentials are renewed: by the next invocation after.
     renew_credentials_at: float = 0.0
+    # Its function's LoggingConfig (one per revision, as the environment): the level filter
+    # of the records its runtime sends.
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def transition(self, wanted: EnvState) -> None:
         if (self.state._value_, wanted._value_) not in _ALLOWED:

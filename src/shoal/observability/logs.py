@@ -1,6 +1,8 @@
 """Function logs: a log group per function (``/aws/lambda/NAME``), a stream per environment.
 
-Events are stored as JSON lines (``{"timestamp": ms, "message": str}``) in
+Events are stored as JSON lines (``{"timestamp": ms, "message": str}``, plus ``"platform": true``
+for the lines Lambda's platform writes — START, END, REPORT, INIT_REPORT... — so that nothing a
+function prints can pass for one) in
 ``<data>/logs/<region>%2F<function>/<stream>.log``, so they survive a restart; a function is its
 region's, so one name in two regions has two log groups (the ``%2F``, a quoted ``/``, is in no
 function name, and tells these directories from those written before regions, which are moved
@@ -50,34 +52,42 @@ class LogStream:
         self._file = path.open("a", encoding="utf-8")
         self._partial = ""
         self._on_dirty = on_dirty
+        # Called with each line of output (write's, not event's) before it is stored: False
+        # drops it (ApplicationLogLevel of a JSON-format function). None keeps every line.
+        self.line_filter: Callable[[str], bool] | None = None
 
     def write(self, text: str) -> None:
         """Write output text; each complete line becomes one event."""
         text = self._partial + text
         lines = text.split("\n")
         self._partial = lines.pop()
+        if lines and self.line_filter is not None:
+            lines = [line for line in lines if self.line_filter(line)]
         if lines:
             self._emit(lines)
 
     def flush_partial(self) -> None:
         if self._partial:
             line, self._partial = self._partial, ""
-            self._emit([line])
+            if self.line_filter is None or self.line_filter(line):
+                self._emit([line])
 
-    def event(self, message: str) -> None:
+    def event(self, message: str, platform: bool = False) -> None:
+        """One event, newlines and all (a record of the runtime's log sink, a platform line)."""
         self.flush_partial()
-        self._emit([message])
+        self._emit([message], platform)
 
-    def events(self, messages: Sequence[str]) -> None:
+    def events(self, messages: Sequence[str], platform: bool = False) -> None:
         """Several events with one timestamp and one buffered write (the invoker's END and
         REPORT lines)."""
         self.flush_partial()
-        self._emit(messages)
+        self._emit(messages, platform)
 
-    def _emit(self, lines: Sequence[str]) -> None:
+    def _emit(self, lines: Sequence[str], platform: bool = False) -> None:
         # The file object buffers; flush() (the invoker calls it after REPORT) makes the events
         # visible, batched by the service.
-        head = f'{{"timestamp":{int(time.time() * 1000)},"message":'
+        head = f'{{"timestamp":{int(time.time() * 1000)},'
+        head += '"platform":true,"message":' if platform else '"message":'
         if len(lines) == 1:
             self._file.write(f"{head}{encode_basestring(lines[0])}}}\n")
         else:
@@ -141,9 +151,7 @@ class LogService:
     def _dir(self, region: str, function_name: str) -> Path:
         return self.root / quote(f"{region}/{function_name}", safe="")
 
-    def open_stream(
-        self, region: str, function_name: str, version: str, env_id: str
-    ) -> LogStream:
+    def open_stream(self, region: str, function_name: str, version: str, env_id: str) -> LogStream:
         name = stream_name(version, env_id)
         path = self._dir(region, function_name) / (quote(name, safe="") + ".log")
         return LogStream(path, f"/aws/lambda/{function_name}", name, self._mark_dirty)

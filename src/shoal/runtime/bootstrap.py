@@ -5,7 +5,7 @@ control socket (frames from :mod:`.frames`), strictly one request at a time:
 
     env -> server  {"op": "ready"}                          once, when the sandbox is up
     server -> env  {"op": "init", "handler", "memory_mb", "function_name",
-                    "log_group_name", "log_stream_name"}
+                    "log_group_name", "log_stream_name", "log_token"}
     env -> server  {"op": "init_done", "error": null | {errorType, errorMessage, stackTrace}}
     server -> env  {"op": "invoke", "request_id", "arn", "version", "deadline_ms",
                     "client_context", "trace_id"[, "environment"]} + payload
@@ -34,6 +34,10 @@ does (libraries read it from the environment: Powertools' Logger, the X-Ray SDK)
 
 stdout and stderr are flushed *before* each reply, so that everything the handler printed is
 already in the log pipe when the server reads the reply.
+
+``log_token`` (hex, the server's secret for this environment; a restored environment's init
+brings its own) marks the log records that the runtime writes into the same pipe, in order with
+what the function prints (:mod:`.logs`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import gc
 import importlib
 import io
 import json
+import logging
 import os
 import sys
 import termios
@@ -66,7 +71,7 @@ from .errors import (
     response_too_large,
 )
 from .handler import Handler, load_handler
-from .logs import RequestIdFilter, configure_logging
+from .logs import LAMBDA_WARNING, LogSink, RequestIdFilter, configure_logging, log_error
 
 
 def apply_environment(environment: Mapping[str, str], stdlib_path: list[str]) -> None:
@@ -172,6 +177,7 @@ class Runtime:
         self.init_error: dict[str, Any] | None = None
         self.template = False  # the snapshot was taken: this worker now only forks
         self.restored = False  # this worker was forked from a template
+        self.log_sink = LogSink()
 
     def serve(self) -> None:
         frames.send_frame(self.sock, {"op": "ready"})
@@ -208,14 +214,21 @@ class Runtime:
         if self.restored:
             return self.restore(header)
         self.init_frame = header
-        self.request_filter = configure_logging()
+        self.log_sink.token = bytes.fromhex(str(header.get("log_token", "")))
+        self.request_filter = configure_logging(self.log_sink)
         # User code imports the hooks as ``snapshot_restore_py``: make that name this module.
         sys.modules.setdefault("snapshot_restore_py", hooks)
         try:
             self.handler = load_handler(str(header["handler"]))
         except Exception as e:  # any exception at import is an init error, as in Lambda
             self.init_error = error_from_exception(e)
+            logging.warning(LAMBDA_WARNING)  # what Lambda's runtime logs first
+            self.log_error(self.init_error)
         return self.init_error
+
+    def log_error(self, doc: dict[str, Any]) -> None:
+        """Lambda's ``[ERROR]`` record of an unhandled exception."""
+        log_error(self.log_sink, doc)
 
     def snapshot(self) -> dict[str, Any] | None:
         """Before-snapshot hooks, then freeze the heap for the forks to come."""
@@ -224,7 +237,9 @@ class Runtime:
         try:
             hooks.run_before_snapshot()
         except Exception as e:
-            return _hook_error(e, BEFORE_SNAPSHOT_ERROR)
+            error = _hook_error(e, BEFORE_SNAPSHOT_ERROR)
+            self.log_error(error)
+            return error
         # Every object created so far moves to the permanent generation: the collector never
         # touches them again, so their pages stay shared with the template after each fork.
         gc.collect()
@@ -235,10 +250,13 @@ class Runtime:
         """The init of a restored environment: its own names (log stream...), then the
         after-restore hooks."""
         self.init_frame = dict(self.init_frame, **header)
+        self.log_sink.token = bytes.fromhex(str(header.get("log_token", "")))  # its own pipe's
         try:
             hooks.run_after_restore()
         except Exception as e:
-            return _hook_error(e, AFTER_RESTORE_ERROR)
+            error = _hook_error(e, AFTER_RESTORE_ERROR)
+            self.log_error(error)
+            return error
         return None
 
     def invoke(self, header: dict[str, Any], body: bytes) -> tuple[bool, bytes]:
@@ -274,7 +292,9 @@ class Runtime:
             event = parse_event(body)
             return True, to_json(self.handler(event, context))
         except Exception as e:
-            return False, json.dumps(error_from_exception(e, request_id)).encode()
+            doc = error_from_exception(e, request_id)
+            self.log_error(doc)
+            return False, json.dumps(doc).encode()
 
 
 def _hook_error(exc: Exception, error_type: str) -> dict[str, Any]:

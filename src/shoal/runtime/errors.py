@@ -66,11 +66,14 @@ def make_error(
 
 
 def user_stack_trace(tb: TracebackType | None) -> list[str]:
-    """``traceback.format_list`` of the frames, without the runtime's own leading frames."""
-    frames = list(traceback.extract_tb(tb))
+    """``traceback.format_list`` of the frames, without the runtime's own leading frames.
+
+    Formatted from (file, line, name, text) tuples, as awslambdaric does: no column markers
+    (``~~^~~``, Python 3.11+), which Lambda's stack traces never show."""
+    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]
     for i, frame in enumerate(frames):
-        if not frame.filename.startswith(_RUNTIME_DIR + os.sep):
-            return traceback.format_list(frames[i:])
+        if not frame[0].startswith(_RUNTIME_DIR + os.sep):
+            return traceback.format_list(frames[i:])  # type: ignore[arg-type]
     return []
 
 

@@ -24,7 +24,10 @@ Contract (every implementation):
 * Different environments may be used concurrently from the same event loop. All methods must
   be called from the event loop that spawned the environment.
 * ``on_output(env_id, chunk)`` is called on the event loop with raw stdout/stderr bytes (one
-  pipe for both, so C-level and subprocess output are included), never after ``destroy``.
+  pipe for both, so C-level and subprocess output are included), or with a
+  :class:`~shoal.sandbox.types.LogRecord` of the runtime's log sink (one event, whatever its
+  newlines), never after ``destroy``; a record comes after every byte the environment wrote
+  to the pipe before it.
 * ``SandboxFactory.close`` destroys every environment and stops every helper process.
 
 Snapshot starts (the fork-server factory; see :mod:`.template` and :mod:`shoal.runtime.restore`):
@@ -51,9 +54,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from .types import EnvironmentSpec, InitResult, InvokeRequest, InvokeResult
+from .types import EnvironmentSpec, InitResult, InvokeRequest, InvokeResult, LogRecord
 
-OutputCallback = Callable[[str, bytes], None]
+OutputCallback = Callable[[str, "bytes | LogRecord"], None]
 
 
 class Environment(Protocol):

@@ -33,6 +33,7 @@ from ..runtime import frames
 from .api import OutputCallback
 from .cgroups import EnvCgroup
 from .exits import describe_exit
+from .logpipe import LogPipe, new_token
 from .memory import MemoryMeter
 from .network import EnvironmentNetwork
 from .types import (
@@ -198,6 +199,7 @@ class ForkServerEnvironment:
         self._loop = asyncio.get_running_loop()
         self._state = State.STARTING
         self._control = _Control()
+        self._pipe = LogPipe()  # the runtime's records, out of the output (its token at init)
         self._log_fd = log_fd
         self._log_open = True
         self._cgroup = cgroup
@@ -282,9 +284,11 @@ class ForkServerEnvironment:
         self._begin()
         start = time.perf_counter()
         env = self.spec.environment
+        self._pipe.token = token = new_token()
         self._send(
             {
                 "op": "init",
+                "log_token": token.hex(),
                 "handler": self.spec.handler,
                 "memory_mb": self.spec.memory_mb,
                 "function_name": env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
@@ -382,6 +386,8 @@ class ForkServerEnvironment:
             # The runtime says whether output is left in the pipe: most invocations print
             # nothing, and a read that finds nothing costs a syscall and an exception here.
             self.drain_output()
+            for item in self._pipe.flush():  # the runtime wrote it all before replying
+                self._on_output(self.env_id, item)
         if frame is None or frame[0].get("op") == "fatal":
             self._state = State.DEAD
             return {"op": "died"}, b""
@@ -438,7 +444,8 @@ class ForkServerEnvironment:
             if not chunk:
                 self._close_log()
                 return
-            self._on_output(self.env_id, chunk)
+            for item in self._pipe.feed(chunk):
+                self._on_output(self.env_id, item)
 
     def _close_log(self) -> None:
         if self._log_open:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from .api import OutputCallback
 from .template import SnapshotFailed, SnapshotTemplate
-from .types import EnvironmentSpec, SpawnError
+from .types import EnvironmentSpec, LogRecord, SpawnError
 
 if TYPE_CHECKING:
     from .environment import ForkServerEnvironment
@@ -107,7 +107,7 @@ class SnapshotCache:
         # The template's output (its init's prints, its hooks') goes to the log of the
         # environment that asked for it, like a plain cold start's init output.
 
-        def forward(_env_id: str, chunk: bytes) -> None:
+        def forward(_env_id: str, chunk: bytes | LogRecord) -> None:
             on_output(asker, chunk)
 
         template_spec = dataclasses.replace(spec, env_id=f"snap-{uuid.uuid4().hex[:24]}")

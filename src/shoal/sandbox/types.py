@@ -71,6 +71,16 @@ class InvokeResult:
 
 
 @dataclass(frozen=True)
+class LogRecord:
+    """One record of the runtime's log sink (a ``logging`` record, the runtime's ``[ERROR]``
+    report): one log event, newlines included, unlike the log pipe's lines. ``level`` is
+    Lambda's name (TRACE, DEBUG, INFO, WARN, ERROR, FATAL), for ApplicationLogLevel."""
+
+    level: str
+    text: str
+
+
+@dataclass(frozen=True)
 class ExitInfo:
     """How an environment's init process ended (the zygote reaps it and reports the status)."""
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from shoal.sandbox.forkserver import ForkServerFactory
-from shoal.sandbox.types import EnvironmentSpec, InvokeRequest, Mount
+from shoal.sandbox.types import EnvironmentSpec, InvokeRequest, LogRecord, Mount
 
 T = TypeVar("T")
 UID = 23456
@@ -40,14 +40,19 @@ def write(path):
 
 @dataclass
 class Output:
-    chunks: list[bytes] = field(default_factory=list)
+    """What an environment wrote: raw output chunks and the runtime's log records, in order;
+    ``text`` shows a record as a line of its own."""
 
-    def __call__(self, env_id: str, chunk: bytes) -> None:
+    chunks: list[bytes | LogRecord] = field(default_factory=list)
+
+    def __call__(self, env_id: str, chunk: bytes | LogRecord) -> None:
         self.chunks.append(chunk)
 
     @property
     def text(self) -> str:
-        return b"".join(self.chunks).decode()
+        return "".join(
+            c.text + "\n" if isinstance(c, LogRecord) else c.decode() for c in self.chunks
+        )
 
 
 def make_code(root: Path, source: str, name: str = "app.py", **files: str) -> Path:

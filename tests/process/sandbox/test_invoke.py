@@ -9,6 +9,7 @@ import pytest
 from sandbox_helpers import Mount, Output, make_code, make_spec, request, run
 
 from shoal.sandbox.forkserver import ForkServerFactory
+from shoal.sandbox.types import LogRecord
 
 CONTEXT_APP = """
 import json, os, sys, time
@@ -239,6 +240,9 @@ def handler(e, c):
         stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
         assert re.search(rf"^\[INFO\]\t{stamp}\tlog-rid\tlogged line$", text, re.M), text
         assert text.index("printed line") < text.index("from shell") < text.index("raw fd")
+        # The record is one item of its own, between the lines printed before and after it.
+        assert "logged line" in text.split("stderr line\n")[1].split("from shell")[0]
+        assert sum(isinstance(c, LogRecord) for c in out.chunks) == 1
 
     run(body)
 

@@ -12,6 +12,8 @@ import pytest
 from shoal.runtime import bootstrap, frames, logs
 from shoal.runtime.context import LambdaContext
 from shoal.runtime.errors import RESPONSE_LIMIT, FaultException
+from shoal.sandbox.logpipe import LogPipe, new_token
+from shoal.sandbox.types import LogRecord
 
 
 def test_empty_payload_is_empty_dict() -> None:
@@ -63,8 +65,62 @@ def test_log_format_is_lambdas() -> None:
     record.created = 0.0
     record.msecs = 5
     record.aws_request_id = "rid-1"
-    line = logs.LambdaFormatter(logs.FORMAT, logs.DATEFMT).format(record)
+    line = logs.TextFormatter().format(record)
     assert line == "[WARNING]\t1970-01-01T00:00:00.005Z\trid-1\thello w"
+    doc = json.loads(logs.JsonFormatter().format(record))
+    assert doc == {
+        "timestamp": "1970-01-01T00:00:00.000Z",
+        "level": "WARN",
+        "message": "hello w",
+        "logger": "x",
+        "requestId": "rid-1",
+    }
+
+
+def test_error_records_are_awslambdarics(capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    sink = logs.LogSink()
+    sink.record("INFO", "no token yet: dropped")
+    pipe = LogPipe()
+    sink.token = pipe.token = new_token()
+    trace = ['  File "/var/task/app.py", line 2, in handler\n    return 1 / 0\n']
+    logs.log_error(sink, {"errorMessage": "division by zero", "errorType": "ZeroDivisionError",
+                          "requestId": "r", "stackTrace": trace})  # fmt: skip
+    logs.log_error(sink, {"errorMessage": "", "errorType": "Runtime.X", "stackTrace": []})
+    sink.record("DEBUG", "x" * (logs.RECORD_LIMIT + 10))
+    got = pipe.feed(capfdbinary.readouterr().out)
+    assert got == [
+        LogRecord(
+            "ERROR",
+            "[ERROR] ZeroDivisionError: division by zero\nTraceback (most recent call last):\n"
+            '\u00a0\u00a0File "/var/task/app.py", line 2, in handler\n'
+            "\u00a0\u00a0\u00a0\u00a0return 1 / 0",
+        ),
+        LogRecord("ERROR", "[ERROR] Runtime.X\nTraceback (most recent call last):"),
+        LogRecord("DEBUG", "x" * logs.RECORD_LIMIT),
+    ]
+
+
+def test_the_log_pipe_takes_records_out_of_output_cut_anywhere() -> None:
+    token = new_token()
+    record = token + logs.RECORD.pack(3, 9) + "caf\u00e9\nok!".encode()
+    stream = b"printed\n" + record + b"partial" + token[:5] + b"\n" + record + b"\0end"
+    expected = [b"printed\n", LogRecord("WARN", "caf\u00e9\nok!"), b"partial" + token[:5] + b"\n",
+                LogRecord("WARN", "caf\u00e9\nok!"), b"\0end"]  # fmt: skip
+    for cut in range(1, len(stream)):
+        pipe = LogPipe()
+        pipe.token = token
+        items = pipe.feed(stream[:cut]) + pipe.feed(stream[cut:]) + pipe.flush()
+        merged: list[bytes | LogRecord] = []
+        for item in items:
+            if isinstance(item, bytes) and merged and isinstance(merged[-1], bytes):
+                merged[-1] += item
+            else:
+                merged.append(item)
+        assert merged == expected, cut
+    forged = LogPipe()
+    forged.token = token
+    big = token + logs.RECORD.pack(1, logs.RECORD_LIMIT + 1)
+    assert b"".join(x for x in forged.feed(big + b"rest") if isinstance(x, bytes)) == big + b"rest"
 
 
 def test_a_response_over_lambdas_limit_is_lambdas_error_and_the_loop_goes_on() -> None:
