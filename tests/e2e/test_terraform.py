@@ -1,6 +1,6 @@
 """Terraform's AWS provider against Shoal, as a user runs it: init from the provider mirror,
 apply the MessageWall stack (``terraform/main.tf``: EFS, the function in the default VPC with
-its access point, alias, URL and permission, an HTTP API), call it, re-plan with no changes,
+its access point and a layer, alias, URL and permission, an HTTP API), call it, re-plan with no changes,
 destroy, and find nothing left behind.
 
 Runs when Terraform is installed (the machine image carries 1.11 and a filesystem mirror of
@@ -126,6 +126,8 @@ def test_plan_apply_replan_destroy(tmp_path: Path) -> None:
         lam, efs, ec2 = srv.client("lambda"), srv.client("efs"), srv.client("ec2")
         config = lam.get_function_configuration(FunctionName="tf-message-wall")
         assert config["VpcConfig"]["VpcId"].startswith("vpc-")
+        assert [layer["Arn"] for layer in config["Layers"]] == [outputs["layer_arn"]]
+        assert config["FileSystemConfigs"][0]["LocalMountPath"] == "/mnt/msg"
         enis = ec2.describe_network_interfaces()["NetworkInterfaces"]
         assert {e["InterfaceType"] for e in enis} == {"lambda", "efs"}
 
