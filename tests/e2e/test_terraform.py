@@ -1,7 +1,7 @@
 """Terraform's AWS provider against Shoal, as a user runs it: init from the provider mirror,
 apply the MessageWall stack (``terraform/main.tf``: EFS, the function in the default VPC with
-its access point and a layer, alias, URL and permission, an HTTP API), call it, re-plan with no changes,
-destroy, and find nothing left behind.
+its access point and a layer, alias, URL and permission, an HTTP API), call it, re-plan with no
+changes, destroy, and find nothing left behind.
 
 Runs when Terraform is installed (the machine image carries 1.11 and a filesystem mirror of
 ``hashicorp/aws`` 5.100.0 at /opt/tf-plugins; nothing is downloaded).
