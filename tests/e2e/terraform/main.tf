@@ -32,12 +32,18 @@ variable "probe_package" {
   type = string
 }
 
-# How to point the AWS provider at Shoal: every service at its one endpoint, and no calls to
-# STS, IAM or the instance metadata service before the first request.
+# The server's root credentials file (<data-dir>/credentials, profile "shoal").
+variable "credentials" {
+  type = string
+}
+
+# How to point the AWS provider at Shoal: the root credentials the server made, every service at
+# its one endpoint, and no calls to STS, IAM or the instance metadata service before the first
+# request.
 provider "aws" {
   region                      = "us-east-1"
-  access_key                  = "shoal"
-  secret_key                  = "shoal"
+  shared_credentials_files    = [var.credentials]
+  profile                     = "shoal"
   skip_credentials_validation = true
   skip_requesting_account_id  = true
   skip_metadata_api_check     = true
