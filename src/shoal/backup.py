@@ -9,12 +9,19 @@ A backup holds what a restore needs to start the same Shoal again:
 - ``code/<hex>.zip``: every deployment package. Packages are immutable and saved before the
   metadata that names them, so every package the snapshot references is already there;
   the unpacked trees are not copied (a restore unpacks the zips again, as Shoal does);
+- ``layers/packages/<hex>.zip``: every layer version's package, likewise (the merged ``/opt``
+  trees are made again from them when a function next needs one);
+- ``credentials`` and ``tls/``, when the server made them: the root credentials clients sign
+  with and ``--tls auto``'s CA and certificate that clients trust. Without them a restored
+  server would make new ones, and every client would be locked out until given them;
 - ``filesystems/``: the file-system trees, unless ``--no-file-systems``: owners as numbers,
   modes, times, symlinks and hard links as they are. They are copied file by file while
   functions may be writing, as ``tar`` would; stop the writers for a point-in-time copy of them.
   Extended attributes and ACLs are not kept.
 
-Logs are not part of a backup. A restore refuses a data directory that a running server uses
+Logs are not part of a backup. The backup file holds secrets (the root credentials, IAM
+access keys, functions' environment variables): it is written 0600, as the data directory's
+own files are. A restore refuses a data directory that a running server uses
 (any process holding its ``shoal.db`` open) or that is not empty (unless ``force``); it stages
 everything inside the data directory and swaps it in only once the metadata passed SQLite's
 integrity check and every package unpacked. Python's ``tarfile`` does the archive, with its
@@ -39,6 +46,9 @@ from shoal.functions.code import CodeStore
 
 MANIFEST = "shoal-backup.json"
 FORMAT = 1
+LAYER_PACKAGES = "layers/packages"
+# What the server made for its clients, kept as it is (see the module docstring).
+CLIENT_FILES = ("credentials", "tls")
 
 
 class BackupError(Exception):
@@ -50,6 +60,7 @@ class Summary:
     packages: int
     file_systems: bool
     bytes: int
+    layer_packages: int = 0
 
 
 def _open_for_writing(path: Path, compressed: bool) -> tarfile.TarFile:
@@ -66,7 +77,8 @@ def backup(settings: Settings, dest: Path, file_systems: bool = True) -> Summary
     with tempfile.TemporaryDirectory(prefix=".shoal-backup.", dir=dest.parent) as tmp:
         db_copy = Path(tmp) / "shoal.db"
         _copy_database(settings.db_path, db_copy)
-        packages = sorted(p for p in settings.code_dir.glob("*.zip") if not p.name.startswith("."))
+        packages = _packages(settings.code_dir)
+        layer_packages = _packages(settings.data_dir / LAYER_PACKAGES)
         manifest = {"format": FORMAT, "created": time.time(), "file_systems": file_systems}
         (Path(tmp) / MANIFEST).write_text(json.dumps(manifest))
         partial = Path(tmp) / "backup.tar"
@@ -75,10 +87,23 @@ def backup(settings: Settings, dest: Path, file_systems: bool = True) -> Summary
             tar.add(db_copy, "shoal.db")
             for package in packages:
                 tar.add(package, f"code/{package.name}")
+            layers = settings.data_dir / LAYER_PACKAGES
+            if layers.is_dir():  # even empty: a restore then replaces what layers/ holds
+                tar.add(layers, LAYER_PACKAGES, recursive=False)
+            for package in layer_packages:
+                tar.add(package, f"{LAYER_PACKAGES}/{package.name}")
+            for name in CLIENT_FILES:
+                if (settings.data_dir / name).exists():
+                    tar.add(settings.data_dir / name, name)
             if file_systems and settings.fs_dir.is_dir():
                 tar.add(settings.fs_dir, "filesystems", filter=_skip_trash)
+        os.chmod(partial, 0o600)  # it holds secrets
         os.replace(partial, dest)  # a backup file is whole or absent
-    return Summary(len(packages), file_systems, dest.stat().st_size)
+    return Summary(len(packages), file_systems, dest.stat().st_size, len(layer_packages))
+
+
+def _packages(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.zip") if not p.name.startswith("."))
 
 
 def _copy_database(source: Path, target: Path) -> None:
@@ -134,14 +159,25 @@ def restore(settings: Settings, source: Path, force: bool = False) -> Summary:
         problem = _check(stage / "shoal.db")
         if problem:
             raise BackupError(f"the backup's database is damaged ({problem})")
-        code = CodeStore(stage / "code")
-        packages = [p.name[: -len(".zip")] for p in (stage / "code").glob("*.zip")]
-        for hexdigest in packages:
-            code.unpack(hexdigest)
+        packages = _unpack_all(stage / "code")
+        has_layers = (stage / LAYER_PACKAGES).is_dir()  # not in a backup from before layers
+        layer_packages = _unpack_all(stage / LAYER_PACKAGES) if has_layers else []
         _swap_in(stage, data)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    return Summary(len(packages), bool(manifest.get("file_systems")), source.stat().st_size)
+    return Summary(
+        len(packages), bool(manifest.get("file_systems")), source.stat().st_size,
+        len(layer_packages),
+    )  # fmt: skip
+
+
+def _unpack_all(directory: Path) -> list[str]:
+    """Unpack every package in ``directory`` (made if missing): each must be whole."""
+    code = CodeStore(directory)
+    packages = [p.name[: -len(".zip")] for p in directory.glob("*.zip")]
+    for hexdigest in packages:
+        code.unpack(hexdigest)
+    return packages
 
 
 def _extract(source: Path, stage: Path) -> dict[str, object]:
@@ -194,11 +230,16 @@ def _check(db: Path) -> str | None:
 def _swap_in(stage: Path, data: Path) -> None:
     for name in ("shoal.db-wal", "shoal.db-shm", "shoal.db"):
         (data / name).unlink(missing_ok=True)
-    # Trees the backup does not hold (--no-file-systems) stay as they are.
-    names = ("code", "filesystems") if (stage / "filesystems").is_dir() else ("code",)
+    # What the backup does not hold (file-system trees with --no-file-systems; layers,
+    # credentials and TLS files of a backup from before they were kept) stays as it is.
+    # "layers" holds the packages and the merged /opt trees made from them: replaced whole.
+    names = ["code", *(n for n in ("filesystems", "layers", *CLIENT_FILES)
+                       if (stage / n).exists())]  # fmt: skip
     for name in names:
-        if (data / name).exists():
+        if (data / name).is_dir() and not (data / name).is_symlink():
             shutil.rmtree(data / name)
+        else:
+            (data / name).unlink(missing_ok=True)
         os.rename(stage / name, data / name)
     os.rename(stage / "shoal.db", data / "shoal.db")
     _ensure_roots(data)

@@ -26,7 +26,8 @@ def _backup(args: argparse.Namespace) -> int:
     trees = "with" if summary.file_systems else "without"
     print(
         f"Backed up {args.data_dir} to {args.path}: the metadata, {summary.packages} code "
-        f"packages, {trees} file-system trees ({summary.bytes} bytes)."
+        f"packages, {summary.layer_packages} layer packages, {trees} file-system trees "
+        f"({summary.bytes} bytes)."
     )
     return 0
 
@@ -40,7 +41,8 @@ def _restore(args: argparse.Namespace) -> int:
     trees = "and file-system trees" if summary.file_systems else "(no file-system trees)"
     print(
         f"Restored {args.path} into {args.data_dir}: the metadata, {summary.packages} code "
-        f"packages {trees}. Start the server with: shoal serve --data-dir {args.data_dir}"
+        f"packages, {summary.layer_packages} layer packages {trees}. Start the server with: "
+        f"shoal serve --data-dir {args.data_dir}"
     )
     return 0
 

@@ -15,12 +15,14 @@ whether root is squashed; a policy that withholds ``ClientMount`` answers 403.
 - ``GET  /shoal/fs/file-systems/{fs}/du?depth=N`` -> ``{"Total", "Entries": [{"Path", "Bytes"}]}``
 - ``GET  /shoal/fs/mount-targets/{mt}`` -> ``{"MountTargetId", "IpAddress", "Port", ...}``
 
-Errors are ``{"ErrorCode", "Message"}`` with the EFS status of the code.
+Errors are ``{"ErrorCode", "Message"}`` with the EFS status of the code; another method than
+the one a path takes is a 405 in that shape too, with ``Allow``.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -41,6 +43,26 @@ _STATUS = {
 MAX_DEPTH = 64  # du's depth: deeper asks walk the whole tree once per level for nothing
 
 
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+Endpoint = Callable[[Request], Awaitable[JSONResponse]]
+
+
+def _only(method: str, endpoint: Endpoint) -> Endpoint:
+    """``endpoint`` for ``method``; any other answers a JSON 405 (Starlette's own is text)."""
+
+    async def checked(request: Request) -> JSONResponse:
+        if request.method == method or (method == "GET" and request.method == "HEAD"):
+            return await endpoint(request)
+        body = {"ErrorCode": "MethodNotAllowed", "Message": f"{request.url.path} takes {method}"}
+        return JSONResponse(body, status_code=405, headers={"Allow": method})
+
+    return checked
+
+
+def _route(path: str, method: str, endpoint: Endpoint) -> Route:
+    return Route(path, _only(method, endpoint), methods=_ANY_METHOD)
+
+
 def _no_mount(fs_id: str, what: str) -> AwsError:
     return rootdir.mount_failure(
         f"The file system policy of {fs_id} does not allow clients without an IAM identity "
@@ -53,10 +75,10 @@ class FsEndpoint:
         self.service = service
         self.app = Router(
             routes=[
-                Route("/shoal/fs/file-systems/{fs}/path", self.fs_path, methods=["GET"]),
-                Route("/shoal/fs/file-systems/{fs}/du", self.du, methods=["GET"]),
-                Route("/shoal/fs/access-points/{ap}/path", self.ap_path, methods=["POST"]),
-                Route("/shoal/fs/mount-targets/{mt}", self.mount_target, methods=["GET"]),
+                _route("/shoal/fs/file-systems/{fs}/path", "GET", self.fs_path),
+                _route("/shoal/fs/file-systems/{fs}/du", "GET", self.du),
+                _route("/shoal/fs/access-points/{ap}/path", "POST", self.ap_path),
+                _route("/shoal/fs/mount-targets/{mt}", "GET", self.mount_target),
             ],
             default=self._not_found,
         )

@@ -22,13 +22,13 @@ import asyncio
 import re
 import uuid
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError, invalid_parameter
-from shoal.functions import layer_policy
+from shoal.functions import layer_policy, optdirs
 from shoal.functions.code import MAX_UNZIPPED, CodeStore, InvalidZip
 from shoal.functions.models import LayerRef
 from shoal.functions.optdirs import OptDirs, tree_size
@@ -358,6 +358,16 @@ class LayerService:
                 raise invalid_parameter(f"Layer version {arn} does not exist.") from None
             refs.append(LayerRef(lv.arn, lv.code_size, lv.hex, lv.unzipped_size))
         return tuple(refs)
+
+    def collect(self, used: Iterable[Sequence[LayerRef]]) -> tuple[list[str], list[str]]:
+        """At start, once functions are loaded and before anything can publish: remove the
+        packages that no layer version and no function version (``used``: their layer lists)
+        references, left by an interrupted publish or by deleting the last user of a deleted
+        version, and the merged /opt trees no function version's list makes. Returns both."""
+        lists = [tuple(r.hex for r in refs) for refs in used if refs]
+        keep = {v.hex for r in self._layers.values() for v in r.versions.values()}
+        keep.update(h for hexes in lists for h in hexes)
+        return self.code.collect(keep), self.opt.collect({optdirs.key(h) for h in lists})
 
     def opt_dir(self, refs: Sequence[LayerRef]) -> Path:
         """The merged /opt of a layer list (made again if it went missing)."""

@@ -100,6 +100,15 @@ class OptDirs:
                 merge_into(tree, tmp)
         return target
 
+    def collect(self, keep: set[str]) -> list[str]:
+        """Remove every merged tree whose key is not in ``keep``; return their keys. Only for
+        a start, when no environment has one mounted and no build is in flight."""
+        gone = sorted(p.name for p in self.root.iterdir()
+                      if not p.name.startswith(".") and p.name not in keep)  # fmt: skip
+        for name in gone:
+            _clear(str(self.root / name), keep_dir=False)
+        return gone
+
 
 def tree_size(root: Path) -> int:
     """Bytes of the regular files under ``root`` (what Lambda's unzipped quota counts)."""

@@ -84,10 +84,14 @@ class FunctionRecord:
             self, versions=dict(self.versions), aliases=dict(self.aliases), tags=dict(self.tags)
         )
 
+    def every_version(self) -> list[FunctionVersion]:
+        """$LATEST, the one a failed update goes back to, and the published versions."""
+        versions = (self.latest, self.previous, *self.versions.values())
+        return [v for v in versions if v is not None]
+
     def packages(self) -> set[str]:
         """The hex names of the code packages its versions run."""
-        versions = (self.latest, self.previous, *self.versions.values())
-        return {Path(v.code_dir).name for v in versions if v is not None}
+        return {Path(v.code_dir).name for v in self.every_version()}
 
     def busy(self) -> bool:
         """Pending or updating: any other change is refused until the background task ends."""

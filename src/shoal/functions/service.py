@@ -66,12 +66,15 @@ class FunctionService:
     async def start(self) -> None:
         store = self.shoal.store
         store.claim(self.KIND, self.settings.region)  # made before regions: the default's
+        interrupted = []
         for key, doc in store.load_regional(self.KIND).items():
             fn = FunctionRecord.from_doc(doc)
             self._functions[key] = fn
             if fn.busy() or any(v.state == "Pending" for v in fn.versions.values()):
-                self._settle_later(key)  # interrupted by a stop: finish it now
-        await self._collect_orphans()
+                interrupted.append(key)
+        await self._collect_orphans()  # first: nothing is being unpacked or merged yet
+        for key in interrupted:
+            self._settle_later(key)  # interrupted by a stop: finish it now
 
     async def _collect_orphans(self) -> None:
         """Remove the packages no version references (left by an interrupted create, or by
@@ -84,6 +87,14 @@ class FunctionService:
                 len(orphans),
                 ", ".join(orphans),
             )
+        lists = [v.layers for fn in self._functions.values() for v in fn.every_version()]
+        packages, trees = await asyncio.to_thread(self.shoal.layers.collect, lists)
+        if packages or trees:
+            log.info(
+                "removed %d layer package(s) that no layer or function version references "
+                "(%s) and %d merged /opt tree(s) that no function version uses",
+                len(packages), ", ".join(packages) or "none", len(trees),
+            )  # fmt: skip
 
     async def stop(self) -> None:
         for task in list(self._tasks):

@@ -1,7 +1,7 @@
 # The seed's MessageWall as a Terraform stack, against Shoal: a file system with a mount target
 # in the default VPC, an access point and a policy; the function in the VPC with the access
-# point at /mnt/msg, an alias, a function URL and a permission; an HTTP API in front of it; a
-# layer and a function that uses it.
+# point at /mnt/msg and a layer, an alias, a function URL and a permission; an HTTP API in front
+# of it; a second function that imports its module from the layer.
 
 terraform {
   required_providers {
@@ -32,12 +32,18 @@ variable "probe_package" {
   type = string
 }
 
-# How to point the AWS provider at Shoal: every service at its one endpoint, and no calls to
-# STS, IAM or the instance metadata service before the first request.
+# The server's root credentials file (<data-dir>/credentials, profile "shoal").
+variable "credentials" {
+  type = string
+}
+
+# How to point the AWS provider at Shoal: the root credentials the server made, every service at
+# its one endpoint, and no calls to STS, IAM or the instance metadata service before the first
+# request.
 provider "aws" {
   region                      = "us-east-1"
-  access_key                  = "shoal"
-  secret_key                  = "shoal"
+  shared_credentials_files    = [var.credentials]
+  profile                     = "shoal"
   skip_credentials_validation = true
   skip_requesting_account_id  = true
   skip_metadata_api_check     = true
@@ -167,6 +173,9 @@ resource "aws_lambda_function" "wall" {
     subnet_ids         = sort(data.aws_subnets.default.ids)
     security_group_ids = [aws_security_group.nfs.id]
   }
+
+  # The wall imports nothing from it; it shows one function with all three blocks.
+  layers = [aws_lambda_layer_version.greeting.arn]
 
   depends_on = [aws_efs_mount_target.wall, aws_efs_file_system_policy.wall]
 }

@@ -63,3 +63,24 @@ def test_du_depth_that_is_not_usable_is_a_400(
 def test_unknown_shoal_paths_answer_json(server: ShoalServer) -> None:
     assert get(server, "/shoal/fs/nothing-here")[0] == 404
     assert get(server, "/shoal/nothing-here")[0] == 404
+
+
+@pytest.mark.parametrize(
+    "path, method, allowed",
+    [("/shoal/fs/file-systems/fs-0123456789abcdef0/path", "POST", "GET"),
+     ("/shoal/fs/file-systems/fs-0123456789abcdef0/du", "DELETE", "GET"),
+     ("/shoal/fs/access-points/fsap-0123456789abcdef0/path", "GET", "POST"),
+     ("/shoal/fs/mount-targets/fsmt-0123456789abcdef0", "PUT", "GET")],
+)  # fmt: skip
+def test_another_method_is_a_405_in_json(
+    server: ShoalServer, path: str, method: str, allowed: str
+) -> None:
+    with pytest.raises(urllib.error.HTTPError) as e:
+        shoal_urlopen(server.endpoint + path, method, timeout=30)
+    with e.value:
+        assert e.value.code == 405 and e.value.headers["Allow"] == allowed
+        assert e.value.headers["Content-Type"].startswith("application/json")
+        assert json.loads(e.value.read())["ErrorCode"] == "MethodNotAllowed"
+    # The method it takes still reaches it (here: not found, in the same shape).
+    status, _, doc = get(server, path, allowed)
+    assert status == 404 and doc["ErrorCode"].endswith("NotFound")

@@ -140,6 +140,42 @@ def test_vpc_subnet_group_lifecycle(server: ShoalServer) -> None:
         assert code(e) == (expected, 400)
 
 
+def test_egress_rules_as_terraform_changes_them(server: ShoalServer) -> None:
+    """A new group may send anywhere; Terraform revokes that rule and authorizes its own."""
+    ec2 = server.client("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.21.0.0/16")["Vpc"]["VpcId"]
+    group_id = ec2.create_security_group(
+        GroupName="egress", Description="egress", VpcId=vpc_id
+    )["GroupId"]
+    everything = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    (g,) = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    assert g["IpPermissionsEgress"] == [{**everything, "UserIdGroupPairs": [], "Ipv6Ranges": [],
+                                         "PrefixListIds": []}]  # fmt: skip
+    ec2.revoke_security_group_egress(GroupId=group_id, IpPermissions=[everything])
+    (g,) = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    assert g["IpPermissionsEgress"] == []
+    with pytest.raises(ClientError) as e:
+        ec2.revoke_security_group_egress(GroupId=group_id, IpPermissions=[everything])
+    assert code(e) == ("InvalidPermission.NotFound", 400)
+    https = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+             "IpRanges": [{"CidrIp": "10.21.0.0/16"}]}  # fmt: skip
+    (rule,) = ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=[https])[
+        "SecurityGroupRules"
+    ]
+    assert rule["IsEgress"] is True and rule["FromPort"] == 443 and rule["GroupId"] == group_id
+    with pytest.raises(ClientError) as e:
+        ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=[https])
+    assert code(e) == ("InvalidPermission.Duplicate", 400)
+    rules = ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [group_id]}]
+    )["SecurityGroupRules"]
+    assert [(r["IsEgress"], r["FromPort"]) for r in rules] == [(True, 443)]
+    (g,) = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    assert g["IpPermissions"] == []  # ingress untouched
+    ec2.delete_security_group(GroupId=group_id)
+    ec2.delete_vpc(VpcId=vpc_id)
+
+
 def _post(server: ShoalServer, body: str, service: str | None = "ec2",
           region: str = "us-east-1") -> tuple[int, str]:  # fmt: skip
     headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from conftest import create_function, shoal_urlopen, unique_name, wait_for
+from conftest import create_function, shoal_urlopen, signed_request, unique_name, wait_for
 
 LIMIT = 6 * 1024 * 1024 + 100  # what Lambda's error message names: 6291556 bytes
 TOO_LARGE = {
@@ -178,6 +178,8 @@ def test_every_api_answers_with_a_request_id(server: Any) -> None:
         boto3.client("efs", **kwargs).describe_file_systems(),
         boto3.client("apigatewayv2", **kwargs).get_apis(),
         boto3.client("ec2", **kwargs).describe_vpcs(),
+        boto3.client("iam", **kwargs).list_roles(),
+        boto3.client("sts", **kwargs).get_caller_identity(),
     ]
     for answer in answers:
         meta = answer["ResponseMetadata"]
@@ -188,18 +190,25 @@ def test_every_api_answers_with_a_request_id(server: Any) -> None:
         (boto3.client("efs", **kwargs), lambda c: c.describe_file_systems(FileSystemId="fs-0")),
         (boto3.client("apigatewayv2", **kwargs), lambda c: c.get_api(ApiId="nope")),
         (boto3.client("ec2", **kwargs), lambda c: c.describe_vpcs(VpcIds=["vpc-0"])),
+        (boto3.client("iam", **kwargs), lambda c: c.get_role(RoleName="nope")),
+        (
+            boto3.client("sts", **kwargs),
+            lambda c: c.assume_role(
+                RoleArn="arn:aws:iam::123456789012:role/nope", RoleSessionName="session"
+            ),
+        ),
     ):
         with pytest.raises(client.exceptions.ClientError) as e:
             call(client)
         meta = e.value.response["ResponseMetadata"]
-        # EC2's XML names the request too: the same id as the header.
+        # EC2's, IAM's and STS's XML name the request too: the same id as the header.
         assert UUID.match(meta["RequestId"])
         assert meta["HTTPHeaders"]["x-amzn-requestid"] == meta["RequestId"]
         seen.add(meta["RequestId"])
-    assert len(seen) == 8
+    assert len(seen) == 12
     # A path no service answers is a 404 that names its request all the same.
     with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(f"{server.endpoint}/nowhere")
+        urllib.request.urlopen(signed_request("GET", f"{server.endpoint}/nowhere"))
     e.value.close()
     assert e.value.code == 404 and UUID.match(e.value.headers["x-amzn-requestid"])
 

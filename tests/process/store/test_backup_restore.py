@@ -3,22 +3,28 @@
 A server with functions (a version, an alias, a file system mounted through an access point),
 and an HTTP API is backed up while it runs; then it stops, its data directory is wiped and
 restored, and the new server has everything, invokable, with the file-system tree's owners and
-modes as they were. Restore refuses a running server's directory and a non-empty one.
+modes as they were. Restore refuses a running server's directory and a non-empty one. Layers
+come back too, and so do the root credentials and ``--tls auto`` CA a server made: its clients
+sign and verify as before.
 """
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 
-from conftest import ROOT, SHOAL, create_function, start_server
+from conftest import LAMBDA_TRUST, ROOT, RUNTIME, SHOAL, create_function, make_zip, start_server
 
 WRITER = """
 import os
@@ -93,7 +99,7 @@ def test_backup_while_running_then_restore_into_a_wiped_directory(tmp_path: Path
 
         made = shoal("backup", str(backup_file), "--data-dir", str(data))
         assert made.returncode == 0, made.stderr
-        assert "1 code packages, with file-system trees" in made.stdout
+        assert "1 code packages, 0 layer packages, with file-system trees" in made.stdout
         # A running server's directory is never restored over.
         busy = shoal("restore", str(backup_file), "--data-dir", str(data), "--force")
         assert busy.returncode == 1 and "is using" in busy.stderr, busy.stderr
@@ -180,3 +186,72 @@ def test_restore_without_trees_into_a_new_directory_gives_each_file_system_its_r
     assert shoal("restore", str(tmp_path / "b.tar"), "--data-dir", str(fresh)).returncode == 0
     root = fresh / "filesystems" / fs_id
     assert root.is_dir() and oct(root.stat().st_mode & 0o7777) == "0o755"
+
+
+LAYERED = "import greeting\n\ndef handler(event, context):\n    return greeting.WORDS\n"
+OWN_CREDENTIALS = {"SHOAL_ROOT_ACCESS_KEY_ID": "", "SHOAL_ROOT_SECRET_ACCESS_KEY": ""}
+
+
+def own_client(srv: Any, service: str, ca: Path) -> Any:
+    """A client signing with the root credentials the server made, trusting its CA."""
+    keys = configparser.ConfigParser()
+    keys.read(srv.data_dir / "credentials")
+    return boto3.client(
+        service, endpoint_url=srv.endpoint, region_name="us-east-1", verify=str(ca),
+        aws_access_key_id=keys["shoal"]["aws_access_key_id"],
+        aws_secret_access_key=keys["shoal"]["aws_secret_access_key"],
+        config=Config(retries={"max_attempts": 0}, read_timeout=120),
+    )  # fmt: skip
+
+
+def test_layers_credentials_and_the_local_ca_come_back(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    backup_file = tmp_path / "shoal.tar"
+    ca = tmp_path / "ca.pem"  # what a client was given to trust, kept apart from the server
+    srv = start_server(data, "--tls", "auto", env=OWN_CREDENTIALS, execution_role=False)
+    try:
+        shutil.copy(data / "tls" / "ca.pem", ca)
+        lam = own_client(srv, "lambda", ca)
+        role = own_client(srv, "iam", ca).create_role(
+            RoleName="layered", AssumeRolePolicyDocument=LAMBDA_TRUST
+        )["Role"]["Arn"]
+        layer = lam.publish_layer_version(
+            LayerName="greeting",
+            Content={"ZipFile": make_zip({"python/greeting.py": "WORDS = 'from a layer'\n"})},
+        )
+        lam.create_function(
+            FunctionName="layered", Runtime=RUNTIME, Role=role, Handler="app.handler",
+            Code={"ZipFile": make_zip({"app.py": LAYERED})}, Layers=[layer["LayerVersionArn"]],
+        )  # fmt: skip
+        lam.get_waiter("function_active_v2").wait(
+            FunctionName="layered", WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
+        )
+        assert lam.invoke(FunctionName="layered")["Payload"].read() == b'"from a layer"'
+        made = shoal("backup", str(backup_file), "--data-dir", str(data))
+        assert made.returncode == 0, made.stderr
+        assert "1 code packages, 1 layer packages" in made.stdout, made.stdout
+    finally:
+        srv.stop()
+    # It holds the credentials, IAM keys and variables: the owner's alone.
+    assert backup_file.stat().st_mode & 0o777 == 0o600
+    credentials = (data / "credentials").read_text()
+    shutil.rmtree(data)
+    done = shoal("restore", str(backup_file), "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    assert "1 code packages, 1 layer packages" in done.stdout, done.stdout
+    assert (data / "credentials").read_text() == credentials
+
+    again = start_server(data, "--tls", "auto", env=OWN_CREDENTIALS, execution_role=False)
+    try:
+        # The same keys and the same CA: the client is the one from before the backup.
+        assert (data / "tls" / "ca.pem").read_bytes() == ca.read_bytes()
+        lam = own_client(again, "lambda", ca)
+        assert lam.invoke(FunctionName="layered")["Payload"].read() == b'"from a layer"'
+        got = lam.get_layer_version(LayerName="greeting", VersionNumber=1)
+        assert got["Content"]["CodeSha256"] == layer["Content"]["CodeSha256"]
+        with urllib.request.urlopen(
+            got["Content"]["Location"], context=ssl.create_default_context(cafile=str(ca))
+        ) as r:
+            assert r.read() == make_zip({"python/greeting.py": "WORDS = 'from a layer'\n"})
+    finally:
+        again.stop()

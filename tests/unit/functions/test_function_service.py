@@ -14,6 +14,7 @@ import pytest
 
 from shoal.config import Settings
 from shoal.errors import AwsError
+from shoal.functions.layers import LayerService
 from shoal.functions.service import FunctionService
 from shoal.store.sqlite import Store
 
@@ -29,7 +30,8 @@ def package(source: str) -> bytes:
 
 
 class FakeShoal(SimpleNamespace):
-    """Just what FunctionService uses: settings, store, http.mount, a sandbox with runtimes."""
+    """Just what FunctionService uses: settings, store, http.mount, a sandbox with runtimes,
+    and the layers (none: what starting collects)."""
 
     def __init__(self, data_dir: Path) -> None:
         settings = Settings(data_dir=data_dir)
@@ -39,6 +41,7 @@ class FakeShoal(SimpleNamespace):
             http=SimpleNamespace(mount=lambda prefix, app: None),
             sandbox=SimpleNamespace(runtimes=lambda: {RUNTIME: sys.executable}),
         )
+        self.layers = LayerService(self)  # type: ignore[arg-type]
 
 
 def create_params(name: str, **extra: Any) -> dict[str, Any]:
