@@ -123,6 +123,10 @@ class ShoalApp:
         self.mounts: list[tuple[str, ASGIApp]] = []
         self.admission = admission.Admission.for_settings(shoal.settings)
         self._verifier: sigv4.Verifier | None = None
+        # Prometheus' scrape of the CloudWatch metrics (authorized by the endpoint itself).
+        from shoal.api.metrics_endpoint import MetricsEndpoint
+
+        self.mount("/metrics", MetricsEndpoint(shoal))
 
     def allow_host(self, entry: str) -> None:
         """Serve requests that name ``entry`` (``name[:port]``) as their Host too: the address

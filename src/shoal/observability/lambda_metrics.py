@@ -44,8 +44,10 @@ class LambdaMetrics:
         reservation, None for a reserved one); ``provisioned``: (ran on a provisioned
         environment, provisioned environments busy, provisioned target) when the version
         has provisioned concurrency."""
-        self._events.append(("L", self._clock(), function_arn, qualifier, version,
-                             duration_ms, error, concurrency, total, unreserved, provisioned))  # fmt: skip
+        self._events.append((
+            "L", self._clock(), function_arn, qualifier, version, duration_ms, error,
+            concurrency, total, unreserved, provisioned,
+        ))  # fmt: skip
 
     def throttle(self, function_arn: str, qualifier: str | None, version: str) -> None:
         self._events.append(("T", self._clock(), function_arn, qualifier, version))

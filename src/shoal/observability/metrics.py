@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoal.observability import lambda_metrics
+from shoal.observability.alarms import Alarms
 from shoal.observability.metricstore import RESOLUTIONS, Dims, MetricStore, SeriesKey
 from shoal.observability.stats import Agg
 
@@ -64,7 +65,7 @@ class MetricService:
         self._lock = threading.Lock()  # _pending and the writes of a flush
         self._task: asyncio.Task[None] | None = None
         self.lambda_hooks = lambda_metrics.LambdaMetrics(self._events, clock)
-        self.after_flush: list[Callable[[], None]] = []  # the alarms' evaluator hooks in here
+        self.alarms = Alarms(self)
         if shoal is not None and hasattr(shoal, "logs"):
             from shoal.observability import emf
 
@@ -73,8 +74,10 @@ class MetricService:
     async def start(self) -> None:
         self.store.expire(self.clock())
         self._task = asyncio.get_running_loop().create_task(self._flush_forever())
+        self.alarms.start()
 
     async def stop(self) -> None:
+        self.alarms.stop()
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -152,8 +155,6 @@ class MetricService:
             pending = self._pending
             self.store.write((k, u, r, ts, agg) for (k, u, r, ts), agg in pending.items())
             self._pending = {}
-        for hook in self.after_flush:
-            hook()
 
     # ------------------------------------------------------------------ reading
 
@@ -182,3 +183,8 @@ class MetricService:
     def series(self, region: str) -> list[tuple[SeriesKey, float]]:
         self.flush()
         return list(self.store.series(region))
+
+    def totals(self) -> list[tuple[SeriesKey, str, float, float]]:
+        """(series, unit, SampleCount, Sum) since each series began (Prometheus' view)."""
+        self.flush()
+        return self.store.totals()

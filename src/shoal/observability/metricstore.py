@@ -2,8 +2,8 @@
 
 Metric data is written often and in bulk (every flush of every series) and is worth less than
 the metadata (losing the last seconds of it in a crash is acceptable; losing a function is
-not), so it has its own database, with ``synchronous=OFF``-free WAL but its own lock: a flush
-never waits behind a metadata write, nor the other way round.
+not), so it has its own database and its own lock: a flush never waits behind a metadata
+write, nor the other way round.
 
 Tables:
 
@@ -181,6 +181,16 @@ class MetricStore:
             ).fetchall()
         for ns, name, dims, last in rows:
             yield (region, ns, name, _dims(dims)), last
+
+    def totals(self) -> list[tuple[SeriesKey, str, float, float]]:
+        """Every series' SampleCount and Sum since it began (its hourly buckets), by unit."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT series, unit, SUM(count), SUM(sum) FROM points WHERE res = 3600 "
+                "GROUP BY series, unit"
+            ).fetchall()
+            keys = {sid: key for key, sid in self._ids.items()}
+        return [(keys[sid], unit, c, s) for sid, unit, c, s in rows if sid in keys]
 
     def expire(self, now: float) -> int:
         """Delete the buckets CloudWatch no longer keeps; how many went."""
