@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
@@ -95,6 +96,18 @@ def _header_name(name: str) -> bytes:
         if len(_HEADER_NAMES) < 1024:
             _HEADER_NAMES[name] = wire
     return wire
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """A ``Content-Encoding: gzip`` body (the signature covers it compressed), at most
+    ``limit`` bytes decompressed (BodyTooLarge beyond)."""
+    inflater = zlib.decompressobj(wbits=31)
+    out = inflater.decompress(body, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BodyTooLarge
+    if not inflater.eof:
+        raise ValueError("truncated gzip body")
+    return out
 
 
 def json_response(
@@ -230,6 +243,14 @@ class ShoalApp:
             refused = service.auth_error(failure, signed_for, request_id)
             await send_response(send, refused, request_id)
             return
+        if headers.get("content-encoding") == "gzip":  # botocore gzips large PutMetricData
+            try:
+                body = gunzip(body, MAX_BODY)
+            except (ValueError, zlib.error, BodyTooLarge):
+                await send_response(send, json_response(
+                    400, {"message": "The request body is not valid gzip (or too large)"},
+                    [("x-amzn-ErrorType", "SerializationException")]), request_id)  # fmt: skip
+                return
         client = scope.get("client")
         response = await service.dispatch(
             self.shoal,
