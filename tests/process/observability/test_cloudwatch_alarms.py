@@ -1,0 +1,106 @@
+"""Metric alarms on a real server evaluating every 0.2 s: INSUFFICIENT_DATA → ALARM → OK from
+the data, DescribeAlarms filters, history, DeleteAlarms, and AWS's errors."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+from metrics_helpers import metrics_server
+
+from conftest import ShoalServer, unique_name, wait_for
+
+__all__ = ["metrics_server"]
+
+
+def state(cw, name: str) -> str:  # type: ignore[no-untyped-def]
+    (alarm,) = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    return str(alarm["StateValue"])
+
+
+def test_an_alarm_goes_to_alarm_and_back_to_ok(metrics_server: ShoalServer) -> None:
+    cw = metrics_server.client("cloudwatch")
+    ns, name = unique_name("Alarmed"), unique_name("alarm")
+    cw.put_metric_alarm(
+        AlarmName=name, Namespace=ns, MetricName="Queue", Statistic="Maximum", Period=10,
+        EvaluationPeriods=1, Threshold=50, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        Dimensions=[{"Name": "Q", "Value": "jobs"}],
+    )  # fmt: skip
+    (alarm,) = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    assert alarm["AlarmArn"] == f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"
+    assert alarm["StateValue"] in ("INSUFFICIENT_DATA", "OK")
+    # Just after a 10-second period begins, so the value stays in the window long enough.
+    while time.time() % 10 > 5:
+        time.sleep(0.1)
+    cw.put_metric_data(Namespace=ns, MetricData=[{
+        "MetricName": "Queue", "Dimensions": [{"Name": "Q", "Value": "jobs"}], "Value": 100,
+        "StorageResolution": 1}])  # fmt: skip
+    wait_for(lambda: state(cw, name) == "ALARM", timeout=5)
+    (alarm,) = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    assert alarm["StateReason"].startswith("Threshold Crossed: 1 out of the last 1 datapoints")
+    assert "greater than the threshold (50.0)" in alarm["StateReason"]
+    assert json.loads(alarm["StateReasonData"])["recentDatapoints"] == [100.0]
+    # The next period has no data, which the alarm treats as not breaching: back to OK.
+    wait_for(lambda: state(cw, name) == "OK", timeout=15)
+    assert [a["AlarmName"] for a in cw.describe_alarms(StateValue="OK",
+            AlarmNamePrefix=name)["MetricAlarms"]] == [name]  # fmt: skip
+    history = cw.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate")
+    summaries = [h["HistorySummary"] for h in history["AlarmHistoryItems"]]
+    assert summaries[0] == "Alarm updated from ALARM to OK"
+    assert summaries[1] == "Alarm updated from OK to ALARM"  # no data, not breaching: OK first
+    assert cw.describe_alarms_for_metric(
+        Namespace=ns, MetricName="Queue", Dimensions=[{"Name": "Q", "Value": "jobs"}]
+    )["MetricAlarms"][0]["AlarmName"] == name  # fmt: skip
+    cw.delete_alarms(AlarmNames=[name])
+    assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []
+
+
+def test_datapoints_to_alarm_m_out_of_n(metrics_server: ShoalServer) -> None:
+    cw = metrics_server.client("cloudwatch")
+    ns, name = unique_name("MofN"), unique_name("alarm")
+    now = time.time()
+    start = now - now % 60 - 240
+    # Five minutes: two breaching values out of the last five.
+    for i, value in enumerate([1, 9, 1, 9, 1]):
+        cw.put_metric_data(Namespace=ns, MetricData=[
+            {"MetricName": "m", "Value": value, "Timestamp": start + 60 * i}])  # fmt: skip
+    cw.put_metric_alarm(
+        AlarmName=name, Namespace=ns, MetricName="m", Statistic="Sum", Period=60,
+        EvaluationPeriods=5, DatapointsToAlarm=2, Threshold=5,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )  # fmt: skip
+    assert state(cw, name) == "ALARM"  # evaluated at once
+    cw.put_metric_alarm(
+        AlarmName=name, Namespace=ns, MetricName="m", Statistic="Sum", Period=60,
+        EvaluationPeriods=5, DatapointsToAlarm=3, Threshold=5,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )  # fmt: skip
+    assert state(cw, name) == "OK"
+    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="testing")
+    (alarm,) = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    assert (alarm["StateValue"], alarm["StateReason"]) == ("ALARM", "testing")
+
+
+def test_alarm_errors(metrics_server: ShoalServer) -> None:
+    cw = metrics_server.client("cloudwatch")
+
+    def code(**kw) -> str:  # type: ignore[no-untyped-def]
+        args = dict(AlarmName="bad", Namespace="N", MetricName="m", Statistic="Sum", Period=60,
+                    EvaluationPeriods=1, Threshold=1,
+                    ComparisonOperator="GreaterThanThreshold")  # fmt: skip
+        args.update(kw)
+        with pytest.raises(ClientError) as e:
+            cw.put_metric_alarm(**{k: v for k, v in args.items() if v is not None})
+        return str(e.value.response["Error"]["Code"])
+
+    assert code(Period=61) == "InvalidParameterValue"
+    assert code(DatapointsToAlarm=2) == "InvalidParameterValue"
+    assert code(ExtendedStatistic="p90") == "InvalidParameterCombination"
+    assert code(ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold") \
+        == "InvalidParameterValue"  # an anomaly-detection operator, not for a static threshold
+    with pytest.raises(ClientError) as e:
+        cw.delete_alarms(AlarmNames=["no-such-alarm"])
+    assert e.value.response["Error"]["Code"] == "ResourceNotFound"
