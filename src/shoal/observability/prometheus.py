@@ -4,7 +4,8 @@ Each metric is a Prometheus *summary* — ``<namespace>_<name>_count`` (CloudWat
 SampleCount) and ``<namespace>_<name>_sum`` (its Sum), both totals since the series began, so
 ``rate()`` works on them — named in snake case (``AWS/Lambda`` ``Duration`` →
 ``aws_lambda_duration``), labelled with its dimensions in snake case (``function_name``,
-``resource``), its ``region`` and its ``unit``. Totals come from the hourly buckets (kept 455
+``resource``; a series has only its own dimensions' labels, so the account-level aggregate has
+none), its ``region`` and its ``unit``. Totals come from the hourly buckets (kept 455
 days), so a scrape costs one grouped query whatever the traffic.
 
 Who may scrape (:mod:`shoal.api.metrics_endpoint` decides): a request SigV4-signed (service
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client.core import Metric, SummaryMetricFamily
+from prometheus_client.core import Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
@@ -47,30 +48,17 @@ class _Series(Collector):
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
-        families: dict[str, SummaryMetricFamily] = {}
-        labelled: dict[str, list[str]] = {}
-        rows = self.metrics.totals()
-        for (_, namespace, name, dims), _, _, _ in rows:
+        # A family's series keep their own labels (the aggregate has none of the dimension
+        # labels): the exposition format allows it, and it is how CloudWatch tells them apart.
+        families: dict[str, Metric] = {}
+        for (region, namespace, name, dims), unit, count, total in self.metrics.totals():
             fam = family_name(namespace, name)
-            labels = ["region", "unit", *(snake(k) for k, _ in dims)]
-            # One family, one label set: series of the same metric with other dimensions are
-            # the same family with the missing labels empty.
-            known = labelled.setdefault(fam, [])
-            for label in labels:
-                if label not in known:
-                    known.append(label)
-        for (region, namespace, name, dims), unit, count, total in rows:
-            fam = family_name(namespace, name)
-            known = labelled[fam]
-            given = dict(zip(["region", "unit", *(snake(k) for k, _ in dims)],
-                             [region, unit, *(v for _, v in dims)], strict=True))  # fmt: skip
             family = families.get(fam)
             if family is None:
-                family = families[fam] = SummaryMetricFamily(
-                    fam, f"CloudWatch {namespace} {name}", labels=known
-                )
-            # SampleCount is a float in CloudWatch (StatisticValues); Prometheus' count too.
-            family.add_metric([given.get(k, "") for k in known], count, total)  # type: ignore[arg-type]
+                family = families[fam] = Metric(fam, f"CloudWatch {namespace} {name}", "summary")
+            labels = {"region": region, "unit": unit, **{snake(k): v for k, v in dims}}
+            family.add_sample(f"{fam}_count", labels, count)
+            family.add_sample(f"{fam}_sum", labels, total)
         yield from families.values()
 
 
