@@ -83,7 +83,8 @@ def test_statistic_sets_and_high_resolution(metrics_server: ShoalServer) -> None
     assert point["ExtendedStatistics"] == {}
     seconds = cw.get_metric_statistics(
         Namespace=ns, MetricName="Fast", StartTime=now - dt.timedelta(seconds=10),
-        EndTime=now + dt.timedelta(seconds=10), Period=1, Statistics=["Sum"])["Datapoints"]  # fmt: skip
+        EndTime=now + dt.timedelta(seconds=10), Period=1, Statistics=["Sum"],
+    )["Datapoints"]
     assert sorted(p["Sum"] for p in seconds) == [1, 2]
     minute = cw.get_metric_statistics(
         Namespace=ns, MetricName="Fast", StartTime=start, EndTime=end, Period=1200,
@@ -103,8 +104,8 @@ def test_bad_input_is_refused_as_cloudwatch_refuses_it(metrics_server: ShoalServ
     code, message = error(put, Namespace="N", MetricData=[
         {"MetricName": "x", "Values": [1, 2], "Counts": [1]}])  # fmt: skip
     assert code == "InvalidParameterValue" and "same size" in message
-    assert error(put, Namespace="N", MetricData=[
-        {"MetricName": "x", "Value": 1, "StorageResolution": 5}])[0] == "InvalidParameterValue"  # fmt: skip
+    five = [{"MetricName": "x", "Value": 1, "StorageResolution": 5}]
+    assert error(put, Namespace="N", MetricData=five)[0] == "InvalidParameterValue"
     assert error(put, Namespace="N", MetricData=[{"MetricName": "x"}])[0] == "MissingParameter"
     start, end = window()
     stats = cw.get_metric_statistics

@@ -91,8 +91,8 @@ def test_powertools_metrics_end_to_end(metrics_server: ShoalServer) -> None:
     name = unique_name("pt")
     lam.create_function(FunctionName=name, Runtime=RUNTIME, Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": buf.getvalue()}, Timeout=30)  # fmt: skip
-    lam.get_waiter("function_active_v2").wait(FunctionName=name,
-                                              WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})  # fmt: skip
+    waiter = lam.get_waiter("function_active_v2")
+    waiter.wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
     for n in (2, 3, 4):
         r = lam.invoke(FunctionName=name, Payload=json.dumps({"n": n}).encode())
         assert "FunctionError" not in r, r["Payload"].read()
