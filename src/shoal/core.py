@@ -38,6 +38,7 @@ COMPONENTS: list[tuple[str, str]] = [
     ("invoker", "shoal.invocation.invoker:Invoker"),
     ("async_queue", "shoal.invocation.asyncq:AsyncQueue"),
     ("gateway", "shoal.gateway.service:GatewayService"),
+    ("efs_metrics", "shoal.filesystems.storage_metrics:StorageMetrics"),
 ]
 
 # Modules whose import registers API handlers into shoal.api.dispatch's registries.

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.observability import lambda_metrics
 from shoal.observability.alarms import Alarms
+from shoal.observability.gateway_metrics import ApiGatewayMetrics
 from shoal.observability.metricstore import RESOLUTIONS, Dims, MetricStore, SeriesKey
 from shoal.observability.stats import Agg
 
@@ -65,6 +66,12 @@ class MetricService:
         self._lock = threading.Lock()  # _pending and the writes of a flush
         self._task: asyncio.Task[None] | None = None
         self.lambda_hooks = lambda_metrics.LambdaMetrics(self._events, clock)
+        self.gateway_hooks = ApiGatewayMetrics(self._events, clock)
+        # An event's kind -> what makes its series (shoal.observability.*_metrics).
+        self._expand = {
+            "L": self.lambda_hooks.expand, "T": self.lambda_hooks.expand,
+            "C": self.lambda_hooks.expand, "G": self.gateway_hooks.expand,
+        }  # fmt: skip
         self.alarms = Alarms(self)
         if shoal is not None and hasattr(shoal, "logs"):
             from shoal.observability import emf
@@ -133,14 +140,14 @@ class MetricService:
     def _drain(self) -> None:
         """Move the published events into their buckets (under the lock)."""
         events = self._events
-        expand = self.lambda_hooks.expand
+        expand = self._expand
         while events:
             try:
                 event = events.popleft()
             except IndexError:
                 break
             for _, key, ts, unit, res, value, count in (
-                (event,) if event[0] == "v" else expand(event, self.region)
+                (event,) if event[0] == "v" else expand[event[0]](event, self.region)
             ):
                 for r in (1, 60) if res == 1 else (60,):
                     self._bucket(key, unit, r, ts).add(value, count)

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ShoalServer, start_server
 
-FAST = {"SHOAL_ALARM_INTERVAL_S": "0.2", "SHOAL_METRICS_FLUSH_S": "0.2"}
+FAST = {"SHOAL_ALARM_INTERVAL_S": "0.2", "SHOAL_METRICS_FLUSH_S": "0.2", "SHOAL_EFS_METRICS_S": "0.2"}
 
 
 @pytest.fixture(scope="module")

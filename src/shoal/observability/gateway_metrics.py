@@ -1,0 +1,45 @@
+"""The AWS/ApiGateway metrics of HTTP APIs, with API Gateway's names, units and dimensions.
+
+One call per request (:meth:`ApiGatewayMetrics.request`, a ``deque.append``); the series are
+made when the metric service drains: ``Count``, ``4xx``, ``5xx`` (0 or 1 per request, so Sum
+is the count and Average the rate, as API Gateway publishes them), ``Latency`` and
+``IntegrationLatency`` (Milliseconds), ``DataProcessed`` (Bytes, request and response bodies),
+each by ``ApiId`` and by ``ApiId`` + ``Stage``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+NAMESPACE = "AWS/ApiGateway"
+
+
+class ApiGatewayMetrics:
+    def __init__(self, events: deque[tuple[Any, ...]], clock: Callable[[], float]) -> None:
+        self._events = events
+        self._clock = clock
+
+    def request(self, region: str, api_id: str, stage: str, status: int, latency_ms: float,
+                integration_ms: float | None, data_bytes: int) -> None:  # fmt: skip
+        self._events.append(("G", self._clock(), region, api_id, stage, status, latency_ms,
+                             integration_ms, data_bytes))  # fmt: skip
+
+    @staticmethod
+    def expand(event: tuple[Any, ...], default_region: str) -> Iterator[tuple[Any, ...]]:
+        _, ts, region, api_id, stage, status, latency, integration, data = event
+        sets = ((("ApiId", api_id),), (("ApiId", api_id), ("Stage", stage)))
+        values = [
+            ("Count", 1.0, "Count"),
+            ("4xx", 1.0 if 400 <= status < 500 else 0.0, "Count"),
+            ("5xx", 1.0 if status >= 500 else 0.0, "Count"),
+            ("Latency", latency, "Milliseconds"),
+            ("DataProcessed", float(data), "Bytes"),
+        ]
+        if integration is not None:
+            values.append(("IntegrationLatency", integration, "Milliseconds"))
+        for name, value, unit in values:
+            for dims in sets:
+                yield ("v", (region or default_region, NAMESPACE, name, dims), ts, unit, 60,
+                       value, 1.0)  # fmt: skip
