@@ -4,7 +4,6 @@ fast, a time window around now, and statistics of one metric."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,8 @@ import pytest
 
 from conftest import ShoalServer, start_server
 
-FAST = {"SHOAL_ALARM_INTERVAL_S": "0.2", "SHOAL_METRICS_FLUSH_S": "0.2", "SHOAL_EFS_METRICS_S": "0.2"}
+FAST = {"SHOAL_ALARM_INTERVAL_S": "0.2", "SHOAL_METRICS_FLUSH_S": "0.2",
+        "SHOAL_EFS_METRICS_S": "0.2"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,3 @@ def aws_v2(srv: ShoalServer, *args: str) -> subprocess.CompletedProcess[str]:
         env=env, capture_output=True, text=True, timeout=120, cwd="/",
     )  # fmt: skip
 
-
-def host_env() -> dict[str, str]:
-    return dict(os.environ)
