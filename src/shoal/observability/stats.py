@@ -4,9 +4,10 @@ CloudWatch answers percentiles of the raw values it was sent. Keeping every valu
 minute is unbounded (a busy function's Duration is thousands of values a minute), so each bucket
 keeps a log-scale histogram instead, as DDSketch does: a value ``v > 0`` counts in the bin
 ``ceil(log(v) / log(GAMMA))``, zero in its own bin. With ``GAMMA = 1.02`` a percentile is within
-1 % of the true value (the bin's middle, clamped to the bucket's exact Minimum and Maximum, so a
-bucket of equal values answers that value exactly); bins merge by adding counts, so minutes roll
-up into 5-minute and hourly buckets, and several buckets into one period, with the same error.
+1 % of the true value (the bin's middle; the lowest and highest bins answer the bucket's exact
+Minimum and Maximum, so equal values and the extremes are exact). Bins merge by adding counts,
+so minutes roll up into 5-minute and hourly buckets, and several buckets into one period, with
+the same error.
 A bucket is a few hundred bins at most whatever its sample count.
 
 Percentiles are available only when every sample of the bucket was a raw value (``Value`` or
@@ -18,11 +19,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 GAMMA = 1.02
 _LOG_GAMMA = math.log(GAMMA)
 # Bins of positive values are offset so that every key is a positive int (0 is the zero bin).
 _OFFSET = 20000
+_PERCENTILE = re.compile(r"p(\d{1,2}(\.\d{0,2})?|100)")
 
 
 def _bin(value: float) -> int:
@@ -92,9 +95,15 @@ class Agg:
             return self.max
         rank = max(1.0, math.ceil(p / 100 * self.count - 1e-9))
         seen = 0.0
-        for key in sorted(self.hist):
+        keys = sorted(self.hist)
+        for key in keys:
             seen += self.hist[key]
             if seen >= rank:
+                # The lowest and highest bins hold the exact Minimum and Maximum: answer those.
+                if key == keys[-1]:
+                    return self.max
+                if key == keys[0]:
+                    return self.min
                 return min(self.max, max(self.min, _middle(key)))
         return self.max
 
@@ -127,12 +136,5 @@ class Agg:
 
 
 def is_percentile(name: str) -> bool:
-    """``p0.0``…``p100`` with at most two decimals, as CloudWatch takes them."""
-    if not name.startswith("p") or len(name) > 7:
-        return False
-    try:
-        value = float(name[1:])
-    except ValueError:
-        return False
-    return 0 <= value <= 100 and name[1:2].isdigit()
-
+    """``p0``…``p100`` with at most two decimals, CloudWatch's pattern (:data:`_PERCENTILE`)."""
+    return _PERCENTILE.fullmatch(name) is not None
