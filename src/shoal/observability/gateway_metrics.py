@@ -1,16 +1,17 @@
 """The AWS/ApiGateway metrics of HTTP APIs, with API Gateway's names, units and dimensions.
 
 One call per request (:meth:`ApiGatewayMetrics.request`, a ``deque.append``); the series are
-made when the metric service drains: ``Count``, ``4xx``, ``5xx`` (0 or 1 per request, so Sum
-is the count and Average the rate, as API Gateway publishes them), ``Latency`` and
-``IntegrationLatency`` (Milliseconds), ``DataProcessed`` (Bytes, request and response bodies),
-each by ``ApiId`` and by ``ApiId`` + ``Stage``.
+made when the metric service drains, aggregated per API, stage and minute first: ``Count``,
+``4xx``, ``5xx`` (0 or 1 per request, so Sum is the count and Average the rate, as API
+Gateway publishes them), ``Latency`` and ``IntegrationLatency`` (Milliseconds),
+``DataProcessed`` (Bytes, request and response bodies), each by ``ApiId`` and by ``ApiId`` +
+``Stage``.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 NAMESPACE = "AWS/ApiGateway"
@@ -27,19 +28,23 @@ class ApiGatewayMetrics:
                              integration_ms, data_bytes))  # fmt: skip
 
     @staticmethod
-    def expand(event: tuple[Any, ...], default_region: str) -> Iterator[tuple[Any, ...]]:
+    def values(event: tuple[Any, ...]) -> tuple[Any, float, list[tuple[str, float, str, str]]]:
+        """As :meth:`shoal.observability.lambda_metrics.LambdaMetrics.values`."""
         _, ts, region, api_id, stage, status, latency, integration, data = event
-        sets = ((("ApiId", api_id),), (("ApiId", api_id), ("Stage", stage)))
-        values = [
-            ("Count", 1.0, "Count"),
-            ("4xx", 1.0 if 400 <= status < 500 else 0.0, "Count"),
-            ("5xx", 1.0 if status >= 500 else 0.0, "Count"),
-            ("Latency", latency, "Milliseconds"),
-            ("DataProcessed", float(data), "Bytes"),
+        out = [
+            ("Count", 1.0, "Count", "all"),
+            ("4xx", 1.0 if 400 <= status < 500 else 0.0, "Count", "all"),
+            ("5xx", 1.0 if status >= 500 else 0.0, "Count", "all"),
+            ("Latency", latency, "Milliseconds", "all"),
+            ("DataProcessed", float(data), "Bytes", "all"),
         ]
         if integration is not None:
-            values.append(("IntegrationLatency", integration, "Milliseconds"))
-        for name, value, unit in values:
-            for dims in sets:
-                yield ("v", (region or default_region, NAMESPACE, name, dims), ts, unit, 60,
-                       value, 1.0)  # fmt: skip
+            out.append(("IntegrationLatency", integration, "Milliseconds", "all"))
+        return (region, api_id, stage), ts, out
+
+    @staticmethod
+    def series(ident: Any, which: str, default_region: str
+               ) -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:  # fmt: skip
+        region, api_id, stage = ident
+        return [(region or default_region, NAMESPACE, d)
+                for d in ((("ApiId", api_id),), (("ApiId", api_id), ("Stage", stage)))]  # fmt: skip

@@ -1,9 +1,11 @@
 """The AWS/Lambda metrics, with Lambda's names, units and dimensions.
 
 The invoker, the concurrency limiter's caller and the async queue make one call per event
-(:class:`LambdaMetrics`); each call appends one tuple to the metric service's deque, and
-:meth:`LambdaMetrics.expand` makes the series from it when the service drains (off the invoke
-path). Dimensions, as Lambda publishes them:
+(:class:`LambdaMetrics`); each call appends one tuple to the metric service's deque. When the
+service drains (off the invoke path), :meth:`LambdaMetrics.values` reads each event's values,
+which are aggregated per function, qualifier, version and minute, and only then
+:meth:`LambdaMetrics.series` spreads each aggregate over its dimension sets (one merge per
+series per minute, not one per invocation). Dimensions, as Lambda publishes them:
 
 - every metric: the account-level aggregate (no dimension) and ``FunctionName``;
 - ``FunctionName`` + ``Resource`` (``name`` unqualified, ``name:qualifier`` for a version or
@@ -19,7 +21,7 @@ Units: counts are ``Count``; ``Duration`` and ``AsyncEventAge`` are ``Millisecon
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 NAMESPACE = "AWS/Lambda"
@@ -61,41 +63,50 @@ class LambdaMetrics:
 
     # ------------------------------------------------------------------ expansion
 
-    def expand(self, event: tuple[Any, ...], default_region: str) -> Iterator[tuple[Any, ...]]:
+    @staticmethod
+    def values(event: tuple[Any, ...]) -> tuple[Any, float, list[tuple[str, float, str, str]]]:
+        """(the event's identity, its time, [(metric, value, unit, which dimension sets)]),
+        the sets being ``all``, ``account`` (the aggregate) or ``function`` (all but it).
+        Events of one identity are aggregated before :meth:`series` makes their series."""
         kind, ts, arn, qualifier, version = event[:5]
-        region, name = _region_name(arn, default_region)
-        sets = _dimension_sets(name, qualifier, version)
-
-        def emit(metric: str, value: float, unit: str, dims: Any = sets) -> Iterator[Any]:
-            for d in dims:
-                yield ("v", (region, NAMESPACE, metric, d), ts, unit, 60, value, 1.0)
-
+        ident = (arn, qualifier, version)
         if kind == "T":
-            yield from emit("Throttles", 1.0, COUNT)
-            return
+            return ident, ts, [("Throttles", 1.0, COUNT, "all")]
         if kind == "C":
             metric, value, unit = event[5:8]
-            yield from emit(metric, value, unit)
-            return
+            return ident, ts, [(metric, value, unit, "all")]
         duration, error, concurrency, total, unreserved, provisioned = event[5:]
-        yield from emit("Invocations", 1.0, COUNT)
-        yield from emit("Errors", 1.0 if error else 0.0, COUNT)
+        out = [
+            ("Invocations", 1.0, COUNT, "all"),
+            ("Errors", 1.0 if error else 0.0, COUNT, "all"),
+            # The aggregate counts the account's executions, the others the function's.
+            ("ConcurrentExecutions", float(total), COUNT, "account"),
+            ("ConcurrentExecutions", float(concurrency), COUNT, "function"),
+        ]
         if duration is not None:
-            yield from emit("Duration", duration, MS)
-        # The aggregate counts the account's executions, the others the function's.
-        yield from emit("ConcurrentExecutions", float(total), COUNT, sets[:1])
-        yield from emit("ConcurrentExecutions", float(concurrency), COUNT, sets[1:])
+            out.append(("Duration", duration, MS, "all"))
         if unreserved is not None:
-            yield from emit("UnreservedConcurrentExecutions", float(unreserved), COUNT, sets[:1])
+            out.append(("UnreservedConcurrentExecutions", float(unreserved), COUNT, "account"))
         if provisioned is not None:
             on_provisioned, busy, target = provisioned
-            if on_provisioned:
-                yield from emit("ProvisionedConcurrencyInvocations", 1.0, COUNT)
-            else:
-                yield from emit("ProvisionedConcurrencySpilloverInvocations", 1.0, COUNT)
-            yield from emit("ProvisionedConcurrentExecutions", float(busy), COUNT)
+            out.append((
+                "ProvisionedConcurrencyInvocations" if on_provisioned
+                else "ProvisionedConcurrencySpilloverInvocations", 1.0, COUNT, "all",
+            ))  # fmt: skip
+            out.append(("ProvisionedConcurrentExecutions", float(busy), COUNT, "all"))
             if target:
-                yield from emit("ProvisionedConcurrencyUtilization", busy / target, "None")
+                out.append(("ProvisionedConcurrencyUtilization", busy / target, "None", "all"))
+        return ident, ts, out
+
+    @staticmethod
+    def series(ident: Any, which: str, default_region: str
+               ) -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:  # fmt: skip
+        """(region, namespace, dimensions) of each series an identity's metric goes to."""
+        arn, qualifier, version = ident
+        region, name = _region_name(arn, default_region)
+        sets = _dimension_sets(name, qualifier, version)
+        chosen = sets[:1] if which == "account" else sets[1:] if which == "function" else sets
+        return [(region, NAMESPACE, d) for d in chosen]
 
 
 def _region_name(arn: str, default_region: str) -> tuple[str, str]:

@@ -67,10 +67,10 @@ class MetricService:
         self._task: asyncio.Task[None] | None = None
         self.lambda_hooks = lambda_metrics.LambdaMetrics(self._events, clock)
         self.gateway_hooks = ApiGatewayMetrics(self._events, clock)
-        # An event's kind -> what makes its series (shoal.observability.*_metrics).
-        self._expand = {
-            "L": self.lambda_hooks.expand, "T": self.lambda_hooks.expand,
-            "C": self.lambda_hooks.expand, "G": self.gateway_hooks.expand,
+        # An event's kind -> the hooks that read it (shoal.observability.*_metrics).
+        self._hooks: dict[str, Any] = {
+            "L": self.lambda_hooks, "T": self.lambda_hooks, "C": self.lambda_hooks,
+            "G": self.gateway_hooks,
         }  # fmt: skip
         self.alarms = Alarms(self)
         if shoal is not None and hasattr(shoal, "logs"):
@@ -138,19 +138,36 @@ class MetricService:
         return agg
 
     def _drain(self) -> None:
-        """Move the published events into their buckets (under the lock)."""
+        """Move the published events into their buckets (under the lock). A component's
+        events are aggregated per identity and minute first, then spread over their series:
+        the cost per event is a few dict updates, whatever its number of dimension sets."""
         events = self._events
-        expand = self._expand
+        hooks = self._hooks
+        # (hooks, identity, minute, metric, unit, which sets) -> the minute's values
+        folded: dict[tuple[Any, ...], Agg] = {}
         while events:
             try:
                 event = events.popleft()
             except IndexError:
                 break
-            for _, key, ts, unit, res, value, count in (
-                (event,) if event[0] == "v" else expand[event[0]](event, self.region)
-            ):
+            kind = event[0]
+            if kind == "v":
+                _, key, ts, unit, res, value, count = event
                 for r in (1, 60) if res == 1 else (60,):
                     self._bucket(key, unit, r, ts).add(value, count)
+                continue
+            source = hooks[kind]
+            ident, ts, values = source.values(event)
+            minute = int(ts) - int(ts) % 60
+            for metric, value, unit, which in values:
+                slot = (source, ident, minute, metric, unit, which)
+                agg = folded.get(slot)
+                if agg is None:
+                    agg = folded[slot] = Agg()
+                agg.add(value)
+        for (source, ident, minute, metric, unit, which), agg in folded.items():
+            for region, namespace, dims in source.series(ident, which, self.region):
+                self._bucket((region, namespace, metric, dims), unit, 60, minute).merge(agg)
 
     def flush(self) -> None:
         """Write every pending bucket out (persist first: kept in memory if the write

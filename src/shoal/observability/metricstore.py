@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS points (
     sum REAL NOT NULL,
     min REAL NOT NULL,
     max REAL NOT NULL,
-    hist TEXT,
+    hist BLOB,
     PRIMARY KEY (series, res, ts, unit)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alarms (

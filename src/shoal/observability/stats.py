@@ -17,9 +17,9 @@ for that bucket, as CloudWatch says of both.
 
 from __future__ import annotations
 
-import json
 import math
 import re
+from array import array
 
 GAMMA = 1.02
 _LOG_GAMMA = math.log(GAMMA)
@@ -44,14 +44,32 @@ def _middle(key: int) -> float:
 class Agg:
     """Mutable statistics of one bucket; ``hist`` is None once percentiles are unavailable."""
 
-    __slots__ = ("count", "sum", "min", "max", "hist")
+    __slots__ = ("count", "sum", "min", "max", "_hist", "_raw")
 
     def __init__(self) -> None:
         self.count = 0.0
         self.sum = 0.0
         self.min = math.inf
         self.max = -math.inf
-        self.hist: dict[int, float] | None = {}
+        self._hist: dict[int, float] | None = {}
+        # The stored form, decoded on first use: a read of Sum or Maximum never decodes it.
+        self._raw: bytes | None = None
+
+    @property
+    def hist(self) -> dict[int, float] | None:
+        if self._raw is not None:
+            raw, self._raw = self._raw, None
+            n = len(raw) // 12
+            keys, counts = array("i"), array("d")
+            keys.frombytes(raw[: 4 * n])
+            counts.frombytes(raw[4 * n :])
+            self._hist = dict(zip(keys, counts, strict=True))
+        return self._hist
+
+    @hist.setter
+    def hist(self, value: dict[int, float] | None) -> None:
+        self._raw = None
+        self._hist = value
 
     def add(self, value: float, times: float = 1.0) -> None:
         self.count += times
@@ -123,15 +141,22 @@ class Agg:
             return self.percentile(float(name[1:]))
         return None
 
-    def dump_hist(self) -> str | None:
-        return None if self.hist is None else json.dumps(self.hist, separators=(",", ":"))
+    def dump_hist(self) -> bytes | None:
+        """The histogram as stored: its bins (int32) then their counts (float64), or None."""
+        hist = self.hist
+        if hist is None:
+            return None
+        return array("i", hist.keys()).tobytes() + array("d", hist.values()).tobytes()
 
     @classmethod
     def load(cls, count: float, total: float, minimum: float, maximum: float,
-             hist: str | None) -> Agg:  # fmt: skip
+             hist: bytes | None) -> Agg:  # fmt: skip
         agg = cls()
         agg.count, agg.sum, agg.min, agg.max = count, total, minimum, maximum
-        agg.hist = None if hist is None else {int(k): v for k, v in json.loads(hist).items()}
+        if hist is None:
+            agg._hist = None
+        else:
+            agg._raw = hist
         return agg
 
 

@@ -16,9 +16,12 @@ def series(event_calls: Any) -> set[tuple[str, tuple[tuple[str, str], ...], str,
     event_calls(hooks)
     out = set()
     for event in events:
-        for _, (region, ns, name, dims), ts, unit, _, value, _ in hooks.expand(event, "x"):
-            assert (region, ns, ts) == ("eu-west-1", "AWS/Lambda", 100.0)
-            out.add((name, dims, unit, value))
+        ident, ts, values = hooks.values(event)
+        assert ts == 100.0
+        for name, value, unit, which in values:
+            for region, ns, dims in hooks.series(ident, which, "x"):
+                assert (region, ns) == ("eu-west-1", "AWS/Lambda")
+                out.add((name, dims, unit, value))
     return out
 
 
