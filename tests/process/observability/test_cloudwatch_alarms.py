@@ -8,7 +8,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-from metrics_helpers import metrics_server
+from metrics_helpers import aws_v2, metrics_server
 
 from conftest import ShoalServer, unique_name, wait_for
 
@@ -104,3 +104,24 @@ def test_alarm_errors(metrics_server: ShoalServer) -> None:
     with pytest.raises(ClientError) as e:
         cw.delete_alarms(AlarmNames=["no-such-alarm"])
     assert e.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_alarms_over_the_query_protocol_with_aws_cli_v2(metrics_server: ShoalServer) -> None:
+    name = unique_name("cli-alarm")
+    put = aws_v2(metrics_server, "cloudwatch", "put-metric-alarm", "--alarm-name", name,
+                 "--namespace", "CliNs", "--metric-name", "m", "--statistic", "Sum",
+                 "--period", "60", "--evaluation-periods", "1", "--threshold", "5",
+                 "--comparison-operator", "GreaterThanThreshold", "--dimensions",
+                 "Name=Q,Value=jobs", "--treat-missing-data", "breaching")  # fmt: skip
+    assert put.returncode == 0, put.stderr
+    got = aws_v2(metrics_server, "cloudwatch", "describe-alarms", "--alarm-names", name)
+    assert got.returncode == 0, got.stderr
+    (alarm,) = json.loads(got.stdout)["MetricAlarms"]
+    assert alarm["StateValue"] == "ALARM"  # no data, treated as breaching
+    assert alarm["Dimensions"] == [{"Name": "Q", "Value": "jobs"}] and alarm["Threshold"] == 5
+    history = aws_v2(metrics_server, "cloudwatch", "describe-alarm-history", "--alarm-name", name)
+    assert history.returncode == 0, history.stderr
+    kinds = {h["HistoryItemType"] for h in json.loads(history.stdout)["AlarmHistoryItems"]}
+    assert kinds == {"ConfigurationUpdate", "StateUpdate"}
+    gone = aws_v2(metrics_server, "cloudwatch", "delete-alarms", "--alarm-names", name)
+    assert gone.returncode == 0, gone.stderr

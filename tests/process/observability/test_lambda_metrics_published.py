@@ -89,3 +89,40 @@ def test_async_events_received_and_age(metrics_server: ShoalServer) -> None:
     assert total(cw, "AWS/Lambda", "AsyncEventAge", fn, "SampleCount") == 4
     assert total(cw, "AWS/Lambda", "AsyncEventsDropped", fn) is None
 
+
+
+def test_provisioned_concurrency_metrics(metrics_server: ShoalServer) -> None:
+    lam = metrics_server.client("lambda")
+    cw = metrics_server.client("cloudwatch")
+    name = create_function(lam, code=CODE)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier=version,
+                                           ProvisionedConcurrentExecutions=2)  # fmt: skip
+    wait_for(lambda: lam.get_provisioned_concurrency_config(
+        FunctionName=name, Qualifier=version)["Status"] == "READY", timeout=60)  # fmt: skip
+    for _ in range(3):
+        lam.invoke(FunctionName=name, Qualifier=version, Payload=b"{}")
+    res = {"FunctionName": name, "Resource": f"{name}:{version}"}
+    ns = "AWS/Lambda"
+    assert total(cw, ns, "ProvisionedConcurrencyInvocations", res) == 3
+    assert total(cw, ns, "ProvisionedConcurrencySpilloverInvocations", res) is None
+    assert total(cw, ns, "ProvisionedConcurrentExecutions", res, "Maximum") == 1
+    assert total(cw, ns, "ProvisionedConcurrencyUtilization", res, "Maximum") == 0.5
+
+
+def test_async_events_dropped_and_destination_failures(metrics_server: ShoalServer) -> None:
+    lam = metrics_server.client("lambda")
+    cw = metrics_server.client("cloudwatch")
+    name = create_function(lam, code=CODE)
+    target = create_function(lam, code=CODE)
+    arn = lam.get_function(FunctionName=target)["Configuration"]["FunctionArn"]
+    on_failure = {"OnFailure": {"Destination": arn}}
+    lam.put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=0, DestinationConfig=on_failure
+    )
+    lam.delete_function(FunctionName=target)  # the destination is gone when the event fails
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"fail": true}')
+    fn = {"FunctionName": name}
+    wait_for(lambda: total(cw, "AWS/Lambda", "AsyncEventsDropped", fn) == 1, timeout=60)
+    assert total(cw, "AWS/Lambda", "Errors", fn) == 1
+    wait_for(lambda: total(cw, "AWS/Lambda", "DestinationDeliveryFailures", fn) == 1, timeout=10)
