@@ -38,6 +38,7 @@ from shoal.observability.metrics import MetricService
 from shoal.observability.stats import Agg, is_percentile
 
 DEFAULT_MAX_DATAPOINTS = 100_800
+MAX_EXPRESSION = 2048  # the model's MetricExpression max
 Series = dict[int, float]  # period start -> value
 _ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
 _BINARY: dict[type, Callable[[float, float], float]] = {
@@ -120,7 +121,7 @@ class _Math:
         def safe(x: float, y: float) -> float:
             try:
                 return op(x, y)
-            except ZeroDivisionError:
+            except ArithmeticError:  # x / 0, 10 ** 400: no datapoint, as CloudWatch drops them
                 return math.nan
 
         if isinstance(a, dict) and isinstance(b, dict):
@@ -135,11 +136,13 @@ class _Math:
 def _evaluate(expression: str, results: Mapping[str, Series], metric_ids: list[str],
               where: str) -> Series:  # fmt: skip
     evaluator = _Math(results, metric_ids, where)
+    if len(expression) > MAX_EXPRESSION:
+        raise evaluator.bad(f"Expressions are at most {MAX_EXPRESSION} characters")
     try:
         tree = ast.parse(expression, mode="eval")
-    except SyntaxError:
+        found = evaluator.value(tree.body)
+    except (SyntaxError, RecursionError, MemoryError):
         raise evaluator.bad("Syntax error") from None
-    found = evaluator.value(tree.body)
     if isinstance(found, list):
         raise evaluator.bad("The expression must return one time series")
     if not isinstance(found, dict):

@@ -11,7 +11,8 @@ A line is an EMF document when it is a JSON object with ``_aws.CloudWatchMetrics
 Each directive's every metric is published once per dimension set (``[]`` is the set with no
 dimension), with its value (a number, or an array of up to 100 numbers) and the dimensions'
 values read from the document's top-level members. As CloudWatch does, a document that breaks
-the specification (no namespace, a dimension or metric member missing or of the wrong type,
+the specification (no namespace or one of AWS's own ``AWS/…``, a dimension or metric member
+missing or of the wrong type,
 more than 30 dimensions in a set, more than 100 metrics in a directive) yields no metric at
 all; the line stays an ordinary log event either way. :func:`extract` is pure;
 :func:`attach` subscribes it to the function logs.
@@ -82,6 +83,8 @@ def _points(doc: Any, timestamp_ms: int) -> list[Datapoint]:
             raise _Invalid
         namespace = directive.get("Namespace")
         if not isinstance(namespace, str) or not 1 <= len(namespace) <= 255:
+            raise _Invalid
+        if namespace.startswith("AWS/"):  # AWS's own: no function may forge AWS/Lambda's
             raise _Invalid
         dimension_sets = directive.get("Dimensions", [[]])
         metrics = directive.get("Metrics")

@@ -60,3 +60,9 @@ def test_invalid_documents_yield_nothing() -> None:
     d = doc()
     d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = [[f"d{i}" for i in range(31)]]  # type: ignore[index]
     assert extract(json.dumps(d), 0) == []
+
+
+def test_a_function_cannot_forge_aws_namespaces() -> None:
+    d = doc()
+    d["_aws"]["CloudWatchMetrics"][0]["Namespace"] = "AWS/Lambda"  # type: ignore[index]
+    assert extract(json.dumps(d), 0) == []
