@@ -8,7 +8,7 @@ and what publishing costs an invocation (µs).
   deferred work the flush does for it (the series of an alias invocation — 4 dimension sets,
   ~20 datapoints — aggregated into their buckets), both in µs per invocation.
 
-Run: ``./run bench metrics_bench`` (or ``.venv/bin/python -m bench metrics_bench``).
+Run: ``./run bench metrics_bench``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import tempfile
 import time
 import timeit
 from pathlib import Path
+from typing import Any
 
 from bench.common import aws_client, median, shoal_server, table
 
@@ -27,8 +28,8 @@ ARN = "arn:aws:lambda:us-east-1:123456789012:function:bench"
 def publishing_cost() -> tuple[float, float, float]:
     from types import SimpleNamespace
 
-    from shoal.invocation.invoker import Invoker
     from shoal.invocation.leases import ConcurrencyLimiter
+    from shoal.invocation.measures import measure
     from shoal.observability.metrics import MetricService
 
     with tempfile.TemporaryDirectory() as d:
@@ -40,19 +41,18 @@ def publishing_cost() -> tuple[float, float, float]:
             hooks.invocation(ARN, "live", "3", 1.25, False, 3, 10, 7)
 
         call_s = min(timeit.repeat(one, number=n, repeat=5)) / n
-        # The invoker's whole hook (Invoker._measure: the limiter's counts, then the call).
+        # The invoker's whole hook (measures.measure: the limiter's counts, then the call).
         limiter = ConcurrencyLimiter(1000, 100)
         lease = limiter.lease(ARN)
-        fake: object = SimpleNamespace(metrics=hooks, limiter=limiter)
-        fn: object = SimpleNamespace(function_arn=ARN, version="3")
-        result: object = SimpleNamespace(duration_ms=1.25, function_error=None)
-        env: object = SimpleNamespace(init_type="on-demand")
-        pool: object = SimpleNamespace(provisioned_target=0)
+        fn: Any = SimpleNamespace(function_arn=ARN, version="3")
+        result: Any = SimpleNamespace(duration_ms=1.25, function_error=None)
+        env: Any = SimpleNamespace(init_type="on-demand")
+        pool: Any = SimpleNamespace(provisioned_target=0)
 
-        def measure() -> None:
-            Invoker._measure(fake, fn, "live", result, env, pool)  # type: ignore[arg-type]
+        def hook() -> None:
+            measure(hooks, limiter, fn, "live", result, env, pool)
 
-        measure_s = min(timeit.repeat(measure, number=n, repeat=5)) / n
+        measure_s = min(timeit.repeat(hook, number=n, repeat=5)) / n
         lease.__exit__(None, None, None)
         svc._events.clear()
         for _ in range(n):

@@ -31,7 +31,8 @@ from shoal.functions.models import LATEST, FunctionVersion
 from shoal.invocation.concurrency import ConcurrencyControls
 from shoal.invocation.credentials import CredentialIssuer, RoleCredentials
 from shoal.invocation.environ import TASK_ROOT, environment_variables
-from shoal.invocation.leases import ConcurrencyLimiter, region_of
+from shoal.invocation.leases import ConcurrencyLimiter
+from shoal.invocation.measures import measure
 from shoal.invocation.pool import PROVISIONED, EnvironmentPool
 from shoal.invocation.states import EnvState, ManagedEnvironment
 from shoal.invocation.tracing import trace_header
@@ -227,37 +228,18 @@ class Invoker:
                 env = await pool.acquire()
             except InitError as e:
                 result = self._init_failed(fn, request_id, e.error)
-                self._measure(fn, qualifier, result, None, None)
+                if self.metrics is not None:
+                    measure(self.metrics, limiter, fn, qualifier, result, None, None)
                 return result
             try:
                 result = await self._invoke_in(
                     env, fn, payload, request_id, tail, client_context, trace_id
                 )
-                self._measure(fn, qualifier, result, env, pool)
+                if self.metrics is not None:  # AWS/Lambda's metrics: one cheap call
+                    measure(self.metrics, limiter, fn, qualifier, result, env, pool)
                 return result
             finally:
                 pool.release(env)
-
-    def _measure(self, fn: FunctionVersion, qualifier: str | None, result: InvocationResult,
-                 env: ManagedEnvironment | None, pool: EnvironmentPool | None) -> None:  # fmt: skip
-        """The invocation's AWS/Lambda metrics: one call (shoal.observability.lambda_metrics)."""
-        if self.metrics is None:
-            return
-        limiter = self.limiter
-        name = fn.function_arn
-        provisioned = None
-        if pool is not None and env is not None and pool.provisioned_target:
-            busy = pool.provisioned_count - len(pool.provisioned_idle)
-            provisioned = (env.init_type == PROVISIONED, busy, pool.provisioned_target)
-        self.metrics.invocation(
-            name, qualifier, fn.version,
-            result.duration_ms if env is not None else None,
-            result.function_error is not None,
-            limiter.running.get(name, 0), limiter.total_running(),
-            None if name in limiter.reserved else
-            limiter.running_unreserved.get(region_of(name), 0),
-            provisioned,
-        )  # fmt: skip
 
     async def _invoke_in(
         self,
