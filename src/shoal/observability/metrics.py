@@ -185,15 +185,22 @@ class MetricService:
     def buckets(
         self, key: SeriesKey, start: float, end: float, period: int, unit: str | None
     ) -> dict[tuple[int, str], Agg]:
-        """The series' statistics per ``(period start, unit)`` for ``start <= t < end``,
-        periods aligned on ``start``; from the coarsest stored resolution that divides the
-        period."""
+        """The series' statistics per ``(period start, unit)`` for ``start <= t < end``.
+
+        Periods are aligned on ``start`` rounded down as CloudWatch rounds it — to the second
+        for a period under a minute, else to the minute, to 5 minutes past 15 days, to the hour
+        past 63 days — and read from the coarsest stored resolution that divides both the
+        period and that start (a day at Period 3600 from 12:32 is read from minutes, from
+        12:00 from hours)."""
         self.flush()
         sid = self.store.series_id(key)
         if sid is None:
             return {}
-        res = max(r for r in RESOLUTIONS if period % r == 0)
-        origin = int(start) - int(start) % res
+        age = self.clock() - start
+        step = 1 if period < 60 else 60 if age <= 15 * 86400 else 300 if age <= 63 * 86400 \
+            else 3600  # fmt: skip
+        origin = int(start) - int(start) % step
+        res = max(r for r in RESOLUTIONS if period % r == 0 and origin % r == 0)
         out: dict[tuple[int, str], Agg] = {}
         for ts, u, agg in self.store.points(sid, res, origin, int(end), unit):
             slot = (origin + (ts - origin) // period * period, u)

@@ -103,3 +103,16 @@ def test_rollups_and_retention(service: Any) -> None:
     assert service.store.expire(T0 + 16 * 86400) == 10
     assert service.store.points(sid, 60, 0, 2**40, None) == []
     assert len(service.store.points(sid, 300, 0, 2**40, None)) == 2
+
+
+def test_periods_align_on_the_start_rounded_to_the_minute(service: Any) -> None:
+    for minute in range(120):
+        put(service, 1, T0 + 60 * minute)
+    key = ("us-east-1", "N", "m", ())
+    service.clock_.now = T0 + 7200
+    off = service.buckets(key, T0 + 1830, T0 + 7200, 3600, None)  # 30.5 minutes past
+    assert [(ts - T0, agg.count) for (ts, _), agg in sorted(off.items())] == [
+        (1800, 60), (5400, 30)]  # fmt: skip
+    aligned = service.buckets(key, T0, T0 + 7200, 3600, None)
+    assert [(ts - T0, agg.count) for (ts, _), agg in sorted(aligned.items())] == [
+        (0, 60), (3600, 60)]  # fmt: skip
