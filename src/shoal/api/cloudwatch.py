@@ -10,6 +10,7 @@ data lives in :mod:`shoal.observability.metrics`.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping
@@ -17,7 +18,7 @@ from typing import Any
 
 from shoal.api.dispatch import Call
 from shoal.api.query_router import cloudwatch_form_api
-from shoal.api.rpc_router import RpcApiService, RpcHandler
+from shoal.api.rpc_router import RpcApiService
 from shoal.errors import AwsError
 from shoal.observability.metrics import MetricService, dims_key
 from shoal.observability.stats import is_percentile
@@ -32,12 +33,21 @@ MAX_VALUE = 2**360
 MIN_MAGNITUDE = 2**-260
 
 
-def handles(operation: str) -> Callable[[RpcHandler], RpcHandler]:
-    """Register ``fn`` for ``operation`` in the json/cbor router and the query router."""
+SyncHandler = Callable[[Call], Mapping[str, Any] | None]
 
-    def register(fn: RpcHandler) -> RpcHandler:
-        cloudwatch_api.handles(operation)(fn)
-        cloudwatch_form_api.handles(operation)(fn)
+
+def handles(operation: str) -> Callable[[SyncHandler], SyncHandler]:
+    """Register ``fn`` for ``operation`` in the json/cbor router and the query router. The
+    handlers are plain functions run in a worker thread: a day of data read or a flush
+    written never holds up the event loop, and so the invocations."""
+
+    def register(fn: SyncHandler) -> SyncHandler:
+        async def threaded(call: Call) -> Mapping[str, Any] | None:
+            return await asyncio.to_thread(fn, call)
+
+        threaded.__name__ = fn.__name__
+        cloudwatch_api.handles(operation)(threaded)
+        cloudwatch_form_api.handles(operation)(threaded)
         return fn
 
     return register
@@ -83,7 +93,7 @@ def _check_value(value: float, where: str) -> None:
 
 
 @handles("PutMetricData")
-async def put_metric_data(call: Call) -> dict[str, Any]:
+def put_metric_data(call: Call) -> dict[str, Any]:
     p = call.params
     namespace = p["Namespace"]
     if namespace.startswith("AWS/"):
@@ -183,7 +193,7 @@ def check_period(period: int, start: float, now: float, where: str = "Period") -
 
 
 @handles("GetMetricStatistics")
-async def get_metric_statistics(call: Call) -> dict[str, Any]:
+def get_metric_statistics(call: Call) -> dict[str, Any]:
     p = call.params
     stats = p.get("Statistics") or []
     extended = p.get("ExtendedStatistics") or []
@@ -225,12 +235,12 @@ LIST_PAGE = 500
 
 
 @handles("ListMetrics")
-async def list_metrics(call: Call) -> dict[str, Any]:
+def list_metrics(call: Call) -> dict[str, Any]:
     p = call.params
     metrics = metrics_of(call)
     filters = p.get("Dimensions") or []
-    recent = p.get("RecentlyActive") == "PT3H"
-    since = metrics.clock() - 3 * 3600
+    # CloudWatch lists the metrics with data in the last two weeks (the last 3 hours, asked).
+    since = metrics.clock() - (3 * 3600 if p.get("RecentlyActive") == "PT3H" else 14 * 86400)
     try:
         offset = int(p.get("NextToken") or 0)
     except ValueError:
@@ -243,7 +253,7 @@ async def list_metrics(call: Call) -> dict[str, Any]:
         if any(f["Name"] not in have or f.get("Value") not in (None, have[f["Name"]])
                for f in filters):  # fmt: skip
             continue
-        if recent and last < since:
+        if last < since:
             continue
         found.append({
             "Namespace": ns, "MetricName": name,

@@ -75,7 +75,7 @@ def _validate(p: Mapping[str, Any]) -> None:
 
 
 @handles("PutMetricAlarm")
-async def put_metric_alarm(call: Call) -> None:
+def put_metric_alarm(call: Call) -> None:
     p = call.params
     _validate(p)
     alarms = alarms_of(call)
@@ -125,7 +125,7 @@ def _page(items: list[Any], p: Mapping[str, Any], size: int) -> tuple[list[Any],
 
 
 @handles("DescribeAlarms")
-async def describe_alarms(call: Call) -> dict[str, Any]:
+def describe_alarms(call: Call) -> dict[str, Any]:
     p = call.params
     names = p.get("AlarmNames")
     prefix = p.get("AlarmNamePrefix")
@@ -134,7 +134,7 @@ async def describe_alarms(call: Call) -> dict[str, Any]:
                           "exclusive.")  # fmt: skip
     types = p.get("AlarmTypes") or ["MetricAlarm"]
     found = []
-    for (region, name), doc in sorted(alarms_of(call).alarms.items()):
+    for (region, name), doc in sorted(list(alarms_of(call).alarms.items())):
         if region != call.region or "MetricAlarm" not in types:
             continue
         if names and name not in names or prefix and not name.startswith(prefix):
@@ -154,11 +154,11 @@ async def describe_alarms(call: Call) -> dict[str, Any]:
 
 
 @handles("DescribeAlarmsForMetric")
-async def describe_alarms_for_metric(call: Call) -> dict[str, Any]:
+def describe_alarms_for_metric(call: Call) -> dict[str, Any]:
     p = call.params
     dims = sorted((d["Name"], d["Value"]) for d in p.get("Dimensions") or [])
     found = []
-    for (region, _), doc in sorted(alarms_of(call).alarms.items()):
+    for (region, _), doc in sorted(list(alarms_of(call).alarms.items())):
         if region != call.region or (doc["Namespace"], doc["MetricName"]) != (
                 p["Namespace"], p["MetricName"]):  # fmt: skip
             continue
@@ -172,7 +172,7 @@ async def describe_alarms_for_metric(call: Call) -> dict[str, Any]:
 
 
 @handles("DeleteAlarms")
-async def delete_alarms(call: Call) -> None:
+def delete_alarms(call: Call) -> None:
     names = call.params["AlarmNames"]
     alarms = alarms_of(call)
     unknown = [n for n in names if (call.region, n) not in alarms.alarms]
@@ -182,7 +182,7 @@ async def delete_alarms(call: Call) -> None:
 
 
 @handles("SetAlarmState")
-async def set_alarm_state(call: Call) -> None:
+def set_alarm_state(call: Call) -> None:
     p = call.params
     alarms = alarms_of(call)
     if (call.region, p["AlarmName"]) not in alarms.alarms:
@@ -192,7 +192,7 @@ async def set_alarm_state(call: Call) -> None:
 
 
 @handles("DescribeAlarmHistory")
-async def describe_alarm_history(call: Call) -> dict[str, Any]:
+def describe_alarm_history(call: Call) -> dict[str, Any]:
     p = call.params
     items = alarms_of(call).metrics.store.history(call.region, p.get("AlarmName"))
     start = epoch(p["StartDate"]) if p.get("StartDate") else None

@@ -189,7 +189,7 @@ def _offset(p: Mapping[str, Any]) -> int:
 
 
 @handles("GetMetricData")
-async def get_metric_data(call: Call) -> dict[str, Any]:
+def get_metric_data(call: Call) -> dict[str, Any]:
     p = call.params
     queries = p["MetricDataQueries"]
     start, end = epoch(p["StartTime"]), epoch(p["EndTime"])

@@ -9,6 +9,7 @@ that action does), or one with ``Authorization: Bearer <token>`` where the token
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from shoal.api.bodies import read_body
@@ -40,7 +41,8 @@ class MetricsEndpoint:
         if refused is not None:
             await _send(send, 403, refused.encode() + b"\n", "text/plain")
             return
-        await _send(send, 200, exposition(self.shoal.metrics), CONTENT_TYPE)
+        text = await asyncio.to_thread(exposition, self.shoal.metrics)  # off the event loop
+        await _send(send, 200, text, CONTENT_TYPE)
 
     async def refusal(self, scope: Any, receive: Any) -> str | None:
         """Why the scrape is refused, or None when it may read the metrics."""

@@ -145,8 +145,7 @@ def subscriber(metrics: MetricService):  # type: ignore[no-untyped-def]
             return
         for p in extract(message, int(event.get("timestamp", 0))):
             key = (region or metrics.region, p.namespace, p.name, p.dimensions)
-            metrics.put(key, p.timestamp_ms / 1000, p.unit, p.resolution,
-                        [(v, 1.0) for v in p.values])  # fmt: skip
+            metrics.publish_values(key, p.timestamp_ms / 1000, p.unit, p.resolution, p.values)
 
     return on_event
 

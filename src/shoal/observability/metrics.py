@@ -116,6 +116,13 @@ class MetricService:
         key = (region or self.region, namespace, name, dims_key(dims))
         self._events.append(("v", key, ts, unit, 1 if high_resolution else 60, value, 1.0))
 
+    def publish_values(self, key: SeriesKey, ts: float, unit: str, res: int,
+                       values: Iterable[float]) -> None:  # fmt: skip
+        """Raw values of one series (EMF's), as :meth:`publish`: lock-free, any thread."""
+        append = self._events.append
+        for value in values:
+            append(("v", key, ts, unit, res, value, 1.0))
+
     def put(self, key: SeriesKey, ts: float, unit: str, res: int,
             values: Sequence[tuple[float, float]] = (),
             statistics: tuple[float, float, float, float] | None = None) -> None:  # fmt: skip
