@@ -259,6 +259,10 @@ CLOUDWATCH: dict[str, Entry] = {
     op: (None, _alarm, None)
     for op in ("PutMetricAlarm", "SetAlarmState", "DescribeAlarmHistory")
 }
+# PutMetricData's condition key: a policy may allow publishing to some namespaces only.
+CLOUDWATCH["PutMetricData"] = (
+    None, anything, lambda p: {"cloudwatch:namespace": str(p.get("Namespace") or "")},
+)  # fmt: skip
 NO_PERMISSION = {("sts", "GetCallerIdentity")}
 
 PREFIX = {

@@ -1,5 +1,6 @@
 """``GET /metrics``: the same series in Prometheus' exposition format, parsed with
-``prometheus_client``'s own parser; refused to anyone not authorized."""
+``prometheus_client``'s own parser; refused to anyone not authorized. And who may read and
+publish through the API (IAM users, the ``cloudwatch:namespace`` condition)."""
 
 from __future__ import annotations
 
@@ -127,3 +128,25 @@ def test_bearer_token_from_shoal_metrics_token(metrics_server: ShoalServer) -> N
     assert rotated != first
     assert get(url, {"Authorization": f"Bearer {first}"})[0] == 403
     assert get(url, {"Authorization": f"Bearer {rotated}"})[0] == 200
+
+
+def test_put_metric_data_by_namespace_condition(metrics_server: ShoalServer) -> None:
+    """``cloudwatch:namespace``: a user allowed one namespace publishes there only."""
+    iam = metrics_server.client("iam")
+    name = unique_name("publisher")
+    iam.create_user(UserName=name)
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": "Mine"}}}]}  # fmt: skip
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    cw = boto3.client("cloudwatch", endpoint_url=metrics_server.endpoint, region_name="us-east-1",
+                      aws_access_key_id=key["AccessKeyId"],
+                      aws_secret_access_key=key["SecretAccessKey"])  # fmt: skip
+    cw.put_metric_data(Namespace="Mine", MetricData=[{"MetricName": "m", "Value": 1}])
+    try:
+        cw.put_metric_data(Namespace="Theirs", MetricData=[{"MetricName": "m", "Value": 1}])
+        raise AssertionError("PutMetricData to another namespace was allowed")
+    except cw.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == "AccessDenied"
+        assert "cloudwatch:PutMetricData" in e.response["Error"]["Message"]
