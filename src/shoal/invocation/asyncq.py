@@ -226,6 +226,7 @@ class AsyncQueue:
                 request_id=doc["request_id"],
                 on_lease=persist_attempt,
                 trace_id=doc.get("trace_id"),
+                qualifier=doc["qualifier"],  # the metrics' Resource
             )
         except AwsError as e:
             if e.code == "TooManyRequestsException":

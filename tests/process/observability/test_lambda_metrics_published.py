@@ -126,3 +126,15 @@ def test_async_events_dropped_and_destination_failures(metrics_server: ShoalServ
     wait_for(lambda: total(cw, "AWS/Lambda", "AsyncEventsDropped", fn) == 1, timeout=60)
     assert total(cw, "AWS/Lambda", "Errors", fn) == 1
     wait_for(lambda: total(cw, "AWS/Lambda", "DestinationDeliveryFailures", fn) == 1, timeout=10)
+
+
+def test_an_async_invocation_of_an_alias_is_the_aliass(metrics_server: ShoalServer) -> None:
+    lam = metrics_server.client("lambda")
+    cw = metrics_server.client("cloudwatch")
+    name = create_function(lam, code=CODE)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.create_alias(FunctionName=name, Name="prod", FunctionVersion=version)
+    lam.invoke(FunctionName=name, Qualifier="prod", InvocationType="Event", Payload=b"{}")
+    dims = {"FunctionName": name, "Resource": f"{name}:prod", "ExecutedVersion": version}
+    wait_for(lambda: total(cw, "AWS/Lambda", "Invocations", dims) == 1, timeout=60)
+    assert total(cw, "AWS/Lambda", "AsyncEventsReceived", dims) == 1
