@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
+import botocore.session
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from metrics_helpers import aws_v2, metrics_server, window
 
@@ -239,3 +242,41 @@ def test_data_survives_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-d
         assert [p["Sum"] for p in points] == [42]
     finally:
         srv.stop()
+
+
+def cbor_client(srv: ShoalServer, tmp: Path):  # type: ignore[no-untyped-def]
+    """boto3's CloudWatch client speaking smithy-rpc-v2-cbor: its own model listing only that
+    protocol, found ahead of botocore's data."""
+    loader = botocore.session.get_session().get_component("data_loader")
+    raw = loader.load_service_model("cloudwatch", "service-2")
+    raw["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
+    target = tmp / "cloudwatch" / raw["metadata"]["apiVersion"] / "service-2.json"
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps(raw))
+    session = botocore.session.get_session()
+    session.get_component("data_loader").search_paths.insert(0, str(tmp))
+    return session.create_client(
+        "cloudwatch", endpoint_url=srv.endpoint, region_name="us-east-1",
+        aws_access_key_id="shoal", aws_secret_access_key="shoal",
+        config=Config(retries={"max_attempts": 0}),
+    )  # fmt: skip
+
+
+def test_the_same_operations_over_cbor(metrics_server: ShoalServer, tmp_path: Path) -> None:
+    cw = cbor_client(metrics_server, tmp_path)
+    ns = unique_name("Cbor")
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    datum = {"MetricName": "m", "Values": [1.5, 2.5], "Timestamp": now, "Unit": "Seconds"}
+    cw.put_metric_data(Namespace=ns, MetricData=[datum])
+    got = cw.get_metric_statistics(
+        Namespace=ns, MetricName="m", StartTime=now, EndTime=now + dt.timedelta(minutes=1),
+        Period=60, Statistics=["Sum", "Maximum"])  # fmt: skip
+    assert got["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/cbor"
+    (point,) = got["Datapoints"]
+    assert (point["Sum"], point["Maximum"], point["Timestamp"]) == (4.0, 2.5, now)
+    data = cw.get_metric_data(StartTime=now, EndTime=now + dt.timedelta(minutes=1),
+                              MetricDataQueries=[{"Id": "q", "MetricStat": {
+                                  "Metric": {"Namespace": ns, "MetricName": "m"},
+                                  "Period": 60, "Stat": "Average"}}])  # fmt: skip
+    assert data["MetricDataResults"][0]["Values"] == [2.0]
+    assert data["MetricDataResults"][0]["Timestamps"] == [now]
