@@ -82,11 +82,20 @@ def dimensions(items: list[Mapping[str, Any]] | None) -> tuple[tuple[str, str], 
     return dims_key((d["Name"], d["Value"]) for d in items or ())
 
 
+def _shown(value: float) -> str:
+    """A value as CloudWatch's messages show it (``NaN``, ``Infinity``, ``1.5``)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
+
+
 def _check_value(value: float, where: str) -> None:
     if math.isnan(value) or math.isinf(value) or abs(value) > MAX_VALUE or (
         value != 0 and abs(value) < MIN_MAGNITUDE
     ):
-        raise invalid(f"The value {value} for parameter {where} is invalid.")
+        raise invalid(f"The value {_shown(value)} for parameter {where} is invalid.")
 
 
 # ------------------------------------------------------------------ PutMetricData
@@ -134,9 +143,9 @@ def _datum(region: str, namespace: str, d: Mapping[str, Any], i: int, now: float
         raise invalid(f"The parameter {where}.Timestamp must specify a time within the past two "
                       "weeks.")  # fmt: skip
     given = [k for k in ("Value", "StatisticValues", "Values") if d.get(k) is not None]
-    if len(given) > 1:
+    if "Value" in given and len(given) > 1:  # Values with StatisticValues AWS takes (both)
         raise combination(
-            f"The parameters {where}.{given[0]} and {where}.{given[1]} are mutually exclusive "
+            f"The parameters {where}.Value and {where}.{given[1]} are mutually exclusive "
             "and you have specified both."
         )
     if not given:
@@ -146,7 +155,7 @@ def _datum(region: str, namespace: str, d: Mapping[str, Any], i: int, now: float
     if "Value" in given:
         _check_value(d["Value"], f"{where}.Value")
         values = [(d["Value"], 1.0)]
-    elif "Values" in given:
+    if "Values" in given:
         vs = d["Values"]
         counts = d.get("Counts") or [1.0] * len(vs)
         if len(vs) > 150:
@@ -158,7 +167,7 @@ def _datum(region: str, namespace: str, d: Mapping[str, Any], i: int, now: float
         for v in vs:
             _check_value(v, f"{where}.Values")
         values = list(zip(vs, counts, strict=True))
-    else:
+    if "StatisticValues" in given:
         s = d["StatisticValues"]
         for name in ("SampleCount", "Sum", "Minimum", "Maximum"):
             if name not in s:

@@ -106,7 +106,21 @@ def test_bad_input_is_refused_as_cloudwatch_refuses_it(metrics_server: ShoalServ
     assert code == "InvalidParameterCombination" and "mutually exclusive" in message
     code, message = error(put, Namespace="N", MetricData=[
         {"MetricName": "x", "Values": [1, 2], "Counts": [1]}])  # fmt: skip
-    assert code == "InvalidParameterValue" and "same size" in message
+    assert (code, message) == ("InvalidParameterValue", "The parameters MetricData.member.1."
+                               "Values and MetricData.member.1.Counts must be of the same size.")
+    code, message = error(put, Namespace="N", MetricData=[
+        {"MetricName": "x", "Value": 1, "Values": [1]}])  # fmt: skip
+    assert (code, message) == ("InvalidParameterCombination", "The parameters MetricData."
+                               "member.1.Value and MetricData.member.1.Values are mutually "
+                               "exclusive and you have specified both.")
+    code, message = error(put, Namespace="N", MetricData=[
+        {"MetricName": "x", "Value": float("nan")}])  # fmt: skip
+    assert (code, message) == ("InvalidParameterValue",
+                               "The value NaN for parameter MetricData.member.1.Value is invalid.")
+    # Values with StatisticValues AWS takes, as the LocalStack suite recorded against it.
+    both = {"MetricName": "x", "Values": [1.0, 10.0],
+            "StatisticValues": {"SampleCount": 10, "Sum": 55, "Minimum": 1, "Maximum": 10}}
+    put(Namespace=unique_name("Both"), MetricData=[both])
     five = [{"MetricName": "x", "Value": 1, "StorageResolution": 5}]
     assert error(put, Namespace="N", MetricData=five)[0] == "InvalidParameterValue"
     assert error(put, Namespace="N", MetricData=[{"MetricName": "x"}])[0] == "MissingParameter"
