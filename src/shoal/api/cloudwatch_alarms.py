@@ -9,6 +9,7 @@ Metric-math alarms (``Metrics``) and composite alarms are refused with
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -187,6 +188,11 @@ def set_alarm_state(call: Call) -> None:
     alarms = alarms_of(call)
     if (call.region, p["AlarmName"]) not in alarms.alarms:
         raise AwsError("ResourceNotFound", f"Alarm {p['AlarmName']} not found", 404)
+    if p.get("StateReasonData") is not None:
+        try:
+            json.loads(p["StateReasonData"])
+        except ValueError:
+            raise AwsError("InvalidFormat", "StateReasonData is not valid JSON.", 400) from None
     alarms.set_state(call.region, p["AlarmName"], p["StateValue"], p["StateReason"],
                      p.get("StateReasonData"))  # fmt: skip
 

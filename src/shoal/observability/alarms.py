@@ -84,40 +84,72 @@ def evaluate(alarm: Mapping[str, Any], metrics: MetricService, now: float
     comparison = alarm["ComparisonOperator"]
     treat = alarm.get("TreatMissingData") or "missing"
     points: list[tuple[int, float]] = []  # newest first
+    evaluated: list[dict[str, Any]] = []
     bad = missing = 0
     for k in range(n):
         ts = end - (k + 1) * period
         agg = merged.get(ts)
         value = agg.statistic(stat) if agg is not None else None
-        if value is None:
+        if agg is None or value is None:
             missing += 1
+            evaluated.append({"timestamp": _iso(ts)})
             if treat == "breaching":
                 bad += 1
             continue
         points.append((ts, value))
+        evaluated.append({"timestamp": _iso(ts), "sampleCount": agg.count, "value": value})
         if breaches(value, comparison, threshold):
             bad += 1
-    data = {
-        "version": "1.0", "queryDate": _iso(now), "startDate": _iso(start), "statistic": stat,
-        "period": period, "recentDatapoints": [v for _, v in points], "threshold": threshold,
-        "evaluatedDatapoints": [{"timestamp": _iso(ts), "value": v} for ts, v in points],
-    }  # fmt: skip
-    if not points and treat in ("missing", "ignore"):
+    # CloudWatch's StateReasonData: startDate only when a datapoint was found.
+    data: dict[str, Any] = {"version": "1.0", "queryDate": _iso(now)}
+    if points:
+        data["startDate"] = _iso(points[-1][0])
+    if alarm.get("Unit"):
+        data["unit"] = alarm["Unit"]
+    data.update({"statistic": stat, "period": period,
+                 "recentDatapoints": [v for _, v in points], "threshold": threshold,
+                 "evaluatedDatapoints": evaluated})  # fmt: skip
+    return _decide(alarm, points, bad, missing, n, m, treat, data)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _decide(alarm: Mapping[str, Any], points: list[tuple[int, float]], bad: int, missing: int,
+            n: int, m: int, treat: str, data: dict[str, Any]
+            ) -> tuple[str, str, str] | None:  # fmt: skip
+    """The state and CloudWatch's wording of why, from what :func:`evaluate` found."""
+    threshold = float(alarm["Threshold"])
+    comparison = alarm["ComparisonOperator"]
+    if not points:
         if treat == "ignore":
             return None
-        reason = (f"Insufficient Data: {missing} datapoint{'s were' if missing != 1 else ' was'}"
-                  " unknown.")  # fmt: skip
-        return INSUFFICIENT, reason, json.dumps(data)
-    shown = ", ".join(f"{v} ({_stamp(ts)})" for ts, v in points)
+        if treat == "missing":
+            verb = "was" if missing == 1 else "were"
+            return INSUFFICIENT, f"Insufficient Data: {_plural(missing, 'datapoint')} {verb} " \
+                "unknown.", json.dumps(data)  # fmt: skip
+        state = ALARM if bad >= m else OK
+        kind = "Breaching" if treat == "breaching" else "NonBreaching"
+        verb = "was" if missing == 1 else "were"
+        reason = (
+            f"Threshold Crossed: no datapoints were received for {_plural(n, 'period')} and "
+            f"{_plural(missing, 'missing datapoint')} {verb} treated as [{kind}]."
+        )
+        return state, reason, json.dumps(data)
     state = ALARM if bad >= m else OK
+    word = _WORDS[comparison] if state == ALARM else f"not {_WORDS[comparison]}"
+    shown = ", ".join(f"{v} ({_stamp(ts)})" for ts, v in points)
+    if n == 1:
+        reason = f"Threshold Crossed: 1 datapoint [{shown}] was {word} the threshold ({threshold})."
+        return state, reason, json.dumps(data)
     count = bad if state == ALARM else n - bad
     verb = "was" if count == 1 else "were"
-    word = _WORDS[comparison] if state == ALARM else f"not {_WORDS[comparison]}"
     transition = "OK -> ALARM" if state == ALARM else "ALARM -> OK"
     reason = (
         f"Threshold Crossed: {count} out of the last {n} datapoints [{shown}] {verb} {word} "
-        f"the threshold ({threshold}) (minimum {m} datapoint{'s' if m != 1 else ''} for "
-        f"{transition} transition)."
+        f"the threshold ({threshold}) (minimum {_plural(m, 'datapoint')} for {transition} "
+        "transition)."
     )
     return state, reason, json.dumps(data)
 
@@ -189,7 +221,8 @@ class Alarms:
             change = {
                 "version": "1.0",
                 "oldState": {"stateValue": old, "stateReason": doc["StateReason"]},
-                "newState": {"stateValue": state, "stateReason": reason},
+                "newState": {"stateValue": state, "stateReason": reason,
+                             **({"stateReasonData": json.loads(data)} if data else {})},
             }
             self.history(region, name, "StateUpdate", f"Alarm updated from {old} to {state}",
                          change)  # fmt: skip

@@ -4,6 +4,7 @@ the data, DescribeAlarms filters, history, DeleteAlarms, and AWS's errors."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -40,11 +41,18 @@ def test_an_alarm_goes_to_alarm_and_back_to_ok(metrics_server: ShoalServer) -> N
         "StorageResolution": 1}])  # fmt: skip
     wait_for(lambda: state(cw, name) == "ALARM", timeout=5)
     (alarm,) = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
-    assert alarm["StateReason"].startswith("Threshold Crossed: 1 out of the last 1 datapoints")
-    assert "greater than the threshold (50.0)" in alarm["StateReason"]
-    assert json.loads(alarm["StateReasonData"])["recentDatapoints"] == [100.0]
+    # CloudWatch's words (LocalStack's snapshot recorded against AWS has the same shape).
+    assert re.fullmatch(r"Threshold Crossed: 1 datapoint \[100\.0 \(\d\d/\d\d/\d\d "
+                        r"\d\d:\d\d:\d\d\)\] was greater than the threshold \(50\.0\)\.",
+                        alarm["StateReason"]), alarm["StateReason"]  # fmt: skip
+    data = json.loads(alarm["StateReasonData"])
+    assert data["recentDatapoints"] == [100.0] and data["statistic"] == "Maximum"
+    assert data["evaluatedDatapoints"][0]["sampleCount"] == 1.0
     # The next period has no data, which the alarm treats as not breaching: back to OK.
     wait_for(lambda: state(cw, name) == "OK", timeout=15)
+    (alarm,) = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    assert alarm["StateReason"] == ("Threshold Crossed: no datapoints were received for 1 period "
+                                    "and 1 missing datapoint was treated as [NonBreaching].")
     assert [a["AlarmName"] for a in cw.describe_alarms(StateValue="OK",
             AlarmNamePrefix=name)["MetricAlarms"]] == [name]  # fmt: skip
     history = cw.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate")

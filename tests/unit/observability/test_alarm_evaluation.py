@@ -52,7 +52,7 @@ def test_alarm_then_ok_with_the_data(service: Any) -> None:
     service.alarms.evaluate_all()
     doc = service.alarms.alarms[("us-east-1", "a")]
     assert doc["StateValue"] == "ALARM" and doc["StateUpdatedTimestamp"] == T0 + 10
-    assert "1 out of the last 1 datapoints [50.0" in doc["StateReason"]
+    assert doc["StateReason"].startswith("Threshold Crossed: 1 datapoint [50.0 (")
     service.clock_.now = T0 + 70  # the next minute: a low value
     put(service, 3, T0 + 65)
     service.alarms.evaluate_all()
@@ -79,7 +79,12 @@ def test_m_out_of_n_and_missing_data(service: Any) -> None:
     service.alarms.put("us-east-1", alarm(EvaluationPeriods=3, DatapointsToAlarm=2,
                                           TreatMissingData="breaching"))  # fmt: skip
     service.alarms.evaluate_all()
-    assert service.alarms.alarms[("us-east-1", "a")]["StateValue"] == "ALARM"
+    doc = service.alarms.alarms[("us-east-1", "a")]
+    assert doc["StateValue"] == "ALARM"
+    assert doc["StateReason"].startswith("Threshold Crossed: 2 out of the last 3 datapoints [")
+    assert doc["StateReason"].endswith(
+        "were greater than the threshold (10.0) (minimum 2 datapoints for OK -> ALARM "
+        "transition).")  # fmt: skip
     service.clock_.now = T0 + 1000  # nothing in the window
     service.alarms.put("us-east-1", alarm(TreatMissingData="ignore", StateValue="ALARM"))
     service.alarms.evaluate_all()
