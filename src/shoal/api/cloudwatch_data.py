@@ -51,12 +51,17 @@ _REDUCE: dict[str, Callable[[list[float]], float]] = {
 
 
 def metric_series(metrics: MetricService, region: str, stat: Mapping[str, Any], start: float,
-                  end: float) -> Series:  # fmt: skip
+                  end: float) -> tuple[Series, set[str]]:  # fmt: skip
+    """The statistic per period, and the units its data had (several when no Unit is asked:
+    CloudWatch then answers them together, with a ``MultipleUnits`` message)."""
     metric = stat["Metric"]
     key = (region, metric.get("Namespace", ""), metric.get("MetricName", ""),
            dimensions(metric.get("Dimensions")))  # fmt: skip
-    merged: dict[int, Agg] = {}  # the units of a period together, when no Unit is asked
-    for (ts, _), agg in metrics.buckets(key, start, end, stat["Period"], stat.get("Unit")).items():
+    merged: dict[int, Agg] = {}
+    units: set[str] = set()
+    for (ts, unit), agg in metrics.buckets(key, start, end, stat["Period"],
+                                           stat.get("Unit")).items():  # fmt: skip
+        units.add(unit)
         if ts in merged:
             merged[ts].merge(agg)
         else:
@@ -66,6 +71,28 @@ def metric_series(metrics: MetricService, region: str, stat: Mapping[str, Any], 
         value = agg.statistic(stat["Stat"])
         if value is not None:
             out[ts] = value
+    return out, units
+
+
+def default_labels(queries: list[Mapping[str, Any]]) -> dict[str, str]:
+    """CloudWatch's label of a MetricStat query without one: the metric's name, followed by
+    its statistic when the request's queries have several, and by its period when they
+    have several periods (``metric1 Sum 60``)."""
+    stats = [q["MetricStat"] for q in queries if "MetricStat" in q]
+    several_stats = len({s["Stat"] for s in stats}) > 1
+    several_periods = len({s["Period"] for s in stats}) > 1
+    out = {}
+    for q in queries:
+        if "MetricStat" in q:
+            s = q["MetricStat"]
+            words = [s["Metric"].get("MetricName", q["Id"])]
+            if several_stats:
+                words.append(s["Stat"])
+            if several_periods:
+                words.append(str(s["Period"]))
+            out[q["Id"]] = " ".join(words)
+        else:
+            out[q["Id"]] = q["Id"]
     return out
 
 
@@ -205,10 +232,15 @@ def get_metric_data(call: Call) -> dict[str, Any]:
     for i, q in enumerate(queries, 1):
         _check_query(q, f"MetricDataQueries.member.{i}", now, start)
     results: dict[str, Series] = {}
+    messages: dict[str, list[dict[str, str]]] = {}
     metric_ids = [q["Id"] for q in queries if "MetricStat" in q]
     for q in queries:
         if "MetricStat" in q:
-            results[q["Id"]] = metric_series(metrics, call.region, q["MetricStat"], start, end)
+            results[q["Id"]], units = metric_series(metrics, call.region, q["MetricStat"],
+                                                    start, end)  # fmt: skip
+            if len(units) > 1:
+                shown = f"Multiple units returned: '[{', '.join(sorted(units))}]'"
+                messages[q["Id"]] = [{"Code": "MultipleUnits", "Value": shown}]
     for i, q in enumerate(queries, 1):  # in order: an expression may name an earlier one
         if "Expression" in q:
             results[q["Id"]] = _evaluate(q["Expression"], results, metric_ids,
@@ -216,6 +248,7 @@ def get_metric_data(call: Call) -> dict[str, Any]:
     descending = p.get("ScanBy", "TimestampDescending") == "TimestampDescending"
     offset = _offset(p)
     budget = p.get("MaxDatapoints") or DEFAULT_MAX_DATAPOINTS
+    labels = default_labels(queries)
     out, seen, more = [], 0, False
     for q in queries:
         if not q.get("ReturnData", True):
@@ -227,14 +260,15 @@ def get_metric_data(call: Call) -> dict[str, Any]:
         budget -= len(take)
         partial = skip + len(take) < len(stamps)
         more = more or partial
-        default_label = q["MetricStat"]["Metric"].get("MetricName", q["Id"]) \
-            if "MetricStat" in q else q["Id"]  # fmt: skip
-        out.append({
-            "Id": q["Id"], "Label": q.get("Label") or default_label,
+        result = {
+            "Id": q["Id"], "Label": q.get("Label") or labels[q["Id"]],
             "Timestamps": [float(ts) for ts in take],
             "Values": [results[q["Id"]][ts] for ts in take],
             "StatusCode": "PartialData" if partial else "Complete",
-        })  # fmt: skip
+        }  # fmt: skip
+        if q["Id"] in messages:
+            result["Messages"] = messages[q["Id"]]
+        out.append(result)
     answer: dict[str, Any] = {"MetricDataResults": out, "Messages": []}
     if more:
         answer["NextToken"] = _token(p, offset + sum(len(r["Timestamps"]) for r in out))

@@ -206,6 +206,20 @@ def test_get_metric_data_pages_orders_and_computes(metrics_server: ShoalServer) 
         if not token:
             break
     assert pages == 4 and seen == {"a": [1, 2, 3, 4, 5], "b": [10, 20, 30, 40, 50]}
+    # Labels as CloudWatch makes them when the queries differ in statistic or period.
+    mixed = [{"Id": "s", "MetricStat": stat("A")},
+             {"Id": "m", "MetricStat": {**stat("A"), "Stat": "Minimum", "Period": 120}}]
+    labels = [r["Label"] for r in cw.get_metric_data(
+        MetricDataQueries=mixed, StartTime=start, EndTime=end)["MetricDataResults"]]  # fmt: skip
+    assert labels == ["A Sum 60", "A Minimum 120"]
+    # Units: answered together when the query names none, with CloudWatch's message.
+    cw.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "U", "Value": 1, "Unit": "Seconds", "Timestamp": now},
+        {"MetricName": "U", "Value": 500, "Unit": "Milliseconds", "Timestamp": now}])  # fmt: skip
+    (units,) = cw.get_metric_data(MetricDataQueries=[{"Id": "u", "MetricStat": stat("U")}],
+                                  StartTime=start, EndTime=end)["MetricDataResults"]  # fmt: skip
+    assert units["Values"] == [501.0] and units["Messages"] == [
+        {"Code": "MultipleUnits", "Value": "Multiple units returned: '[Milliseconds, Seconds]'"}]
     code, _ = error(cw.get_metric_data, MetricDataQueries=[{"Id": "x", "Expression": "nope(a)"}],
                     StartTime=start, EndTime=end)  # fmt: skip
     assert code == "InvalidParameterValue"
