@@ -115,6 +115,10 @@ def put_metric_data(call: Call) -> dict[str, Any]:
     metrics = metrics_of(call)
     now = metrics.clock()
     prepared = [_datum(call.region, namespace, d, i, now) for i, d in enumerate(data, 1)]
+    if not metrics.store.room_for(args[0] for args in prepared):
+        limit = metrics.store.max_series
+        raise AwsError("LimitExceeded", f"This server keeps at most {limit} metrics "
+                       "(SHOAL_METRICS_MAX_SERIES); no more can be created.", 400)  # fmt: skip
     for args in prepared:
         metrics.put(*args)
     metrics.flush()  # kept before the answer, as AWS acknowledges it

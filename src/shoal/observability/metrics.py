@@ -60,7 +60,7 @@ class MetricService:
         self.clock = clock
         env_flush = os.environ.get("SHOAL_METRICS_FLUSH_S")
         self.flush_s = flush_s if flush_s is not None else float(env_flush or 5.0)
-        self.store = MetricStore(path)
+        self.store = MetricStore(path, int(os.environ.get("SHOAL_METRICS_MAX_SERIES") or 100_000))
         self._events: deque[tuple[Any, ...]] = deque()
         self._pending: Pending = {}
         self._lock = threading.Lock()  # _pending and the writes of a flush

@@ -20,6 +20,7 @@ Tables:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from shoal.observability.stats import Agg
+
+log = logging.getLogger("shoal.metrics")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -75,9 +78,13 @@ SeriesKey = tuple[str, str, str, Dims]  # region, namespace, name, sorted dimens
 
 
 class MetricStore:
-    """Thread-safe (one connection under one lock)."""
+    """Thread-safe (one connection under one lock). At most ``max_series`` series are kept
+    (``SHOAL_METRICS_MAX_SERIES``, default 100,000): a function printing EMF lines with a new
+    dimension value each time cannot fill the disk; data of a series beyond it is dropped,
+    and said so in the log once a flush."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_series: int = 100_000) -> None:
+        self.max_series = max_series
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
         os.close(fd)
@@ -102,6 +109,11 @@ class MetricStore:
     def series_id(self, key: SeriesKey) -> int | None:
         return self._ids.get(key)
 
+    def room_for(self, keys: Iterable[SeriesKey]) -> bool:
+        """Whether the series ``keys`` fit under :attr:`max_series` (known ones always do)."""
+        new = {k for k in keys if k not in self._ids}
+        return len(self._ids) + len(new) <= self.max_series
+
     def write(self, buckets: Iterable[tuple[SeriesKey, str, int, int, Agg]]) -> None:
         """Merge ``(series, unit, resolution, bucket start, agg)`` into the stored rows, in
         one transaction; a 60 s bucket is merged into its 300 and 3600 s rows too."""
@@ -110,8 +122,12 @@ class MetricStore:
             db.execute("BEGIN")
             try:
                 last: dict[int, int] = {}
+                dropped = 0
                 for key, unit, res, ts, agg in buckets:
                     sid = self._ids.get(key)
+                    if sid is None and len(self._ids) >= self.max_series:
+                        dropped += 1
+                        continue
                     if sid is None:
                         region, ns, name, dims = key
                         cur = db.execute(
@@ -129,6 +145,9 @@ class MetricStore:
                     [(ts, sid) for sid, ts in last.items()],
                 )
                 db.execute("COMMIT")
+                if dropped:
+                    log.warning("%d datapoint(s) of new metrics dropped: this server keeps at "
+                                "most %d metrics", dropped, self.max_series)  # fmt: skip
             except BaseException:
                 db.execute("ROLLBACK")
                 # The ids of series inserted in the failed transaction are gone with it.

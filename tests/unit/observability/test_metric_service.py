@@ -1,5 +1,6 @@
-"""Alarm evaluation on an injected clock: OK → ALARM → OK from the data, M out of N,
-TreatMissingData, persisted across a new service on the same database."""
+"""The metric service on an injected clock: alarm evaluation (OK → ALARM → OK from the data,
+M out of N, TreatMissingData, persisted across a new service on the same database), rollups
+and retention, period alignment, the cap on series."""
 
 from __future__ import annotations
 
@@ -121,3 +122,15 @@ def test_periods_align_on_the_start_rounded_to_the_minute(service: Any) -> None:
     aligned = service.buckets(key, T0, T0 + 7200, 3600, None)
     assert [(ts - T0, agg.count) for (ts, _), agg in sorted(aligned.items())] == [
         (0, 60), (3600, 60)]  # fmt: skip
+
+
+def test_series_are_capped(tmp_path: Path) -> None:
+    svc = MetricService(path=tmp_path / "capped.db", clock=Clock())
+    svc.store.max_series = 2
+    for name in ("a", "b", "c"):
+        svc.put(("us-east-1", "N", name, ()), T0, "None", 60, [(1.0, 1.0)])
+    svc.flush()
+    assert [k[2] for k, _ in svc.store.series("us-east-1")] == ["a", "b"]
+    assert svc.store.room_for([("us-east-1", "N", "a", ())])
+    assert not svc.store.room_for([("us-east-1", "N", "d", ())])
+    svc.store.close()
