@@ -257,18 +257,26 @@ class FunctionUrlApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_invocation_id()
+        started = time.perf_counter()
+        measured: list[Any] = []  # _handle's (function ARN, qualifier) once the URL is known
         try:
-            response = await self._handle(scope, receive, request_id)
+            response = await self._handle(scope, receive, request_id, measured)
         except ConnectionError:
             return
+        metrics = getattr(self.service.shoal, "metrics", None)
+        if measured and metrics is not None:  # AWS/Lambda's function URL metrics
+            metrics.lambda_hooks.url_request(*measured, response.status,
+                                             (time.perf_counter() - started) * 1000)  # fmt: skip
         await _send(send, response, b"x-amzn-requestid", request_id)
 
-    async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> GatewayResponse:
+    async def _handle(self, scope: Scope, receive: Receive, request_id: str,
+                      measured: list[Any]) -> GatewayResponse:  # fmt: skip
         service = self.service
         url_id, _, rest = scope["path"][len(LAMBDA_URL_PREFIX) :].partition("/")
         url = service.urls.by_id.get(url_id)
         if url is None or _elsewhere(scope, url.region):
             return responses.forbidden()  # what AWS answers for an unknown function URL
+        measured += [url.function_arn, url.qualifier]
         method = scope["method"]
         if url.cors is not None and method == "OPTIONS":
             headers = _header_map(scope)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 NAMESPACE = "AWS/Lambda"
+LATEST = "$LATEST"
 COUNT = "Count"
 MS = "Milliseconds"
 
@@ -61,6 +62,13 @@ class LambdaMetrics:
         self._events.append(("C", self._clock(), function_arn, qualifier, version, name,
                              value, unit))  # fmt: skip
 
+    def url_request(self, function_arn: str, qualifier: str | None, status: int,
+                    latency_ms: float) -> None:  # fmt: skip
+        """A request to the function's URL: UrlRequestCount, Url4xxCount, Url5xxCount,
+        UrlRequestLatency (by FunctionName and Resource, as Lambda publishes them)."""
+        self._events.append(("U", self._clock(), function_arn, qualifier, qualifier or LATEST,
+                             status, latency_ms))  # fmt: skip
+
     # ------------------------------------------------------------------ expansion
 
     @staticmethod
@@ -75,6 +83,14 @@ class LambdaMetrics:
         if kind == "C":
             metric, value, unit = event[5:8]
             return ident, ts, [(metric, value, unit, "all")]
+        if kind == "U":
+            status, latency = event[5:7]
+            return ident, ts, [
+                ("UrlRequestCount", 1.0, COUNT, "function"),
+                ("Url4xxCount", 1.0 if 400 <= status < 500 else 0.0, COUNT, "function"),
+                ("Url5xxCount", 1.0 if status >= 500 else 0.0, COUNT, "function"),
+                ("UrlRequestLatency", latency, MS, "function"),
+            ]
         duration, error, concurrency, total, unreserved, provisioned = event[5:]
         out = [
             ("Invocations", 1.0, COUNT, "all"),

@@ -70,7 +70,7 @@ class MetricService:
         # An event's kind -> the hooks that read it (shoal.observability.*_metrics).
         self._hooks: dict[str, Any] = {
             "L": self.lambda_hooks, "T": self.lambda_hooks, "C": self.lambda_hooks,
-            "G": self.gateway_hooks,
+            "U": self.lambda_hooks, "G": self.gateway_hooks,
         }  # fmt: skip
         self.alarms = Alarms(self)
         if shoal is not None and hasattr(shoal, "logs"):

@@ -69,3 +69,18 @@ def test_efs_storage_bytes_and_connections(metrics_server: ShoalServer) -> None:
     standard = {"FileSystemId": fs_id, "StorageClass": "Standard"}
     assert total(cw, "AWS/EFS", "StorageBytes", standard, "Maximum") == size["Value"]
     assert total(cw, "AWS/EFS", "ClientConnections", {"FileSystemId": fs_id}, "Maximum") == 0
+
+
+def test_function_url_metrics(metrics_server: ShoalServer) -> None:
+    lam = metrics_server.client("lambda")
+    name = create_function(lam, code=CODE)
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    statuses = [request(url + "ok") for _ in range(2)] + [request(url + "boom")]
+    assert statuses[:2] == [200, 200] and statuses[2] >= 500
+    cw = metrics_server.client("cloudwatch")
+    for dims in ({"FunctionName": name}, {"FunctionName": name, "Resource": name}):
+        assert total(cw, "AWS/Lambda", "UrlRequestCount", dims) == 3
+        assert total(cw, "AWS/Lambda", "Url5xxCount", dims) == 1
+        assert total(cw, "AWS/Lambda", "Url4xxCount", dims) == 0
+        assert total(cw, "AWS/Lambda", "UrlRequestLatency", dims, "SampleCount") == 3
+    assert total(cw, "AWS/Lambda", "Invocations", {"FunctionName": name}) == 3
