@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shoal.observability import lambda_metrics
+from shoal.observability import emf, lambda_metrics
 from shoal.observability.alarms import Alarms
 from shoal.observability.gateway_metrics import ApiGatewayMetrics
 from shoal.observability.metricstore import RESOLUTIONS, Dims, MetricStore, SeriesKey
@@ -54,7 +54,8 @@ class MetricService:
         if shoal is not None:
             path = shoal.settings.data_dir / "metrics.db"
             region = shoal.settings.region
-        assert path is not None
+        if path is None:
+            raise ValueError("MetricService needs a Shoal or a path")
         self.path = path
         self.region = region
         self.clock = clock
@@ -74,9 +75,7 @@ class MetricService:
         }  # fmt: skip
         self.alarms = Alarms(self)
         if shoal is not None and hasattr(shoal, "logs"):
-            from shoal.observability import emf
-
-            emf.attach(shoal.logs, self)
+            emf.attach(shoal.logs, self)  # EMF lines of function logs become metrics
 
     async def start(self) -> None:
         self.store.expire(self.clock())
