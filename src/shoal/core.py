@@ -25,6 +25,8 @@ COMPONENTS: list[tuple[str, str]] = [
     # Early: the authentication layer and Lambda's execution roles ask it for credentials.
     ("iam", "shoal.iam.service:IamService"),
     ("logs", "shoal.observability.logs:LogService"),
+    # Before everything that publishes metrics (the invoker's hooks are taken at its start).
+    ("metrics", "shoal.observability.metrics:MetricService"),
     ("sandbox", "shoal.core:SandboxComponent"),
     ("layers", "shoal.functions.layers:LayerService"),
     ("functions", "shoal.functions.service:FunctionService"),
@@ -36,6 +38,7 @@ COMPONENTS: list[tuple[str, str]] = [
     ("invoker", "shoal.invocation.invoker:Invoker"),
     ("async_queue", "shoal.invocation.asyncq:AsyncQueue"),
     ("gateway", "shoal.gateway.service:GatewayService"),
+    ("efs_metrics", "shoal.filesystems.storage_metrics:StorageMetrics"),
 ]
 
 # Modules whose import registers API handlers into shoal.api.dispatch's registries.
@@ -59,6 +62,9 @@ API_MODULES = [
     "shoal.api.iam_access_keys",
     "shoal.api.iam_policies",
     "shoal.api.sts",
+    "shoal.api.cloudwatch",
+    "shoal.api.cloudwatch_data",
+    "shoal.api.cloudwatch_alarms",
 ]
 
 

@@ -22,6 +22,7 @@ the service (an Invoke's invocation runs under it; EC2 writes it in its XML too)
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
@@ -33,6 +34,7 @@ from shoal.api.bodies import (
     Receive,
     Scope,
     Send,
+    gunzip,
     json_response,
     read_body,
 )
@@ -114,6 +116,10 @@ class ShoalApp:
         self.mounts: list[tuple[str, ASGIApp]] = []
         self.admission = admission.Admission.for_settings(shoal.settings)
         self.authenticator = authentication.Authenticator(shoal)
+        # Prometheus' scrape of the CloudWatch metrics (authorized by the endpoint itself).
+        from shoal.api.metrics_endpoint import MetricsEndpoint
+
+        self.mount("/metrics", MetricsEndpoint(shoal))
 
     def allow_host(self, entry: str) -> None:
         """Serve requests that name ``entry`` (``name[:port]``) as their Host too: the address
@@ -211,6 +217,14 @@ class ShoalApp:
             refused = service.auth_error(failure, named, request_id)
             await send_response(send, refused, request_id)
             return
+        if headers.get("content-encoding") == "gzip":  # botocore gzips large PutMetricData
+            try:
+                body = gunzip(body, MAX_BODY)
+            except (ValueError, zlib.error, BodyTooLarge):
+                await send_response(send, json_response(
+                    400, {"message": "The request body is not valid gzip (or too large)"},
+                    [("x-amzn-ErrorType", "SerializationException")]), request_id)  # fmt: skip
+                return
         client = scope.get("client")
         response = await service.dispatch(
             self.shoal,

@@ -4,6 +4,7 @@ ASGI callable types, reading a request body under a size limit, and a JSON answe
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -52,3 +53,15 @@ def json_response(
         [("Content-Type", "application/json"), *(headers or [])],
         json.dumps(doc).encode(),
     )
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """A ``Content-Encoding: gzip`` body (the signature covers it compressed), at most
+    ``limit`` bytes decompressed (BodyTooLarge beyond)."""
+    inflater = zlib.decompressobj(wbits=31)
+    out = inflater.decompress(body, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BodyTooLarge
+    if not inflater.eof:
+        raise ValueError("truncated gzip body")
+    return out

@@ -61,7 +61,11 @@ class FormApiService(Registry[FormHandler]):
 
     @cached_property
     def wire(self) -> ModuleType:
-        return _PROTOCOLS[self.model.metadata["protocol"]]
+        """The model's protocol; ``query`` for a model that lists it beside its own
+        (CloudWatch's is smithy-rpc-v2-cbor, and it still answers ``Action=``)."""
+        meta = self.model.metadata
+        found = _PROTOCOLS.get(meta["protocol"])
+        return found if found is not None else _PROTOCOLS["query"]
 
 
     async def answer(
@@ -113,9 +117,12 @@ class FormApiService(Registry[FormHandler]):
 ec2_api = FormApiService("ec2")
 iam_api = FormApiService("iam")
 sts_api = FormApiService("sts")
-# API version -> service, for requests that carry no credential scope.
-_VERSIONS = {"2016-11-15": "ec2", "2010-05-08": "iam", "2011-06-15": "sts"}
-_SERVICES = {"ec2": ec2_api, "iam": iam_api, "sts": sts_api}
+cloudwatch_form_api = FormApiService("cloudwatch")  # also json and cbor (shoal.api.cloudwatch)
+# API version -> the service's signing name, for requests that carry no credential scope.
+_VERSIONS = {"2016-11-15": "ec2", "2010-05-08": "iam", "2011-06-15": "sts",
+             "2010-08-01": "monitoring"}  # fmt: skip
+# Signing name (the credential scope's service) -> the service.
+_SERVICES = {"ec2": ec2_api, "iam": iam_api, "sts": sts_api, "monitoring": cloudwatch_form_api}
 
 
 class QueryRouter:

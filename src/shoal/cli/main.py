@@ -27,6 +27,7 @@ GROUPS = [
     "shoal.cli.apis",
     "shoal.cli.backup",
     "shoal.cli.credentials",
+    "shoal.cli.metrics_token",
 ]
 
 

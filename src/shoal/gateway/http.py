@@ -166,13 +166,23 @@ class ExecuteApiApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
+        started = time.perf_counter()
+        measured: list[Any] = []  # _handle's (region, api, stage, integration ms, bytes in)
         try:
-            response = await self._handle(scope, receive, request_id)
+            response = await self._handle(scope, receive, request_id, measured)
         except ConnectionError:
             return
+        metrics = getattr(self.service.shoal, "metrics", None)
+        if measured and metrics is not None:  # the AWS/ApiGateway metrics: one call
+            region, api_id, stage, integration, received = measured
+            metrics.gateway_hooks.request(
+                region, api_id, stage, response.status, (time.perf_counter() - started) * 1000,
+                integration, received + len(response.body),
+            )  # fmt: skip
         await _send(send, response, b"apigw-requestid", request_id)
 
-    async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> GatewayResponse:
+    async def _handle(self, scope: Scope, receive: Receive, request_id: str,
+                      measured: list[Any]) -> GatewayResponse:  # fmt: skip
         service = self.service
         api_id, _, rest = scope["path"][len(EXECUTE_API_PREFIX) :].partition("/")
         live = service.live.get(api_id)
@@ -193,10 +203,12 @@ class ExecuteApiApp:
             headers = _header_map(scope)
             if cors.is_preflight(method, headers):
                 return cors.preflight(live.cors, headers)
+        measured += [live.region, api_id, stage.stage_name, None, 0]
         try:
             body = await read_body(receive, MAX_BODY)
         except BodyTooLarge:
             return responses.too_large()
+        measured[4] = len(body)
         found = live.table.select(method, route_path)
         if found is None or found[1].target is None:
             response = responses.not_found()
@@ -225,9 +237,11 @@ class ExecuteApiApp:
             else:
                 event = build_v2(request, context, now=now)
             function, qualifier = target.resolve(stage.stage_variables)
+            integration = time.perf_counter()
             response = await _invoke(
                 service, function, qualifier, event, target.payload_version, route.timeout_s, trace
             )
+            measured[3] = (time.perf_counter() - integration) * 1000
             if not scope.get(HOST_STYLE):
                 locations.rebase(response.headers, f"{EXECUTE_API_PREFIX}{api_id}", host)
         if live.cors is not None:
@@ -243,18 +257,26 @@ class FunctionUrlApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_invocation_id()
+        started = time.perf_counter()
+        measured: list[Any] = []  # _handle's (function ARN, qualifier) once the URL is known
         try:
-            response = await self._handle(scope, receive, request_id)
+            response = await self._handle(scope, receive, request_id, measured)
         except ConnectionError:
             return
+        metrics = getattr(self.service.shoal, "metrics", None)
+        if measured and metrics is not None:  # AWS/Lambda's function URL metrics
+            metrics.lambda_hooks.url_request(*measured, response.status,
+                                             (time.perf_counter() - started) * 1000)  # fmt: skip
         await _send(send, response, b"x-amzn-requestid", request_id)
 
-    async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> GatewayResponse:
+    async def _handle(self, scope: Scope, receive: Receive, request_id: str,
+                      measured: list[Any]) -> GatewayResponse:  # fmt: skip
         service = self.service
         url_id, _, rest = scope["path"][len(LAMBDA_URL_PREFIX) :].partition("/")
         url = service.urls.by_id.get(url_id)
         if url is None or _elsewhere(scope, url.region):
             return responses.forbidden()  # what AWS answers for an unknown function URL
+        measured += [url.function_arn, url.qualifier]
         method = scope["method"]
         if url.cors is not None and method == "OPTIONS":
             headers = _header_map(scope)

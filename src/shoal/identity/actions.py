@@ -247,6 +247,22 @@ _IAM_IDS = (
     ("InstanceProfileName", _iam("instance-profile", "InstanceProfileName")),
 )
 STS: dict[str, Entry] = {"AssumeRole": (None, member_arn("RoleArn"), None)}
+
+
+def _alarm(p: Params, region: str, account: str) -> str:
+    """An alarm's ARN (CloudWatch's alarm operations that name one alarm); the metric
+    operations are on ``*``, as the Service Authorization Reference lists them."""
+    return f"arn:aws:cloudwatch:{region}:{account}:alarm:{p.get('AlarmName') or '*'}"
+
+
+CLOUDWATCH: dict[str, Entry] = {
+    op: (None, _alarm, None)
+    for op in ("PutMetricAlarm", "SetAlarmState", "DescribeAlarmHistory")
+}
+# PutMetricData's condition key: a policy may allow publishing to some namespaces only.
+CLOUDWATCH["PutMetricData"] = (
+    None, anything, lambda p: {"cloudwatch:namespace": str(p.get("Namespace") or "")},
+)  # fmt: skip
 NO_PERMISSION = {("sts", "GetCallerIdentity")}
 
 PREFIX = {
@@ -260,7 +276,9 @@ PREFIX = {
     "kms": "kms",
     "cloudwatch": "cloudwatch",
 }
-TABLES: dict[str, dict[str, Entry]] = {"lambda": LAMBDA, "efs": EFS, "ec2": EC2, "sts": STS}
+TABLES: dict[str, dict[str, Entry]] = {
+    "lambda": LAMBDA, "efs": EFS, "ec2": EC2, "sts": STS, "cloudwatch": CLOUDWATCH,
+}  # fmt: skip
 DEFAULT_RESOURCE: dict[str, Builder] = {
     "lambda": function_arn,
     "efs": _FS,

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from shoal.core import Shoal
     from shoal.invocation.invoker import InvocationResult
 
+MS = "Milliseconds"
 log = logging.getLogger("shoal.async")
 
 TOPIC = "async-invoke"
@@ -143,6 +144,7 @@ class AsyncQueue:
             "runs": 0,
         }
         seq = await asyncio.to_thread(self.shoal.store.enqueue, TOPIC, doc)
+        self._metric(doc, "AsyncEventsReceived")
         if self._ready is not None and not self.closing:
             self._ready.put_nowait(_Event(seq, doc))
 
@@ -215,6 +217,7 @@ class AsyncQueue:
             doc.update(progress)
             event.resume = False
             started = True
+            self._metric(doc, "AsyncEventAge", (time.time() - doc["enqueued"]) * 1000, MS)
 
         try:
             result = await self.shoal.invoker.run(
@@ -223,6 +226,7 @@ class AsyncQueue:
                 request_id=doc["request_id"],
                 on_lease=persist_attempt,
                 trace_id=doc.get("trace_id"),
+                qualifier=doc["qualifier"],  # the metrics' Resource
             )
         except AwsError as e:
             if e.code == "TooManyRequestsException":
@@ -276,6 +280,7 @@ class AsyncQueue:
     ) -> None:
         destination = config.on_success if condition == "Success" else config.on_failure
         if condition != "Success":
+            self._metric(event.doc, "AsyncEventsDropped")
             log.warning(
                 "async event %s of %s: %s after %d attempt(s), %d run(s)",
                 event.doc["request_id"],
@@ -296,8 +301,19 @@ class AsyncQueue:
                     trace_id=event.doc.get("trace_id"),
                 )
             except AwsError as e:
+                self._metric(event.doc, "DestinationDeliveryFailures")
                 log.warning("destination %s of %s: %s", destination, fn.qualified_arn, e.message)
         await self._ack(event)
+
+    def _metric(self, doc: dict[str, Any], name: str, value: float = 1.0,
+                unit: str = "Count") -> None:  # fmt: skip
+        """One AWS/Lambda metric of the event's function (shoal.observability.lambda_metrics)."""
+        metrics = getattr(self.shoal, "metrics", None)
+        if metrics is not None:
+            qualifier = doc["qualifier"] if doc["qualifier"] != doc["version"] else None
+            metrics.lambda_hooks.count(
+                doc["function"], qualifier, doc["version"], name, value, unit
+            )
 
     async def _ack(self, event: _Event) -> None:
         def ack() -> None:

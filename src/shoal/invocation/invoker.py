@@ -33,6 +33,7 @@ from shoal.invocation.concurrency import ConcurrencyControls
 from shoal.invocation.credentials import CredentialIssuer, RoleCredentials
 from shoal.invocation.environ import TASK_ROOT, environment_variables
 from shoal.invocation.leases import ConcurrencyLimiter
+from shoal.invocation.measures import measure
 from shoal.invocation.pool import PROVISIONED, EnvironmentPool
 from shoal.invocation.states import EnvState, ManagedEnvironment
 from shoal.invocation.tracing import trace_header
@@ -91,6 +92,7 @@ class InvocationResult:
     function_error: str | None = None
     error_type: str | None = None
     log_result: str | None = None
+    duration_ms: float = 0.0  # the handler's run, as REPORT says it (the Duration metric)
 
 
 class Invoker:
@@ -114,6 +116,9 @@ class Invoker:
         self.closing = False
         self.concurrency = ConcurrencyControls(shoal, self)
         self.credentials = CredentialIssuer(shoal.iam, self.settings.role_credentials_s)
+        # The AWS/Lambda metrics' hooks (shoal.observability.lambda_metrics), if metrics run.
+        metrics = getattr(shoal, "metrics", None)
+        self.metrics = metrics.lambda_hooks if metrics is not None else None
 
     async def start(self) -> None:
         self.shoal.functions.subscribe(self._function_changed)
@@ -177,6 +182,8 @@ class Invoker:
             tail=log_type == "Tail",
             client_context=client_context,
             trace_id=trace_id,
+            qualifier=qualifier if qualifier or ":" not in function_name
+            else arns.merge_qualifier(arns.parse(function_name), None),
         )
 
     def _resolve(self, function_name: str, qualifier: str | None) -> FunctionVersion:
@@ -202,25 +209,40 @@ class Invoker:
         client_context: str | None = None,
         on_lease: Callable[[], Awaitable[None]] | None = None,
         trace_id: str | None = None,
+        qualifier: str | None = None,
     ) -> InvocationResult:
         """Run one invocation synchronously (leases taken here). ``on_lease`` is awaited once
         the concurrency lease is held, before an environment is chosen (the async queue counts
         an attempt there: a throttled invocation raises before it). ``trace_id``: see
-        :meth:`invoke` (None: a new trace)."""
+        :meth:`invoke` (None: a new trace). ``qualifier``: the version or alias invoked (the
+        metrics' ``Resource``; None: unqualified)."""
         request_id = request_id or new_request_id()
         trace_id = trace_id or trace_header()
-        with self.limiter.lease(fn.function_arn):
+        limiter = self.limiter
+        try:
+            lease = limiter.lease(fn.function_arn)
+        except AwsError:
+            if self.metrics is not None:
+                self.metrics.throttle(fn.function_arn, qualifier, fn.version)
+            raise
+        with lease:
             if on_lease is not None:
                 await on_lease()
             pool = self._pool(fn)
             try:
                 env = await pool.acquire()
             except InitError as e:
-                return self._init_failed(fn, request_id, e.error)
+                result = self._init_failed(fn, request_id, e.error)
+                if self.metrics is not None:
+                    measure(self.metrics, limiter, fn, qualifier, result, None, None)
+                return result
             try:
-                return await self._invoke_in(
+                result = await self._invoke_in(
                     env, fn, payload, request_id, tail, client_context, trace_id
                 )
+                if self.metrics is not None:  # AWS/Lambda's metrics: one cheap call
+                    measure(self.metrics, limiter, fn, qualifier, result, env, pool)
+                return result
             finally:
                 pool.release(env)
 
@@ -289,6 +311,7 @@ class Invoker:
             function_error=None if result.kind == "success" else "Unhandled",
             error_type=error_type,
             log_result=log_result,
+            duration_ms=result.duration_ms,
         )
 
     def _init_failed(

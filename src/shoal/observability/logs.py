@@ -45,6 +45,7 @@ class LogStream:
         group: str,
         name: str,
         on_dirty: Callable[[LogStream], None] | None = None,
+        on_events: Callable[[LogStream, Sequence[str], int], None] | None = None,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.group = group
@@ -55,6 +56,7 @@ class LogStream:
         # Called with each line of output (write's, not event's) before it is stored: False
         # drops it (ApplicationLogLevel of a JSON-format function). None keeps every line.
         self.line_filter: Callable[[str], bool] | None = None
+        self._on_events = on_events  # the service's subscribers (EMF metrics), or None
 
     def write(self, text: str) -> None:
         """Write output text; each complete line becomes one event."""
@@ -86,8 +88,11 @@ class LogStream:
     def _emit(self, lines: Sequence[str], platform: bool = False) -> None:
         # The file object buffers; flush() (the invoker calls it after REPORT) makes the events
         # visible, batched by the service.
-        head = f'{{"timestamp":{int(time.time() * 1000)},'
+        now_ms = int(time.time() * 1000)
+        head = f'{{"timestamp":{now_ms},'
         head += '"platform":true,"message":' if platform else '"message":'
+        if self._on_events is not None and not platform:  # a function's lines, not START/REPORT
+            self._on_events(self, lines, now_ms)
         if len(lines) == 1:
             self._file.write(f"{head}{encode_basestring(lines[0])}}}\n")
         else:
@@ -118,6 +123,12 @@ class LogService:
         self.default_region = shoal.settings.region
         self._dirty: set[LogStream] = set()  # streams with buffered events; event loop only
         self._flush_handle: asyncio.TimerHandle | None = None
+        # callback(group, stream, event, region) for every event appended (EMF metrics:
+        # shoal.observability.emf); the CloudWatch Logs store's subscribe() replaces this.
+        self._subscribers: list[Callable[..., None]] = []
+
+    def subscribe(self, callback: Callable[..., None]) -> None:
+        self._subscribers.append(callback)
 
     async def start(self) -> None:
         if not self.root.is_dir():
@@ -154,7 +165,18 @@ class LogService:
     def open_stream(self, region: str, function_name: str, version: str, env_id: str) -> LogStream:
         name = stream_name(version, env_id)
         path = self._dir(region, function_name) / (quote(name, safe="") + ".log")
-        return LogStream(path, f"/aws/lambda/{function_name}", name, self._mark_dirty)
+
+        def on_events(stream: LogStream, lines: Sequence[str], ms: int) -> None:
+            for line in lines:
+                for callback in self._subscribers:
+                    try:
+                        callback(stream.group, stream.name, {"timestamp": ms, "message": line},
+                                 region)  # fmt: skip
+                    except Exception:  # a subscriber's bug never loses the log line
+                        log.exception("log subscriber %r failed", callback)
+
+        subscribed = on_events if self._subscribers else None
+        return LogStream(path, f"/aws/lambda/{function_name}", name, self._mark_dirty, subscribed)
 
     def events(
         self, region: str, function_name: str, start_ms: int = 0

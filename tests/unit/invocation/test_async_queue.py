@@ -58,8 +58,9 @@ class Invoker:
         self.done = asyncio.Event()  # a destination ran
 
     async def run(
-        self, fn: Any, payload: bytes, *, request_id: str, on_lease: Any, trace_id: str | None
-    ) -> Any:
+        self, fn: Any, payload: bytes, *, request_id: str, on_lease: Any, trace_id: str | None,
+        qualifier: str | None = None,
+    ) -> Any:  # fmt: skip
         self.traces.append(trace_id)
         outcome = self.script.pop(0) if fn.name == FN.name and self.script else "ok"
         if outcome == "throttle":

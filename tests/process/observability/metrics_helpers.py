@@ -1,0 +1,60 @@
+"""What the CloudWatch metrics tests share: a private server evaluating alarms and flushing
+fast, a time window around now, and statistics of one metric."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import ShoalServer, start_server
+
+FAST = {"SHOAL_ALARM_INTERVAL_S": "0.2", "SHOAL_METRICS_FLUSH_S": "0.2",
+        "SHOAL_EFS_METRICS_S": "0.2"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def metrics_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
+    srv = start_server(tmp_path_factory.mktemp("metrics") / "data", env=FAST)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def window(minutes: int = 10) -> tuple[dt.datetime, dt.datetime]:
+    now = dt.datetime.now(dt.UTC)
+    return now - dt.timedelta(minutes=minutes), now + dt.timedelta(minutes=minutes)
+
+
+def total(cw: Any, namespace: str, name: str, dims: dict[str, str], stat: str = "Sum",
+          period: int = 3600, minutes: int = 30) -> float | None:  # fmt: skip
+    """``stat`` of the metric over one period around now (None: no datapoint)."""
+    start, end = window(minutes)
+    points = cw.get_metric_statistics(
+        Namespace=namespace, MetricName=name,
+        Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
+        StartTime=start, EndTime=end, Period=period, Statistics=[stat],
+    )["Datapoints"]  # fmt: skip
+    if not points:
+        return None
+    return float(sum(p[stat] for p in points)) if stat in ("Sum", "SampleCount") else float(
+        points[0][stat])  # fmt: skip
+
+
+def aws_v2(srv: ShoalServer, *args: str) -> subprocess.CompletedProcess[str]:
+    """``/usr/bin/aws`` (CLI v2, the query protocol for CloudWatch) with the root keys."""
+    env = {
+        "PATH": "/usr/bin:/bin", "HOME": str(Path(srv.data_dir).parent), "LANG": "C.UTF-8",
+        "AWS_ACCESS_KEY_ID": "shoal", "AWS_SECRET_ACCESS_KEY": "shoal",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": "", "AWS_EC2_METADATA_DISABLED": "true",
+    }  # fmt: skip
+    return subprocess.run(
+        ["/usr/bin/aws", "--endpoint-url", srv.endpoint, "--output", "json", *args],
+        env=env, capture_output=True, text=True, timeout=120, cwd="/",
+    )  # fmt: skip
+
