@@ -59,6 +59,9 @@ API_MODULES = [
     "shoal.api.iam_access_keys",
     "shoal.api.iam_policies",
     "shoal.api.sts",
+    "shoal.api.logs_groups",
+    "shoal.api.logs_events",
+    "shoal.api.logs_tags",
 ]
 
 

@@ -360,11 +360,7 @@ class ShoalApp:
             region = query.get("region", [self.shoal.settings.region])[0]
             if not is_region(region):
                 raise BadParameter(f"Not a region: {region!r}")
-            events = []
-            for event in self.shoal.logs.events(region, function, start):
-                events.append(event)
-                if len(events) >= limit:
-                    break
+            events = list(self.shoal.logs.events(region, function, start, limit))
             return json_response(200, {"events": events})
         if path == "/shoal/environments":  # ?function=NAME: one function's environments
             return json_response(200, self.shoal.invoker.describe(query.get("function", [None])[0]))
