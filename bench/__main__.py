@@ -23,6 +23,7 @@ BENCHMARKS = [
     "concurrency_bench",
     "ml_bench",
     "snapshot_bench",
+    "logs_bench",
 ]
 
 

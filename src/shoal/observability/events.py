@@ -110,25 +110,39 @@ def filter_group(db: LogDatabase, group: Group, stream_ids: list[int] | None,
     base: list[int] = [group.id, hi]
     if stream_ids is not None:
         where += f" AND stream_id IN ({','.join(map(str, stream_ids))})"
+    match = matcher.match
     found: list[Event] = []
     scanned = 0
+    reader = db.reader()
     while True:
-        rows = db.query(
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} ORDER BY ts, id LIMIT ?",
+        # Only what matching needs, a chunk at a time; an Event is made for a match alone.
+        rows = reader.execute(
+            f"SELECT ts, id, message FROM events WHERE {where} ORDER BY ts, id LIMIT ?",
             [*base, pos[0], pos[1], SCAN_CHUNK],
-        )
-        for row in rows:
-            scanned += 1
-            event = Event(*row)
-            pos = (event.ts, event.id)
-            if matcher.match(event.message):
-                found.append(event)
-                if len(found) >= limit:
-                    return Found(found, _more(db, where, base, pos))
+        ).fetchall()
+        hits = [r for r in rows if match(r[2])] if pattern else rows
+        if hits:
+            ids = [r[1] for r in hits[: limit - len(found)]]
+            found += _events(db, ids)
+            if len(found) >= limit:
+                last = found[-1]
+                return Found(found, _more(db, where, base, (last.ts, last.id)))
+        scanned += len(rows)
+        if rows:
+            pos = (rows[-1][0], rows[-1][1])
         if len(rows) < SCAN_CHUNK:
             return Found(found, None)
         if scanned >= SCAN_BUDGET:
             return Found(found, token("n", *pos))
+
+
+def _events(db: LogDatabase, ids: list[int]) -> list[Event]:
+    """The events of ``ids`` (in the order given: ascending positions)."""
+    rows = db.query(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN ({','.join(map(str, ids))})"
+    )
+    by_id = {r[0]: Event(*r) for r in rows}
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def _more(db: LogDatabase, where: str, base: list[int], pos: tuple[int, int]) -> str | None:
