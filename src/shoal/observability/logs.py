@@ -19,6 +19,9 @@ Upgrades: logs kept by earlier versions as JSON lines in ``<data>/logs/<region>%
 <stream>.log`` (or ``<data>/logs/<function>/`` before regions) are moved into the database at
 start, each file removed once its events are committed.
 
+A log database SQLite cannot read is moved aside (``logs.db.damaged-<time>``) and a new one
+started, with an error logged: a damaged log never keeps the server from starting.
+
 Retention: every ``SHOAL_LOG_SWEEP_S`` seconds (an hour unless the environment says) the
 events older than their group's retention are deleted; ``clock`` is the service's time source.
 """
@@ -29,6 +32,7 @@ import asyncio
 import json
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -145,10 +149,24 @@ class LogService:
 
     async def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self._db = LogDatabase(self.root / "logs.db")
+        self._db = self._open(self.root / "logs.db")
         self._groups = Groups(self._db)
         await asyncio.get_running_loop().run_in_executor(self._writer, self._migrate)
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    def _open(self, path: Path) -> LogDatabase:
+        """The log database; one SQLite cannot read (damaged) is moved aside, not fatal: logs
+        are not metadata, and a server that cannot start would lose the new ones too."""
+        try:
+            return LogDatabase(path)
+        except sqlite3.DatabaseError as e:
+            aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+            log.error("the log database %s is damaged (%s): moved to %s, starting a new one",
+                      path, e, aside)  # fmt: skip
+            path.rename(aside)
+            for suffix in ("-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            return LogDatabase(path)
 
     async def stop(self) -> None:
         if self._sweeper is not None:

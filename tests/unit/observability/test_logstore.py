@@ -180,3 +180,20 @@ def test_old_json_lines_files_are_migrated_at_start(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "logs" / "logs.db") as conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone() == (4,)
     conn.close()
+
+
+def test_a_damaged_log_database_is_moved_aside(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "logs.db").write_bytes(b"not a database" * 100)
+
+    async def main() -> None:
+        logs = service(tmp_path)
+        await logs.start()
+        stream = logs.open_stream(R, "fn", "$LATEST", "1" * 32)
+        stream.event("after")
+        assert [e["message"] for e in logs.events(R, "fn")] == ["after"]
+        await logs.stop()
+
+    asyncio.run(main())
+    (aside,) = (tmp_path / "logs").glob("logs.db.damaged-*")
+    assert aside.read_bytes().startswith(b"not a database")
