@@ -9,7 +9,8 @@ rule that ``aws logs tail`` and the SDKs' paginators stop on: a page with no eve
 
 A filter reads the group's index in time order, a chunk at a time, and matches each message in
 Python (the pattern language is :mod:`shoal.observability.filter_patterns`'); it stops at
-``limit`` matches, or after :data:`SCAN_BUDGET` events read, answering a ``nextToken`` either
+``limit`` matches (or :data:`MAX_PAGE_BYTES` of them), or after :data:`SCAN_BUDGET` events
+read, answering a ``nextToken`` either
 way when more events remain, as AWS does when a search runs long.
 """
 
@@ -26,6 +27,9 @@ from shoal.observability.logstore import EVENT_COLUMNS, Event, LogDatabase
 __all__ = ["Event", "Found", "Page", "filter_group", "stream_page"]
 
 SCAN_CHUNK = 5000
+# A page holds at most this much message text (AWS: "up to 1 MB" a response), so 10,000 large
+# events never make one huge answer.
+MAX_PAGE_BYTES = 1_048_576
 SCAN_BUDGET = 200_000
 _TOKEN = re.compile(r"^([fbn])/(-?\d{1,19})/(-?\d{1,19})$")
 FAR_FUTURE = 2**62
@@ -71,7 +75,7 @@ def stream_page(db: LogDatabase, stream_id: int, start: int | None, end: int | N
         "LIMIT ?",
         [*args, limit],
     )
-    events = [Event(*r) for r in rows]
+    events = _within(MAX_PAGE_BYTES, [Event(*r) for r in rows])  # nearest to the token first
     if kind == "b":
         events.reverse()
     if events:
@@ -123,8 +127,11 @@ def filter_group(db: LogDatabase, group: Group, stream_ids: list[int] | None,
         hits = [r for r in rows if match(r[2])] if pattern else rows
         if hits:
             ids = [r[1] for r in hits[: limit - len(found)]]
-            found += _events(db, ids)
-            if len(found) >= limit:
+            size = sum(len(e.message) for e in found)
+            more = _events(db, ids)
+            kept = _within(MAX_PAGE_BYTES - size, more) if found else _within(MAX_PAGE_BYTES, more)
+            found += kept
+            if len(found) >= limit or len(kept) < len(more):
                 last = found[-1]
                 return Found(found, _more(db, where, base, (last.ts, last.id)))
         scanned += len(rows)
@@ -134,6 +141,17 @@ def filter_group(db: LogDatabase, group: Group, stream_ids: list[int] | None,
             return Found(found, None)
         if scanned >= SCAN_BUDGET:
             return Found(found, token("n", *pos))
+
+
+def _within(budget: int, events: list[Event]) -> list[Event]:
+    """The first events whose messages fit in ``budget`` characters (always one, if the
+    budget is the whole page's: a page is never empty for want of room)."""
+    total = 0
+    for i, e in enumerate(events):
+        total += len(e.message)
+        if total > budget and (i > 0 or budget < MAX_PAGE_BYTES):
+            return events[:i]
+    return events
 
 
 def _events(db: LogDatabase, ids: list[int]) -> list[Event]:

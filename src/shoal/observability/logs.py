@@ -257,12 +257,14 @@ class LogService:
             last.result()
 
     def events(
-        self, region: str, function_name: str, start_ms: int = 0, limit: int = 10_000
+        self, region: str, function_name: str, start_ms: int = 0, limit: int = 10_000,
+        group_name: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Events of the region's function at or after ``start_ms``, in time order."""
+        """Events of the region's function (of ``group_name``, its LoggingConfig's group, if
+        given) at or after ``start_ms``, in time order."""
         self.sync()
         try:
-            group = self.groups.get(region, f"/aws/lambda/{function_name}")
+            group = self.groups.get(region, group_name or f"/aws/lambda/{function_name}")
         except AwsError:
             return iter(())
         names = self.groups.stream_ids(group, None, None)

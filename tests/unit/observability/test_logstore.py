@@ -197,3 +197,17 @@ def test_a_damaged_log_database_is_moved_aside(tmp_path: Path) -> None:
     asyncio.run(main())
     (aside,) = (tmp_path / "logs").glob("logs.db.damaged-*")
     assert aside.read_bytes().startswith(b"not a database")
+
+
+def test_a_page_holds_at_most_a_megabyte(db: LogDatabase) -> None:
+    db.append([pending("s", i, str(i) * 400_000) for i in range(3)], 0)
+    g = Groups(db).get(R, "/g")
+    first = events.filter_group(db, g, None, None, None, "", None, 100)
+    assert [e.ts for e in first.events] == [0, 1] and first.next_token
+    rest = events.filter_group(db, g, None, None, None, "", first.next_token, 100)
+    assert [e.ts for e in rest.events] == [2] and rest.next_token is None
+    sid = Groups(db).stream(g, "s").id
+    head = events.stream_page(db, sid, None, None, None, 100, True)
+    assert [e.ts for e in head.events] == [0, 1]
+    tail = events.stream_page(db, sid, None, None, None, 100, False)
+    assert [e.ts for e in tail.events] == [1, 2]
