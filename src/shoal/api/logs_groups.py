@@ -64,7 +64,10 @@ async def describe_log_groups(call: Call) -> dict[str, Any]:
     if wanted:
         found = [g for g in found if g.name in wanted or group_shape(call, g)["logGroupArn"]
                  in wanted]  # fmt: skip
-    out: dict[str, Any] = {"logGroups": [group_shape(call, g) for g in found[:limit]]}
+    shapes = [group_shape(call, g) for g in found[:limit]]
+    if pattern:  # AWS: with a pattern, "only arn, creationTime, and logGroupName"
+        shapes = [{k: s[k] for k in ("logGroupName", "creationTime", "arn")} for s in shapes]
+    out: dict[str, Any] = {"logGroups": shapes}
     if len(found) > limit:
         out["nextToken"] = _encode(found[limit - 1].name)
     return out

@@ -79,6 +79,7 @@ def test_describe_log_groups_pages_prefix_and_pattern(logs: Any) -> None:
     assert seen == [names[0:3], names[3:6], names[6:7]]
     got = logs.describe_log_groups(logGroupNamePattern=base.split("/")[-1] + "/03")
     assert [g["logGroupName"] for g in got["logGroups"]] == [names[3]]
+    assert got["logGroups"][0].keys() == {"logGroupName", "creationTime", "arn"}  # AWS's rule
     code, message = error(
         logs.describe_log_groups, logGroupNamePrefix=base, logGroupNamePattern="x"
     )
