@@ -104,10 +104,12 @@ class LogStream:
     def _emit(self, lines: Sequence[str]) -> None:
         if self._closed:
             return
-        ts = now_ms(self._service.clock)
-        self._service.pending.extend(
-            Pending(self.region, self.group, self.name, ts, ts, line) for line in lines
-        )
+        ts = int(self._service.clock() * 1000)
+        region, group, name = self.region, self.group, self.name
+        if len(lines) == 1:
+            self._service.pending.append(Pending(region, group, name, ts, ts, lines[0]))
+        else:
+            self._service.pending += [Pending(region, group, name, ts, ts, m) for m in lines]
 
     def flush(self) -> None:
         """Ask for the pending events to be stored soon."""

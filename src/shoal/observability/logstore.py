@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from shoal.store.sqlite import DiskFull, StoreError
 
@@ -72,9 +72,9 @@ CREATE INDEX IF NOT EXISTS events_by_group ON events (group_id, ts, id);
 EVENT_COLUMNS = "events.id, events.ts, events.ingest, events.message, events.stream_id"
 
 
-@dataclass(frozen=True)
-class Pending:
-    """One event handed to the writer: where it goes and what it says."""
+class Pending(NamedTuple):
+    """One event handed to the writer: where it goes and what it says (a tuple: one is made
+    for every line a function prints, on the invoke path)."""
 
     region: str
     group: str
