@@ -11,9 +11,9 @@ as one batch, to the service's single writer thread, which stores them in one tr
 (:meth:`LogService.subscribe`: Embedded Metric Format extraction plugs in there). Readers flush
 first, so a reader always sees every event written before it asked.
 
-A batch the disk refuses (full, I/O error) is kept in memory and retried with the next one, up
-to ``RETRY_LIMIT`` events (the oldest beyond it are dropped, with an error logged): events
-already stored stay stored, and the invoke path never sees the error.
+A batch the disk refuses (full, I/O error) is kept in memory and retried with the next one (or
+the next read), up to ``RETRY_LIMIT`` events (the oldest beyond it are dropped, with an error
+logged): events already stored stay stored, and the invoke path never sees the error.
 
 Upgrades: logs kept by earlier versions as JSON lines in ``<data>/logs/<region>%2F<function>/
 <stream>.log`` (or ``<data>/logs/<function>/`` before regions) are moved into the database at
@@ -132,7 +132,8 @@ class LogService:
         self._groups: Groups | None = None
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="shoal-logs")
         self._last: Future[None] | None = None  # the latest batch handed to the writer
-        self._retry: list[Pending] = []  # writer thread only: batches the disk refused
+        # Batches the disk refused: the writer thread's (the loop only tests it is non-empty).
+        self._retry: list[Pending] = []
         self._subscribers: list[Subscriber] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -205,7 +206,8 @@ class LogService:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        if self.pending:
+        # Events the disk refused are retried too (a read after space came back sees them).
+        if self.pending or self._retry:
             batch, self.pending = self.pending, []
             self._last = self._writer.submit(self._store, batch)
         return self._last

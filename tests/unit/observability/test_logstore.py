@@ -149,6 +149,7 @@ def test_the_service_batches_retries_after_a_full_disk_and_publishes(tmp_path: P
         assert [m for _, _, m in seen] == ["one", "two"]
         assert [e["message"] for e in logs.events(R, "fn")] == ["one", "two"]
         logs.db._db.execute("PRAGMA max_page_count = 1000000")  # space again
+        assert [len(e["message"]) for e in logs.events(R, "fn")] == [3, 3, 100_000]  # a read
         stream.event("three")
         await logs.read(lambda: None)
         assert [len(e["message"]) for e in logs.events(R, "fn")] == [3, 3, 100_000, 5]
