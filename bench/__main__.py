@@ -24,6 +24,7 @@ BENCHMARKS = [
     "ml_bench",
     "snapshot_bench",
     "metrics_bench",
+    "logs_bench",
 ]
 
 

@@ -65,6 +65,9 @@ API_MODULES = [
     "shoal.api.cloudwatch",
     "shoal.api.cloudwatch_data",
     "shoal.api.cloudwatch_alarms",
+    "shoal.api.logs_groups",
+    "shoal.api.logs_events",
+    "shoal.api.logs_tags",
 ]
 
 

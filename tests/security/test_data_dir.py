@@ -122,7 +122,7 @@ def test_the_attacker_reaches_nothing_under_the_data_directory(
     paths = everything_under(data)
     names = {Path(p).name for p, _ in paths}
     assert {"shoal.db", "shoal.db-wal", "endpoint", "ganesha.conf", "ganesha.log"} <= names
-    assert any(n.endswith(".zip") for n in names) and any(n.endswith(".log") for n in names)
+    assert any(n.endswith(".zip") for n in names) and "logs.db" in names
     assert reach(paths, None) == [p for p, _ in paths], "root reaches all of it"
     # The data directory's parent is open to everyone: the attacker gets as far as Shoal lets.
     assert reach([(str(data.parent), "dir")], attacker) == [str(data.parent)]
@@ -201,7 +201,7 @@ def test_a_loose_data_directory_is_tightened_at_start(place: Path) -> None:
     for d in ("", "logs/us-east-1%2Fgrp", "run", "code/abc", "filesystems/fs-0/shared"):
         (data / d).mkdir(parents=True, exist_ok=True)
     Store(data / "shoal.db").close()  # Shoal's own schema, as a past run left it
-    files = {"logs/us-east-1%2Fgrp/stream.log": "x", "run/endpoint": "x", "code/abc.zip": "x",
+    files = {"logs/us-east-1%2Fgrp/notes.txt": "x", "run/endpoint": "x", "code/abc.zip": "x",
              "code/abc/app.py": "x", "filesystems/fs-0/shared/users-file": "x"}  # fmt: skip
     for rel, text in files.items():
         (data / rel).write_text(text)
@@ -213,14 +213,15 @@ def test_a_loose_data_directory_is_tightened_at_start(place: Path) -> None:
         lines = [line for line in srv.output if "tightened" in line]
         assert lines and "mode 0755 -> 0700" in lines[0] and str(data) in lines[0], srv.output
         mode = {rel: (data / rel).stat().st_mode & 0o777 for rel in
-                ("", "shoal.db", "logs", "logs/us-east-1%2Fgrp",
-                 "logs/us-east-1%2Fgrp/stream.log", "run", "run/endpoint", "code", "code/abc.zip",
+                ("", "shoal.db", "logs", "logs/logs.db", "logs/us-east-1%2Fgrp",
+                 "logs/us-east-1%2Fgrp/notes.txt", "run", "run/endpoint", "code", "code/abc.zip",
                  "filesystems",
                  "code/abc", "code/abc/app.py", "filesystems/fs-0",
                  "filesystems/fs-0/shared", "filesystems/fs-0/shared/users-file")}  # fmt: skip
         assert mode == {
-            "": 0o700, "shoal.db": 0o600, "logs": 0o700, "logs/us-east-1%2Fgrp": 0o700,
-            "logs/us-east-1%2Fgrp/stream.log": 0o600, "run": 0o700, "run/endpoint": 0o600,
+            "": 0o700, "shoal.db": 0o600, "logs": 0o700, "logs/logs.db": 0o600,
+            "logs/us-east-1%2Fgrp": 0o700,
+            "logs/us-east-1%2Fgrp/notes.txt": 0o600, "run": 0o700, "run/endpoint": 0o600,
             "code": 0o700,
             "code/abc.zip": 0o600, "filesystems": 0o700,
             # Untouched: a code tree is read by the function's user inside; a file system's

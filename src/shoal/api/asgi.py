@@ -293,11 +293,12 @@ class ShoalApp:
             region = query.get("region", [self.shoal.settings.region])[0]
             if not is_region(region):
                 raise BadParameter(f"Not a region: {region!r}")
-            events = []
-            for event in self.shoal.logs.events(region, function, start):
-                events.append(event)
-                if len(events) >= limit:
-                    break
+            # The function's group (its LoggingConfig's), else Lambda's default for the name.
+            fn = self.shoal.functions.get(
+                f"arn:aws:lambda:{region}:{self.shoal.settings.account_id}:function:{function}"
+            )
+            group = fn.log_group if fn is not None else None
+            events = list(self.shoal.logs.events(region, function, start, limit, group))
             return json_response(200, {"events": events})
         if path == "/shoal/environments":  # ?function=NAME: one function's environments
             return json_response(200, self.shoal.invoker.describe(query.get("function", [None])[0]))

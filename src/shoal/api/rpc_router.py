@@ -61,8 +61,11 @@ class RpcApiService(Registry[RpcHandler]):
     """The handlers of one json / smithy-rpc-v2-cbor service; its model is loaded on first
     use."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, validation_code: str | None = None) -> None:
         self.service = service
+        # The code a model-constraint failure answers when the service's is not AWS's common
+        # ValidationException (CloudWatch Logs: InvalidParameterException, same message).
+        self.validation_code = validation_code
         self.handlers: dict[str, RpcHandler] = {}
         _REGISTRY[service] = self
 
@@ -112,7 +115,7 @@ class RpcApiService(Registry[RpcHandler]):
             region = request_region(credential_scope(headers, {}), shoal.settings.region)
             if region is None:
                 raise AwsError("InvalidSignatureException", INVALID_REGION, 400)
-            params = wire.parse_input(self.model, op, body)
+            params = self._parse(wire, op, body)
             call = Call(
                 operation, params, shoal, headers, base_url, request_id, region,
                 secure=base_url.startswith("https:"),
@@ -141,6 +144,15 @@ class RpcApiService(Registry[RpcHandler]):
             log.exception("unhandled error in %s", operation)
             error = AwsError(self.internal_code, "Internal error in Shoal", 500)
             return self.error(wire, error)
+
+    def _parse(self, wire: ModuleType, op: Any, body: bytes) -> dict[str, Any]:
+        try:
+            params: dict[str, Any] = wire.parse_input(self.model, op, body)
+        except AwsError as e:
+            if e.code == "ValidationException" and self.validation_code:
+                raise AwsError(self.validation_code, e.message, 400) from None
+            raise
+        return params
 
     def error(self, wire: ModuleType, error: AwsError) -> HttpResponse:
         out: HttpResponse = wire.serialize_error(self.model, error)

@@ -1,58 +1,63 @@
 """``shoal logs FUNCTION [--follow] [--since SECONDS]``: a function's log events.
 
-Reads Shoal's own endpoint ``GET /shoal/logs/{function}?start=MS`` (JSON
-``{"events": [{"timestamp", "message", "logStreamName"}]}``) and prints one line per event, in
-the shape of ``aws logs tail``. ``--follow`` polls every half second until Ctrl-C.
+A client of CloudWatch Logs' API as any AWS tool is: FilterLogEvents (through boto3's
+paginator) on the function's group ``/aws/lambda/FUNCTION`` (or on the group named, when
+FUNCTION starts with ``/``), in the region the AWS tools would use. One line per event, in the
+shape of ``aws logs tail``. ``--follow`` polls every half second until Ctrl-C; a group not made
+yet (a function never invoked) prints nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, unquote
 
-from shoal.cli.client import endpoint, urlopen
+from botocore.exceptions import ClientError
+
+from shoal.cli.client import client
 
 POLL_S = 0.5
 
 
-def fetch(base: str, function: str, start_ms: int) -> list[dict[str, Any]]:
-    url = f"{base}/shoal/logs/{quote(function, safe='')}?start={start_ms}"
-    # The function of the region the AWS tools would use; the server's default otherwise.
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region:
-        url += f"&region={quote(region, safe='')}"
-    with urlopen(url, timeout=30) as response:
-        events: list[dict[str, Any]] = json.load(response)["events"]
-    return events
+def group_of(function: str) -> str:
+    return function if function.startswith("/") else f"/aws/lambda/{function}"
+
+
+def fetch(logs: Any, group: str, start_ms: int) -> Iterator[dict[str, Any]]:
+    """The group's events at or after ``start_ms``, in time order."""
+    try:
+        for page in logs.get_paginator("filter_log_events").paginate(
+            logGroupName=group, startTime=start_ms
+        ):
+            yield from page["events"]
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
 
 
 def format_event(event: dict[str, Any]) -> str:
     when = dt.datetime.fromtimestamp(event["timestamp"] / 1000, dt.UTC)
     stamp = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    # The log service names streams by their (percent-quoted) file names; show AWS's name.
-    stream = unquote(event.get("logStreamName", ""))
-    return f"{stamp} {stream} {event['message']}"
+    return f"{stamp} {event.get('logStreamName', '')} {event['message']}"
 
 
 def _logs(args: argparse.Namespace) -> int:
-    base = endpoint(args.endpoint_url)
+    logs = client("logs", args.endpoint_url, read_timeout=60)
+    group = group_of(args.function)
     start = 0 if args.since is None else int((time.time() - args.since) * 1000)
-    # Events at the last timestamp seen may arrive in two polls: remember them to skip repeats.
-    seen: set[tuple[int, str, str]] = set()
+    # Events at the last timestamp seen come again in the next poll: skip them by id.
+    seen: set[str] = set()
     while True:
-        for event in fetch(base, args.function, start):
-            key = (event["timestamp"], event.get("logStreamName", ""), event["message"])
-            if key in seen:
+        for event in fetch(logs, group, start):
+            if event["eventId"] in seen:
                 continue
             if event["timestamp"] > start:
                 start, seen = event["timestamp"], set()
-            seen.add(key)
+            seen.add(event["eventId"])
             print(format_event(event))
         sys.stdout.flush()
         if not args.follow:
@@ -62,7 +67,7 @@ def _logs(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("logs", help="print a function's log events")
-    p.add_argument("function")
+    p.add_argument("function", help="a function name, or a log group name starting with /")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     p.add_argument(
         "--since",

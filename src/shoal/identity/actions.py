@@ -265,6 +265,21 @@ CLOUDWATCH["PutMetricData"] = (
 )  # fmt: skip
 NO_PERMISSION = {("sts", "GetCallerIdentity")}
 
+
+
+def log_group_arn(p: Params, region: str, account: str) -> str:
+    """CloudWatch Logs: ``…:log-group:NAME:*`` from ``logGroupName`` / ``logGroupIdentifier``
+    (a name or an ARN) or ``resourceArn``; ``log-group:*`` when the call names none
+    (DescribeLogGroups)."""
+    value = p.get("logGroupName") or p.get("logGroupIdentifier") or p.get("resourceArn")
+    if not value:
+        return _arn("logs", region, account, "log-group:*")
+    value = str(value)
+    if value.startswith("arn:"):
+        return value if value.endswith(":*") else f"{value}:*"
+    return _arn("logs", region, account, f"log-group:{value}:*")
+
+
 PREFIX = {
     "lambda": "lambda",
     "efs": "elasticfilesystem",
@@ -285,9 +300,9 @@ DEFAULT_RESOURCE: dict[str, Builder] = {
     "ec2": first(*_EC2_IDS),
     "iam": first(*_IAM_IDS),
     "sts": anything,
+    "logs": log_group_arn,
     # Until their services say which resource each operation names (the RPC services,
     # shoal.api.rpc_router): "*", which only a policy granting the action on "*" allows.
-    "logs": anything,
     "kms": anything,
     "cloudwatch": anything,
 }

@@ -350,7 +350,9 @@ class Invoker:
         if fn.snapshot_start and init_type == "on-demand":
             init_type = SNAP_START
         env_id = uuid.uuid4().hex
-        stream = self.shoal.logs.open_stream(fn.region, fn.name, fn.version, env_id)
+        stream = self.shoal.logs.open_stream(
+            fn.region, fn.name, fn.version, env_id, group=fn.log_group
+        )
         env = ManagedEnvironment(env_id, log=stream, init_type=init_type, logging=fn.logging)
         output.watch(env)
         self.environments[env_id] = env

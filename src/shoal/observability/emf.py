@@ -23,11 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import json
+
 if TYPE_CHECKING:
     from shoal.observability.logs import LogService
+    from shoal.observability.logstore import Pending
     from shoal.observability.metrics import MetricService
-
-import json
 
 UNITS = frozenset(
     "Seconds Microseconds Milliseconds Bytes Kilobytes Megabytes Gigabytes Terabytes Bits "
@@ -135,16 +136,15 @@ def _values(value: Any) -> tuple[float, ...]:
 
 
 def subscriber(metrics: MetricService):  # type: ignore[no-untyped-def]
-    """The log subscriber (``callback(group, stream, event)``) that publishes a function's
-    EMF lines as custom metrics of ``region`` (the server's when the log store names none)."""
+    """The log subscriber (``callback(group, stream, event)``, after the event is stored) that
+    publishes EMF lines as custom metrics of the event's region."""
 
-    def on_event(group: str, stream: str, event: dict[str, Any], region: str | None = None
-                 ) -> None:  # fmt: skip
-        message = event.get("message", "")
+    def on_event(group: str, stream: str, event: Pending) -> None:
+        message = event.message
         if '"_aws"' not in message:  # the cheap test every log line takes
             return
-        for p in extract(message, int(event.get("timestamp", 0))):
-            key = (region or metrics.region, p.namespace, p.name, p.dimensions)
+        for p in extract(message, event.ts):
+            key = (event.region or metrics.region, p.namespace, p.name, p.dimensions)
             metrics.publish_values(key, p.timestamp_ms / 1000, p.unit, p.resolution, p.values)
 
     return on_event

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -353,8 +354,14 @@ def test_a_database_from_before_regions_is_the_default_regions(tmp_path: Path) -
     finally:
         first.stop()
     _as_before_regions(data_dir / "shoal.db")
+    # Logs as kept before regions (JSON lines per stream, in logs/<function>/), in place of
+    # the first run's: moved into the log database at start, as the default region's.
     logs = data_dir / "logs"
-    (logs / f"{US}%2Fold").rename(logs / "old")  # where logs were kept before regions
+    for db in logs.glob("logs.db*"):
+        db.unlink()
+    (logs / "old").mkdir()
+    line = json.dumps({"timestamp": int(time.time() * 1000) - 1000, "message": "START old"})
+    (logs / "old" / "2024%2F01%2F01%2F%5B%24LATEST%5Dabc.log").write_text(line + "\n")
     second = start_server(data_dir)
     try:
         us, eu = second.client("lambda", region=US), second.client("lambda", region=EU)

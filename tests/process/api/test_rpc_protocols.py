@@ -3,7 +3,8 @@ Logs and KMS speak json 1.1; CloudWatch (``monitoring``) json 1.0 from boto3 (bo
 json to cbor among the protocols its model lists) and rpc-v2-cbor from the SDKs that prefer it,
 here a boto3 client whose model lists only cbor (:func:`cbor_client`).
 
-Shoal serves none of their operations yet: every call must come back as an error boto3 parses
+Shoal serves CloudWatch Logs (tests/process/logs), none of the others' operations yet: every
+call to those must come back as an error boto3 parses
 (``UnknownOperationException``, the auth failures), never a parse error. A second server,
 started with a few operations registered by this test only (``_TEST_OPERATIONS``, never product
 code), shows a whole round trip, the signing-name check, the query codes of an
@@ -88,8 +89,8 @@ CALLS = [
 ]
 
 
-# CloudWatch is served (shoal.api.cloudwatch): only the services nobody registered.
-UNSERVED = [c for c in CALLS if not c[0].startswith("cloudwatch")]
+# Logs and CloudWatch are served: only the services nobody registered (KMS).
+UNSERVED = [c for c in CALLS if c[0] == "kms"]
 
 
 @pytest.mark.parametrize("service, call, content_type", UNSERVED)
@@ -149,9 +150,9 @@ def test_a_malformed_or_deep_json_body_to_an_unknown_service_is_still_its_error(
     server: ShoalServer, body: bytes
 ) -> None:
     url = server.endpoint + "/"
-    headers = {"X-Amz-Target": "Logs_20140328.DescribeLogGroups",
+    headers = {"X-Amz-Target": "TrentService.ListKeys",
                "Content-Type": "application/x-amz-json-1.1"}  # fmt: skip
-    status, _, answer = _post(url, body, signed_headers("POST", url, body, "logs", headers=headers))
+    status, _, answer = _post(url, body, signed_headers("POST", url, body, "kms", headers=headers))
     assert status == 400 and json.loads(answer)["__type"] == "UnknownOperationException"
 
 
@@ -352,7 +353,7 @@ def test_an_unsigned_request_is_refused_in_each_protocol(rpc_server: ShoalServer
         "__type": "MissingAuthenticationToken",
         "message": "Request is missing Authentication Token",
     }
-    # Logs is not served: json's words all the same.
+    # Logs, a json service without awsQueryCompatible: json's words.
     headers = {"X-Amz-Target": "Logs_20140328.DescribeLogGroups"}
     status, _, answer = _post(rpc_server.endpoint + "/", b"{}", headers)
     assert (status, json.loads(answer)["__type"]) == (400, "MissingAuthenticationTokenException")

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 from conftest import ROLE, ROOT, RUNTIME, make_zip, unique_name
 
@@ -173,19 +172,16 @@ def test_shoal_function_commands(server, tmp_path: Path) -> None:  # type: ignor
 
 def test_shoal_logs_prints_a_functions_events(server) -> None:  # type: ignore[no-untyped-def]
     name = unique_name("logs")
-    # The log service's on-disk format: a directory per region's function, one JSON event per
-    # line, a file per stream.
+    # The function's log group, written through the API as a function's output would be.
     stream = "2024/01/31/[$LATEST]abc"
-    directory = server.data_dir / "logs" / quote(f"us-east-1/{name}", safe="")
-    directory.mkdir(parents=True)
+    logs = server.client("logs")
+    logs.create_log_group(logGroupName=f"/aws/lambda/{name}")
+    logs.create_log_stream(logGroupName=f"/aws/lambda/{name}", logStreamName=stream)
     now = int(time.time() * 1000)
     old = now - 3_600_000
-    (directory / (quote(stream, safe="") + ".log")).write_text(
-        json.dumps({"timestamp": old, "message": "old line"})
-        + "\n"
-        + json.dumps({"timestamp": now, "message": "hello from the function"})
-        + "\n"
-    )
+    for when, message in ((old, "old line"), (now, "hello from the function")):
+        logs.put_log_events(logGroupName=f"/aws/lambda/{name}", logStreamName=stream,
+                            logEvents=[{"timestamp": when, "message": message}])  # fmt: skip
     everything = shoal(server, "logs", name).stdout.splitlines()
     assert len(everything) == 2
     assert everything[1].endswith(f"{stream} hello from the function")
