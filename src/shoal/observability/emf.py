@@ -20,10 +20,9 @@ all; the line stays an ordinary log event either way. :func:`extract` is pure;
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import json
 
 if TYPE_CHECKING:
     from shoal.observability.logs import LogService

@@ -14,7 +14,7 @@ import jmespath
 import typing_extensions
 from metrics_helpers import metrics_server, total
 
-from conftest import ROLE, RUNTIME, ShoalServer, create_function, unique_name
+from conftest import ROLE, RUNTIME, ShoalServer, create_function, unique_name, wait_for
 
 __all__ = ["metrics_server"]
 
@@ -44,7 +44,8 @@ def test_emf_lines_become_metrics(metrics_server: ShoalServer) -> None:
     for _ in range(2):
         lam.invoke(FunctionName=name, Payload=json.dumps({"ns": ns}).encode())
     svc = {"Service": "api"}
-    assert total(cw, ns, "Latency", svc, "SampleCount") == 6
+    # EMF is read from the stored logs, off the invoke path: the metrics follow shortly after.
+    wait_for(lambda: total(cw, ns, "Latency", svc, "SampleCount") == 6)
     assert total(cw, ns, "Latency", svc) == 120
     assert total(cw, ns, "Latency", {**svc, "Op": "get"}) == 120
     assert total(cw, ns, "Latency", {}, "Maximum") == 30
@@ -96,6 +97,7 @@ def test_powertools_metrics_end_to_end(metrics_server: ShoalServer) -> None:
     for n in (2, 3, 4):
         r = lam.invoke(FunctionName=name, Payload=json.dumps({"n": n}).encode())
         assert "FunctionError" not in r, r["Payload"].read()
+    wait_for(lambda: total(cw, ns, "OrdersPlaced", {"service": "orders"}, "SampleCount") == 3)
     assert total(cw, ns, "OrdersPlaced", {"service": "orders"}) == 9
     assert total(cw, ns, "OrdersPlaced", {"service": "orders"}, "SampleCount") == 3
     # One environment, one cold start.
