@@ -161,3 +161,44 @@ def test_shoal_logs_follow(server: ShoalServer, lambda_client: Any) -> None:
     lines = out.stdout.splitlines()
     assert lines[0].split(" ", 2)[2].startswith("START RequestId:")
     assert any("said: line-" in line for line in lines)
+
+
+CRASH = """
+import logging
+def handler(event, context):
+    if event.get("fail"):
+        return 1 / 0
+    logging.getLogger().warning("all is well %s", event.get("n"))
+    return "ok"
+"""
+
+
+def test_a_traceback_is_found_by_a_filter_pattern(
+    server: ShoalServer, lambda_client: Any
+) -> None:
+    """A 500 behind an API leaves its traceback, found as a user looks for it:
+    ``aws logs filter-log-events --filter-pattern``, in one event with the frames."""
+    name = create_function(lambda_client, code=CRASH)
+    for n in range(3):
+        invoke_raw = lambda_client.invoke(FunctionName=name, Payload=json.dumps({"n": n}))
+        assert invoke_raw["StatusCode"] == 200
+    failed = lambda_client.invoke(FunctionName=name, Payload=json.dumps({"fail": True}))
+    assert failed.get("FunctionError") == "Unhandled"
+    group = f"/aws/lambda/{name}"
+
+    def found(pattern: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = aws(
+            server, "logs", "filter-log-events", "--log-group-name", group,
+            "--filter-pattern", pattern,
+        )["events"]  # fmt: skip
+        return events
+
+    (event,) = wait_for(lambda: found('"ZeroDivisionError"'))
+    assert event["message"].startswith("[ERROR] ZeroDivisionError: division by zero")
+    assert "Traceback (most recent call last):" in event["message"]
+    assert "1 / 0" in event["message"]  # the frame's line, in the same event
+    # The same event by alternatives and with an exclusion; the warnings by their level.
+    assert [e["eventId"] for e in found("?ZeroDivisionError ?KeyError")] == [event["eventId"]]
+    assert found("ZeroDivisionError -Traceback") == []
+    assert len(found("WARNING well")) == 3
+    assert found('"all is well" -WARNING') == []
