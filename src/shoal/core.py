@@ -46,6 +46,8 @@ API_MODULES = [
     "shoal.api.efs",
     "shoal.api.efs_scope",
     "shoal.api.apigatewayv2",
+    "shoal.api.apigatewayv2_tags",
+    "shoal.api.apigatewayv2_parts",
     "shoal.api.lambda_urls",
     "shoal.api.lambda_concurrency",
     "shoal.api.lambda_event_config",
