@@ -1,5 +1,6 @@
 """The rest of API Gateway v2's management of HTTP APIs: ``DeleteCorsConfiguration``,
-``DeleteRouteRequestParameter``, ``UpdateDeployment``, and the service's error wording.
+``DeleteRouteRequestParameter``, ``DeleteRouteSettings``, ``DeleteAccessLogSettings``,
+``UpdateDeployment``, and the service's error wording.
 
 API Gateway v2's model has no ``ValidationException``: a request the model's constraints refuse
 (a missing member, a value outside an enum, a body that is not JSON) is a
@@ -10,11 +11,13 @@ service alone.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from shoal.api.apigatewayv2 import _deployment
 from shoal.api.dispatch import Call, apigatewayv2_api
 from shoal.errors import AwsError
+from shoal.gateway.models import now
 from shoal.gateway.rules import not_found
 from shoal.gateway.service import GatewayService
 
@@ -55,6 +58,40 @@ async def delete_route_request_parameter(call: Call) -> None:
     extra = {**route.extra, "RequestParameters": parameters}
     route = dataclasses.replace(route, extra=extra)
     apis.replace(dataclasses.replace(api, routes={**api.routes, route.route_id: route}))
+
+
+def _change_stage(call: Call, change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply ``change`` to a copy of the stage's kept members and save the stage."""
+    p = call.params
+    apis = _gateway(call).apis
+    api = apis.get(p["ApiId"])
+    stage = apis.get_stage(p["ApiId"], p["StageName"])
+    extra = dict(stage.extra)
+    change(extra)
+    stage = dataclasses.replace(stage, extra=extra, updated=now())
+    apis.replace(dataclasses.replace(api, stages={**api.stages, stage.stage_name: stage}))
+
+
+@apigatewayv2_api.handles("DeleteRouteSettings")
+async def delete_route_settings(call: Call) -> None:
+    route_key = call.params["RouteKey"]
+
+    def change(extra: dict[str, Any]) -> None:
+        settings = dict(extra.get("RouteSettings") or {})
+        if route_key not in settings:
+            raise not_found("RouteSettings", route_key)
+        del settings[route_key]
+        extra["RouteSettings"] = settings
+
+    _change_stage(call, change)
+
+
+@apigatewayv2_api.handles("DeleteAccessLogSettings")
+async def delete_access_log_settings(call: Call) -> None:
+    def change(extra: dict[str, Any]) -> None:
+        extra.pop("AccessLogSettings", None)
+
+    _change_stage(call, change)
 
 
 @apigatewayv2_api.handles("UpdateDeployment")

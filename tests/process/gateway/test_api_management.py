@@ -137,6 +137,28 @@ def test_delete_cors_route_parameter_and_update_deployment(
     assert e.value.response["Error"]["Code"] == "NotFoundException"
 
 
+def test_delete_route_settings_and_access_log_settings(apigw_client: Any) -> None:
+    api_id = apigw_client.create_api(Name=unique_name("stage"), ProtocolType="HTTP")["ApiId"]
+    apigw_client.create_stage(
+        ApiId=api_id, StageName="prod",
+        RouteSettings={"GET /a": {"ThrottlingRateLimit": 5.0},
+                       "GET /b": {"ThrottlingBurstLimit": 1}},
+        AccessLogSettings={"DestinationArn": "arn:aws:logs:us-east-1:123456789012:log-group:g",
+                           "Format": "$context.requestId"},
+    )  # fmt: skip
+    apigw_client.delete_route_settings(ApiId=api_id, StageName="prod", RouteKey="GET /a")
+    stage = apigw_client.get_stage(ApiId=api_id, StageName="prod")
+    assert stage["RouteSettings"] == {"GET /b": {"ThrottlingBurstLimit": 1}}
+    with pytest.raises(ClientError) as e:
+        apigw_client.delete_route_settings(ApiId=api_id, StageName="prod", RouteKey="GET /a")
+    assert e.value.response["Error"]["Code"] == "NotFoundException"
+    apigw_client.delete_access_log_settings(ApiId=api_id, StageName="prod")
+    assert "AccessLogSettings" not in apigw_client.get_stage(ApiId=api_id, StageName="prod")
+    with pytest.raises(ClientError) as e:
+        apigw_client.delete_access_log_settings(ApiId=api_id, StageName="nosuch")
+    assert e.value.response["Error"]["Code"] == "NotFoundException"
+
+
 def test_constraint_failures_are_bad_requests(server: ShoalServer) -> None:
     """The model's constraints refuse a request as BadRequestException: API Gateway v2 has no
     ValidationException (raw requests: boto3 and the CLI check these before sending)."""
