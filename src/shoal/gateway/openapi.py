@@ -84,6 +84,9 @@ def parse(body: str, basepath: str | None) -> Definition:
     info = doc.get("info")
     if not isinstance(info, dict) or not info.get("title"):
         raise _invalid("info.title is required: it is the API's name")
+    for key in ("title", "description", "version"):
+        if info.get(key) is not None and not isinstance(info[key], str | int | float):
+            raise _invalid(f"info.{key} must be a string")
     warnings: list[str] = []
     prefix = _base_path(doc, mode)
     paths = doc.get("paths") or {}
@@ -92,8 +95,8 @@ def parse(body: str, basepath: str | None) -> Definition:
     _refuse_authorizers(doc, paths)
     operations = []
     for path, item in paths.items():
-        if not isinstance(item, dict):
-            raise _invalid(f"paths.{path} must be an object")
+        if not isinstance(path, str) or not isinstance(item, dict):
+            raise _invalid("paths must map each path (a string) to an object")
         for key, op in item.items():
             method = "ANY" if key == ANY_METHOD else key.upper() if key in METHODS else None
             if method is None or not isinstance(op, dict):
@@ -134,10 +137,15 @@ def _base_path(doc: Mapping[str, Any], mode: str) -> str:
     servers = doc.get("servers") or []
     if not servers or not isinstance(servers[0], dict):
         return ""
-    url = str(servers[0].get("url", ""))
-    for name, var in (servers[0].get("variables") or {}).items():
+    url = servers[0].get("url", "")
+    variables = servers[0].get("variables") or {}
+    if not isinstance(url, str) or not isinstance(variables, dict):
+        raise _invalid("servers[0].url must be a string and its variables an object")
+    for name, var in variables.items():
         default = var.get("default", "") if isinstance(var, dict) else ""
-        url = url.replace("{" + name + "}", str(default))
+        if not isinstance(name, str) or not isinstance(default, str):
+            raise _invalid("a server variable's default must be a string")
+        url = url.replace("{" + name + "}", default)
     path = urlsplit(url).path if "://" in url else url
     parts = [p for p in path.split("/") if p]
     if mode == "split":
@@ -166,13 +174,22 @@ def _cors(value: Any, warnings: list[str]) -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict):
         raise _invalid(f"{CORS} must be an object")
-    cors = {}
+    cors: dict[str, Any] = {}
     for key, item in value.items():
         member = CORS_MEMBERS.get(key)
         if member is None:
             warnings.append(f"Unsupported property {key} in {CORS}: ignored")
-        else:
+            continue
+        # Checked types, so that a YAML document's aliases can't make a value that grows
+        # without bound when saved (only strings, a bool and an int are kept).
+        if member == "AllowCredentials" and isinstance(item, bool):
             cors[member] = item
+        elif member == "MaxAge" and isinstance(item, int) and not isinstance(item, bool):
+            cors[member] = item
+        elif isinstance(item, list) and all(isinstance(v, str) for v in item):
+            cors[member] = list(item)
+        else:
+            raise _invalid(f"{CORS}.{key} has the wrong type")
     return cors
 
 
@@ -212,27 +229,32 @@ def build(api: Api, definition: Definition, fail_on_warnings: bool) -> tuple[Api
 def _integration(spec: Mapping[str, Any]) -> Any:
     if not isinstance(spec, dict):
         raise rules.bad_request(f"{INTEGRATION} must be an object")
-    kind = str(spec.get("type", "")).upper()
+    kind = (_text(spec, "type") or "").upper()
     version = spec.get("payloadFormatVersion")
+    if isinstance(version, float | int) and not isinstance(version, bool):
+        version = f"{version:.1f}"  # the guide's own example writes it as the number 1.0
+    else:
+        version = _text(spec, "payloadFormatVersion")
     timeout = spec.get("timeoutInMillis")
+    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool)):
+        raise rules.bad_request("timeoutInMillis must be an integer")
     extra = {}
-    if spec.get("connectionType") is not None:
-        extra["ConnectionType"] = str(spec["connectionType"]).upper()
-    if spec.get("httpMethod") is not None:
-        extra["IntegrationMethod"] = str(spec["httpMethod"]).upper()
-    if spec.get("credentials") is not None:
-        extra["CredentialsArn"] = str(spec["credentials"])
+    for key, member in (("connectionType", "ConnectionType"), ("httpMethod", "IntegrationMethod")):
+        value = _text(spec, key)
+        if value is not None:
+            extra[member] = value.upper()
+    credentials = _text(spec, "credentials")
+    if credentials is not None:
+        extra["CredentialsArn"] = credentials
     return rules.integration(
-        new_id(7),
-        kind,
-        None if spec.get("uri") is None else str(spec["uri"]),
-        None if version is None else _version(version),
-        None if timeout is None else int(timeout),
-        managed=False,
-        extra=extra,
+        new_id(7), kind, _text(spec, "uri"), version, timeout, managed=False, extra=extra
     )
 
 
-def _version(value: Any) -> str:
-    """payloadFormatVersion as a string: the guide's own example writes it as the number 1.0."""
-    return f"{value:.1f}" if isinstance(value, float | int) else str(value)
+def _text(spec: Mapping[str, Any], key: str) -> str | None:
+    """A string member of an extension object (never str() of whatever is there: a YAML
+    document's aliases can make a value whose text grows without bound)."""
+    value = spec.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise rules.bad_request(f"{INTEGRATION}.{key} must be a string")
