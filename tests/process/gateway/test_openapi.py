@@ -18,7 +18,7 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from conftest import ShoalServer, create_function, unique_name
+from conftest import ShoalServer, create_function, start_server, unique_name
 
 PETSTORE = Path(__file__).parent / "data" / "petstore-http-api.json"
 ROUTES = {"GET /pets", "POST /pets", "GET /pets/{petId}"}
@@ -233,3 +233,30 @@ def test_warnings_and_errors(apigw_client: Any, pets: str) -> None:
     with pytest.raises(ClientError) as e:
         apigw_client.reimport_api(ApiId="nosuchapi1", Body=json.dumps(doc))
     assert e.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def test_imports_and_tags_survive_a_restart(tmp_path: Path) -> None:
+    """Saved before answered: an imported API, its CORS and its tags are there after a
+    restart, and export the same document."""
+    data = tmp_path / "data"
+    srv = start_server(data, execution_role=False)
+    try:
+        apigw = srv.client("apigatewayv2")
+        api = apigw.import_api(Body=PETSTORE.read_text())
+        arn = f"arn:aws:apigateway:us-east-1::/apis/{api['ApiId']}"
+        apigw.tag_resource(ResourceArn=arn, Tags={"team": "pets"})
+        before = exported(apigw, api["ApiId"], OutputType="JSON")
+    finally:
+        srv.stop()
+    srv = start_server(data, execution_role=False)
+    try:
+        apigw = srv.client("apigatewayv2")
+        assert apigw.get_tags(ResourceArn=arn)["Tags"] == {"team": "pets"}
+        after = json.loads(exported(apigw, api["ApiId"], OutputType="JSON"))
+        reference = json.loads(before)
+        for doc in (after, reference):
+            doc.pop("servers")  # the port differs between the two servers
+        assert after == reference
+        assert after["x-amazon-apigateway-cors"]["allowOrigins"] == ["*"]
+    finally:
+        srv.stop()
