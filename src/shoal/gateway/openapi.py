@@ -15,7 +15,8 @@ readable) refuse it. Pure: the registry saves what :func:`build` makes.
 
 Authorizers are not part of this build's HTTP APIs: a document whose operations require one
 (``security``, ``x-amazon-apigateway-auth``) is refused, so that no route meant to be protected
-is ever served open.
+is ever served open; an authorizer defined but not used (``components.securitySchemes``) is a
+warning.
 """
 
 from __future__ import annotations
@@ -93,6 +94,10 @@ def parse(body: str, basepath: str | None) -> Definition:
     if not isinstance(paths, dict):
         raise _invalid("paths must be an object")
     _refuse_authorizers(doc, paths)
+    components = doc.get("components")
+    schemes = components.get("securitySchemes") if isinstance(components, dict) else None
+    for name in schemes if isinstance(schemes, dict) else ():
+        warnings.append(f"Security scheme {name} not imported: this server has no authorizers")
     operations = []
     for path, item in paths.items():
         if not isinstance(path, str) or not isinstance(item, dict):

@@ -102,3 +102,12 @@ def test_yaml_render_and_include_extensions() -> None:
     assert "x-amazon-apigateway-importexport-version" not in plain
     assert plain["servers"][0]["variables"]["basePath"]["default"] == "prod"
     assert yaml.safe_load(openapi_export.render(plain, "YAML")) == plain
+
+
+def test_an_unused_authorizer_is_a_warning() -> None:
+    schemes = {"securitySchemes": {"jwt": {"type": "oauth2", "x-amazon-apigateway-authorizer": {
+        "type": "jwt", "identitySource": "$request.header.Authorization"}}}}  # fmt: skip
+    definition = openapi.parse(json.dumps(doc(components=schemes)), None)
+    assert definition.warnings == (
+        "Security scheme jwt not imported: this server has no authorizers",
+    )
