@@ -74,6 +74,8 @@ class Registry(Generic[HandlerT]):
     _prepare: Callable[[Call], None] | None = None
     # What a signed call is authorized on, and its resource policies (see authorizes_on()).
     _target: TargetFor | None = None
+    # How the service words an error before it goes on the wire (see words_errors()).
+    _reword: Callable[[AwsError], AwsError] | None = None
 
     @cached_property
     def model(self) -> ServiceModel:
@@ -105,6 +107,15 @@ class Registry(Generic[HandlerT]):
         already resolved."""
         self._target = fn
         return fn
+
+    def words_errors(self, fn: Callable[[AwsError], AwsError]) -> Callable[[AwsError], AwsError]:
+        """Register how this service words every error it answers, the codec's included: API
+        Gateway v2 has no ``ValidationException`` and says ``BadRequestException``."""
+        self._reword = fn
+        return fn
+
+    def reworded(self, error: AwsError) -> AwsError:
+        return error if self._reword is None else self._reword(error)
 
 
 class ApiService(Registry[Handler]):
@@ -169,7 +180,7 @@ class ApiService(Registry[Handler]):
                 response.headers.extend(call.response_headers)
             return response
         except AwsError as e:
-            return codec.serialize_error(self.model, e)
+            return codec.serialize_error(self.model, self.reworded(e))
         except (StoreError, OSError) as e:
             message = storage_message(e)
             if message is None:

@@ -57,6 +57,18 @@ class ApiRegistry:
         self._on_change(api.api_id)
         return api
 
+    def add(self, api: Api) -> Api:
+        """Save a whole new API made elsewhere (an OpenAPI import: shoal.gateway.openapi)."""
+        if api.api_id in self._apis:
+            raise AwsError("ConflictException", f"API {api.api_id} already exists")
+        return self._save(api)
+
+    def replace(self, api: Api) -> Api:
+        """Save ``api`` whole (it must exist): for the modules that change an API as one
+        document, its tags (shoal.gateway.tagging) or an OpenAPI import (shoal.gateway.openapi)."""
+        self.get(api.api_id)
+        return self._save(api)
+
     # ------------------------------------------------------------------------------ APIs
 
     def get(self, api_id: str, region: str | None = None) -> Api:

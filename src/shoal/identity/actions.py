@@ -11,9 +11,11 @@ resource its params name); ``tests/unit/identity`` checks every registered handl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from shoal.api.model import load_model
 
@@ -314,7 +316,12 @@ def apigateway_path(operation: str, p: Params, region: str) -> tuple[str, str]:
     op = load_model("apigatewayv2").operations[operation]
     path = op.uri.partition("?")[0].removeprefix("/v2")
     for label, value in p.items():
-        path = path.replace(f"{{{label[0].lower()}{label[1:]}}}", str(value))
+        camel = f"{label[0].lower()}{label[1:]}"
+        kebab = re.sub(r"(?<!^)(?=[A-Z])", "-", label).lower()  # TagResource's {resource-arn}
+        shown = str(value)
+        if shown.startswith("arn:"):
+            shown = quote(shown, safe="")  # /tags/${UrlEncodedResourceARN}
+        path = path.replace(f"{{{camel}}}", shown).replace(f"{{{kebab}}}", shown)
     return op.method, f"arn:aws:apigateway:{region}::{path}"
 
 

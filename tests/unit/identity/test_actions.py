@@ -104,6 +104,13 @@ ROWS: list[tuple[str, str, dict[str, Any], str, str]] = [
     ),
     (
         "apigatewayv2",
+        "TagResource",
+        {"ResourceArn": f"arn:aws:apigateway:{R}::/apis/a1"},
+        "apigateway:POST",
+        f"arn:aws:apigateway:{R}::/tags/arn%3Aaws%3Aapigateway%3A{R}%3A%3A%2Fapis%2Fa1",
+    ),
+    (
+        "apigatewayv2",
         "CreateApi",
         {"Name": "x"},
         "apigateway:POST",
