@@ -46,6 +46,7 @@ API_MODULES = [
     "shoal.api.efs",
     "shoal.api.efs_scope",
     "shoal.api.apigatewayv2",
+    "shoal.api.apigatewayv2_authorizers",
     "shoal.api.lambda_urls",
     "shoal.api.lambda_concurrency",
     "shoal.api.lambda_event_config",
