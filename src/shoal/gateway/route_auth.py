@@ -217,7 +217,9 @@ def _iam(
         return forbidden()
     principal = credential.principal
     if not (credential.root or is_root(principal)):
-        request = Request(principal, "execute-api:Invoke", arn, url_auth.request_keys(scope, region))
+        request = Request(
+            principal, "execute-api:Invoke", arn, url_auth.request_keys(scope, region)
+        )
         decision = evaluate(request, shoal.iam.identity_policies(principal))
         if not decision.allowed:
             log.info("route %s: %s", arn, decision.message(request))

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import http.client
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import create_function, unique_name
+from conftest import create_function, start_server, unique_name
 
 ECHO = """
 import json
@@ -208,3 +209,52 @@ def test_request_authorizer_rules(apigw_client: Any, functions: tuple[str, str])
     assert e.value.response["Error"]["Code"] == "BadRequestException"
     apigw_client.delete_authorizer(ApiId=api_id, AuthorizerId=found["AuthorizerId"])
     assert apigw_client.get_authorizers(ApiId=api_id)["Items"] == []
+
+
+def test_authorizers_persist_across_restarts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    srv = start_server(data)
+    try:
+        apigw = srv.client("apigatewayv2")
+        api_id = apigw.create_api(Name="kept", ProtocolType="HTTP")["ApiId"]
+        gone_id = apigw.create_api(Name="gone", ProtocolType="HTTP")["ApiId"]
+        kept = apigw.create_authorizer(
+            ApiId=api_id,
+            Name="jwt",
+            AuthorizerType="JWT",
+            IdentitySource=["$request.header.Authorization"],
+            JwtConfiguration={"Issuer": "https://issuer.example", "Audience": ["a"]},
+        )
+        apigw.create_authorizer(
+            ApiId=gone_id,
+            Name="jwt",
+            AuthorizerType="JWT",
+            IdentitySource=["$request.header.Authorization"],
+            JwtConfiguration={"Issuer": "https://issuer.example", "Audience": ["a"]},
+        )
+        apigw.create_route(
+            ApiId=api_id,
+            RouteKey="GET /x",
+            AuthorizationType="JWT",
+            AuthorizerId=kept["AuthorizerId"],
+            AuthorizationScopes=["s"],
+        )
+        apigw.delete_api(ApiId=gone_id)
+    finally:
+        srv.stop()
+    srv = start_server(data)
+    try:
+        apigw = srv.client("apigatewayv2")
+        got = apigw.get_authorizer(ApiId=api_id, AuthorizerId=kept["AuthorizerId"])
+        assert got["JwtConfiguration"] == {"Issuer": "https://issuer.example", "Audience": ["a"]}
+        assert got["IdentitySource"] == ["$request.header.Authorization"]
+        (route,) = apigw.get_routes(ApiId=api_id)["Items"]
+        assert (route["AuthorizerId"], route["AuthorizationScopes"]) == (
+            kept["AuthorizerId"],
+            ["s"],
+        )
+        with pytest.raises(ClientError) as e:
+            apigw.get_authorizers(ApiId=gone_id)
+        assert e.value.response["Error"]["Code"] == "NotFoundException"
+    finally:
+        srv.stop()
