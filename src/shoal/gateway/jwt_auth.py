@@ -40,6 +40,8 @@ log = logging.getLogger("shoal.gateway")
 
 FETCH_TIMEOUT_S = 5.0
 REFRESH_S = 10.0
+VERIFIED_S = 60.0  # a key dropped from the JWKS stops working within this
+MAX_VERIFIED = 4096
 _ALGORITHMS = {"RSA": ["RS256", "RS384", "RS512"], "EC": ["ES256", "ES384", "ES512"]}
 
 
@@ -93,6 +95,8 @@ class JwksCache:
 
     def __init__(self) -> None:
         self._issuers: dict[str, _Entry] = {}
+        # (issuer, audience, token) -> (monotonic expiry, its claims): tokens verified lately.
+        self.verified: dict[tuple[str | None, tuple[str, ...], str], tuple[float, Any]] = {}
 
     async def key(self, issuer: str, kid: str) -> jwt.PyJWK | None:
         entry = self._issuers.setdefault(issuer, _Entry({}))
@@ -134,7 +138,30 @@ def token_of(value: str | None) -> str | None:
 
 
 async def verify(cache: JwksCache, authorizer: Authorizer, token: str) -> dict[str, Any]:
-    """The token's claims, or :class:`Refused` with API Gateway's error description."""
+    """The token's claims, or :class:`Refused` with API Gateway's error description.
+
+    A token verified once is remembered for :data:`VERIFIED_S` (bounded, per issuer and
+    audience): a client sends the same token many times, and its signature can't change; its
+    ``exp`` and ``nbf`` are checked again on every use."""
+    key = (authorizer.issuer, authorizer.audience, token)
+    found = cache.verified.get(key)
+    now = time.time()
+    if found is not None and found[0] > time.monotonic():
+        claims: dict[str, Any] = found[1]
+        if not claims["exp"] > now:
+            raise Refused("the token has expired")
+        if isinstance(claims.get("nbf"), (int, float)) and claims["nbf"] > now:
+            raise Refused("the token is not valid yet")
+        return claims
+    claims = await _verify(cache, authorizer, token)
+    if isinstance(claims.get("exp"), (int, float)):
+        if len(cache.verified) >= MAX_VERIFIED:
+            cache.verified.clear()
+        cache.verified[key] = (time.monotonic() + VERIFIED_S, claims)
+    return claims
+
+
+async def _verify(cache: JwksCache, authorizer: Authorizer, token: str) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
