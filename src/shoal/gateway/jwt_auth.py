@@ -16,7 +16,8 @@ Keys: one :class:`JwksCache` per gateway, ``issuer -> keys by kid``. A JWKS is f
 use and again when a token names a ``kid`` it does not hold (one fetch in flight per issuer,
 shared by the requests waiting on it, and the same unknown kid not again for :data:`REFRESH_S`,
 so a stream of bad tokens can't make Shoal hammer the issuer).
-Fetching runs in a worker thread (urllib, :data:`FETCH_TIMEOUT_S`), never on the event loop;
+Fetching runs in a worker thread (urllib, :data:`FETCH_TIMEOUT_S`), never on the event loop,
+over HTTPS (plain HTTP only to a loopback issuer: :func:`fetchable`);
 concurrent requests for the same issuer share one fetch.
 """
 
@@ -26,6 +27,8 @@ import asyncio
 import json
 import logging
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,12 +61,40 @@ class Refused(Exception):
         self.description = description
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def fetchable(url: str) -> bool:
+    """An issuer's documents are fetched over HTTPS, as API Gateway requires; plain HTTP only
+    from the host itself (a development issuer, the tests')."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
+
+
 def _fetch_json(url: str) -> Any:
-    if not url.startswith(("https://", "http://")):
-        raise Refused("the issuer's JWKS could not be fetched")
+    if not fetchable(url):
+        raise Refused(f"{url} is neither https nor on the loopback address")
     request = urllib.request.Request(url, headers={"accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:  # noqa: S310
-        return json.loads(response.read(1024 * 1024))
+    try:
+        with _OPENER.open(request, timeout=FETCH_TIMEOUT_S) as response:
+            return json.loads(response.read(1024 * 1024))
+    except urllib.error.HTTPError as e:
+        with e:
+            raise Refused(f"{url} answered {e.code}") from None
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is followed only to where the first request could have gone."""
+
+    def redirect_request(
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> Any:
+        if not fetchable(newurl):
+            raise Refused(f"a redirect to {newurl} is neither https nor on the loopback address")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_Redirects)
 
 
 def _fetch_keys(issuer: str) -> dict[str, jwt.PyJWK]:

@@ -189,3 +189,11 @@ def test_lambda_answers() -> None:
     assert not answer.allows(ROUTE.replace("/GET/", "/POST/"))
     with pytest.raises(BadAnswer):
         parse_answer(b'{"isAuthorized": true}', policy)
+
+
+def test_issuers_are_fetched_over_https_or_from_loopback() -> None:
+    assert jwt_auth.fetchable("https://issuer.example/.well-known/openid-configuration")
+    assert jwt_auth.fetchable("http://127.0.0.1:8080/jwks")
+    assert jwt_auth.fetchable("http://localhost/jwks")
+    assert not jwt_auth.fetchable("http://169.254.169.254/latest/meta-data")
+    assert not jwt_auth.fetchable("file:///etc/passwd")
