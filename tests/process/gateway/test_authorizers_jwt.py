@@ -7,6 +7,8 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -291,3 +293,82 @@ def test_jwks_cached_and_refreshed_for_an_unknown_kid(api: dict[str, Any], issue
     issuer.add_key("k2")  # the issuer rotates in a new key
     assert call(api["endpoint"] + "/me", {"Authorization": issuer.token("k2")})[0] == 200
     assert issuer.jwks_fetches == before + 1
+
+
+def test_aws_cli_v2_manages_authorizers(server: Any, issuer: Issuer) -> None:
+    """The AWS CLI v2 (Debian's /usr/bin/aws) as a user types it, with the root keys."""
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "shoal",
+        "AWS_SECRET_ACCESS_KEY": "shoal",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_PAGER": "",
+    }
+    env.pop("AWS_PROFILE", None)
+
+    def aws(*args: str) -> Any:
+        out = subprocess.run(
+            ["/usr/bin/aws", "--endpoint-url", server.endpoint, "apigatewayv2", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout) if out.stdout.strip() else None
+
+    api_id = aws("create-api", "--name", unique_name("cli"), "--protocol-type", "HTTP")["ApiId"]
+    created = aws(
+        "create-authorizer",
+        "--api-id",
+        api_id,
+        "--name",
+        "oidc",
+        "--authorizer-type",
+        "JWT",
+        "--identity-source",
+        "$request.header.Authorization",
+        "--jwt-configuration",
+        f"Audience=my-app,Issuer={issuer.url}",
+    )
+    assert created["JwtConfiguration"] == {"Audience": ["my-app"], "Issuer": issuer.url}
+    authorizer_id = created["AuthorizerId"]
+    updated = aws(
+        "update-authorizer",
+        "--api-id",
+        api_id,
+        "--authorizer-id",
+        authorizer_id,
+        "--name",
+        "renamed",
+    )
+    assert updated["Name"] == "renamed"
+    assert updated["JwtConfiguration"]["Issuer"] == issuer.url
+    listed = aws("get-authorizers", "--api-id", api_id)["Items"]
+    assert [a["Name"] for a in listed] == ["renamed"]
+    aws("delete-authorizer", "--api-id", api_id, "--authorizer-id", authorizer_id)
+    assert aws("get-authorizers", "--api-id", api_id)["Items"] == []
+    aws("delete-api", "--api-id", api_id)
+
+
+def test_node_fetch_with_a_bearer_token(api: dict[str, Any], issuer: Issuer) -> None:
+    script = (
+        "const [url, token] = process.argv.slice(1);"
+        "Promise.all([fetch(url, {headers: {authorization: 'Bearer ' + token}}), fetch(url)])"
+        ".then(async ([ok, no]) => console.log(JSON.stringify({ok: ok.status, "
+        "sub: JSON.parse(await ok.text()).requestContext.authorizer.jwt.claims.sub, "
+        "no: no.status, why: no.headers.get('www-authenticate')})))"
+    )
+    out = subprocess.run(
+        ["node", "-e", script, api["endpoint"] + "/me", issuer.token()],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(out.stdout) == {
+        "ok": 200,
+        "sub": "alice",
+        "no": 401,
+        "why": 'Bearer scope="" error="invalid_token" error_description="no token was given"',
+    }
