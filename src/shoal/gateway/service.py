@@ -82,7 +82,6 @@ class GatewayService:
             self.authorizers.forget(api_id)
             self.lambda_authorizers.forget(api_id)
             return
-        self.lambda_authorizers.forget(api_id)  # a changed authorizer answers afresh
         self.live[api_id] = compile_api(api, self.account_id)
 
     def _function_changed(self, function_arn: str) -> None:
