@@ -161,6 +161,16 @@ def api(apigw_client: Any, lambda_client: Any, issuer: Issuer) -> dict[str, Any]
         AuthorizerId=authorizer["AuthorizerId"],
         AuthorizationScopes=["admin", "root"],
     )
+    v1 = apigw_client.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=arn, PayloadFormatVersion="1.0"
+    )["IntegrationId"]
+    apigw_client.create_route(
+        ApiId=api_id,
+        RouteKey="GET /v1",
+        Target=f"integrations/{v1}",
+        AuthorizationType="JWT",
+        AuthorizerId=authorizer["AuthorizerId"],
+    )
     apigw_client.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
     endpoint = apigw_client.get_api(ApiId=api_id)["ApiEndpoint"]
     return {"id": api_id, "endpoint": endpoint, "authorizer": authorizer}
@@ -372,3 +382,13 @@ def test_node_fetch_with_a_bearer_token(api: dict[str, Any], issuer: Issuer) -> 
         "no": 401,
         "why": 'Bearer scope="" error="invalid_token" error_description="no token was given"',
     }
+
+
+def test_payload_1_0_integration_sees_claims(api: dict[str, Any], issuer: Issuer) -> None:
+    token = issuer.token(scope="read")
+    status, _, body = call(api["endpoint"] + "/v1", {"Authorization": f"Bearer {token}"})
+    assert status == 200, body
+    authorizer = json.loads(body)["requestContext"]["authorizer"]
+    assert authorizer["claims"]["sub"] == "alice"
+    assert authorizer["scopes"] == ["read"]
+    assert call(api["endpoint"] + "/v1")[0] == 401
