@@ -76,11 +76,12 @@ def check_route_members(call: Call) -> None:
     if call.operation == "UpdateRoute":
         old = gateway.apis.get_route(api.api_id, call.params["RouteId"]).extra
         members = {**old, **members}
-        if (
-            members.get("AuthorizationType") in ("NONE", "AWS_IAM")
-            and "AuthorizerId" not in call.params
-        ):
-            members.pop("AuthorizerId", None)
+        if members.get("AuthorizationType") in ("NONE", "AWS_IAM"):
+            # A route that no longer uses an authorizer forgets it and its scopes, as on API
+            # Gateway: the None reaches the route's kept members, which the answer leaves out.
+            for name in ("AuthorizerId", "AuthorizationScopes"):
+                if old.get(name) and name not in call.params:
+                    call.params[name] = members[name] = None
     authorizers.check_route(api, gateway.authorizers.of(api.api_id), members)
 
 

@@ -392,3 +392,20 @@ def test_payload_1_0_integration_sees_claims(api: dict[str, Any], issuer: Issuer
     assert authorizer["claims"]["sub"] == "alice"
     assert authorizer["scopes"] == ["read"]
     assert call(api["endpoint"] + "/v1")[0] == 401
+
+
+def test_a_route_made_open_forgets_its_authorizer(apigw_client: Any, api: dict[str, Any]) -> None:
+    route = apigw_client.create_route(
+        ApiId=api["id"],
+        RouteKey="GET /later-open",
+        AuthorizationType="JWT",
+        AuthorizerId=api["authorizer"]["AuthorizerId"],
+        AuthorizationScopes=["x"],
+    )
+    updated = apigw_client.update_route(
+        ApiId=api["id"], RouteId=route["RouteId"], AuthorizationType="NONE"
+    )
+    assert updated["AuthorizationType"] == "NONE"
+    assert "AuthorizerId" not in updated and "AuthorizationScopes" not in updated
+    got = apigw_client.get_route(ApiId=api["id"], RouteId=route["RouteId"])
+    assert "AuthorizerId" not in got
