@@ -19,6 +19,7 @@ from bench.common import machine
 BENCHMARKS = [
     "invoke_bench",
     "gateway_bench",
+    "authorizer_bench",
     "fs_bench",
     "concurrency_bench",
     "ml_bench",

@@ -52,6 +52,7 @@ API_MODULES = [
     "shoal.api.apigatewayv2_tags",
     "shoal.api.apigatewayv2_parts",
     "shoal.api.apigatewayv2_openapi",
+    "shoal.api.apigatewayv2_authorizers",
     "shoal.api.lambda_urls",
     "shoal.api.lambda_concurrency",
     "shoal.api.lambda_event_config",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from shoal.api.apigatewayv2_authorizers import check_route_members
 from shoal.api.dispatch import Call, apigatewayv2_api
 from shoal.errors import AwsError
 from shoal.gateway.models import Api, Deployment, Integration, Route, Stage
@@ -79,6 +80,7 @@ def _in_region(call: Call) -> None:
     api_id = call.params.get("ApiId")
     if isinstance(api_id, str):
         _gateway(call).apis.get(api_id, call.region)
+        check_route_members(call)  # a route's AuthorizationType and authorizer
 
 
 @apigatewayv2_api.handles("CreateApi")

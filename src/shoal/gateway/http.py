@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from shoal.api.admission import GATEWAY_HOST
 from shoal.api.bodies import BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.errors import AwsError
-from shoal.gateway import cors, locations, responses, url_auth
+from shoal.gateway import cors, locations, responses, route_auth, url_auth
 from shoal.gateway.events import (
     HttpRequest,
     Target,
@@ -232,16 +232,32 @@ class ExecuteApiApp:
                 request_id=request_id,
             )
             now = time.time()
-            if target.payload_version == "1.0":
-                event = build_v1(request, context, now=now)
+
+            def build(version: str) -> dict[str, Any]:
+                if version == "1.0":
+                    return build_v1(request, context, now=now)
+                return build_v2(request, context, now=now)
+
+            event = build(target.payload_version)
+            refused = None
+            if route.auth is not route_auth.NO_AUTH:  # the route's authorizer decides first
+                arn = route_auth.route_arn(
+                    service, live.region, api_id, stage.stage_name, method, route_path
+                )
+                refused = await route_auth.check(
+                    service, scope, body, api_id, live.region, route.auth, build, event,
+                    target.payload_version, arn, stage.stage_variables or _EMPTY, trace,
+                )
+            if refused is not None:
+                response = refused
             else:
-                event = build_v2(request, context, now=now)
-            function, qualifier = target.resolve(stage.stage_variables)
-            integration = time.perf_counter()
-            response = await _invoke(
-                service, function, qualifier, event, target.payload_version, route.timeout_s, trace
-            )
-            measured[3] = (time.perf_counter() - integration) * 1000
+                function, qualifier = target.resolve(stage.stage_variables)
+                integration = time.perf_counter()
+                response = await _invoke(
+                    service, function, qualifier, event, target.payload_version, route.timeout_s,
+                    trace,
+                )  # fmt: skip
+                measured[3] = (time.perf_counter() - integration) * 1000
             if not scope.get(HOST_STYLE):
                 locations.rebase(response.headers, f"{EXECUTE_API_PREFIX}{api_id}", host)
         if live.cors is not None:

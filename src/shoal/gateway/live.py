@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shoal.gateway.models import Api, Stage
+from shoal.gateway.route_auth import NO_AUTH, RouteAuth, route_auth
 from shoal.gateway.routes import RouteTable, parse_route_key
 from shoal.gateway.targets import BadFunctionUri, FunctionTarget, function_target
 
@@ -26,6 +27,7 @@ class LiveRoute:
     resource_path: str  # 1.0's "resource": the route's path template, or "$default"
     target: FunctionTarget | None  # None: the route has no integration (answered 404)
     timeout_s: float
+    auth: RouteAuth = NO_AUTH  # AuthorizationType and its authorizer (route_auth)
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ def compile_api(api: Api, account: str) -> LiveApi:
                 )
             timeout_s = integration.timeout_ms / 1000
         resource = route.route_key if key.is_default else key.path
-        entries.append((key, LiveRoute(route.route_key, resource, target, timeout_s)))
+        live = LiveRoute(route.route_key, resource, target, timeout_s, route_auth(route.extra))
+        entries.append((key, live))
     return LiveApi(
         api.api_id,
         api.region,

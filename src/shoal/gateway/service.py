@@ -25,7 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError
 from shoal.gateway.apis import ApiRegistry
+from shoal.gateway.authorizers import AuthorizerRegistry
 from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, ExecuteApiApp, FunctionUrlApp
+from shoal.gateway.jwt_auth import JwksCache
+from shoal.gateway.lambda_auth import LambdaAuthorizers
 from shoal.gateway.live import LiveApi, compile_api
 from shoal.gateway.urls import UrlRegistry
 
@@ -47,6 +50,10 @@ class GatewayService:
         self._cache_timeouts = False
         self.apis = ApiRegistry(shoal.store, self.account_id, self.region, self._api_changed)
         self.urls = UrlRegistry(shoal.store)
+        # Authorizers (control plane) and what runs them (data plane): route_auth.
+        self.authorizers = AuthorizerRegistry(shoal.store)
+        self.jwks = JwksCache()
+        self.lambda_authorizers = LambdaAuthorizers(self)
         shoal.http.mount(EXECUTE_API_PREFIX, ExecuteApiApp(self))
         shoal.http.mount(LAMBDA_URL_PREFIX, FunctionUrlApp(self))
 
@@ -55,6 +62,7 @@ class GatewayService:
         return self.shoal.invoker
 
     async def start(self) -> None:
+        self.authorizers.load()
         self.apis.load()
         self.urls.load()
         functions = getattr(self.shoal, "functions", None)
@@ -71,6 +79,8 @@ class GatewayService:
             api = self.apis.get(api_id)
         except AwsError:
             self.live.pop(api_id, None)
+            self.authorizers.forget(api_id)
+            self.lambda_authorizers.forget(api_id)
             return
         self.live[api_id] = compile_api(api, self.account_id)
 

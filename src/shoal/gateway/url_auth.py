@@ -74,7 +74,7 @@ def refusal(shoal: Shoal, url: FunctionUrl, scope: Scope, body: bytes) -> Gatewa
         return None
     resource = url.qualified_arn
     document = shoal.permissions.document(resource)
-    request = Request(principal, ACTION, resource, _context(scope, url.region))
+    request = Request(principal, ACTION, resource, request_keys(scope, url.region))
     decision = evaluate(
         request,
         shoal.iam.identity_policies(principal),
@@ -86,7 +86,7 @@ def refusal(shoal: Shoal, url: FunctionUrl, scope: Scope, body: bytes) -> Gatewa
     return forbidden()
 
 
-def _context(scope: Scope, region: str) -> dict[str, Any]:
+def request_keys(scope: Scope, region: str) -> dict[str, Any]:
     now = time.time()
     keys: dict[str, Any] = {
         "lambda:functionurlauthtype": "AWS_IAM",
