@@ -6,6 +6,7 @@ tests that need a private server (restarts, signals) use ``start_server`` direct
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -459,3 +460,32 @@ def signed_request(method: str, url: str, body: bytes = b"", service: str = "lam
 
     signed = signed_headers(method, url, body, service, headers=headers)
     return urllib.request.Request(url, data=body or None, headers=signed, method=method)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 48 MB tmpfs of its own, for the full-disk tests."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(disk)], check=True)
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def fill_disk(disk: Path) -> Path:
+    """Write a file until the disk refuses another byte; the file (remove it to free the
+    disk)."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError as e:
+                assert e.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler

@@ -67,7 +67,9 @@ def test_a_deeply_nested_body_is_a_serialization_error(
     for body in (DEEP, DEEP_OBJECT):
         status, headers, doc = raw(server, service, method, path, body)
         assert status == 400, doc
-        assert headers["x-amzn-ErrorType"] == "SerializationException"
+        # API Gateway v2 has no SerializationException: its model's BadRequestException.
+        expected = "BadRequestException" if service == "apigateway" else "SerializationException"
+        assert headers["x-amzn-ErrorType"] == expected
         assert "Could not parse request body into json" in doc["message"]
 
 

@@ -7,45 +7,14 @@ test_full_disk.py does), so SQLite's writes of the log database fail as on a rea
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 import signal
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import create_function, shoal_urlopen, start_server, wait_for
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(disk)], check=True)
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
-
-
-def fill(disk: Path) -> Path:
-    """Write a file until the disk refuses another byte."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (1 << 20, 4096, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * size)
-            except OSError as e:
-                assert e.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
-    return filler
+from conftest import create_function, fill_disk, shoal_urlopen, start_server, wait_for
 
 CODE = "def handler(e, c):\n    print('line', e['n'])\n    return e['n']\n"
 
@@ -66,7 +35,7 @@ def test_a_full_disk_loses_no_log_event_and_fails_no_invocation(small_disk: Path
         name = create_function(lam, "logs-full", code=CODE)
         assert lam.invoke(FunctionName=name, Payload=b'{"n": 1}')["StatusCode"] == 200
         assert "line 1" in messages(srv.endpoint, name)
-        filler = fill(small_disk)
+        filler = fill_disk(small_disk)
         for n in (2, 3):  # the log batches are refused; the invocations are not
             got = lam.invoke(FunctionName=name, Payload=json.dumps({"n": n}))
             assert got["StatusCode"] == 200 and "FunctionError" not in got

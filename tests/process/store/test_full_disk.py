@@ -7,46 +7,17 @@ at once (Get/List) and after a restart, and the error must say that the disk is 
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, RUNTIME, ShoalServer, create_function, make_zip, start_server
+from conftest import ROLE, RUNTIME, ShoalServer, create_function, fill_disk, make_zip, start_server
 
 CODE = "def handler(e, c):\n    return 1\n"
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(disk)], check=True)
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
-
-
-def fill(disk: Path) -> Path:
-    """Write a file until the disk refuses another byte."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (1 << 20, 4096, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * size)
-            except OSError as e:
-                assert e.errno == 28  # ENOSPC
-    finally:
-        os.close(fd)
-    return filler
 
 
 def refused(call: Callable[[], Any], code: str) -> str:
@@ -109,7 +80,7 @@ def test_a_full_disk_refuses_every_change_whole(small_disk: Path) -> None:
         fn = create_function(lam, "full-old", code=CODE, Description="before", Tags={"t": "1"})
         fs_id = efs.create_file_system(CreationToken="full-old")["FileSystemId"]
         api_id = apigw.create_api(Name="full-old", ProtocolType="HTTP")["ApiId"]
-        filler = fill(small_disk)
+        filler = fill_disk(small_disk)
 
         message = refused(
             lambda: lam.update_function_configuration(FunctionName=fn, Description="after"),
