@@ -15,21 +15,10 @@ from typing import Any
 from shoal.api.dispatch import Call, apigatewayv2_api
 from shoal.errors import AwsError
 from shoal.gateway import authorizers
-from shoal.gateway.authorizers import Authorizer
+from shoal.gateway.authorizers import AUTHORIZER_ARGS, Authorizer
 from shoal.gateway.service import GatewayService
 
-_HANDLED = (
-    "ApiId",
-    "AuthorizerId",
-    "Name",
-    "AuthorizerType",
-    "IdentitySource",
-    "JwtConfiguration",
-    "AuthorizerUri",
-    "AuthorizerPayloadFormatVersion",
-    "EnableSimpleResponses",
-    "AuthorizerResultTtlInSeconds",
-)
+_HANDLED = ("ApiId", "AuthorizerId", *AUTHORIZER_ARGS)
 
 
 def _gateway(call: Call) -> GatewayService:

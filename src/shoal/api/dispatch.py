@@ -98,6 +98,15 @@ class Registry(Generic[HandlerT]):
         self._prepare = fn
         return fn
 
+    def admit(self, call: Call, credential: Credential | None) -> None:
+        """What every call goes through before its handler: the prepare hook, then, for a
+        signed principal other than root, authorization (raises the service's denial)."""
+        if self._prepare is not None:
+            self._prepare(call)
+        if credential is not None and not credential.root:
+            authorize_call(call, call.shoal.iam.identity_policies, service=self.service,
+                           target_for=self._target)  # fmt: skip
+
     def authorizes_on(self, fn: Callable[[Call], Target]) -> Callable[[Call], Target]:
         """Register the function that says, for a call a non-root principal signed, the
         resource it is authorized on when its params do not name it (an EFS mount target's
@@ -169,11 +178,7 @@ class ApiService(Registry[Handler]):
                 secure=base_url.startswith("https:"),
                 principal=credential.principal if credential else None, source_ip=source_ip,
             )  # fmt: skip
-            if self._prepare is not None:
-                self._prepare(call)
-            if credential is not None and not credential.root:
-                authorize_call(call, shoal.iam.identity_policies, service=self.model.name,
-                               target_for=self._target)  # fmt: skip
+            self.admit(call, credential)
             result = await handler(call)
             response = codec.serialize_output(self.model, op, result)
             if call.response_headers:

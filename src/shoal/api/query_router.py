@@ -32,7 +32,6 @@ from shoal.api.dispatch import Call, Registry
 from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
 from shoal.identity import failures
-from shoal.identity.authorize import authorize_call
 from shoal.identity.credentials import Credential
 from shoal.identity.sigv4 import AuthFailure
 
@@ -89,9 +88,7 @@ class FormApiService(Registry[FormHandler]):
                 secure=base_url.startswith("https:"),
                 principal=credential.principal if credential else None, source_ip=source_ip,
             )  # fmt: skip
-            if credential is not None and not credential.root:
-                authorize_call(call, shoal.iam.identity_policies, service=self.service,
-                               target_for=self._target)  # fmt: skip
+            self.admit(call, credential)
             if dry_run:  # authorized: EC2's answer to a dry run that would have succeeded
                 raise AwsError(
                     "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412

@@ -37,7 +37,6 @@ from shoal.api.dispatch import Call, Registry, storage_message
 from shoal.api.scope import INVALID_REGION, credential_scope, request_region
 from shoal.errors import AwsError
 from shoal.identity import failures
-from shoal.identity.authorize import authorize_call
 from shoal.identity.credentials import Credential
 from shoal.identity.sigv4 import AuthFailure
 from shoal.store.sqlite import StoreError
@@ -121,11 +120,7 @@ class RpcApiService(Registry[RpcHandler]):
                 secure=base_url.startswith("https:"),
                 principal=credential.principal if credential else None, source_ip=source_ip,
             )  # fmt: skip
-            if self._prepare is not None:
-                self._prepare(call)
-            if credential is not None and not credential.root:
-                authorize_call(call, shoal.iam.identity_policies, service=self.service,
-                               target_for=self._target)  # fmt: skip
+            self.admit(call, credential)
             result = await handler(call)
             response: HttpResponse = wire.serialize_output(self.model, op, result)
             response.headers.extend(call.response_headers)

@@ -55,7 +55,7 @@ class Authorizer:
         return cls(**doc)
 
 
-_ARGS = (
+AUTHORIZER_ARGS = (
     "Name",
     "AuthorizerType",
     "IdentitySource",
@@ -145,7 +145,7 @@ def merged(old: Authorizer, p: Mapping[str, Any]) -> dict[str, Any]:
             AuthorizerPayloadFormatVersion=old.payload_version,
             EnableSimpleResponses=old.simple_responses,
         )
-    return {**current, **{k: v for k, v in p.items() if k in _ARGS}}
+    return {**current, **{k: v for k, v in p.items() if k in AUTHORIZER_ARGS}}
 
 
 def check_route(api: Api, authorizers: Mapping[str, Authorizer], extra: Mapping[str, Any]) -> None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from shoal.store.sqlite import DiskFull, StoreError
+from shoal.store.sqlite import StoreError, write_error
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (
@@ -103,12 +103,7 @@ class Event:
 
 
 def _error(e: sqlite3.Error, path: Path) -> StoreError:
-    if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-        return DiskFull(
-            f"The server's disk is full: Shoal could not save the log events ({e}). Free "
-            f"space under {path.parent} and retry."
-        )
-    return StoreError(f"Shoal could not save the log events ({e}).")
+    return write_error(e, path, "the log events", "They are kept to retry")
 
 
 class LogDatabase:

@@ -54,13 +54,16 @@ class DiskFull(StoreError):
     """The disk under the data directory is full."""
 
 
-def _write_error(e: sqlite3.Error, path: Path) -> StoreError:
+def write_error(e: sqlite3.Error, path: Path, what: str = "the change",
+                outcome: str = "Nothing was changed") -> StoreError:  # fmt: skip
+    """A failed SQLite write as the store's error: :class:`DiskFull` when the disk is full.
+    ``what`` could not be saved; ``outcome`` says what that left (the caller's words)."""
     if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
         return DiskFull(
-            f"The server's disk is full: Shoal could not save the change ({e}). Nothing was "
-            f"changed; free space under {path.parent} and retry."
+            f"The server's disk is full: Shoal could not save {what} ({e}). {outcome}; free "
+            f"space under {path.parent} and retry."
         )
-    return StoreError(f"Shoal could not save the change ({e}). Nothing was changed.")
+    return StoreError(f"Shoal could not save {what} ({e}). {outcome}.")
 
 
 class Store:
@@ -100,7 +103,7 @@ class Store:
             except sqlite3.Error as e:
                 # In autocommit SQLite has already rolled the statement back; inside a
                 # transaction(), the transaction rolls back as the error leaves it.
-                raise _write_error(e, self.path) from e
+                raise write_error(e, self.path) from e
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -114,7 +117,7 @@ class Store:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 if isinstance(e, sqlite3.Error):
-                    raise _write_error(e, self.path) from e
+                    raise write_error(e, self.path) from e
                 raise
 
     def put(self, kind: str, key: str, doc: dict[str, Any], region: str = "") -> None:
