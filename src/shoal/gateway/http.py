@@ -48,6 +48,7 @@ from shoal.gateway.events import (
 )
 from shoal.gateway.models import DEFAULT_STAGE
 from shoal.gateway.responses import GatewayResponse
+from shoal.gateway.throttle import Throttles
 from shoal.invocation.invoker import new_request_id as new_invocation_id
 from shoal.invocation.tracing import trace_header
 
@@ -163,6 +164,7 @@ class ExecuteApiApp:
 
     def __init__(self, service: GatewayService) -> None:
         self.service = service
+        self.throttles = Throttles()  # the stages' route throttling (token buckets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
@@ -212,6 +214,8 @@ class ExecuteApiApp:
         found = live.table.select(method, route_path)
         if found is None or (found[1].target is None and found[1].proxy is None):
             response = responses.not_found()
+        elif not self.throttles.admit(api_id, stage.stage_name, found[1].route_key, stage.extra):
+            response = responses.throttled()
         else:
             _, route, params = found
             target = route.target
