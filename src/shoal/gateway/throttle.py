@@ -56,9 +56,7 @@ class Throttles:
     def __init__(self) -> None:
         self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
 
-    def admit(
-        self, api_id: str, stage: str, route_key: str, settings: Mapping[str, Any]
-    ) -> bool:
+    def admit(self, api_id: str, stage: str, route_key: str, settings: Mapping[str, Any]) -> bool:
         """Whether the request may pass: True when the route is not throttled or a token was
         left in its bucket."""
         found = limits(settings, route_key)
