@@ -18,6 +18,8 @@ from botocore.exceptions import ClientError
 
 from conftest import unique_name
 
+BIG = 10 * 1024 * 1024 + 1  # one byte over API Gateway's payload quota
+
 
 class Upstream:
     """An echo server on 127.0.0.1: answers every request with what it received."""
@@ -31,6 +33,12 @@ class Upstream:
                 body = self.rfile.read(length) if length else b""
                 if self.path.startswith("/slow"):
                     time.sleep(1.5)
+                if self.path.startswith("/big"):
+                    self.send_response(200)
+                    self.send_header("content-length", str(BIG))
+                    self.end_headers()
+                    self.wfile.write(b"x" * BIG)
+                    return
                 if self.path.startswith("/redirect"):
                     self.send_response(302)
                     self.send_header("location", "http://127.0.0.1:1/elsewhere")
@@ -133,6 +141,10 @@ def api(apigw_client: Any, upstream: Upstream) -> dict[str, Any]:
     apigw.create_route(ApiId=api_id, RouteKey="GET /dead", Target=f"integrations/{dead}")
     redirect = _proxy(apigw, api_id, upstream.url + "/redirect")
     apigw.create_route(ApiId=api_id, RouteKey="GET /redirect", Target=f"integrations/{redirect}")
+    big = _proxy(apigw, api_id, upstream.url + "/big")
+    apigw.create_route(ApiId=api_id, RouteKey="GET /big", Target=f"integrations/{big}")
+    default = _proxy(apigw, api_id, upstream.url + "/all")
+    apigw.create_route(ApiId=api_id, RouteKey="$default", Target=f"integrations/{default}")
     apigw.create_stage(
         ApiId=api_id,
         StageName="$default",
@@ -199,6 +211,12 @@ def test_greedy_path_appended_and_stage_variable_in_uri(api: dict[str, Any]) -> 
     assert r.json()["path"] == "/root/deep/er/path?k=v"
 
 
+def test_default_route_appends_the_whole_path(api: dict[str, Any]) -> None:
+    r = httpx.delete(api["endpoint"] + "/some/where?z=1")
+    assert r.status_code == 200
+    assert (r.json()["method"], r.json()["path"]) == ("DELETE", "/all/some/where?z=1")
+
+
 def test_request_and_response_mappings(api: dict[str, Any]) -> None:
     r = httpx.post(
         api["endpoint"] + "/m?src=fromsrc&q=old&many=one&gone=1&kept=yes",
@@ -233,7 +251,9 @@ def test_overwrite_path(api: dict[str, Any]) -> None:
 
 def test_upstream_failures(api: dict[str, Any]) -> None:
     slow = httpx.get(api["endpoint"] + "/slow")
-    assert (slow.status_code, slow.json()) == (503, {"message": "Service Unavailable"})
+    assert (slow.status_code, slow.content) == (503, b'{"message":"Service Unavailable"}')
+    big = httpx.get(api["endpoint"] + "/big")  # over the payload quota: never relayed
+    assert (big.status_code, big.json()) == (500, {"message": "Internal Server Error"})
     dead = httpx.get(api["endpoint"] + "/dead")
     assert (dead.status_code, dead.json()) == (500, {"message": "Internal Server Error"})
     redirect = httpx.get(api["endpoint"] + "/redirect")  # answered, never followed

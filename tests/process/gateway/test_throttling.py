@@ -130,4 +130,4 @@ def test_node_fetch_burst(apigw_client: Any, api: dict[str, Any]) -> None:
     )
     got = json.loads(out.stdout)
     assert sorted(r["status"] for r in got) == [200, 200, 429, 429, 429, 429]
-    assert {r["body"] for r in got if r["status"] == 429} == {'{"message": "Too Many Requests"}'}
+    assert {r["body"] for r in got if r["status"] == 429} == {'{"message":"Too Many Requests"}'}
