@@ -256,8 +256,9 @@ class ExecuteApiApp:
                 response = refused
             elif route.proxy is not None:
                 integration = time.perf_counter()
+                granted = event["requestContext"].get("authorizer")
                 response = await http_proxy.serve(route.proxy, route.tail, request, route_path,
-                                                  context)  # fmt: skip
+                                                  context, granted)  # fmt: skip
                 measured[3] = (time.perf_counter() - integration) * 1000
             else:
                 assert target is not None  # a route without either is answered 404 above

@@ -30,6 +30,7 @@ import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -82,9 +83,13 @@ async def serve(
     request: HttpRequest,
     route_path: str,
     context: Target,
+    authorizer: Mapping[str, Any] | None = None,
 ) -> GatewayResponse:
     """Forward one request that selected an HTTP_PROXY route (``route_path``: its path within
-    the stage; ``tail``: what of it :func:`upstream_url` appends, see LiveRoute.tail)."""
+    the stage; ``tail``: what of it :func:`upstream_url` appends, see LiveRoute.tail;
+    ``authorizer``: what the route's authorizer granted, as payload 1.0's
+    ``requestContext.authorizer`` has it, read by ``$context.authorizer.claims.NAME`` for JWT
+    and ``$context.authorizer.NAME`` for Lambda authorizers)."""
     params = context.path_parameters
     appended = route_path if tail == "" else params.get(tail, "") if tail else None
     url = upstream_url(target, context.stage_variables, params, appended)
@@ -105,10 +110,27 @@ async def serve(
             "path": request.raw_path,
             "protocol": request.protocol,
             "identity.sourceIp": request.source_ip,
+            **_flat("authorizer", authorizer or {}),
         },
         stage_variables=context.stage_variables,
     )
     return await forward(target, request.method, url, values, request.body)
+
+
+def _flat(prefix: str, doc: Mapping[str, Any]) -> dict[str, str]:
+    """``{"claims": {"sub": "a"}}`` as ``{"authorizer.claims.sub": "a"}``; lists joined."""
+    out: dict[str, str] = {}
+    for key, value in doc.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, Mapping):
+            out.update(_flat(name, value))
+        elif isinstance(value, list):
+            out[name] = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif value is not None:
+            out[name] = str(value)
+    return out
 
 
 async def forward(

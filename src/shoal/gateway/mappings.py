@@ -12,8 +12,9 @@ and, in response mappings, ``$response.header.NAME``; each may also be written `
 An expression naming something absent is the empty string. ``remove:`` takes any value (API
 Gateway asks for ``''``).
 
-API Gateway's reserved headers (hop-by-hop, ``host``, ``content-length``...) are refused as
-mapping targets, so a mapping never changes the framing the gateway owns (:mod:`framing`).
+API Gateway's reserved headers (hop-by-hop, ``host``, ``authorization``, ``x-amz-*``,
+``x-forwarded-*``...) are refused as mapping targets, so a mapping never changes the framing the
+gateway owns (:mod:`framing`) nor forges what the gateway vouches for.
 """
 
 from __future__ import annotations
@@ -33,13 +34,21 @@ _EXPR = re.compile(
     r"|\$((?:request|response)\.(?:header|querystring|path)\.[A-Za-z0-9._-]+"
     r"|request\.path|(?:context|stageVariables)\.[A-Za-z0-9_.]*[A-Za-z0-9_])"
 )
+# The guide's reserved headers for HTTP APIs: no mapping may set, append or remove them.
 RESERVED = frozenset(
     {
-        "connection", "content-length", "host", "keep-alive", "proxy-authenticate",
-        "proxy-authorization", "proxy-connection", "te", "trailer", "trailers",
-        "transfer-encoding", "upgrade", "x-amzn-trace-id",
+        "authorization", "connection", "content-encoding", "content-length",
+        "content-location", "forwarded", "host", "keep-alive", "origin", "proxy-authenticate",
+        "proxy-authorization", "te", "trailers", "transfer-encoding", "upgrade",
+        "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "via",
     }
 )  # fmt: skip
+RESERVED_PREFIXES = ("access-control-", "apigw-", "x-amz-", "x-amzn-")
+
+
+def reserved(name: str) -> bool:
+    name = name.lower()
+    return name in RESERVED or name.startswith(RESERVED_PREFIXES)
 
 
 def _bad_key(key: str, allowed: tuple[str, ...], response: bool) -> str | None:
@@ -48,7 +57,7 @@ def _bad_key(key: str, allowed: tuple[str, ...], response: bool) -> str | None:
     m = _KEY.match(key)
     if m is None or (response and m.group(2) != "header"):
         return f"Invalid mapping expression specified: {key}"
-    if m.group(2) == "header" and m.group(3).lower() in RESERVED:
+    if m.group(2) == "header" and reserved(m.group(3)):
         return f"Invalid mapping expression specified: {key}: {m.group(3)} is a reserved header"
     return None
 

@@ -178,6 +178,12 @@ def test_management_shapes(apigw_client: Any, api: dict[str, Any], upstream: Ups
          "RequestParameters": {"overwrite:header.host": "evil"}},
         {"IntegrationUri": upstream.url, "IntegrationMethod": "GET",
          "RequestParameters": {"rewrite:header.x": "y"}},
+        {"IntegrationUri": upstream.url, "IntegrationMethod": "GET",
+         "RequestParameters": {"overwrite:header.X-Forwarded-For": "1.2.3.4"}},
+        {"IntegrationUri": upstream.url, "IntegrationMethod": "GET",
+         "ResponseParameters": {"200": {"overwrite:header.x-amzn-requestid": "forged"}}},
+        {"IntegrationUri": upstream.url, "IntegrationMethod": "GET",
+         "ResponseParameters": {"200": {"append:querystring.q": "x"}}},
     ):  # fmt: skip
         with pytest.raises(ClientError) as e:
             apigw_client.create_integration(ApiId=api["id"], IntegrationType="HTTP_PROXY", **bad)
@@ -279,3 +285,51 @@ def test_node_fetch_through_the_proxy(api: dict[str, Any]) -> None:
     assert got["doc"]["path"] == "/base/node"
     assert got["doc"]["body"] == "from node"
     assert ["x-n", "1"] in got["doc"]["headers"]
+
+
+def test_jwt_authorizer_claims_mapped_to_the_upstream(
+    apigw_client: Any, upstream: Upstream
+) -> None:
+    from test_authorizers_jwt import Issuer
+
+    issuer = Issuer()
+    try:
+        issuer.add_key("k1")
+        apigw = apigw_client
+        api_id = apigw.create_api(Name=unique_name("proxyjwt"), ProtocolType="HTTP")["ApiId"]
+        authorizer = apigw.create_authorizer(
+            ApiId=api_id,
+            Name="oidc",
+            AuthorizerType="JWT",
+            IdentitySource=["$request.header.Authorization"],
+            JwtConfiguration={"Issuer": issuer.url, "Audience": ["my-app"]},
+        )["AuthorizerId"]
+        integration = _proxy(
+            apigw,
+            api_id,
+            upstream.url + "/who",
+            RequestParameters={
+                "overwrite:header.x-user": "$context.authorizer.claims.sub",
+                "overwrite:header.x-team": "${context.authorizer.claims.team}",
+            },
+        )
+        apigw.create_route(
+            ApiId=api_id,
+            RouteKey="GET /who",
+            Target=f"integrations/{integration}",
+            AuthorizationType="JWT",
+            AuthorizerId=authorizer,
+        )
+        apigw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+        url = apigw.get_api(ApiId=api_id)["ApiEndpoint"] + "/who"
+        refused = httpx.get(url)
+        assert (refused.status_code, refused.json()) == (401, {"message": "Unauthorized"})
+        token = issuer.token(team="blue")
+        r = httpx.get(url, headers={"authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        headers = _headers(r.json())
+        assert headers["x-user"] == ["alice"]
+        assert headers["x-team"] == ["blue"]
+        assert headers["authorization"] == [f"Bearer {token}"]  # passed on, as on AWS
+    finally:
+        issuer.close()
