@@ -161,3 +161,14 @@ def check_new_stage(api: Api, stage_name: str, deployment_id: str | None) -> Non
     if stage_name != DEFAULT_STAGE and not all(c.isalnum() or c in "-_" for c in stage_name):
         raise bad_request(f"Invalid stage name {stage_name}: use letters, digits, - and _")
     check_deployment(api, deployment_id)
+
+
+def check_route_settings(extra: Mapping[str, Any]) -> None:
+    """A stage's throttling limits (DefaultRouteSettings, RouteSettings) are not negative."""
+    settings = [extra.get("DefaultRouteSettings") or {}]
+    settings += list((extra.get("RouteSettings") or {}).values())
+    for one in settings:
+        for member in ("ThrottlingRateLimit", "ThrottlingBurstLimit"):
+            value = (one or {}).get(member)
+            if value is not None and value < 0:
+                raise bad_request(f"{member} must be a non-negative number, not {value}")

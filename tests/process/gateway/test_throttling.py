@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 from test_http_proxy import Upstream
 
 from conftest import unique_name
@@ -67,6 +68,19 @@ def test_stage_settings_are_kept(apigw_client: Any, api: dict[str, Any]) -> None
     stage = apigw_client.get_stage(ApiId=api["id"], StageName="limited")
     assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == 3
     assert stage["RouteSettings"]["GET /own/{proxy+}"] == {"ThrottlingBurstLimit": 5}
+
+
+def test_negative_limits_are_refused(apigw_client: Any, api: dict[str, Any]) -> None:
+    for settings in (
+        {"DefaultRouteSettings": {"ThrottlingRateLimit": -1.0}},
+        {"RouteSettings": {"GET /own/{proxy+}": {"ThrottlingBurstLimit": -5}}},
+    ):
+        with pytest.raises(ClientError) as e:
+            apigw_client.update_stage(ApiId=api["id"], StageName="open", **settings)
+        assert e.value.response["Error"]["Code"] == "BadRequestException"
+    assert "ThrottlingRateLimit" not in apigw_client.get_stage(
+        ApiId=api["id"], StageName="open"
+    )["DefaultRouteSettings"]
 
 
 def test_default_route_settings_throttle_each_route(api: dict[str, Any]) -> None:
