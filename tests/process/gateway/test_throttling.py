@@ -78,9 +78,10 @@ def test_negative_limits_are_refused(apigw_client: Any, api: dict[str, Any]) -> 
         with pytest.raises(ClientError) as e:
             apigw_client.update_stage(ApiId=api["id"], StageName="open", **settings)
         assert e.value.response["Error"]["Code"] == "BadRequestException"
-    assert "ThrottlingRateLimit" not in apigw_client.get_stage(
-        ApiId=api["id"], StageName="open"
-    )["DefaultRouteSettings"]
+    assert (
+        "ThrottlingRateLimit"
+        not in apigw_client.get_stage(ApiId=api["id"], StageName="open")["DefaultRouteSettings"]
+    )
 
 
 def test_default_route_settings_throttle_each_route(api: dict[str, Any]) -> None:
