@@ -14,7 +14,8 @@ headers do, with API Gateway's ``X-Forwarded-*`` added (:func:`~shoal.gateway.ev
 forwarded_headers`). The upstream is the API owner's configuration, yet the gateway still bounds
 what it does for it: redirects are answered to the client rather than followed, proxies from the
 environment are ignored, the answer is read up to :data:`MAX_RESPONSE` (API Gateway's 10 MB
-payload quota) and the whole exchange is cut at the integration timeout.
+payload quota) and the whole exchange is cut at the integration timeout. One pooled client
+per event loop keeps upstream connections alive between requests (a few seconds idle).
 
 Failures answer as API Gateway does for HTTP APIs: the integration timeout 503
 ``{"message":"Service Unavailable"}`` (what an HTTP API answers when its integration does not
@@ -176,27 +177,47 @@ class _TooLarge(Exception):
     pass
 
 
+_CLIENTS: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+
+
+def _client() -> httpx.AsyncClient:
+    """The running loop's client: redirects never followed, no proxy from the environment,
+    no timeout of its own (:func:`forward` cuts the exchange at the integration timeout), idle
+    connections kept a few seconds."""
+    loop = asyncio.get_running_loop()
+    client = _CLIENTS.get(loop)
+    if client is None:
+        for old in [k for k in _CLIENTS if k.is_closed()]:
+            del _CLIENTS[old]
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=32,
+                              keepalive_expiry=5.0)  # fmt: skip
+        client = _CLIENTS[loop] = httpx.AsyncClient(
+            follow_redirects=False, trust_env=False, timeout=None, limits=limits
+        )
+    return client
+
+
 async def _exchange(
     method: str, url: str, headers: list[tuple[str, str]], body: bytes
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """One request, no redirects followed, the answer read up to :data:`MAX_RESPONSE` as sent
     (its content coding kept, and its ``Content-Encoding`` with it)."""
-    async with httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=None) as client:
-        request = client.build_request(method, url, headers=headers, content=body or None)
-        given = {k for k, _ in headers}
-        for name in ("accept", "accept-encoding", "user-agent"):  # httpx's defaults: not ours
-            if name not in given and name in request.headers:
-                del request.headers[name]
-        response = await client.send(request, stream=True)
-        try:
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_raw():
-                size += len(chunk)
-                if size > MAX_RESPONSE:
-                    raise _TooLarge(f"more than {MAX_RESPONSE} bytes")
-                chunks.append(chunk)
-        finally:
-            await response.aclose()
-        raw = [(k.lower(), v) for k, v in response.headers.raw]
-        return response.status_code, raw, b"".join(chunks)
+    client = _client()  # pooled per event loop: upstream connections are kept alive
+    request = client.build_request(method, url, headers=headers, content=body or None)
+    given = {k for k, _ in headers}
+    for name in ("accept", "accept-encoding", "user-agent"):  # httpx's defaults: not ours
+        if name not in given and name in request.headers:
+            del request.headers[name]
+    response = await client.send(request, stream=True)
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+            if size > MAX_RESPONSE:
+                raise _TooLarge(f"more than {MAX_RESPONSE} bytes")
+            chunks.append(chunk)
+    finally:
+        await response.aclose()
+    raw = [(k.lower(), v) for k, v in response.headers.raw]
+    return response.status_code, raw, b"".join(chunks)

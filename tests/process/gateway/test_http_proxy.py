@@ -50,6 +50,7 @@ class Upstream:
                     "path": self.path,
                     "headers": [[k.lower(), v] for k, v in self.headers.items()],
                     "body": body.decode("latin-1"),
+                    "peer": self.client_address[1],
                 }
                 out = json.dumps(doc).encode()
                 status = 201 if self.path.startswith("/created") else 200
@@ -215,6 +216,11 @@ def test_greedy_path_appended_and_stage_variable_in_uri(api: dict[str, Any]) -> 
     r = httpx.get(api["endpoint"] + "/a/deep/er/path?k=v")
     assert r.status_code == 200
     assert r.json()["path"] == "/root/deep/er/path?k=v"
+
+
+def test_upstream_connections_are_kept_alive(api: dict[str, Any]) -> None:
+    peers = {httpx.get(api["endpoint"] + "/p/again").json()["peer"] for _ in range(3)}
+    assert len(peers) == 1  # one pooled connection served all three
 
 
 def test_default_route_appends_the_whole_path(api: dict[str, Any]) -> None:
