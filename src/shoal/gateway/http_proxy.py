@@ -114,6 +114,7 @@ async def serve(
             **_flat("authorizer", authorizer or {}),
         },
         stage_variables=context.stage_variables,
+        body=request.body,
     )
     return await forward(target, request.method, url, values, request.body)
 

@@ -7,6 +7,7 @@ status code and change the answer: ``overwrite:statuscode`` and the three header
 
 A value is a static string, a selection expression, or a mix of both: ``$request.header.NAME``,
 ``$request.querystring.NAME``, ``$request.path.NAME`` (a path parameter), ``$request.path``,
+``$request.body`` and ``$request.body.NAME.NAME`` (a member of a JSON body),
 ``$context.NAME`` (``requestId``, ``stage``, ``apiId``, ``routeKey``...), ``$stageVariables.NAME``
 and, in response mappings, ``$response.header.NAME``; each may also be written ``${...}``.
 An expression naming something absent is the empty string. ``remove:`` takes any value (API
@@ -19,6 +20,7 @@ gateway owns (:mod:`framing`) nor forges what the gateway vouches for.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,8 +33,8 @@ _REQUEST_OTHER = ("overwrite:path",)
 _RESPONSE_OTHER = ("overwrite:statuscode",)
 _EXPR = re.compile(
     r"\$\{([^}]*)\}"
-    r"|\$((?:request|response)\.(?:header|querystring|path)\.[A-Za-z0-9._-]+"
-    r"|request\.path|(?:context|stageVariables)\.[A-Za-z0-9_.]*[A-Za-z0-9_])"
+    r"|\$((?:request|response)\.(?:header|querystring|path|body)\.[A-Za-z0-9._-]+"
+    r"|request\.path|request\.body|(?:context|stageVariables)\.[A-Za-z0-9_.]*[A-Za-z0-9_])"
 )
 # The guide's reserved headers for HTTP APIs: no mapping may set, append or remove them.
 RESERVED = frozenset(
@@ -43,6 +45,7 @@ RESERVED = frozenset(
         "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "via",
     }
 )  # fmt: skip
+JSON_BODY_LIMIT = 100 * 1024
 RESERVED_PREFIXES = ("access-control-", "apigw-", "x-amz-", "x-amzn-")
 
 
@@ -102,12 +105,35 @@ class Values:
     context: Mapping[str, str]
     stage_variables: Mapping[str, str]
     response_headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    _parsed: Any = field(default=None, repr=False)
+
+    def _body_path(self, path: str) -> str:
+        """``$request.body.a.b``: a member of the JSON body (its first 100 KB, as API Gateway
+        reads it); "" when it is not JSON or has no such member."""
+        if self._parsed is None:
+            try:
+                self._parsed = json.loads(self.body[:JSON_BODY_LIMIT])
+            except (ValueError, UnicodeDecodeError):
+                self._parsed = ()
+        value: Any = self._parsed
+        for part in path.split("."):
+            if not isinstance(value, dict) or part not in value:
+                return ""
+            value = value[part]
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, separators=(",", ":"))
 
     def lookup(self, expr: str) -> str:
         kind, _, name = expr.partition(".")
         if kind == "request":
             if name == "path":
                 return self.path
+            if name == "body":
+                return self.body.decode("utf-8", "replace")
+            if name.startswith("body."):
+                return self._body_path(name[len("body.") :])
             part, _, item = name.partition(".")
             if part == "header":
                 return _joined(self.headers, item.lower())

@@ -121,6 +121,8 @@ def api(apigw_client: Any, upstream: Upstream) -> dict[str, Any]:
             "remove:querystring.gone": "''",
             "append:header.x-req": "$context.requestId",
             "append:header.x-var": "${stageVariables.flavour}",
+            "overwrite:header.x-body": "$request.body.user.name",
+            "overwrite:header.x-body-id": "${request.body.user.id}",
         },
         ResponseParameters={
             "200": {
@@ -233,7 +235,7 @@ def test_request_and_response_mappings(api: dict[str, Any]) -> None:
     r = httpx.post(
         api["endpoint"] + "/m?src=fromsrc&q=old&many=one&gone=1&kept=yes",
         headers={"x-in": "incoming", "x-over": "old", "x-app": "first", "x-secret": "s3cret"},
-        content=b"{}",
+        content=b'{"user": {"name": "bob", "id": 7}}',
     )
     assert r.status_code == 202  # overwrite:statuscode for the upstream's 200
     assert r.headers["x-upstream"] == "renamed-echo"
@@ -246,6 +248,8 @@ def test_request_and_response_mappings(api: dict[str, Any]) -> None:
     assert "x-secret" not in headers
     assert headers["x-req"] == [r.headers["apigw-requestid"]]
     assert headers["x-var"] == ["vanilla"]
+    assert (headers["x-body"], headers["x-body-id"]) == (["bob"], ["7"])
+    assert doc["body"] == '{"user": {"name": "bob", "id": 7}}'  # the body itself unchanged
     path, _, query = doc["path"].partition("?")
     assert path == "/mapped"
     pairs = [tuple(p.split("=", 1)) for p in query.split("&")]
