@@ -242,7 +242,9 @@ class ExecuteApiApp:
                 return build_v2(request, context, now=now)
 
             version = target.payload_version if target is not None else "1.0"
-            event = build(version)
+            # An HTTP_PROXY route needs no event, unless its authorizer reads or fills one.
+            wanted = target is not None or route.auth is not route_auth.NO_AUTH
+            event = build(version) if wanted else {}
             refused = None
             if route.auth is not route_auth.NO_AUTH:  # the route's authorizer decides first
                 arn = route_auth.route_arn(
@@ -256,7 +258,7 @@ class ExecuteApiApp:
                 response = refused
             elif route.proxy is not None:
                 integration = time.perf_counter()
-                granted = event["requestContext"].get("authorizer")
+                granted = event.get("requestContext", _EMPTY).get("authorizer")
                 response = await http_proxy.serve(route.proxy, route.tail, request, route_path,
                                                   context, granted)  # fmt: skip
                 measured[3] = (time.perf_counter() - integration) * 1000
