@@ -14,7 +14,8 @@ headers do, with API Gateway's ``X-Forwarded-*`` added (:func:`~shoal.gateway.ev
 forwarded_headers`). The upstream is the API owner's configuration, yet the gateway still bounds
 what it does for it: redirects are answered to the client rather than followed, proxies from the
 environment are ignored, the answer is read up to :data:`MAX_RESPONSE` (API Gateway's 10 MB
-payload quota) and the whole exchange is cut at the integration timeout. One pooled client
+payload quota), the whole exchange is cut at the integration timeout, and a URL whose host is
+link-local (the cloud metadata service's 169.254.169.254) is refused. One pooled client
 per event loop keeps upstream connections alive between requests (a few seconds idle).
 
 Failures answer as API Gateway does for HTTP APIs: the integration timeout 503
@@ -26,6 +27,7 @@ answer in time), an unreachable or misbehaving upstream or an oversized answer 5
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import re
 import urllib.parse
@@ -148,6 +150,9 @@ async def forward(
     if parts.scheme not in ("http", "https") or not parts.hostname:
         log.warning("HTTP_PROXY integration URL %r is not an http(s) URL", url)
         return responses.internal_error()
+    if not await _reachable(parts.hostname, parts.port or 0):
+        log.warning("HTTP_PROXY integration URL %r names a link-local address: refused", url)
+        return responses.internal_error()
     own_query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
     full_query = urllib.parse.urlencode(own_query + query, quote_via=urllib.parse.quote)
     url = urllib.parse.urlunsplit(parts._replace(path=path or parts.path or "/", query=full_query))
@@ -172,6 +177,32 @@ async def forward(
     status, mapped = mappings.map_response(target.response_parameters, status, values)
     out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in mapped]
     return GatewayResponse(status, out, content)
+
+
+_EC2_METADATA_V6 = ipaddress.ip_address("fd00:ec2::254")
+
+
+async def _reachable(host: str, port: int) -> bool:
+    """False when ``host`` resolves to a link-local, multicast or unspecified address, or to
+    EC2's IPv6 metadata address: the host's cloud metadata service (169.254.169.254,
+    fd00:ec2::254) and its credentials are not the API owner's to reach through the gateway.
+    (The check is made on each request's resolution; the connection then resolves again, so a
+    name re-pointed between the two is not caught.)"""
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+        addresses = [ip]
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port or None)
+        except OSError:
+            return True  # unresolvable: the exchange fails and answers 500 itself
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    return not any(
+        a.is_link_local or a.is_multicast or a.is_unspecified or a == _EC2_METADATA_V6
+        or (isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is not None
+            and a.ipv4_mapped.is_link_local)
+        for a in addresses
+    )  # fmt: skip
 
 
 class _TooLarge(Exception):

@@ -142,6 +142,8 @@ def api(apigw_client: Any, upstream: Upstream) -> dict[str, Any]:
     apigw.create_route(ApiId=api_id, RouteKey="GET /slow", Target=f"integrations/{slow}")
     dead = _proxy(apigw, api_id, "http://127.0.0.1:1/nothing")
     apigw.create_route(ApiId=api_id, RouteKey="GET /dead", Target=f"integrations/{dead}")
+    metadata = _proxy(apigw, api_id, "http://${stageVariables.meta}/latest/meta-data/")
+    apigw.create_route(ApiId=api_id, RouteKey="GET /meta", Target=f"integrations/{metadata}")
     redirect = _proxy(apigw, api_id, upstream.url + "/redirect")
     apigw.create_route(ApiId=api_id, RouteKey="GET /redirect", Target=f"integrations/{redirect}")
     big = _proxy(apigw, api_id, upstream.url + "/big")
@@ -152,7 +154,11 @@ def api(apigw_client: Any, upstream: Upstream) -> dict[str, Any]:
         ApiId=api_id,
         StageName="$default",
         AutoDeploy=True,
-        StageVariables={"up": upstream.url.split("//")[1], "flavour": "vanilla"},
+        StageVariables={
+            "up": upstream.url.split("//")[1],
+            "flavour": "vanilla",
+            "meta": "169.254.169.254",
+        },
     )
     endpoint = apigw.get_api(ApiId=api_id)["ApiEndpoint"]
     return {"id": api_id, "endpoint": endpoint, "mapped": mapped}
@@ -272,6 +278,8 @@ def test_upstream_failures(api: dict[str, Any]) -> None:
     assert (big.status_code, big.json()) == (500, {"message": "Internal Server Error"})
     dead = httpx.get(api["endpoint"] + "/dead")
     assert (dead.status_code, dead.json()) == (500, {"message": "Internal Server Error"})
+    meta = httpx.get(api["endpoint"] + "/meta")  # link-local: refused before any connection
+    assert (meta.status_code, meta.json()) == (500, {"message": "Internal Server Error"})
     redirect = httpx.get(api["endpoint"] + "/redirect")  # answered, never followed
     assert redirect.status_code == 302
     assert redirect.headers["location"] == "http://127.0.0.1:1/elsewhere"
