@@ -271,6 +271,7 @@ class ApiRegistry:
     ) -> Stage:
         api = self.get(api_id)
         rules.check_new_stage(api, stage_name, deployment_id)
+        rules.check_route_settings(extra)
         stage = Stage(
             stage_name, auto_deploy, dict(stage_variables), deployment_id, extra=dict(extra)
         )
@@ -296,6 +297,7 @@ class ApiRegistry:
         api = self.get(api_id)
         old = self.get_stage(api_id, stage_name)
         rules.check_deployment(api, deployment_id)
+        rules.check_route_settings(extra)
         stage = dataclasses.replace(
             old,
             auto_deploy=old.auto_deploy if auto_deploy is None else auto_deploy,

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from shoal.api.admission import GATEWAY_HOST
 from shoal.api.bodies import BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.errors import AwsError
-from shoal.gateway import cors, locations, responses, route_auth, url_auth
+from shoal.gateway import cors, http_proxy, locations, responses, route_auth, url_auth
 from shoal.gateway.events import (
     HttpRequest,
     Target,
@@ -48,6 +48,7 @@ from shoal.gateway.events import (
 )
 from shoal.gateway.models import DEFAULT_STAGE
 from shoal.gateway.responses import GatewayResponse
+from shoal.gateway.throttle import Throttles
 from shoal.invocation.invoker import new_request_id as new_invocation_id
 from shoal.invocation.tracing import trace_header
 
@@ -163,6 +164,7 @@ class ExecuteApiApp:
 
     def __init__(self, service: GatewayService) -> None:
         self.service = service
+        self.throttles = Throttles()  # the stages' route throttling (token buckets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
@@ -210,12 +212,13 @@ class ExecuteApiApp:
             return responses.too_large()
         measured[4] = len(body)
         found = live.table.select(method, route_path)
-        if found is None or found[1].target is None:
+        if found is None or (found[1].target is None and found[1].proxy is None):
             response = responses.not_found()
+        elif not self.throttles.admit(api_id, stage.stage_name, found[1].route_key, stage.extra):
+            response = responses.throttled()
         else:
             _, route, params = found
             target = route.target
-            assert target is not None  # narrowed above; kept for the type checker
             host, trace = _host_and_trace(scope)
             request = _request(scope, sub_path, body, trace)
             domain_name, domain_prefix = domain_of(host, f"{api_id}.execute-api.localhost")
@@ -238,7 +241,10 @@ class ExecuteApiApp:
                     return build_v1(request, context, now=now)
                 return build_v2(request, context, now=now)
 
-            event = build(target.payload_version)
+            version = target.payload_version if target is not None else "1.0"
+            # An HTTP_PROXY route needs no event, unless its authorizer reads or fills one.
+            wanted = target is not None or route.auth is not route_auth.NO_AUTH
+            event = build(version) if wanted else {}
             refused = None
             if route.auth is not route_auth.NO_AUTH:  # the route's authorizer decides first
                 arn = route_auth.route_arn(
@@ -246,11 +252,18 @@ class ExecuteApiApp:
                 )
                 refused = await route_auth.check(
                     service, scope, body, api_id, live.region, route.auth, build, event,
-                    target.payload_version, arn, stage.stage_variables or _EMPTY, trace,
-                )
+                    version, arn, stage.stage_variables or _EMPTY, trace,
+                )  # fmt: skip
             if refused is not None:
                 response = refused
+            elif route.proxy is not None:
+                integration = time.perf_counter()
+                granted = event.get("requestContext", _EMPTY).get("authorizer")
+                response = await http_proxy.serve(route.proxy, route.tail, request, route_path,
+                                                  context, granted)  # fmt: skip
+                measured[3] = (time.perf_counter() - integration) * 1000
             else:
+                assert target is not None  # a route without either is answered 404 above
                 function, qualifier = target.resolve(stage.stage_variables)
                 integration = time.perf_counter()
                 response = await _invoke(

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shoal.gateway.models import Api, Stage
+from shoal.gateway.http_proxy import ProxyTarget
+from shoal.gateway.models import Api, Integration, Stage
 from shoal.gateway.route_auth import NO_AUTH, RouteAuth, route_auth
 from shoal.gateway.routes import RouteTable, parse_route_key
 from shoal.gateway.targets import BadFunctionUri, FunctionTarget, function_target
@@ -28,6 +29,10 @@ class LiveRoute:
     target: FunctionTarget | None  # None: the route has no integration (answered 404)
     timeout_s: float
     auth: RouteAuth = NO_AUTH  # AuthorizationType and its authorizer (route_auth)
+    proxy: ProxyTarget | None = None  # an HTTP_PROXY integration's (then target is None)
+    # What of the request's path an HTTP_PROXY URI without path parameters gets appended: ""
+    # the whole path ($default), a name the greedy {name+} parameter's value, None nothing.
+    tail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,9 +50,13 @@ def compile_api(api: Api, account: str) -> LiveApi:
     for route in api.routes.values():
         key = parse_route_key(route.route_key)
         target: FunctionTarget | None = None
+        proxy: ProxyTarget | None = None
         timeout_s = 30.0
         integration = api.integrations.get(route.integration_id or "")
-        if integration is not None:
+        if integration is not None and integration.integration_type == "HTTP_PROXY":
+            proxy = _proxy(integration)
+            timeout_s = integration.timeout_ms / 1000
+        elif integration is not None:
             try:
                 target = function_target(
                     integration.integration_uri,
@@ -61,7 +70,10 @@ def compile_api(api: Api, account: str) -> LiveApi:
                 )
             timeout_s = integration.timeout_ms / 1000
         resource = route.route_key if key.is_default else key.path
-        live = LiveRoute(route.route_key, resource, target, timeout_s, route_auth(route.extra))
+        tail = "" if key.is_default else key.greedy_name
+        live = LiveRoute(
+            route.route_key, resource, target, timeout_s, route_auth(route.extra), proxy, tail
+        )
         entries.append((key, live))
     return LiveApi(
         api.api_id,
@@ -70,4 +82,15 @@ def compile_api(api: Api, account: str) -> LiveApi:
         RouteTable(entries),
         api.cors,
         api.disable_execute_api_endpoint,
+    )
+
+
+def _proxy(integration: Integration) -> ProxyTarget:
+    extra = integration.extra
+    return ProxyTarget(
+        integration.integration_uri,
+        str(extra.get("IntegrationMethod") or "ANY").upper(),
+        integration.timeout_ms / 1000,
+        dict(extra.get("RequestParameters") or {}),
+        {k: dict(v or {}) for k, v in (extra.get("ResponseParameters") or {}).items()},
     )

@@ -251,6 +251,12 @@ def _integration(spec: Mapping[str, Any]) -> Any:
     credentials = _text(spec, "credentials")
     if credentials is not None:
         extra["CredentialsArn"] = credentials
+    for key, member in (("requestParameters", "RequestParameters"),
+                        ("responseParameters", "ResponseParameters")):  # fmt: skip
+        if spec.get(key) is not None:
+            if not isinstance(spec[key], dict):
+                raise rules.bad_request(f"{INTEGRATION}.{key} must be an object")
+            extra[member] = spec[key]
     return rules.integration(
         new_id(7), kind, _text(spec, "uri"), version, timeout, managed=False, extra=extra
     )

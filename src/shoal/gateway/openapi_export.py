@@ -92,6 +92,10 @@ def _integration(api: Api, integration: Integration) -> dict[str, Any]:
     }
     if integration.timeout_ms != 30000:
         out["timeoutInMillis"] = integration.timeout_ms
+    for member, key in (("RequestParameters", "requestParameters"),
+                        ("ResponseParameters", "responseParameters")):  # fmt: skip
+        if integration.extra.get(member):
+            out[key] = integration.extra[member]
     if integration.extra.get("CredentialsArn"):
         out["credentials"] = integration.extra["CredentialsArn"]
     return out

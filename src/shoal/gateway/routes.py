@@ -46,6 +46,13 @@ class RouteKey:
     def is_literal(self) -> bool:
         return all(kind == _LITERAL for kind, _ in self.segments)
 
+    @property
+    def greedy_name(self) -> str | None:
+        """The final ``{name+}`` segment's name, if the path ends in one."""
+        if self.segments and self.segments[-1][0] == _GREEDY:
+            return self.segments[-1][1]
+        return None
+
     def specificity(self) -> tuple[tuple[int, ...], int]:
         """Sort key: smaller is more specific (literal < param < greedy, then method < ANY)."""
         return tuple(kind for kind, _ in self.segments), int(self.method == "ANY")

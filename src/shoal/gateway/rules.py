@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from shoal.errors import AwsError
+from shoal.gateway import mappings
 from shoal.gateway.models import DEFAULT_STAGE, Api, Integration, Route, Stage, new_id
-from shoal.gateway.routes import InvalidRouteKey, parse_route_key
+from shoal.gateway.routes import METHODS, InvalidRouteKey, parse_route_key
 from shoal.gateway.targets import BadFunctionUri, function_target
 
 PAYLOAD_VERSIONS = ("1.0", "2.0")
@@ -71,6 +72,16 @@ def function_uri(uri: str | None) -> str:
     return uri
 
 
+def http_uri(uri: str | None) -> str:
+    """An HTTP_PROXY integration's IntegrationUri: an http(s) URL (stage variables allowed)."""
+    if not uri:
+        raise bad_request("IntegrationUri is required for HTTP_PROXY integrations")
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest or rest[0] in "/?#":
+        raise bad_request(f"Invalid HTTP endpoint specified for URI: {uri}")
+    return uri
+
+
 def integration(
     integration_id: str,
     integration_type: str,
@@ -81,9 +92,26 @@ def integration(
     managed: bool,
     extra: Mapping[str, Any],
 ) -> Integration:
-    """An AWS_PROXY integration: a function, payload format 1.0 or 2.0, 50 ms to 30 s."""
-    if integration_type != "AWS_PROXY":
-        raise bad_request(f"Shoal supports AWS_PROXY integrations only, not {integration_type}")
+    """An AWS_PROXY integration (a function, payload format 1.0 or 2.0) or an HTTP_PROXY one
+    (an http(s) URL, payload format 1.0, an IntegrationMethod); 50 ms to 30 s."""
+    if integration_type not in ("AWS_PROXY", "HTTP_PROXY"):
+        raise bad_request(
+            f"Shoal supports AWS_PROXY and HTTP_PROXY integrations only, not {integration_type}"
+        )
+    if integration_type == "HTTP_PROXY":
+        payload_version = payload_version or "1.0"
+        if payload_version != "1.0":
+            raise bad_request("PayloadFormatVersion must be 1.0 for HTTP_PROXY integrations")
+        method = extra.get("IntegrationMethod")
+        if not method:
+            raise bad_request("IntegrationMethod is required for HTTP_PROXY integrations")
+        if str(method).upper() not in METHODS:
+            raise bad_request(f"Invalid IntegrationMethod specified: {method}")
+        if extra.get("ConnectionType", "INTERNET") != "INTERNET":
+            raise bad_request("Shoal supports ConnectionType INTERNET only")
+        checked = mappings.check(extra)
+        if checked is not None:
+            raise bad_request(checked)
     if payload_version is None:
         raise bad_request(
             "PayloadFormatVersion is required for AWS_PROXY integrations of HTTP APIs (1.0 or 2.0)"
@@ -96,7 +124,7 @@ def integration(
     return Integration(
         integration_id,
         integration_type,
-        function_uri(uri),
+        http_uri(uri) if integration_type == "HTTP_PROXY" else function_uri(uri),
         payload_version,
         timeout,
         managed,
@@ -133,3 +161,14 @@ def check_new_stage(api: Api, stage_name: str, deployment_id: str | None) -> Non
     if stage_name != DEFAULT_STAGE and not all(c.isalnum() or c in "-_" for c in stage_name):
         raise bad_request(f"Invalid stage name {stage_name}: use letters, digits, - and _")
     check_deployment(api, deployment_id)
+
+
+def check_route_settings(extra: Mapping[str, Any]) -> None:
+    """A stage's throttling limits (DefaultRouteSettings, RouteSettings) are not negative."""
+    settings = [extra.get("DefaultRouteSettings") or {}]
+    settings += list((extra.get("RouteSettings") or {}).values())
+    for one in settings:
+        for member in ("ThrottlingRateLimit", "ThrottlingBurstLimit"):
+            value = (one or {}).get(member)
+            if value is not None and value < 0:
+                raise bad_request(f"{member} must be a non-negative number, not {value}")

@@ -91,9 +91,26 @@ def invoke_all(endpoint: str) -> None:
 
 
 def test_the_guides_example_imports(apigw_client: Any) -> None:
-    """The document as printed: its routes, CORS, title, description and version. Its HTTP
-    integrations are warnings only if this build has no HTTP_PROXY; the routes are made."""
+    """The document as printed: its routes, CORS, title, description and version, and its
+    HTTP_PROXY integrations (imported, no warnings), exported as they were given."""
     api = apigw_client.import_api(Body=PETSTORE.read_text())
+    assert "Warnings" not in api
+    integrations = apigw_client.get_integrations(ApiId=api["ApiId"])["Items"]
+    source = json.loads(PETSTORE.read_text())
+    given = [op["x-amazon-apigateway-integration"] for item in source["paths"].values()
+             for op in item.values() if "x-amazon-apigateway-integration" in op]  # fmt: skip
+    assert len(integrations) == len(given) == 3
+    assert {i["IntegrationType"] for i in integrations} == {"HTTP_PROXY"}
+    assert sorted((i["IntegrationMethod"], i["IntegrationUri"]) for i in integrations) == sorted(
+        (g["httpMethod"], g["uri"]) for g in given
+    )
+    doc = json.loads(exported(apigw_client, api["ApiId"], OutputType="JSON"))
+    for path, item in source["paths"].items():
+        for method, op in item.items():
+            out = doc["paths"][path][method]["x-amazon-apigateway-integration"]
+            assert out["type"] == "http_proxy"
+            assert out["uri"] == op["x-amazon-apigateway-integration"]["uri"]
+            assert out["httpMethod"] == op["x-amazon-apigateway-integration"]["httpMethod"]
     assert api["Name"] == "Example Pet Store"
     assert api["Description"] == "A Pet Store API."
     assert api["Version"] == "1.0"

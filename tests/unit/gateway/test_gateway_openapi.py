@@ -111,3 +111,29 @@ def test_an_unused_authorizer_is_a_warning() -> None:
     assert definition.warnings == (
         "Security scheme jwt not imported: this server has no authorizers",
     )
+
+
+def test_http_proxy_with_parameter_mappings_round_trips() -> None:
+    integration = {
+        "type": "http_proxy",
+        "httpMethod": "GET",
+        "uri": "https://example.com/{proxy}",
+        "payloadFormatVersion": "1.0",
+        "connectionType": "INTERNET",
+        "requestParameters": {"overwrite:header.x-user": "$context.authorizer.claims.sub"},
+        "responseParameters": {"404": {"overwrite:statuscode": "200"}},
+    }
+    operation = {"x-amazon-apigateway-integration": integration}
+    body = {"openapi": "3.0.1", "info": {"title": "p", "version": "1"},
+            "paths": {"/{proxy+}": {"get": operation}}}  # fmt: skip
+    api, warnings = openapi.build(Api("a2", "p"), openapi.parse(json.dumps(body), None), True)
+    assert warnings == []
+    (made,) = api.integrations.values()
+    assert (made.integration_type, made.payload_format_version) == ("HTTP_PROXY", "1.0")
+    assert made.extra["IntegrationMethod"] == "GET"
+    exported = openapi_export.document(api, "http://h/execute-api/a2", None, True)
+    assert exported["paths"]["/{proxy+}"]["get"]["x-amazon-apigateway-integration"] == integration
+    bad = dict(integration, requestParameters={"overwrite:header.host": "evil"})
+    operation["x-amazon-apigateway-integration"] = bad
+    _, warnings = openapi.build(Api("a3", "p"), openapi.parse(json.dumps(body), None), False)
+    assert len(warnings) == 1 and "reserved header" in warnings[0]
