@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from shoal.api.bodies import BodyTooLarge, Receive, Scope, json_response, read_body
+from shoal.api.bodies import BodyTooLarge, Receive, Scope, json_response, read_body, signed_request
 from shoal.api.codec import HttpResponse
 from shoal.api.dispatch import ApiService
 from shoal.api.query_router import QueryRouter
@@ -91,13 +91,7 @@ class Authenticator:
             body = await read_body(receive, MAX_SHOAL_BODY)
         except BodyTooLarge:
             return receive, json_response(413, {"message": "Request entity too large"})
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        raw = scope.get("raw_path")
-        qs = scope.get("query_string", b"").decode("latin-1")
-        signed = sigv4.SignedRequest(
-            scope["method"], raw.decode("latin-1") if raw else scope["path"], qs, headers,
-            body, scope.get("scheme") == "https",
-        )  # fmt: skip
+        signed = signed_request(scope, body)
         try:
             credential = self.credential(signed, None)
         except sigv4.AuthFailure as failure:

@@ -1,5 +1,6 @@
 """ASGI plumbing shared by every HTTP entry point (the AWS APIs and the HTTP gateway): the
-ASGI callable types, reading a request body under a size limit, and a JSON answer."""
+ASGI callable types, reading a request body under a size limit, a JSON answer, and a request as
+SigV4 verifies it."""
 
 from __future__ import annotations
 
@@ -9,11 +10,23 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from shoal.api.codec import HttpResponse
+from shoal.identity.sigv4 import SignedRequest
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+WIRE_PATH = "shoal.wire_path"  # scope key: the path as sent, before host routing
+
+
+def signed_request(scope: Scope, body: bytes) -> SignedRequest:
+    """The request as its signer signed it: the path as sent (before host routing, still
+    percent-encoded), the raw query string, lower-case header names, the body."""
+    raw = scope.get(WIRE_PATH) or scope.get("raw_path")
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else (raw or scope["path"])
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    return SignedRequest(scope["method"], path, scope.get("query_string", b"").decode("latin-1"),
+                         headers, body, scope.get("scheme") == "https")  # fmt: skip
 
 
 class BodyTooLarge(Exception):

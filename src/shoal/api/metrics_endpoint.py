@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from shoal.api.bodies import read_body
+from shoal.api.bodies import read_body, signed_request
 from shoal.api.dispatch import Call
 from shoal.errors import AwsError
 from shoal.identity import sigv4
@@ -52,13 +52,7 @@ class MetricsEndpoint:
             if bearer_ok(self.shoal.settings.data_dir, auth):
                 return None
             return "The bearer token is not this server's metrics token."
-        body = await read_body(receive, 1024 * 1024)
-        raw = scope.get("raw_path")
-        signed = sigv4.SignedRequest(
-            scope["method"], raw.decode("latin-1") if raw else scope["path"],
-            scope.get("query_string", b"").decode("latin-1"), headers, body,
-            scope.get("scheme") == "https",
-        )  # fmt: skip
+        signed = signed_request(scope, await read_body(receive, 1024 * 1024))
         try:
             credential, signed_for = self.shoal.http.verifier.verify(signed)
         except sigv4.AuthFailure as e:

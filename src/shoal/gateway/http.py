@@ -34,7 +34,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from shoal.api.admission import GATEWAY_HOST
-from shoal.api.bodies import BodyTooLarge, Receive, Scope, Send, read_body
+from shoal.api.bodies import WIRE_PATH, BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.errors import AwsError
 from shoal.gateway import cors, http_proxy, locations, responses, route_auth, url_auth
 from shoal.gateway.events import (
@@ -367,7 +367,7 @@ def host_routed(scope: Scope) -> Scope | None:
             ident, kind, region = m.groups()
             path = f"{_HOST_KINDS[kind]}{ident.decode('latin-1')}{scope['path']}"
             routed = {**scope, "path": path, "raw_path": path.encode(), HOST_STYLE: True,
-                      url_auth.WIRE_PATH: scope.get("raw_path") or scope["path"].encode()}
+                      WIRE_PATH: scope.get("raw_path") or scope["path"].encode()}
             if region:
                 routed[REGION_KEY] = region.decode("latin-1")
             return routed

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
-from shoal.api.bodies import Scope
+from shoal.api.bodies import Scope, signed_request
 from shoal.gateway import jwt_auth, url_auth
 from shoal.gateway.authorizers import Authorizer
 from shoal.gateway.lambda_auth import forbidden, unauthorized
@@ -200,13 +200,7 @@ async def _custom(
 def _iam(
     service: GatewayService, scope: Scope, body: bytes, arn: str, region: str
 ) -> Grant | GatewayResponse:
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    query = scope.get("query_string", b"").decode("latin-1")
-    raw = scope.get(url_auth.WIRE_PATH) or scope.get("raw_path")
-    path = raw.decode("latin-1") if isinstance(raw, bytes) else (raw or scope["path"])
-    signed = sigv4.SignedRequest(
-        scope["method"], path, query, headers, body, scope.get("scheme") == "https"
-    )
+    signed = signed_request(scope, body)
     shoal = service.shoal
     try:
         credential, signed_for = shoal.http.verifier.verify(signed)

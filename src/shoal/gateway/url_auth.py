@@ -17,7 +17,7 @@ service, not allowed) answers what a function URL answers: 403, ``{"Message":"Fo
 public, as on AWS.
 
 The signature is checked against the request as the client sent it: the wire path (for a
-host-routed request, the path before routing, kept under :data:`WIRE_PATH`), the query string
+host-routed request, the path before routing, kept under :data:`shoal.api.bodies.WIRE_PATH`), the query string
 and the body. The verifier is the API's (``ShoalApp.verifier``), so the same keys sign both.
 """
 
@@ -28,7 +28,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shoal.api.bodies import Scope
+from shoal.api.bodies import Scope, signed_request
 from shoal.gateway.models import FunctionUrl
 from shoal.gateway.responses import GatewayResponse
 from shoal.identity import sigv4
@@ -42,7 +42,6 @@ log = logging.getLogger("shoal.gateway")
 
 ACTION = "lambda:InvokeFunctionUrl"
 SIGNING_NAME = "lambda"
-WIRE_PATH = "shoal.wire_path"  # scope key: the path as sent, before host routing
 
 
 def forbidden() -> GatewayResponse:
@@ -56,12 +55,7 @@ def refusal(shoal: Shoal, url: FunctionUrl, scope: Scope, body: bytes) -> Gatewa
     """The 403 when ``url`` is ``AWS_IAM`` and the request may not invoke it; None to go on."""
     if url.auth_type != "AWS_IAM":
         return None
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    query = scope.get("query_string", b"").decode("latin-1")
-    raw = scope.get(WIRE_PATH) or scope.get("raw_path")
-    path = raw.decode("latin-1") if isinstance(raw, bytes) else (raw or scope["path"])
-    signed = sigv4.SignedRequest(scope["method"], path, query, headers, body,
-                                 scope.get("scheme") == "https")  # fmt: skip
+    signed = signed_request(scope, body)
     try:
         credential, signed_for = shoal.http.verifier.verify(signed)
     except sigv4.AuthFailure as failure:
