@@ -16,9 +16,9 @@ service, not allowed) answers what a function URL answers: 403, ``{"Message":"Fo
 ``x-amzn-ErrorType: AccessDeniedException``. ``AuthType NONE`` URLs never come here: they are
 public, as on AWS.
 
-The signature is checked against the request as the client sent it: the wire path (for a
-host-routed request, the path before routing, kept under :data:`shoal.api.bodies.WIRE_PATH`), the query string
-and the body. The verifier is the API's (``ShoalApp.verifier``), so the same keys sign both.
+The signature is checked against the request as the client sent it
+(:func:`shoal.api.bodies.signed_request`): the wire path (for a host-routed request, the path
+before routing), the query string and the body. The verifier is the API's (``ShoalApp.verifier``), so the same keys sign both.
 """
 
 from __future__ import annotations
