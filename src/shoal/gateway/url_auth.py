@@ -18,7 +18,8 @@ public, as on AWS.
 
 The signature is checked against the request as the client sent it
 (:func:`shoal.api.bodies.signed_request`): the wire path (for a host-routed request, the path
-before routing), the query string and the body. The verifier is the API's (``ShoalApp.verifier``), so the same keys sign both.
+before routing), the query string and the body. The verifier is the API's
+(``ShoalApp.verifier``), so the same keys sign both.
 """
 
 from __future__ import annotations
