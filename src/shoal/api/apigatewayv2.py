@@ -11,36 +11,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from shoal.api.apigatewayv2_authorizers import check_route_members
+from shoal.api.apigatewayv2_scope import gateway_of, page
 from shoal.api.dispatch import Call, apigatewayv2_api
-from shoal.errors import AwsError
 from shoal.gateway.models import Api, Deployment, Integration, Route, Stage
-from shoal.gateway.service import GatewayService
 
 HTTP_ROUTE_SELECTION = "${request.method} ${request.path}"
 API_KEY_SELECTION = "$request.header.x-api-key"
 
 
-def _gateway(call: Call) -> GatewayService:
-    gateway: GatewayService = call.shoal.gateway
-    return gateway
-
-
 def _extra(params: Mapping[str, Any], *handled: str) -> dict[str, Any]:
     skip = {"ApiId", "RouteId", "IntegrationId", "StageName", "DeploymentId", *handled}
     return {k: v for k, v in params.items() if k not in skip}
-
-
-def _page(items: list[dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
-    """MaxResults/NextToken paging; the token is the offset of the next item."""
-    try:
-        start = int(params.get("NextToken") or 0)
-        size = int(params.get("MaxResults") or 100)
-    except ValueError:
-        raise AwsError("BadRequestException", "Invalid NextToken or MaxResults") from None
-    page: dict[str, Any] = {"Items": items[start : start + size]}
-    if start + size < len(items):
-        page["NextToken"] = str(start + size)
-    return page
 
 
 # ---------------------------------------------------------------------------------- APIs
@@ -52,7 +33,7 @@ def _api(api: Api, call: Call) -> dict[str, Any]:
         "RouteSelectionExpression": HTTP_ROUTE_SELECTION,
         "IpAddressType": "ipv4",
         **api.extra,
-        "ApiEndpoint": _gateway(call).api_endpoint(call.base_url, api.api_id),
+        "ApiEndpoint": gateway_of(call).api_endpoint(call.base_url, api.api_id),
         "ApiId": api.api_id,
         "Name": api.name,
         "ProtocolType": api.protocol_type,
@@ -79,14 +60,14 @@ def _in_region(call: Call) -> None:
     """An API is in the region it was made in: from another, it is not found."""
     api_id = call.params.get("ApiId")
     if isinstance(api_id, str):
-        _gateway(call).apis.get(api_id, call.region)
+        gateway_of(call).apis.get(api_id, call.region)
         check_route_members(call)  # a route's AuthorizationType and authorizer
 
 
 @apigatewayv2_api.handles("CreateApi")
 async def create_api(call: Call) -> dict[str, Any]:
     p = call.params
-    api = _gateway(call).apis.create(
+    api = gateway_of(call).apis.create(
         p["Name"],
         p["ProtocolType"],
         target=p.get("Target"),
@@ -101,18 +82,18 @@ async def create_api(call: Call) -> dict[str, Any]:
 
 @apigatewayv2_api.handles("GetApi")
 async def get_api(call: Call) -> dict[str, Any]:
-    return _api(_gateway(call).apis.get(call.params["ApiId"]), call)
+    return _api(gateway_of(call).apis.get(call.params["ApiId"]), call)
 
 
 @apigatewayv2_api.handles("GetApis")
 async def get_apis(call: Call) -> dict[str, Any]:
-    return _page([_api(a, call) for a in _gateway(call).apis.all(call.region)], call.params)
+    return page([_api(a, call) for a in gateway_of(call).apis.all(call.region)], call.params)
 
 
 @apigatewayv2_api.handles("UpdateApi")
 async def update_api(call: Call) -> dict[str, Any]:
     p = call.params
-    api = _gateway(call).apis.update(
+    api = gateway_of(call).apis.update(
         p["ApiId"],
         name=p.get("Name"),
         target=p.get("Target"),
@@ -125,7 +106,7 @@ async def update_api(call: Call) -> dict[str, Any]:
 
 @apigatewayv2_api.handles("DeleteApi")
 async def delete_api(call: Call) -> None:
-    _gateway(call).apis.delete(call.params["ApiId"])
+    gateway_of(call).apis.delete(call.params["ApiId"])
 
 
 # -------------------------------------------------------------------------------- routes
@@ -147,7 +128,7 @@ def _route(route: Route) -> dict[str, Any]:
 async def create_route(call: Call) -> dict[str, Any]:
     p = call.params
     return _route(
-        _gateway(call).apis.create_route(
+        gateway_of(call).apis.create_route(
             p["ApiId"], p["RouteKey"], p.get("Target"), _extra(p, "RouteKey", "Target")
         )
     )
@@ -155,20 +136,20 @@ async def create_route(call: Call) -> dict[str, Any]:
 
 @apigatewayv2_api.handles("GetRoute")
 async def get_route(call: Call) -> dict[str, Any]:
-    return _route(_gateway(call).apis.get_route(call.params["ApiId"], call.params["RouteId"]))
+    return _route(gateway_of(call).apis.get_route(call.params["ApiId"], call.params["RouteId"]))
 
 
 @apigatewayv2_api.handles("GetRoutes")
 async def get_routes(call: Call) -> dict[str, Any]:
-    routes = _gateway(call).apis.get(call.params["ApiId"]).routes.values()
-    return _page([_route(r) for r in _sorted(routes, "route_key")], call.params)
+    routes = gateway_of(call).apis.get(call.params["ApiId"]).routes.values()
+    return page([_route(r) for r in _sorted(routes, "route_key")], call.params)
 
 
 @apigatewayv2_api.handles("UpdateRoute")
 async def update_route(call: Call) -> dict[str, Any]:
     p = call.params
     return _route(
-        _gateway(call).apis.update_route(
+        gateway_of(call).apis.update_route(
             p["ApiId"],
             p["RouteId"],
             p.get("RouteKey"),
@@ -180,7 +161,7 @@ async def update_route(call: Call) -> dict[str, Any]:
 
 @apigatewayv2_api.handles("DeleteRoute")
 async def delete_route(call: Call) -> None:
-    _gateway(call).apis.delete_route(call.params["ApiId"], call.params["RouteId"])
+    gateway_of(call).apis.delete_route(call.params["ApiId"], call.params["RouteId"])
 
 
 def _sorted(items: Iterable[Any], attr: str) -> list[Any]:
@@ -211,7 +192,7 @@ _INTEGRATION_ARGS = ("IntegrationType", "IntegrationUri", "PayloadFormatVersion"
 async def create_integration(call: Call) -> dict[str, Any]:
     p = call.params
     return _integration(
-        _gateway(call).apis.create_integration(
+        gateway_of(call).apis.create_integration(
             p["ApiId"],
             p["IntegrationType"],
             p.get("IntegrationUri"),
@@ -225,20 +206,20 @@ async def create_integration(call: Call) -> dict[str, Any]:
 @apigatewayv2_api.handles("GetIntegration")
 async def get_integration(call: Call) -> dict[str, Any]:
     p = call.params
-    return _integration(_gateway(call).apis.get_integration(p["ApiId"], p["IntegrationId"]))
+    return _integration(gateway_of(call).apis.get_integration(p["ApiId"], p["IntegrationId"]))
 
 
 @apigatewayv2_api.handles("GetIntegrations")
 async def get_integrations(call: Call) -> dict[str, Any]:
-    integrations = _gateway(call).apis.get(call.params["ApiId"]).integrations.values()
-    return _page([_integration(i) for i in _sorted(integrations, "integration_id")], call.params)
+    integrations = gateway_of(call).apis.get(call.params["ApiId"]).integrations.values()
+    return page([_integration(i) for i in _sorted(integrations, "integration_id")], call.params)
 
 
 @apigatewayv2_api.handles("UpdateIntegration")
 async def update_integration(call: Call) -> dict[str, Any]:
     p = call.params
     return _integration(
-        _gateway(call).apis.update_integration(
+        gateway_of(call).apis.update_integration(
             p["ApiId"], p["IntegrationId"], p, _extra(p, *_INTEGRATION_ARGS)
         )
     )
@@ -246,7 +227,7 @@ async def update_integration(call: Call) -> dict[str, Any]:
 
 @apigatewayv2_api.handles("DeleteIntegration")
 async def delete_integration(call: Call) -> None:
-    _gateway(call).apis.delete_integration(call.params["ApiId"], call.params["IntegrationId"])
+    gateway_of(call).apis.delete_integration(call.params["ApiId"], call.params["IntegrationId"])
 
 
 # -------------------------------------------------------------------------------- stages
@@ -275,7 +256,7 @@ _STAGE_ARGS = ("AutoDeploy", "StageVariables")
 async def create_stage(call: Call) -> dict[str, Any]:
     p = call.params
     return _stage(
-        _gateway(call).apis.create_stage(
+        gateway_of(call).apis.create_stage(
             p["ApiId"],
             p["StageName"],
             auto_deploy=bool(p.get("AutoDeploy", False)),
@@ -288,20 +269,20 @@ async def create_stage(call: Call) -> dict[str, Any]:
 
 @apigatewayv2_api.handles("GetStage")
 async def get_stage(call: Call) -> dict[str, Any]:
-    return _stage(_gateway(call).apis.get_stage(call.params["ApiId"], call.params["StageName"]))
+    return _stage(gateway_of(call).apis.get_stage(call.params["ApiId"], call.params["StageName"]))
 
 
 @apigatewayv2_api.handles("GetStages")
 async def get_stages(call: Call) -> dict[str, Any]:
-    stages = _gateway(call).apis.get(call.params["ApiId"]).stages.values()
-    return _page([_stage(s) for s in _sorted(stages, "stage_name")], call.params)
+    stages = gateway_of(call).apis.get(call.params["ApiId"]).stages.values()
+    return page([_stage(s) for s in _sorted(stages, "stage_name")], call.params)
 
 
 @apigatewayv2_api.handles("UpdateStage")
 async def update_stage(call: Call) -> dict[str, Any]:
     p = call.params
     return _stage(
-        _gateway(call).apis.update_stage(
+        gateway_of(call).apis.update_stage(
             p["ApiId"],
             p["StageName"],
             auto_deploy=p.get("AutoDeploy"),
@@ -314,7 +295,7 @@ async def update_stage(call: Call) -> dict[str, Any]:
 
 @apigatewayv2_api.handles("DeleteStage")
 async def delete_stage(call: Call) -> None:
-    _gateway(call).apis.delete_stage(call.params["ApiId"], call.params["StageName"])
+    gateway_of(call).apis.delete_stage(call.params["ApiId"], call.params["StageName"])
 
 
 # --------------------------------------------------------------------------- deployments
@@ -333,24 +314,23 @@ def _deployment(deployment: Deployment) -> dict[str, Any]:
 @apigatewayv2_api.handles("CreateDeployment")
 async def create_deployment(call: Call) -> dict[str, Any]:
     p = call.params
-    return _deployment(
-        _gateway(call).apis.create_deployment(p["ApiId"], p.get("StageName"), p.get("Description"))
-    )
+    apis = gateway_of(call).apis
+    return _deployment(apis.create_deployment(p["ApiId"], p.get("StageName"), p.get("Description")))
 
 
 @apigatewayv2_api.handles("GetDeployment")
 async def get_deployment(call: Call) -> dict[str, Any]:
     p = call.params
-    return _deployment(_gateway(call).apis.get_deployment(p["ApiId"], p["DeploymentId"]))
+    return _deployment(gateway_of(call).apis.get_deployment(p["ApiId"], p["DeploymentId"]))
 
 
 @apigatewayv2_api.handles("GetDeployments")
 async def get_deployments(call: Call) -> dict[str, Any]:
-    deployments = _gateway(call).apis.get(call.params["ApiId"]).deployments.values()
-    return _page([_deployment(d) for d in _sorted(deployments, "created")], call.params)
+    deployments = gateway_of(call).apis.get(call.params["ApiId"]).deployments.values()
+    return page([_deployment(d) for d in _sorted(deployments, "created")], call.params)
 
 
 @apigatewayv2_api.handles("DeleteDeployment")
 async def delete_deployment(call: Call) -> None:
     p = call.params
-    _gateway(call).apis.delete_deployment(p["ApiId"], p["DeploymentId"])
+    gateway_of(call).apis.delete_deployment(p["ApiId"], p["DeploymentId"])

@@ -12,18 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from shoal.api.apigatewayv2_scope import gateway_of, page
 from shoal.api.dispatch import Call, apigatewayv2_api
-from shoal.errors import AwsError
 from shoal.gateway import authorizers
 from shoal.gateway.authorizers import AUTHORIZER_ARGS, Authorizer
-from shoal.gateway.service import GatewayService
 
 _HANDLED = ("ApiId", "AuthorizerId", *AUTHORIZER_ARGS)
-
-
-def _gateway(call: Call) -> GatewayService:
-    gateway: GatewayService = call.shoal.gateway
-    return gateway
 
 
 def _extra(call: Call) -> dict[str, Any]:
@@ -55,7 +49,7 @@ def check_route_members(call: Call) -> None:
     (for UpdateRoute, over the route's current ones)."""
     if call.operation not in ("CreateRoute", "UpdateRoute"):
         return
-    gateway = _gateway(call)
+    gateway = gateway_of(call)
     api = gateway.apis.get(call.params["ApiId"])
     members: dict[str, Any] = {
         k: call.params[k]
@@ -76,7 +70,7 @@ def check_route_members(call: Call) -> None:
 
 @apigatewayv2_api.handles("CreateAuthorizer")
 async def create_authorizer(call: Call) -> dict[str, Any]:
-    gateway = _gateway(call)
+    gateway = gateway_of(call)
     api = gateway.apis.get(call.params["ApiId"])
     return _authorizer(gateway.authorizers.create(api, call.params, _extra(call)))
 
@@ -84,28 +78,20 @@ async def create_authorizer(call: Call) -> dict[str, Any]:
 @apigatewayv2_api.handles("GetAuthorizer")
 async def get_authorizer(call: Call) -> dict[str, Any]:
     p = call.params
-    return _authorizer(_gateway(call).authorizers.get(p["ApiId"], p["AuthorizerId"]))
+    return _authorizer(gateway_of(call).authorizers.get(p["ApiId"], p["AuthorizerId"]))
 
 
 @apigatewayv2_api.handles("GetAuthorizers")
 async def get_authorizers(call: Call) -> dict[str, Any]:
-    gateway = _gateway(call)
+    gateway = gateway_of(call)
     api = gateway.apis.get(call.params["ApiId"])
     items = sorted(gateway.authorizers.of(api.api_id).values(), key=lambda a: a.name)
-    try:
-        start = int(call.params.get("NextToken") or 0)
-        size = int(call.params.get("MaxResults") or 100)
-    except ValueError:
-        raise AwsError("BadRequestException", "Invalid NextToken or MaxResults") from None
-    page: dict[str, Any] = {"Items": [_authorizer(a) for a in items[start : start + size]]}
-    if start + size < len(items):
-        page["NextToken"] = str(start + size)
-    return page
+    return page([_authorizer(a) for a in items], call.params)
 
 
 @apigatewayv2_api.handles("UpdateAuthorizer")
 async def update_authorizer(call: Call) -> dict[str, Any]:
-    gateway = _gateway(call)
+    gateway = gateway_of(call)
     api = gateway.apis.get(call.params["ApiId"])
     found = gateway.authorizers.update(api, call.params["AuthorizerId"], call.params, _extra(call))
     gateway.lambda_authorizers.forget(api.api_id)  # cached answers were the old authorizer's
@@ -114,7 +100,7 @@ async def update_authorizer(call: Call) -> dict[str, Any]:
 
 @apigatewayv2_api.handles("DeleteAuthorizer")
 async def delete_authorizer(call: Call) -> None:
-    gateway = _gateway(call)
+    gateway = gateway_of(call)
     api = gateway.apis.get(call.params["ApiId"])
     gateway.authorizers.delete(api, call.params["AuthorizerId"])
     gateway.lambda_authorizers.forget(api.api_id)

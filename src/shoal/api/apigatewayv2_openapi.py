@@ -11,16 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from shoal.api.apigatewayv2 import _api
+from shoal.api.apigatewayv2_scope import gateway_of
 from shoal.api.dispatch import Call, apigatewayv2_api
 from shoal.gateway import openapi, openapi_export
 from shoal.gateway.models import Api, new_id
 from shoal.gateway.rules import bad_request
-from shoal.gateway.service import GatewayService
-
-
-def _gateway(call: Call) -> GatewayService:
-    gateway: GatewayService = call.shoal.gateway
-    return gateway
 
 
 def _answer(api: Api, warnings: list[str], call: Call) -> dict[str, Any]:
@@ -34,7 +29,7 @@ def _answer(api: Api, warnings: list[str], call: Call) -> dict[str, Any]:
 async def import_api(call: Call) -> dict[str, Any]:
     p = call.params
     definition = openapi.parse(p["Body"], p.get("Basepath"))
-    apis = _gateway(call).apis
+    apis = gateway_of(call).apis
     blank = Api(new_id(), definition.name, "HTTP", region=call.region)  # add(): id unique
     api, warnings = openapi.build(blank, definition, bool(p.get("FailOnWarnings", False)))
     return _answer(apis.add(api), warnings, call)
@@ -46,7 +41,7 @@ async def reimport_api(call: Call) -> dict[str, Any]:
     deployments and tags stay."""
     p = call.params
     definition = openapi.parse(p["Body"], p.get("Basepath"))
-    apis = _gateway(call).apis
+    apis = gateway_of(call).apis
     current = apis.get(p["ApiId"])
     if any(r.managed for r in current.routes.values()):
         raise bad_request("An API made by quick create can't be reimported")
@@ -57,7 +52,7 @@ async def reimport_api(call: Call) -> dict[str, Any]:
 @apigatewayv2_api.handles("ExportApi")
 async def export_api(call: Call) -> dict[str, Any]:
     p = call.params
-    gateway = _gateway(call)
+    gateway = gateway_of(call)
     api = gateway.apis.get(p["ApiId"])
     version = p.get("ExportVersion")
     if version is not None and version != openapi_export.EXPORT_VERSION:

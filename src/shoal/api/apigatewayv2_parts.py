@@ -15,11 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from shoal.api.apigatewayv2 import _deployment
+from shoal.api.apigatewayv2_scope import gateway_of
 from shoal.api.dispatch import Call, apigatewayv2_api
 from shoal.errors import AwsError
 from shoal.gateway.models import now
 from shoal.gateway.rules import not_found
-from shoal.gateway.service import GatewayService
 
 # The codec's codes that this service says as BadRequestException.
 _BAD_REQUEST = {"ValidationException", "SerializationException", "InvalidParameterValueException"}
@@ -32,14 +32,9 @@ def _as_api_gateway(error: AwsError) -> AwsError:
     return error
 
 
-def _gateway(call: Call) -> GatewayService:
-    gateway: GatewayService = call.shoal.gateway
-    return gateway
-
-
 @apigatewayv2_api.handles("DeleteCorsConfiguration")
 async def delete_cors_configuration(call: Call) -> None:
-    apis = _gateway(call).apis
+    apis = gateway_of(call).apis
     api = apis.get(call.params["ApiId"])
     apis.replace(dataclasses.replace(api, cors=None))
 
@@ -47,7 +42,7 @@ async def delete_cors_configuration(call: Call) -> None:
 @apigatewayv2_api.handles("DeleteRouteRequestParameter")
 async def delete_route_request_parameter(call: Call) -> None:
     p = call.params
-    apis = _gateway(call).apis
+    apis = gateway_of(call).apis
     api = apis.get(p["ApiId"])
     route = apis.get_route(p["ApiId"], p["RouteId"])
     parameters = dict(route.extra.get("RequestParameters") or {})
@@ -63,7 +58,7 @@ async def delete_route_request_parameter(call: Call) -> None:
 def _change_stage(call: Call, change: Callable[[dict[str, Any]], None]) -> None:
     """Apply ``change`` to a copy of the stage's kept members and save the stage."""
     p = call.params
-    apis = _gateway(call).apis
+    apis = gateway_of(call).apis
     api = apis.get(p["ApiId"])
     stage = apis.get_stage(p["ApiId"], p["StageName"])
     extra = dict(stage.extra)
@@ -97,7 +92,7 @@ async def delete_access_log_settings(call: Call) -> None:
 @apigatewayv2_api.handles("UpdateDeployment")
 async def update_deployment(call: Call) -> dict[str, Any]:
     p = call.params
-    apis = _gateway(call).apis
+    apis = gateway_of(call).apis
     api = apis.get(p["ApiId"])
     deployment = apis.get_deployment(p["ApiId"], p["DeploymentId"])
     if "Description" in p:

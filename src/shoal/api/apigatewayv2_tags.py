@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shoal.api.apigatewayv2_scope import gateway_of
 from shoal.api.dispatch import Call, apigatewayv2_api
 from shoal.gateway import tagging
 from shoal.gateway.models import Api
@@ -16,7 +17,7 @@ from shoal.gateway.service import GatewayService
 
 
 def _target(call: Call) -> tuple[GatewayService, Api, tagging.TagTarget]:
-    gateway: GatewayService = call.shoal.gateway
+    gateway = gateway_of(call)
     target = tagging.parse_arn(call.params["ResourceArn"])
     region = target.region if target.region == call.region else "-"  # another: not found
     return gateway, gateway.apis.get(target.api_id, region), target
