@@ -23,6 +23,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from shoal import datadir, tls
 from shoal.config import Settings
 from shoal.core import Shoal
+from shoal.gateway import websocket_frames
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -189,6 +190,9 @@ def serve(
         ssl_context_factory=(lambda config, default: context) if context is not None else None,
         loop="uvloop",
         http=HttpProtocol,
+        # WebSocket APIs: the websockets library's protocol, with API Gateway's quotas.
+        ws=websocket_frames.PROTOCOL_PATH,
+        ws_max_size=websocket_frames.MAX_MESSAGE_SIZE,
         lifespan="on",
         access_log=False,
         proxy_headers=False,  # Shoal is not behind a proxy; the middleware costs every request

@@ -167,6 +167,9 @@ class ExecuteApiApp:
         self.throttles = Throttles()  # the stages' route throttling (token buckets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if "/@connections/" in scope["path"]:  # a WebSocket API's management API
+            await self.service.connections_api(scope, receive, send)
+            return
         request_id = new_request_id()
         started = time.perf_counter()
         measured: list[Any] = []  # _handle's (region, api, stage, integration ms, bytes in)
@@ -366,8 +369,13 @@ def host_routed(scope: Scope) -> Scope | None:
                 return None
             ident, kind, region = m.groups()
             path = f"{_HOST_KINDS[kind]}{ident.decode('latin-1')}{scope['path']}"
-            routed = {**scope, "path": path, "raw_path": path.encode(), HOST_STYLE: True,
-                      WIRE_PATH: scope.get("raw_path") or scope["path"].encode()}
+            routed = {
+                **scope,
+                "path": path,
+                "raw_path": path.encode(),
+                HOST_STYLE: True,
+                WIRE_PATH: scope.get("raw_path") or scope["path"].encode(),
+            }
             if region:
                 routed[REGION_KEY] = region.decode("latin-1")
             return routed
