@@ -28,12 +28,15 @@ def _extra(params: Mapping[str, Any], *handled: str) -> dict[str, Any]:
 
 
 def _api(api: Api, call: Call) -> dict[str, Any]:
+    endpoint = gateway_of(call).api_endpoint(call.base_url, api.api_id)
+    if api.protocol_type == "WEBSOCKET":
+        endpoint = "ws" + endpoint[len("http") :]  # ws:// (wss:// under TLS), as wss:// on AWS
     return {
         "ApiKeySelectionExpression": API_KEY_SELECTION,
         "RouteSelectionExpression": HTTP_ROUTE_SELECTION,
         "IpAddressType": "ipv4",
         **api.extra,
-        "ApiEndpoint": gateway_of(call).api_endpoint(call.base_url, api.api_id),
+        "ApiEndpoint": endpoint,
         "ApiId": api.api_id,
         "Name": api.name,
         "ProtocolType": api.protocol_type,

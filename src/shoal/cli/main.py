@@ -94,110 +94,50 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the Shoal server")
     serve.add_argument("--host", default=DEFAULT_HOST)
-    serve.add_argument(
-        "--port",
-        type=int,
-        default=DEFAULT_PORT,
-        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)",
-    )
-    serve.add_argument(
-        "--allowed-host",
-        action="append",
-        default=[],
-        metavar="NAME[:PORT]",
-        help="another name clients reach this server by (repeatable); requests "
-        "with any Host but these, the loopback names and --host are refused",
-    )
-    serve.add_argument(
-        "--data-dir",
-        default=str(default_data_dir()),
-        help="where metadata, code, logs and file systems live "
-        "(default $SHOAL_DATA_DIR, else /var/lib/shoal as root)",
-    )
-    serve.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=300.0,
-        help="seconds before an idle execution environment is reaped",
-    )
-    serve.add_argument(
-        "--websocket-idle-timeout",
-        type=float,
-        default=600.0,
-        metavar="SECONDS",
-        help="close a WebSocket connection after this long without a message "
-        "from its client (default 600, as API Gateway)",
-    )
-    serve.add_argument(
-        "--websocket-max-duration",
-        type=float,
-        default=7200.0,
-        metavar="SECONDS",
-        help="close any WebSocket connection after this long (default 7200, as API Gateway)",
-    )
-    serve.add_argument(
-        "--role-credentials-lifetime",
-        type=int,
-        default=12 * 3600,
-        metavar="SECONDS",
-        help="how long the execution-role credentials of an environment last "
-        "(default 43200); renewed with an invocation past half of it",
-    )
-    serve.add_argument(
-        "--account-concurrency",
-        type=int,
-        default=1000,
-        help="concurrent executions for the whole account (default 1000)",
-    )
-    serve.add_argument(
-        "--unreserved-minimum",
-        type=int,
-        default=100,
-        help="concurrency that reservations must leave unreserved (default 100)",
-    )
-    serve.add_argument(
-        "--async-retry-base-delay",
-        type=float,
-        default=60.0,
-        help="seconds before the first retry of a failed async event; the "
-        "n-th waits n times this (default 60, as Lambda)",
-    )
-    serve.add_argument(
-        "--nfs-address",
-        default="127.0.0.1",
-        help="address NFS mount targets listen on (default 127.0.0.1)",
-    )
-    serve.add_argument(
-        "--nfs-port",
-        type=int,
-        default=2049,
-        help="first port for NFS mount targets; each target takes the next free one (default 2049)",
-    )
-    serve.add_argument(
-        "--egress",
-        choices=("nat", "none"),
-        default="nat",
-        help="nat (default): functions reach other hosts through NAT, never "
-        "this host's own services; none: loopback only",
-    )
-    serve.add_argument(
-        "--tls-cert",
-        metavar="FILE",
-        help="serve HTTPS with this certificate chain (PEM; with --tls-key)",
-    )
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME[:PORT]",
+                       help="another name clients reach this server by (repeatable); requests "
+                            "with any Host but these, the loopback names and --host are refused")
+    serve.add_argument("--data-dir", default=str(default_data_dir()),
+                       help="where metadata, code, logs and file systems live "
+                            "(default $SHOAL_DATA_DIR, else /var/lib/shoal as root)")
+    serve.add_argument("--idle-timeout", type=float, default=300.0,
+                       help="seconds before an idle execution environment is reaped")
+    serve.add_argument("--websocket-idle-timeout", type=float, default=600.0, metavar="SECONDS",
+                       help="close a WebSocket connection after this long without a message "
+                            "from its client (default 600, as API Gateway)")
+    serve.add_argument("--websocket-max-duration", type=float, default=7200.0, metavar="SECONDS",
+                       help="close any WebSocket connection after this long (default 7200, as "
+                            "API Gateway)")
+    serve.add_argument("--role-credentials-lifetime", type=int, default=12 * 3600,
+                       metavar="SECONDS",
+                       help="how long the execution-role credentials of an environment last "
+                            "(default 43200); renewed with an invocation past half of it")
+    serve.add_argument("--account-concurrency", type=int, default=1000,
+                       help="concurrent executions for the whole account (default 1000)")
+    serve.add_argument("--unreserved-minimum", type=int, default=100,
+                       help="concurrency that reservations must leave unreserved (default 100)")
+    serve.add_argument("--async-retry-base-delay", type=float, default=60.0,
+                       help="seconds before the first retry of a failed async event; the "
+                            "n-th waits n times this (default 60, as Lambda)")
+    serve.add_argument("--nfs-address", default="127.0.0.1",
+                       help="address NFS mount targets listen on (default 127.0.0.1)")
+    serve.add_argument("--nfs-port", type=int, default=2049,
+                       help="first port for NFS mount targets; each target takes the next "
+                            "free one (default 2049)")
+    serve.add_argument("--egress", choices=("nat", "none"), default="nat",
+                       help="nat (default): functions reach other hosts through NAT, never "
+                            "this host's own services; none: loopback only")
+    serve.add_argument("--tls-cert", metavar="FILE",
+                       help="serve HTTPS with this certificate chain (PEM; with --tls-key)")
     serve.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")
-    serve.add_argument(
-        "--tls-ca",
-        metavar="FILE",
-        help="the CA that issued --tls-cert, for the functions to trust "
-        "(AWS_CA_BUNDLE in every environment); else the system's store",
-    )
-    serve.add_argument(
-        "--tls",
-        choices=("auto",),
-        help="auto: serve HTTPS with a certificate of a local CA made (once) in "
-        "the data directory; its path is printed for AWS_CA_BUNDLE",
-    )
+    serve.add_argument("--tls-ca", metavar="FILE",
+                       help="the CA that issued --tls-cert, for the functions to trust "
+                            "(AWS_CA_BUNDLE in every environment); else the system's store")
+    serve.add_argument("--tls", choices=("auto",),
+                       help="auto: serve HTTPS with a certificate of a local CA made (once) in "
+                            "the data directory; its path is printed for AWS_CA_BUNDLE")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
     for name in GROUPS:

@@ -81,7 +81,8 @@ def build(authorizer_id: str, p: Mapping[str, Any], extra: Mapping[str, Any]) ->
     if not 0 <= ttl <= MAX_TTL:
         raise bad_request("AuthorizerResultTtlInSeconds must be between 0 and 3600")
     for source in sources:
-        if not source.startswith(("$request.", "$context.", "$stageVariables.")):
+        # route.request.*: a WebSocket API's form of $request.* (route_auth.identity_values)
+        if not source.startswith(("$request.", "$context.", "$stageVariables.", "route.request.")):
             raise bad_request(f"Invalid identity source: {source}")
     if kind == "JWT":
         jwt = p.get("JwtConfiguration") or {}

@@ -369,13 +369,8 @@ def host_routed(scope: Scope) -> Scope | None:
                 return None
             ident, kind, region = m.groups()
             path = f"{_HOST_KINDS[kind]}{ident.decode('latin-1')}{scope['path']}"
-            routed = {
-                **scope,
-                "path": path,
-                "raw_path": path.encode(),
-                HOST_STYLE: True,
-                WIRE_PATH: scope.get("raw_path") or scope["path"].encode(),
-            }
+            routed = {**scope, "path": path, "raw_path": path.encode(), HOST_STYLE: True,
+                      WIRE_PATH: scope.get("raw_path") or scope["path"].encode()}
             if region:
                 routed[REGION_KEY] = region.decode("latin-1")
             return routed

@@ -39,9 +39,8 @@ def document(
     doc: dict[str, Any] = {
         "openapi": "3.0.1",
         "info": info,
-        "servers": [
-            {"url": endpoint + "/{basePath}", "variables": {"basePath": {"default": base}}}
-        ],  # fmt: skip
+        "servers": [{"url": endpoint + "/{basePath}",
+                     "variables": {"basePath": {"default": base}}}],  # fmt: skip
         "paths": _paths(api, include_extensions),
     }
     if include_extensions:
@@ -71,13 +70,8 @@ def _paths(api: Api, include_extensions: bool) -> dict[str, Any]:
         names = _PARAM.findall(path)
         if names and "parameters" not in item:
             item["parameters"] = [
-                {
-                    "name": name,
-                    "in": "path",
-                    "description": f"Generated path parameter for {name}",
-                    "required": True,
-                    "schema": {"type": "string"},
-                }  # fmt: skip
+                {"name": name, "in": "path", "description": f"Generated path parameter for {name}",
+                 "required": True, "schema": {"type": "string"}}  # fmt: skip
                 for name in names
             ]
     return paths

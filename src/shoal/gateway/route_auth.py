@@ -99,6 +99,8 @@ def identity_values(
     values = []
     for source in sources:
         value: Any = None
+        if source.startswith("route.request."):  # a WebSocket API's $request.
+            source = "$request." + source[len("route.request.") :]
         if source.startswith("$request.header."):
             value = headers.get(source[len("$request.header.") :].lower())
         elif source.startswith("$request.querystring."):

@@ -1,0 +1,358 @@
+"""WebSocket APIs against a real server: managed with boto3, connected to with the
+``websockets`` library, functions in real sandboxes; the ``@connections`` API through boto3's
+``apigatewaymanagementapi``; API Gateway's quotas and idle timeout (shortened by the server
+setting)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from conftest import ShoalServer, create_function, signed_headers, start_server, unique_name
+
+IDLE_S = 4
+
+ECHO = """
+import json
+
+def handler(event, context):
+    ctx = event["requestContext"]
+    if ctx["eventType"] == "CONNECT":
+        query = event.get("queryStringParameters") or {}
+        if query.get("deny"):
+            return {"statusCode": 403, "body": "not you"}
+        return {"statusCode": 200}
+    if event.get("body") == "fail":
+        raise RuntimeError("asked to")
+    return {"statusCode": 200, "body": json.dumps(event)}
+"""
+
+# Allows "let-me-in" (header or query string) to $connect; its context reaches every event.
+AUTHORIZER = """
+def handler(event, context):
+    allowed = event["identitySource"] == "let-me-in"
+    return {"principalId": "alice", "context": {"user": "alice", "type": event["type"],
+            "arn": event["methodArn"]}, "policyDocument": {"Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow" if allowed else "Deny",
+                           "Resource": event["methodArn"]}]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
+    server = start_server(
+        tmp_path_factory.mktemp("ws-data"), "--websocket-idle-timeout", str(IDLE_S)
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def apigw(srv: ShoalServer) -> Any:
+    return srv.client("apigatewayv2")
+
+
+@pytest.fixture(scope="module")
+def echo_arn(srv: ShoalServer) -> str:
+    lam: Any = srv.client("lambda")
+    name = create_function(lam, unique_name("wsecho"), ECHO)
+    return str(lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+
+
+def _ws_api(apigw: Any, function_arn: str, **connect: Any) -> tuple[str, str]:
+    """A WebSocket API routing $connect, $disconnect, $default (two-way) and "ping" (two-way)
+    and "quiet" (one-way) to ``function_arn``; its id and its stage ``prod``'s URL."""
+    api = apigw.create_api(
+        Name=unique_name("ws"), ProtocolType="WEBSOCKET",
+        RouteSelectionExpression="$request.body.action",
+    )  # fmt: skip
+    api_id = api["ApiId"]
+    integration = apigw.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=function_arn
+    )["IntegrationId"]
+    target = f"integrations/{integration}"
+    apigw.create_route(ApiId=api_id, RouteKey="$connect", Target=target, **connect)
+    apigw.create_route(ApiId=api_id, RouteKey="$disconnect", Target=target)
+    for key in ("$default", "ping"):
+        apigw.create_route(
+            ApiId=api_id, RouteKey=key, Target=target, RouteResponseSelectionExpression="$default"
+        )
+    apigw.create_route(ApiId=api_id, RouteKey="quiet", Target=target)
+    apigw.create_stage(ApiId=api_id, StageName="prod", AutoDeploy=True)
+    endpoint = api["ApiEndpoint"]
+    assert endpoint.startswith("ws://"), endpoint
+    return api_id, f"{endpoint}/prod"
+
+
+def test_management_rules(apigw: Any, echo_arn: str) -> None:
+    with pytest.raises(ClientError) as e:
+        apigw.create_api(Name="x", ProtocolType="WEBSOCKET")
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
+    assert "RouteSelectionExpression" in e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        apigw.create_api(
+            Name="x", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action",
+            CorsConfiguration={"AllowOrigins": ["*"]},
+        )  # fmt: skip
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
+    api = apigw.create_api(
+        Name="rules", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
+    )
+    api_id = api["ApiId"]
+    got = apigw.get_api(ApiId=api_id)
+    assert got["ProtocolType"] == "WEBSOCKET"
+    assert got["RouteSelectionExpression"] == "$request.body.action"
+    with pytest.raises(ClientError) as e:
+        apigw.create_route(ApiId=api_id, RouteKey="$nope")
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
+    assert apigw.create_route(ApiId=api_id, RouteKey="sendmessage")["RouteKey"] == "sendmessage"
+    with pytest.raises(ClientError) as e:
+        apigw.create_integration(
+            ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=echo_arn,
+            PayloadFormatVersion="2.0",
+        )  # fmt: skip
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
+    made = apigw.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY",
+                                    IntegrationUri=echo_arn)  # fmt: skip
+    assert made["TimeoutInMillis"] == 29000
+    assert made["PayloadFormatVersion"] == "1.0"
+    with pytest.raises(ClientError) as e:
+        apigw.create_authorizer(ApiId=api_id, Name="j", AuthorizerType="JWT",
+                                IdentitySource=["$request.header.Authorization"],
+                                JwtConfiguration={"Issuer": "https://x"})  # fmt: skip
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
+    apigw.delete_api(ApiId=api_id)
+
+
+def test_connect_message_and_route_responses(apigw: Any, echo_arn: str) -> None:
+    api_id, url = _ws_api(apigw, echo_arn)
+    with connect(url + "?team=blue&team=red&x=1", open_timeout=60) as ws:
+        ws.send(json.dumps({"action": "ping", "n": 1}))
+        event = json.loads(ws.recv(timeout=60))
+        ctx = event["requestContext"]
+        assert ctx["routeKey"] == "ping"
+        assert ctx["eventType"] == "MESSAGE"
+        assert ctx["apiId"] == api_id and ctx["stage"] == "prod"
+        assert ctx["messageId"] and ctx["connectionId"] and ctx["connectedAt"] > 0
+        assert ctx["requestTimeEpoch"] >= ctx["connectedAt"]
+        assert ctx["domainName"] and ctx["messageDirection"] == "IN"
+        assert event["body"] == json.dumps({"action": "ping", "n": 1})
+        assert event["isBase64Encoded"] is False
+        connection_id = ctx["connectionId"]
+        ws.send("not json at all")  # no action: $default
+        event = json.loads(ws.recv(timeout=60))
+        assert event["requestContext"]["routeKey"] == "$default"
+        assert event["requestContext"]["connectionId"] == connection_id
+        ws.send(b"\x00\x01binary")
+        event = json.loads(ws.recv(timeout=60))
+        assert event["isBase64Encoded"] is True
+        ws.send(json.dumps({"action": "quiet"}))  # one-way: nothing comes back ...
+        ws.send("fail")  # ... and a failing integration says so
+        failed = json.loads(ws.recv(timeout=60))
+        assert failed["message"] == "Internal server error"
+        assert failed["connectionId"] == connection_id
+
+
+def test_connect_refused_by_function(apigw: Any, echo_arn: str) -> None:
+    _, url = _ws_api(apigw, echo_arn)
+    with pytest.raises(InvalidStatus) as e:
+        with connect(url + "?deny=1", open_timeout=60):
+            pass
+    assert e.value.response.status_code == 403
+    with pytest.raises(InvalidStatus) as e:
+        with connect(url.rsplit("/", 1)[0] + "/nostage", open_timeout=60):
+            pass
+    assert e.value.response.status_code == 403
+
+
+def test_connections_api(srv: ShoalServer, apigw: Any, echo_arn: str) -> None:
+    api_id, url = _ws_api(apigw, echo_arn)
+    http_endpoint = apigw.get_api(ApiId=api_id)["ApiEndpoint"].replace("ws://", "http://")
+    manage: Any = boto3.client(
+        "apigatewaymanagementapi", endpoint_url=f"{http_endpoint}/prod", region_name="us-east-1",
+        aws_access_key_id="shoal", aws_secret_access_key="shoal",
+        config=Config(retries={"max_attempts": 0}),
+    )  # fmt: skip
+    with connect(url, open_timeout=60, user_agent_header="ws-test/1") as ws:
+        ws.send(json.dumps({"action": "ping"}))
+        connection_id = json.loads(ws.recv(timeout=60))["requestContext"]["connectionId"]
+        got = manage.get_connection(ConnectionId=connection_id)
+        assert got["Identity"]["UserAgent"] == "ws-test/1"
+        assert got["Identity"]["SourceIp"] == "127.0.0.1"
+        assert got["LastActiveAt"] >= got["ConnectedAt"]
+        manage.post_to_connection(ConnectionId=connection_id, Data=b"hello from outside")
+        assert ws.recv(timeout=30) == "hello from outside"
+        with pytest.raises(ClientError) as e:
+            manage.post_to_connection(ConnectionId=connection_id, Data=b"x" * (128 * 1024 + 1))
+        assert e.value.response["Error"]["Code"] == "PayloadTooLargeException"
+        manage.delete_connection(ConnectionId=connection_id)
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=30)
+    with pytest.raises(ClientError) as e:
+        manage.get_connection(ConnectionId=connection_id)
+    assert e.value.response["Error"]["Code"] == "GoneException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+    # Shoal's endpoint itself (what AWS_ENDPOINT_URL names in a function) answers too.
+    root: Any = boto3.client(
+        "apigatewaymanagementapi", endpoint_url=srv.endpoint, region_name="us-east-1",
+        aws_access_key_id="shoal", aws_secret_access_key="shoal",
+        config=Config(retries={"max_attempts": 0}),
+    )  # fmt: skip
+    with pytest.raises(ClientError) as e:
+        root.post_to_connection(ConnectionId=connection_id, Data=b"late")
+    assert e.value.response["Error"]["Code"] == "GoneException"
+    manage.close()
+    root.close()
+
+
+def test_connections_api_needs_manage_connections(srv: ShoalServer, apigw: Any,
+                                                  echo_arn: str) -> None:  # fmt: skip
+    iam: Any = srv.client("iam")
+    user = unique_name("wsuser")
+    iam.create_user(UserName=user)
+    keys = iam.create_access_key(UserName=user)["AccessKey"]
+    api_id, url = _ws_api(apigw, echo_arn)
+    manage: Any = boto3.client(
+        "apigatewaymanagementapi", endpoint_url=srv.endpoint, region_name="us-east-1",
+        aws_access_key_id=keys["AccessKeyId"], aws_secret_access_key=keys["SecretAccessKey"],
+        config=Config(retries={"max_attempts": 0}),
+    )  # fmt: skip
+    with connect(url, open_timeout=60) as ws:
+        ws.send(json.dumps({"action": "ping"}))
+        connection_id = json.loads(ws.recv(timeout=60))["requestContext"]["connectionId"]
+        with pytest.raises(ClientError) as e:
+            manage.post_to_connection(ConnectionId=connection_id, Data=b"no")
+        assert e.value.response["Error"]["Code"] == "ForbiddenException"
+        iam.put_user_policy(UserName=user, PolicyName="manage", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "execute-api:ManageConnections",
+                "Resource": f"arn:aws:execute-api:us-east-1:*:{api_id}/prod/POST/@connections/*"}]
+        }))  # fmt: skip
+        manage.post_to_connection(ConnectionId=connection_id, Data=b"yes")
+        assert ws.recv(timeout=30) == "yes"
+        with pytest.raises(ClientError) as e:  # GET is not allowed by the policy
+            manage.get_connection(ConnectionId=connection_id)
+        assert e.value.response["Error"]["Code"] == "ForbiddenException"
+    manage.close()
+
+
+def test_connect_authorizers(srv: ShoalServer, apigw: Any, echo_arn: str) -> None:
+    lam: Any = srv.client("lambda")
+    auth = create_function(lam, unique_name("wsauth"), AUTHORIZER)
+    auth_arn = lam.get_function(FunctionName=auth)["Configuration"]["FunctionArn"]
+    api = apigw.create_api(Name=unique_name("wsa"), ProtocolType="WEBSOCKET",
+                           RouteSelectionExpression="$request.body.action")  # fmt: skip
+    api_id = api["ApiId"]
+    authorizer = apigw.create_authorizer(
+        ApiId=api_id, Name="fn", AuthorizerType="REQUEST",
+        AuthorizerUri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                      f"{auth_arn}/invocations",
+        IdentitySource=["route.request.querystring.token"],
+    )["AuthorizerId"]  # fmt: skip
+    integration = apigw.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=echo_arn
+    )["IntegrationId"]
+    target = f"integrations/{integration}"
+    apigw.create_route(ApiId=api_id, RouteKey="$connect", Target=target,
+                       AuthorizationType="CUSTOM", AuthorizerId=authorizer)  # fmt: skip
+    apigw.create_route(ApiId=api_id, RouteKey="$default", Target=target,
+                       RouteResponseSelectionExpression="$default")  # fmt: skip
+    apigw.create_stage(ApiId=api_id, StageName="prod")
+    url = f"{api['ApiEndpoint']}/prod"
+    with pytest.raises(InvalidStatus) as e:
+        with connect(url, open_timeout=60):  # no token: refused without calling the function
+            pass
+    assert e.value.response.status_code == 401
+    with pytest.raises(InvalidStatus) as e:
+        with connect(url + "?token=wrong", open_timeout=60):
+            pass
+    assert e.value.response.status_code == 403
+    with connect(url + "?token=let-me-in", open_timeout=60) as ws:
+        ws.send("hi")
+        ctx = json.loads(ws.recv(timeout=60))["requestContext"]
+        assert ctx["authorizer"]["principalId"] == "alice"
+        assert ctx["authorizer"]["user"] == "alice"
+        assert ctx["authorizer"]["arn"] == (
+            f"arn:aws:execute-api:us-east-1:123456789012:{api_id}/prod/$connect"
+        )
+
+    # AWS_IAM: the upgrade request signed for execute-api by a caller IAM allows.
+    iam_api = apigw.create_api(Name=unique_name("wsi"), ProtocolType="WEBSOCKET",
+                               RouteSelectionExpression="$request.body.action")  # fmt: skip
+    apigw.create_route(ApiId=iam_api["ApiId"], RouteKey="$connect", AuthorizationType="AWS_IAM")
+    apigw.create_stage(ApiId=iam_api["ApiId"], StageName="prod")
+    iam_url = f"{iam_api['ApiEndpoint']}/prod"
+    with pytest.raises(InvalidStatus) as e:
+        with connect(iam_url, open_timeout=60):
+            pass
+    assert e.value.response.status_code == 403
+    signed = signed_headers("GET", iam_url.replace("ws://", "http://"), b"", "execute-api")
+    with connect(iam_url, open_timeout=60, additional_headers={
+            k: v for k, v in signed.items() if k.lower() != "host"}) as ws:  # fmt: skip
+        ws.ping().wait(30)
+
+
+def test_quotas(apigw: Any, echo_arn: str) -> None:
+    _, url = _ws_api(apigw, echo_arn)
+    with connect(url, open_timeout=60, max_size=None) as ws:
+        # 100 KB in 32 KB frames: within both quotas.
+        big = "y" * (100 * 1024)
+        ws.send([big[i : i + 32 * 1024] for i in range(0, len(big), 32 * 1024)])
+        event = json.loads(ws.recv(timeout=60))
+        assert len(event["body"]) == len(big)
+        ws.send("z" * (40 * 1024))  # one 40 KB frame: over the frame quota
+        with pytest.raises(ConnectionClosed) as e:
+            ws.recv(timeout=30)
+        assert e.value.rcvd is not None and e.value.rcvd.code == 1009
+    with connect(url, open_timeout=60) as ws:
+        big = "m" * (129 * 1024)  # over the message quota, in quota-sized frames
+        ws.send([big[i : i + 32 * 1024] for i in range(0, len(big), 32 * 1024)])
+        with pytest.raises(ConnectionClosed) as e:
+            ws.recv(timeout=30)
+        assert e.value.rcvd is not None and e.value.rcvd.code == 1009
+
+
+def test_idle_timeout(apigw: Any, echo_arn: str) -> None:
+    _, url = _ws_api(apigw, echo_arn)
+    with connect(url, open_timeout=60) as ws:
+        started = time.monotonic()
+        ws.send(json.dumps({"action": "quiet"}))  # activity: the idle clock starts again
+        with pytest.raises(ConnectionClosed) as e:
+            ws.recv(timeout=IDLE_S * 5)
+        assert e.value.rcvd is not None and e.value.rcvd.code == 1001
+        assert time.monotonic() - started >= IDLE_S - 0.5
+
+
+def test_maximum_duration(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", "--websocket-max-duration", "2")
+    try:
+        apigw: Any = server.client("apigatewayv2")
+        api = apigw.create_api(Name="short", ProtocolType="WEBSOCKET",
+                               RouteSelectionExpression="$request.body.action")  # fmt: skip
+        apigw.create_stage(ApiId=api["ApiId"], StageName="prod")
+        with connect(f"{api['ApiEndpoint']}/prod", open_timeout=60) as ws:
+            started = time.monotonic()
+            closed_by = None
+            while closed_by is None:  # messages keep it active: the maximum still applies
+                try:
+                    ws.send("still here")
+                    assert json.loads(ws.recv(timeout=0.5))["message"] == "Forbidden"
+                except TimeoutError:
+                    pass
+                except ConnectionClosed as e:
+                    closed_by = e
+            assert closed_by.rcvd is not None and closed_by.rcvd.code == 1001
+            assert 1.5 <= time.monotonic() - started <= 10
+        apigw.close()
+    finally:
+        server.stop()
