@@ -42,9 +42,9 @@ def route(
 ) -> Route:
     """Route ``route_id`` of ``api``: a valid key no other route has, a target of this API."""
     if api.protocol_type == "WEBSOCKET":
-        from shoal.gateway.websocket_rules import check_route_key
+        from shoal.gateway.websocket_rules import check_route
 
-        check_route_key(route_key)
+        check_route(route_key, extra)
     else:
         try:
             parse_route_key(route_key)

@@ -57,6 +57,19 @@ def check_api(params: Mapping[str, Any]) -> None:
         check_selection_expression(params["RouteSelectionExpression"])
 
 
+def check_route(route_key: str, extra: Mapping[str, Any]) -> None:
+    """A WebSocket route: its key, and authorization on ``$connect`` only (API Gateway
+    authorizes the connection, not each message)."""
+    check_route_key(route_key)
+    kind = extra.get("AuthorizationType") or "NONE"
+    if kind not in ("NONE", "AWS_IAM", "CUSTOM"):
+        raise bad_request(
+            f"Invalid authorization type {kind} for a WebSocket API: NONE, AWS_IAM or CUSTOM"
+        )
+    if kind != "NONE" and route_key != "$connect":
+        raise bad_request("Currently, authorization is restricted to the $connect route only")
+
+
 def check_route_key(route_key: str) -> None:
     if not route_key:
         raise bad_request("Route key must not be empty")

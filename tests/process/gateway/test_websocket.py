@@ -356,3 +356,67 @@ def test_maximum_duration(tmp_path: Path) -> None:
         apigw.close()
     finally:
         server.stop()
+
+
+def test_route_responses_and_authorization_rules(apigw: Any, echo_arn: str) -> None:
+    api_id, _ = _ws_api(apigw, echo_arn)
+    routes = {r["RouteKey"]: r["RouteId"] for r in apigw.get_routes(ApiId=api_id)["Items"]}
+    made = apigw.create_route_response(ApiId=api_id, RouteId=routes["ping"],
+                                       RouteResponseKey="$default")  # fmt: skip
+    assert made["RouteResponseKey"] == "$default" and made["RouteResponseId"]
+    got = apigw.get_route_response(ApiId=api_id, RouteId=routes["ping"],
+                                   RouteResponseId=made["RouteResponseId"])  # fmt: skip
+    assert got["RouteResponseId"] == made["RouteResponseId"]
+    listed = apigw.get_route_responses(ApiId=api_id, RouteId=routes["ping"])["Items"]
+    assert [r["RouteResponseId"] for r in listed] == [made["RouteResponseId"]]
+    with pytest.raises(ClientError) as e:
+        apigw.create_route_response(ApiId=api_id, RouteId=routes["ping"],
+                                    RouteResponseKey="$default")  # fmt: skip
+    assert e.value.response["Error"]["Code"] == "ConflictException"
+    apigw.delete_route_response(ApiId=api_id, RouteId=routes["ping"],
+                                RouteResponseId=made["RouteResponseId"])  # fmt: skip
+    assert apigw.get_route_responses(ApiId=api_id, RouteId=routes["ping"])["Items"] == []
+    with pytest.raises(ClientError) as e:  # authorization is the connection's, not a message's
+        apigw.update_route(ApiId=api_id, RouteId=routes["ping"], AuthorizationType="AWS_IAM")
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
+    assert "$connect" in e.value.response["Error"]["Message"]
+    http_api = apigw.create_api(Name=unique_name("h"), ProtocolType="HTTP")["ApiId"]
+    route = apigw.create_route(ApiId=http_api, RouteKey="GET /x")["RouteId"]
+    with pytest.raises(ClientError) as e:
+        apigw.create_route_response(ApiId=http_api, RouteId=route, RouteResponseKey="$default")
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
+
+
+def test_aws_cli_v2(srv: ShoalServer, echo_arn: str) -> None:
+    """The AWS CLI v2 (Debian's awscli) makes a WebSocket API and posts to a connection."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "shoal", "AWS_SECRET_ACCESS_KEY": "shoal",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": ""}  # fmt: skip
+
+    def aws(*args: str, endpoint: str = srv.endpoint) -> Any:
+        out = subprocess.run(["/usr/bin/aws", "--endpoint-url", endpoint, "--output", "json",
+                              *args], capture_output=True, text=True, env=env, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout) if out.stdout.strip() else None
+
+    api = aws("apigatewayv2", "create-api", "--name", unique_name("cli"), "--protocol-type",
+              "WEBSOCKET", "--route-selection-expression", "$request.body.action")
+    integration = aws("apigatewayv2", "create-integration", "--api-id", api["ApiId"],
+                      "--integration-type", "AWS_PROXY", "--integration-uri", echo_arn)
+    aws("apigatewayv2", "create-route", "--api-id", api["ApiId"], "--route-key", "$default",
+        "--target", f"integrations/{integration['IntegrationId']}",
+        "--route-response-selection-expression", "$default")
+    aws("apigatewayv2", "create-stage", "--api-id", api["ApiId"], "--stage-name", "dev")
+    with connect(f"{api['ApiEndpoint']}/dev", open_timeout=60) as ws:
+        ws.send("who am i")
+        connection_id = json.loads(ws.recv(timeout=60))["requestContext"]["connectionId"]
+        management = api["ApiEndpoint"].replace("ws://", "http://") + "/dev"
+        aws("apigatewaymanagementapi", "post-to-connection", "--connection-id", connection_id,
+            "--data", "from the cli", "--cli-binary-format", "raw-in-base64-out",
+            endpoint=management)
+        assert ws.recv(timeout=30) == "from the cli"
+        got = aws("apigatewaymanagementapi", "get-connection", "--connection-id", connection_id,
+                  endpoint=management)
+        assert got["Identity"]["SourceIp"] == "127.0.0.1"
