@@ -145,4 +145,6 @@ class ConnectionsApi:
             await connection.send_message(body)
         except (OSError, RuntimeError):
             return _gone()
+        self.service.websocket.metrics.message(connection.region, connection.api_id,
+                                               connection.stage)  # fmt: skip
         return 200, "", b""

@@ -40,6 +40,7 @@ from shoal.gateway.events import domain_of, new_request_id
 from shoal.gateway.responses import GatewayResponse
 from shoal.gateway.websocket_events import Upgrade
 from shoal.gateway.websocket_live import LiveWebSocketApi, LiveWsRoute
+from shoal.gateway.websocket_metrics import WebSocketMetrics
 from shoal.invocation.tracing import trace_header
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class WebSocketApp:
         self.service = service
         self.idle_s = idle_s
         self.max_s = max_s
+        self.metrics = WebSocketMetrics(service.shoal)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (await receive())["type"] != "websocket.connect":
@@ -94,6 +96,8 @@ class WebSocketApp:
         )
         trace = trace_header(lower.get("x-amzn-trace-id"))
         accepted = await self._connect(scope, live, up, trace)
+        refused = isinstance(accepted, GatewayResponse)
+        self.metrics.connect(live.region, api_id, up.stage, refused)
         if isinstance(accepted, GatewayResponse):
             await _refuse(send, accepted)
             return
@@ -203,10 +207,14 @@ class WebSocketApp:
     ) -> None:  # fmt: skip
         route = live.select(data)
         if route is None or route.target is None:
+            self.metrics.message(live.region, up.api_id, up.stage, client_error=True)
             await _tell(connection, "Forbidden")
             return
         event = websocket_events.message_event(up, route.route_key, data, connection.authorizer)
+        started = time.perf_counter()
         payload = await self._invoke(route, up, event, trace)
+        self.metrics.message(live.region, up.api_id, up.stage, integration_error=payload is None,
+                             integration_ms=(time.perf_counter() - started) * 1000)  # fmt: skip
         if payload is None:
             await _tell(connection, "Internal server error")
             return

@@ -18,7 +18,14 @@ from botocore.exceptions import ClientError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from conftest import ShoalServer, create_function, signed_headers, start_server, unique_name
+from conftest import (
+    ShoalServer,
+    create_function,
+    signed_headers,
+    start_server,
+    unique_name,
+    wait_for,
+)
 
 IDLE_S = 4
 
@@ -51,8 +58,9 @@ def handler(event, context):
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
     server = start_server(
-        tmp_path_factory.mktemp("ws-data"), "--websocket-idle-timeout", str(IDLE_S)
-    )
+        tmp_path_factory.mktemp("ws-data"), "--websocket-idle-timeout", str(IDLE_S),
+        env={"SHOAL_METRICS_FLUSH_S": "0.2"},
+    )  # fmt: skip
     yield server
     server.stop()
 
@@ -134,7 +142,8 @@ def test_management_rules(apigw: Any, echo_arn: str) -> None:
     apigw.delete_api(ApiId=api_id)
 
 
-def test_connect_message_and_route_responses(apigw: Any, echo_arn: str) -> None:
+def test_connect_message_and_route_responses(srv: ShoalServer, apigw: Any,
+                                             echo_arn: str) -> None:  # fmt: skip
     api_id, url = _ws_api(apigw, echo_arn)
     with connect(url + "?team=blue&team=red&x=1", open_timeout=60) as ws:
         ws.send(json.dumps({"action": "ping", "n": 1}))
@@ -161,6 +170,20 @@ def test_connect_message_and_route_responses(apigw: Any, echo_arn: str) -> None:
         failed = json.loads(ws.recv(timeout=60))
         assert failed["message"] == "Internal server error"
         assert failed["connectionId"] == connection_id
+    # AWS/ApiGateway's WebSocket metrics: 1 connect, 5 messages, 1 integration error.
+    cloudwatch: Any = srv.client("cloudwatch")
+
+    def total(name: str) -> float:
+        found = cloudwatch.get_metric_statistics(
+            Namespace="AWS/ApiGateway", MetricName=name, Statistics=["Sum"], Period=60,
+            Dimensions=[{"Name": "ApiId", "Value": api_id}, {"Name": "Stage", "Value": "prod"}],
+            StartTime=time.time() - 600, EndTime=time.time() + 60,
+        )["Datapoints"]  # fmt: skip
+        return float(sum(p["Sum"] for p in found))
+
+    wait_for(lambda: total("MessageCount") == 5 and total("IntegrationError") == 1)
+    assert total("ConnectCount") == 1
+    assert total("ClientError") == 0
 
 
 def test_connect_refused_by_function(apigw: Any, echo_arn: str) -> None:
