@@ -51,6 +51,7 @@ log = logging.getLogger("shoal.gateway")
 EXECUTE_API_PREFIX = "/execute-api/"
 IDLE_S = 600.0  # API Gateway's idle connection timeout
 MAX_S = 7200.0  # and its maximum connection duration
+IN_FLIGHT = 64  # messages of one connection being handled at once
 _JSON = [(b"content-type", b"application/json")]
 
 
@@ -154,8 +155,15 @@ class WebSocketApp:
         self, connection: Connection, live: LiveWebSocketApi, up: Upgrade, receive: Receive,
         trace: str,
     ) -> None:  # fmt: skip
-        """Read messages until the connection ends; each message is handled as a task."""
+        """Read messages until the connection ends; each message is handled as a task, at most
+        :data:`IN_FLIGHT` at once: past that the connection is not read (the protocol stops
+        reading the socket), so one client cannot queue unbounded work."""
         tasks: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore(IN_FLIGHT)
+
+        def done(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            slots.release()
 
         async def read() -> None:
             while True:
@@ -171,9 +179,10 @@ class WebSocketApp:
                 data = message.get("text")
                 if data is None:
                     data = message.get("bytes") or b""
+                await slots.acquire()  # released when the message's task is done
                 task = asyncio.ensure_future(self._message(connection, live, up, data, trace))
                 tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                task.add_done_callback(done)
 
         reader = asyncio.ensure_future(read())
         ends_at = up.connected_at_ms / 1000 + self.max_s

@@ -27,7 +27,7 @@ from conftest import (
     wait_for,
 )
 
-IDLE_S = 4
+IDLE_S = 6
 
 ECHO = """
 import json
@@ -379,6 +379,20 @@ def test_maximum_duration(tmp_path: Path) -> None:
         apigw.close()
     finally:
         server.stop()
+    # The API was persisted: after a restart it is served again (its connections were not).
+    server = start_server(tmp_path / "data", execution_role=False)
+    try:
+        apigw = server.client("apigatewayv2")
+        assert apigw.get_api(ApiId=api["ApiId"])["RouteSelectionExpression"] == (
+            "$request.body.action"
+        )
+        endpoint = apigw.get_api(ApiId=api["ApiId"])["ApiEndpoint"]
+        with connect(f"{endpoint}/prod", open_timeout=60) as ws:
+            ws.send("hello again")
+            assert json.loads(ws.recv(timeout=30))["message"] == "Forbidden"  # no routes
+        apigw.close()
+    finally:
+        server.stop()
 
 
 def test_route_responses_and_authorization_rules(apigw: Any, echo_arn: str) -> None:
@@ -440,6 +454,8 @@ def test_aws_cli_v2(srv: ShoalServer, echo_arn: str) -> None:
             "--data", "from the cli", "--cli-binary-format", "raw-in-base64-out",
             endpoint=management)
         assert ws.recv(timeout=30) == "from the cli"
+        ws.send("still here")  # activity: the CLI's start-up is most of this server's idle time
+        json.loads(ws.recv(timeout=60))
         got = aws("apigatewaymanagementapi", "get-connection", "--connection-id", connection_id,
                   endpoint=management)
         assert got["Identity"]["SourceIp"] == "127.0.0.1"
