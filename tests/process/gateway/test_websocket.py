@@ -459,3 +459,35 @@ def test_aws_cli_v2(srv: ShoalServer, echo_arn: str) -> None:
         got = aws("apigatewaymanagementapi", "get-connection", "--connection-id", connection_id,
                   endpoint=management)
         assert got["Identity"]["SourceIp"] == "127.0.0.1"
+
+
+def test_wss_under_tls(tmp_path: Path) -> None:
+    """``--tls auto``: the ApiEndpoint is wss://, the handshake is TLS, @connections is https."""
+    import ssl
+
+    server = start_server(tmp_path / "data", "--tls", "auto", execution_role=False)
+    try:
+        ca = str(server.data_dir / "tls" / "ca.pem")
+        apigw: Any = boto3.client(
+            "apigatewayv2", endpoint_url=server.endpoint, region_name="us-east-1", verify=ca,
+            aws_access_key_id="shoal", aws_secret_access_key="shoal",
+        )  # fmt: skip
+        api = apigw.create_api(Name="tls", ProtocolType="WEBSOCKET",
+                               RouteSelectionExpression="$request.body.action")  # fmt: skip
+        apigw.create_stage(ApiId=api["ApiId"], StageName="prod")
+        assert api["ApiEndpoint"].startswith("wss://")
+        manage: Any = boto3.client(
+            "apigatewaymanagementapi", endpoint_url=server.endpoint, region_name="us-east-1",
+            verify=ca, aws_access_key_id="shoal", aws_secret_access_key="shoal",
+        )  # fmt: skip
+        with connect(f"{api['ApiEndpoint']}/prod", open_timeout=60,
+                     ssl=ssl.create_default_context(cafile=ca)) as ws:  # fmt: skip
+            ws.send("hello")
+            said = json.loads(ws.recv(timeout=30))
+            assert said["message"] == "Forbidden"  # no routes
+            manage.post_to_connection(ConnectionId=said["connectionId"], Data=b"secure")
+            assert ws.recv(timeout=30) == "secure"
+        apigw.close()
+        manage.close()
+    finally:
+        server.stop()
