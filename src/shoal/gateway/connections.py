@@ -51,6 +51,7 @@ class Connection:
     close_code: int = 1000
     close_reason: str = ""
     authorizer: dict[str, Any] | None = None  # requestContext.authorizer of its events
+    identity: dict[str, Any] | None = None  # requestContext.identity of an AWS_IAM caller's
     client_closed: bool = False  # the client sent its close (the server need not)
 
     async def send_message(self, data: bytes) -> None:

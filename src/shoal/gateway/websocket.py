@@ -105,7 +105,8 @@ class WebSocketApp:
         await send({"type": "websocket.accept"})
         connection = Connection(
             up.connection_id, api_id, up.stage, live.region, up.source_ip, up.user_agent,
-            up.connected_at_ms, send, authorizer=accepted,
+            up.connected_at_ms, send, authorizer=accepted.get("authorizer"),
+            identity=accepted.get("identity"),
         )  # fmt: skip
         service.connections.add(connection)
         try:
@@ -115,19 +116,22 @@ class WebSocketApp:
         route = live.routes.get("$disconnect")
         if route is not None and route.target is not None:
             event = websocket_events.disconnect_event(
-                up, connection.close_code, connection.close_reason, connection.authorizer
+                up, connection.close_code, connection.close_reason, connection.authorizer,
+                connection.identity,
             )
             await self._invoke(route, up, event, trace)
 
     async def _connect(
         self, scope: Scope, live: LiveWebSocketApi, up: Upgrade, trace: str
-    ) -> dict[str, Any] | None | GatewayResponse:
-        """The refusal of the handshake, or the authorizer's grant (None without one)."""
+    ) -> dict[str, Any] | GatewayResponse:
+        """The refusal of the handshake, or what the connection's events say of its caller
+        from now on: ``authorizer`` (a Lambda authorizer's grant) or ``identity`` (an
+        ``AWS_IAM`` caller's ``requestContext.identity``); empty without an authorizer."""
         route = live.routes.get("$connect")
         if route is None:
-            return None
+            return {}
         event = websocket_events.connect_event(up)
-        granted = None
+        granted: dict[str, Any] = {}
         if route.auth is not route_auth.NO_AUTH:
             arn = (
                 f"arn:aws:execute-api:{live.region}:{self.service.account_id}:"
@@ -140,9 +144,11 @@ class WebSocketApp:
             )  # fmt: skip
             if refused is not None:
                 return refused
-            granted = event["requestContext"].get("authorizer")
-            if route.auth.kind == "AWS_IAM":
-                granted = None  # IAM's caller is in requestContext.identity, not authorizer
+            if route.auth.kind == "AWS_IAM":  # the caller is in requestContext.identity
+                granted = {"identity": dict(event["requestContext"]["identity"])}
+                event["requestContext"].pop("authorizer", None)
+            else:
+                granted = {"authorizer": event["requestContext"].get("authorizer")}
         if route.target is None:
             return granted
         found = await self._invoke(route, up, event, trace)
@@ -219,7 +225,8 @@ class WebSocketApp:
             self.metrics.message(live.region, up.api_id, up.stage, client_error=True)
             await _tell(connection, "Forbidden")
             return
-        event = websocket_events.message_event(up, route.route_key, data, connection.authorizer)
+        event = websocket_events.message_event(up, route.route_key, data, connection.authorizer,
+                                               connection.identity)  # fmt: skip
         started = time.perf_counter()
         payload = await self._invoke(route, up, event, trace)
         self.metrics.message(live.region, up.api_id, up.stage, integration_error=payload is None,

@@ -45,7 +45,8 @@ class Upgrade:
     stage_variables: Mapping[str, str]
 
 
-def _context(up: Upgrade, route_key: str, event_type: str, now_s: float) -> dict[str, Any]:
+def _context(up: Upgrade, route_key: str, event_type: str, now_s: float,
+             identity: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     request_id = new_request_id()
     return {
         "routeKey": route_key,
@@ -56,7 +57,7 @@ def _context(up: Upgrade, route_key: str, event_type: str, now_s: float) -> dict
         "stage": up.stage,
         "connectedAt": up.connected_at_ms,
         "requestTimeEpoch": int(now_s * 1000),
-        "identity": {"sourceIp": up.source_ip, "userAgent": up.user_agent},
+        "identity": identity or {"sourceIp": up.source_ip, "userAgent": up.user_agent},
         "requestId": request_id,
         "domainName": up.domain_name,
         "connectionId": up.connection_id,
@@ -103,10 +104,11 @@ def connect_event(up: Upgrade, now_s: float | None = None) -> dict[str, Any]:
 
 
 def message_event(
-    up: Upgrade, route_key: str, message: str | bytes, authorizer: dict[str, Any] | None
+    up: Upgrade, route_key: str, message: str | bytes, authorizer: dict[str, Any] | None,
+    identity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     now_s = time.time()
-    context = _context(up, route_key, "MESSAGE", now_s)
+    context = _context(up, route_key, "MESSAGE", now_s, identity)
     context["messageId"] = new_request_id()
     if authorizer is not None:
         context["authorizer"] = authorizer
@@ -121,10 +123,11 @@ def message_event(
 
 
 def disconnect_event(
-    up: Upgrade, code: int, reason: str, authorizer: dict[str, Any] | None
+    up: Upgrade, code: int, reason: str, authorizer: dict[str, Any] | None,
+    identity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     now_s = time.time()
-    context = _context(up, "$disconnect", "DISCONNECT", now_s)
+    context = _context(up, "$disconnect", "DISCONNECT", now_s, identity)
     context["disconnectStatusCode"] = code
     context["disconnectReason"] = reason
     if authorizer is not None:

@@ -313,6 +313,11 @@ def test_connect_authorizers(srv: ShoalServer, apigw: Any, echo_arn: str) -> Non
     iam_api = apigw.create_api(Name=unique_name("wsi"), ProtocolType="WEBSOCKET",
                                RouteSelectionExpression="$request.body.action")  # fmt: skip
     apigw.create_route(ApiId=iam_api["ApiId"], RouteKey="$connect", AuthorizationType="AWS_IAM")
+    echo = apigw.create_integration(ApiId=iam_api["ApiId"], IntegrationType="AWS_PROXY",
+                                    IntegrationUri=echo_arn)["IntegrationId"]  # fmt: skip
+    apigw.create_route(ApiId=iam_api["ApiId"], RouteKey="$default",
+                       Target=f"integrations/{echo}",
+                       RouteResponseSelectionExpression="$default")  # fmt: skip
     apigw.create_stage(ApiId=iam_api["ApiId"], StageName="prod")
     iam_url = f"{iam_api['ApiEndpoint']}/prod"
     with pytest.raises(InvalidStatus) as e:
@@ -322,7 +327,11 @@ def test_connect_authorizers(srv: ShoalServer, apigw: Any, echo_arn: str) -> Non
     signed = signed_headers("GET", iam_url.replace("ws://", "http://"), b"", "execute-api")
     with connect(iam_url, open_timeout=60, additional_headers={
             k: v for k, v in signed.items() if k.lower() != "host"}) as ws:  # fmt: skip
-        ws.ping().wait(30)
+        ws.send("who am i")  # the connection's caller is in every later event
+        identity = json.loads(ws.recv(timeout=60))["requestContext"]["identity"]
+        assert identity["userArn"] == "arn:aws:iam::123456789012:root"
+        assert identity["accessKey"] == "shoal"
+        assert identity["sourceIp"] == "127.0.0.1"
 
 
 def test_quotas(apigw: Any, echo_arn: str) -> None:
