@@ -500,3 +500,30 @@ def test_wss_under_tls(tmp_path: Path) -> None:
         manage.close()
     finally:
         server.stop()
+
+
+def test_host_style(srv: ShoalServer, apigw: Any, echo_arn: str) -> None:
+    """``ws://{apiId}.execute-api.localhost:{port}/{stage}`` and its ``@connections``
+    (``http://{apiId}.execute-api.localhost:{port}/{stage}/@connections/{id}``, signed)."""
+    import socket
+    import subprocess
+    from urllib.parse import quote
+
+    api_id, _ = _ws_api(apigw, echo_arn)
+    port = int(srv.endpoint.rsplit(":", 1)[1])
+    host = f"{api_id}.execute-api.localhost:{port}"
+    sock = socket.create_connection(("127.0.0.1", port))  # Python resolves no *.localhost
+    with connect(f"ws://{host}/prod", sock=sock, open_timeout=60) as ws:
+        ws.send(json.dumps({"action": "ping"}))
+        ctx = json.loads(ws.recv(timeout=60))["requestContext"]
+        assert ctx["domainName"] == host
+        url = f"http://{host}/prod/@connections/{quote(ctx['connectionId'], safe='')}"
+        headers = signed_headers("POST", url, b"by host", "execute-api")
+        out = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+             "--data-binary", "by host", *[a for k, v in headers.items()
+                                           for a in ("-H", f"{k}: {v}")], url],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert out.stdout == "200", out
+        assert ws.recv(timeout=30) == "by host"
