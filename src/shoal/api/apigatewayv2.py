@@ -12,6 +12,7 @@ from typing import Any
 
 from shoal.api.apigatewayv2_authorizers import check_route_members
 from shoal.api.apigatewayv2_scope import gateway_of, page
+from shoal.api.apigatewayv2_websocket import check_protocol
 from shoal.api.dispatch import Call, apigatewayv2_api
 from shoal.gateway.models import Api, Deployment, Integration, Route, Stage
 
@@ -63,7 +64,8 @@ def _in_region(call: Call) -> None:
     """An API is in the region it was made in: from another, it is not found."""
     api_id = call.params.get("ApiId")
     if isinstance(api_id, str):
-        gateway_of(call).apis.get(api_id, call.region)
+        api = gateway_of(call).apis.get(api_id, call.region)
+        check_protocol(call, api.protocol_type)  # what a WebSocket API has not
         check_route_members(call)  # a route's AuthorizationType and authorizer
 
 

@@ -1,6 +1,9 @@
 """API Gateway v2's route responses of WebSocket APIs: ``CreateRouteResponse``,
 ``GetRouteResponse``, ``GetRouteResponses``, ``UpdateRouteResponse``, ``DeleteRouteResponse``
-(:mod:`shoal.gateway.route_responses`). An HTTP API has none: ``BadRequestException``."""
+(:mod:`shoal.gateway.route_responses`). An HTTP API has none: ``BadRequestException``.
+
+:func:`check_protocol` refuses what only HTTP APIs have to a WebSocket API (OpenAPI export and
+reimport), called from the service's per-call preparation."""
 
 from __future__ import annotations
 
@@ -8,6 +11,14 @@ from typing import Any
 
 from shoal.api.apigatewayv2_scope import gateway_of, page
 from shoal.api.dispatch import Call, apigatewayv2_api
+from shoal.gateway.rules import bad_request
+
+_HTTP_ONLY = ("ExportApi", "ReimportApi")
+
+
+def check_protocol(call: Call, protocol_type: str) -> None:
+    if protocol_type == "WEBSOCKET" and call.operation in _HTTP_ONLY:
+        raise bad_request(f"{call.operation} is supported only for HTTP APIs")
 
 
 def _api_and_route(call: Call) -> tuple[Any, Any, str]:

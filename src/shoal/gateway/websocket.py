@@ -78,7 +78,10 @@ class WebSocketApp:
         stage = live.stages.get(stage_name) if live is not None else None
         named = scope.get("shoal.region")
         if live is None or live.disabled or stage is None or named not in (None, live.region):
-            await _refuse(send, _refusal(403, "Forbidden"))
+            try:
+                await _refuse(send, _refusal(403, "Forbidden"))
+            except OSError:
+                pass  # the client is gone already
             return
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         lower = {k.lower(): v for k, v in headers}
@@ -99,10 +102,13 @@ class WebSocketApp:
         accepted = await self._connect(scope, live, up, trace)
         refused = isinstance(accepted, GatewayResponse)
         self.metrics.connect(live.region, api_id, up.stage, refused)
-        if isinstance(accepted, GatewayResponse):
-            await _refuse(send, accepted)
+        try:
+            if isinstance(accepted, GatewayResponse):
+                await _refuse(send, accepted)
+                return
+            await send({"type": "websocket.accept"})
+        except OSError:  # the client went during its $connect: nothing to serve or close
             return
-        await send({"type": "websocket.accept"})
         connection = Connection(
             up.connection_id, api_id, up.stage, live.region, up.source_ip, up.user_agent,
             up.connected_at_ms, send, authorizer=accepted.get("authorizer"),

@@ -139,6 +139,9 @@ def test_management_rules(apigw: Any, echo_arn: str) -> None:
                                 IdentitySource=["$request.header.Authorization"],
                                 JwtConfiguration={"Issuer": "https://x"})  # fmt: skip
     assert e.value.response["Error"]["Code"] == "BadRequestException"
+    with pytest.raises(ClientError) as e:
+        apigw.export_api(ApiId=api_id, OutputType="JSON", Specification="OAS30")
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
     apigw.delete_api(ApiId=api_id)
 
 
