@@ -83,22 +83,23 @@ class WebSocketApp:
             except OSError:
                 pass  # the client is gone already
             return
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        lower = {k.lower(): v for k, v in headers}
+        sent = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        lower = {k.lower(): v for k, v in sent}
+        trace = trace_header(lower.get("x-amzn-trace-id"))
         client = scope.get("client")
+        source_ip = client[0] if client else "127.0.0.1"
         up = Upgrade(
             api_id=api_id,
             stage=stage.stage_name,
             domain_name=domain_of(lower.get("host"), f"{api_id}.execute-api.localhost")[0],
             connection_id=new_connection_id(),
             connected_at_ms=int(time.time() * 1000),
-            source_ip=client[0] if client else "127.0.0.1",
+            source_ip=source_ip,
             user_agent=lower.get("user-agent", ""),
-            headers=tuple(headers),
+            headers=websocket_events.event_headers(sent, source_ip, scope, trace),
             raw_query=scope.get("query_string", b"").decode("latin-1"),
             stage_variables=dict(stage.stage_variables),
         )
-        trace = trace_header(lower.get("x-amzn-trace-id"))
         accepted = await self._connect(scope, live, up, trace)
         refused = isinstance(accepted, GatewayResponse)
         self.metrics.connect(live.region, api_id, up.stage, refused)
@@ -106,7 +107,10 @@ class WebSocketApp:
             if isinstance(accepted, GatewayResponse):
                 await _refuse(send, accepted)
                 return
-            await send({"type": "websocket.accept"})
+            accept: dict[str, Any] = {"type": "websocket.accept"}
+            if accepted.get("subprotocol"):  # what the $connect function chose of the client's
+                accept["subprotocol"] = accepted["subprotocol"]
+            await send(accept)
         except OSError:  # the client went during its $connect: nothing to serve or close
             return
         connection = Connection(
@@ -132,7 +136,8 @@ class WebSocketApp:
     ) -> dict[str, Any] | GatewayResponse:
         """The refusal of the handshake, or what the connection's events say of its caller
         from now on: ``authorizer`` (a Lambda authorizer's grant) or ``identity`` (an
-        ``AWS_IAM`` caller's ``requestContext.identity``); empty without an authorizer."""
+        ``AWS_IAM`` caller's ``requestContext.identity``), and the ``subprotocol`` the
+        function's ``Sec-WebSocket-Protocol`` header chose of those the client offered."""
         route = live.routes.get("$connect")
         if route is None:
             return {}
@@ -161,7 +166,12 @@ class WebSocketApp:
         if found is None:
             return _refusal(500, "Internal server error")
         refused = websocket_events.connect_refusal(found)
-        return refused if refused is not None else granted
+        if refused is not None:
+            return refused
+        chosen = websocket_events.connect_subprotocol(found)
+        if chosen is not None and chosen in scope.get("subprotocols", ()):
+            granted["subprotocol"] = chosen
+        return granted
 
     async def _serve(
         self, connection: Connection, live: LiveWebSocketApi, up: Upgrade, receive: Receive,

@@ -45,6 +45,39 @@ class Upgrade:
     stage_variables: Mapping[str, str]
 
 
+# Header names as API Gateway writes them in a WebSocket event (the server's HTTP parser gives
+# them in lower case): each word capitalized, and these as their RFCs spell them.
+_SPELLED = {"sec-websocket-key": "Sec-WebSocket-Key", "sec-websocket-version":
+            "Sec-WebSocket-Version", "sec-websocket-extensions": "Sec-WebSocket-Extensions",
+            "sec-websocket-protocol": "Sec-WebSocket-Protocol", "x-amzn-trace-id":
+            "X-Amzn-Trace-Id"}  # fmt: skip
+_FORWARDED = ("x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id")
+
+
+def _spelled(name: str) -> str:
+    lower = name.lower()
+    return _SPELLED.get(lower) or "-".join(w[:1].upper() + w[1:] for w in lower.split("-"))
+
+
+def event_headers(sent: list[tuple[str, str]], source_ip: str, scope: Mapping[str, Any],
+                  trace: str) -> tuple[tuple[str, str], ...]:  # fmt: skip
+    """The upgrade request's headers as the ``$connect`` event has them: API Gateway's
+    spelling, and the ``X-Forwarded-For``/``-Port``/``-Proto`` and ``X-Amzn-Trace-Id`` it adds
+    (the client's own forwarding headers are not taken as they came: API Gateway appends)."""
+    out = [(_spelled(k), v) for k, v in sent if k.lower() not in _FORWARDED]
+    forwarded = [v for k, v in sent if k.lower() == "x-forwarded-for"]
+    server = scope.get("server")
+    secure = scope.get("scheme") == "wss"
+    port = server[1] if server and server[1] else (443 if secure else 80)
+    out += [
+        ("X-Amzn-Trace-Id", trace),
+        ("X-Forwarded-For", ", ".join([*forwarded, source_ip])),
+        ("X-Forwarded-Port", str(port)),
+        ("X-Forwarded-Proto", "https" if secure else "http"),
+    ]
+    return tuple(out)
+
+
 def _context(up: Upgrade, route_key: str, event_type: str, now_s: float,
              identity: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     request_id = new_request_id()
@@ -185,6 +218,22 @@ def connect_refusal(payload: bytes) -> GatewayResponse | None:
     body = doc.get("body")
     data = body.encode() if isinstance(body, str) else b""
     return GatewayResponse(status, [(b"content-type", b"application/json")], data)
+
+
+def connect_subprotocol(payload: bytes) -> str | None:
+    """The ``Sec-WebSocket-Protocol`` header of a ``$connect`` function's answer: the
+    subprotocol it accepts, which API Gateway puts in the handshake's answer."""
+    try:
+        doc = json.loads(payload) if payload else None
+    except (ValueError, RecursionError):
+        return None
+    headers = doc.get("headers") if isinstance(doc, dict) else None
+    if not isinstance(headers, dict):
+        return None
+    for name, value in headers.items():
+        if str(name).lower() == "sec-websocket-protocol" and isinstance(value, str):
+            return value.split(",")[0].strip() or None
+    return None
 
 
 def _error(status: int, message: str) -> GatewayResponse:

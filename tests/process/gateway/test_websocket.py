@@ -38,6 +38,11 @@ def handler(event, context):
         query = event.get("queryStringParameters") or {}
         if query.get("deny"):
             return {"statusCode": 403, "body": "not you"}
+        if query.get("show"):  # refused, with the event as the refusal's body
+            return {"statusCode": 418, "body": json.dumps(event)}
+        offered = event["headers"].get("Sec-WebSocket-Protocol", "")  # as API Gateway spells it
+        if "chat.v2" in offered:
+            return {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": "chat.v2"}}
         return {"statusCode": 200}
     if event.get("body") == "fail":
         raise RuntimeError("asked to")
@@ -191,10 +196,33 @@ def test_connect_message_and_route_responses(srv: ShoalServer, apigw: Any,
 
 def test_connect_refused_by_function(apigw: Any, echo_arn: str) -> None:
     _, url = _ws_api(apigw, echo_arn)
+    with connect(url, open_timeout=60, subprotocols=["chat.v1", "chat.v2"]) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol == "chat.v2"  # the one the $connect function chose
     with pytest.raises(InvalidStatus) as e:
         with connect(url + "?deny=1", open_timeout=60):
             pass
     assert e.value.response.status_code == 403
+    assert bytes(e.value.response.body or b"") == b"not you"
+    with pytest.raises(InvalidStatus) as e:
+        with connect(url + "?show=1&tag=a&tag=b", open_timeout=60,
+                     additional_headers={"X-Forwarded-For": "203.0.113.9"}):  # fmt: skip
+            pass
+    assert e.value.response.status_code == 418
+    event = json.loads(bytes(e.value.response.body or b""))
+    ctx = event["requestContext"]
+    assert (ctx["eventType"], ctx["routeKey"], ctx["messageDirection"]) == (
+        "CONNECT", "$connect", "IN")
+    assert ctx["connectionId"] and ctx["connectedAt"] <= ctx["requestTimeEpoch"]
+    assert ctx["identity"]["sourceIp"] == "127.0.0.1"
+    headers = event["headers"]
+    assert headers["Sec-WebSocket-Version"] == "13" and headers["Sec-WebSocket-Key"]
+    assert headers["X-Forwarded-For"] == "203.0.113.9, 127.0.0.1"
+    assert headers["X-Forwarded-Proto"] == "http"
+    assert headers["X-Amzn-Trace-Id"].startswith("Root=")
+    assert event["multiValueHeaders"]["Sec-WebSocket-Version"] == ["13"]
+    assert event["queryStringParameters"] == {"show": "1", "tag": "b"}
+    assert event["multiValueQueryStringParameters"]["tag"] == ["a", "b"]
+    assert event["isBase64Encoded"] is False
     with pytest.raises(InvalidStatus) as e:
         with connect(url.rsplit("/", 1)[0] + "/nostage", open_timeout=60):
             pass
