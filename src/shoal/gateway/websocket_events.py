@@ -3,8 +3,9 @@
 The three event types ("Setting up WebSocket API integrations" and the Lambda developer
 guide's WebSocket examples):
 
-- ``CONNECT`` (route ``$connect``): the upgrade request's ``headers``/``multiValueHeaders`` and
-  ``queryStringParameters``/``multiValueQueryStringParameters`` (omitted without a query);
+- ``CONNECT`` (route ``$connect``): the upgrade request's ``headers``/``multiValueHeaders``
+  (:func:`event_headers`) and ``queryStringParameters``/``multiValueQueryStringParameters``
+  (omitted without a query);
 - ``MESSAGE`` (a custom route or ``$default``): the message as ``body`` (text as it came, binary
   base64 with ``isBase64Encoded``) and a ``messageId``;
 - ``DISCONNECT`` (route ``$disconnect``): ``disconnectStatusCode`` and ``disconnectReason``.
