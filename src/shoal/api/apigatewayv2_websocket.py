@@ -1,6 +1,7 @@
-"""API Gateway v2's route responses of WebSocket APIs: ``CreateRouteResponse``,
-``GetRouteResponse``, ``GetRouteResponses``, ``UpdateRouteResponse``, ``DeleteRouteResponse``
-(:mod:`shoal.gateway.route_responses`). An HTTP API has none: ``BadRequestException``.
+"""API Gateway v2's route responses and integration responses of WebSocket APIs
+(``Create/Get/Update/Delete RouteResponse``, ``GetRouteResponses`` and the same for
+integration responses: :mod:`shoal.gateway.ws_responses`). An HTTP API has neither:
+``BadRequestException``.
 
 :func:`check_protocol` refuses what only HTTP APIs have to a WebSocket API (OpenAPI export and
 reimport), called from the service's per-call preparation."""
@@ -12,6 +13,7 @@ from typing import Any
 from shoal.api.apigatewayv2_scope import gateway_of, page
 from shoal.api.dispatch import Call, apigatewayv2_api
 from shoal.gateway.rules import bad_request
+from shoal.gateway.ws_responses import ResponseRegistry
 
 _HTTP_ONLY = ("ExportApi", "ReimportApi")
 
@@ -21,40 +23,46 @@ def check_protocol(call: Call, protocol_type: str) -> None:
         raise bad_request(f"{call.operation} is supported only for HTTP APIs")
 
 
-def _api_and_route(call: Call) -> tuple[Any, Any, str]:
+def _registry(call: Call, parent: str) -> tuple[ResponseRegistry, Any, str]:
+    """(the registry, the API, the route or integration id) of a call on ``parent``'s."""
     gateway = gateway_of(call)
-    return gateway, gateway.apis.get(call.params["ApiId"]), call.params["RouteId"]
-
-
-@apigatewayv2_api.handles("CreateRouteResponse")
-async def create_route_response(call: Call) -> dict[str, Any]:
-    gateway, api, route_id = _api_and_route(call)
-    return gateway.route_responses.put(api, route_id, None, call.params)  # type: ignore[no-any-return]
-
-
-@apigatewayv2_api.handles("GetRouteResponse")
-async def get_route_response(call: Call) -> dict[str, Any]:
-    gateway, api, route_id = _api_and_route(call)
-    return gateway.route_responses.get(api, route_id, call.params["RouteResponseId"])  # type: ignore[no-any-return]
-
-
-@apigatewayv2_api.handles("GetRouteResponses")
-async def get_route_responses(call: Call) -> dict[str, Any]:
-    gateway, api, route_id = _api_and_route(call)
-    items = sorted(gateway.route_responses.of(api, route_id).values(),
-                   key=lambda r: r["RouteResponseKey"])  # fmt: skip
-    return page(items, call.params)
-
-
-@apigatewayv2_api.handles("UpdateRouteResponse")
-async def update_route_response(call: Call) -> dict[str, Any]:
-    gateway, api, route_id = _api_and_route(call)
-    return gateway.route_responses.put(  # type: ignore[no-any-return]
-        api, route_id, call.params["RouteResponseId"], call.params
+    registry: ResponseRegistry = (
+        gateway.route_responses if parent == "Route" else gateway.integration_responses
     )
+    return registry, gateway.apis.get(call.params["ApiId"]), call.params[f"{parent}Id"]
 
 
-@apigatewayv2_api.handles("DeleteRouteResponse")
-async def delete_route_response(call: Call) -> None:
-    gateway, api, route_id = _api_and_route(call)
-    gateway.route_responses.delete(api, route_id, call.params["RouteResponseId"])
+def _handlers(parent: str) -> None:
+    noun = f"{parent}Response"
+    response_id = f"{noun}Id"
+
+    async def create(call: Call) -> dict[str, Any]:
+        registry, api, parent_id = _registry(call, parent)
+        return registry.put(api, parent_id, None, call.params)
+
+    async def get(call: Call) -> dict[str, Any]:
+        registry, api, parent_id = _registry(call, parent)
+        return registry.get(api, parent_id, call.params[response_id])
+
+    async def get_all(call: Call) -> dict[str, Any]:
+        registry, api, parent_id = _registry(call, parent)
+        items = sorted(registry.of(api, parent_id).values(), key=lambda r: r[f"{noun}Key"])
+        return page(items, call.params)
+
+    async def update(call: Call) -> dict[str, Any]:
+        registry, api, parent_id = _registry(call, parent)
+        return registry.put(api, parent_id, call.params[response_id], call.params)
+
+    async def delete(call: Call) -> None:
+        registry, api, parent_id = _registry(call, parent)
+        registry.delete(api, parent_id, call.params[response_id])
+
+    apigatewayv2_api.handles(f"Create{noun}")(create)
+    apigatewayv2_api.handles(f"Get{noun}")(get)
+    apigatewayv2_api.handles(f"Get{noun}s")(get_all)
+    apigatewayv2_api.handles(f"Update{noun}")(update)
+    apigatewayv2_api.handles(f"Delete{noun}")(delete)
+
+
+_handlers("Route")
+_handlers("Integration")

@@ -34,10 +34,10 @@ from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, ExecuteApi
 from shoal.gateway.jwt_auth import JwksCache
 from shoal.gateway.lambda_auth import LambdaAuthorizers
 from shoal.gateway.live import LiveApi, compile_api
-from shoal.gateway.route_responses import RouteResponseRegistry
 from shoal.gateway.urls import UrlRegistry
 from shoal.gateway.websocket import WebSocketApp
 from shoal.gateway.websocket_live import LiveWebSocketApi, compile_websocket
+from shoal.gateway.ws_responses import INTEGRATION_RESPONSES, ROUTE_RESPONSES, ResponseRegistry
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -64,7 +64,8 @@ class GatewayService:
         # WebSocket APIs: api id -> compiled snapshot (as `live`), and the open connections.
         self.live_ws: dict[str, LiveWebSocketApi] = {}
         self.connections = ConnectionRegistry()
-        self.route_responses = RouteResponseRegistry(shoal.store)
+        self.route_responses = ResponseRegistry(shoal.store, ROUTE_RESPONSES)
+        self.integration_responses = ResponseRegistry(shoal.store, INTEGRATION_RESPONSES)
         self.connections_api = ConnectionsApi(self)
         settings = shoal.settings
         self.websocket = WebSocketApp(
@@ -81,6 +82,7 @@ class GatewayService:
     async def start(self) -> None:
         self.authorizers.load()
         self.route_responses.load()
+        self.integration_responses.load()
         self.apis.load()
         self.urls.load()
         functions = getattr(self.shoal, "functions", None)
@@ -99,6 +101,7 @@ class GatewayService:
             self.live.pop(api_id, None)
             self.live_ws.pop(api_id, None)
             self.route_responses.forget(api_id)
+            self.integration_responses.forget(api_id)
             self.authorizers.forget(api_id)
             self.lambda_authorizers.forget(api_id)
             for connection in self.connections.of_api(api_id):

@@ -435,7 +435,7 @@ def test_maximum_duration(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_route_responses_and_authorization_rules(apigw: Any, echo_arn: str) -> None:
+def test_route_and_integration_responses_and_authorization_rules(apigw: Any, echo_arn: str) -> None:
     api_id, _ = _ws_api(apigw, echo_arn)
     routes = {r["RouteKey"]: r["RouteId"] for r in apigw.get_routes(ApiId=api_id)["Items"]}
     made = apigw.create_route_response(ApiId=api_id, RouteId=routes["ping"],
@@ -453,6 +453,27 @@ def test_route_responses_and_authorization_rules(apigw: Any, echo_arn: str) -> N
     apigw.delete_route_response(ApiId=api_id, RouteId=routes["ping"],
                                 RouteResponseId=made["RouteResponseId"])  # fmt: skip
     assert apigw.get_route_responses(ApiId=api_id, RouteId=routes["ping"])["Items"] == []
+    integration = apigw.get_route(ApiId=api_id, RouteId=routes["ping"])["Target"].split("/")[1]
+    made = apigw.create_integration_response(ApiId=api_id, IntegrationId=integration,
+                                             IntegrationResponseKey="/2\\d\\d/",
+                                             ContentHandlingStrategy="CONVERT_TO_TEXT")  # fmt: skip
+    assert made["IntegrationResponseKey"] == "/2\\d\\d/"
+    updated = apigw.update_integration_response(
+        ApiId=api_id, IntegrationId=integration,
+        IntegrationResponseId=made["IntegrationResponseId"], TemplateSelectionExpression="$x",
+    )  # fmt: skip
+    assert updated["ContentHandlingStrategy"] == "CONVERT_TO_TEXT"
+    assert updated["TemplateSelectionExpression"] == "$x"
+    of = {"ApiId": api_id, "IntegrationId": integration}
+    assert len(apigw.get_integration_responses(**of)["Items"]) == 1
+    with pytest.raises(ClientError) as e:
+        apigw.create_integration_response(ApiId=api_id, IntegrationId=integration,
+                                          IntegrationResponseKey="bogus")  # fmt: skip
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
+    apigw.delete_integration_response(**of, IntegrationResponseId=made["IntegrationResponseId"])
+    with pytest.raises(ClientError) as e:
+        apigw.get_integration_response(**of, IntegrationResponseId=made["IntegrationResponseId"])
+    assert e.value.response["Error"]["Code"] == "NotFoundException"
     with pytest.raises(ClientError) as e:  # authorization is the connection's, not a message's
         apigw.update_route(ApiId=api_id, RouteId=routes["ping"], AuthorizationType="AWS_IAM")
     assert e.value.response["Error"]["Code"] == "BadRequestException"
