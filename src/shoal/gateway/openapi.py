@@ -193,8 +193,8 @@ def build(
     Authorizer``); and the warnings. BadRequestException for a route or an authorizer API
     Gateway refuses, and for any warning under ``fail_on_warnings``."""
     warnings = list(definition.warnings)
-    made = _authorizers(definition.schemes)
-    by_id = {a.authorizer_id: a for a in made.values()}
+    by_scheme = _authorizers(definition.schemes)
+    by_id = {a.authorizer_id: a for a in by_scheme.values()}
     extra = dict(api.extra)
     for member, value in (("Description", definition.description),
                           ("Version", definition.version)):  # fmt: skip
@@ -216,7 +216,7 @@ def build(
                 integrations = {**api.integrations, made.integration_id: made}
                 api = dataclasses.replace(api, integrations=integrations)
                 target = f"integrations/{made.integration_id}"
-        members = openapi_auth.route_members(op.requirement, definition.schemes, made)
+        members = openapi_auth.route_members(op.requirement, definition.schemes, by_scheme)
         authorizers.check_route(api, by_id, members)
         route = rules.route(api, new_id(7), op.route_key, target, managed=False, extra=members)
         api = dataclasses.replace(api, routes={**api.routes, route.route_id: route})
