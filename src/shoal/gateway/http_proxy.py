@@ -90,51 +90,12 @@ async def serve(
 ) -> GatewayResponse:
     """Forward one request that selected an HTTP_PROXY route (``route_path``: its path within
     the stage; ``tail``: what of it :func:`upstream_url` appends, see LiveRoute.tail;
-    ``authorizer``: what the route's authorizer granted, as payload 1.0's
-    ``requestContext.authorizer`` has it, read by ``$context.authorizer.claims.NAME`` for JWT
-    and ``$context.authorizer.NAME`` for Lambda authorizers)."""
+    ``authorizer``: what the route's authorizer granted, see mappings.request_values)."""
     params = context.path_parameters
     appended = route_path if tail == "" else params.get(tail, "") if tail else None
     url = upstream_url(target, context.stage_variables, params, appended)
-    values = mappings.Values(
-        headers=request.headers,
-        query=urllib.parse.parse_qsl(request.raw_query, keep_blank_values=True),
-        path=route_path,
-        path_parameters=params,
-        context={
-            "requestId": context.request_id,
-            "apiId": context.api_id,
-            "stage": context.stage,
-            "routeKey": context.route_key,
-            "domainName": context.domain_name,
-            "domainPrefix": context.domain_prefix,
-            "accountId": context.account_id,
-            "httpMethod": request.method,
-            "path": request.raw_path,
-            "protocol": request.protocol,
-            "identity.sourceIp": request.source_ip,
-            **_flat("authorizer", authorizer or {}),
-        },
-        stage_variables=context.stage_variables,
-        body=request.body,
-    )
+    values = mappings.request_values(request, context, route_path, authorizer)
     return await forward(target, request.method, url, values, request.body)
-
-
-def _flat(prefix: str, doc: Mapping[str, Any]) -> dict[str, str]:
-    """``{"claims": {"sub": "a"}}`` as ``{"authorizer.claims.sub": "a"}``; lists joined."""
-    out: dict[str, str] = {}
-    for key, value in doc.items():
-        name = f"{prefix}.{key}"
-        if isinstance(value, Mapping):
-            out.update(_flat(name, value))
-        elif isinstance(value, list):
-            out[name] = ",".join(str(v) for v in value)
-        elif isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        elif value is not None:
-            out[name] = str(value)
-    return out
 
 
 async def forward(
