@@ -97,7 +97,7 @@ def parse(body: str, basepath: str | None) -> Definition:
     paths = doc.get("paths") or {}
     if not isinstance(paths, dict):
         raise _invalid("paths must be an object")
-    schemes, _ = openapi_auth.schemes(doc, warnings)
+    schemes = openapi_auth.schemes(doc, warnings)
     operations = []
     for path, item in paths.items():
         if not isinstance(path, str) or not isinstance(item, dict):

@@ -62,26 +62,24 @@ def _invalid(why: str) -> AwsError:
     return rules.bad_request(f"Invalid OpenAPI input. {why}")
 
 
-def schemes(doc: Mapping[str, Any], warnings: list[str]) -> tuple[dict[str, Scheme], set[str]]:
-    """The document's runnable schemes by name, and the names of those it can't run."""
+def schemes(doc: Mapping[str, Any], warnings: list[str]) -> dict[str, Scheme]:
+    """The document's schemes HTTP APIs can run, by name (a warning for each other one)."""
     components = doc.get("components")
     found = components.get("securitySchemes") if isinstance(components, dict) else None
     if found is None:
-        return {}, set()
+        return {}
     if not isinstance(found, dict):
         raise _invalid("components.securitySchemes must be an object")
     runnable: dict[str, Scheme] = {}
-    unrunnable: set[str] = set()
     for name, spec in found.items():
         if not isinstance(name, str) or not isinstance(spec, dict):
             raise _invalid("components.securitySchemes must map each name to an object")
         scheme = _scheme(name, spec)
         if scheme is None:
-            unrunnable.add(name)
             warnings.append(f"Security scheme {name} not imported: HTTP APIs can't run it")
         else:
             runnable[name] = scheme
-    return runnable, unrunnable
+    return runnable
 
 
 def _scheme(name: str, spec: Mapping[str, Any]) -> Scheme | None:
