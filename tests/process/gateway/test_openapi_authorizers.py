@@ -20,7 +20,7 @@ import pytest
 import yaml
 from test_authorizers_jwt import ECHO, Issuer
 
-from conftest import ShoalServer, create_function, signed_headers, unique_name
+from conftest import ShoalServer, create_function, signed_headers, start_server, unique_name
 
 EXAMPLE = Path(__file__).parent / "data" / "authorizers-http-api.json"
 AUTHORIZER = """
@@ -222,3 +222,33 @@ def test_a_route_protected_by_what_http_apis_cant_run_is_refused(
     assert e.value.response["Error"]["Code"] == "BadRequestException"
     assert "can't be served open" in e.value.response["Error"]["Message"]
     assert len(apigw_client.get_apis()["Items"]) == before
+
+
+def test_imported_authorizers_persist_across_restarts(tmp_path: Path, issuer: Issuer) -> None:
+    """An import's API and authorizers are saved together: both are there after a restart,
+    and a reimport that drops the authorizers leaves none behind."""
+    data = tmp_path / "data"
+    doc = example(issuer, ("arn:aws:lambda:us-east-1:123456789012:function:a",) * 2)
+    srv = start_server(data)
+    try:
+        apigw = srv.client("apigatewayv2")
+        api_id = apigw.import_api(Body=json.dumps(doc))["ApiId"]
+        dropped_id = apigw.import_api(Body=json.dumps(doc))["ApiId"]
+        plain = copy.deepcopy(doc)
+        del plain["components"]
+        for item in plain["paths"].values():
+            item["get"].pop("security", None)
+        apigw.reimport_api(ApiId=dropped_id, Body=json.dumps(plain))
+        before = exported(apigw, api_id)
+    finally:
+        srv.stop()
+    srv = start_server(data)
+    try:
+        apigw = srv.client("apigatewayv2")
+        after = exported(apigw, api_id)
+        assert (after["components"], after["paths"]) == (before["components"], before["paths"])
+        assert len(apigw.get_authorizers(ApiId=api_id)["Items"]) == 2
+        assert apigw.get_authorizers(ApiId=dropped_id)["Items"] == []
+        assert "components" not in exported(apigw, dropped_id)
+    finally:
+        srv.stop()
