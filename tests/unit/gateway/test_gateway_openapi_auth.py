@@ -157,3 +157,14 @@ def test_an_invalid_authorizer_is_refused_with_its_name() -> None:
     with pytest.raises(AwsError) as e:
         imported(doc)
     assert e.value.message.startswith("Invalid authorizer lambda-authorizer: Simple responses")
+
+
+def test_the_guides_x_amazon_apigateway_auth_example() -> None:
+    """The "x-amazon-apigateway-auth object" page's example, its type in any case."""
+    iam = {"AuthorizationType": "AWS_IAM"}
+    for kind, want in (("AWS_IAM", iam), ("aws_iam", iam), ("none", {})):
+        doc = {"openapi": "3.0.1", "info": {"title": "openapi3", "version": "1.0"},
+               "paths": {"/protected-by-iam": {"get": {
+                   "x-amazon-apigateway-auth": {"type": kind}}}}}  # fmt: skip
+        api, _, _ = imported(doc)
+        assert by_key(api)["GET /protected-by-iam"] == want
