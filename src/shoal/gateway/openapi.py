@@ -11,7 +11,7 @@ request's ``Basepath`` says.
 What the API Gateway guide calls *warnings* (a valid document with something HTTP APIs do not
 take, such as an ``AWS`` integration) leave that part out and are answered in ``Warnings``, or
 refuse the import under ``FailOnWarnings``; what it calls *errors* (not OpenAPI 3.0, not
-readable) refuse it. Pure: the registry saves what :func:`build` makes.
+readable) refuse it. Pure: GatewayService.save_import saves what :func:`build` makes.
 
 Authorization (``components.securitySchemes``, each operation's ``security``) is
 :mod:`shoal.gateway.openapi_auth`: the schemes become the API's authorizers, and a route that
