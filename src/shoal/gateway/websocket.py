@@ -36,7 +36,7 @@ from shoal.api.bodies import Receive, Scope, Send
 from shoal.errors import AwsError
 from shoal.gateway import route_auth, websocket_events
 from shoal.gateway.connections import Connection, new_connection_id
-from shoal.gateway.events import domain_of, new_request_id
+from shoal.gateway.events import HttpRequest, Target, domain_of, new_request_id
 from shoal.gateway.responses import GatewayResponse
 from shoal.gateway.websocket_events import Upgrade
 from shoal.gateway.websocket_live import LiveWebSocketApi, LiveWsRoute
@@ -151,7 +151,7 @@ class WebSocketApp:
             refused = await route_auth.check(
                 self.service, _as_http(scope), b"", up.api_id, live.region,
                 route.auth, lambda _version: websocket_events.connect_event(up), event, "1.0",
-                arn, up.stage_variables, trace,
+                arn, _where(scope, up, self.service.account_id, event), trace,
             )  # fmt: skip
             if refused is not None:
                 return refused
@@ -283,6 +283,35 @@ class WebSocketApp:
         if result.function_error:
             return None
         return result.payload  # type: ignore[no-any-return]
+
+
+def _where(
+    scope: Scope, up: Upgrade, account: str, event: dict[str, Any]
+) -> tuple[HttpRequest, Target, str]:
+    """The upgrade request as what identity sources read (``$request.header.NAME``,
+    ``$request.querystring.NAME``, ``$context.NAME``, ``$stageVariables.NAME``)."""
+    request = HttpRequest(
+        method="GET",
+        raw_path=f"/{up.stage}",
+        raw_query=up.raw_query,
+        headers=[(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]],
+        body=b"",
+        source_ip=up.source_ip,
+        protocol="HTTP/1.1",
+    )
+    target = Target(
+        api_id=up.api_id,
+        domain_name=up.domain_name,
+        domain_prefix=domain_of(up.domain_name, up.domain_name)[1],
+        stage=up.stage,
+        route_key="$connect",
+        resource_path="$connect",
+        path_parameters={},
+        stage_variables=up.stage_variables,
+        account_id=account,
+        request_id=event["requestContext"]["requestId"],
+    )
+    return request, target, "/"
 
 
 def _as_http(scope: Scope) -> Scope:
