@@ -111,6 +111,9 @@ class GatewayService:
             return
         if api.protocol_type == "WEBSOCKET":
             self.live_ws[api_id] = compile_websocket(api, self.account_id)
+            for connection in self.connections.of_api(api_id):
+                if connection.stage not in api.stages:
+                    connection.request_close(1001, "Going away")  # its stage is gone
             return
         self.live[api_id] = compile_api(api, self.account_id)
 

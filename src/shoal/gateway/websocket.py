@@ -123,7 +123,7 @@ class WebSocketApp:
             await self._serve(connection, live, up, receive, trace)
         finally:
             service.connections.remove(connection.connection_id)
-        route = live.routes.get("$disconnect")
+        route = self.service.live_ws.get(api_id, live).routes.get("$disconnect")
         if route is not None and route.target is not None:
             event = websocket_events.disconnect_event(
                 up, connection.close_code, connection.close_reason, connection.authorizer,
@@ -236,6 +236,7 @@ class WebSocketApp:
         self, connection: Connection, live: LiveWebSocketApi, up: Upgrade, data: str | bytes,
         trace: str,
     ) -> None:  # fmt: skip
+        live = self.service.live_ws.get(up.api_id, live)  # the API as it is now
         route = live.select(data)
         if route is None or route.target is None:
             self.metrics.message(live.region, up.api_id, up.stage, client_error=True)

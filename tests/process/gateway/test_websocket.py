@@ -27,7 +27,7 @@ from conftest import (
     wait_for,
 )
 
-IDLE_S = 6
+IDLE_S = 10
 
 ECHO = """
 import json
@@ -173,12 +173,18 @@ def test_connect_message_and_route_responses(srv: ShoalServer, apigw: Any,
         ws.send(b"\x00\x01binary")
         event = json.loads(ws.recv(timeout=60))
         assert event["isBase64Encoded"] is True
+        # A route added while connected serves the open connection's next message.
+        routes = {r["RouteKey"]: r for r in apigw.get_routes(ApiId=api_id)["Items"]}
+        apigw.create_route(ApiId=api_id, RouteKey="late", Target=routes["ping"]["Target"],
+                           RouteResponseSelectionExpression="$default")  # fmt: skip
+        ws.send(json.dumps({"action": "late"}))
+        assert json.loads(ws.recv(timeout=60))["requestContext"]["routeKey"] == "late"
         ws.send(json.dumps({"action": "quiet"}))  # one-way: nothing comes back ...
         ws.send("fail")  # ... and a failing integration says so
         failed = json.loads(ws.recv(timeout=60))
         assert failed["message"] == "Internal server error"
         assert failed["connectionId"] == connection_id
-    # AWS/ApiGateway's WebSocket metrics: 1 connect, 5 messages, 1 integration error.
+    # AWS/ApiGateway's WebSocket metrics: 1 connect, 6 messages, 1 integration error.
     cloudwatch: Any = srv.client("cloudwatch")
 
     def total(name: str) -> float:
@@ -189,7 +195,7 @@ def test_connect_message_and_route_responses(srv: ShoalServer, apigw: Any,
         )["Datapoints"]  # fmt: skip
         return float(sum(p["Sum"] for p in found))
 
-    wait_for(lambda: total("MessageCount") == 5 and total("IntegrationError") == 1)
+    wait_for(lambda: total("MessageCount") == 6 and total("IntegrationError") == 1)
     assert total("ConnectCount") == 1
     assert total("ClientError") == 0
 
@@ -256,6 +262,11 @@ def test_connections_api(srv: ShoalServer, apigw: Any, echo_arn: str) -> None:
         manage.get_connection(ConnectionId=connection_id)
     assert e.value.response["Error"]["Code"] == "GoneException"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+    with connect(url, open_timeout=60) as ws:  # deleting its stage ends a connection
+        apigw.delete_stage(ApiId=api_id, StageName="prod")
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     # Shoal's endpoint itself (what AWS_ENDPOINT_URL names in a function) answers too.
     root: Any = boto3.client(
         "apigatewaymanagementapi", endpoint_url=srv.endpoint, region_name="us-east-1",
