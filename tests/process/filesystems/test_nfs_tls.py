@@ -298,3 +298,31 @@ def probe(port: int, source: str) -> str:
         "except OSError as e:",
         "    sys.exit('refused: ' + str(e))",
     ])  # fmt: skip
+
+
+def test_an_access_point_squashes_tls_clients_to_its_user(
+    target: Any, tls_server: ShoalServer, tmp_path: Path
+) -> None:
+    t = target(ENFORCE_TLS)
+    ap = t.efs.create_access_point(
+        FileSystemId=t.fs_id, PosixUser={"Uid": 1001, "Gid": 1002},
+        RootDirectory={"Path": "/app", "CreationInfo": {
+            "OwnerUid": 1001, "OwnerGid": 1002, "Permissions": "750"}},
+    )["AccessPointId"]  # fmt: skip
+    wait_for(lambda: _exported(t, ap), timeout=60)  # the re-sync restarts the target's ganesha
+    local = tmp_path / "ap.txt"
+    local.write_text("as the access point's user\n")
+    url = f"nfs://127.0.0.1/{ap}/ap.txt?version=4&nfsport={{}}"
+    plain = nfs("nfs-cp", str(local), url.format(t.port))
+    assert plain.returncode != 0, plain.stdout
+    with efs_utils_stunnel(tmp_path, t.tls_port, ca_of(tls_server)) as port:
+        wrote = nfs("nfs-cp", str(local), url.format(port))
+        assert wrote.returncode == 0, wrote.stderr
+    st = (tls_server.data_dir / "filesystems" / t.fs_id / "app" / "ap.txt").stat()
+    assert (st.st_uid, st.st_gid) == (1001, 1002)
+
+
+def _exported(t: Target, ap_id: str) -> bool:
+    conf = t.srv.data_dir / "run" / "nfs" / t.mt_id / "ganesha.conf"
+    return conf.exists() and f'Pseudo = "/{ap_id}";' in conf.read_text() and \
+        _connects("127.0.0.1", t.port)  # fmt: skip
