@@ -26,6 +26,7 @@ BENCHMARKS = [
     "snapshot_bench",
     "metrics_bench",
     "logs_bench",
+    "nfs_tls_bench",
 ]
 
 
