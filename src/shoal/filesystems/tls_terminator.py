@@ -71,6 +71,9 @@ def render(address: str, tls_port: int, port: int, files: tls.TlsFiles) -> str:
         f"ciphers = {tls.CIPHERS}",
         "options = NO_COMPRESSION",
         "renegotiation = no",
+        # RPCs are small request/reply exchanges: no Nagle delay on either side.
+        "socket = l:TCP_NODELAY=1",
+        "socket = r:TCP_NODELAY=1",
         # NFS keeps its connection open while idle; efs-utils' client says 70 s.
         "TIMEOUTidle = 86400",
         "",
