@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -43,10 +44,13 @@ def ruleset(table: str, served: Iterable[Served], stunnel_uid: int) -> str:
     """The table's text for ``nft -f`` (pure; unit-tested)."""
     rules = []
     for address, port, tls_port in sorted(set(served)):
+        # A target on every address (0.0.0.0) is reached at any of them: match them all.
+        to = "" if ipaddress.ip_address(address or "0.0.0.0").is_unspecified else \
+            f"ip daddr {address} "  # fmt: skip
         rules += [
-            f"ip saddr {TERMINATOR_ADDRESS} ip daddr {address} tcp dport {port} "
+            f"ip saddr {TERMINATOR_ADDRESS} {to}tcp dport {port} "
             f"meta skuid != {stunnel_uid} reject with tcp reset",
-            f"ip daddr {address} tcp dport {tls_port} meta skuid != 0 reject with tcp reset",
+            f"{to}tcp dport {tls_port} meta skuid != 0 reject with tcp reset",
         ]
     body = "\n".join(f"        {r}" for r in rules)
     return f"""table inet {table}

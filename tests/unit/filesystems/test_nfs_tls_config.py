@@ -100,6 +100,10 @@ def test_guard_rules_reset_all_but_the_terminator_and_root() -> None:
     # Replaced whole: declared, deleted and written again in one transaction.
     assert text.index("delete table inet shoal_nfstls_x") < text.index("chain output")
     assert tls_guard.table_name(Path("/a")) != tls_guard.table_name(Path("/b"))
+    # A target on every address is guarded on every address.
+    text = tls_guard.ruleset("t", [("0.0.0.0", 2049, 2050)], 995)
+    assert (f"ip saddr {TERMINATOR_ADDRESS} tcp dport 2049 meta skuid != 995 reject with tcp "
+            "reset") in text and "daddr" not in text  # fmt: skip
 
 
 @pytest.mark.parametrize(("secure", "mounts"), [(True, True), (False, False)])
