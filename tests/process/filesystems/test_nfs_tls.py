@@ -326,3 +326,50 @@ def _exported(t: Target, ap_id: str) -> bool:
     conf = t.srv.data_dir / "run" / "nfs" / t.mt_id / "ganesha.conf"
     return conf.exists() and f'Pseudo = "/{ap_id}";' in conf.read_text() and \
         _connects("127.0.0.1", t.port)  # fmt: skip
+
+
+def test_tls_is_served_again_after_a_restart_and_nothing_is_left_behind(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    srv = start_server(data, "--tls", "auto")
+    try:
+        t = Target(srv, ENFORCE_TLS)
+        first = (t.port, t.tls_port)
+    finally:
+        srv.stop()
+    assert not _stunnels_of(data)
+    table = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert "shoal_nfstls_" + _table_suffix(data) not in table
+    srv = start_server(data, "--tls", "auto")
+    try:
+        status, body = shoal_get(srv, f"/shoal/fs/mount-targets/{t.mt_id}")
+        assert status == 200 and (body["Port"], body["TlsPort"]) == first, body
+        local = tmp_path / "again.txt"
+        local.write_text("after a restart\n")
+        wait_for(lambda: _connects("127.0.0.1", first[1]), timeout=60)
+        with efs_utils_stunnel(tmp_path, first[1], ca_of(srv)) as port:
+            wrote = nfs("nfs-cp", str(local), t.url(port, "again.txt"))
+            assert wrote.returncode == 0, wrote.stderr
+        assert _stunnels_of(data)
+        t.srv, t.efs = srv, client_of(srv, "efs")
+        t.delete()
+    finally:
+        srv.stop()
+    assert not _stunnels_of(data)
+
+
+def _stunnels_of(data: Path) -> list[int]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "stunnel" in cmdline and str(data) in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def _table_suffix(data: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(str(data / "run").encode()).hexdigest()[:10]
