@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -357,14 +359,16 @@ def test_tls_is_served_again_after_a_restart_and_nothing_is_left_behind(tmp_path
     assert not _stunnels_of(data)
 
 
-def _stunnels_of(data: Path) -> list[int]:
+def _stunnels_of(path: Path) -> list[int]:
+    """The pids of live stunnels whose command line names ``path`` (or a file under it)."""
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if "stunnel" in cmdline and str(data) in cmdline:
+        if "stunnel" in cmdline and str(path) in cmdline and state != "Z":
             found.append(int(proc.name))
     return found
 
@@ -373,3 +377,18 @@ def _table_suffix(data: Path) -> str:
     import hashlib
 
     return hashlib.sha256(str(data / "run").encode()).hexdigest()[:10]
+
+
+def test_a_killed_terminator_is_restarted(target: Any, tls_server: ShoalServer,
+                                          tmp_path: Path) -> None:  # fmt: skip
+    t = target()
+    conf = str(tls_server.data_dir / "run" / "nfs-tls" / t.mt_id / "stunnel.conf")
+    (pid,) = _stunnels_of(Path(conf))
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: [p for p in _stunnels_of(Path(conf)) if p != pid], timeout=30)
+    wait_for(lambda: _connects("127.0.0.1", t.tls_port), timeout=30)
+    local = tmp_path / "back.txt"
+    local.write_text("restarted\n")
+    with efs_utils_stunnel(tmp_path, t.tls_port, ca_of(tls_server)) as port:
+        wrote = nfs("nfs-cp", str(local), t.url(port, "back.txt"))
+        assert wrote.returncode == 0, wrote.stderr
