@@ -215,16 +215,22 @@ class MountTargets:
     async def _guarded(self, target: MountTarget) -> bool:
         """Guard every TLS target's terminator address (tls_guard); False: ``target`` gets no
         TLS (the server has none, or the guard could not be set)."""
-        uid = stunnel_uid()
-        if self.terminators.unavailable() or uid is None or not target.tls_port:
+        if not target.tls_port:
             return False
-        served = [(t.ip_address, t.port, t.tls_port) for t in self._targets.values()
-                  if t.tls_port]  # fmt: skip
         try:
-            await tls_guard.apply(self._guard, served, uid)
+            return await self._reguard()
         except tls_guard.GuardError as e:
             log.error("mount target %s serves no TLS: %s", target.id, e)
             return False
+
+    async def _reguard(self) -> bool:
+        """Set the guard for every stored target (False: this server serves no TLS)."""
+        uid = stunnel_uid()
+        if self.terminators.unavailable() or uid is None:
+            return False
+        served = [(t.ip_address, t.port, t.tls_port) for t in self._targets.values()
+                  if t.tls_port]  # fmt: skip
+        await tls_guard.apply(self._guard, served, uid)
         return True
 
     async def _unguard(self) -> None:
@@ -247,14 +253,10 @@ class MountTargets:
                 except Exception:
                     log.exception("mount target %s failed to stop", mt_id)
             # Only now that its ganesha is gone may its terminator address go unguarded.
-            uid = stunnel_uid()
-            served = [(t.ip_address, t.port, t.tls_port) for t in self._targets.values()
-                      if t.tls_port]  # fmt: skip
-            if uid is not None and not self.terminators.unavailable():
-                try:
-                    await tls_guard.apply(self._guard, served, uid)
-                except tls_guard.GuardError as e:
-                    log.warning("NFS TLS guard not updated: %s", e)
+            try:
+                await self._reguard()
+            except tls_guard.GuardError as e:
+                log.warning("NFS TLS guard not updated: %s", e)
 
     def exports(self, fs_id: str, tls: bool = False) -> list[Any]:
         """The NFS exports of a file system (runs in a thread: it may create AP roots);
