@@ -33,6 +33,7 @@ from cryptography.x509.oid import NameOID
 from conftest import (
     LocalUser,
     ShoalServer,
+    create_function,
     run_as,
     signed_headers,
     start_server,
@@ -392,3 +393,37 @@ def test_a_killed_terminator_is_restarted(target: Any, tls_server: ShoalServer,
     with efs_utils_stunnel(tmp_path, t.tls_port, ca_of(tls_server)) as port:
         wrote = nfs("nfs-cp", str(local), t.url(port, "back.txt"))
         assert wrote.returncode == 0, wrote.stderr
+
+
+WRITER = """
+import os
+
+def handler(event, context):
+    with open("/mnt/data/from-function.txt", "w") as f:
+        f.write("secure by construction\\n")
+    return os.stat("/mnt/data/from-function.txt").st_uid
+"""
+
+
+def test_functions_mount_under_the_enforce_in_transit_policy(
+    target: Any, tls_server: ShoalServer
+) -> None:
+    """A function's mount is a bind mount that never leaves the machine: secure transport."""
+    t = target(ENFORCE_TLS)
+    ap = t.efs.create_access_point(
+        FileSystemId=t.fs_id, PosixUser={"Uid": 1001, "Gid": 1001},
+        RootDirectory={"Path": "/fn", "CreationInfo": {
+            "OwnerUid": 1001, "OwnerGid": 1001, "Permissions": "755"}},
+    )  # fmt: skip
+    lam = client_of(tls_server, "lambda")
+    name = create_function(lam, code=WRITER, FileSystemConfigs=[
+        {"Arn": ap["AccessPointArn"], "LocalMountPath": "/mnt/data"}])  # fmt: skip
+    try:
+        resp = lam.invoke(FunctionName=name, Payload=b"{}")
+        body = json.loads(resp["Payload"].read())
+        assert "FunctionError" not in resp, body
+        assert body == 1001
+        written = tls_server.data_dir / "filesystems" / t.fs_id / "fn" / "from-function.txt"
+        assert written.read_text() == "secure by construction\n"
+    finally:
+        lam.delete_function(FunctionName=name)
