@@ -38,6 +38,7 @@ STUNNEL_USER = "stunnel4"
 READY_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.5, 30.0
+LOG_ROTATE_BYTES = 8 << 20  # one connection is one line: rotated at a (re)start past this
 
 
 def stunnel_uid() -> int | None:
@@ -148,6 +149,9 @@ class TlsTerminators:
         t.dir.mkdir(parents=True, exist_ok=True)
         conf = t.dir / "stunnel.conf"
         conf.write_text(render(address, tls_port, port, self.files))
+        log_file = t.dir / "stunnel.log"
+        if log_file.exists() and log_file.stat().st_size > LOG_ROTATE_BYTES:
+            log_file.replace(log_file.with_suffix(".log.1"))
         argv = [self._binary, str(conf)]
         setpriv = shutil.which("setpriv")
         if setpriv:
