@@ -27,6 +27,7 @@ BENCHMARKS = [
     "snapshot_bench",
     "metrics_bench",
     "logs_bench",
+    "nfs_tls_bench",
 ]
 
 

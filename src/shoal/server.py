@@ -147,6 +147,7 @@ def _tls(settings: Settings, shoal: Shoal, auto: bool) -> tls.TlsFiles | None:
     endpoint = getattr(shoal, "sandbox", None) and shoal.sandbox.api_endpoint
     if endpoint:
         extra.append(endpoint.split("://", 1)[1].rpartition(":")[0])
+    extra.append(settings.nfs_address)  # mount targets' TLS terminators present it too
     names = tls.server_names(settings.host, settings.allowed_hosts, extra)
     files = tls.auto(settings.tls_cert.parent, names)
     print(
