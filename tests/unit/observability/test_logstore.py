@@ -51,6 +51,26 @@ def test_a_batch_makes_its_group_and_stream(db: LogDatabase) -> None:
     assert e.value.message == "The specified log group does not exist."
 
 
+@pytest.mark.parametrize("nul", [False, True], ids=["one-statement", "row-by-row"])
+def test_a_batch_stores_every_message_exactly(db: LogDatabase, nul: bool) -> None:
+    """A batch goes to SQLite as one JSON document (one statement), or row by row when a
+    message holds a NUL (which SQLite's JSON would cut): either way every message comes back
+    as it was written, its platform flag kept, and the stream's bytes are UTF-8 bytes."""
+    messages = ["héllo ✓ 😀", 'tab\tnewline\n"quoted" \\ \\u0000', "REPORT x", "é"]
+    if nul:
+        messages.append("a\x00b")
+    batch = [Pending(R, "/g", "s", 5 + i, 9, m, i == 2) for i, m in enumerate(messages)]
+    db.append(batch, 100)
+    db.append([Pending(R, "/g", "s", 1, 10, "z")], 100)
+    rows = db.query("SELECT message, platform, ts FROM events ORDER BY id")
+    assert rows == [(m, int(i == 2), 5 + i) for i, m in enumerate(messages)] + [("z", 0, 1)]
+    g = Groups(db).get(R, "/g")
+    s = Groups(db).stream(g, "s")
+    size = sum(len(m.encode()) for m in messages) + 1
+    assert (s.first_ts, s.last_ts, s.stored_bytes) == (1, 4 + len(messages), size)
+    assert db.query("SELECT last_ingest FROM streams") == [(10,)]
+
+
 def test_stream_pages_and_the_same_token_at_the_end(db: LogDatabase) -> None:
     db.append([pending("s", i, f"m{i}") for i in range(5)], 0)
     g = Groups(db).get(R, "/g")
