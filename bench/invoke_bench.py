@@ -81,6 +81,21 @@ def init_durations_ms(endpoint: str, name: str) -> list[float]:
     return out
 
 
+def telemetry_off() -> tuple[float, float]:
+    """Warm throughput (10 clients) and server CPU per invoke with function logs and Lambda
+    metrics off (``SHOAL_BENCH_TELEMETRY=off``, :mod:`shoal.observability.telemetry`): the
+    baseline of what storing them costs."""
+    with shoal_server(env={"SHOAL_BENCH_TELEMETRY": "off"}) as endpoint:
+        name = f"bench-off-{uuid.uuid4().hex[:8]}"
+        make_function(endpoint, name)
+        url = f"{endpoint}/2015-03-31/functions/{name}/invocations"
+        load(url, 1, 1.0)  # warm
+        cpu0 = server_cpu_s(endpoint)
+        rate, _ = throughput(url, 10, SECONDS)
+        cpu_us = (server_cpu_s(endpoint) - cpu0) / (rate * max(1, round(SECONDS))) * 1e6
+    return rate, cpu_us
+
+
 def run() -> str:
     with bare_uvicorn(BODY) as bare:
         b1 = load(bare, 1, SECONDS)
@@ -95,6 +110,7 @@ def run() -> str:
         cpu0 = server_cpu_s(endpoint)
         s10, _ = throughput(url, 10, SECONDS)
         cpu_us = (server_cpu_s(endpoint) - cpu0) / (s10 * max(1, round(SECONDS))) * 1e6
+        off10, off_cpu_us = telemetry_off()  # back to back with the row above
         cold = cold_invokes_ms(client, endpoint, name)
         inits = init_durations_ms(endpoint, name)
         sdk_name = f"bench-boto3-{uuid.uuid4().hex[:8]}"
@@ -138,6 +154,14 @@ def run() -> str:
             f"{f10:.0f} (floor)",
             f"{s10 / f10:.2f}×",
             "",
+        ),
+        (
+            "warm invoke throughput with function logs and metrics on, vs off, 10 clients "
+            "(req/s; server CPU per invoke)",
+            f"{s10:.0f} ({cpu_us:.0f} µs)",
+            f"{off10:.0f} ({off_cpu_us:.0f} µs, off)",
+            f"{s10 / off10:.2f}×",
+            "≥ 0.95× (their cost < 5%)",
         ),
         (
             "SigV4 verification + authorization per invoke, root / an IAM user (µs; share of "
