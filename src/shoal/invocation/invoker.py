@@ -120,8 +120,8 @@ class Invoker:
         # The AWS/Lambda metrics' hooks (shoal.observability.lambda_metrics), if metrics run
         # (and the bench's baseline did not turn them off: shoal.observability.telemetry).
         metrics = getattr(shoal, "metrics", None)
-        recording = metrics is not None and telemetry.recording()
-        self.metrics = metrics.lambda_hooks if recording else None
+        recording = telemetry.recording()
+        self.metrics = metrics.lambda_hooks if metrics is not None and recording else None
 
     async def start(self) -> None:
         self.shoal.functions.subscribe(self._function_changed)
