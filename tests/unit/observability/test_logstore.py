@@ -178,6 +178,28 @@ def test_the_service_batches_retries_after_a_full_disk_and_publishes(tmp_path: P
     asyncio.run(main())
 
 
+def test_the_bench_baseline_records_no_function_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SHOAL_BENCH_TELEMETRY=off (invoke_bench's baseline only) drops function log events;
+    anything else keeps them."""
+
+    async def main() -> list[str]:
+        logs = service(tmp_path)
+        await logs.start()
+        stream = logs.open_stream(R, "fn", "$LATEST", "0" * 32)
+        stream.write("printed\n")
+        stream.events(["END", "REPORT"], platform=True)
+        messages = [e["message"] for e in logs.events(R, "fn")]
+        await logs.stop()
+        return messages
+
+    monkeypatch.setenv("SHOAL_BENCH_TELEMETRY", "off")
+    assert asyncio.run(main()) == []
+    monkeypatch.setenv("SHOAL_BENCH_TELEMETRY", "on")
+    assert asyncio.run(main()) == ["printed", "END", "REPORT"]
+
+
 def test_old_json_lines_files_are_migrated_at_start(tmp_path: Path) -> None:
     old = tmp_path / "logs" / "us-east-1%2Fmine"
     old.mkdir(parents=True)
