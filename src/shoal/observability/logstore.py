@@ -76,6 +76,7 @@ EVENT_COLUMNS = (
 )
 
 
+BATCH_TEXT_LIMIT = 64 << 20  # characters of one batch's JSON document, at most
 INSERT_ROW = (
     "INSERT INTO events (group_id, stream_id, ts, ingest, message, platform) "
     "VALUES (?, ?, ?, ?, ?, ?)"
@@ -268,7 +269,9 @@ class LogDatabase:
                 rows.append((*found, p.ts, p.ingest, p.message, p.platform))
             # Not ASCII-escaped: a lone surrogate fails to bind here as it would in a row.
             doc = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-            if "\\u0000" in doc:  # SQLite's JSON would cut the text at the NUL: row by row
+            # Row by row when SQLite's JSON would cut a message at a NUL, or the document is
+            # too long for one string (SQLite's limit is 1e9 bytes; a retried batch can be big).
+            if len(doc) > BATCH_TEXT_LIMIT or "\\u0000" in doc:
                 (last,) = db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
                 db.executemany(INSERT_ROW, rows)
                 db.execute(UPDATE_STREAMS_AFTER, (last,))

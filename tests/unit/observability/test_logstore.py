@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from shoal.errors import AwsError
-from shoal.observability import events, filter_patterns
+from shoal.observability import events, filter_patterns, logstore
 from shoal.observability.groups import Groups
 from shoal.observability.logs import LogService
 from shoal.observability.logstore import LogDatabase, Pending
@@ -51,14 +51,20 @@ def test_a_batch_makes_its_group_and_stream(db: LogDatabase) -> None:
     assert e.value.message == "The specified log group does not exist."
 
 
-@pytest.mark.parametrize("nul", [False, True], ids=["one-statement", "row-by-row"])
-def test_a_batch_stores_every_message_exactly(db: LogDatabase, nul: bool) -> None:
+@pytest.mark.parametrize("case", ["one-statement", "nul", "long"])
+def test_a_batch_stores_every_message_exactly(
+    db: LogDatabase, case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A batch goes to SQLite as one JSON document (one statement), or row by row when a
-    message holds a NUL (which SQLite's JSON would cut): either way every message comes back
-    as it was written, its platform flag kept, and the stream's bytes are UTF-8 bytes."""
+    message holds a NUL (which SQLite's JSON would cut) or the document is too long: either
+    way every message comes back as it was written, its platform flag kept, and the stream's
+    bytes are UTF-8 bytes."""
     messages = ["héllo ✓ 😀", 'tab\tnewline\n"quoted" \\ \\u0000', "REPORT x", "é"]
-    if nul:
+    if case == "nul":
         messages.append("a\x00b")
+    if case == "long":
+        monkeypatch.setattr(logstore, "BATCH_TEXT_LIMIT", 10)
+        monkeypatch.setattr(logstore, "INSERT_BATCH", "no such statement")
     batch = [Pending(R, "/g", "s", 5 + i, 9, m, i == 2) for i, m in enumerate(messages)]
     db.append(batch, 100)
     db.append([Pending(R, "/g", "s", 1, 10, "z")], 100)
