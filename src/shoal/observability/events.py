@@ -16,17 +16,18 @@ way when more events remain, as AWS does when a search runs long.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
 from shoal.errors import AwsError
-from shoal.observability import filter_patterns
+from shoal.observability import chunks, filter_patterns
 from shoal.observability.groups import Group
-from shoal.observability.logstore import EVENT_COLUMNS, Event, LogDatabase
+from shoal.observability.chunks import Event
+from shoal.observability.logstore import LogDatabase
 
 __all__ = ["Event", "Found", "Page", "filter_group", "stream_page"]
 
-SCAN_CHUNK = 5000
 # A page holds at most this much message text (AWS: "up to 1 MB" a response), so 10,000 large
 # events never make one huge answer.
 MAX_PAGE_BYTES = 1_048_576
@@ -61,21 +62,29 @@ def stream_page(db: LogDatabase, stream_id: int, start: int | None, end: int | N
                 next_token: str | None, limit: int, from_head: bool) -> Page:  # fmt: skip
     """GetLogEvents: ``limit`` events of a stream in ``[start, end)``, continuing a token."""
     lo, hi = start if start is not None else -FAR_FUTURE, end if end is not None else FAR_FUTURE
-    where, args = "stream_id = ? AND ts >= ? AND ts < ?", [stream_id, lo, hi]
     kind = "f" if from_head else "b"
     pos: tuple[int, int] | None = None
     if next_token:
         kind, ts, eid = parse_token(next_token, "fb")
         pos = (ts, eid)
-        where += " AND (ts, id) > (?, ?)" if kind == "f" else " AND (ts, id) < (?, ?)"
-        args += [ts, eid]
-    order = "ASC" if kind == "f" else "DESC"
-    rows = db.query(
-        f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} ORDER BY ts {order}, id {order} "
-        "LIMIT ?",
-        [*args, limit],
-    )
-    events = _within(MAX_PAGE_BYTES, [Event(*r) for r in rows])  # nearest to the token first
+    if kind == "f":
+        sql = ("SELECT id, stream_id, skip, first_ts, data FROM chunks WHERE stream_id = ? "
+               "AND first_ts < ? AND last_ts >= ? ORDER BY first_ts")  # fmt: skip
+        args = [stream_id, hi, max(lo, pos[0]) if pos else lo]
+        pick = chunks.forward_pick(lo, hi, pos, chunks.Scan())
+    else:
+        sql = ("SELECT id, stream_id, skip, last_ts, data FROM chunks WHERE stream_id = ? "
+               "AND last_ts >= ? AND first_ts <= ? ORDER BY last_ts DESC")  # fmt: skip
+        args = [stream_id, lo, min(hi, pos[0]) if pos else hi]
+        pick = chunks.backward_pick(lo, hi, pos)
+    cur = db.reader().execute(sql, args)
+    merged = chunks.merge(cur, pick, backward=kind == "b")
+    try:
+        got = [c.event(i) for c, i in itertools.islice(merged, limit)]
+    finally:
+        merged.close()
+        cur.close()
+    events = _within(MAX_PAGE_BYTES, got)  # nearest to the token first
     if kind == "b":
         events.reverse()
     if events:
@@ -110,60 +119,39 @@ def filter_group(db: LogDatabase, group: Group, stream_ids: list[int] | None,
         pos = (ts, eid)
     if stream_ids is not None and not stream_ids:
         return Found([], None)
-    where = "group_id = ? AND ts <= ? AND (ts, id) > (?, ?)"
-    base: list[int] = [group.id, hi]
+    sql = ("SELECT id, stream_id, skip, first_ts, data FROM chunks WHERE group_id = ? "
+           "AND first_ts <= ? AND last_ts >= ?")  # fmt: skip
     if stream_ids is not None:
-        where += f" AND stream_id IN ({','.join(map(str, stream_ids))})"
-    match = matcher.match
+        sql += f" AND stream_id IN ({','.join(map(str, stream_ids))})"
+    scan = chunks.Scan()
+    pick = chunks.forward_pick(lo, hi, pos, scan, inclusive=True,
+                               match=matcher.match if pattern else None)  # fmt: skip
+    cur = db.reader().execute(sql + " ORDER BY first_ts", [group.id, hi, pos[0]])
+    merged = chunks.merge(cur, pick, budget=SCAN_BUDGET, floor=pos[0], scan=scan)
     found: list[Event] = []
-    scanned = 0
-    reader = db.reader()
-    while True:
-        # Only what matching needs, a chunk at a time; an Event is made for a match alone.
-        rows = reader.execute(
-            f"SELECT ts, id, message FROM events WHERE {where} ORDER BY ts, id LIMIT ?",
-            [*base, pos[0], pos[1], SCAN_CHUNK],
-        ).fetchall()
-        hits = [r for r in rows if match(r[2])] if pattern else rows
-        if hits:
-            ids = [r[1] for r in hits[: limit - len(found)]]
-            size = sum(len(e.message) for e in found)
-            more = _events(db, ids)
-            kept = _within(MAX_PAGE_BYTES - size, more) if found else _within(MAX_PAGE_BYTES, more)
-            found += kept
-            if len(found) >= limit or len(kept) < len(more):
-                last = found[-1]
-                return Found(found, _more(db, where, base, (last.ts, last.id)))
-        scanned += len(rows)
-        if rows:
-            pos = (rows[-1][0], rows[-1][1])
-        if len(rows) < SCAN_CHUNK:
-            return Found(found, None)
-        if scanned >= SCAN_BUDGET:
-            return Found(found, token("n", *pos))
+    size = 0
+    try:
+        for c, i in merged:
+            e = c.event(i)
+            size += len(e.message)
+            if found and size > MAX_PAGE_BYTES:  # a full page: the rest after its last
+                return Found(found, token("n", found[-1].ts, found[-1].id))
+            found.append(e)
+            if len(found) >= limit:
+                more = scan.pending or scan.greatest > (e.ts, e.id)
+                return Found(found, token("n", e.ts, e.id) if more else None)
+    finally:
+        merged.close()
+        cur.close()
+    return Found(found, token("n", *scan.resume) if scan.resume else None)
 
 
 def _within(budget: int, events: list[Event]) -> list[Event]:
-    """The first events whose messages fit in ``budget`` characters (always one, if the
-    budget is the whole page's: a page is never empty for want of room)."""
+    """The first events whose messages fit in ``budget`` characters (always one: a page is
+    never empty for want of room)."""
     total = 0
     for i, e in enumerate(events):
         total += len(e.message)
-        if total > budget and (i > 0 or budget < MAX_PAGE_BYTES):
+        if total > budget and i > 0:
             return events[:i]
     return events
-
-
-def _events(db: LogDatabase, ids: list[int]) -> list[Event]:
-    """The events of ``ids`` (in the order given: ascending positions)."""
-    rows = db.query(
-        f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN ({','.join(map(str, ids))})"
-    )
-    by_id = {r[0]: Event(*r) for r in rows}
-    return [by_id[i] for i in ids if i in by_id]
-
-
-def _more(db: LogDatabase, where: str, base: list[int], pos: tuple[int, int]) -> str | None:
-    """The token after ``pos`` if any event is there, else None (the end: no token)."""
-    rows = db.query(f"SELECT 1 FROM events WHERE {where} LIMIT 1", [*base, pos[0], pos[1]])
-    return token("n", *pos) if rows else None

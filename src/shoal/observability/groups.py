@@ -164,7 +164,7 @@ class Groups:
             ).fetchone()
             if row is None:
                 raise not_found()
-            db.execute("DELETE FROM events WHERE group_id = ?", row)
+            db.execute("DELETE FROM chunks WHERE group_id = ?", row)
             db.execute("DELETE FROM streams WHERE group_id = ?", row)
             db.execute("DELETE FROM groups WHERE id = ?", row)
         self.db.forget()
@@ -194,7 +194,7 @@ class Groups:
             ).fetchone()
             if row is None:
                 raise not_found(NO_STREAM)
-            db.execute("DELETE FROM events WHERE stream_id = ?", row)
+            db.execute("DELETE FROM chunks WHERE stream_id = ?", row)
             db.execute("DELETE FROM streams WHERE id = ?", row)
         self.db.forget()
 

@@ -26,12 +26,13 @@ import json
 import os
 import sqlite3
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from shoal.observability import chunks
 from shoal.store.sqlite import StoreError, write_error
 
 SCHEMA = """
@@ -57,36 +58,25 @@ CREATE TABLE IF NOT EXISTS streams (
     bytes INTEGER NOT NULL DEFAULT 0,
     UNIQUE (group_id, name)
 );
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
     group_id INTEGER NOT NULL,
     stream_id INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
-    ingest INTEGER NOT NULL,
-    message TEXT NOT NULL,
-    platform INTEGER NOT NULL DEFAULT 0  -- START/END/REPORT…: the invoker's, never output
+    first_ts INTEGER NOT NULL,
+    last_ts INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,  -- its messages' UTF-8 bytes
+    skip INTEGER NOT NULL DEFAULT 0,  -- events retention trimmed from its head
+    data TEXT NOT NULL  -- see shoal.observability.chunks
 );
-CREATE INDEX IF NOT EXISTS events_by_stream ON events (stream_id, ts, id);
-CREATE INDEX IF NOT EXISTS events_by_group ON events (group_id, ts, id);
+CREATE INDEX IF NOT EXISTS chunks_by_stream ON chunks (stream_id, first_ts, last_ts);
+CREATE INDEX IF NOT EXISTS chunks_by_stream_end ON chunks (stream_id, last_ts);
+CREATE INDEX IF NOT EXISTS chunks_by_group ON chunks (group_id, first_ts, last_ts);
 """
 
-# Rows of the events table as reads return them.
-EVENT_COLUMNS = (
-    "events.id, events.ts, events.ingest, events.message, events.stream_id, events.platform"
-)
-
-
-BATCH_TEXT_LIMIT = 64 << 20  # characters of one batch's JSON document, at most
-INSERT_ROW = (
-    "INSERT INTO events (group_id, stream_id, ts, ingest, message, platform) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
-)
-# A batch's rows, a JSON array of [group id, stream id, ts, ingest, message, platform]: one
-# statement, and so one release of the interpreter lock, for all of them.
-INSERT_BATCH = (
-    "INSERT INTO events (group_id, stream_id, ts, ingest, message, platform) "
-    "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 "
-    "FROM json_each(?)"
+INSERT_CHUNK = (
+    "INSERT INTO chunks (group_id, stream_id, first_ts, last_ts, count, bytes, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 # A stream's first and last event times, last ingestion and stored bytes, after a batch.
 UPDATE_STREAM = (
@@ -111,18 +101,6 @@ class Pending(NamedTuple):
     platform: bool = False
 
 
-@dataclass(frozen=True)
-class Event:
-    """One stored event."""
-
-    id: int
-    ts: int
-    ingest: int
-    message: str
-    stream_id: int
-    platform: int = 0
-
-
 def _error(e: sqlite3.Error, path: Path) -> StoreError:
     return write_error(e, path, "the log events", "They are kept to retry")
 
@@ -139,7 +117,6 @@ class LogDatabase:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
         self._write_lock = threading.Lock()  # the writer thread's, and close()'s
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -147,6 +124,19 @@ class LogDatabase:
         # Writer thread only: (region, group) -> id, (group id, stream) -> id.
         self._group_ids: dict[tuple[str, str], int] = {}
         self._stream_ids: dict[tuple[int, str], int] = {}
+        self._schema()
+
+    def _schema(self) -> None:
+        """Make the tables, and move a database of one row per event (the schema before
+        chunks) into chunks: in one transaction, so a failed migration changes nothing."""
+        with self.transaction() as db:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            if db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+            ).fetchone():
+                _migrate(db)
 
     def close(self) -> None:
         with self._write_lock:
@@ -202,9 +192,7 @@ class LogDatabase:
         key = (region, group)
         found = self._group_ids.get(key)
         if found is None:
-            row = db.execute(
-                "SELECT id FROM groups WHERE region = ? AND name = ?", key
-            ).fetchone()
+            row = db.execute("SELECT id FROM groups WHERE region = ? AND name = ?", key).fetchone()
             if row is None:
                 if not create:
                     return None
@@ -237,19 +225,18 @@ class LogDatabase:
         """Store a batch in one transaction, making the groups and streams it names (as
         Lambda's first write to a group does).
 
-        The rows go to SQLite as one JSON document and are inserted by one statement (see
-        :data:`INSERT_BATCH`): the interpreter lock is released once for the whole batch's
-        B-tree work, not once per row as ``executemany`` does, so a batch of function logs
-        being stored barely slows the event loop that runs every invocation. The streams'
-        times and sizes are summed here, one update per stream (cheaper than SQLite reading
-        them back out of the JSON)."""
+        Each stream's events of the batch become one chunk (or more, past
+        :data:`~shoal.observability.chunks.CHUNK_EVENTS` or ``CHUNK_BYTES``): one row and its
+        index entries per stream, whatever the batch holds. The streams' times and sizes are
+        summed here too, one update per stream."""
         if not batch:
             return
         with self.transaction() as db:
-            rows = []
             ids: dict[tuple[str, str, str], tuple[int, int]] = {}  # this batch's streams
             # stream id -> [first ts, last ts, last ingest, UTF-8 bytes] of this batch
             stats: dict[int, list[int]] = {}
+            open_: dict[int, _Open] = {}  # stream id -> its chunk being filled
+            rows: list[tuple[Any, ...]] = []
             for p in batch:
                 key = (p.region, p.group, p.stream)
                 found = ids.get(key)
@@ -260,8 +247,8 @@ class LogDatabase:
                     assert sid is not None
                     found = ids[key] = (gid, sid)
                     stats[sid] = [p.ts, p.ts, p.ingest, 0]
-                rows.append((*found, p.ts, p.ingest, p.message, p.platform))
-                s = stats[found[1]]
+                sid = found[1]
+                s = stats[sid]
                 ts = p.ts
                 if ts < s[0]:
                     s[0] = ts
@@ -270,22 +257,24 @@ class LogDatabase:
                 if p.ingest > s[2]:
                     s[2] = p.ingest
                 m = p.message
-                s[3] += len(m) if m.isascii() else len(m.encode("utf-8", "surrogatepass"))
-            # Not ASCII-escaped: a lone surrogate fails to bind here as it would in a row.
-            doc = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-            # Row by row when SQLite's JSON would cut a message at a NUL, or the document is
-            # too long for one string (SQLite's limit is 1e9 bytes; a retried batch can be big).
-            if len(doc) > BATCH_TEXT_LIMIT or "\\u0000" in doc:
-                db.executemany(INSERT_ROW, rows)
-            else:
-                db.execute(INSERT_BATCH, (doc,))
+                size = len(m) if m.isascii() else len(m.encode("utf-8", "surrogatepass"))
+                s[3] += size
+                c = open_.get(sid)
+                if c is None:
+                    c = open_[sid] = _Open(found[0], sid)
+                c.add(p, size)
+                if len(c.ts) >= chunks.CHUNK_EVENTS or c.bytes >= chunks.CHUNK_BYTES:
+                    rows.append(open_.pop(sid).row())
+            rows += [c.row() for c in open_.values()]
+            db.executemany(INSERT_CHUNK, rows)
             db.executemany(
                 UPDATE_STREAM,
                 [(f, f, t, t, i, i, b, sid) for sid, (f, t, i, b) in stats.items()],
             )
 
     def sweep(self, now_ms: int) -> int:
-        """Delete the events older than their group's retention; how many went."""
+        """Delete the events older than their group's retention; how many went. Chunks wholly
+        past the cutoff go; a chunk straddling it keeps its newer events (and their ids)."""
         deleted = 0
         with self.transaction() as db:
             groups = db.execute(
@@ -293,14 +282,88 @@ class LogDatabase:
             ).fetchall()
             for gid, days in groups:
                 cutoff = now_ms - int(days) * 86_400_000
-                cur = db.execute("DELETE FROM events WHERE group_id = ? AND ts < ?", (gid, cutoff))
-                if cur.rowcount:
-                    deleted += cur.rowcount
+                gone = db.execute(
+                    "DELETE FROM chunks WHERE group_id = ? AND last_ts < ? RETURNING count",
+                    (gid, cutoff),
+                ).fetchall()
+                n = sum(r[0] for r in gone)
+                straddling = db.execute(
+                    "SELECT id, data FROM chunks WHERE group_id = ? AND first_ts < ?",
+                    (gid, cutoff),
+                ).fetchall()
+                for cid, data in straddling:
+                    n += _trim(db, cid, data, cutoff)
+                if n:
+                    deleted += n
                     db.execute(
-                        "UPDATE streams SET bytes = coalesce((SELECT sum(length(CAST(message AS "
-                        "BLOB))) FROM events WHERE stream_id = streams.id), 0), first_ts = "
-                        "(SELECT min(ts) FROM events WHERE stream_id = streams.id) "
-                        "WHERE group_id = ?",
+                        "UPDATE streams SET bytes = coalesce((SELECT sum(bytes) FROM chunks "
+                        "WHERE stream_id = streams.id), 0), first_ts = (SELECT min(first_ts) "
+                        "FROM chunks WHERE stream_id = streams.id) WHERE group_id = ?",
                         (gid,),
                     )
         return deleted
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Rows of the old ``events`` table become chunks of their stream, in position order."""
+    cur = db.execute(
+        "SELECT group_id, stream_id, ts, ingest, message, platform FROM events "
+        "ORDER BY stream_id, ts, id"
+    )
+    c: _Open | None = None
+    for gid, sid, ts, ingest, message, platform in cur:
+        if c is not None and (c.stream_id != sid or len(c.ts) >= chunks.CHUNK_EVENTS
+                              or c.bytes >= chunks.CHUNK_BYTES):  # fmt: skip
+            db.execute(INSERT_CHUNK, c.row())
+            c = None
+        if c is None:
+            c = _Open(gid, sid)
+        c.add(Pending("", "", "", ts, ingest, message, bool(platform)), _utf8(message))
+    if c is not None:
+        db.execute(INSERT_CHUNK, c.row())
+    db.execute("DROP TABLE events")  # and its indexes
+
+
+def _utf8(m: str) -> int:
+    return len(m) if m.isascii() else len(m.encode("utf-8", "surrogatepass"))
+
+
+def _trim(db: sqlite3.Connection, cid: int, data: str, cutoff: int) -> int:
+    """Drop a chunk's events before ``cutoff`` (its columns are in time order); how many."""
+    ts, ingest, platform, messages = json.loads(data)
+    k = bisect_left(ts, cutoff)
+    if k == 0:
+        return 0
+    rest = messages[k:]
+    db.execute(
+        "UPDATE chunks SET skip = skip + ?, first_ts = ?, count = ?, bytes = ?, data = ? "
+        "WHERE id = ?",
+        (k, ts[k], len(rest), sum(map(_utf8, rest)),
+         chunks.encode(ts[k:], ingest[k:], platform[k:], rest), cid),
+    )  # fmt: skip
+    return k
+
+
+class _Open:
+    """A chunk being filled by one batch (writer thread only)."""
+
+    __slots__ = ("bytes", "group_id", "ingest", "messages", "platform", "stream_id", "ts")
+
+    def __init__(self, group_id: int, stream_id: int) -> None:
+        self.group_id, self.stream_id, self.bytes = group_id, stream_id, 0
+        self.ts: list[int] = []
+        self.ingest: list[int] = []
+        self.platform: list[int] = []
+        self.messages: list[str] = []
+
+    def add(self, p: Pending, size: int) -> None:
+        self.ts.append(p.ts)
+        self.ingest.append(p.ingest)
+        self.platform.append(1 if p.platform else 0)
+        self.messages.append(p.message)
+        self.bytes += size
+
+    def row(self) -> tuple[Any, ...]:
+        data = chunks.encode(self.ts, self.ingest, self.platform, self.messages)
+        return (self.group_id, self.stream_id, min(self.ts), max(self.ts), len(self.ts),
+                self.bytes, data)  # fmt: skip

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from shoal.errors import AwsError
-from shoal.observability import events, filter_patterns, logstore
+from shoal.observability import chunks, events, filter_patterns
 from shoal.observability.groups import Groups
 from shoal.observability.logs import LogService
 from shoal.observability.logstore import LogDatabase, Pending
@@ -51,25 +51,30 @@ def test_a_batch_makes_its_group_and_stream(db: LogDatabase) -> None:
     assert e.value.message == "The specified log group does not exist."
 
 
-@pytest.mark.parametrize("case", ["one-statement", "nul", "long"])
+def all_events(db: LogDatabase, group: str = "/g") -> list[events.Event]:
+    g = Groups(db).get(R, group)
+    return events.filter_group(db, g, None, None, None, "", None, 10_000).events
+
+
+@pytest.mark.parametrize("case", ["one-chunk", "nul", "split"])
 def test_a_batch_stores_every_message_exactly(
     db: LogDatabase, case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A batch goes to SQLite as one JSON document (one statement), or row by row when a
-    message holds a NUL (which SQLite's JSON would cut) or the document is too long: either
-    way every message comes back as it was written, its platform flag kept, and the stream's
-    bytes are UTF-8 bytes."""
+    """A batch's events of one stream go to SQLite as one chunk (or several, past a chunk's
+    size): every message comes back as it was written (a NUL too), its platform flag kept,
+    and the stream's bytes are UTF-8 bytes."""
     messages = ["héllo ✓ 😀", 'tab\tnewline\n"quoted" \\ \\u0000', "REPORT x", "é"]
     if case == "nul":
         messages.append("a\x00b")
-    if case == "long":
-        monkeypatch.setattr(logstore, "BATCH_TEXT_LIMIT", 10)
-        monkeypatch.setattr(logstore, "INSERT_BATCH", "no such statement")
+    if case == "split":
+        monkeypatch.setattr(chunks, "CHUNK_EVENTS", 2)
     batch = [Pending(R, "/g", "s", 5 + i, 9, m, i == 2) for i, m in enumerate(messages)]
     db.append(batch, 100)
     db.append([Pending(R, "/g", "s", 1, 10, "z")], 100)
-    rows = db.query("SELECT message, platform, ts FROM events ORDER BY id")
-    assert rows == [(m, int(i == 2), 5 + i) for i, m in enumerate(messages)] + [("z", 0, 1)]
+    got = [(e.message, e.platform, e.ts) for e in all_events(db)]
+    assert got == [("z", 0, 1)] + [(m, int(i == 2), 5 + i) for i, m in enumerate(messages)]
+    want = 1 + (len(messages) + 1) // 2 if case == "split" else 2
+    assert db.query("SELECT count(*) FROM chunks") == [(want,)]
     g = Groups(db).get(R, "/g")
     s = Groups(db).stream(g, "s")
     size = sum(len(m.encode()) for m in messages) + 1
@@ -96,11 +101,11 @@ def test_stream_pages_and_the_same_token_at_the_end(db: LogDatabase) -> None:
 def test_a_filter_reads_its_range_and_stops_at_its_budget(
     db: LogDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db.append([pending("s", i, "hit" if i % 3 == 0 else "miss") for i in range(30)], 0)
+    for k in range(0, 30, 3):  # ten chunks
+        db.append([pending("s", i, "hit" if i % 3 == 0 else "miss") for i in range(k, k + 3)], 0)
     g = Groups(db).get(R, "/g")
     found = events.filter_group(db, g, None, 3, 12, "hit", None, 100)
     assert [e.ts for e in found.events] == [3, 6, 9, 12] and found.next_token is None
-    monkeypatch.setattr(events, "SCAN_CHUNK", 4)
     monkeypatch.setattr(events, "SCAN_BUDGET", 8)
     found = events.filter_group(db, g, None, None, None, "nothing-matches", None, 100)
     assert found.events == [] and found.next_token is not None  # a long search: come back
@@ -227,7 +232,7 @@ def test_old_json_lines_files_are_migrated_at_start(tmp_path: Path) -> None:
     asyncio.run(main())
     assert not old.exists() and not before.exists()
     with sqlite3.connect(tmp_path / "logs" / "logs.db") as conn:
-        assert conn.execute("SELECT count(*) FROM events").fetchone() == (4,)
+        assert conn.execute("SELECT sum(count) FROM chunks").fetchone() == (4,)
     conn.close()
 
 
