@@ -124,7 +124,11 @@ class LogDatabase:
         # Writer thread only: (region, group) -> id, (group id, stream) -> id.
         self._group_ids: dict[tuple[str, str], int] = {}
         self._stream_ids: dict[tuple[int, str], int] = {}
-        self._schema()
+        try:
+            self._schema()
+        except BaseException:
+            self._db.close()
+            raise
 
     def _schema(self) -> None:
         """Make the tables, and move a database of one row per event (the schema before

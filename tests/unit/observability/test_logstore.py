@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from shoal.errors import AwsError
-from shoal.observability import chunks, events, filter_patterns
+from shoal.observability import chunks, events, filter_patterns, logstore
 from shoal.observability.groups import Groups
 from shoal.observability.logs import LogService
 from shoal.observability.logstore import LogDatabase, Pending
-from shoal.store.sqlite import DiskFull
+from shoal.store.sqlite import DiskFull, StoreError
 
 R = "us-east-1"
 DAY = 86_400_000
@@ -265,3 +265,127 @@ def test_a_page_holds_at_most_a_megabyte(db: LogDatabase) -> None:
     assert [e.ts for e in head.events] == [0, 1]
     tail = events.stream_page(db, sid, None, None, None, 100, False)
     assert [e.ts for e in tail.events] == [1, 2]
+
+
+def test_chunks_overlapping_in_time_read_back_in_order(db: LogDatabase) -> None:
+    """Events arrive out of order (PutLogEvents allows any order), so a stream's chunks overlap
+    in time, and a group's streams write side by side: every read merges them into
+    (timestamp, order stored) order, forwards, backwards and across pages."""
+    db.append([pending("s", t, f"a{t}") for t in (50, 10, 30)], 0)
+    db.append([pending("s", t, f"b{t}") for t in (20, 30, 60)], 0)
+    db.append([pending("s", t, f"c{t}") for t in (5, 40)] + [pending("t", 25, "t25")], 0)
+    want = ["c5", "a10", "b20", "a30", "b30", "c40", "a50", "b60"]
+    g = Groups(db).get(R, "/g")
+    sid = Groups(db).stream(g, "s").id
+    assert [e.message for e in events.stream_page(db, sid, None, None, None, 100, True).events] \
+        == want  # fmt: skip
+    seen, tok = [], None
+    for _ in range(10):  # forward, three at a time
+        page = events.stream_page(db, sid, None, None, tok, 3, True)
+        if not page.events:
+            assert page.forward == tok  # the same token at the end
+            break
+        seen += [e.message for e in page.events]
+        tok = page.forward
+    assert seen == want
+    back, tok = [], None
+    for _ in range(10):  # backward from the end, three at a time
+        page = events.stream_page(db, sid, None, None, tok, 3, False)
+        if not page.events:
+            break
+        back = [e.message for e in page.events] + back
+        tok = page.backward
+    assert back == want
+    ranged = events.stream_page(db, sid, 20, 50, None, 100, True).events
+    assert [e.message for e in ranged] == ["b20", "a30", "b30", "c40"]
+    merged = [e.message for e in all_events(db)]
+    assert merged == ["c5", "a10", "b20", "t25", "a30", "b30", "c40", "a50", "b60"]
+    paged, tok = [], None
+    while True:
+        found = events.filter_group(db, g, None, None, None, "", tok, 2)
+        paged += [e.message for e in found.events]
+        if (tok := found.next_token) is None:
+            break
+    assert paged == merged
+    hits = events.filter_group(db, g, None, 10, 40, "a", None, 100).events
+    assert [e.message for e in hits] == ["a10", "a30"]  # [start, end], the pattern
+
+
+def test_retention_trims_a_chunk_straddling_the_cutoff(db: LogDatabase) -> None:
+    """A chunk whose events straddle the cutoff keeps its newer events, with their ids: a
+    token taken before the sweep still continues after it."""
+    now = 100 * DAY
+    db.append([pending("s", now - 3 * DAY + i, f"old{i}") for i in range(3)]
+              + [pending("s", now + i, f"new{i}") for i in range(3)], now)  # fmt: skip
+    g = Groups(db).get(R, "/g")
+    sid = Groups(db).stream(g, "s").id
+    first = events.stream_page(db, sid, now, None, None, 1, True)
+    assert [e.message for e in first.events] == ["new0"]
+    Groups(db).set_retention(R, "/g", 1)
+    assert db.sweep(now) == 3
+    rest = events.stream_page(db, sid, None, None, first.forward, 10, True)
+    assert [e.message for e in rest.events] == ["new1", "new2"]
+    s = Groups(db).stream(g, "s")
+    assert (s.first_ts, s.stored_bytes) == (now, 12)
+    assert [e.message for e in all_events(db)] == ["new0", "new1", "new2"]
+    assert db.query("SELECT count, skip FROM chunks") == [(3, 3)]
+
+
+OLD_SCHEMA = """
+CREATE TABLE groups (id INTEGER PRIMARY KEY, region TEXT NOT NULL, name TEXT NOT NULL,
+    created INTEGER NOT NULL, retention INTEGER, class TEXT NOT NULL DEFAULT 'STANDARD',
+    kms TEXT, tags TEXT NOT NULL DEFAULT '{}', UNIQUE (region, name));
+CREATE TABLE streams (id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL, name TEXT NOT NULL,
+    created INTEGER NOT NULL, first_ts INTEGER, last_ts INTEGER, last_ingest INTEGER,
+    bytes INTEGER NOT NULL DEFAULT 0, UNIQUE (group_id, name));
+CREATE TABLE events (id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL,
+    stream_id INTEGER NOT NULL, ts INTEGER NOT NULL, ingest INTEGER NOT NULL,
+    message TEXT NOT NULL, platform INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX events_by_stream ON events (stream_id, ts, id);
+CREATE INDEX events_by_group ON events (group_id, ts, id);
+INSERT INTO groups (id, region, name, created) VALUES (1, 'us-east-1', '/g', 0);
+INSERT INTO streams (id, group_id, name, created, first_ts, last_ts, last_ingest, bytes)
+    VALUES (1, 1, 's', 0, 1, 3, 3, 6), (2, 1, 't', 0, 2, 2, 2, 3);
+INSERT INTO events (group_id, stream_id, ts, ingest, message, platform) VALUES
+    (1, 1, 3, 3, 's3', 0), (1, 2, 2, 2, 't2é', 0), (1, 1, 1, 1, 'START', 1), (1, 1, 3, 3, 'x', 0);
+"""
+
+
+def old_database(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path)
+    conn.executescript(OLD_SCHEMA)
+    conn.close()
+
+
+def test_a_database_of_event_rows_is_migrated_to_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "logs" / "logs.db"
+    old_database(path)
+    db = LogDatabase(path)
+    try:
+        got = [(e.message, e.ts, e.platform) for e in all_events(db)]
+        assert got == [("START", 1, 1), ("t2é", 2, 0), ("s3", 3, 0), ("x", 3, 0)]
+        assert db.query("SELECT name FROM sqlite_master WHERE name LIKE 'events%'") == []
+        assert db.query("SELECT stream_id, count, bytes FROM chunks ORDER BY id") == [
+            (1, 3, 8), (2, 1, 4)]  # fmt: skip
+        db.append([pending("s", 4, "after")], 5)
+        assert [e.message for e in all_events(db)][-1] == "after"
+    finally:
+        db.close()
+
+
+def test_a_failed_migration_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "logs" / "logs.db"
+    old_database(path)
+    monkeypatch.setattr(logstore, "INSERT_CHUNK", "INSERT INTO no_such_table VALUES (?)")
+    with pytest.raises(StoreError):
+        LogDatabase(path)
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT count(*) FROM events").fetchone() == (4,)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert "chunks" not in tables and "events_by_group" in tables
+    finally:
+        conn.close()
