@@ -30,9 +30,9 @@ from __future__ import annotations
 import heapq
 import json
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ MAX_ID = 2**62
 
 # What a read selects: id, stream id, skip, its bound (first_ts forwards, last_ts backwards),
 # data. The bound orders the rows.
-BOUND = 3
+BOUND: Final = 3
 Row = tuple[int, int, int, int, str]
 
 
@@ -117,7 +117,7 @@ Pick = Callable[[Chunk], Sequence[int]]
 
 
 def merge(rows: Iterator[Row], pick: Pick, backward: bool = False, budget: int | None = None,
-          floor: int = 0, scan: Scan | None = None) -> Iterator[tuple[Chunk, int]]:  # fmt: skip
+          floor: int = 0, scan: Scan | None = None) -> Generator[tuple[Chunk, int]]:  # fmt: skip
     """The picked events of ``rows`` (ordered by their bound), as (chunk, index), in position
     order (descending when ``backward``).
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from shoal.errors import AwsError
 from shoal.observability import chunks, filter_patterns
-from shoal.observability.groups import Group
 from shoal.observability.chunks import Event
+from shoal.observability.groups import Group
 from shoal.observability.logstore import LogDatabase
 
 __all__ = ["Event", "Found", "Page", "filter_group", "stream_page"]
