@@ -50,6 +50,10 @@ class Event:
 ID_BITS = 20
 CHUNK_EVENTS = 4096  # events in one chunk at most (well under 1 << ID_BITS)
 CHUNK_BYTES = 1 << 20  # message bytes in one chunk, about (a chunk is read whole)
+# Milliseconds between a chunk's first and last events, at most: a read of a time range
+# decodes whole chunks, so a chunk spanning a day (a PutLogEvents batch may) would make an
+# hour's filter decode the day. A flush of function output spans milliseconds.
+CHUNK_SPAN = 300_000
 MAX_ID = 2**62
 
 # What a read selects: id, stream id, skip, its bound (first_ts forwards, last_ts backwards),

@@ -264,6 +264,10 @@ class LogDatabase:
                 size = len(m) if m.isascii() else len(m.encode("utf-8", "surrogatepass"))
                 s[3] += size
                 c = open_.get(sid)
+                span = chunks.CHUNK_SPAN
+                if c is not None and (ts - c.lo > span or c.hi - ts > span):
+                    rows.append(open_.pop(sid).row())
+                    c = None
                 if c is None:
                     c = open_[sid] = _Open(found[0], sid)
                 c.add(p, size)
@@ -317,7 +321,8 @@ def _migrate(db: sqlite3.Connection) -> None:
     c: _Open | None = None
     for gid, sid, ts, ingest, message, platform in cur:
         if c is not None and (c.stream_id != sid or len(c.ts) >= chunks.CHUNK_EVENTS
-                              or c.bytes >= chunks.CHUNK_BYTES):  # fmt: skip
+                              or c.bytes >= chunks.CHUNK_BYTES
+                              or ts - c.lo > chunks.CHUNK_SPAN):  # fmt: skip
             db.execute(INSERT_CHUNK, c.row())
             c = None
         if c is None:
@@ -351,16 +356,22 @@ def _trim(db: sqlite3.Connection, cid: int, data: str, cutoff: int) -> int:
 class _Open:
     """A chunk being filled by one batch (writer thread only)."""
 
-    __slots__ = ("bytes", "group_id", "ingest", "messages", "platform", "stream_id", "ts")
+    __slots__ = ("bytes", "group_id", "hi", "ingest", "lo", "messages", "platform", "stream_id",
+                 "ts")  # fmt: skip
 
     def __init__(self, group_id: int, stream_id: int) -> None:
         self.group_id, self.stream_id, self.bytes = group_id, stream_id, 0
+        self.lo, self.hi = chunks.MAX_ID, -chunks.MAX_ID  # its first and last times
         self.ts: list[int] = []
         self.ingest: list[int] = []
         self.platform: list[int] = []
         self.messages: list[str] = []
 
     def add(self, p: Pending, size: int) -> None:
+        if p.ts < self.lo:
+            self.lo = p.ts
+        if p.ts > self.hi:
+            self.hi = p.ts
         self.ts.append(p.ts)
         self.ingest.append(p.ingest)
         self.platform.append(1 if p.platform else 0)
@@ -369,5 +380,5 @@ class _Open:
 
     def row(self) -> tuple[Any, ...]:
         data = chunks.encode(self.ts, self.ingest, self.platform, self.messages)
-        return (self.group_id, self.stream_id, min(self.ts), max(self.ts), len(self.ts),
+        return (self.group_id, self.stream_id, self.lo, self.hi, len(self.ts),
                 self.bytes, data)  # fmt: skip

@@ -315,20 +315,32 @@ def test_retention_trims_a_chunk_straddling_the_cutoff(db: LogDatabase) -> None:
     """A chunk whose events straddle the cutoff keeps its newer events, with their ids: a
     token taken before the sweep still continues after it."""
     now = 100 * DAY
-    db.append([pending("s", now - 3 * DAY + i, f"old{i}") for i in range(3)]
-              + [pending("s", now + i, f"new{i}") for i in range(3)], now)  # fmt: skip
+    cut = now - DAY  # one day's retention
+    db.append([pending("s", cut - 3 + i, f"old{i}") for i in range(3)]
+              + [pending("s", cut + i, f"new{i}") for i in range(3)], now)  # fmt: skip
     g = Groups(db).get(R, "/g")
     sid = Groups(db).stream(g, "s").id
-    first = events.stream_page(db, sid, now, None, None, 1, True)
+    first = events.stream_page(db, sid, cut, None, None, 1, True)
     assert [e.message for e in first.events] == ["new0"]
     Groups(db).set_retention(R, "/g", 1)
     assert db.sweep(now) == 3
     rest = events.stream_page(db, sid, None, None, first.forward, 10, True)
     assert [e.message for e in rest.events] == ["new1", "new2"]
     s = Groups(db).stream(g, "s")
-    assert (s.first_ts, s.stored_bytes) == (now, 12)
+    assert (s.first_ts, s.stored_bytes) == (cut, 12)
     assert [e.message for e in all_events(db)] == ["new0", "new1", "new2"]
     assert db.query("SELECT count, skip FROM chunks") == [(3, 3)]
+
+
+def test_a_chunk_spans_at_most_a_few_minutes(db: LogDatabase) -> None:
+    """A batch spanning a day (PutLogEvents allows it) is cut into chunks of a few minutes
+    each, so a filter over an hour decodes about that hour, not the day."""
+    db.append([pending("s", i * 60_000, f"m{i}") for i in range(24 * 60)], 0)
+    spans = db.query("SELECT last_ts - first_ts FROM chunks")
+    assert len(spans) > 200 and max(s for (s,) in spans) <= chunks.CHUNK_SPAN
+    g = Groups(db).get(R, "/g")
+    hour = events.filter_group(db, g, None, 600 * 60_000, 660 * 60_000, "", None, 10_000)
+    assert [e.message for e in hour.events] == [f"m{i}" for i in range(600, 661)]
 
 
 OLD_SCHEMA = """
