@@ -7,8 +7,9 @@ FilterLogEvents ``nextToken`` (``n/TS/ID``) resumes the scan after it. GetLogEve
 rule that ``aws logs tail`` and the SDKs' paginators stop on: a page with no events returns as
 ``nextForwardToken`` the very token it was given.
 
-A filter reads the group's index in time order, a chunk at a time, and matches each message in
-Python (the pattern language is :mod:`shoal.observability.filter_patterns`'); it stops at
+A read merges the chunks overlapping its range (:func:`shoal.observability.chunks.merge`:
+events may arrive out of order, so chunks overlap in time). A filter matches each chunk's
+messages in Python (the pattern language is :mod:`shoal.observability.filter_patterns`'); it stops at
 ``limit`` matches (or :data:`MAX_PAGE_BYTES` of them), or after :data:`SCAN_BUDGET` events
 read, answering a ``nextToken`` either
 way when more events remain, as AWS does when a search runs long.

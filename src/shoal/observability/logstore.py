@@ -1,16 +1,19 @@
 """The log database: groups, streams and events in ``<data>/logs/logs.db`` (SQLite, WAL, 0600).
 
 Why SQLite and not segment files: a filter over a day of one group, or a page of one stream,
-must read only those events. Two indexes give exactly that — ``events(stream_id, ts, id)`` for
-GetLogEvents and ``events(group_id, ts, id)`` for FilterLogEvents — and the retention sweep is
-one indexed ``DELETE`` per group. Appends are batched (one transaction per flush, see
-:mod:`shoal.observability.logs`), which SQLite does at well over 100,000 events a second;
-segment files would need the same index written by hand, plus compaction for retention.
-The database is its own file, apart from ``shoal.db``: a burst of log writes never holds the
-metadata store's lock, and a full disk refusing a log batch changes no metadata.
+must read only those events. Events are stored in chunks (:mod:`shoal.observability.chunks`):
+a batch's events of one stream are one row, indexed by ``(stream_id, first_ts, last_ts)``,
+``(stream_id, last_ts)`` and ``(group_id, first_ts, last_ts)``, so the writer does a constant
+amount of SQLite work per batch per stream, not per event (three or more events per warm
+invoke), and a read opens only the chunks overlapping its time range. The retention sweep
+deletes the chunks past the cutoff and trims the one straddling it. Segment files would need
+the same index written by hand, plus compaction for retention. The database is its own file,
+apart from ``shoal.db``: a burst of log writes never holds the metadata store's lock, and a
+full disk refusing a log batch changes no metadata. A database of one row per event (the
+schema before chunks) is moved into chunks when it is opened, in one transaction.
 
 Positions: an event's place in a stream or a group is ``(ts, id)`` — its timestamp, then its
-row id (the order it was stored in) — which the API's tokens carry.
+id (chunk id and index: the order it was stored in) — which the API's tokens carry.
 
 Threads: every write runs on the log service's single writer thread (so the id caches below
 need no lock of their own, and batches are applied in the order they were handed over); reads
