@@ -9,10 +9,10 @@ rule that ``aws logs tail`` and the SDKs' paginators stop on: a page with no eve
 
 A read merges the chunks overlapping its range (:func:`shoal.observability.chunks.merge`:
 events may arrive out of order, so chunks overlap in time). A filter matches each chunk's
-messages in Python (the pattern language is :mod:`shoal.observability.filter_patterns`'); it stops at
-``limit`` matches (or :data:`MAX_PAGE_BYTES` of them), or after :data:`SCAN_BUDGET` events
-read, answering a ``nextToken`` either
-way when more events remain, as AWS does when a search runs long.
+messages in Python (the pattern language is :mod:`shoal.observability.filter_patterns`'); it
+stops at ``limit`` matches (or :data:`MAX_PAGE_BYTES` of them), or after :data:`SCAN_BUDGET`
+events read, answering a ``nextToken`` either way when more events remain, as AWS does when a
+search runs long.
 """
 
 from __future__ import annotations
