@@ -48,7 +48,9 @@ MANIFEST = "shoal-backup.json"
 FORMAT = 1
 LAYER_PACKAGES = "layers/packages"
 # What the server made for its clients, kept as it is (see the module docstring).
-CLIENT_FILES = ("credentials", "tls")
+# kms-master.key seals every KMS key's material: without it the restored keys (and what they
+# encrypt: file-system keys) could never be opened again.
+CLIENT_FILES = ("credentials", "tls", "kms-master.key")
 
 
 class BackupError(Exception):

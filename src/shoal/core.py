@@ -24,6 +24,8 @@ COMPONENTS: list[tuple[str, str]] = [
     ("hosttree", "shoal.filesystems.hosttree:HostTree"),
     # Early: the authentication layer and Lambda's execution roles ask it for credentials.
     ("iam", "shoal.iam.service:IamService"),
+    # Before the file systems, whose keys are KMS data keys.
+    ("kms", "shoal.kms.service:KmsService"),
     ("logs", "shoal.observability.logs:LogService"),
     # Before everything that publishes metrics (the invoker's hooks are taken at its start).
     ("metrics", "shoal.observability.metrics:MetricService"),
@@ -72,6 +74,10 @@ API_MODULES = [
     "shoal.api.logs_groups",
     "shoal.api.logs_events",
     "shoal.api.logs_tags",
+    "shoal.api.kms_keys",
+    "shoal.api.kms_tags",
+    "shoal.api.kms_aliases",
+    "shoal.api.kms_crypto",
 ]
 
 
