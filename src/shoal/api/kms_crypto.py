@@ -82,9 +82,8 @@ def _data_key(call: Call) -> tuple[Key, bytes, bytes]:
     found = key(call, p["KeyId"])
     service(call).usable(found)
     _dry_run(call)
-    plaintext, blob = service(call).data_key(
-        found, size or DATA_KEY_BYTES[spec], p.get("EncryptionContext")
-    )
+    length = int(size) if size is not None else DATA_KEY_BYTES[str(spec)]
+    plaintext, blob = service(call).data_key(found, length, p.get("EncryptionContext"))
     return found, plaintext, blob
 
 

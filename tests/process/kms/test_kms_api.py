@@ -58,10 +58,14 @@ def test_key_identifier_errors(kms: Any, server: ShoalServer) -> None:
                                                        f"Key '{arn}' does not exist")  # fmt: skip
     assert error(kms.describe_key, KeyId=arn)[1] == f"Key '{arn}' does not exist"
     assert error(kms.describe_key, KeyId="fake-key-id") == (
-        "NotFoundException", "Invalid keyId 'fake-key-id'")
+        "NotFoundException",
+        "Invalid keyId 'fake-key-id'",
+    )
     alias_arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/nothing-here"
     assert error(kms.describe_key, KeyId="alias/nothing-here") == (
-        "NotFoundException", f"Alias {alias_arn} is not found.")
+        "NotFoundException",
+        f"Alias {alias_arn} is not found.",
+    )
     # A key of another region is not found in this one.
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     other = server.client("kms", region="eu-west-1")
@@ -85,7 +89,8 @@ def test_encrypt_decrypt_with_context(kms: Any) -> None:
         "InvalidCiphertextException")  # fmt: skip
     tampered = blob[:-1] + bytes([blob[-1] ^ 1])
     assert error(kms.decrypt, CiphertextBlob=tampered, EncryptionContext=context)[0] == (
-        "InvalidCiphertextException")
+        "InvalidCiphertextException"
+    )
     assert error(kms.decrypt, CiphertextBlob=b"garbage" * 10)[0] == "InvalidCiphertextException"
     other = kms.create_key()["KeyMetadata"]["KeyId"]
     assert error(kms.decrypt, CiphertextBlob=blob, EncryptionContext=context, KeyId=other) == (
@@ -140,12 +145,17 @@ def test_key_states(kms: Any) -> None:
         assert code == "ValidationException" and f"Value '{days}'" in message
     out = kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
     assert (out["KeyId"], out["KeyState"], out["PendingWindowInDays"]) == (
-        arn, "PendingDeletion", 7)
+        arn,
+        "PendingDeletion",
+        7,
+    )
     meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
     assert meta["KeyState"] == "PendingDeletion" and meta["PendingDeletionWindowInDays"] == 7
     assert "DeletionDate" in meta
     assert error(kms.encrypt, KeyId=key_id, Plaintext=b"p") == (
-        "KMSInvalidStateException", f"{arn} is pending deletion.")
+        "KMSInvalidStateException",
+        f"{arn} is pending deletion.",
+    )
     assert error(kms.enable_key, KeyId=key_id)[0] == "KMSInvalidStateException"
     assert error(kms.schedule_key_deletion, KeyId=key_id)[0] == "KMSInvalidStateException"
     assert kms.cancel_key_deletion(KeyId=key_id)["KeyId"] == arn
@@ -164,12 +174,14 @@ def test_aliases(kms: Any) -> None:
     kms.create_alias(AliasName=name, TargetKeyId=one)
     arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:{name}"
     assert error(kms.create_alias, AliasName=name, TargetKeyId=two) == (
-        "AlreadyExistsException", f"An alias with the name {arn} already exists")
+        "AlreadyExistsException",
+        f"An alias with the name {arn} already exists",
+    )
     assert error(kms.create_alias, AliasName="alias/aws/mine", TargetKeyId=one)[0] == (
-        "InvalidAliasNameException")
+        "InvalidAliasNameException"
+    )
     entry = kms.list_aliases(KeyId=one)["Aliases"]
-    assert [(a["AliasName"], a["AliasArn"], a["TargetKeyId"]) for a in entry] == [
-        (name, arn, one)]
+    assert [(a["AliasName"], a["AliasArn"], a["TargetKeyId"]) for a in entry] == [(name, arn, one)]
     kms.update_alias(AliasName=name, TargetKeyId=two)
     assert kms.describe_key(KeyId=name)["KeyMetadata"]["KeyId"] == two
     assert kms.list_aliases(KeyId=one)["Aliases"] == []
@@ -205,7 +217,9 @@ def test_key_policy_and_tags(kms: Any) -> None:
     assert policy["Statement"][0]["Action"] == "kms:*"
     assert kms.list_key_policies(KeyId=key_id)["PolicyNames"] == ["default"]
     assert error(kms.get_key_policy, KeyId=key_id, PolicyName="other") == (
-        "NotFoundException", "No such policy exists")
+        "NotFoundException",
+        "No such policy exists",
+    )
     assert error(kms.put_key_policy, KeyId=key_id, PolicyName="default",
                  Policy="not json")[0] == "MalformedPolicyDocumentException"  # fmt: skip
     locked = {"Version": "2012-10-17", "Statement": [{
@@ -220,21 +234,26 @@ def test_key_policy_and_tags(kms: Any) -> None:
     kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "env", "TagValue": "dev"},
                                          {"TagKey": "team", "TagValue": "b"}])  # fmt: skip
     assert kms.list_resource_tags(KeyId=key_id)["Tags"] == [
-        {"TagKey": "env", "TagValue": "dev"}, {"TagKey": "team", "TagValue": "b"}]
+        {"TagKey": "env", "TagValue": "dev"},
+        {"TagKey": "team", "TagValue": "b"},
+    ]
     kms.untag_resource(KeyId=key_id, TagKeys=["env"])
     assert kms.list_resource_tags(KeyId=key_id)["Tags"] == [{"TagKey": "team", "TagValue": "b"}]
     dup = [{"TagKey": "k", "TagValue": "1"}, {"TagKey": "k", "TagValue": "2"}]
     assert error(kms.tag_resource, KeyId=key_id, Tags=dup) == ("TagException",
                                                               "Duplicate tag keys")  # fmt: skip
     assert error(kms.create_key, Tags=[{"TagKey": "aws:x", "TagValue": "1"}]) == (
-        "TagException", "Tags beginning with aws: are reserved")
+        "TagException",
+        "Tags beginning with aws: are reserved",
+    )
     many = [{"TagKey": f"k{i}", "TagValue": "v"} for i in range(51)]
     assert error(kms.create_key, Tags=many) == ("TagException", "Too many tags")
 
 
 def test_unsupported_key_specs_are_refused(kms: Any) -> None:
     assert error(kms.create_key, KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")[0] == (
-        "UnsupportedOperationException")
+        "UnsupportedOperationException"
+    )
     assert error(kms.create_key, KeyUsage="SIGN_VERIFY")[0] == "ValidationException"
 
 

@@ -59,10 +59,12 @@ def test_iam_allows_one_key_and_the_default_key_policy_delegates(server: ShoalSe
     blob = theirs.encrypt(KeyId=mine["KeyId"], Plaintext=b"ok")["CiphertextBlob"]
     assert theirs.decrypt(CiphertextBlob=blob)["Plaintext"] == b"ok"
     assert error_of(lambda: theirs.encrypt(KeyId=other["KeyId"], Plaintext=b"x"))[0] == (
-        "AccessDeniedException")
+        "AccessDeniedException"
+    )
     other_blob = kms.encrypt(KeyId=other["KeyId"], Plaintext=b"no")["CiphertextBlob"]
     assert error_of(lambda: theirs.decrypt(CiphertextBlob=other_blob))[0] == (
-        "AccessDeniedException")
+        "AccessDeniedException"
+    )
     # ReEncrypt needs ReEncryptFrom on the source and ReEncryptTo on the destination.
     assert error_of(lambda: theirs.re_encrypt(CiphertextBlob=blob,
                                               DestinationKeyId=other["KeyId"]))[0] == (
@@ -93,8 +95,8 @@ def test_a_key_policy_not_naming_the_account_makes_iam_useless(server: ShoalServ
         {"Effect": "Allow", "Principal": {"AWS": reader.arn}, "Action": "kms:*",
          "Resource": "*"},
     )  # fmt: skip
-    key_id = kms.create_key(Policy=only_reader,
-                            BypassPolicyLockoutSafetyCheck=True)["KeyMetadata"]["KeyId"]  # fmt: skip
+    made = kms.create_key(Policy=only_reader, BypassPolicyLockoutSafetyCheck=True)
+    key_id = made["KeyMetadata"]["KeyId"]
     # The key policy alone grants the reader, who has no IAM policy at all.
     blob = reader.client(server, "kms").encrypt(KeyId=key_id, Plaintext=b"r")["CiphertextBlob"]
     # The admin's IAM kms:* is not enough, and neither is root's.
