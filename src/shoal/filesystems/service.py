@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError
 from shoal.filesystems import policy, rootdir
+from shoal.filesystems.fskeys import FileSystemKeys
 from shoal.filesystems.identity import Identity, decide
 from shoal.filesystems.metering import Measure, Meter
 from shoal.filesystems.models import (
@@ -66,6 +67,12 @@ class FileSystemService:
         self._policies: dict[str, tuple[str, policy.Policy]] = {}  # fs id -> (text, compiled)
         self._tasks: set[asyncio.Task[None]] = set()
         self.targets = MountTargets(self)
+        # Encrypted file systems' keys are KMS data keys (shoal.filesystems.fskeys); a change of
+        # a KMS key's state re-decides the NFS exports of the file systems it protects.
+        kms = getattr(shoal, "kms", None)
+        self.keys = FileSystemKeys(kms, self.settings.data_dir / "volumes") if kms else None
+        if kms is not None:
+            kms.subscribe(self._kms_key_changed)
         for doc in self.store.load("filesystem").values():
             fs = FileSystem.from_doc(doc)
             self._fs[fs.id] = fs
@@ -122,7 +129,9 @@ class FileSystemService:
         if kms_key_id is not None and not encrypted:
             raise bad_request("KmsKeyId can be specified only when Encrypted is true")
         s = self.settings
-        if encrypted and kms_key_id is None:
+        if encrypted and self.keys is not None:
+            kms_key_id = self.keys.key_arn(region, kms_key_id)  # EFS returns the key's ARN
+        elif encrypted and kms_key_id is None:
             kms_key_id = f"arn:aws:kms:{region}:{s.account_id}:alias/aws/elasticfilesystem"
         fs_id = new_id("fs")
         fs = FileSystem(
@@ -355,6 +364,24 @@ class FileSystemService:
             self.store.delete("fspolicy", fs.id)
             del self._policies[fs.id]
             self.targets.changed(fs.id)
+
+    def check_key(self, fs: FileSystem) -> None:
+        """Raise EFSMountFailureException when ``fs`` is encrypted with a KMS key that cannot
+        be used now (disabled, pending deletion, deleted): no mount of any kind until it can."""
+        if fs.encrypted and fs.kms_key_id and self.keys is not None:
+            self.keys.usable(fs.id, fs.region, fs.kms_key_id)
+
+    def key_usable(self, fs: FileSystem) -> bool:
+        try:
+            self.check_key(fs)
+        except AwsError:
+            return False
+        return True
+
+    def _kms_key_changed(self, key_arn: str) -> None:
+        for fs in list(self._fs.values()):
+            if fs.kms_key_id == key_arn:
+                self.targets.changed(fs.id)
 
     def access(
         self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None

@@ -190,7 +190,10 @@ class MountTargets:
             return []
         svc = self.service
         fs = svc.get_file_system(fs_id)
-        out = []
+        out: list[Any] = []
+        if not svc.key_usable(fs):  # its KMS key is disabled: nothing exported until enabled
+            log.warning("file system %s is not exported: its KMS key cannot be used", fs.id)
+            return out
         whole = svc.identity(fs, None, None)
         if whole.mount:
             out.append(_export(WHOLE_FS_EXPORT_ID, str(svc.root(fs.id)), f"/{fs.id}", whole))

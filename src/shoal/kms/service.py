@@ -63,6 +63,21 @@ class KmsService:
         self._keys: dict[str, Key] = {}
         self._aliases: dict[tuple[str, str], Alias] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        # Called with a key's ARN after its state changed (the file systems it protects).
+        self._listeners: list[Callable[[str], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self, key: Key) -> None:
+        """Tell the listeners, on the event loop (a change may be made in a worker thread:
+        a look-up that sweeps a key come due)."""
+        for listener in self._listeners:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(listener, key.arn)
+            else:
+                listener(key.arn)
 
     # ------------------------------------------------------------ life cycle
 
@@ -73,6 +88,7 @@ class KmsService:
                          for (r, n), d in self._store.load_regional(ALIAS).items()}  # fmt: skip
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self.load()
         self.sweep()
         self._sweeper = asyncio.create_task(self._sweep_every(60.0))
@@ -115,8 +131,11 @@ class KmsService:
 
     def _put(self, key: Key) -> Key:
         with self._lock:
+            old = self._keys.get(key.id)
             self._store.put(KEY, key.id, key.doc())
             self._keys[key.id] = key
+        if old is not None and old.state != key.state:
+            self._changed(key)
         return key
 
     def find(self, region: str, ident: str, *, managed: bool = False) -> Key:
@@ -212,6 +231,8 @@ class KmsService:
                 del self._keys[key.id]
                 for a in gone:
                     del self._aliases[(a.region, a.name)]
+        for key in due:
+            self._changed(key)
 
     # ------------------------------------------------------------ aliases
 
