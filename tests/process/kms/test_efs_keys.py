@@ -112,3 +112,38 @@ def test_a_disabled_key_makes_the_file_system_unmountable(server: ShoalServer) -
     kms.enable_key(KeyId=key["KeyId"])
     assert invoke(lam, name, {"name": "note"}) == "kept"
     assert _host_path(server, fs_id)[0] == 200
+
+
+@pytest.mark.nfs
+def test_a_disabled_key_withdraws_the_nfs_exports(server: ShoalServer, tmp_path: Path) -> None:
+    import subprocess
+
+    from conftest import default_subnet, wait_for
+
+    efs, kms = server.client("efs"), server.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    fs_id = _create(efs, KmsKeyId=key["Arn"])["FileSystemId"]
+    mt_id = efs.create_mount_target(FileSystemId=fs_id,
+                                    SubnetId=default_subnet(server))["MountTargetId"]  # fmt: skip
+
+    def available() -> bool:
+        (mt,) = efs.describe_mount_targets(MountTargetId=mt_id)["MountTargets"]
+        return bool(mt["LifeCycleState"] == "available")
+
+    wait_for(available, timeout=60)
+    with shoal_urlopen(f"{server.endpoint}/shoal/fs/mount-targets/{mt_id}") as r:
+        target = json.load(r)
+    url = f"nfs://{target['IpAddress']}/{fs_id}?version=4&nfsport={target['Port']}"
+
+    def listed() -> bool:
+        run = subprocess.run(["nfs-ls", url], capture_output=True, text=True, timeout=60)
+        return run.returncode == 0
+
+    try:
+        wait_for(listed, timeout=60)
+        kms.disable_key(KeyId=key["KeyId"])
+        wait_for(lambda: not listed(), timeout=60)
+        kms.enable_key(KeyId=key["KeyId"])
+        wait_for(listed, timeout=60)
+    finally:
+        efs.delete_mount_target(MountTargetId=mt_id)
