@@ -6,12 +6,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
+import sqlite3
 import stat
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import ShoalServer, start_server, unique_name
+from conftest import ROOT, SHOAL, ShoalServer, start_server, unique_name
 
 AWS_V2 = "/usr/bin/aws"
 
@@ -84,8 +86,6 @@ def test_keys_survive_a_restart_sealed(tmp_path: Path) -> None:
     assert stat.S_IMODE(master.stat().st_mode) == 0o600 and len(master.read_bytes()) == 32
     # The database holds the key's material only sealed: no 32-byte AES key in the clear
     # decrypts the blob (the material is 12 + 32 + 16 bytes, opened only with the master key).
-    import sqlite3
-
     with sqlite3.connect(data / "shoal.db") as db:
         doc = json.loads(db.execute("SELECT doc FROM resources WHERE kind = 'kms-key' AND key = ?",
                                     (key_id,)).fetchone()[0])  # fmt: skip
@@ -96,5 +96,29 @@ def test_keys_survive_a_restart_sealed(tmp_path: Path) -> None:
         kms = srv.client("kms")
         assert kms.describe_key(KeyId="alias/kept")["KeyMetadata"]["Description"] == "kept"
         assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"across restarts"
+    finally:
+        srv.stop()
+
+
+def test_keys_come_back_from_a_backup(tmp_path: Path) -> None:
+    """The master key is in a backup: a restored server opens what the old one encrypted."""
+    data, backup = tmp_path / "data", tmp_path / "shoal.tar"
+    srv = start_server(data, execution_role=False)
+    try:
+        kms = srv.client("kms")
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        blob = kms.encrypt(KeyId=key_id, Plaintext=b"backed up")["CiphertextBlob"]
+        made = subprocess.run([*SHOAL, "backup", str(backup), "--data-dir", str(data)],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+    finally:
+        srv.stop()
+    shutil.rmtree(data)
+    done = subprocess.run([*SHOAL, "restore", str(backup), "--data-dir", str(data)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    srv = start_server(data, execution_role=False)
+    try:
+        assert srv.client("kms").decrypt(CiphertextBlob=blob)["Plaintext"] == b"backed up"
     finally:
         srv.stop()
