@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shoal.errors import AwsError
+from shoal.filesystems.models import FileSystem
 from shoal.filesystems.rootdir import mount_failure
 from shoal.filesystems.rules import bad_request
 
 if TYPE_CHECKING:
     from shoal.kms.service import KmsService
+    from shoal.store.sqlite import Store
 
 KEY_BYTES = 64
 MANAGED_ALIAS = "alias/aws/elasticfilesystem"
@@ -45,11 +47,22 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 class FileSystemKeys:
-    """The KMS side of encrypted file systems; ``kms`` is the running KMS component."""
+    """The KMS side of encrypted file systems; ``kms`` is the running KMS component. A file
+    system's region and key are read from the store (one being created is there before its
+    volume is made). It is the key source of :class:`shoal.filesystems.volumes.Volumes`
+    (``new_key`` / ``open_key``)."""
 
-    def __init__(self, kms: KmsService, directory: Path) -> None:
+    def __init__(self, kms: KmsService, store: Store, directory: Path) -> None:
         self.kms = kms
+        self.store = store
         self.dir = directory
+
+    def _key_of(self, fs_id: str) -> tuple[str, str]:
+        doc = self.store.get("filesystem", fs_id)
+        if doc is None:
+            raise AwsError("FileSystemNotFound", f"File system '{fs_id}' does not exist.")
+        fs = FileSystem.from_doc(doc)
+        return fs.region, fs.kms_key_id or ""
 
     def key_arn(self, region: str, ident: str | None) -> str:
         """CreateFileSystem's ``KmsKeyId`` as the key's ARN; BadRequest when unusable."""
@@ -60,8 +73,13 @@ class FileSystemKeys:
             raise bad_request(f"Invalid KmsKeyId {ident or MANAGED_ALIAS}: {e.message}") from None
         return key.arn
 
-    def usable(self, fs_id: str, region: str, key_arn: str) -> None:
-        """Raise Lambda's EFSMountFailureException unless ``key_arn`` can unlock ``fs_id``."""
+    def check(self, fs: FileSystem) -> None:
+        """Raise Lambda's EFSMountFailureException when ``fs`` is encrypted with a KMS key that
+        cannot be used now (disabled, pending deletion, deleted)."""
+        if fs.encrypted and fs.kms_key_id:
+            self._usable(fs.id, fs.region, fs.kms_key_id)
+
+    def _usable(self, fs_id: str, region: str, key_arn: str) -> None:
         try:
             self.kms.usable(self.kms.find(region, key_arn))
         except AwsError as e:
@@ -73,24 +91,22 @@ class FileSystemKeys:
     def path(self, fs_id: str) -> Path:
         return self.dir / f"{fs_id}.key"
 
-    def new_key(self, fs_id: str, region: str, key_arn: str) -> bytes:
+    def new_key(self, fs_id: str) -> bytes:
         """A new fscrypt key for ``fs_id``: its blob is kept, the plaintext returned."""
+        region, key_arn = self._key_of(fs_id)
         key = self.kms.find(region, key_arn)
         plaintext, blob = self.kms.data_key(key, KEY_BYTES, {CONTEXT_KEY: fs_id})
         self.dir.mkdir(mode=0o700, exist_ok=True)
         _write_private(self.path(fs_id), blob)
         return plaintext
 
-    def open_key(self, fs_id: str, region: str, key_arn: str) -> bytes:
+    def open_key(self, fs_id: str) -> bytes:
         """The fscrypt key of ``fs_id``, decrypted by KMS (EFSMountFailureException when its
         key is disabled, pending deletion or gone)."""
-        self.usable(fs_id, region, key_arn)
+        region, key_arn = self._key_of(fs_id)
+        self._usable(fs_id, region, key_arn)
         blob = self.path(fs_id).read_bytes()
-        key = self.kms.find(region, key_arn)
         try:
-            return self.kms.decrypt(key, blob, {CONTEXT_KEY: fs_id})
+            return self.kms.decrypt(self.kms.find(region, key_arn), blob, {CONTEXT_KEY: fs_id})
         except AwsError as e:
             raise mount_failure(f"The file system {fs_id}'s key does not open: {e.code}") from None
-
-    def forget(self, fs_id: str) -> None:
-        self.path(fs_id).unlink(missing_ok=True)

@@ -67,10 +67,10 @@ class FileSystemService:
         self._policies: dict[str, tuple[str, policy.Policy]] = {}  # fs id -> (text, compiled)
         self._tasks: set[asyncio.Task[None]] = set()
         self.targets = MountTargets(self)
-        # Encrypted file systems' keys are KMS data keys (shoal.filesystems.fskeys); a change of
-        # a KMS key's state re-decides the NFS exports of the file systems it protects.
+        # Encrypted file systems' keys are KMS data keys (shoal.filesystems.fskeys).
         kms = getattr(shoal, "kms", None)
-        self.keys = FileSystemKeys(kms, self.settings.data_dir / "volumes") if kms else None
+        volumes_dir = self.settings.data_dir / "volumes"
+        self.keys = FileSystemKeys(kms, self.store, volumes_dir) if kms is not None else None
         if kms is not None:
             kms.subscribe(self._kms_key_changed)
         for doc in self.store.load("filesystem").values():
@@ -129,10 +129,8 @@ class FileSystemService:
         if kms_key_id is not None and not encrypted:
             raise bad_request("KmsKeyId can be specified only when Encrypted is true")
         s = self.settings
-        if encrypted and self.keys is not None:
+        if encrypted and self.keys:
             kms_key_id = self.keys.key_arn(region, kms_key_id)  # EFS returns the key's ARN
-        elif encrypted and kms_key_id is None:
-            kms_key_id = f"arn:aws:kms:{region}:{s.account_id}:alias/aws/elasticfilesystem"
         fs_id = new_id("fs")
         fs = FileSystem(
             id=fs_id, arn=self._arn("file-system", fs_id, region), owner_id=s.account_id,
@@ -366,22 +364,14 @@ class FileSystemService:
             self.targets.changed(fs.id)
 
     def check_key(self, fs: FileSystem) -> None:
-        """Raise EFSMountFailureException when ``fs`` is encrypted with a KMS key that cannot
-        be used now (disabled, pending deletion, deleted): no mount of any kind until it can."""
-        if fs.encrypted and fs.kms_key_id and self.keys is not None:
-            self.keys.usable(fs.id, fs.region, fs.kms_key_id)
-
-    def key_usable(self, fs: FileSystem) -> bool:
-        try:
-            self.check_key(fs)
-        except AwsError:
-            return False
-        return True
+        """EFSMountFailureException unless ``fs``'s KMS key can be used (no mount of any kind
+        while it is disabled: shoal.filesystems.fskeys)."""
+        if self.keys:
+            self.keys.check(fs)
 
     def _kms_key_changed(self, key_arn: str) -> None:
-        for fs in list(self._fs.values()):
-            if fs.kms_key_id == key_arn:
-                self.targets.changed(fs.id)
+        for fs in [f for f in self._fs.values() if f.kms_key_id == key_arn]:
+            self.targets.changed(fs.id)
 
     def access(
         self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None

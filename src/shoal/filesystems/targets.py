@@ -191,8 +191,10 @@ class MountTargets:
         svc = self.service
         fs = svc.get_file_system(fs_id)
         out: list[Any] = []
-        if not svc.key_usable(fs):  # its KMS key is disabled: nothing exported until enabled
-            log.warning("file system %s is not exported: its KMS key cannot be used", fs.id)
+        try:
+            svc.check_key(fs)
+        except AwsError as e:  # its KMS key is disabled: nothing exported until enabled
+            log.warning("file system %s is not exported: %s", fs.id, e.message)
             return out
         whole = svc.identity(fs, None, None)
         if whole.mount:
