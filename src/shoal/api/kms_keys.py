@@ -144,3 +144,10 @@ async def put_key_policy(call: Call) -> None:
 async def list_key_policies(call: Call) -> dict[str, Any]:
     key(call, call.params["KeyId"])
     return {"PolicyNames": ["default"], "Truncated": False}
+
+
+@kms_api.handles("GetKeyRotationStatus")
+async def get_key_rotation_status(call: Call) -> dict[str, Any]:
+    """Shoal does not rotate key material (EnableKeyRotation is not served): always off."""
+    found = key(call, call.params["KeyId"])
+    return {"KeyRotationEnabled": False, "KeyId": found.arn}

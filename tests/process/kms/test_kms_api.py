@@ -216,6 +216,7 @@ def test_key_policy_and_tags(kms: Any) -> None:
     assert policy["Statement"][0]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
     assert policy["Statement"][0]["Action"] == "kms:*"
     assert kms.list_key_policies(KeyId=key_id)["PolicyNames"] == ["default"]
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is False
     assert error(kms.get_key_policy, KeyId=key_id, PolicyName="other") == (
         "NotFoundException",
         "No such policy exists",
