@@ -16,6 +16,7 @@ hook checks root there, before the dispatcher skips root's IAM evaluation.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from shoal.api.dispatch import Call
@@ -30,6 +31,7 @@ kms_api = RpcApiService("kms")
 _KEY_MEMBER = {"CreateAlias": "TargetKeyId", "UpdateAlias": "TargetKeyId",
                "ReEncrypt": "SourceKeyId"}  # fmt: skip
 _NO_KEY = {"CreateKey", "ListKeys", "ListAliases", "GenerateRandom"}
+_ALIAS_OPS = {"CreateAlias", "UpdateAlias", "DeleteAlias"}
 
 
 def service(call: Call) -> KmsService:
@@ -90,6 +92,13 @@ def _target(call: Call) -> Target:
     if action.action is not None:
         gate(call.principal, action.action, found.arn, found.policy,
              context(call, action.keys))  # fmt: skip
+        alias = call.params.get("AliasName")
+        if call.operation in _ALIAS_OPS and isinstance(alias, str):
+            # An alias operation needs IAM's permission on the alias too (the KMS Developer
+            # Guide, "Controlling access to aliases"), and the key's on the key.
+            arn = f"arn:aws:kms:{call.region}:{call.shoal.settings.account_id}:{alias}"
+            authorize(call, list(call.shoal.iam.identity_policies(call.principal)),
+                      service="kms", action=replace(action, resource=arn))  # fmt: skip
     return Target(resource=found.arn, policies=(parsed(found.policy),))
 
 

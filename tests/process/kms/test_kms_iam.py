@@ -118,3 +118,25 @@ def test_a_condition_on_the_encryption_context(server: ShoalServer) -> None:
     assert error_of(lambda: theirs.encrypt(KeyId=key["KeyId"], Plaintext=b"x",
                                            EncryptionContext={"team": "red"}))[0] == (
         "AccessDeniedException")  # fmt: skip
+
+
+def test_an_alias_needs_iam_on_the_alias_and_the_key(server: ShoalServer) -> None:
+    kms = root_client(server, "kms")
+    key = kms.create_key()["KeyMetadata"]
+    mine = f"alias/{unique_name('mine')}"
+    other = f"alias/{unique_name('other')}"
+    alias_arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:{mine}"
+    user = new_user(server, {"Effect": "Allow", "Action": "kms:CreateAlias",
+                             "Resource": [alias_arn, key["Arn"]]})  # fmt: skip
+    theirs = user.client(server, "kms")
+    theirs.create_alias(AliasName=mine, TargetKeyId=key["KeyId"])
+    code, _, message = error_of(
+        lambda: theirs.create_alias(AliasName=other, TargetKeyId=key["KeyId"])
+    )
+    assert code == "AccessDeniedException" and other in message  # fmt: skip
+    key_only = new_user(server, {"Effect": "Allow", "Action": "kms:CreateAlias",
+                                 "Resource": key["Arn"]}).client(server, "kms")  # fmt: skip
+    assert error_of(lambda: key_only.create_alias(AliasName=other,
+                                                  TargetKeyId=key["KeyId"]))[0] == (
+        "AccessDeniedException")  # fmt: skip
+    assert [a["AliasName"] for a in kms.list_aliases(KeyId=key["KeyId"])["Aliases"]] == [mine]
