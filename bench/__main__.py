@@ -20,12 +20,14 @@ BENCHMARKS = [
     "invoke_bench",
     "gateway_bench",
     "authorizer_bench",
+    "websocket_bench",
     "fs_bench",
     "concurrency_bench",
     "ml_bench",
     "snapshot_bench",
     "metrics_bench",
     "logs_bench",
+    "nfs_tls_bench",
 ]
 
 

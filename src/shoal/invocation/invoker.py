@@ -37,6 +37,7 @@ from shoal.invocation.measures import measure
 from shoal.invocation.pool import PROVISIONED, EnvironmentPool
 from shoal.invocation.states import EnvState, ManagedEnvironment
 from shoal.invocation.tracing import trace_header
+from shoal.observability import telemetry
 from shoal.sandbox.types import (
     EnvironmentSpec,
     InvokeRequest,
@@ -73,6 +74,14 @@ def new_request_id() -> str:
 # The version (4) and variant (RFC 4122) bits of a random UUID.
 _UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
 _UUID4_BITS = (0x4 << 76) | (0x2 << 62)
+
+
+def invoked_arn(fn: FunctionVersion, qualifier: str | None) -> str:
+    """The ARN the caller invoked, as the context gives it: an alias's, a version's, or the
+    unqualified one."""
+    if qualifier:
+        return f"{fn.function_arn}:{qualifier}"
+    return fn.function_arn if fn.version == "$LATEST" else f"{fn.function_arn}:{fn.version}"
 
 
 class InitError(Exception):
@@ -116,9 +125,11 @@ class Invoker:
         self.closing = False
         self.concurrency = ConcurrencyControls(shoal, self)
         self.credentials = CredentialIssuer(shoal.iam, self.settings.role_credentials_s)
-        # The AWS/Lambda metrics' hooks (shoal.observability.lambda_metrics), if metrics run.
+        # The AWS/Lambda metrics' hooks (shoal.observability.lambda_metrics), if metrics run
+        # (and the bench's baseline did not turn them off: shoal.observability.telemetry).
         metrics = getattr(shoal, "metrics", None)
-        self.metrics = metrics.lambda_hooks if metrics is not None else None
+        recording = telemetry.recording()
+        self.metrics = metrics.lambda_hooks if metrics is not None and recording else None
 
     async def start(self) -> None:
         self.shoal.functions.subscribe(self._function_changed)
@@ -238,7 +249,7 @@ class Invoker:
                 return result
             try:
                 result = await self._invoke_in(
-                    env, fn, payload, request_id, tail, client_context, trace_id
+                    env, fn, payload, request_id, tail, client_context, trace_id, qualifier
                 )
                 if self.metrics is not None:  # AWS/Lambda's metrics: one cheap call
                     measure(self.metrics, limiter, fn, qualifier, result, env, pool)
@@ -255,6 +266,7 @@ class Invoker:
         tail: bool,
         client_context: str | None,
         trace_id: str,
+        qualifier: str | None = None,
     ) -> InvocationResult:
         assert env.sandbox is not None and env.log is not None
         now = time.time()
@@ -271,8 +283,7 @@ class Invoker:
             InvokeRequest(
                 request_id=request_id,
                 payload=payload,
-                invoked_function_arn=fn.function_arn
-                + ("" if fn.version == "$LATEST" else f":{fn.version}"),
+                invoked_function_arn=invoked_arn(fn, qualifier),
                 function_version=fn.version,
                 deadline_ms=deadline_ms,
                 client_context=client_context,
