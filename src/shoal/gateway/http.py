@@ -37,6 +37,7 @@ from shoal.api.admission import GATEWAY_HOST
 from shoal.api.bodies import WIRE_PATH, BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.errors import AwsError
 from shoal.gateway import cors, http_proxy, locations, responses, route_auth, url_auth
+from shoal.gateway.domain_routing import MAPPED, Mapped
 from shoal.gateway.events import (
     HttpRequest,
     Target,
@@ -46,7 +47,8 @@ from shoal.gateway.events import (
     forwarded_headers,
     new_request_id,
 )
-from shoal.gateway.models import DEFAULT_STAGE
+from shoal.gateway.live import LiveApi
+from shoal.gateway.models import DEFAULT_STAGE, Stage
 from shoal.gateway.responses import GatewayResponse
 from shoal.gateway.throttle import Throttles
 from shoal.invocation.invoker import new_request_id as new_invocation_id
@@ -188,18 +190,13 @@ class ExecuteApiApp:
         service = self.service
         api_id, _, rest = scope["path"][len(EXECUTE_API_PREFIX) :].partition("/")
         live = service.live.get(api_id)
-        if live is None or live.disabled or _elsewhere(scope, live.region):
+        mapped: Mapped | None = scope.get(MAPPED)  # a custom domain's (domain_routing)
+        if live is None or (mapped is None and (live.disabled or _elsewhere(scope, live.region))):
             return responses.not_found()
-        sub_path = "/" + rest
-        first = rest.partition("/")[0]
-        stage = live.stages.get(first) if first and first != DEFAULT_STAGE else None
-        if stage is not None:
-            route_path = sub_path[len(first) + 1 :] or "/"
-        else:
-            stage = live.stages.get(DEFAULT_STAGE)
-            if stage is None:
-                return responses.not_found()
-            route_path = sub_path
+        found_stage = _stage(live, rest, mapped)
+        if found_stage is None:
+            return responses.not_found()
+        stage, sub_path, route_path = found_stage
         method = scope["method"]
         if live.cors is not None and method == "OPTIONS":
             headers = _header_map(scope)
@@ -276,6 +273,21 @@ class ExecuteApiApp:
         if live.cors is not None:
             cors.decorate(live.cors, _header_map(scope).get("origin"), response)
         return response
+
+
+def _stage(live: LiveApi, rest: str, mapped: Mapped | None) -> tuple[Stage, str, str] | None:
+    """(stage, the event's raw path, the path routes match) of a request to ``live`` whose
+    path after ``/execute-api/{apiId}`` is ``/{rest}``; None when no stage serves it."""
+    if mapped is not None:  # the mapping names the stage; the path is the one sent
+        stage = live.stages.get(mapped.stage)
+        return None if stage is None else (stage, mapped.raw_path, mapped.route_path)
+    sub_path = "/" + rest
+    first = rest.partition("/")[0]
+    stage = live.stages.get(first) if first and first != DEFAULT_STAGE else None
+    if stage is not None:
+        return stage, sub_path, sub_path[len(first) + 1 :] or "/"
+    stage = live.stages.get(DEFAULT_STAGE)
+    return None if stage is None else (stage, sub_path, sub_path)
 
 
 class FunctionUrlApp:

@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any
 from shoal.errors import AwsError
 from shoal.gateway.apis import ApiRegistry
 from shoal.gateway.authorizers import AuthorizerRegistry
+from shoal.gateway.certificates import Certificates
+from shoal.gateway.domain_routing import DomainRoutes
+from shoal.gateway.domains import DomainRegistry
 from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, ExecuteApiApp, FunctionUrlApp
 from shoal.gateway.jwt_auth import JwksCache
 from shoal.gateway.lambda_auth import LambdaAuthorizers
@@ -54,6 +57,13 @@ class GatewayService:
         self.authorizers = AuthorizerRegistry(shoal.store)
         self.jwks = JwksCache()
         self.lambda_authorizers = LambdaAuthorizers(self)
+        # Custom domain names (control plane), their host map and certificates (data plane).
+        self.certificates = Certificates(shoal.settings.data_dir / "certificates", self.account_id)
+        self.domain_routes = DomainRoutes()
+        self.domains = DomainRegistry(
+            shoal.store, self._own_names, self._check_api_stage, self._domains_changed
+        )
+        shoal.http.domain_routes = self.domain_routes
         shoal.http.mount(EXECUTE_API_PREFIX, ExecuteApiApp(self))
         shoal.http.mount(LAMBDA_URL_PREFIX, FunctionUrlApp(self))
 
@@ -65,6 +75,7 @@ class GatewayService:
         self.authorizers.load()
         self.apis.load()
         self.urls.load()
+        self.domains.load()
         functions = getattr(self.shoal, "functions", None)
         subscribe = getattr(functions, "subscribe", None)
         if subscribe is not None:
@@ -81,8 +92,27 @@ class GatewayService:
             self.live.pop(api_id, None)
             self.authorizers.forget(api_id)
             self.lambda_authorizers.forget(api_id)
+            if hasattr(self, "domains"):  # not while loading: deleted APIs' mappings went then
+                self.domains.forget_api(api_id)
             return
         self.live[api_id] = compile_api(api, self.account_id)
+
+    def _domains_changed(self) -> None:
+        domains = self.domains.all_domains()
+        self.domain_routes.publish(domains)
+        self.certificates.publish((d.name, d.certificate_id) for d in domains)
+
+    def _own_names(self) -> set[str]:
+        """The host names Shoal answers to itself, which no custom domain may take."""
+        settings = self.shoal.settings
+        names = {"127.0.0.1", "localhost", "::1", settings.host.lower()}
+        names.update(h.rsplit(":", 1)[0].strip("[]").lower() for h in settings.allowed_hosts)
+        return names
+
+    def _check_api_stage(self, api_id: str, stage: str, region: str) -> None:
+        """NotFoundException unless ``api_id`` is an API of ``region`` with ``stage``."""
+        self.apis.get(api_id, region)
+        self.apis.get_stage(api_id, stage)
 
     def _function_changed(self, function_arn: str) -> None:
         """A function changed: forget cached timeouts; if it or an alias went away, its URLs
