@@ -44,7 +44,7 @@ from shoal.api.query_router import QueryRouter, query_router
 from shoal.api.rpc_router import RpcRouter, cbor_router, json_router
 from shoal.api.scope import is_region
 from shoal.gateway.domain_routing import MAPPED, DomainRoutes
-from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
+from shoal.gateway.host_routing import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
 from shoal.identity import sigv4
 from shoal.invocation.invoker import new_request_id
 

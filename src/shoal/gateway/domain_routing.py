@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 from shoal.api.bodies import WIRE_PATH, Scope
 from shoal.gateway.domains import DomainName
+from shoal.gateway.host_routing import EXECUTE_API_PREFIX, HOST_STYLE
 
 MAPPED = "shoal.domain_mapping"  # scope key: the Mapped a custom domain request goes to
-EXECUTE_API_PREFIX = "/execute-api/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ def _route(scope: Scope, domain: str, entries: tuple[_Entry, ...]) -> Scope:
             mapped = Mapped(domain, entry.api_id, entry.stage, entry.key, rest, path)
             inner = f"{EXECUTE_API_PREFIX}{entry.api_id}{rest}"
             return {**scope, "path": inner, "raw_path": inner.encode(), MAPPED: mapped,
-                    WIRE_PATH: wire, "shoal.host_style": True}  # fmt: skip
+                    WIRE_PATH: wire, HOST_STYLE: True}  # fmt: skip
     inner = EXECUTE_API_PREFIX  # no mapping: the empty API id, not found
     return {**scope, "path": inner, "raw_path": inner.encode(), WIRE_PATH: wire,
-            "shoal.host_style": True}  # fmt: skip
+            HOST_STYLE: True}  # fmt: skip

@@ -33,10 +33,9 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from shoal.api.admission import GATEWAY_HOST
-from shoal.api.bodies import WIRE_PATH, BodyTooLarge, Receive, Scope, Send, read_body
+from shoal.api.bodies import BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.errors import AwsError
-from shoal.gateway import cors, http_proxy, locations, responses, route_auth, url_auth
+from shoal.gateway import cors, exchange, http_proxy, locations, responses, route_auth, url_auth
 from shoal.gateway.domain_routing import MAPPED, Mapped
 from shoal.gateway.events import (
     HttpRequest,
@@ -47,6 +46,8 @@ from shoal.gateway.events import (
     forwarded_headers,
     new_request_id,
 )
+from shoal.gateway.exchange import Exchange
+from shoal.gateway.host_routing import EXECUTE_API_PREFIX, HOST_STYLE, LAMBDA_URL_PREFIX, REGION_KEY
 from shoal.gateway.live import LiveApi
 from shoal.gateway.models import DEFAULT_STAGE, Stage
 from shoal.gateway.responses import GatewayResponse
@@ -62,8 +63,6 @@ log = logging.getLogger("shoal.gateway")
 
 # API Gateway's and function URLs' request payload quota.
 MAX_BODY = 10 * 1024 * 1024
-EXECUTE_API_PREFIX = "/execute-api/"
-LAMBDA_URL_PREFIX = "/lambda-url/"
 _EMPTY: dict[str, str] = {}
 
 
@@ -73,9 +72,6 @@ async def _send(send: Send, response: GatewayResponse, id_header: bytes, request
     headers.append((id_header, request_id.encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
-
-
-HOST_STYLE = "shoal.host_style"  # scope key: the request named its API by host (host_routed)
 
 
 def _request(scope: Scope, raw_path: str, body: bytes, trace: str) -> HttpRequest:
@@ -115,6 +111,7 @@ async def _invoke(
     version: str,
     timeout_s: float | None,
     trace: str,
+    x: Exchange | None = None,
     function_url: bool = False,
 ) -> GatewayResponse:
     """Invoke and map the outcome; every failure becomes API Gateway's fixed answer.
@@ -141,14 +138,22 @@ async def _invoke(
                 result = await asyncio.wait_for(asyncio.shield(task), timeout_s)
             except TimeoutError:
                 task.add_done_callback(_drop_result)
+                if x is not None:
+                    x.integration_error = "Integration timeout"
                 return responses.unavailable()
     except AwsError as e:
+        if x is not None:
+            x.integration_error = f"{e.code}: {e.message}"
         if e.code == "TooManyRequestsException":
             return responses.throttled()
         if e.code in ("RequestTooLargeException", "RequestEntityTooLargeException"):
             return responses.too_large()
         log.warning("invoke of %s failed: %s: %s", function, e.code, e.message)
         return responses.internal_error()
+    if x is not None:
+        x.integration_status = 200  # Lambda's answer to the invoke, not the function's
+        if result.function_error:
+            x.integration_error = f"The Lambda function returned an error: {result.error_type}"
     if result.error_type == "Sandbox.Timedout":
         return responses.unavailable()
     if result.function_error:
@@ -170,23 +175,27 @@ class ExecuteApiApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
-        started = time.perf_counter()
-        measured: list[Any] = []  # _handle's (region, api, stage, integration ms, bytes in)
+        x = Exchange(request_id, time.perf_counter(), time.time())  # filled by _handle
         try:
-            response = await self._handle(scope, receive, request_id, measured)
+            response = await self._handle(scope, receive, request_id, x)
         except ConnectionError:
             return
-        metrics = getattr(self.service.shoal, "metrics", None)
-        if measured and metrics is not None:  # the AWS/ApiGateway metrics: one call
-            region, api_id, stage, integration, received = measured
-            metrics.gateway_hooks.request(
-                region, api_id, stage, response.status, (time.perf_counter() - started) * 1000,
-                integration, received + len(response.body),
-            )  # fmt: skip
+        if x.api_id:  # a stage took the request: its AWS/ApiGateway metrics, its access log
+            x.status, x.response_length = response.status, len(response.body)
+            x.latency_ms = (time.perf_counter() - x.started) * 1000
+            metrics = getattr(self.service.shoal, "metrics", None)
+            if metrics is not None:
+                metrics.gateway_hooks.request(
+                    x.region, x.api_id, x.stage, x.status, x.latency_ms, x.integration_ms,
+                    x.received + x.response_length,
+                    (x.resource, x.route_method) if x.detailed_metrics else None,
+                )  # fmt: skip
+            if x.access_log is not None:
+                self.service.access_logs.write(x)
         await _send(send, response, b"apigw-requestid", request_id)
 
     async def _handle(self, scope: Scope, receive: Receive, request_id: str,
-                      measured: list[Any]) -> GatewayResponse:  # fmt: skip
+                      x: Exchange) -> GatewayResponse:  # fmt: skip
         service = self.service
         api_id, _, rest = scope["path"][len(EXECUTE_API_PREFIX) :].partition("/")
         live = service.live.get(api_id)
@@ -202,13 +211,18 @@ class ExecuteApiApp:
             headers = _header_map(scope)
             if cors.is_preflight(method, headers):
                 return cors.preflight(live.cors, headers)
-        measured += [live.region, api_id, stage.stage_name, None, 0]
+        x.region, x.api_id, x.stage = live.region, api_id, stage.stage_name
+        x.access_log = stage.extra.get("AccessLogSettings") or None
+        if x.access_log is not None:
+            exchange.describe(x, scope, sub_path, service.account_id, mapped)
         try:
             body = await read_body(receive, MAX_BODY)
         except BodyTooLarge:
             return responses.too_large()
-        measured[4] = len(body)
+        x.received = len(body)
         found = live.table.select(method, route_path)
+        if found is not None:
+            exchange.routed(x, found[1].route_key, found[1].resource_path, stage.extra)
         if found is None or (found[1].target is None and found[1].proxy is None):
             response = responses.not_found()
         elif not self.throttles.admit(api_id, stage.stage_name, found[1].route_key, stage.extra):
@@ -253,21 +267,24 @@ class ExecuteApiApp:
                 )  # fmt: skip
             if refused is not None:
                 response = refused
+                x.authorizer_error = exchange.message_of(refused.body)
             elif route.proxy is not None:
                 integration = time.perf_counter()
-                granted = event.get("requestContext", _EMPTY).get("authorizer")
+                granted = x.authorizer = event.get("requestContext", _EMPTY).get("authorizer")
                 response = await http_proxy.serve(route.proxy, route.tail, request, route_path,
                                                   context, granted)  # fmt: skip
-                measured[3] = (time.perf_counter() - integration) * 1000
+                x.integration_ms = (time.perf_counter() - integration) * 1000
+                x.integration_status = response.status
             else:
                 assert target is not None  # a route without either is answered 404 above
                 function, qualifier = target.resolve(stage.stage_variables)
+                x.authorizer = event.get("requestContext", _EMPTY).get("authorizer")
                 integration = time.perf_counter()
                 response = await _invoke(
                     service, function, qualifier, event, target.payload_version, route.timeout_s,
-                    trace,
+                    trace, x,
                 )  # fmt: skip
-                measured[3] = (time.perf_counter() - integration) * 1000
+                x.integration_ms = (time.perf_counter() - integration) * 1000
             if not scope.get(HOST_STYLE):
                 locations.rebase(response.headers, f"{EXECUTE_API_PREFIX}{api_id}", host)
         if live.cors is not None:
@@ -348,42 +365,14 @@ class FunctionUrlApp:
         event = build_v2(request, context, keep_cookie=True)
         # Function URLs have no integration timeout of their own: the function's applies.
         response = await _invoke(
-            service, url.function_arn, url.qualifier, event, "2.0", None, trace, function_url=True
+            service, url.function_arn, url.qualifier, event, "2.0", None, trace,
+            function_url=True,
         )
         if not scope.get(HOST_STYLE):
             locations.rebase(response.headers, f"{LAMBDA_URL_PREFIX}{url_id}", host)
         if url.cors is not None:
             cors.decorate(url.cors, _header_map(scope).get("origin"), response)
         return response
-
-
-_HOST_KINDS = {b"execute-api": EXECUTE_API_PREFIX, b"lambda-url": LAMBDA_URL_PREFIX}
-REGION_KEY = "shoal.region"  # in a host-routed scope: the region its host names, if any
-
-
-def host_routed(scope: Scope) -> Scope | None:
-    """For AWS-shaped host names: a request to ``{apiId}.execute-api[.{region}].localhost[:port]
-    /path`` (or ``{urlId}.lambda-url[.{region}].localhost``) as the scope of
-    ``/execute-api/{apiId}/path``, with the region named (under :data:`REGION_KEY`): an API or
-    URL answers only under its own region's name. None for any other host. ``*.localhost``
-    resolves to the loopback address without DNS set-up (curl, browsers, systemd-resolved).
-    The HTTP app may call this before its path routing."""
-    for name, value in scope["headers"]:
-        if name == b"host":
-            if b".localhost" not in value:
-                return None  # the usual case (127.0.0.1:port, a real name): no look further
-            host = value.rsplit(b":", 1)[0] if not value.endswith(b"]") else value
-            m = GATEWAY_HOST.match(host)
-            if m is None:
-                return None
-            ident, kind, region = m.groups()
-            path = f"{_HOST_KINDS[kind]}{ident.decode('latin-1')}{scope['path']}"
-            routed = {**scope, "path": path, "raw_path": path.encode(), HOST_STYLE: True,
-                      WIRE_PATH: scope.get("raw_path") or scope["path"].encode()}
-            if region:
-                routed[REGION_KEY] = region.decode("latin-1")
-            return routed
-    return None
 
 
 def _elsewhere(scope: Scope, region: str) -> bool:

@@ -24,12 +24,14 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError
+from shoal.gateway.access_logs import AccessLogs
 from shoal.gateway.apis import ApiRegistry
 from shoal.gateway.authorizers import AuthorizerRegistry
 from shoal.gateway.certificates import Certificates
 from shoal.gateway.domain_routing import DomainRoutes
 from shoal.gateway.domains import DomainRegistry
-from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, ExecuteApiApp, FunctionUrlApp
+from shoal.gateway.host_routing import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX
+from shoal.gateway.http import ExecuteApiApp, FunctionUrlApp
 from shoal.gateway.jwt_auth import JwksCache
 from shoal.gateway.lambda_auth import LambdaAuthorizers
 from shoal.gateway.live import LiveApi, compile_api
@@ -64,6 +66,8 @@ class GatewayService:
             shoal.store, self._own_names, self._check_api_stage, self._domains_changed
         )
         shoal.http.domain_routes = self.domain_routes
+        # Stages' access logs, written into CloudWatch Logs groups (off the request's path).
+        self.access_logs = AccessLogs(getattr(shoal, "logs", None))
         shoal.http.mount(EXECUTE_API_PREFIX, ExecuteApiApp(self))
         shoal.http.mount(LAMBDA_URL_PREFIX, FunctionUrlApp(self))
 
