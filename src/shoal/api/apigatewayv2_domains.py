@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from shoal.api.apigatewayv2_scope import gateway_of, page
 from shoal.api.dispatch import Call, apigatewayv2_api
 from shoal.errors import AwsError
+from shoal.gateway import tagging
 from shoal.gateway.domains import ApiMapping, DomainName
 
 MAPPING_SELECTION = "$request.basepath"
@@ -92,6 +93,7 @@ def _mutual_tls(call: Call) -> dict[str, Any] | None:
 async def create_domain_name(call: Call) -> dict[str, Any]:
     p = call.params
     name = str(p["DomainName"]).lower().rstrip(".")
+    tagging.check(p.get("Tags") or {})
     cert_id, configuration = _configuration(call, name)
     domain = gateway_of(call).domains.create(
         name, call.region, cert_id, configuration, _mutual_tls(call), p.get("RoutingMode"),

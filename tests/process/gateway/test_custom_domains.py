@@ -361,3 +361,70 @@ def test_delete_domain_stops_serving(setup: dict[str, Any], tmp_path: Path) -> N
     apigw.delete_domain_name(DomainName=name)
     with pytest.raises(httpx.ConnectError):  # the name's certificate is no longer served
         get()
+
+
+def test_domain_tags(setup: dict[str, Any], domain: dict[str, Any]) -> None:
+    apigw = setup["apigw"]
+    arn = domain["created"]["DomainNameArn"]
+    apigw.tag_resource(ResourceArn=arn, Tags={"env": "dev"})
+    assert apigw.get_tags(ResourceArn=arn)["Tags"] == {"team": "web", "env": "dev"}
+    apigw.untag_resource(ResourceArn=arn, TagKeys=["team"])
+    assert apigw.get_domain_name(DomainName=DOMAIN)["Tags"] == {"env": "dev"}
+    with pytest.raises(ClientError) as e:
+        apigw.get_tags(ResourceArn="arn:aws:apigateway:us-east-1::/domainnames/no.example.internal")
+    assert e.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def handshake_ca(setup: dict[str, Any], ca: Path) -> None:
+    """A TLS handshake naming the domain, verified against ``ca`` (raises if it fails)."""
+    import socket
+
+    context = ssl.create_default_context(cafile=str(ca))
+    with socket.create_connection(("127.0.0.1", port_of(setup["server"])), timeout=30) as raw:
+        context.wrap_socket(raw, server_hostname=DOMAIN).close()
+
+
+def test_update_domain_name_changes_the_certificate(setup: dict[str, Any],
+                                                    domain: dict[str, Any],
+                                                    tmp_path: Path) -> None:  # fmt: skip
+    apigw, data = setup["apigw"], setup["server"].data_dir
+    ca2 = make_ca_and_cert(tmp_path, [DOMAIN, "*.example.internal"], "second")
+    for suffix in (".pem", ".key"):
+        shutil.copy(tmp_path / "certificates" / f"second{suffix}", data / "certificates")
+    try:
+        updated = apigw.update_domain_name(DomainName=DOMAIN, DomainNameConfigurations=[
+            {"CertificateArn": cert_arn("second")}])  # fmt: skip
+        assert updated["DomainNameConfigurations"][0]["CertificateName"] == "second"
+        handshake_ca(setup, ca2)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            handshake_ca(setup, setup["ca"])
+        assert len(apigw.get_api_mappings(DomainName=DOMAIN)["Items"]) >= 3  # kept
+    finally:
+        apigw.update_domain_name(DomainName=DOMAIN, DomainNameConfigurations=[
+            {"CertificateArn": cert_arn()}])  # fmt: skip
+    handshake_ca(setup, setup["ca"])
+
+
+def test_domains_survive_a_restart(tmp_path_factory: pytest.TempPathFactory) -> None:
+    data = tmp_path_factory.mktemp("shoal-domains-restart")
+    ca = make_ca_and_cert(data.parent / f"{data.name}-ca", [DOMAIN], CERT_ID)
+    srv = start_server(data, "--tls", "auto")
+    try:
+        shutil.copytree(ca.parent / "certificates", data / "certificates", dirs_exist_ok=True)
+        verify = str(data / "tls" / "ca.pem")
+        setup = {"server": srv, "ca": ca, "apigw": client(srv, "apigatewayv2", verify),
+                 "lambda": client(srv, "lambda", verify), "verify": verify}  # fmt: skip
+        api, fn = make_api(setup, "dom-r")
+        setup["apigw"].create_domain_name(DomainName=DOMAIN, DomainNameConfigurations=[
+            {"CertificateArn": cert_arn()}])  # fmt: skip
+        setup["apigw"].create_api_mapping(DomainName=DOMAIN, ApiId=api, Stage="prod",
+                                          ApiMappingKey="r")  # fmt: skip
+    finally:
+        srv.stop()
+    srv = start_server(data, "--tls", "auto")
+    try:
+        setup["server"] = srv
+        r = fetch(setup, "/r/items/1")
+        assert r.status_code == 200 and r.json()["fn"] == fn and r.json()["stage"] == "prod"
+    finally:
+        srv.stop()
