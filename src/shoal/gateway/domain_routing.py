@@ -65,8 +65,8 @@ class DomainRoutes:
 
     def routed(self, scope: Scope) -> Scope | None:
         """``scope`` as the mapped API's request, or None when its Host is no domain's.
-        A domain's request that no mapping matches goes to ``/execute-api/`` unmapped (the
-        empty API id: answered 404)."""
+        A domain's request that no mapping matches goes to ``/execute-api/`` with
+        :data:`MAPPED` None (the empty API id: answered 404, as API Gateway answers it)."""
         hosts = self.hosts
         if not hosts:
             return None
@@ -92,6 +92,6 @@ def _route(scope: Scope, domain: str, entries: tuple[_Entry, ...]) -> Scope:
             inner = f"{EXECUTE_API_PREFIX}{entry.api_id}{rest}"
             return {**scope, "path": inner, "raw_path": inner.encode(), MAPPED: mapped,
                     WIRE_PATH: wire, HOST_STYLE: True}  # fmt: skip
-    inner = EXECUTE_API_PREFIX  # no mapping: the empty API id, not found
-    return {**scope, "path": inner, "raw_path": inner.encode(), WIRE_PATH: wire,
+    inner = EXECUTE_API_PREFIX  # no mapping: the empty API id, answered 404 (still the domain's)
+    return {**scope, "path": inner, "raw_path": inner.encode(), MAPPED: None, WIRE_PATH: wire,
             HOST_STYLE: True}  # fmt: skip

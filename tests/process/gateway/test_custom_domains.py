@@ -346,16 +346,18 @@ def test_delete_domain_stops_serving(setup: dict[str, Any], tmp_path: Path) -> N
     api, _ = make_api(setup, "dom-t")
     apigw.create_domain_name(DomainName=name, DomainNameConfigurations=[
         {"CertificateArn": cert_arn("tmp-cert")}])  # fmt: skip
-    apigw.create_api_mapping(DomainName=name, ApiId=api, Stage="prod")
+    apigw.create_api_mapping(DomainName=name, ApiId=api, Stage="prod", ApiMappingKey="only")
     port = port_of(setup["server"])
     context = ssl.create_default_context(cafile=str(ca))
 
-    def get() -> httpx.Response:
+    def get(path: str = "/only/items/1") -> httpx.Response:
         with httpx.Client(verify=context, timeout=60) as c:
-            return c.get(f"https://127.0.0.1:{port}/items/1", headers={"host": name},
+            return c.get(f"https://127.0.0.1:{port}{path}", headers={"host": name},
                          extensions={"sni_hostname": name})  # fmt: skip
 
     assert get().json()["stage"] == "prod"
+    missed = get("/items/1")  # no mapping takes it (no root mapping): API Gateway's 404
+    assert (missed.status_code, missed.json()) == (404, {"message": "Not Found"})
     apigw.delete_api(ApiId=api)  # its mappings go with it
     assert apigw.get_api_mappings(DomainName=name)["Items"] == []
     apigw.delete_domain_name(DomainName=name)

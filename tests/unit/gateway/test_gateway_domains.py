@@ -72,7 +72,7 @@ def test_no_root_mapping_is_not_found(registry: Any) -> None:
     reg, routes = registry
     reg.create_mapping("api.example.internal", "us-east-1", "api1", "prod", "v1")
     routed = routes.routed(scope(b"api.example.internal", "/v2/x"))
-    assert MAPPED not in routed and routed["path"] == "/execute-api/"
+    assert routed[MAPPED] is None and routed["path"] == "/execute-api/"
 
 
 def test_registry_checks(registry: Any) -> None:
