@@ -81,6 +81,8 @@ class GatewayService:
         self.authorizers.load()
         self.apis.load()
         self.urls.load()
+        # Where the operator puts custom domains' certificate files (gateway.certificates).
+        self.certificates.directory.mkdir(mode=0o700, exist_ok=True)
         self.domains.load()
         functions = getattr(self.shoal, "functions", None)
         subscribe = getattr(functions, "subscribe", None)

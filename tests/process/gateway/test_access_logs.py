@@ -198,6 +198,15 @@ def test_cli_v2_sets_clf_access_logs(srv: ShoalServer, api: dict[str, Any]) -> N
     (event,) = events_of(srv, group, 1)
     assert event["message"].endswith(f'"GET GET /items/{{id}} HTTP/1.1" 201 10 {rid}')
     assert event["logStreamName"].startswith(f"{api['id']}_prod-")
+    out = subprocess.run(
+        ["/usr/bin/aws", "--endpoint-url", srv.endpoint, "apigatewayv2",
+         "delete-access-log-settings", "--api-id", api["id"], "--stage-name", "prod"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert request(api["endpoint"] + "/prod/items/10")[0] == 201
+    # Readers see every line written before they ask: still the one line.
+    assert len(srv.client("logs").filter_log_events(logGroupName=group)["events"]) == 1
 
 
 @pytest.mark.parametrize(("settings", "says"), [
