@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import ShoalServer, create_function, start_server, unique_name
+from conftest import ROOT, ROOT_KEYS, SHOAL, ShoalServer, create_function, start_server, unique_name
 
 DOMAIN = "api.example.internal"
 CERT_ID = "example-internal"
@@ -102,6 +102,10 @@ def client(srv: ShoalServer, service: str, verify: str) -> Any:
         aws_access_key_id="shoal", aws_secret_access_key="shoal",
         config=Config(retries={"max_attempts": 0}, read_timeout=120),
     )  # fmt: skip
+
+
+def env_keys() -> dict[str, str]:
+    return {**os.environ, **ROOT_KEYS}
 
 
 def cert_arn(cert_id: str = CERT_ID) -> str:
@@ -407,7 +411,10 @@ def test_update_domain_name_changes_the_certificate(setup: dict[str, Any],
     handshake_ca(setup, setup["ca"])
 
 
-def test_domains_survive_a_restart(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_domains_survive_a_backup_and_restore(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Domains and mappings are in the metadata, their certificates in <data>/certificates:
+    ``shoal backup``, a wiped data directory, ``shoal restore``, and the domain serves again
+    with its certificate."""
     data = tmp_path_factory.mktemp("shoal-domains-restart")
     ca = make_ca_and_cert(data.parent / f"{data.name}-ca", [DOMAIN], CERT_ID)
     srv = start_server(data, "--tls", "auto")
@@ -423,6 +430,15 @@ def test_domains_survive_a_restart(tmp_path_factory: pytest.TempPathFactory) -> 
                                           ApiMappingKey="r")  # fmt: skip
     finally:
         srv.stop()
+    backup = data.parent / f"{data.name}.tar"
+    made = subprocess.run([*SHOAL, "backup", str(backup), "--data-dir", str(data)],
+                          capture_output=True, text=True, timeout=300, env=env_keys(), cwd=ROOT)
+    assert made.returncode == 0, made.stderr
+    shutil.rmtree(data)
+    done = subprocess.run([*SHOAL, "restore", str(backup), "--data-dir", str(data)],
+                          capture_output=True, text=True, timeout=300, env=env_keys(), cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert (data / "certificates" / f"{CERT_ID}.key").exists()
     srv = start_server(data, "--tls", "auto")
     try:
         setup["server"] = srv
