@@ -10,6 +10,7 @@ response is made hands it to the ``AWS/ApiGateway`` metrics and, when the stage 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -92,6 +93,20 @@ def routed(x: Exchange, route_key: str, resource: str, stage_extra: Mapping[str,
         x.resource = resource
         method = route_key.partition(" ")[0]
         x.route_method = "ANY" if route_key == "$default" else method
+
+
+def authorizer_error(response: Any) -> str | None:
+    """``$context.authorizer.error`` of an authorizer's refusal: a JWT authorizer's reason
+    (its ``www-authenticate`` ``error_description``), else the answer's ``message``."""
+    for name, value in response.headers:
+        if name == b"www-authenticate":
+            found = _DESCRIPTION.search(value.decode("latin-1"))
+            if found and found.group(1):
+                return found.group(1)
+    return message_of(response.body)
+
+
+_DESCRIPTION = re.compile(r'error_description="([^"]*)"')
 
 
 def message_of(body: bytes) -> str | None:

@@ -267,7 +267,7 @@ class ExecuteApiApp:
                 )  # fmt: skip
             if refused is not None:
                 response = refused
-                x.authorizer_error = exchange.message_of(refused.body)
+                x.authorizer_error = exchange.authorizer_error(refused)
             elif route.proxy is not None:
                 integration = time.perf_counter()
                 granted = x.authorizer = event.get("requestContext", _EMPTY).get("authorizer")

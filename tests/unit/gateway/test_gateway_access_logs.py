@@ -82,3 +82,12 @@ def test_check(settings: dict[str, str] | None, ok: bool) -> None:
     with pytest.raises(AwsError) as e:
         check(settings, "us-east-1", "123456789012")
     assert e.value.code == "BadRequestException"
+
+
+def test_authorizer_error_of_a_refusal() -> None:
+    from shoal.gateway.jwt_auth import challenge
+    from shoal.gateway.responses import forbidden
+
+    expired = challenge(401, "invalid_token", "the token has expired")
+    assert exchange.authorizer_error(expired) == "the token has expired"
+    assert exchange.authorizer_error(forbidden()) == "Forbidden"
