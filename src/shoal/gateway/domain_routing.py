@@ -74,6 +74,7 @@ class DomainRoutes:
             if name == b"host":
                 host = value.lower()
                 host = host.rsplit(b":", 1)[0] if b":" in host and not host.endswith(b"]") else host
+                host = host.rstrip(b".")  # "api.example.internal." names it too
                 entries = hosts.get(host)
                 if entries is None:
                     return None

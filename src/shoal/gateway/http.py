@@ -6,7 +6,14 @@ URL scheme (the API's ``ApiEndpoint`` is ``{base}/execute-api/{apiId}``):
   is ``/{stage}/{path}``, as on AWS;
 - ``{base}/execute-api/{apiId}/{path}`` serves the ``$default`` stage;
 - ``{base}/lambda-url/{urlId}/{path}`` serves a function URL; one with ``AuthType AWS_IAM``
-  only to a signed request IAM allows (:mod:`shoal.gateway.url_auth`).
+  only to a signed request IAM allows (:mod:`shoal.gateway.url_auth`);
+- a request to a custom domain name arrives as its mapped API's, the mapping in the scope
+  (:mod:`shoal.gateway.domain_routing`): the mapping names the stage, and the event's
+  ``rawPath`` is the path as sent.
+
+Each HTTP API request fills one :class:`~shoal.gateway.exchange.Exchange`, from which its
+``AWS/ApiGateway`` metrics and its stage's access log line (:mod:`shoal.gateway.access_logs`)
+are made once the answer is known.
 
 The hot path reads only in-memory state (the :class:`~shoal.gateway.live.LiveApi` snapshots and
 the URL registry's id map), builds the event, awaits the invoker and maps the result. It

@@ -64,6 +64,7 @@ def test_longest_mapping_key_wins_by_whole_segments(registry: Any) -> None:
             api, stage, key, route_path), path
         assert mapped.raw_path == path
         assert routed["path"] == f"/execute-api/{api}{route_path}"
+    assert routes.routed(scope(b"API.example.internal.:443", "/v1/x"))[MAPPED].key == "v1"
     assert routes.routed(scope(b"other.example.internal", "/")) is None
     assert routes.routed(scope(b"127.0.0.1:9000", "/")) is None
 
