@@ -348,9 +348,17 @@ def test_delete_domain_stops_serving(setup: dict[str, Any], tmp_path: Path) -> N
     shutil.copy(tmp_path / "certificates" / "tmp-cert.key",
                 setup["server"].data_dir / "certificates")
     api, _ = make_api(setup, "dom-t")
-    apigw.create_domain_name(DomainName=name, DomainNameConfigurations=[
-        {"CertificateArn": cert_arn("tmp-cert")}])  # fmt: skip
-    apigw.create_api_mapping(DomainName=name, ApiId=api, Stage="prod", ApiMappingKey="only")
+    # As the README shows it: the AWS CLI v2's shorthand for the configuration.
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "shoal", "AWS_SECRET_ACCESS_KEY": "shoal",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CA_BUNDLE": setup["verify"]}  # fmt: skip
+    for args in (["create-domain-name", "--domain-name", name, "--domain-name-configurations",
+                  f"CertificateArn={cert_arn('tmp-cert')}"],
+                 ["create-api-mapping", "--domain-name", name, "--api-id", api, "--stage",
+                  "prod", "--api-mapping-key", "only"]):  # fmt: skip
+        out = subprocess.run(["/usr/bin/aws", "--endpoint-url", setup["server"].endpoint,
+                              "apigatewayv2", *args], capture_output=True, text=True,
+                             timeout=120, env=env)  # fmt: skip
+        assert out.returncode == 0, out.stderr
     port = port_of(setup["server"])
     context = ssl.create_default_context(cafile=str(ca))
 
