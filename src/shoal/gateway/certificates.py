@@ -97,9 +97,11 @@ class Certificates:
 
     def sni_callback(self, ssl_obj: ssl.SSLObject, server_name: str | None,
                      default: ssl.SSLContext) -> None:  # fmt: skip
-        """For ``SSLContext.sni_callback``: a domain's name gets the domain's certificate."""
+        """For ``SSLContext.sni_callback``: a domain's name (or a name a wildcard domain
+        serves) gets the domain's certificate."""
         if server_name:
-            context = self._contexts.get(server_name.lower())
+            name = server_name.lower()
+            context = self._contexts.get(name) or self._contexts.get("*." + name.partition(".")[2])
             if context is not None:
                 ssl_obj.context = context
 

@@ -1,6 +1,7 @@
 """Requests to a custom domain name: which API and stage serve them, and at what path.
 
-A request whose ``Host`` (port aside) is a domain name goes to the API mapping whose
+A request whose ``Host`` (port aside) is a domain name (or one label under a wildcard
+domain's ``*.``, when it has no domain of its own) goes to the API mapping whose
 ``ApiMappingKey`` is the longest one matching the start of its path, segment by segment: with
 mappings ``""``, ``v1`` and ``v1/orders``, ``/v1/orders/7`` is ``v1/orders``'s (route path
 ``/7``), ``/v1/x`` is ``v1``'s (``/x``), ``/other`` the root mapping's. The key is stripped
@@ -50,8 +51,12 @@ class DomainRoutes:
 
     def __init__(self) -> None:
         self.hosts: Mapping[bytes, tuple[_Entry, ...]] = {}
+        # Names Shoal answers to itself: never a domain's, even one made before a restart
+        # that added an --allowed-host (the control plane keeps its names).
+        self.reserved: frozenset[bytes] = frozenset()
 
-    def publish(self, domains: Iterable[DomainName]) -> None:
+    def publish(self, domains: Iterable[DomainName], reserved: Iterable[str] = ()) -> None:
+        self.reserved = frozenset(n.encode() for n in reserved)
         hosts: dict[bytes, tuple[_Entry, ...]] = {}
         for domain in domains:
             entries = [_Entry(m.key, "/" + m.key if m.key else "", m.api_id, m.stage)
@@ -76,7 +81,9 @@ class DomainRoutes:
                 host = host.rsplit(b":", 1)[0] if b":" in host and not host.endswith(b"]") else host
                 host = host.rstrip(b".")  # "api.example.internal." names it too
                 entries = hosts.get(host)
-                if entries is None:
+                if entries is None:  # a wildcard domain's, one label down?
+                    entries = hosts.get(b"*." + host.partition(b".")[2])
+                if entries is None or host in self.reserved:
                     return None
                 return _route(scope, host.decode("latin-1"), entries)
         return None

@@ -13,14 +13,17 @@ the event loop without awaiting.
 
 A domain name is unique across regions (Shoal's port is every region's endpoint, and a
 ``Host`` names no region) and may never be one of the names Shoal itself answers to (the
-loopback names, ``--host``, ``--allowed-host``, ``*.localhost``): a domain must not take
-the control plane's requests, or another API's, away from them.
+loopback names, ``--host``, ``--allowed-host``, ``*.localhost``), nor an IP address: a domain
+must not take the control plane's requests, or another API's, away from them. A wildcard
+domain (``*.example.internal``) serves every name one label under it that has no domain of
+its own, and may not cover one of Shoal's names either.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -122,9 +125,13 @@ class DomainRegistry:
         name = name.lower()
         if name.endswith("."):
             name = name[:-1]
-        if not _DOMAIN.match(name):
+        bare = name[2:] if name.startswith("*.") else name  # a wildcard: one label, any
+        if not _DOMAIN.match(bare) or _is_address(bare) or (bare != name and "." not in bare):
             raise bad_request(f"Invalid domain name: {name}")
-        if name == "localhost" or name.endswith(".localhost") or name in self._reserved():
+        reserved = self._reserved()
+        if bare == "localhost" or bare.endswith(".localhost") or name in reserved or (
+            bare != name and any(r.partition(".")[2] == bare for r in reserved)
+        ):
             raise bad_request(f"The domain name {name} is one Shoal itself serves")
         if name in self._domains:
             raise AwsError("ConflictException", f"The domain name resource already exists: {name}")
@@ -204,6 +211,14 @@ class DomainRegistry:
             kept = {k: v for k, v in domain.mappings.items() if v.api_id != api_id}
             if len(kept) != len(domain.mappings):
                 self._save(dataclasses.replace(domain, mappings=kept))
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _routing_mode(mode: str | None) -> str:

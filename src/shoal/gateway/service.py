@@ -107,7 +107,7 @@ class GatewayService:
 
     def _domains_changed(self) -> None:
         domains = self.domains.all_domains()
-        self.domain_routes.publish(domains)
+        self.domain_routes.publish(domains, self._own_names())
         self.certificates.publish((d.name, d.certificate_id) for d in domains)
 
     def _own_names(self) -> set[str]:

@@ -454,3 +454,28 @@ def test_domains_survive_a_backup_and_restore(tmp_path_factory: pytest.TempPathF
         assert r.status_code == 200 and r.json()["fn"] == fn and r.json()["stage"] == "prod"
     finally:
         srv.stop()
+
+
+def test_wildcard_domain(setup: dict[str, Any], domain: dict[str, Any], tmp_path: Path) -> None:
+    """``*.apps.example.internal`` serves each name one label under it, with its wildcard
+    certificate picked by SNI for that name."""
+    apigw, data = setup["apigw"], setup["server"].data_dir
+    wildcard = "*.apps.example.internal"
+    ca = make_ca_and_cert(tmp_path, [wildcard], "apps")
+    for suffix in (".pem", ".key"):
+        shutil.copy(tmp_path / "certificates" / f"apps{suffix}", data / "certificates")
+    apigw.create_domain_name(DomainName=wildcard, DomainNameConfigurations=[
+        {"CertificateArn": cert_arn("apps")}])  # fmt: skip
+    try:
+        apigw.create_api_mapping(DomainName=wildcard, ApiId=domain["b"], Stage="prod")
+        port = port_of(setup["server"])
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=60) as c:
+            r = c.get(f"https://127.0.0.1:{port}/items/3",
+                      headers={"host": f"shop.apps.example.internal:{port}"},
+                      extensions={"sni_hostname": "shop.apps.example.internal"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["fn"] == domain["fn_b"] and body["domainPrefix"] == "shop"
+        assert body["domainName"] == f"shop.apps.example.internal:{port}"
+    finally:
+        apigw.delete_domain_name(DomainName=wildcard)

@@ -38,7 +38,7 @@ def registry(tmp_path: Path) -> tuple[DomainRegistry, DomainRoutes]:
     def changed() -> None:
         routes.publish(reg.all_domains())
 
-    reg = DomainRegistry(Store(tmp_path / "s.db"), lambda: {"127.0.0.1", "shoal.internal"},
+    reg = DomainRegistry(Store(tmp_path / "s.db"), lambda: {"127.0.0.1", "shoal.internal", "api.corp.internal"},
                          api_stage, changed)  # fmt: skip
     reg.create("API.Example.Internal", "us-east-1", "c", {}, None, None, {})
     return reg, routes
@@ -85,7 +85,8 @@ def test_registry_checks(registry: Any) -> None:
 
     assert code(reg.create, "api.example.internal", "eu-west-1", "c", {}, None, None, {}) == (
         "ConflictException")  # unique across regions: a Host names no region
-    for name in ("shoal.internal", "x.localhost", "not a name", "*.example.internal"):
+    for name in ("shoal.internal", "x.localhost", "not a name", "10.0.0.1", "*.internal",
+                 "*.corp.internal", "*.localhost", "a.*.example.internal"):
         assert code(reg.create, name, "us-east-1", "c", {}, None, None, {}) == (
             "BadRequestException"), name
     assert code(reg.get, "api.example.internal", "eu-west-1") == "NotFoundException"
@@ -130,3 +131,24 @@ def test_certificate_coverage() -> None:
     assert covers(wildcard, "api.example.internal")
     assert not covers(wildcard, "a.b.example.internal")  # one label only
     assert not covers(wildcard, "example.internal")
+
+
+def test_wildcard_domain_serves_one_label_down(registry: Any) -> None:
+    reg, routes = registry
+    reg.create("*.example.internal", "us-east-1", "c", {}, None, None, {})
+    reg.create_mapping("*.example.internal", "us-east-1", "api2", "prod", None)
+    reg.create_mapping("api.example.internal", "us-east-1", "api1", "prod", None)
+    assert routes.routed(scope(b"shop.example.internal", "/x"))[MAPPED].api_id == "api2"
+    assert routes.routed(scope(b"api.example.internal", "/x"))[MAPPED].api_id == "api1"
+    assert routes.routed(scope(b"a.b.example.internal", "/x")) is None  # one label only
+    assert routes.routed(scope(b"example.internal", "/x")) is None
+
+
+def test_a_name_shoal_serves_is_never_routed(tmp_path: Path) -> None:
+    """A domain made before a restart added the name to --allowed-host stays unrouted."""
+    routes = DomainRoutes()
+    reg = DomainRegistry(Store(tmp_path / "s.db"), set, lambda *a: None,
+                         lambda: routes.publish(reg.all_domains(), ["api.example.internal"]))
+    reg.create("api.example.internal", "us-east-1", "c", {}, None, None, {})
+    reg.create_mapping("api.example.internal", "us-east-1", "api1", "prod", None)
+    assert routes.routed(scope(b"api.example.internal", "/")) is None
