@@ -38,8 +38,8 @@ def registry(tmp_path: Path) -> tuple[DomainRegistry, DomainRoutes]:
     def changed() -> None:
         routes.publish(reg.all_domains())
 
-    reg = DomainRegistry(Store(tmp_path / "s.db"), lambda: {"127.0.0.1", "shoal.internal", "api.corp.internal"},
-                         api_stage, changed)  # fmt: skip
+    own = {"127.0.0.1", "shoal.internal", "api.corp.internal"}
+    reg = DomainRegistry(Store(tmp_path / "s.db"), lambda: own, api_stage, changed)
     reg.create("API.Example.Internal", "us-east-1", "c", {}, None, None, {})
     return reg, routes
 
