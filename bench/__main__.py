@@ -21,12 +21,14 @@ BENCHMARKS = [
     "gateway_bench",
     "authorizer_bench",
     "access_log_bench",
+    "websocket_bench",
     "fs_bench",
     "concurrency_bench",
     "ml_bench",
     "snapshot_bench",
     "metrics_bench",
     "logs_bench",
+    "nfs_tls_bench",
 ]
 
 

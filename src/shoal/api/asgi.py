@@ -155,6 +155,9 @@ class ShoalApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         # {apiId}.execute-api.localhost and {urlId}.lambda-url.localhost name an HTTP API or a
@@ -252,6 +255,23 @@ class ShoalApp:
                 [("x-amzn-ErrorType", "UnknownOperationException")],
             )
         await send_response(send, response, request_id)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket connection: a WebSocket API's (the gateway's, by path or by host, under
+        the gateway's admission rules); anything else is refused with 403."""
+        routed = host_routed(scope)
+        if routed is not None:
+            scope = routed
+        gateway = getattr(self.shoal, "gateway", None)
+        if (
+            gateway is None
+            or not scope["path"].startswith(EXECUTE_API_PREFIX)
+            or self.admission.refusal(scope["headers"], True) is not None
+        ):
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008})  # a 403 to the handshake
+            return
+        await gateway.websocket(scope, receive, send)
 
     @property
     def verifier(self) -> sigv4.Verifier:

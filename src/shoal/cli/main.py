@@ -70,6 +70,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         allowed_hosts=tuple(args.allowed_host),
         idle_timeout_s=args.idle_timeout,
+        websocket_idle_timeout_s=args.websocket_idle_timeout,
+        websocket_max_duration_s=args.websocket_max_duration,
         role_credentials_s=args.role_credentials_lifetime,
         account_concurrency=args.account_concurrency,
         unreserved_minimum=args.unreserved_minimum,
@@ -102,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default $SHOAL_DATA_DIR, else /var/lib/shoal as root)")
     serve.add_argument("--idle-timeout", type=float, default=300.0,
                        help="seconds before an idle execution environment is reaped")
+    serve.add_argument("--websocket-idle-timeout", type=float, default=600.0, metavar="SECONDS",
+                       help="close a WebSocket connection after this long without a message "
+                            "from its client (default 600, as API Gateway)")
+    serve.add_argument("--websocket-max-duration", type=float, default=7200.0, metavar="SECONDS",
+                       help="close any WebSocket connection after this long (default 7200, as "
+                            "API Gateway)")
     serve.add_argument("--role-credentials-lifetime", type=int, default=12 * 3600,
                        metavar="SECONDS",
                        help="how long the execution-role credentials of an environment last "

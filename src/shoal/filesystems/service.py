@@ -357,11 +357,12 @@ class FileSystemService:
             self.targets.changed(fs.id)
 
     def access(
-        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None
+        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None,
+        secure_transport: bool = True,
     ) -> policy.Access:
         """What ``principal`` (a role ARN or session: an IAM client, with its identity
         policies; None: an anonymous client) may do on ``fs`` through ``ap``
-        (:mod:`shoal.filesystems.policy`)."""
+        (:mod:`shoal.filesystems.policy`); ``secure_transport`` False: a plaintext NFS client."""
         found = self._policies.get(fs.id)
         identity: list[policy.Policy] = []
         if principal is not None:
@@ -375,14 +376,16 @@ class FileSystemService:
             file_system_arn=fs.arn,
             access_point_arn=ap.arn if ap else None,
             identity=identity,
+            secure_transport=secure_transport,
         )
 
     def identity(
-        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None
+        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None,
+        secure_transport: bool = True,
     ) -> Identity:
         """The identity rule for ``principal`` (None: an NFS or host client) on ``ap`` (None:
         the whole file system): what every path applies (see shoal.filesystems.identity)."""
-        return decide(ap, self.access(fs, ap, principal))
+        return decide(ap, self.access(fs, ap, principal, secure_transport))
 
     # ------------------------------------------------------------------ mounting
 

@@ -181,6 +181,12 @@ class ExecuteApiApp:
         self.throttles = Throttles()  # the stages' route throttling (token buckets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        if "/@connections/" in path and path[len(EXECUTE_API_PREFIX) :].partition("/")[0] in (
+            self.service.live_ws
+        ):  # a WebSocket API's management API (connections_api)
+            await self.service.connections_api(scope, receive, send)
+            return
         request_id = new_request_id()
         x = Exchange(request_id, time.perf_counter(), time.time())  # filled by _handle
         try:

@@ -202,6 +202,11 @@ def test_errors_are_api_gateways(setup: dict[str, Any], domain: dict[str, Any]) 
         ("get_api_mapping", {"DomainName": DOMAIN, "ApiMappingId": "zzzzzz"},
          "NotFoundException"),
     ]
+    ws = apigw.create_api(Name=unique_name("ws"), ProtocolType="WEBSOCKET",
+                          RouteSelectionExpression="$request.body.action")["ApiId"]
+    apigw.create_stage(ApiId=ws, StageName="prod")
+    cases.append(("create_api_mapping", {"DomainName": DOMAIN, "ApiId": ws, "Stage": "prod",
+                                         "ApiMappingKey": "ws"}, "BadRequestException"))
     for op, params, code in cases:
         with pytest.raises(ClientError) as e:
             getattr(apigw, op)(**params)
