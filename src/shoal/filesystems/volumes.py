@@ -65,7 +65,7 @@ class Volumes:
     file-system service calls them (on its event loop, or a worker thread for the slow ones)
     and owns the order: create before the id is published, close before delete."""
 
-    def __init__(self, data_dir: Path, fs_dir: Path, reserve: int | None) -> None:
+    def __init__(self, data_dir: Path, fs_dir: Path, reserve: str | None) -> None:
         self.dir = data_dir / "volumes"
         self.fs_dir = fs_dir
         self.enabled = os.geteuid() == 0
@@ -218,6 +218,10 @@ class Volumes:
         for path in (tree, self.mount_point(fs_id)):  # empty mount points, once unmounted
             if path.is_dir() and not hostmount.is_mount_point(str(path)):
                 path.rmdir()
+        try:
+            self.mount_point(fs_id).parent.rmdir()  # .volumes/, when it was the last
+        except OSError:
+            pass  # others are in it (or it is gone): kept
 
     def _migrate(self, fs_id: str, encrypted: bool) -> None:
         """A file system of an older Shoal, a plain directory: its files are copied into a new

@@ -12,9 +12,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import ShoalServer, start_server, unique_name, wait_for
 from fs_helpers import PROBE, invoke, make_ap, make_fn
 
+from conftest import ShoalServer, start_server, unique_name, wait_for
 from shoal.filesystems import hostmount
 
 SECRET = b"shoal-known-plaintext-0123456789-" * 64
