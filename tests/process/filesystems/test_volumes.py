@@ -6,6 +6,7 @@ a restart; and the volumes never take the data directory's disk past ``--fs-rese
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -148,3 +149,57 @@ def write_and_scan(tmp_path: Path, encrypted: bool) -> list[bytes]:
 def test_encrypted_file_system_is_ciphertext_in_its_image(tmp_path: Path) -> None:
     assert write_and_scan(tmp_path, encrypted=False) != []  # the scan finds clear text
     assert write_and_scan(tmp_path, encrypted=True) == []
+
+
+FILL = """
+written = 0
+try:
+    with open("/mnt/fs/fill", "wb") as f:
+        while True:
+            written += os.write(f.fileno(), b"x" * (1 << 20))
+            os.fsync(f.fileno())
+except OSError as e:
+    result = {"errno": errno.errorcode[e.errno], "written": written}
+"""
+
+
+def logged(logs: Any, fn: str, marker: str) -> bool:
+    try:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{fn}")["events"]
+    except logs.exceptions.ResourceNotFoundException:
+        return False
+    return any(marker in e["message"] for e in events)
+
+
+def test_a_function_fills_its_file_system_not_the_disk(small_disk: Path) -> None:
+    data = small_disk / "data"
+    reserve = 12 << 20
+    srv = start_server(data, "--fs-reserve", "12M")
+    try:
+        client, lam, logs = efs(srv), srv.client("lambda"), srv.client("logs")
+        fs_id = client.create_file_system(CreationToken=unique_name("fs"))["FileSystemId"]
+        ap = make_ap(client, fs_id, path="/app")
+        fn = make_fn(lam, PROBE, ap["AccessPointArn"])
+        out = invoke(lam, fn, {"code": FILL})
+        assert out["errno"] == "ENOSPC" and out["written"] >= 8 << 20, out
+        st = os.statvfs(data)
+        assert st.f_bavail * st.f_frsize >= reserve * 3 // 4  # the reserve is still free
+        # Shoal's own metadata, logs and async queue still work.
+        client.create_access_point(FileSystemId=fs_id, RootDirectory={"Path": "/other"})
+        marker = unique_name("marker")
+        code = "print('ping ' + " + repr(marker) + "); result = 'pong'"
+        lam.invoke(FunctionName=fn, InvocationType="Event",
+                   Payload=json.dumps({"code": code}).encode())  # fmt: skip
+        wait_for(lambda: logged(logs, fn, marker), timeout=60)
+        # Freeing the file gives the space back: writes succeed again.
+        invoke(lam, fn, {"code": "os.remove('/mnt/fs/fill'); result = 1"})
+        wait_for(lambda: "ok" in invoke(lam, fn, {"code": WRITE_4M}), timeout=30)
+        for c in (client, lam, logs):
+            c.close()
+    finally:
+        srv.stop()
+
+
+WRITE_4M = """
+result = attempt(lambda: open("/mnt/fs/again", "wb").write(b"y" * (4 << 20)))
+"""
