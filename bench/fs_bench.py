@@ -100,10 +100,19 @@ class Setup:
         return body
 
 
+def host_disk(path: str) -> str:
+    """The nearest parent of ``path`` on another device: the host directory holding the file
+    system's volume (a file system is a loop-backed ext4 of its own)."""
+    dev = os.stat(path).st_dev
+    while os.stat(path).st_dev == dev and path != "/":
+        path = os.path.dirname(path)
+    return path
+
+
 @contextlib.contextmanager
 def host_dir(base: str) -> Iterator[str]:
-    """A fresh directory beside the access point's root, on the same disk."""
-    d = tempfile.mkdtemp(prefix="host-", dir=base)
+    """A fresh directory on the host disk that holds the file system's volume."""
+    d = tempfile.mkdtemp(prefix="host-", dir=host_disk(base))
     try:
         yield d
     finally:

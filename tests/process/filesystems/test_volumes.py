@@ -86,8 +86,7 @@ def test_a_volume_per_file_system_reused_after_sigkill_and_released(tmp_path: Pa
         client = efs(srv)
         (device,) = loops_of(image)
         client.delete_file_system(FileSystemId=fs_id)
-        wait_for(lambda: not image.exists() and loops_of_any(data) == [])
-        assert not root.exists()
+        wait_for(lambda: not image.exists() and not root.exists() and loops_of_any(data) == [])
         client.close()
     finally:
         srv.stop()
