@@ -202,3 +202,39 @@ def test_a_function_fills_its_file_system_not_the_disk(small_disk: Path) -> None
 WRITE_4M = """
 result = attempt(lambda: open("/mnt/fs/again", "wb").write(b"y" * (4 << 20)))
 """
+
+
+def test_a_plain_directory_file_system_is_migrated_into_a_volume(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    srv = start_server(data, execution_role=False)
+    client = efs(srv)
+    fs_id = client.create_file_system(CreationToken=unique_name("fs"))["FileSystemId"]
+    client.close()
+    assert srv.stop() == 0
+    # What an older Shoal left: the file system as a plain directory, no image.
+    (data / "volumes" / f"{fs_id}.img").unlink()
+    old = data / "filesystems" / fs_id
+    (old / "d").mkdir(mode=0o750)
+    (old / "d" / "f").write_bytes(b"old data")
+    os.chown(old / "d", 1001, 1002)
+    os.chown(old / "d" / "f", 1003, 1004)
+    os.chmod(old / "d" / "f", 0o640)
+    os.setxattr(old / "d" / "f", "user.note", b"kept")
+    os.utime(old / "d" / "f", (1_000_000, 1_000_000))
+    os.link(old / "d" / "f", old / "hard")
+    os.symlink("d/f", old / "link")
+    srv = start_server(data, execution_role=False)
+    try:
+        (device,) = loops_of(data / "volumes" / f"{fs_id}.img")
+        assert os.stat(old).st_dev == os.stat(device).st_rdev  # now on its own volume
+        st = os.stat(old / "d" / "f")
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777, st.st_mtime) == (1003, 1004, 0o640,
+                                                                            1_000_000)  # fmt: skip
+        assert os.stat(old / "d").st_uid == 1001 and os.stat(old / "d").st_mode & 0o777 == 0o750
+        assert os.getxattr(old / "d" / "f", "user.note") == b"kept"
+        assert os.stat(old / "hard").st_ino == st.st_ino and st.st_nlink == 2
+        assert os.readlink(old / "link") == "d/f"
+        assert (old / "d" / "f").read_bytes() == b"old data"
+        assert not (data / "filesystems" / f".migrating-{fs_id}").exists()
+    finally:
+        srv.stop()
