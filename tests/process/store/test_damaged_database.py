@@ -56,8 +56,9 @@ def crashed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
 
 
 def copy(src: Path, dst: Path) -> Path:
-    # Sparse: a file system's image and ballast are as large as the disk, mostly holes.
-    subprocess.run(["cp", "-a", "--sparse=always", str(src), str(dst)], check=True)
+    # Sparse (images are as large as the disk, mostly holes), and not into the volumes that a
+    # killed server left mounted (a ballast reads as the whole disk of zeros).
+    subprocess.run(["cp", "-ax", "--sparse=always", str(src), str(dst)], check=True)
     return dst
 
 
