@@ -20,6 +20,7 @@ BENCHMARKS = [
     "invoke_bench",
     "gateway_bench",
     "authorizer_bench",
+    "access_log_bench",
     "websocket_bench",
     "fs_bench",
     "concurrency_bench",

@@ -7,6 +7,7 @@ a host mount is refused — until the key is enabled again."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import urllib.error
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ShoalServer, shoal_urlopen, unique_name
+from conftest import ShoalServer, default_subnet, shoal_urlopen, start_server, unique_name, wait_for
+from shoal.kms.crypto import key_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "filesystems"))
 from fs_helpers import invoke, make_ap, make_fn  # noqa: E402
@@ -116,10 +118,6 @@ def test_a_disabled_key_makes_the_file_system_unmountable(server: ShoalServer) -
 
 @pytest.mark.nfs
 def test_a_disabled_key_withdraws_the_nfs_exports(server: ShoalServer, tmp_path: Path) -> None:
-    import subprocess
-
-    from conftest import default_subnet, wait_for
-
     efs, kms = server.client("efs"), server.client("kms")
     key = kms.create_key()["KeyMetadata"]
     fs_id = _create(efs, KmsKeyId=key["Arn"])["FileSystemId"]
@@ -147,3 +145,39 @@ def test_a_disabled_key_withdraws_the_nfs_exports(server: ShoalServer, tmp_path:
         wait_for(listed, timeout=60)
     finally:
         efs.delete_mount_target(MountTargetId=mt_id)
+
+
+def test_a_volume_opens_only_through_kms(tmp_path: Path) -> None:
+    """The fscrypt key is kept only as a KMS ciphertext blob of the file system's key; a server
+    started while the key is disabled leaves the volume locked (nothing mounts, the tree's
+    names are ciphertext), and the first mount after the key is enabled unlocks it."""
+    data = tmp_path / "data"
+    srv = start_server(data)
+    try:
+        efs, kms, lam = srv.client("efs"), srv.client("kms"), srv.client("lambda")
+        key = kms.create_key()["KeyMetadata"]
+        fs_id = _create(efs, KmsKeyId=key["KeyId"])["FileSystemId"]
+        blob = (data / "volumes" / f"{fs_id}.key").read_bytes()
+        assert key_of(blob) == key["KeyId"]  # a KMS blob of the file system's own key
+        plain = kms.decrypt(
+            CiphertextBlob=blob, EncryptionContext={"aws:elasticfilesystem:filesystem:id": fs_id}
+        )
+        assert len(plain["Plaintext"]) == 64 and plain["Plaintext"] not in blob  # fmt: skip
+        ap = make_ap(efs, fs_id)
+        name = make_fn(lam, WRITE_READ, ap["AccessPointArn"])
+        assert invoke(lam, name, {"name": "secret-name", "text": "kept"}) == "kept"
+        kms.disable_key(KeyId=key["KeyId"])
+        assert srv.stop() == 0
+        srv = start_server(data)
+        efs, kms, lam = srv.client("efs"), srv.client("kms"), srv.client("lambda")
+        root = data / "filesystems" / fs_id
+        names = [p.name for p in root.iterdir()]
+        assert len(names) == 1 and names != ["message"], names  # locked: names are ciphertext
+        with pytest.raises(ClientError) as e:
+            invoke(lam, name, {"name": "secret-name"})
+        assert e.value.response["Error"]["Code"] == "EFSMountFailureException"
+        kms.enable_key(KeyId=key["KeyId"])
+        assert invoke(lam, name, {"name": "secret-name"}) == "kept"
+        assert (root / "message" / "secret-name").read_text() == "kept"
+    finally:
+        srv.stop()
