@@ -37,7 +37,13 @@ from shoal.filesystems.models import (
     new_id,
 )
 from shoal.filesystems.mounting import function_mounts
-from shoal.filesystems.rules import MAXIO_ELASTIC, bad_request, check_path, check_throughput
+from shoal.filesystems.rules import (
+    MAXIO_ELASTIC,
+    bad_request,
+    check_path,
+    check_throughput,
+    check_throughput_change,
+)
 from shoal.filesystems.targets import MountTargets
 from shoal.policy import Principal
 
@@ -169,6 +175,9 @@ class FileSystemService:
         check_throughput(mode, provisioned)
         if fs.performance_mode == "maxIO" and mode == "elastic":
             raise bad_request(MAXIO_ELASTIC)
+        now = time.time()
+        if check_throughput_change(fs, mode, provisioned, now):
+            fs = replace(fs, throughput_changed_at=now)
         fs = replace(fs, throughput_mode=mode, provisioned_throughput=provisioned)
         self._save_fs(fs)
         return fs
@@ -184,6 +193,9 @@ class FileSystemService:
                 f"File system '{fs.id}' is in use by function(s) {', '.join(sorted(users))}.",
             )
         aps = self.access_points(fs.id)
+        io = getattr(self.shoal, "efs_io", None)
+        if io is not None:
+            io.forget(fs.id)  # its throttle goes before its volume does
         with self.store.transaction():
             for ap in aps:
                 self.store.delete("accesspoint", ap.id)
