@@ -105,15 +105,17 @@ def split(permitted_bps: float, mode: str, read_bytes: float, write_bytes: float
 
     The kernel throttles reads and writes separately, so alone each gets the whole budget
     (reads at ``permitted / read_weight``: three times the rate in bursting and provisioned
-    modes). Both at once would reach twice the budget, so when both directions moved in the
-    last interval the budget is shared in proportion to each one's metered share, and neither
-    share falls below ``floor`` of it, so that a direction that was idle can start again.
+    modes). Both at full rate would reach twice the budget, so when both directions carried at
+    least ``floor`` of the last interval's metered bytes the budget is shared in proportion to
+    each one's metered share (never less than ``floor`` of it, so that neither starves). Below
+    that (a journal commit during a long read, an ``atime`` update) both keep the whole budget:
+    the excess is bounded by ``floor`` of it, and a lone stream is not slowed by a trickle.
     """
     weight = read_weight(mode)
     if permitted_bps == UNLIMITED:
         return UNLIMITED, UNLIMITED
     r, w = read_bytes * weight, write_bytes
-    if r <= 0 or w <= 0:
+    if r + w <= 0 or min(r, w) / (r + w) < floor:
         return permitted_bps / weight, permitted_bps
     read_share = min(max(r / (r + w), floor), 1.0 - floor)
     return permitted_bps * read_share / weight, permitted_bps * (1.0 - read_share)

@@ -1,0 +1,43 @@
+"""A loop-backed ext4 volume of the test's own, mounted over a file system's tree: the volumes
+contract (``os.stat(root).st_dev`` is the file system's own loop device) made by hand, so the
+throughput tests run before, and independently of, the volumes work. Everything it makes it
+removes — the throttle rules of its device included — also when the test fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from shoal.filesystems import blkio
+
+
+@contextmanager
+def loop_volume(mountpoint: Path, image_dir: Path, size_mb: int = 256) -> Iterator[blkio.Device]:
+    image = image_dir / f"{mountpoint.name}.img"
+    with open(image, "wb") as f:
+        f.truncate(size_mb << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
+    dev_path = subprocess.run(["losetup", "--direct-io=on", "-f", "--show", str(image)],
+                              check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    st = os.stat(dev_path)
+    dev = blkio.Device(os.major(st.st_rdev), os.minor(st.st_rdev))
+    assert dev.is_loop()
+    try:
+        subprocess.run(["mount", "-o", "nosuid,nodev", dev_path, str(mountpoint)], check=True)
+        shutil.rmtree(mountpoint / "lost+found", ignore_errors=True)
+        os.chmod(mountpoint, 0o755)
+        yield dev
+    finally:
+        blkio.unthrottle(dev)  # ours: whatever the server left (the test asserts it left none)
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False, capture_output=True)
+        subprocess.run(["losetup", "-d", dev_path], check=False)
+        image.unlink(missing_ok=True)
+
+
+def unmount(mountpoint: Path) -> None:
+    """Take the volume off the tree (the device stays attached until the context ends)."""
+    subprocess.run(["umount", "-l", str(mountpoint)], check=True)
