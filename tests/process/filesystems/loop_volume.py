@@ -21,8 +21,8 @@ def loop_volume(mountpoint: Path, image_dir: Path, size_mb: int = 256) -> Iterat
     with open(image, "wb") as f:
         f.truncate(size_mb << 20)
     subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
-    dev_path = subprocess.run(["losetup", "--direct-io=on", "-f", "--show", str(image)],
-                              check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    attach = ["losetup", "--direct-io=on", "-f", "--show", str(image)]
+    dev_path = subprocess.run(attach, check=True, capture_output=True, text=True).stdout.strip()
     st = os.stat(dev_path)
     dev = blkio.Device(os.major(st.st_rdev), os.minor(st.st_rdev))
     assert dev.is_loop()

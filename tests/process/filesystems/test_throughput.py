@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
-from conftest import ShoalServer, start_server, wait_for
 from fs_helpers import invoke, make_ap, make_fn
 from loop_volume import loop_volume, unmount
+
+from conftest import ShoalServer, start_server, wait_for
 from shoal.filesystems import blkio
 from shoal.filesystems.throughput import MiB
 
@@ -175,7 +175,7 @@ def test_provisioned_changes_follow_efs_rules(srv: ShoalServer) -> None:
     efs.update_file_system(FileSystemId=fs_id, ProvisionedThroughputInMibps=4.0)
     for change in ({"ProvisionedThroughputInMibps": 2.0}, {"ThroughputMode": "bursting"},
                    {"ThroughputMode": "elastic"}):  # fmt: skip
-        r = _error(lambda: efs.update_file_system(FileSystemId=fs_id, **change))
+        r = _error(lambda c=change: efs.update_file_system(FileSystemId=fs_id, **c))
         assert r["Error"]["Code"] == "TooManyRequests"
         assert r["ResponseMetadata"]["HTTPStatusCode"] == 429
         assert "24 hours" in r["Error"]["Message"]
