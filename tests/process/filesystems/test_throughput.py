@@ -98,10 +98,12 @@ def test_provisioned_8_mibps_holds_a_function_to_8_mibps_and_reads_to_24(
         read_rate = 64 / out["read_s"]
         assert 8 * 0.85 <= write_rate <= 8 * 1.15, out
         assert 24 * 0.85 <= read_rate <= 24 * 1.15, out
+
         # The metered throughput, as CloudWatch shows it: writes in full, reads at a third.
         def published() -> bool:
             read = stat(srv, fs_id, "DataReadIOBytes", "Sum") or 0
             return read >= 64 * MiB
+
         wait_for(published, timeout=15)
         written = stat(srv, fs_id, "DataWriteIOBytes", "Sum") or 0
         read = stat(srv, fs_id, "DataReadIOBytes", "Sum") or 0
