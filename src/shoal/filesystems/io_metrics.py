@@ -18,6 +18,9 @@ at three times it, shared with writes as ``throughput.split`` says). Every
   (Percent, generalPurpose file systems only): one sample a tick, so a minute's Minimum,
   Maximum and Average are those of its seconds.
 
+An interval under 60 s (tests, the example) also keeps one-second data points (``Period=1``),
+so that a scenario can be followed second by second.
+
 Credits are persisted (store kind ``fscredits``) on every tick that changed them, before the
 throttle follows them; a restart finds them, and earns for the time it was down. A file system
 not on its own volume (before it has one) is neither metered nor throttled: its balance and
@@ -242,7 +245,13 @@ class IoMetrics:
                 self._publish_one(metrics, fs, st, now)
 
     def _publish_one(self, metrics: MetricService, fs: FileSystem, st: FsIo, now: float) -> None:
-        put = metrics.put
+        # Published faster than a minute (a demonstration's setting), the points are kept at
+        # one second too, so that the scenario can be watched second by second.
+        res = 1 if self.publish_s < 60 else 60
+
+        def put(key: tuple[str, str, str, tuple[tuple[str, str], ...]], ts: float, unit: str,
+                _res: int, statistics: tuple[float, float, float, float]) -> None:  # fmt: skip
+            metrics.put(key, ts, unit, res, statistics=statistics)
         dims = dims_key({"FileSystemId": fs.id})
         meta_bytes = st.meta_ops * throughput.METADATA_OP_BYTES
         total = (st.read[0] + st.write[0] + st.meta_ops, st.read[1] + st.write[1] + meta_bytes)
