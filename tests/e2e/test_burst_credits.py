@@ -32,7 +32,7 @@ from loop_volume import loop_volume  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "burst_credits"
 LIBS_MIB = 48  # 16 MiB metered per cold start; at the baseline's 3 MiB/s of reads, 16 s
-ENV = {"SHOAL_METRICS_FLUSH_S": "0.2", "SHOAL_EFS_METRICS_S": "1",
+ENV = {"SHOAL_METRICS_FLUSH_S": "0.2", "SHOAL_EFS_METRICS_S": "1", "SHOAL_EFS_IO_TICK_S": "0.2",
        "SHOAL_EFS_BURST_CREDITS": str(80 * MiB)}  # fmt: skip
 
 
@@ -49,22 +49,28 @@ def aws(srv: ShoalServer, *args: str) -> Any:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(srv.data_dir.parent), "LANG": "C.UTF-8",
            "AWS_ACCESS_KEY_ID": "shoal", "AWS_SECRET_ACCESS_KEY": "shoal",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": ""}  # fmt: skip
-    proc = subprocess.run(["/usr/bin/aws", "--endpoint-url", srv.endpoint, "--output", "json",
-                           *args], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    argv = ["/usr/bin/aws", "--endpoint-url", srv.endpoint, "--output", "json", *args]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout) if proc.stdout.strip() else None
 
 
-def latest(srv: ShoalServer, fs_id: str, name: str, statistic: str = "Minimum") -> float:
-    """The metric's newest one-second data point, through the CLI."""
+def points(srv: ShoalServer, fs_id: str, name: str, statistic: str, period: int,
+           back_s: float) -> list[dict[str, Any]]:  # fmt: skip
+    """``aws cloudwatch get-metric-statistics`` of an AWS/EFS metric, oldest first."""
     now = dt.datetime.now(dt.UTC)
     out = aws(srv, "cloudwatch", "get-metric-statistics", "--namespace", "AWS/EFS",
               "--metric-name", name, "--dimensions", f"Name=FileSystemId,Value={fs_id}",
-              "--start-time", (now - dt.timedelta(seconds=30)).isoformat(),
-              "--end-time", (now + dt.timedelta(seconds=5)).isoformat(),
-              "--period", "1", "--statistics", statistic)  # fmt: skip
-    points = sorted(out["Datapoints"], key=lambda p: p["Timestamp"])
-    return float(points[-1][statistic]) if points else -1.0
+              "--start-time", (now - dt.timedelta(seconds=back_s)).isoformat(),
+              "--end-time", (now + dt.timedelta(seconds=60)).isoformat(),
+              "--period", str(period), "--statistics", statistic)  # fmt: skip
+    return sorted(out["Datapoints"], key=lambda p: p["Timestamp"])
+
+
+def latest(srv: ShoalServer, fs_id: str, name: str, statistic: str = "Minimum") -> float:
+    """The metric's newest one-second data point."""
+    found = points(srv, fs_id, name, statistic, 1, 30)
+    return float(found[-1][statistic]) if found else -1.0
 
 
 def wave(lam: Any, name: str, n: int) -> list[dict[str, Any]]:
@@ -103,7 +109,7 @@ def test_credits_run_out_inits_time_out_concurrency_0_recovers_provisioned_fixes
         )  # fmt: skip
         name = create_function(
             lam, code=(EXAMPLE / "lambda_function.py").read_text(),
-            handler="lambda_function.handler", Timeout=5,
+            handler="app.handler", Timeout=5,
             FileSystemConfigs=[{"Arn": ap["AccessPointArn"], "LocalMountPath": "/mnt/libs"}],
         )  # fmt: skip
         # Bursting: a cold start reads its 48 MiB at once.
@@ -111,29 +117,24 @@ def test_credits_run_out_inits_time_out_concurrency_0_recovers_provisioned_fixes
         assert first["error"] is None and first["body"]["loaded"] == LIBS_MIB * MiB, first
         # Under load every new environment reads them again; the credits run out, the file
         # system is held to its baseline (1 MiB/s, reads at 3), and inits time out.
-        outcomes = wave(lam, name, 3) + wave(lam, name, 3)
-        timed_out = [o for o in outcomes if o.get("error")]
+        # (Rising load: each wave needs more environments than the last one left.)
+        outcomes: list[dict[str, Any]] = []
+        for n in (2, 4, 6, 8):
+            outcomes += wave(lam, name, n)
+            timed_out = [o for o in outcomes if o.get("error")]
+            if timed_out:
+                break
         assert timed_out, outcomes
         assert "timed out" in json.dumps(timed_out[0]["body"]), timed_out[0]
-        wait_for(lambda: aws(srv, "cloudwatch", "get-metric-statistics", "--namespace",
-                             "AWS/EFS", "--metric-name", "BurstCreditBalance", "--dimensions",
-                             f"Name=FileSystemId,Value={fs_id}", "--start-time",
-                             (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat(),
-                             "--end-time", dt.datetime.now(dt.UTC).isoformat(), "--period",
-                             "60", "--statistics", "Minimum")["Datapoints"], timeout=10)  # fmt: skip
-        low = aws(srv, "cloudwatch", "get-metric-statistics", "--namespace", "AWS/EFS",
-                  "--metric-name", "PermittedThroughput", "--dimensions",
-                  f"Name=FileSystemId,Value={fs_id}", "--start-time",
-                  (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat(),
-                  "--end-time", (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)).isoformat(),
-                  "--period", "60", "--statistics", "Minimum")["Datapoints"]  # fmt: skip
+        balance = points(srv, fs_id, "BurstCreditBalance", "Minimum", 60, 300)
+        assert min(p["Minimum"] for p in balance) == 0.0
+        low = points(srv, fs_id, "PermittedThroughput", "Minimum", 60, 300)
         assert min(p["Minimum"] for p in low) == 1 * MiB  # the baseline
         # Reserved concurrency 0 stops the invocations; the credits recover meanwhile.
         aws(srv, "lambda", "put-function-concurrency", "--function-name", name,
             "--reserved-concurrent-executions", "0")  # fmt: skip
         (stopped,) = wave(lam, name, 1)
         assert "throttled" in stopped, stopped
-        wait_for(lambda: latest(srv, fs_id, "BurstCreditBalance") == 0.0, timeout=30)
         wait_for(lambda: latest(srv, fs_id, "BurstCreditBalance") >= 4 * MiB, timeout=30)
         # Provisioned throughput removes the problem: every cold start is fast again.
         aws(srv, "efs", "update-file-system", "--file-system-id", fs_id, "--throughput-mode",

@@ -184,7 +184,7 @@ class IoMetrics:
         storage = self._storage(fs)
         st.credits = st.credits.advance(now, metered, storage, self.clock)
         st.permitted = throughput.permitted(mode, fs.provisioned_throughput, storage,
-                                            st.credits.balance)  # fmt: skip
+                                            st.credits.balance, self.tick_s)  # fmt: skip
         st.read = (st.read[0] + delta.read_ios, st.read[1] + delta.read_bytes)
         st.write = (st.write[0] + delta.write_ios, st.write[1] + delta.write_bytes)
         st.meta_ops += meta

@@ -67,13 +67,25 @@ def metered(mode: str, read_bytes: float, write_bytes: float, metadata_bytes: fl
 
 
 def permitted(mode: str, provisioned_mibps: float | None, storage_bytes: float,
-              balance: float) -> float:  # fmt: skip
-    """``PermittedThroughput`` (metered bytes/s) now; :data:`UNLIMITED` for elastic."""
+              balance: float, horizon_s: float | None = None) -> float:  # fmt: skip
+    """``PermittedThroughput`` (metered bytes/s) now; :data:`UNLIMITED` for elastic.
+
+    ``horizon_s``: how long the rate will hold before it is computed again (the metering
+    tick). A bursting file system then gets no more above its baseline than its balance pays
+    for over that time, ``min(burst, baseline + balance / horizon_s)``: a balance of a few
+    bytes does not buy a whole tick at the burst rate, so an empty balance holds the file
+    system to its baseline, as EFS's does, rather than to a mix of burst and baseline.
+    """
     if mode == "elastic":
         return UNLIMITED
+    base = baseline(storage_bytes)
     if mode == "provisioned":
-        return max((provisioned_mibps or 0.0) * MiB, baseline(storage_bytes))
-    return burst(storage_bytes) if balance > 0 else baseline(storage_bytes)
+        return max((provisioned_mibps or 0.0) * MiB, base)
+    if balance <= 0:
+        return base
+    if horizon_s is None:
+        return burst(storage_bytes)
+    return min(burst(storage_bytes), base + balance / horizon_s)
 
 
 @dataclass(frozen=True)

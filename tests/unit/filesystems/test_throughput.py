@@ -35,6 +35,9 @@ def test_permitted_throughput_by_mode() -> None:
     # Storage that earns more than what is provisioned: EFS permits (and reports) the higher.
     assert t.permitted("provisioned", 8, 1 * t.TiB, 0.0) == 50 * t.MiB
     assert t.permitted("elastic", None, 0, 0.0) == t.UNLIMITED
+    # Over a horizon (the metering tick), a small balance buys only what it pays for.
+    assert t.permitted("bursting", None, 0, 0.5 * t.MiB, horizon_s=1.0) == 1.5 * t.MiB
+    assert t.permitted("bursting", None, 0, 2.1 * t.TiB, horizon_s=1.0) == 100 * t.MiB
 
 
 def test_credit_arithmetic_over_a_run_matches_the_formula() -> None:
