@@ -21,6 +21,7 @@ BENCHMARKS = [
     "gateway_bench",
     "authorizer_bench",
     "fs_bench",
+    "throughput_bench",
     "concurrency_bench",
     "ml_bench",
     "snapshot_bench",

@@ -75,6 +75,7 @@ class FsIo:
     limits: tuple[float, float] | None = None  # (read, write) written to the kernel
     permitted: float = 0.0
     recent: tuple[int, int] = (0, 0)  # bytes read and written in the last tick
+    earlier: tuple[int, int] = (0, 0)  # and in the one before
     # Accumulated since the last publication: ios and bytes each way, metadata ops, metered
     # bytes, and the gauges' samples.
     read: tuple[int, int] = (0, 0)
@@ -198,12 +199,15 @@ class IoMetrics:
             seconds = max(self.tick_s, 1e-3)
             used = max(delta.read_ios / read_limit, (delta.write_ios + meta) / write_limit)
             st.sample("PercentIOLimit", min(100.0, 100.0 * used / seconds))
-        st.recent = (delta.read_bytes, delta.write_bytes)
+        st.earlier, st.recent = st.recent, (delta.read_bytes, delta.write_bytes)
 
     def _enforce(self, fs: FileSystem, st: FsIo) -> None:
         if st.device is None or not self.throttling:
             return
-        limits = throughput.split(st.permitted, fs.throughput_mode, *st.recent)
+        # A mix is what both directions carried in each of the last two ticks: the one tick
+        # where a write ends and a read begins is not one (its reads would be held back).
+        mixed = (min(st.recent[0], st.earlier[0]), min(st.recent[1], st.earlier[1]))
+        limits = throughput.split(st.permitted, fs.throughput_mode, *mixed)
         if limits == st.limits:
             return
         if limits[0] == throughput.UNLIMITED:

@@ -17,6 +17,12 @@ from shoal.filesystems import blkio
 
 @contextmanager
 def loop_volume(mountpoint: Path, image_dir: Path, size_mb: int = 256) -> Iterator[blkio.Device]:
+    """The file system's own loop device: the server's, when its tree already is a volume of
+    its own; else one made here and mounted over the tree."""
+    own = blkio.loop_device_of(mountpoint)
+    if own is not None:
+        yield own
+        return
     image = image_dir / f"{mountpoint.name}.img"
     with open(image, "wb") as f:
         f.truncate(size_mb << 20)
