@@ -71,6 +71,15 @@ class Counters:
         )
 
 
+def backing_file(dev: Device) -> str | None:
+    """The file behind a loop device (None: detached, or not a loop device). A loop device's
+    number is reused once detached, so a holder of rules checks it is still the same one."""
+    try:
+        return (dev.sys / "loop" / "backing_file").read_text().strip()
+    except OSError:
+        return None
+
+
 def device_of(path: str | Path) -> Device:
     st = os.stat(path)
     return Device(os.major(st.st_dev), os.minor(st.st_dev))

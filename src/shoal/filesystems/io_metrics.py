@@ -70,6 +70,7 @@ class FsIo:
 
     credits: Credits
     device: blkio.Device | None = None
+    backing: str | None = None  # the device's backing file when attached: still the same?
     last: blkio.Counters = field(default_factory=blkio.Counters)
     meta: MetadataCounter | None = None
     limits: tuple[float, float] | None = None  # (read, write) written to the kernel
@@ -162,7 +163,7 @@ class IoMetrics:
         dev = blkio.loop_device_of(root)
         if dev is None:
             return
-        st.device, st.last = dev, blkio.counters(dev)
+        st.device, st.backing, st.last = dev, blkio.backing_file(dev), blkio.counters(dev)
         try:
             st.meta = MetadataCounter(root)
         except OSError as e:
@@ -201,8 +202,16 @@ class IoMetrics:
             st.sample("PercentIOLimit", min(100.0, 100.0 * used / seconds))
         st.earlier, st.recent = st.recent, (delta.read_bytes, delta.write_bytes)
 
+    def _same_device(self, st: FsIo) -> bool:
+        return st.device is not None and blkio.backing_file(st.device) == st.backing
+
     def _enforce(self, fs: FileSystem, st: FsIo) -> None:
         if st.device is None or not self.throttling:
+            return
+        if not self._same_device(st):
+            # Detached (and perhaps reused by someone else): not ours to throttle any more.
+            self._release(st)
+            st.device = st.backing = None
             return
         # A mix is what both directions carried in each of the last two ticks: the one tick
         # where a write ends and a read begins is not one (its reads would be held back).
@@ -227,9 +236,9 @@ class IoMetrics:
         self.store.delete(KIND, fs_id)
 
     def _release(self, st: FsIo) -> None:
-        if st.device is not None and st.limits is not None:
+        if st.device is not None and st.limits is not None and self._same_device(st):
             blkio.unthrottle(st.device)
-            st.limits = None
+        st.limits = None
         if st.meta is not None:
             st.meta.close()
             st.meta = None
@@ -256,6 +265,7 @@ class IoMetrics:
         def put(key: tuple[str, str, str, tuple[tuple[str, str], ...]], ts: float, unit: str,
                 _res: int, statistics: tuple[float, float, float, float]) -> None:  # fmt: skip
             metrics.put(key, ts, unit, res, statistics=statistics)
+
         dims = dims_key({"FileSystemId": fs.id})
         meta_bytes = st.meta_ops * throughput.METADATA_OP_BYTES
         total = (st.read[0] + st.write[0] + st.meta_ops, st.read[1] + st.write[1] + meta_bytes)

@@ -64,15 +64,18 @@ def stream_fn(srv: ShoalServer, fs_id: str) -> str:
     return make_fn(srv.client("lambda"), STREAM, ap["AccessPointArn"], Timeout=120)
 
 
-def stat(srv: ShoalServer, fs_id: str, name: str, statistic: str) -> float | None:
+def stat(srv: ShoalServer, fs_id: str, name: str, statistic: str,
+         since: float | None = None) -> float | None:  # fmt: skip
     """``statistic`` of an AWS/EFS metric of ``fs_id`` over the last minutes (None: no data;
-    Sum and SampleCount added over the minutes, Minimum and Maximum taken over them)."""
+    Sum and SampleCount added over the minutes, Minimum and Maximum taken over them).
+    ``since`` (epoch seconds): one-second points from then on only."""
     now = dt.datetime.now(dt.UTC)
+    start = dt.datetime.fromtimestamp(since, dt.UTC) if since else now - dt.timedelta(minutes=10)
     points = srv.client("cloudwatch").get_metric_statistics(
         Namespace="AWS/EFS", MetricName=name,
         Dimensions=[{"Name": "FileSystemId", "Value": fs_id}],
-        StartTime=now - dt.timedelta(minutes=10), EndTime=now + dt.timedelta(minutes=2),
-        Period=60, Statistics=[statistic],
+        StartTime=start, EndTime=now + dt.timedelta(minutes=2),
+        Period=1 if since else 60, Statistics=[statistic],
     )["Datapoints"]  # fmt: skip
     values = [float(p[statistic]) for p in points]
     if not values:
@@ -112,6 +115,9 @@ def test_provisioned_8_mibps_holds_a_function_to_8_mibps_and_reads_to_24(
         assert metered == pytest.approx(written + read / 3, rel=0.05)
         permitted = stat(srv, fs_id, "PermittedThroughput", "Maximum")
         assert permitted == 8 * MiB
+        # Creating the file and opening it twice are metadata operations (4 KiB each).
+        assert (stat(srv, fs_id, "MetadataIOBytes", "Sum") or 0) >= 2 * 4096
+        assert 0 <= (stat(srv, fs_id, "PercentIOLimit", "Maximum") or -1) <= 100
         srv.client("lambda").delete_function(FunctionName=name)
         # Deleting the file system removes its throttle (the volume taken off first: the test's
         # own mount, which a tree of its own would not need).
@@ -158,6 +164,13 @@ def test_bursting_credits_follow_the_formula_and_the_server_removes_throttles_at
             wait_for(lambda: (blkio.limits(dev)[1] or 0) > 1 * MiB, timeout=15)
             server.stop()
             assert blkio.limits(dev) == (None, None)  # the server removed its rules at stop
+            # The balance was persisted: a restart goes on from it, not from a new 48 MiB.
+            restarted = time.time()
+            server = start_server(server.data_dir, env=FAST)
+            wait_for(lambda: stat(server, fs_id, "BurstCreditBalance", "Maximum", restarted),
+                     timeout=10)  # fmt: skip
+            assert (stat(server, fs_id, "BurstCreditBalance", "Maximum", restarted) or 0) < 24 * MiB
+            server.stop()  # before the volume goes
     finally:
         server.stop()
 
