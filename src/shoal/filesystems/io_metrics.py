@@ -21,10 +21,11 @@ at three times it, shared with writes as ``throughput.split`` says). Every
 An interval under 60 s (tests, the example) also keeps one-second data points (``Period=1``),
 so that a scenario can be followed second by second.
 
-Credits are persisted (store kind ``fscredits``) on every tick that changed them, before the
-throttle follows them; a restart finds them, and earns for the time it was down. A file system
-not on its own volume (before it has one) is neither metered nor throttled: its balance and
-permitted throughput are still published, from its size.
+Credits are persisted (store kind ``fscredits``) on every tick that changed the balance (and
+once a minute when it did not), before the throttle follows them; a restart finds them, and
+earns for the time it was down. A file system not on its own volume (before it has one) is
+neither metered nor throttled: its balance and permitted throughput are still published, from
+its size.
 
 Two server settings make the seed's scenario reproducible in seconds; a real deployment needs
 neither: ``SHOAL_EFS_BURST_CREDITS`` (bytes) is a new file system's starting balance instead of
@@ -58,6 +59,8 @@ log = logging.getLogger("shoal.filesystems")
 
 NAMESPACE = "AWS/EFS"
 KIND = "fscredits"
+# A balance that did not move (capped, or idle at zero) is saved at most this often.
+SAVE_IDLE_S = 60.0
 # General Purpose mode's I/O limits (operations per second, read and write) by throughput
 # mode, from the EFS performance table: PercentIOLimit is the nearer of the two.
 IOPS_LIMITS = {"bursting": (35_000, 7_000), "provisioned": (55_000, 25_000),
@@ -69,6 +72,7 @@ class FsIo:
     """One file system's metering state (mutable; the component's alone)."""
 
     credits: Credits
+    saved: Credits = Credits(-1.0, 0.0)  # what the store holds
     device: blkio.Device | None = None
     backing: str | None = None  # the device's backing file when attached: still the same?
     last: blkio.Counters = field(default_factory=blkio.Counters)
@@ -145,14 +149,15 @@ class IoMetrics:
                 changed[fs.id] = st.credits
             if st.device is None:
                 self._attach(fs, st)
-            before = st.credits
             self._meter(fs, st, now)
-            if st.credits != before:
+            if st.credits.balance != st.saved.balance or now - st.saved.at >= SAVE_IDLE_S:
                 changed[fs.id] = st.credits
         if changed:
             with self.store.transaction():
                 for fs_id, c in changed.items():
                     self.store.put(KIND, fs_id, {"balance": c.balance, "at": c.at})
+            for fs_id, c in changed.items():
+                self._state[fs_id].saved = c
         for fs in systems:
             self._enforce(fs, self._state[fs.id])
         for fs_id in set(self._state) - {fs.id for fs in systems}:
