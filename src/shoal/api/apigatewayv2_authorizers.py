@@ -1,4 +1,5 @@
-"""API Gateway v2 authorizer handlers (Create/Get/Update/Delete Authorizer, GetAuthorizers), and
+"""API Gateway v2 authorizer handlers (Create/Get/Update/Delete Authorizer, GetAuthorizers,
+ResetAuthorizersCache), and
 the check of a route's ``AuthorizationType``/``AuthorizerId``/``AuthorizationScopes`` that
 CreateRoute and UpdateRoute go through (:func:`check_route_members`, called from
 :mod:`shoal.api.apigatewayv2`'s per-call preparation).
@@ -104,3 +105,13 @@ async def delete_authorizer(call: Call) -> None:
     api = gateway.apis.get(call.params["ApiId"])
     gateway.authorizers.delete(api, call.params["AuthorizerId"])
     gateway.lambda_authorizers.forget(api.api_id)
+
+
+@apigatewayv2_api.handles("ResetAuthorizersCache")
+async def reset_authorizers_cache(call: Call) -> None:
+    """The stage's cached Lambda authorizer answers are forgotten: the next request of each
+    identity calls its authorizer again."""
+    gateway = gateway_of(call)
+    api = gateway.apis.get(call.params["ApiId"])
+    stage = gateway.apis.get_stage(api.api_id, call.params["StageName"])
+    gateway.lambda_authorizers.forget(api.api_id, stage.stage_name)

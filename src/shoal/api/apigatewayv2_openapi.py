@@ -3,7 +3,8 @@
 The document logic is :mod:`shoal.gateway.openapi` (import) and
 :mod:`shoal.gateway.openapi_export` (export); this module reads the wire members, saves what an
 import builds (one write: an import that fails changes nothing) and answers as API Gateway:
-the imported API, with ``Warnings`` when the document had parts HTTP APIs do not take.
+the imported API, with ``Warnings`` when the document had parts HTTP APIs do not take. An
+import's API and authorizers are saved together (:meth:`GatewayService.save_import`).
 """
 
 from __future__ import annotations
@@ -29,24 +30,24 @@ def _answer(api: Api, warnings: list[str], call: Call) -> dict[str, Any]:
 async def import_api(call: Call) -> dict[str, Any]:
     p = call.params
     definition = openapi.parse(p["Body"], p.get("Basepath"))
-    apis = gateway_of(call).apis
-    blank = Api(new_id(), definition.name, "HTTP", region=call.region)  # add(): id unique
-    api, warnings = openapi.build(blank, definition, bool(p.get("FailOnWarnings", False)))
-    return _answer(apis.add(api), warnings, call)
+    blank = Api(new_id(), definition.name, "HTTP", region=call.region)  # save_import(): unique
+    fail = bool(p.get("FailOnWarnings", False))
+    api, authorizers, warnings = openapi.build(blank, definition, fail)
+    return _answer(gateway_of(call).save_import(api, authorizers, new=True), warnings, call)
 
 
 @apigatewayv2_api.handles("ReimportApi")
 async def reimport_api(call: Call) -> dict[str, Any]:
-    """The document replaces the API's routes, integrations, name and CORS; its id, stages,
-    deployments and tags stay."""
+    """The document replaces the API's routes, integrations, authorizers, name and CORS; its
+    id, stages, deployments and tags stay."""
     p = call.params
     definition = openapi.parse(p["Body"], p.get("Basepath"))
-    apis = gateway_of(call).apis
-    current = apis.get(p["ApiId"])
+    current = gateway_of(call).apis.get(p["ApiId"])
     if any(r.managed for r in current.routes.values()):
         raise bad_request("An API made by quick create can't be reimported")
-    api, warnings = openapi.build(current, definition, bool(p.get("FailOnWarnings", False)))
-    return _answer(apis.replace(api), warnings, call)
+    fail = bool(p.get("FailOnWarnings", False))
+    api, authorizers, warnings = openapi.build(current, definition, fail)
+    return _answer(gateway_of(call).save_import(api, authorizers, new=False), warnings, call)
 
 
 @apigatewayv2_api.handles("ExportApi")
@@ -65,5 +66,6 @@ async def export_api(call: Call) -> dict[str, Any]:
         gateway.api_endpoint(call.base_url, api.api_id),
         stage,
         include_extensions=p.get("IncludeExtensions", True) is not False,
+        authorizers=gateway.authorizers.of(api.api_id),
     )
     return {"body": openapi_export.render(doc, p["OutputType"])}

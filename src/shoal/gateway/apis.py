@@ -52,16 +52,18 @@ class ApiRegistry:
             self._on_change(api_id)
 
     def _save(self, api: Api) -> Api:
-        self._store.put(KIND, api.api_id, api.to_doc())  # first: a failed write changes nothing
+        self.persist(api)  # first: a failed write changes nothing
+        return self.publish(api)
+
+    def persist(self, api: Api) -> None:
+        """Write ``api`` to the store only (with :meth:`publish` after, for a caller that
+        writes other documents in the same transaction: GatewayService.save_import)."""
+        self._store.put(KIND, api.api_id, api.to_doc())
+
+    def publish(self, api: Api) -> Api:
         self._apis[api.api_id] = api
         self._on_change(api.api_id)
         return api
-
-    def add(self, api: Api) -> Api:
-        """Save a whole new API made elsewhere (an OpenAPI import: shoal.gateway.openapi)."""
-        if api.api_id in self._apis:
-            raise AwsError("ConflictException", f"API {api.api_id} already exists")
-        return self._save(api)
 
     def replace(self, api: Api) -> Api:
         """Save ``api`` whole (it must exist): for the modules that change an API as one
@@ -70,6 +72,9 @@ class ApiRegistry:
         return self._save(api)
 
     # ------------------------------------------------------------------------------ APIs
+
+    def exists(self, api_id: str) -> bool:
+        return api_id in self._apis
 
     def get(self, api_id: str, region: str | None = None) -> Api:
         """The API (in ``region``, when given: another region's is not found)."""

@@ -188,11 +188,18 @@ class AuthorizerRegistry:
         return self._by_api.get(api_id, {})
 
     def _put(self, api_id: str, authorizers: dict[str, Authorizer]) -> None:
+        self.persist(api_id, authorizers)
+        self.publish(api_id, authorizers)
+
+    def persist(self, api_id: str, authorizers: Mapping[str, Authorizer]) -> None:
+        """Write the API's authorizers (all of them) to the store only; :meth:`publish` after."""
         if authorizers:
             self._store.put(KIND, api_id, {k: a.to_doc() for k, a in authorizers.items()})
-        elif api_id in self._by_api:
+        else:
             self._store.delete(KIND, api_id)
-        self._by_api[api_id] = authorizers
+
+    def publish(self, api_id: str, authorizers: Mapping[str, Authorizer]) -> None:
+        self._by_api[api_id] = dict(authorizers)
 
     def get(self, api_id: str, authorizer_id: str) -> Authorizer:
         found = self.of(api_id).get(authorizer_id)

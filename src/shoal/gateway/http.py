@@ -252,7 +252,7 @@ class ExecuteApiApp:
                 )
                 refused = await route_auth.check(
                     service, scope, body, api_id, live.region, route.auth, build, event,
-                    version, arn, stage.stage_variables or _EMPTY, trace,
+                    version, arn, (request, context, route_path), trace,
                 )  # fmt: skip
             if refused is not None:
                 response = refused

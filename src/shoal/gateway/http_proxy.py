@@ -14,9 +14,10 @@ headers do, with API Gateway's ``X-Forwarded-*`` added (:func:`~shoal.gateway.ev
 forwarded_headers`). The upstream is the API owner's configuration, yet the gateway still bounds
 what it does for it: redirects are answered to the client rather than followed, proxies from the
 environment are ignored, the answer is read up to :data:`MAX_RESPONSE` (API Gateway's 10 MB
-payload quota), the whole exchange is cut at the integration timeout, and a URL whose host is
-link-local (the cloud metadata service's 169.254.169.254) is refused. One pooled client
-per event loop keeps upstream connections alive between requests (a few seconds idle).
+payload quota), the whole exchange is cut at the integration timeout, and a host that resolves
+to a link-local address (the cloud metadata service's 169.254.169.254) is refused where the
+connection is made, on the address it is made to (:mod:`shoal.gateway.egress`). One pooled
+client per event loop keeps upstream connections alive between requests (a few seconds idle).
 
 Failures answer as API Gateway does for HTTP APIs: the integration timeout 503
 ``{"message":"Service Unavailable"}`` (what an HTTP API answers when its integration does not
@@ -27,7 +28,6 @@ answer in time), an unreachable or misbehaving upstream or an oversized answer 5
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import re
 import urllib.parse
@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from shoal.gateway import framing, mappings, responses
+from shoal.gateway import egress, framing, mappings, responses
 from shoal.gateway.events import HttpRequest, Target
 from shoal.gateway.responses import GatewayResponse
 
@@ -90,51 +90,12 @@ async def serve(
 ) -> GatewayResponse:
     """Forward one request that selected an HTTP_PROXY route (``route_path``: its path within
     the stage; ``tail``: what of it :func:`upstream_url` appends, see LiveRoute.tail;
-    ``authorizer``: what the route's authorizer granted, as payload 1.0's
-    ``requestContext.authorizer`` has it, read by ``$context.authorizer.claims.NAME`` for JWT
-    and ``$context.authorizer.NAME`` for Lambda authorizers)."""
+    ``authorizer``: what the route's authorizer granted, see mappings.request_values)."""
     params = context.path_parameters
     appended = route_path if tail == "" else params.get(tail, "") if tail else None
     url = upstream_url(target, context.stage_variables, params, appended)
-    values = mappings.Values(
-        headers=request.headers,
-        query=urllib.parse.parse_qsl(request.raw_query, keep_blank_values=True),
-        path=route_path,
-        path_parameters=params,
-        context={
-            "requestId": context.request_id,
-            "apiId": context.api_id,
-            "stage": context.stage,
-            "routeKey": context.route_key,
-            "domainName": context.domain_name,
-            "domainPrefix": context.domain_prefix,
-            "accountId": context.account_id,
-            "httpMethod": request.method,
-            "path": request.raw_path,
-            "protocol": request.protocol,
-            "identity.sourceIp": request.source_ip,
-            **_flat("authorizer", authorizer or {}),
-        },
-        stage_variables=context.stage_variables,
-        body=request.body,
-    )
+    values = mappings.request_values(request, context, route_path, authorizer)
     return await forward(target, request.method, url, values, request.body)
-
-
-def _flat(prefix: str, doc: Mapping[str, Any]) -> dict[str, str]:
-    """``{"claims": {"sub": "a"}}`` as ``{"authorizer.claims.sub": "a"}``; lists joined."""
-    out: dict[str, str] = {}
-    for key, value in doc.items():
-        name = f"{prefix}.{key}"
-        if isinstance(value, Mapping):
-            out.update(_flat(name, value))
-        elif isinstance(value, list):
-            out[name] = ",".join(str(v) for v in value)
-        elif isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        elif value is not None:
-            out[name] = str(value)
-    return out
 
 
 async def forward(
@@ -150,9 +111,6 @@ async def forward(
     if parts.scheme not in ("http", "https") or not parts.hostname:
         log.warning("HTTP_PROXY integration URL %r is not an http(s) URL", url)
         return responses.internal_error()
-    if not await _reachable(parts.hostname, parts.port or 0):
-        log.warning("HTTP_PROXY integration URL %r names a link-local address: refused", url)
-        return responses.internal_error()
     own_query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
     full_query = urllib.parse.urlencode(own_query + query, quote_via=urllib.parse.quote)
     url = urllib.parse.urlunsplit(parts._replace(path=path or parts.path or "/", query=full_query))
@@ -167,6 +125,9 @@ async def forward(
     except TimeoutError:
         return responses.unavailable()
     except (httpx.HTTPError, _TooLarge, ValueError) as e:
+        if isinstance(e.__cause__, egress.Forbidden):
+            log.warning("HTTP_PROXY integration URL %r: %s", url, e)
+            return responses.internal_error()
         log.info("HTTP_PROXY integration %s %s failed: %r", verb, url, e)
         return responses.internal_error()
     try:
@@ -179,54 +140,8 @@ async def forward(
     return GatewayResponse(status, out, content)
 
 
-_EC2_METADATA_V6 = ipaddress.ip_address("fd00:ec2::254")
-
-
-async def _reachable(host: str, port: int) -> bool:
-    """False when ``host`` resolves to a link-local, multicast or unspecified address, or to
-    EC2's IPv6 metadata address: the host's cloud metadata service (169.254.169.254,
-    fd00:ec2::254) and its credentials are not the API owner's to reach through the gateway.
-    (The check is made on each request's resolution; the connection then resolves again, so a
-    name re-pointed between the two is not caught.)"""
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-        addresses = [ip]
-    except ValueError:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port or None)
-        except OSError:
-            return True  # unresolvable: the exchange fails and answers 500 itself
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    return not any(
-        a.is_link_local or a.is_multicast or a.is_unspecified or a == _EC2_METADATA_V6
-        or (isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is not None
-            and a.ipv4_mapped.is_link_local)
-        for a in addresses
-    )  # fmt: skip
-
-
 class _TooLarge(Exception):
     pass
-
-
-_CLIENTS: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
-
-
-def _client() -> httpx.AsyncClient:
-    """The running loop's client: redirects never followed, no proxy from the environment,
-    no timeout of its own (:func:`forward` cuts the exchange at the integration timeout), idle
-    connections kept a few seconds."""
-    loop = asyncio.get_running_loop()
-    client = _CLIENTS.get(loop)
-    if client is None:
-        for old in [k for k in _CLIENTS if k.is_closed()]:
-            del _CLIENTS[old]
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=32,
-                              keepalive_expiry=5.0)  # fmt: skip
-        client = _CLIENTS[loop] = httpx.AsyncClient(
-            follow_redirects=False, trust_env=False, timeout=None, limits=limits
-        )
-    return client
 
 
 async def _exchange(
@@ -234,7 +149,7 @@ async def _exchange(
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """One request, no redirects followed, the answer read up to :data:`MAX_RESPONSE` as sent
     (its content coding kept, and its ``Content-Encoding`` with it)."""
-    client = _client()  # pooled per event loop: upstream connections are kept alive
+    client = egress.client()  # pooled per event loop: upstream connections are kept alive
     request = client.build_request(method, url, headers=headers, content=body or None)
     given = {k for k, _ in headers}
     for name in ("accept", "accept-encoding", "user-agent"):  # httpx's defaults: not ours

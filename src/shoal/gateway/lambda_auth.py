@@ -10,9 +10,10 @@ comma-joined) and answers either a simple response (2.0 with ``EnableSimpleRespo
 ``execute-api:Invoke`` on the route ARN. A denial answers 403 ``{"message":"Forbidden"}``; an
 authorizer that fails or answers something else, 500 ``{"message":"Internal Server Error"}``.
 
-With ``AuthorizerResultTtlInSeconds`` above 0 the answer is cached per authorizer and
+With ``AuthorizerResultTtlInSeconds`` above 0 the answer is cached per stage, authorizer and
 identity-source values (a policy is cached as a policy and evaluated per route, as API Gateway
-does), owned by the event loop and bounded (:data:`MAX_CACHED`).
+does), owned by the event loop and bounded (:data:`MAX_CACHED`); ``ResetAuthorizersCache``
+empties a stage's.
 
 The function is invoked through the gateway's invoker as the gateway itself (see
 :mod:`shoal.gateway.service` on the resource-based permission AWS would want).
@@ -126,13 +127,15 @@ class LambdaAuthorizers:
 
     def __init__(self, gateway: Any) -> None:
         self._gateway = gateway  # its invoker, read per call (the gateway's, as integrations)
-        # (api id, authorizer id, identity values) -> (monotonic expiry, answer); LRU order.
-        self._cache: OrderedDict[tuple[str, str, tuple[str, ...]], tuple[float, Answer]] = (
+        # (api id, stage, authorizer id, identity values) -> (monotonic expiry, answer); LRU
+        # order. Per stage, as API Gateway caches (and ResetAuthorizersCache resets) them.
+        self._cache: OrderedDict[tuple[str, str, str, tuple[str, ...]], tuple[float, Answer]] = (
             OrderedDict()
         )
 
-    def forget(self, api_id: str) -> None:
-        for key in [k for k in self._cache if k[0] == api_id]:
+    def forget(self, api_id: str, stage: str | None = None) -> None:
+        """Forget the API's cached answers (only ``stage``'s, when given)."""
+        for key in [k for k in self._cache if k[0] == api_id and stage in (None, k[1])]:
             del self._cache[key]
 
     async def authorize(
@@ -145,7 +148,8 @@ class LambdaAuthorizers:
         trace: str,
     ) -> Answer | GatewayResponse:
         """The answer that allows the request, or the refusal to send."""
-        key = (api_id, authorizer.authorizer_id, tuple(identity))
+        stage = route_arn.split(":", 5)[-1].split("/")[1]  # API_ID/STAGE/METHOD/PATH
+        key = (api_id, stage, authorizer.authorizer_id, tuple(identity))
         answer: Answer | None = None
         if authorizer.ttl_s:
             cached = self._cache.get(key)

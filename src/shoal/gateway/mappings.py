@@ -13,6 +13,11 @@ and, in response mappings, ``$response.header.NAME``; each may also be written `
 An expression naming something absent is the empty string. ``remove:`` takes any value (API
 Gateway asks for ``''``).
 
+:class:`Values` is the gateway's one resolver of these expressions: parameter mappings read it,
+and so do authorizers' identity sources (:func:`shoal.gateway.route_auth.identity_values`);
+:func:`request_values` makes it for a request, with the ``$context`` variables as API Gateway
+names them.
+
 API Gateway's reserved headers (hop-by-hop, ``host``, ``authorization``, ``x-amz-*``,
 ``x-forwarded-*``...) are refused as mapping targets, so a mapping never changes the framing the
 gateway owns (:mod:`framing`) nor forges what the gateway vouches for.
@@ -25,6 +30,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
+
+from shoal.gateway.events import HttpRequest, Target
 
 _KEY = re.compile(
     r"^(overwrite|append|remove):(header|querystring)\.([A-Za-z0-9!#$%&'*+.^_`|~-]+)$"
@@ -151,6 +159,57 @@ class Values:
 
     def render(self, value: str) -> str:
         return _EXPR.sub(lambda m: self.lookup(m.group(1) or m.group(2)), value)
+
+
+def request_values(
+    request: HttpRequest,
+    target: Target,
+    route_path: str,
+    authorizer: Mapping[str, Any] | None = None,
+) -> Values:
+    """What expressions read of one request that selected a route (``route_path``: its path
+    within the stage; ``authorizer``: what the route's authorizer granted, as payload 1.0's
+    ``requestContext.authorizer`` has it, read by ``$context.authorizer.claims.NAME`` for JWT
+    and ``$context.authorizer.NAME`` for Lambda authorizers)."""
+    return Values(
+        headers=request.headers,
+        query=parse_qsl(request.raw_query, keep_blank_values=True),
+        path=route_path,
+        path_parameters=target.path_parameters,
+        context={
+            "requestId": target.request_id,
+            "apiId": target.api_id,
+            "stage": target.stage,
+            "routeKey": target.route_key,
+            "domainName": target.domain_name,
+            "domainPrefix": target.domain_prefix,
+            "accountId": target.account_id,
+            "httpMethod": request.method,
+            "path": request.raw_path,
+            "protocol": request.protocol,
+            "identity.sourceIp": request.source_ip,
+            "identity.userAgent": _joined(request.headers, "user-agent"),
+            **flatten("authorizer", authorizer or {}),
+        },
+        stage_variables=target.stage_variables,
+        body=request.body,
+    )
+
+
+def flatten(prefix: str, doc: Mapping[str, Any]) -> dict[str, str]:
+    """``{"claims": {"sub": "a"}}`` as ``{"authorizer.claims.sub": "a"}``; lists joined."""
+    out: dict[str, str] = {}
+    for key, value in doc.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(name, value))
+        elif isinstance(value, list):
+            out[name] = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif value is not None:
+            out[name] = str(value)
+    return out
 
 
 def _joined(items: list[tuple[str, str]], name: str) -> str:

@@ -11,12 +11,12 @@ request's ``Basepath`` says.
 What the API Gateway guide calls *warnings* (a valid document with something HTTP APIs do not
 take, such as an ``AWS`` integration) leave that part out and are answered in ``Warnings``, or
 refuse the import under ``FailOnWarnings``; what it calls *errors* (not OpenAPI 3.0, not
-readable) refuse it. Pure: the registry saves what :func:`build` makes.
+readable) refuse it. Pure: GatewayService.save_import saves what :func:`build` makes.
 
-Authorizers are not part of this build's HTTP APIs: a document whose operations require one
-(``security``, ``x-amazon-apigateway-auth``) is refused, so that no route meant to be protected
-is ever served open; an authorizer defined but not used (``components.securitySchemes``) is a
-warning.
+Authorization (``components.securitySchemes``, each operation's ``security``) is
+:mod:`shoal.gateway.openapi_auth`: the schemes become the API's authorizers, and a route that
+requires a scheme HTTP APIs can't run refuses the import, so that no route the document
+protects is ever served open.
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ from urllib.parse import urlsplit
 import yaml
 
 from shoal.errors import AwsError
-from shoal.gateway import rules
+from shoal.gateway import authorizers, openapi_auth, rules
+from shoal.gateway.authorizers import Authorizer
 from shoal.gateway.models import DEFAULT_ROUTE, Api, new_id
+from shoal.gateway.openapi_auth import Requirement, Scheme
 
 ANY_METHOD = "x-amazon-apigateway-any-method"
 INTEGRATION = "x-amazon-apigateway-integration"
@@ -59,6 +61,7 @@ def _invalid(why: str) -> AwsError:
 class Operation:
     route_key: str
     integration: Mapping[str, Any] | None  # the x-amazon-apigateway-integration object
+    requirement: Requirement = openapi_auth.OPEN
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Definition:
     cors: Mapping[str, Any] | None
     operations: tuple[Operation, ...]
     warnings: tuple[str, ...] = field(default=())
+    schemes: Mapping[str, Scheme] = field(default_factory=dict)  # the authorizers to make
 
 
 def parse(body: str, basepath: str | None) -> Definition:
@@ -93,11 +97,7 @@ def parse(body: str, basepath: str | None) -> Definition:
     paths = doc.get("paths") or {}
     if not isinstance(paths, dict):
         raise _invalid("paths must be an object")
-    _refuse_authorizers(doc, paths)
-    components = doc.get("components")
-    schemes = components.get("securitySchemes") if isinstance(components, dict) else None
-    for name in schemes if isinstance(schemes, dict) else ():
-        warnings.append(f"Security scheme {name} not imported: this server has no authorizers")
+    schemes = openapi_auth.schemes(doc, warnings)
     operations = []
     for path, item in paths.items():
         if not isinstance(path, str) or not isinstance(item, dict):
@@ -107,7 +107,9 @@ def parse(body: str, basepath: str | None) -> Definition:
             if method is None or not isinstance(op, dict):
                 continue  # parameters, summary, servers... of the path item
             route_key = DEFAULT_ROUTE if path == "/$default" else f"{method} {prefix}{path}"
-            operations.append(Operation(route_key, op.get(INTEGRATION)))
+            needs = openapi_auth.requirement(op, doc.get("security"), route_key)
+            openapi_auth.check(needs, schemes, route_key)
+            operations.append(Operation(route_key, op.get(INTEGRATION), needs))
     return Definition(
         str(info["title"]),
         _str_or_none(info.get("description")),
@@ -115,6 +117,7 @@ def parse(body: str, basepath: str | None) -> Definition:
         _cors(doc.get(CORS), warnings),
         tuple(operations),
         tuple(warnings),
+        schemes,
     )
 
 
@@ -158,22 +161,6 @@ def _base_path(doc: Mapping[str, Any], mode: str) -> str:
     return "".join("/" + p for p in parts)
 
 
-def _refuse_authorizers(doc: Mapping[str, Any], paths: Mapping[str, Any]) -> None:
-    if doc.get("security"):
-        raise _no_authorizers("the document's security")
-    for path, item in paths.items():
-        for key, op in (item or {}).items():
-            if isinstance(op, dict) and (op.get("security") or op.get("x-amazon-apigateway-auth")):
-                raise _no_authorizers(f"{key} {path}")
-
-
-def _no_authorizers(where: str) -> AwsError:
-    return rules.bad_request(
-        f"Shoal can't import authorization ({where}): this server's HTTP APIs have no "
-        "authorizers, and a route the document protects must not be served open"
-    )
-
-
 def _cors(value: Any, warnings: list[str]) -> dict[str, Any] | None:
     if value is None:
         return None
@@ -198,11 +185,16 @@ def _cors(value: Any, warnings: list[str]) -> dict[str, Any] | None:
     return cors
 
 
-def build(api: Api, definition: Definition, fail_on_warnings: bool) -> tuple[Api, list[str]]:
+def build(
+    api: Api, definition: Definition, fail_on_warnings: bool
+) -> tuple[Api, dict[str, Authorizer], list[str]]:
     """``api`` with the definition's routes and integrations (in place of its own), name,
-    description, version and CORS; and the warnings. BadRequestException for a route API
+    description, version and CORS; its authorizers (in place of its own: ``authorizer id ->
+    Authorizer``); and the warnings. BadRequestException for a route or an authorizer API
     Gateway refuses, and for any warning under ``fail_on_warnings``."""
     warnings = list(definition.warnings)
+    by_scheme = _authorizers(definition.schemes)
+    by_id = {a.authorizer_id: a for a in by_scheme.values()}
     extra = dict(api.extra)
     for member, value in (("Description", definition.description),
                           ("Version", definition.version)):  # fmt: skip
@@ -224,11 +216,31 @@ def build(api: Api, definition: Definition, fail_on_warnings: bool) -> tuple[Api
                 integrations = {**api.integrations, made.integration_id: made}
                 api = dataclasses.replace(api, integrations=integrations)
                 target = f"integrations/{made.integration_id}"
-        route = rules.route(api, new_id(7), op.route_key, target, managed=False, extra={})
+        members = openapi_auth.route_members(op.requirement, definition.schemes, by_scheme)
+        authorizers.check_route(api, by_id, members)
+        route = rules.route(api, new_id(7), op.route_key, target, managed=False, extra=members)
         api = dataclasses.replace(api, routes={**api.routes, route.route_id: route})
     if warnings and fail_on_warnings:
         raise rules.bad_request("Warnings found during import: " + "; ".join(warnings))
-    return api, warnings
+    return api, by_id, warnings
+
+
+def _authorizers(schemes: Mapping[str, Scheme]) -> dict[str, Authorizer]:
+    """scheme name -> the authorizer it makes (checked as CreateAuthorizer checks one)."""
+    made: dict[str, Authorizer] = {}
+    ids: set[str] = set()
+    for name, scheme in schemes.items():
+        if scheme.params is None:
+            continue  # IAM: no authorizer
+        authorizer_id = new_id(6)
+        while authorizer_id in ids:
+            authorizer_id = new_id(6)
+        ids.add(authorizer_id)
+        try:
+            made[name] = authorizers.build(authorizer_id, scheme.params, scheme.extra or {})
+        except AwsError as e:
+            raise rules.bad_request(f"Invalid authorizer {name}: {e.message}") from None
+    return made
 
 
 def _integration(spec: Mapping[str, Any]) -> Any:

@@ -5,8 +5,10 @@ The document has what an export from API Gateway has: ``info`` (title, version: 
 with a ``basePath`` variable whose default is the exported stage), one operation per route with
 a default response ("Default response for GET /items") and its path parameters ("Generated path
 parameter for id"), and, with extensions, each route's ``x-amazon-apigateway-integration``, the
-root's ``x-amazon-apigateway-cors`` and ``x-amazon-apigateway-importexport-version``. What
-:mod:`shoal.gateway.openapi` imports, this exports, so a document round-trips.
+root's ``x-amazon-apigateway-cors`` and ``x-amazon-apigateway-importexport-version``; the
+API's authorizers as ``components.securitySchemes`` and each protected route's ``security``
+(:mod:`shoal.gateway.openapi_auth`; without extensions, the schemes without API Gateway's
+members). What :mod:`shoal.gateway.openapi` imports, this exports, so a document round-trips.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from shoal.gateway import openapi_auth
+from shoal.gateway.authorizers import Authorizer
 from shoal.gateway.models import DEFAULT_ROUTE, DEFAULT_STAGE, Api, Integration, Route
 from shoal.gateway.openapi import ANY_METHOD, CORS, CORS_MEMBERS, IMPORT_EXPORT_VERSION, INTEGRATION
 from shoal.gateway.rules import bad_request
@@ -29,7 +33,11 @@ _INVOCATIONS = "arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{ar
 
 
 def document(
-    api: Api, endpoint: str, stage_name: str | None, include_extensions: bool
+    api: Api,
+    endpoint: str,
+    stage_name: str | None,
+    include_extensions: bool,
+    authorizers: Mapping[str, Authorizer] | None = None,
 ) -> dict[str, Any]:
     version = api.extra.get("Version") or api.created.strftime("%Y-%m-%d %H:%M:%SUTC")
     info: dict[str, Any] = {"title": api.name, "version": str(version)}
@@ -41,8 +49,17 @@ def document(
         "info": info,
         "servers": [{"url": endpoint + "/{basePath}",
                      "variables": {"basePath": {"default": base}}}],  # fmt: skip
-        "paths": _paths(api, include_extensions),
+        "paths": _paths(api, include_extensions, authorizers or {}),
     }
+    iam = any(r.extra.get("AuthorizationType") == "AWS_IAM" for r in api.routes.values())
+    schemes = openapi_auth.export_schemes(authorizers or {}, iam)
+    if schemes:
+        if not include_extensions:
+            schemes = {
+                name: {k: v for k, v in spec.items() if not k.startswith("x-amazon-apigateway")}
+                for name, spec in schemes.items()
+            }
+        doc["components"] = {"securitySchemes": schemes}
     if include_extensions:
         if api.cors:
             names = {v: k for k, v in CORS_MEMBERS.items()}
@@ -51,7 +68,10 @@ def document(
     return doc
 
 
-def _paths(api: Api, include_extensions: bool) -> dict[str, Any]:
+def _paths(
+    api: Api, include_extensions: bool, authorizers: Mapping[str, Authorizer]
+) -> dict[str, Any]:
+    schemes = openapi_auth.scheme_names(authorizers)
     paths: dict[str, Any] = {}
     for route in sorted(api.routes.values(), key=lambda r: r.route_key):
         if route.route_key == DEFAULT_ROUTE:
@@ -63,6 +83,9 @@ def _paths(api: Api, include_extensions: bool) -> dict[str, Any]:
         op: dict[str, Any] = {
             "responses": {"default": {"description": f"Default response for {route.route_key}"}}
         }
+        security = openapi_auth.operation_security(route.extra, schemes)
+        if security is not None:
+            op["security"] = security
         integration = _integration_of(api, route)
         if include_extensions and integration is not None:
             op[INTEGRATION] = _integration(api, integration)

@@ -22,12 +22,13 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
 
 from shoal.api.bodies import Scope, signed_request
 from shoal.gateway import jwt_auth, url_auth
 from shoal.gateway.authorizers import Authorizer
+from shoal.gateway.events import HttpRequest, Target
 from shoal.gateway.lambda_auth import forbidden, unauthorized
+from shoal.gateway.mappings import Values, request_values
 from shoal.gateway.responses import GatewayResponse
 from shoal.identity import sigv4
 from shoal.identity.authorize import is_root
@@ -83,36 +84,17 @@ def route_arn(
     return f"arn:aws:execute-api:{region}:{service.account_id}:{api_id}/{stage}/{method}{path}"
 
 
-def identity_values(
-    sources: tuple[str, ...],
-    headers: Mapping[str, str],
-    query: str,
-    stage_variables: Mapping[str, str],
-    context: Mapping[str, Any],
-) -> list[str] | None:
-    """The identity sources' values in order; None when one is missing or empty."""
-    params: dict[str, str] = {}
-    for part in query.split("&"):
-        if part:
-            k, _, v = part.partition("=")
-            params.setdefault(unquote_plus(k), unquote_plus(v))
-    values = []
+def identity_values(sources: tuple[str, ...], values: Values) -> list[str] | None:
+    """The identity sources' values in order (``$request.header.NAME``,
+    ``$request.querystring.NAME``, ``$context.NAME``, ``$stageVariables.NAME``, read as
+    parameter mappings read them); None when one is missing or empty."""
+    found = []
     for source in sources:
-        value: Any = None
-        if source.startswith("$request.header."):
-            value = headers.get(source[len("$request.header.") :].lower())
-        elif source.startswith("$request.querystring."):
-            value = params.get(source[len("$request.querystring.") :])
-        elif source.startswith("$stageVariables."):
-            value = stage_variables.get(source[len("$stageVariables.") :])
-        elif source.startswith("$context."):
-            value = context
-            for name in source[len("$context.") :].split("."):
-                value = value.get(name) if isinstance(value, dict) else None
-        if value is None or value == "":
+        value = values.lookup(source[1:]) if source.startswith("$") else ""
+        if not value:
             return None
-        values.append(str(value))
-    return values
+        found.append(value)
+    return found
 
 
 async def check(
@@ -126,15 +108,14 @@ async def check(
     event: dict[str, Any],
     version: str,
     arn: str,
-    stage_variables: Mapping[str, str],
+    where: tuple[HttpRequest, Target, str],
     trace: str,
 ) -> GatewayResponse | None:
     """Authorize the request for the route: None to go on (``event``, the integration's of
     payload ``version``, then carries the grant), or the refusal to send. ``build(version)``
-    makes the request's event in a payload version (for a Lambda authorizer's own)."""
-    found = await _authorize(
-        service, scope, body, api_id, region, auth, build, event, arn, stage_variables, trace
-    )
+    makes the request's event in a payload version (for a Lambda authorizer's own); ``where``
+    is the request, where it landed and the route's path, which identity sources read."""
+    found = await _authorize(service, scope, body, api_id, region, auth, build, arn, where, trace)
     if isinstance(found, GatewayResponse):
         return found
     found.apply(event, version)
@@ -149,9 +130,8 @@ async def _authorize(
     region: str,
     auth: RouteAuth,
     build: Callable[[str], dict[str, Any]],
-    event: dict[str, Any],
     arn: str,
-    stage_variables: Mapping[str, str],
+    where: tuple[HttpRequest, Target, str],
     trace: str,
 ) -> Grant | GatewayResponse:
     if auth.kind == "AWS_IAM":
@@ -160,11 +140,7 @@ async def _authorize(
     if authorizer is None:
         log.warning("API %s: route authorizer %s is gone", api_id, auth.authorizer_id)
         return unauthorized()
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    query = scope.get("query_string", b"").decode("latin-1")
-    identity = identity_values(
-        authorizer.identity_source, headers, query, stage_variables, event["requestContext"]
-    )
+    identity = identity_values(authorizer.identity_source, request_values(*where))
     if auth.kind == "JWT":
         value = identity[0] if identity else None
         found = await jwt_auth.authorize(service.jwks, authorizer, value, list(auth.scopes))

@@ -21,15 +21,17 @@ API's callers gain nothing beyond invoking the function the owner routed them to
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError
 from shoal.gateway.apis import ApiRegistry
-from shoal.gateway.authorizers import AuthorizerRegistry
+from shoal.gateway.authorizers import Authorizer, AuthorizerRegistry
 from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, ExecuteApiApp, FunctionUrlApp
 from shoal.gateway.jwt_auth import JwksCache
 from shoal.gateway.lambda_auth import LambdaAuthorizers
 from shoal.gateway.live import LiveApi, compile_api
+from shoal.gateway.models import Api
 from shoal.gateway.urls import UrlRegistry
 
 if TYPE_CHECKING:
@@ -118,6 +120,20 @@ class GatewayService:
         return timeout
 
     # -------------------------------------------------------------------- for the API layer
+
+    def save_import(self, api: Api, authorizers: Mapping[str, Authorizer], *, new: bool) -> Api:
+        """An OpenAPI import's API and its authorizers (in place of the API's own), written in
+        one transaction, then published: a failed write changes neither."""
+        if new and self.apis.exists(api.api_id):
+            raise AwsError("ConflictException", f"API {api.api_id} already exists")
+        if not new:
+            self.apis.get(api.api_id)
+        with self.shoal.store.transaction():
+            self.apis.persist(api)
+            self.authorizers.persist(api.api_id, authorizers)
+        self.authorizers.publish(api.api_id, authorizers)
+        self.lambda_authorizers.forget(api.api_id)  # cached answers were the old authorizers'
+        return self.apis.publish(api)
 
     def api_endpoint(self, base_url: str, api_id: str) -> str:
         return f"{base_url}{EXECUTE_API_PREFIX}{api_id}"

@@ -75,6 +75,14 @@ _UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
 _UUID4_BITS = (0x4 << 76) | (0x2 << 62)
 
 
+def invoked_arn(fn: FunctionVersion, qualifier: str | None) -> str:
+    """The ARN the caller invoked, as the context gives it: an alias's, a version's, or the
+    unqualified one."""
+    if qualifier:
+        return f"{fn.function_arn}:{qualifier}"
+    return fn.function_arn if fn.version == "$LATEST" else f"{fn.function_arn}:{fn.version}"
+
+
 class InitError(Exception):
     """A new environment's init failed; ``error`` is the runtime's error document."""
 
@@ -238,7 +246,7 @@ class Invoker:
                 return result
             try:
                 result = await self._invoke_in(
-                    env, fn, payload, request_id, tail, client_context, trace_id
+                    env, fn, payload, request_id, tail, client_context, trace_id, qualifier
                 )
                 if self.metrics is not None:  # AWS/Lambda's metrics: one cheap call
                     measure(self.metrics, limiter, fn, qualifier, result, env, pool)
@@ -255,6 +263,7 @@ class Invoker:
         tail: bool,
         client_context: str | None,
         trace_id: str,
+        qualifier: str | None = None,
     ) -> InvocationResult:
         assert env.sandbox is not None and env.log is not None
         now = time.time()
@@ -271,8 +280,7 @@ class Invoker:
             InvokeRequest(
                 request_id=request_id,
                 payload=payload,
-                invoked_function_arn=fn.function_arn
-                + ("" if fn.version == "$LATEST" else f":{fn.version}"),
+                invoked_function_arn=invoked_arn(fn, qualifier),
                 function_version=fn.version,
                 deadline_ms=deadline_ms,
                 client_context=client_context,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -144,6 +146,51 @@ def test_iam_policy_payload_2_0_cached_by_identity(
     assert (status, body) == (403, {"message": "Forbidden"})
     status, body = call(f"{endpoint}/policy/1?token=nope")
     assert (status, body) == (403, {"message": "Forbidden"})
+
+
+def test_reset_authorizers_cache_per_stage(
+    apigw_client: Any, server: Any, functions: tuple[str, str]
+) -> None:
+    """Answers are cached per stage; ResetAuthorizersCache (boto3, then AWS CLI v2) empties a
+    stage's, so its next request calls the authorizer again."""
+    echo, auth = functions
+    api_id, endpoint, _ = _api(
+        apigw_client,
+        echo,
+        "2.0",
+        AuthorizerUri=_uri(auth),
+        AuthorizerPayloadFormatVersion="2.0",
+        IdentitySource=["$request.querystring.token"],
+        AuthorizerResultTtlInSeconds=300,
+    )
+    apigw_client.create_stage(ApiId=api_id, StageName="beta", AutoDeploy=True)
+    beta = endpoint.rsplit("/", 1)[0] + "/beta"
+
+    def call_id(base: str) -> str:
+        status, event = call(f"{base}/policy/1?token=let-me-in")
+        assert status == 200, event
+        found: str = event["requestContext"]["authorizer"]["lambda"]["call"]
+        return found
+
+    first = call_id(endpoint)
+    assert call_id(endpoint) == first  # cached
+    other = call_id(beta)
+    assert other != first  # another stage: its own cache
+    apigw_client.reset_authorizers_cache(ApiId=api_id, StageName="prod")
+    again = call_id(endpoint)
+    assert again != first
+    assert call_id(beta) == other  # beta's cache is untouched
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "shoal", "AWS_SECRET_ACCESS_KEY": "shoal",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": ""}  # fmt: skip
+    subprocess.run(["/usr/bin/aws", "--endpoint-url", server.endpoint, "apigatewayv2",
+                    "reset-authorizers-cache", "--api-id", api_id, "--stage-name", "beta"],
+                   check=True, capture_output=True, timeout=120, env=env)  # fmt: skip
+    assert call_id(beta) != other
+    assert call_id(endpoint) == again
+    with pytest.raises(ClientError) as e:
+        apigw_client.reset_authorizers_cache(ApiId=api_id, StageName="nope")
+    assert e.value.response["Error"]["Code"] == "NotFoundException"
+    assert e.value.response["Error"]["Message"] == "Invalid Stage identifier specified nope"
 
 
 def test_iam_policy_payload_1_0(apigw_client: Any, functions: tuple[str, str]) -> None:

@@ -303,3 +303,46 @@ def test_throttled_function_answers_429(apigw_client: Any, lambda_client: Any) -
     assert (status, json.loads(body)) == (429, {"message": "Too Many Requests"})
     lambda_client.delete_function_concurrency(FunctionName=name)
     assert call(api["ApiEndpoint"] + "/number")[0] == 200
+
+
+def test_stage_variable_picks_the_alias_in_the_integration_uri(
+    apigw_client: Any, lambda_client: Any
+) -> None:
+    """One integration, ``FUNCTION_ARN:${stageVariables.alias}``: each stage invokes the alias
+    its variable names (two versions behind two aliases), as API Gateway does."""
+    code = (
+        "def handler(event, context):\n"
+        "    return {'v': context.function_version, 'tier': event['stageVariables']['alias']}\n"
+    )
+    name = create_function(lambda_client, unique_name("aliased"), code)
+    arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    v1 = lambda_client.publish_version(FunctionName=name)["Version"]
+    lambda_client.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {"RELEASE": "2"}}
+    )
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name)
+    v2 = lambda_client.publish_version(FunctionName=name)["Version"]
+    assert v1 != v2
+    lambda_client.create_alias(FunctionName=name, Name="blue", FunctionVersion=v1)
+    lambda_client.create_alias(FunctionName=name, Name="green", FunctionVersion=v2)
+    api_id = apigw_client.create_api(Name=unique_name("aliases"), ProtocolType="HTTP")["ApiId"]
+    integration = apigw_client.create_integration(
+        ApiId=api_id,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=arn + ":${stageVariables.alias}",
+        PayloadFormatVersion="2.0",
+    )["IntegrationId"]
+    target = f"integrations/{integration}"
+    apigw_client.create_route(ApiId=api_id, RouteKey="GET /who", Target=target)
+    endpoint = apigw_client.get_api(ApiId=api_id)["ApiEndpoint"]
+    for stage, alias, version in (("dev", "blue", v1), ("prod", "green", v2)):
+        apigw_client.create_stage(
+            ApiId=api_id, StageName=stage, AutoDeploy=True, StageVariables={"alias": alias}
+        )
+        status, _, body = call(f"{endpoint}/{stage}/who")
+        assert status == 200, body
+        assert json.loads(body) == {"v": version, "tier": alias}
+    # A variable naming no alias: the invoke fails, answered as API Gateway answers it.
+    apigw_client.update_stage(ApiId=api_id, StageName="dev", StageVariables={"alias": "nope"})
+    status, _, body = call(f"{endpoint}/dev/who")
+    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})

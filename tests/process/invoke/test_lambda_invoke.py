@@ -337,6 +337,21 @@ def test_versions_and_aliases_run_their_own_code(lambda_client) -> None:  # type
     assert json.loads(r["Body"]) == "one"
 
 
+def test_context_arn_is_the_arn_invoked(lambda_client) -> None:  # type: ignore[no-untyped-def]
+    """As Lambda gives it: an alias's ARN through the alias, a version's through the version,
+    the unqualified ARN when no qualifier was given."""
+    name = create_function(
+        lambda_client, code="def handler(e, c):\n    return c.invoked_function_arn\n"
+    )
+    arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    v1 = lambda_client.publish_version(FunctionName=name)["Version"]
+    lambda_client.create_alias(FunctionName=name, Name="live", FunctionVersion=v1)
+    assert json.loads(invoke(lambda_client, name, {})["Body"]) == arn
+    assert json.loads(invoke(lambda_client, name, {}, Qualifier="live")["Body"]) == f"{arn}:live"
+    assert json.loads(invoke(lambda_client, f"{name}:live", {})["Body"]) == f"{arn}:live"
+    assert json.loads(invoke(lambda_client, name, {}, Qualifier=v1)["Body"]) == f"{arn}:{v1}"
+
+
 def test_fifty_concurrent_invocations_scale_out(lambda_client) -> None:  # type: ignore[no-untyped-def]
     name = create_function(
         lambda_client,

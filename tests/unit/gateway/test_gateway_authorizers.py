@@ -13,9 +13,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shoal.errors import AwsError
-from shoal.gateway import jwt_auth
+from shoal.gateway import jwt_auth, mappings
 from shoal.gateway.authorizers import Authorizer, build
+from shoal.gateway.events import HttpRequest, Target
 from shoal.gateway.lambda_auth import BadAnswer, parse_answer
+from shoal.gateway.mappings import request_values
 from shoal.gateway.route_auth import identity_values
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:auth"
@@ -90,23 +92,29 @@ def test_jwt_authorizer_defaults_its_identity_source() -> None:
     assert found.audience == ("x",)
 
 
-def test_identity_values() -> None:
-    headers = {"authorization": "Bearer t", "x-a": "1"}
-    ctx = {"http": {"sourceIp": "10.0.0.1"}}
+def test_identity_values_read_as_parameter_mappings_read_them() -> None:
+    """One resolver (mappings.Values) for identity sources and parameter mappings."""
+    request = HttpRequest("GET", "/prod/items/7", "q=a+b&q=c&e=", [("authorization", "Bearer t"),
+                          ("x-a", "1"), ("x-a", "2")], b"", "10.0.0.1", "HTTP/1.1")  # fmt: skip
+    target = Target("api1", "api1.example", "api1", "prod", "GET /items/{id}", "/items/{id}",
+                    {"id": "7"}, {"v": "s"}, "123456789012", "rid")  # fmt: skip
+    values = request_values(request, target, "/items/7")
     sources = (
         "$request.header.X-A",
         "$request.querystring.q",
         "$stageVariables.v",
-        "$context.http.sourceIp",
+        "$context.identity.sourceIp",
+        "$context.stage",
     )
-    assert identity_values(sources, headers, "q=a+b&q=c", {"v": "s"}, ctx) == [
-        "1",
-        "a b",
-        "s",
-        "10.0.0.1",
-    ]
-    assert identity_values(("$request.header.missing",), headers, "", {}, ctx) is None
-    assert identity_values(("$request.querystring.q",), headers, "q=", {}, ctx) is None
+    found = identity_values(sources, values)
+    assert found == ["1,2", "a b,c", "s", "10.0.0.1", "prod"]
+    mapped, _, _ = mappings.map_request(
+        {f"overwrite:header.h{i}": s for i, s in enumerate(sources)}, values
+    )
+    assert [v for k, v in mapped if k.startswith("h")] == found
+    for missing in ("$request.header.missing", "$request.querystring.e", "$context.nope"):
+        assert identity_values((missing,), values) is None
+    assert identity_values(("$request.header.X-A", missing), values) is None
 
 
 def test_claims_as_the_event_carries_them() -> None:

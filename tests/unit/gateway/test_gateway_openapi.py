@@ -32,7 +32,7 @@ def doc(**extra: object) -> dict[str, object]:
 def test_routes_integrations_and_version_as_a_number() -> None:
     definition = openapi.parse(json.dumps(doc()), None)
     assert [o.route_key for o in definition.operations] == ["$default", "GET /items/{id}"]
-    api, warnings = openapi.build(Api("a1", "old", region="us-east-1"), definition, True)
+    api, _, warnings = openapi.build(Api("a1", "old", region="us-east-1"), definition, True)
     assert warnings == [] and api.name == "t" and api.extra["Version"] == "7"
     (integration,) = api.integrations.values()
     assert integration.payload_format_version == "1.0"
@@ -57,7 +57,7 @@ def test_base_path_modes(mode: str | None, prefix: str) -> None:
         "swagger: '2.0'\ninfo: {title: t}\n",
         "openapi: 3.0.1\ninfo: {}\n",
         "openapi: 3.0.1\ninfo: {title: t}\npaths: [1]\n",
-        json.dumps(doc(security=[{"jwt": []}])),
+        json.dumps(doc(security=[{"jwt": []}])),  # no such scheme: never served open
     ],
 )
 def test_errors_are_bad_requests(body: str) -> None:
@@ -88,29 +88,20 @@ def test_warnings_and_fail_on_warnings() -> None:
         "x-amazon-apigateway-integration": {"type": "AWS", "uri": FN}
     }
     definition = openapi.parse(json.dumps(body), None)
-    api, warnings = openapi.build(Api("a1", "t", region="us-east-1"), definition, False)
+    api, _, warnings = openapi.build(Api("a1", "t", region="us-east-1"), definition, False)
     assert len(warnings) == 1 and len(api.routes) == 2 and len(api.integrations) == 1
     with pytest.raises(AwsError):
         openapi.build(Api("a1", "t", region="us-east-1"), definition, True)
 
 
 def test_yaml_render_and_include_extensions() -> None:
-    api, _ = openapi.build(
+    api, _, _ = openapi.build(
         Api("a1", "t", region="us-east-1"), openapi.parse(json.dumps(doc()), None), True
     )
     plain = openapi_export.document(api, "http://h", "prod", False)
     assert "x-amazon-apigateway-importexport-version" not in plain
     assert plain["servers"][0]["variables"]["basePath"]["default"] == "prod"
     assert yaml.safe_load(openapi_export.render(plain, "YAML")) == plain
-
-
-def test_an_unused_authorizer_is_a_warning() -> None:
-    schemes = {"securitySchemes": {"jwt": {"type": "oauth2", "x-amazon-apigateway-authorizer": {
-        "type": "jwt", "identitySource": "$request.header.Authorization"}}}}  # fmt: skip
-    definition = openapi.parse(json.dumps(doc(components=schemes)), None)
-    assert definition.warnings == (
-        "Security scheme jwt not imported: this server has no authorizers",
-    )
 
 
 def test_http_proxy_with_parameter_mappings_round_trips() -> None:
@@ -126,7 +117,7 @@ def test_http_proxy_with_parameter_mappings_round_trips() -> None:
     operation = {"x-amazon-apigateway-integration": integration}
     body = {"openapi": "3.0.1", "info": {"title": "p", "version": "1"},
             "paths": {"/{proxy+}": {"get": operation}}}  # fmt: skip
-    api, warnings = openapi.build(Api("a2", "p"), openapi.parse(json.dumps(body), None), True)
+    api, _, warnings = openapi.build(Api("a2", "p"), openapi.parse(json.dumps(body), None), True)
     assert warnings == []
     (made,) = api.integrations.values()
     assert (made.integration_type, made.payload_format_version) == ("HTTP_PROXY", "1.0")
@@ -135,5 +126,5 @@ def test_http_proxy_with_parameter_mappings_round_trips() -> None:
     assert exported["paths"]["/{proxy+}"]["get"]["x-amazon-apigateway-integration"] == integration
     bad = dict(integration, requestParameters={"overwrite:header.host": "evil"})
     operation["x-amazon-apigateway-integration"] = bad
-    _, warnings = openapi.build(Api("a3", "p"), openapi.parse(json.dumps(body), None), False)
+    _, _, warnings = openapi.build(Api("a3", "p"), openapi.parse(json.dumps(body), None), False)
     assert len(warnings) == 1 and "reserved header" in warnings[0]
