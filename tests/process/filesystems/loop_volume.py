@@ -14,6 +14,9 @@ from pathlib import Path
 
 from shoal.filesystems import blkio
 
+# The trees this module mounted a volume over (the server's own volumes are never unmounted).
+_MOUNTED: set[Path] = set()
+
 
 @contextmanager
 def loop_volume(mountpoint: Path, image_dir: Path, size_mb: int = 256) -> Iterator[blkio.Device]:
@@ -34,10 +37,12 @@ def loop_volume(mountpoint: Path, image_dir: Path, size_mb: int = 256) -> Iterat
     assert dev.is_loop()
     try:
         subprocess.run(["mount", "-o", "nosuid,nodev", dev_path, str(mountpoint)], check=True)
+        _MOUNTED.add(mountpoint)
         shutil.rmtree(mountpoint / "lost+found", ignore_errors=True)
         os.chmod(mountpoint, 0o755)
         yield dev
     finally:
+        _MOUNTED.discard(mountpoint)
         blkio.unthrottle(dev)  # ours: whatever the server left (the test asserts it left none)
         subprocess.run(["umount", "-l", str(mountpoint)], check=False, capture_output=True)
         subprocess.run(["losetup", "-d", dev_path], check=False)
@@ -45,5 +50,7 @@ def loop_volume(mountpoint: Path, image_dir: Path, size_mb: int = 256) -> Iterat
 
 
 def unmount(mountpoint: Path) -> None:
-    """Take the volume off the tree (the device stays attached until the context ends)."""
-    subprocess.run(["umount", "-l", str(mountpoint)], check=True)
+    """Take this module's volume off the tree (the device stays attached until the context
+    ends), so that the file system can be deleted; the server's own volume stays."""
+    if mountpoint in _MOUNTED:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=True)

@@ -5,6 +5,7 @@ all through boto3 against a real server."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,3 +206,20 @@ def test_provisioned_changes_follow_efs_rules(srv: ShoalServer) -> None:
     # CreateFileSystem's defaults stay EFS's: bursting.
     other = efs.create_file_system(CreationToken="defaults")
     assert other["ThroughputMode"] == "bursting" and "ProvisionedThroughputInMibps" not in other
+
+
+def test_elastic_has_no_throttle(srv: ShoalServer, tmp_path: Path) -> None:
+    efs = srv.client("efs")
+    fs_id = efs.create_file_system(CreationToken="to-elastic")["FileSystemId"]
+    with loop_volume(fs_root(srv, fs_id), tmp_path) as dev:
+        wait_for(lambda: blkio.limits(dev) == (300 * MiB, 100 * MiB), timeout=10)  # bursting
+        efs.update_file_system(FileSystemId=fs_id, ThroughputMode="elastic")
+        wait_for(lambda: blkio.limits(dev) == (None, None), timeout=10)
+        # Host I/O on the volume is metered all the same, reads in full in elastic mode.
+        with open(fs_root(srv, fs_id) / "blob", "wb") as f:
+            f.write(b"y" * (4 * MiB))
+            os.fsync(f.fileno())
+        wait_for(lambda: (stat(srv, fs_id, "DataWriteIOBytes", "Sum") or 0) >= 4 * MiB,
+                 timeout=10)  # fmt: skip
+        unmount(fs_root(srv, fs_id))
+        efs.delete_file_system(FileSystemId=fs_id)
