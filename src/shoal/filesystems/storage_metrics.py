@@ -8,8 +8,8 @@ Every ``SHOAL_EFS_METRICS_S`` seconds (default 60) each file system is measured
 - ``ClientConnections`` (Count): the execution environments that have it mounted now (one
   connection each, as each Lambda environment is one NFS client on EFS).
 
-The I/O metrics (``DataReadIOBytes``…) belong to the metering of reads and writes, which
-publishes them with ``shoal.metrics.publish`` when it exists.
+The I/O metrics (``DataReadIOBytes``…, ``BurstCreditBalance``, ``PermittedThroughput``) belong
+to the metering of reads and writes, :mod:`shoal.filesystems.io_metrics`.
 """
 
 from __future__ import annotations
