@@ -59,6 +59,7 @@ log = logging.getLogger("shoal.filesystems")
 
 NAMESPACE = "AWS/EFS"
 KIND = "fscredits"
+ELASTIC_REPORTED = float(throughput.GiB)  # PermittedThroughput of an elastic file system
 # A balance that did not move (capped, or idle at zero) is saved at most this often.
 SAVE_IDLE_S = 60.0
 # General Purpose mode's I/O limits (operations per second, read and write) by throughput
@@ -196,8 +197,9 @@ class IoMetrics:
         st.write = (st.write[0] + delta.write_ios, st.write[1] + delta.write_bytes)
         st.meta_ops += meta
         st.metered += metered
-        # Elastic has no limit of its own: EFS reports its maximum write throughput.
-        shown = st.permitted if st.permitted != throughput.UNLIMITED else throughput.burst(storage)
+        # Elastic has no limit here; EFS reports its maximum write throughput (1 GiB/s, the
+        # lowest of its regional figures), and so does Shoal.
+        shown = st.permitted if st.permitted != throughput.UNLIMITED else ELASTIC_REPORTED
         st.sample("PermittedThroughput", shown)
         st.sample("BurstCreditBalance", st.credits.balance)
         if fs.performance_mode == "generalPurpose":

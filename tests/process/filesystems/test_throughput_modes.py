@@ -221,5 +221,6 @@ def test_elastic_has_no_throttle(srv: ShoalServer, tmp_path: Path) -> None:
             os.fsync(f.fileno())
         wait_for(lambda: (stat(srv, fs_id, "DataWriteIOBytes", "Sum") or 0) >= 4 * MiB,
                  timeout=10)  # fmt: skip
+        assert stat(srv, fs_id, "PermittedThroughput", "Maximum") == 1 << 30  # EFS's figure
         unmount(fs_root(srv, fs_id))
         efs.delete_file_system(FileSystemId=fs_id)
