@@ -20,6 +20,8 @@ BENCHMARKS = [
     "invoke_bench",
     "gateway_bench",
     "authorizer_bench",
+    "access_log_bench",
+    "websocket_bench",
     "fs_bench",
     "throughput_bench",
     "concurrency_bench",
@@ -27,6 +29,7 @@ BENCHMARKS = [
     "snapshot_bench",
     "metrics_bench",
     "logs_bench",
+    "nfs_tls_bench",
 ]
 
 

@@ -22,9 +22,10 @@ def article_handler() -> str:
     return SEED_HANDLER.read_text()
 
 
-def seed_access_point(efs: Any, token: str = "seed") -> dict[str, Any]:
+def seed_access_point(efs: Any, token: str = "seed", encrypted: bool = False) -> dict[str, Any]:
     """A new file system with the article's access point, both ``available``."""
-    fs_id = efs.create_file_system(CreationToken=unique_name(token))["FileSystemId"]
+    fs_id = efs.create_file_system(CreationToken=unique_name(token), Encrypted=encrypted,
+                                   )["FileSystemId"]  # fmt: skip
     wait_for(lambda: efs.describe_file_systems(FileSystemId=fs_id)["FileSystems"][0][
         "LifeCycleState"] == "available")  # fmt: skip
     ap: dict[str, Any] = efs.create_access_point(

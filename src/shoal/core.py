@@ -55,6 +55,8 @@ API_MODULES = [
     "shoal.api.apigatewayv2_parts",
     "shoal.api.apigatewayv2_openapi",
     "shoal.api.apigatewayv2_authorizers",
+    "shoal.api.apigatewayv2_domains",
+    "shoal.api.apigatewayv2_websocket",
     "shoal.api.lambda_urls",
     "shoal.api.lambda_concurrency",
     "shoal.api.lambda_event_config",

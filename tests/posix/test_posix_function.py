@@ -22,9 +22,9 @@ def handler(event, context):
 """
 
 
-@pytest.fixture(scope="module")
-def function(efs_client: Any, lambda_client: Any) -> str:
-    ap = seed_access_point(efs_client, "posix")
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "encrypted"])
+def function(request: pytest.FixtureRequest, efs_client: Any, lambda_client: Any) -> str:
+    ap = seed_access_point(efs_client, "posix", encrypted=request.param)
     name = unique_name("posix")
     source = Path(posix_checks.__file__).read_text()
     lambda_client.create_function(

@@ -25,11 +25,12 @@ def unmount(path: Path) -> None:
     subprocess.run([*SHOAL, "fs", "unmount", str(path)], capture_output=True, timeout=60)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "encrypted"])
 def mounted(
-    server: ShoalServer, efs_client: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, Any]]:
-    ap = seed_access_point(efs_client, "posix")
+    request: pytest.FixtureRequest, server: ShoalServer, efs_client: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Any]]:  # fmt: skip
+    ap = seed_access_point(efs_client, "posix", encrypted=request.param)
     fs_id = ap["FileSystemId"]
     base = tmp_path_factory.mktemp("mounts")
     whole, via_ap = base / "whole", base / "ap"

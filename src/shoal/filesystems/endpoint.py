@@ -13,7 +13,8 @@ Both carry the identity rule for a host client (no IAM principal, as an NFS clie
 root-squashed when the policy withholds ``ClientRootAccess``), else null and ``RootSquash`` says
 whether root is squashed; a policy that withholds ``ClientMount`` answers 403.
 - ``GET  /shoal/fs/file-systems/{fs}/du?depth=N`` -> ``{"Total", "Entries": [{"Path", "Bytes"}]}``
-- ``GET  /shoal/fs/mount-targets/{mt}`` -> ``{"MountTargetId", "IpAddress", "Port", ...}``
+- ``GET  /shoal/fs/mount-targets/{mt}`` -> ``{"MountTargetId", "IpAddress", "Port", "TlsPort",
+  ...}`` (``TlsPort``: NFS over TLS, null when the server serves no TLS)
 
 Errors are ``{"ErrorCode", "Message"}`` with the EFS status of the code; another method than
 the one a path takes is a 405 in that shape too, with ``Allow``.
@@ -161,4 +162,5 @@ class FsEndpoint:
         return JSONResponse({
             "MountTargetId": t.id, "FileSystemId": t.file_system_id, "IpAddress": t.ip_address,
             "Port": t.port, "LifeCycleState": t.lifecycle_state,
+            "TlsPort": None if self.service.targets.terminators.unavailable() else t.tls_port,
         })  # fmt: skip

@@ -150,6 +150,7 @@ class MountTarget:
     port: int
     availability_zone: str
     lifecycle_state: str = "creating"  # creating | available | deleting | error
+    tls_port: int = 0  # NFS over TLS (shoal.filesystems.tls_terminator); 0: none allocated
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -25,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError
-from shoal.filesystems import policy, rootdir
+from shoal.filesystems import headroom, policy, rootdir
 from shoal.filesystems.identity import Identity, decide
 from shoal.filesystems.metering import Measure, Meter
 from shoal.filesystems.models import (
@@ -45,6 +43,7 @@ from shoal.filesystems.rules import (
     check_throughput_change,
 )
 from shoal.filesystems.targets import MountTargets
+from shoal.filesystems.volumes import Volumes
 from shoal.policy import Principal
 
 if TYPE_CHECKING:
@@ -67,6 +66,9 @@ class FileSystemService:
         self.settings = shoal.settings
         self.store = shoal.store
         self.meter = Meter()
+        self.volumes = Volumes(self.settings.data_dir, self.settings.fs_dir,
+                               self.settings.fs_reserve)  # fmt: skip
+        self._ticker: asyncio.Task[None] | None = None
         self._fs: dict[str, FileSystem] = {}  # fs id -> file system
         self._aps: dict[str, AccessPoint] = {}  # fsap id -> access point
         self._policies: dict[str, tuple[str, policy.Policy]] = {}  # fs id -> (text, compiled)
@@ -85,17 +87,35 @@ class FileSystemService:
         shoal.http.mount("/shoal/fs/", FsEndpoint(self))
 
     async def start(self) -> None:
+        # After the host tree's nosuid,nodev mount (hosttree runs first), before the targets.
+        for fs in self._fs.values():
+            await asyncio.to_thread(self.volumes.open, fs.id, fs.encrypted)
+        if self.volumes.enabled:
+            self._ticker = asyncio.get_running_loop().create_task(self._keep_headroom())
         await self.targets.start()
+
+    async def _keep_headroom(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.volumes.headroom.settle_all)
+            except OSError as e:
+                log.warning("volume headroom not kept: %s", e)
+            await asyncio.sleep(headroom.TICK_S)
 
     async def stop(self) -> None:
         await self.targets.stop()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
         for task in list(self._tasks):
             await task
+        await asyncio.to_thread(self.volumes.close_all)
 
     # ------------------------------------------------------------------ file systems
 
     def root(self, fs_id: str) -> Path:
-        return self.settings.fs_dir / fs_id
+        """The file system's tree: a directory of its own volume (shoal.filesystems.volumes)."""
+        return self.volumes.tree(fs_id)
 
     def _arn(self, kind: str, resource_id: str, region: str) -> str:
         s = self.settings
@@ -138,12 +158,13 @@ class FileSystemService:
             encrypted=encrypted, kms_key_id=kms_key_id, availability_zone=availability_zone,
             tags=tuple(tags),
         )  # fmt: skip
-        rootdir.create_file_system_root(self.root(fs_id))
+        self.store.put("filesystem", fs.id, fs.to_doc())  # persisted first, published last
         try:
-            self._save_fs(fs)
+            self.volumes.create(fs_id, encrypted)
         except BaseException:
-            self.root(fs_id).rmdir()  # new and empty: nobody has seen its id
+            self.store.delete("filesystem", fs.id)  # nobody has seen its id
             raise
+        self._fs[fs.id] = fs
         log.info("created file system %s (token %s)", fs_id, token)
         return fs
 
@@ -206,12 +227,8 @@ class FileSystemService:
         self._policies.pop(fs.id, None)
         del self._fs[fs.id]
         self.meter.forget(fs.id)
-        # Rename first (instant, so the id is free at once), then delete the data off the loop.
-        root = self.root(fs.id)
-        trash = self.settings.fs_dir / f".deleted-{fs.id}"
-        if root.exists():
-            os.rename(root, trash)
-            self._spawn(asyncio.to_thread(shutil.rmtree, trash, ignore_errors=True))
+        # The volume goes off the loop (unmount, detach, unlink: the id is gone already).
+        self._spawn(asyncio.to_thread(self.volumes.delete, fs.id))
         log.info("deleted file system %s", fs.id)
 
     def _spawn(self, coro: Any) -> None:
@@ -369,11 +386,12 @@ class FileSystemService:
             self.targets.changed(fs.id)
 
     def access(
-        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None
+        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None,
+        secure_transport: bool = True,
     ) -> policy.Access:
         """What ``principal`` (a role ARN or session: an IAM client, with its identity
         policies; None: an anonymous client) may do on ``fs`` through ``ap``
-        (:mod:`shoal.filesystems.policy`)."""
+        (:mod:`shoal.filesystems.policy`); ``secure_transport`` False: a plaintext NFS client."""
         found = self._policies.get(fs.id)
         identity: list[policy.Policy] = []
         if principal is not None:
@@ -387,14 +405,16 @@ class FileSystemService:
             file_system_arn=fs.arn,
             access_point_arn=ap.arn if ap else None,
             identity=identity,
+            secure_transport=secure_transport,
         )
 
     def identity(
-        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None
+        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None,
+        secure_transport: bool = True,
     ) -> Identity:
         """The identity rule for ``principal`` (None: an NFS or host client) on ``ap`` (None:
         the whole file system): what every path applies (see shoal.filesystems.identity)."""
-        return decide(ap, self.access(fs, ap, principal))
+        return decide(ap, self.access(fs, ap, principal, secure_transport))
 
     # ------------------------------------------------------------------ mounting
 
