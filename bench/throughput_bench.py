@@ -1,7 +1,7 @@
 """Provisioned throughput's accuracy: what a function measures against what was provisioned.
 
-For each rate, a provisioned file system on a volume of its own (the server's loop device, or
-one this benchmark attaches over the tree when the server has none yet) and a function that
+For each rate, a provisioned file system (on a loop-backed volume of its own, as every file
+system is) and a function that
 writes 64 MiB with ``fsync`` then reads it back uncached (``POSIX_FADV_DONTNEED``): writes
 should run at the provisioned rate, reads at three times it (metered at a third). Needs root.
 
@@ -11,15 +11,9 @@ should run at the provisioned rate, reads at three times it (metered at a third)
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,30 +49,12 @@ def handler(event, context):
 """
 
 
-@contextmanager
-def volume(root: Path) -> Iterator[blkio.Device]:
-    own = blkio.loop_device_of(root)
-    if own is not None:
-        yield own
-        return
-    with tempfile.TemporaryDirectory(prefix="shoal-bench-vol-") as d:
-        image = Path(d) / "fs.img"
-        with open(image, "wb") as f:
-            f.truncate(256 << 20)
-        subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
-        attach = ["losetup", "--direct-io=on", "-f", "--show", str(image)]
-        path = subprocess.run(attach, check=True, capture_output=True, text=True).stdout.strip()
-        st = os.stat(path)
-        dev = blkio.Device(os.major(st.st_rdev), os.minor(st.st_rdev))
-        try:
-            subprocess.run(["mount", "-o", "nosuid,nodev", path, str(root)], check=True)
-            shutil.rmtree(root / "lost+found", ignore_errors=True)
-            os.chmod(root, 0o755)
-            yield dev
-        finally:
-            blkio.unthrottle(dev)
-            subprocess.run(["umount", "-l", str(root)], check=False)
-            subprocess.run(["losetup", "-d", path], check=False)
+def device(root: Path) -> blkio.Device:
+    """The file system's own loop device (every file system is a volume of its own)."""
+    dev = blkio.loop_device_of(root)
+    if dev is None:
+        raise RuntimeError(f"{root} is not on a loop device of its own")
+    return dev
 
 
 def _zip() -> bytes:
@@ -105,32 +81,31 @@ def measure(endpoint: str, rate: int) -> dict[str, Any]:
     url = f"{endpoint}/shoal/fs/access-points/{ap['AccessPointId']}/path"
     with urlopen(url, method="POST") as resp:
         root = Path(json.load(resp)["Path"]).parent
-    with volume(root) as dev:
-        deadline = time.monotonic() + 15
-        while blkio.limits(dev) != (3 * rate << 20, rate << 20):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{fs_id} was not throttled: {blkio.limits(dev)}")
-            time.sleep(0.1)
-        name = f"tpbench-{uuid.uuid4().hex[:8]}"
-        lam.create_function(
-            FunctionName=name, Runtime=RUNTIME, Role="arn:aws:iam::123456789012:role/lambda-role",
-            Handler="app.handler", Code={"ZipFile": _zip()}, Timeout=300, MemorySize=1024,
-            FileSystemConfigs=[{"Arn": ap["AccessPointArn"], "LocalMountPath": "/mnt/fs"}],
-        )  # fmt: skip
-        lam.get_waiter("function_active_v2").wait(FunctionName=name)
-        r = lam.invoke(FunctionName=name, Payload=json.dumps({"mib": MIB}).encode())
-        out = json.loads(r["Payload"].read())
-        if "FunctionError" in r:
-            raise RuntimeError(f"benchmark function failed: {out}")
-        lam.delete_function(FunctionName=name)
+    dev = device(root)
+    deadline = time.monotonic() + 15
+    while blkio.limits(dev) != (3 * rate << 20, rate << 20):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{fs_id} was not throttled: {blkio.limits(dev)}")
+        time.sleep(0.1)
+    name = f"tpbench-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name, Runtime=RUNTIME, Role="arn:aws:iam::123456789012:role/lambda-role",
+        Handler="app.handler", Code={"ZipFile": _zip()}, Timeout=300, MemorySize=1024,
+        FileSystemConfigs=[{"Arn": ap["AccessPointArn"], "LocalMountPath": "/mnt/fs"}],
+    )  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    r = lam.invoke(FunctionName=name, Payload=json.dumps({"mib": MIB}).encode())
+    out = json.loads(r["Payload"].read())
+    if "FunctionError" in r:
+        raise RuntimeError(f"benchmark function failed: {out}")
+    lam.delete_function(FunctionName=name)
     return {"write": MIB / out["write_s"], "read": MIB / out["read_s"]}
 
 
 def run() -> str:
     rows: list[tuple[str, str, str, str, str]] = []
     for rate in RATES:
-        # A server each: a volume this benchmark mounts after the server's fork servers have
-        # started is not in their mount namespace (the server's own volumes are).
+        # A server each, so that one file system's run leaves nothing to the next.
         with shoal_server() as endpoint:
             got = measure(endpoint, rate)
             rows.append((f"provisioned {rate} MiB/s: write {MIB} MiB + fsync (MiB/s)",

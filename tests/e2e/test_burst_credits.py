@@ -6,8 +6,8 @@ credits recover; switching the file system to provisioned throughput removes the
 
 The user's steps go through the AWS CLI v2 (concurrency, UpdateFileSystem, CloudWatch) and
 boto3 (the function, the invocations); ``SHOAL_EFS_BURST_CREDITS`` makes the scenario take
-seconds instead of hours. The file system's volume is the test's own loop device until every
-file system has one of its own."""
+seconds instead of hours. The file system is a loop-backed volume of its own, the device the
+server throttles."""
 
 from __future__ import annotations
 
@@ -88,12 +88,12 @@ def wave(lam: Any, name: str, n: int) -> list[dict[str, Any]]:
 
 
 def test_credits_run_out_inits_time_out_concurrency_0_recovers_provisioned_fixes(
-    srv: ShoalServer, tmp_path: Path
+    srv: ShoalServer,
 ) -> None:
     efs, lam = srv.client("efs"), srv.client("lambda")
     fs_id = efs.create_file_system(CreationToken="burst-libs")["FileSystemId"]
     root = srv.data_dir / "filesystems" / fs_id
-    with loop_volume(root, tmp_path, size_mb=160) as dev:
+    with loop_volume(root) as dev:
         wait_for(lambda: blkio.limits(dev) == (300 * MiB, 100 * MiB), timeout=10)
         # The libraries: big files, written on the host as `shoal fs mount` would.
         libs = root / "libs"

@@ -42,7 +42,7 @@ def throttled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
             ProvisionedThroughputInMibps=8.0,
         )["FileSystemId"]  # fmt: skip
         root = srv.data_dir / "filesystems" / fs_id
-        with loop_volume(root, base) as dev:
+        with loop_volume(root) as dev:
             wait_for(lambda: blkio.limits(dev) == (24 * MiB, 8 * MiB), timeout=10)
             ap = efs.create_access_point(FileSystemId=fs_id, PosixUser={"Uid": 1001, "Gid": 1001},
                                          RootDirectory=SEED_ROOT_DIRECTORY)  # fmt: skip
@@ -57,7 +57,7 @@ def throttled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
             )  # fmt: skip
             lam.get_waiter("function_active_v2").wait(FunctionName=name)
             yield {"srv": srv, "name": name, "root": root, "dev": dev}
-            srv.stop()  # before the volume goes: the server removes its rules
+            srv.stop()  # the server removes its rules at stop
             assert blkio.limits(dev) == (None, None)
     finally:
         srv.stop()
@@ -78,7 +78,7 @@ def test_every_check_passes_inside_a_function_on_a_throttled_file_system(
 
 @pytest.mark.parametrize("check", sorted(posix_checks.CHECKS))
 def test_every_check_passes_on_the_host_tree_of_a_throttled_file_system(
-    throttled: dict[str, Any], check: str, tmp_path: Path
+    throttled: dict[str, Any], check: str
 ) -> None:
     where = throttled["root"] / unique_name("host")
     where.mkdir()

@@ -214,9 +214,6 @@ class FileSystemService:
                 f"File system '{fs.id}' is in use by function(s) {', '.join(sorted(users))}.",
             )
         aps = self.access_points(fs.id)
-        io = getattr(self.shoal, "efs_io", None)
-        if io is not None:
-            io.forget(fs.id)  # its throttle goes before its volume does
         with self.store.transaction():
             for ap in aps:
                 self.store.delete("accesspoint", ap.id)
@@ -227,6 +224,9 @@ class FileSystemService:
         self._policies.pop(fs.id, None)
         del self._fs[fs.id]
         self.meter.forget(fs.id)
+        io = getattr(self.shoal, "efs_io", None)
+        if io is not None:
+            io.forget(fs.id)  # its throttle and credits go before its volume does
         # The volume goes off the loop (unmount, detach, unlink: the id is gone already).
         self._spawn(asyncio.to_thread(self.volumes.delete, fs.id))
         log.info("deleted file system %s", fs.id)

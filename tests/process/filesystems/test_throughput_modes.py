@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from fs_helpers import invoke, make_ap, make_fn
-from loop_volume import loop_volume, unmount
+from loop_volume import loop_volume
 
 from conftest import ShoalServer, start_server, wait_for
 from shoal.filesystems import blkio
@@ -85,13 +85,11 @@ def stat(srv: ShoalServer, fs_id: str, name: str, statistic: str,
     return pick(values)
 
 
-def test_provisioned_8_mibps_holds_a_function_to_8_mibps_and_reads_to_24(
-    srv: ShoalServer, tmp_path: Path
-) -> None:
+def test_provisioned_8_mibps_holds_a_function_to_8_mibps_and_reads_to_24(srv: ShoalServer) -> None:
     efs = srv.client("efs")
     fs_id = efs.create_file_system(CreationToken="prov8", ThroughputMode="provisioned",
                                    ProvisionedThroughputInMibps=8.0)["FileSystemId"]  # fmt: skip
-    with loop_volume(fs_root(srv, fs_id), tmp_path) as dev:
+    with loop_volume(fs_root(srv, fs_id)) as dev:
         # The server finds the volume at its next tick and throttles it: reads at three times
         # the rate, since a read is metered at a third.
         wait_for(lambda: blkio.limits(dev) == (24 * MiB, 8 * MiB), timeout=10)
@@ -120,9 +118,7 @@ def test_provisioned_8_mibps_holds_a_function_to_8_mibps_and_reads_to_24(
         assert (stat(srv, fs_id, "MetadataIOBytes", "Sum") or 0) >= 2 * 4096
         assert 0 <= (stat(srv, fs_id, "PercentIOLimit", "Maximum") or -1) <= 100
         srv.client("lambda").delete_function(FunctionName=name)
-        # Deleting the file system removes its throttle (the volume taken off first: the test's
-        # own mount, which a tree of its own would not need).
-        unmount(fs_root(srv, fs_id))
+        # Deleting the file system removes its throttle (before its volume is detached).
         for ap in efs.describe_access_points(FileSystemId=fs_id)["AccessPoints"]:
             efs.delete_access_point(AccessPointId=ap["AccessPointId"])
         efs.delete_file_system(FileSystemId=fs_id)
@@ -140,7 +136,7 @@ def test_bursting_credits_follow_the_formula_and_the_server_removes_throttles_at
         efs = server.client("efs")
         created = time.time()  # its balance is earning from its first tick on
         fs_id = efs.create_file_system(CreationToken="burst")["FileSystemId"]
-        with loop_volume(fs_root(server, fs_id), tmp_path) as dev:
+        with loop_volume(fs_root(server, fs_id)) as dev:
             wait_for(lambda: blkio.limits(dev) == (300 * MiB, 100 * MiB), timeout=10)
             name = stream_fn(server, fs_id)
             invoke(server.client("lambda"), name, {"mib": 16})  # metered ≈ 16 + 16/3 MiB
@@ -171,7 +167,7 @@ def test_bursting_credits_follow_the_formula_and_the_server_removes_throttles_at
             wait_for(lambda: stat(server, fs_id, "BurstCreditBalance", "Maximum", restarted),
                      timeout=10)  # fmt: skip
             assert (stat(server, fs_id, "BurstCreditBalance", "Maximum", restarted) or 0) < 24 * MiB
-            server.stop()  # before the volume goes
+            server.stop()
     finally:
         server.stop()
 
@@ -208,10 +204,10 @@ def test_provisioned_changes_follow_efs_rules(srv: ShoalServer) -> None:
     assert other["ThroughputMode"] == "bursting" and "ProvisionedThroughputInMibps" not in other
 
 
-def test_elastic_has_no_throttle(srv: ShoalServer, tmp_path: Path) -> None:
+def test_elastic_has_no_throttle(srv: ShoalServer) -> None:
     efs = srv.client("efs")
     fs_id = efs.create_file_system(CreationToken="to-elastic")["FileSystemId"]
-    with loop_volume(fs_root(srv, fs_id), tmp_path) as dev:
+    with loop_volume(fs_root(srv, fs_id)) as dev:
         wait_for(lambda: blkio.limits(dev) == (300 * MiB, 100 * MiB), timeout=10)  # bursting
         efs.update_file_system(FileSystemId=fs_id, ThroughputMode="elastic")
         wait_for(lambda: blkio.limits(dev) == (None, None), timeout=10)
@@ -222,5 +218,4 @@ def test_elastic_has_no_throttle(srv: ShoalServer, tmp_path: Path) -> None:
         wait_for(lambda: (stat(srv, fs_id, "DataWriteIOBytes", "Sum") or 0) >= 4 * MiB,
                  timeout=10)  # fmt: skip
         assert stat(srv, fs_id, "PermittedThroughput", "Maximum") == 1 << 30  # EFS's figure
-        unmount(fs_root(srv, fs_id))
         efs.delete_file_system(FileSystemId=fs_id)
