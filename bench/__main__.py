@@ -23,6 +23,7 @@ BENCHMARKS = [
     "access_log_bench",
     "websocket_bench",
     "fs_bench",
+    "throughput_bench",
     "concurrency_bench",
     "ml_bench",
     "snapshot_bench",

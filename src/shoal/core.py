@@ -34,6 +34,8 @@ COMPONENTS: list[tuple[str, str]] = [
     ("functions", "shoal.functions.service:FunctionService"),
     ("filesystems", "shoal.filesystems.service:FileSystemService"),
     ("fs_settings", "shoal.filesystems.fs_settings:FileSystemSettings"),
+    # Meters and throttles each file system's volume; stopped after the invoker, removing them.
+    ("efs_io", "shoal.filesystems.io_metrics:IoMetrics"),
     ("code_signing", "shoal.functions.codesigning:CodeSigningService"),
     ("vpc", "shoal.vpc.service:VpcService"),
     ("permissions", "shoal.functions.permissions:PermissionService"),

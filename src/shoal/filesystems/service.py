@@ -36,7 +36,13 @@ from shoal.filesystems.models import (
     new_id,
 )
 from shoal.filesystems.mounting import function_mounts
-from shoal.filesystems.rules import MAXIO_ELASTIC, bad_request, check_path, check_throughput
+from shoal.filesystems.rules import (
+    MAXIO_ELASTIC,
+    bad_request,
+    check_path,
+    check_throughput,
+    check_throughput_change,
+)
 from shoal.filesystems.targets import MountTargets
 from shoal.filesystems.volumes import Volumes
 from shoal.policy import Principal
@@ -197,6 +203,9 @@ class FileSystemService:
         check_throughput(mode, provisioned)
         if fs.performance_mode == "maxIO" and mode == "elastic":
             raise bad_request(MAXIO_ELASTIC)
+        now = time.time()
+        if check_throughput_change(fs, mode, provisioned, now):
+            fs = replace(fs, throughput_changed_at=now)
         fs = replace(fs, throughput_mode=mode, provisioned_throughput=provisioned)
         self._save_fs(fs)
         return fs
@@ -222,6 +231,9 @@ class FileSystemService:
         self._policies.pop(fs.id, None)
         del self._fs[fs.id]
         self.meter.forget(fs.id)
+        io = getattr(self.shoal, "efs_io", None)
+        if io is not None:
+            io.forget(fs.id)  # its throttle and credits go before its volume does
         # The volume goes off the loop (unmount, detach, unlink: the id is gone already).
         self._spawn(asyncio.to_thread(self.volumes.delete, fs.id))
         log.info("deleted file system %s", fs.id)
