@@ -30,6 +30,7 @@ BENCHMARKS = [
     "metrics_bench",
     "logs_bench",
     "nfs_tls_bench",
+    "encryption_bench",
 ]
 
 
