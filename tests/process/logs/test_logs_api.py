@@ -79,11 +79,15 @@ def test_describe_log_groups_pages_prefix_and_pattern(logs: Any) -> None:
     assert seen == [names[0:3], names[3:6], names[6:7]]
     got = logs.describe_log_groups(logGroupNamePattern=base.split("/")[-1] + "/03")
     assert [g["logGroupName"] for g in got["logGroups"]] == [names[3]]
-    assert got["logGroups"][0].keys() == {"logGroupName", "creationTime", "arn"}  # AWS's rule
-    code, message = error(
-        logs.describe_log_groups, logGroupNamePrefix=base, logGroupNamePattern="x"
+    # What AWS answers of a group found by pattern (recorded against AWS): no storedBytes.
+    assert got["logGroups"][0].keys() == {
+        "logGroupName", "creationTime", "metricFilterCount", "arn", "logGroupClass", "logGroupArn"
+    }
+    assert got["logGroups"][0]["logGroupClass"] == "STANDARD"
+    assert error(logs.describe_log_groups, logGroupNamePrefix=base, logGroupNamePattern="x") == (
+        "InvalidParameterException",
+        "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.",
     )
-    assert code == "InvalidParameterException" and "mutually exclusive" in message
     assert error(logs.describe_log_groups, nextToken="!!not-a-token")[0] == (
         "InvalidParameterException"
     )
@@ -119,7 +123,9 @@ def test_streams_are_described_and_ordered(logs: Any, group: str) -> None:
     )
     assert [[s["logStreamName"] for s in p["logStreams"]] for p in pages] == [["a", "b"], ["c"]]
     assert error(logs.describe_log_streams, logGroupName=group, logStreamNamePrefix="a",
-                 orderBy="LastEventTime")[0] == "InvalidParameterException"  # fmt: skip
+                 orderBy="LastEventTime") == (
+        "InvalidParameterException", "Cannot order by LastEventTime with a logStreamNamePrefix."
+    )  # fmt: skip
     (g,) = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     assert g["storedBytes"] == len("helloworldxy")
     logs.delete_log_stream(logGroupName=group, logStreamName="a")
@@ -195,6 +201,9 @@ def test_filter_log_events_pages_streams_and_patterns(logs: Any, group: str) -> 
         ("app/1", "ERROR three"), ("app/2", "ERROR two")
     ]
     assert sorted(s["logStreamName"] for s in got["searchedLogStreams"]) == ["app/1", "app/2"]
+    # Stream names and a prefix together: the guide's InvalidParameterException.
+    assert error(logs.filter_log_events, logGroupName=group, logStreamNames=["other"],
+                 logStreamNamePrefix="app/")[0] == "InvalidParameterException"  # fmt: skip
     got = logs.filter_log_events(logGroupName=group, logStreamNames=["other"])
     assert [e["message"] for e in got["events"]] == ["ERROR other"]
     got = logs.filter_log_events(logGroupName=group, filterPattern="ERROR two")
