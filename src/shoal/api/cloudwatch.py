@@ -223,8 +223,8 @@ def get_metric_statistics(call: Call) -> dict[str, Any]:
     wanted = math.ceil((end - start) / period)
     if wanted > MAX_DATAPOINTS:
         raise combination(
-            f"You have requested up to {wanted:,} datapoints, which exceeds the limit of "
-            f"{MAX_DATAPOINTS:,}. You may reduce the datapoints requested by increasing Period, "
+            f"You have requested up to {wanted} datapoints, which exceeds the limit of "
+            f"{MAX_DATAPOINTS}. You may reduce the datapoints requested by increasing Period, "
             "or decreasing the time range."
         )
     key = (call.region, p["Namespace"], p["MetricName"], dimensions(p.get("Dimensions")))

@@ -103,7 +103,9 @@ def test_bad_input_is_refused_as_cloudwatch_refuses_it(metrics_server: ShoalServ
     code, message = error(put, Namespace="N", MetricData=[
         {"MetricName": "x", "Value": 1, "StatisticValues": {
             "SampleCount": 1, "Sum": 1, "Minimum": 1, "Maximum": 1}}])  # fmt: skip
-    assert code == "InvalidParameterCombination" and "mutually exclusive" in message
+    assert (code, message) == ("InvalidParameterCombination", "The parameters MetricData."
+                               "member.1.Value and MetricData.member.1.StatisticValues are "
+                               "mutually exclusive and you have specified both.")
     code, message = error(put, Namespace="N", MetricData=[
         {"MetricName": "x", "Values": [1, 2], "Counts": [1]}])  # fmt: skip
     assert (code, message) == ("InvalidParameterValue", "The parameters MetricData.member.1."
@@ -132,10 +134,22 @@ def test_bad_input_is_refused_as_cloudwatch_refuses_it(metrics_server: ShoalServ
     code, message = error(stats, Namespace="N", MetricName="x", StartTime=start, EndTime=end,
                           Period=60, Statistics=["Sum"], ExtendedStatistics=["p9"])  # fmt: skip
     assert code == "InvalidParameterCombination"
-    day = dt.timedelta(days=1, minutes=2)
-    code, message = error(stats, Namespace="N", MetricName="x", StartTime=end - day,
-                          EndTime=end, Period=60, Statistics=["Sum"])  # fmt: skip
-    assert code == "InvalidParameterCombination" and "1,440" in message
+    # AWS's answers as recorded against it (LocalStack's suite): a day by the second is
+    # 86400 datapoints, over the limit; a day by the minute is 1440, at it; an empty range.
+    now = dt.datetime.now(dt.UTC)
+    day = dt.timedelta(days=1)
+    assert error(stats, Namespace="N", MetricName="x", StartTime=now, EndTime=now + day,
+                 Period=1, Statistics=["SampleCount"]) == (
+        "InvalidParameterCombination",
+        "You have requested up to 86400 datapoints, which exceeds the limit of 1440. You may "
+        "reduce the datapoints requested by increasing Period, or decreasing the time range.",
+    )  # fmt: skip
+    assert stats(Namespace=unique_name("Day"), MetricName="x", StartTime=now, EndTime=now + day,
+                 Period=60, Statistics=["SampleCount"])["Datapoints"] == []  # fmt: skip
+    assert error(stats, Namespace="N", MetricName="x", StartTime=now, EndTime=now, Period=1,
+                 Statistics=["SampleCount"]) == (
+        "InvalidParameterValue", "The parameter StartTime must be less than the parameter EndTime."
+    )  # fmt: skip
 
 
 def test_list_metrics_filters_and_pages(metrics_server: ShoalServer) -> None:
