@@ -323,3 +323,26 @@ def test_function_output_is_its_log_group(lambda_client: Any, logs: Any) -> None
                               startFromHead=True)  # fmt: skip
     messages = [e["message"] for e in got["events"]]
     assert messages[0].startswith("START RequestId:") and messages[-1].startswith("REPORT")
+
+
+def test_a_functions_logging_config_log_group_receives_its_output(
+    lambda_client: Any, logs: Any
+) -> None:
+    code = "def handler(e, c):\n    print('to my own group')\n    return 1\n"
+    name = create_function(lambda_client, code=code)
+    group = f"/custom/{name}"
+    lambda_client.update_function_configuration(FunctionName=name,
+                                                LoggingConfig={"LogGroup": group})  # fmt: skip
+    wait_for(lambda: lambda_client.get_function(FunctionName=name)["Configuration"][
+        "LastUpdateStatus"] == "Successful")  # fmt: skip
+    lambda_client.invoke(FunctionName=name)
+
+    def found() -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = logs.filter_log_events(
+            logGroupName=group, filterPattern='"to my own group"')["events"]  # fmt: skip
+        return got
+
+    (event,) = wait_for(found)
+    assert "/[$LATEST]" in event["logStreamName"]
+    default = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"]
+    assert default == []  # Lambda writes to the configured group only

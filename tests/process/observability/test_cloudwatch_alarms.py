@@ -112,6 +112,11 @@ def test_alarm_errors(metrics_server: ShoalServer) -> None:
     with pytest.raises(ClientError) as e:
         cw.delete_alarms(AlarmNames=["no-such-alarm"])
     assert e.value.response["Error"]["Code"] == "ResourceNotFound"
+    with pytest.raises(ClientError) as e:  # AWS (recorded): a 404 without a message
+        cw.set_alarm_state(AlarmName="no-such-alarm", StateValue="OK", StateReason="r")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFound"
+    assert e.value.response["Error"].get("Message", "") == ""
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
 def test_alarms_over_the_query_protocol_with_aws_cli_v2(metrics_server: ShoalServer) -> None:
