@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
+import boto3
 import botocore.session
 import pytest
 from botocore.config import Config
@@ -126,6 +128,25 @@ def test_bad_input_is_refused_as_cloudwatch_refuses_it(metrics_server: ShoalServ
     five = [{"MetricName": "x", "Value": 1, "StorageResolution": 5}]
     assert error(put, Namespace="N", MetricData=five)[0] == "InvalidParameterValue"
     assert error(put, Namespace="N", MetricData=[{"MetricName": "x"}])[0] == "MissingParameter"
+    # The limits: 1000 metrics a request, and 1 MB a request (AWS's 413 RequestEntityTooLarge).
+    many = [{"MetricName": f"m{i}", "Value": 1} for i in range(1001)]
+    assert error(put, Namespace="N", MetricData=many) == (
+        "InvalidParameterValue", "The collection MetricData must not have a size greater than 1000."
+    )
+    raw = boto3.client(
+        "cloudwatch", endpoint_url=metrics_server.endpoint, region_name="us-east-1",
+        aws_access_key_id="shoal", aws_secret_access_key="shoal",
+        config=Config(retries={"max_attempts": 0}, disable_request_compression=True),
+    )  # fmt: skip
+    wide = [{"MetricName": f"m{i}", "Values": [v + 0.123456789 for v in range(150)]}
+            for i in range(1000)]  # fmt: skip
+    with pytest.raises(ClientError) as info:
+        raw.put_metric_data(Namespace="N", MetricData=wide)
+    err = info.value.response
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert err["Error"]["Code"] == "RequestEntityTooLarge"
+    assert re.fullmatch(r"Request size \d+ exceeded 1048576 bytes", err["Error"]["Message"])
+    raw.close()
     start, end = window()
     stats = cw.get_metric_statistics
     code, message = error(stats, Namespace="N", MetricName="x", StartTime=start, EndTime=end,
