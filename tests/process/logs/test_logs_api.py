@@ -60,6 +60,10 @@ def test_a_group_is_described_in_aws_shape(logs: Any) -> None:
     assert (code, message) == (
         "ResourceAlreadyExistsException", "The specified log group already exists"
     )
+    long_name = ("InvalidParameterException",
+                 "Invalid LogGroup or LogStream, both must have length less than or equal to 512.")
+    assert error(logs.create_log_group, logGroupName="a" * 513) == long_name  # AWS's (recorded)
+    assert error(logs.create_log_stream, logGroupName=name, logStreamName="s" * 513) == long_name
     logs.delete_log_group(logGroupName=name)
     assert logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] == []
     assert error(logs.delete_log_group, logGroupName=name) == (
