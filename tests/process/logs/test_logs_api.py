@@ -106,6 +106,10 @@ def test_describe_log_groups_pages_prefix_and_pattern(logs: Any) -> None:
 def test_streams_are_described_and_ordered(logs: Any, group: str) -> None:
     for name in ("b", "a", "c"):
         logs.create_log_stream(logGroupName=group, logStreamName=name)
+    # A stream without events, as AWS describes it (recorded): no timestamps, no token.
+    (empty,) = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix="a")["logStreams"]
+    assert empty.keys() == {"logStreamName", "creationTime", "arn", "storedBytes"}
+    assert empty["storedBytes"] == 0
     assert error(logs.create_log_stream, logGroupName=group, logStreamName="a") == (
         "ResourceAlreadyExistsException", "The specified log stream already exists"
     )
@@ -173,6 +177,11 @@ def test_get_log_events_tokens_and_the_end(logs: Any, group: str) -> None:
                  nextToken="x/1/2") == (
         "InvalidParameterException", "The specified nextToken is invalid."
     )  # fmt: skip
+    assert error(logs.get_log_events, logGroupName=group, logStreamName="s", limit=10001) == (
+        "InvalidParameterException",
+        "1 validation error detected: Value '10001' at 'limit' failed to satisfy constraint: "
+        "Member must have value less than or equal to 10000",
+    )  # AWS's answer, as recorded
     assert error(logs.get_log_events, logGroupName="/none", logStreamName="s") == (
         "ResourceNotFoundException", "The specified log group does not exist."
     )
