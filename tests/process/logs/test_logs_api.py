@@ -288,6 +288,16 @@ def test_retention_and_tags(logs: Any, group: str) -> None:
     assert g["retentionInDays"] == 7
     code, message = error(logs.put_retention_policy, logGroupName=group, retentionInDays=2)
     assert code == "InvalidParameterException" and "enum value set: [1, 3, 5, 7" in message
+    # An event older than the retention is expired: reported, not stored (AWS's rule).
+    logs.create_log_stream(logGroupName=group, logStreamName="r")
+    t = now_ms()
+    out = logs.put_log_events(logGroupName=group, logStreamName="r", logEvents=[
+        {"timestamp": t - 7 * 86_400_000 - 3_600_000, "message": "expired"},
+        {"timestamp": t - 7 * 86_400_000 + 3_600_000, "message": "kept"},
+    ])  # fmt: skip
+    assert out["rejectedLogEventsInfo"] == {"expiredLogEventEndIndex": 1}
+    got = logs.get_log_events(logGroupName=group, logStreamName="r", startFromHead=True)
+    assert [e["message"] for e in got["events"]] == ["kept"]
     logs.delete_retention_policy(logGroupName=group)
     (g,) = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     assert "retentionInDays" not in g
