@@ -347,9 +347,10 @@ def server_cpu_s(endpoint: str) -> float:
 
 
 @contextmanager
-def shoal_server(*extra: str) -> Iterator[str]:
+def shoal_server(*extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """A private ``shoal serve`` on a free port with its data in a temporary directory, root
-    keys ``shoal``/``shoal`` (the tests'), and the tests' execution role ``lambda-role``."""
+    keys ``shoal``/``shoal`` (the tests'), and the tests' execution role ``lambda-role``;
+    ``env``: more environment variables for the server."""
     with tempfile.TemporaryDirectory(prefix="shoal-bench-") as d:
         proc = subprocess.Popen(
             [
@@ -370,7 +371,7 @@ def shoal_server(*extra: str) -> Iterator[str]:
             text=True,
             cwd=ROOT,
             env={**os.environ, "SHOAL_ROOT_ACCESS_KEY_ID": KEYS[0],
-                 "SHOAL_ROOT_SECRET_ACCESS_KEY": KEYS[1]},  # fmt: skip
+                 "SHOAL_ROOT_SECRET_ACCESS_KEY": KEYS[1], **(env or {})},  # fmt: skip
         )
         assert proc.stdout is not None
         endpoint = None

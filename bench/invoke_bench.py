@@ -81,6 +81,30 @@ def init_durations_ms(endpoint: str, name: str) -> list[float]:
     return out
 
 
+def rate_and_cpu(endpoint: str, url: str) -> tuple[float, float]:
+    """Warm throughput with 10 clients, and the server's CPU per invoke meanwhile (µs)."""
+    cpu0 = server_cpu_s(endpoint)
+    rate, _ = throughput(url, 10, SECONDS)
+    return rate, (server_cpu_s(endpoint) - cpu0) / (rate * max(1, round(SECONDS))) * 1e6
+
+
+def telemetry_on_off(endpoint: str, url: str, rounds: int = 2) -> tuple[tuple[float, float], ...]:
+    """(rate, CPU per invoke) with function logs and Lambda metrics on (the server at
+    ``endpoint``) and off (a second server, ``SHOAL_BENCH_TELEMETRY=off``:
+    :mod:`shoal.observability.telemetry`), measured in turn ``rounds`` times; the best run of
+    each, the one the other sessions on a shared machine disturbed least."""
+    with shoal_server(env={"SHOAL_BENCH_TELEMETRY": "off"}) as off_endpoint:
+        name = f"bench-off-{uuid.uuid4().hex[:8]}"
+        make_function(off_endpoint, name)
+        off_url = f"{off_endpoint}/2015-03-31/functions/{name}/invocations"
+        load(off_url, 1, 1.0)  # warm
+        on, off = [], []
+        for _ in range(rounds):
+            on.append(rate_and_cpu(endpoint, url))
+            off.append(rate_and_cpu(off_endpoint, off_url))
+    return max(on), max(off)
+
+
 def run() -> str:
     with bare_uvicorn(BODY) as bare:
         b1 = load(bare, 1, SECONDS)
@@ -92,9 +116,8 @@ def run() -> str:
         client = make_function(endpoint, name)
         url = f"{endpoint}/2015-03-31/functions/{name}/invocations"
         s1 = load(url, 1, SECONDS)
-        cpu0 = server_cpu_s(endpoint)
-        s10, _ = throughput(url, 10, SECONDS)
-        cpu_us = (server_cpu_s(endpoint) - cpu0) / (s10 * max(1, round(SECONDS))) * 1e6
+        s10, cpu_us = rate_and_cpu(endpoint, url)
+        (on10, on_cpu_us), (off10, off_cpu_us) = telemetry_on_off(endpoint, url)
         cold = cold_invokes_ms(client, endpoint, name)
         inits = init_durations_ms(endpoint, name)
         sdk_name = f"bench-boto3-{uuid.uuid4().hex[:8]}"
@@ -138,6 +161,14 @@ def run() -> str:
             f"{f10:.0f} (floor)",
             f"{s10 / f10:.2f}×",
             "",
+        ),
+        (
+            "warm invoke throughput with function logs and metrics on, vs off, 10 clients, "
+            "best of 2 runs each, in turn (req/s; server CPU per invoke)",
+            f"{on10:.0f} ({on_cpu_us:.0f} µs)",
+            f"{off10:.0f} ({off_cpu_us:.0f} µs, off)",
+            f"{on10 / off10:.2f}×",
+            "≥ 0.95× (their cost < 5%)",
         ),
         (
             "SigV4 verification + authorization per invoke, root / an IAM user (µs; share of "

@@ -29,6 +29,10 @@ class Settings:
     account_id: str = "123456789012"
     # Idle execution environments are destroyed after this many seconds.
     idle_timeout_s: float = 300.0
+    # WebSocket APIs: a connection idle this long (no message from its client) is closed, and
+    # any connection after this long in all: API Gateway's 10 minutes and 2 hours.
+    websocket_idle_timeout_s: float = 600.0
+    websocket_max_duration_s: float = 7200.0
     # How long an environment's execution-role credentials last (shoal.invocation.credentials);
     # an environment that outlives half of it gets new ones with its next invocation.
     role_credentials_s: int = 12 * 3600
@@ -49,6 +53,9 @@ class Settings:
     egress: str = "nat"
     # TLS (shoal.tls): the server's certificate chain and key, both or neither; tls_ca is the
     # CA that clients (and the environments) trust, when Shoal made it (--tls auto).
+    # Free space on the data directory's disk that file systems never take (shoal.filesystems.
+    # headroom): bytes, "512M", "1GiB" or "5%"; None: 1 GiB or 5% of the disk, the smaller.
+    fs_reserve: str | None = field(default_factory=lambda: os.environ.get("SHOAL_FS_RESERVE"))
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_ca: Path | None = None

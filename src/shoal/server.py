@@ -23,6 +23,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from shoal import datadir, tls
 from shoal.config import Settings
 from shoal.core import Shoal
+from shoal.gateway import websocket_frames
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -146,6 +147,7 @@ def _tls(settings: Settings, shoal: Shoal, auto: bool) -> tls.TlsFiles | None:
     endpoint = getattr(shoal, "sandbox", None) and shoal.sandbox.api_endpoint
     if endpoint:
         extra.append(endpoint.split("://", 1)[1].rpartition(":")[0])
+    extra.append(settings.nfs_address)  # mount targets' TLS terminators present it too
     names = tls.server_names(settings.host, settings.allowed_hosts, extra)
     files = tls.auto(settings.tls_cert.parent, names)
     print(
@@ -181,6 +183,10 @@ def serve(
     try:
         files = _tls(settings, shoal, tls_auto)
         context = tls.server_context(files) if files is not None else None
+        gateway = getattr(shoal, "gateway", None)
+        if context is not None and gateway is not None:
+            # Custom domain names answer with their own certificates (gateway.certificates).
+            context.sni_callback = gateway.certificates.sni_callback
     except (OSError, ValueError, ssl.SSLError) as e:
         sock.close()
         raise SystemExit(f"shoal: refusing to start: TLS: {e}") from None
@@ -189,6 +195,9 @@ def serve(
         ssl_context_factory=(lambda config, default: context) if context is not None else None,
         loop="uvloop",
         http=HttpProtocol,
+        # WebSocket APIs: the websockets library's protocol, with API Gateway's quotas.
+        ws=websocket_frames.PROTOCOL_PATH,
+        ws_max_size=websocket_frames.MAX_MESSAGE_SIZE,
         lifespan="on",
         access_log=False,
         proxy_headers=False,  # Shoal is not behind a proxy; the middleware costs every request

@@ -12,6 +12,7 @@ from typing import Any
 
 from shoal.api.apigatewayv2_authorizers import check_route_members
 from shoal.api.apigatewayv2_scope import gateway_of, page
+from shoal.api.apigatewayv2_websocket import check_protocol
 from shoal.api.dispatch import Call, apigatewayv2_api
 from shoal.gateway.models import Api, Deployment, Integration, Route, Stage
 
@@ -28,12 +29,15 @@ def _extra(params: Mapping[str, Any], *handled: str) -> dict[str, Any]:
 
 
 def _api(api: Api, call: Call) -> dict[str, Any]:
+    endpoint = gateway_of(call).api_endpoint(call.base_url, api.api_id)
+    if api.protocol_type == "WEBSOCKET":
+        endpoint = "ws" + endpoint[len("http") :]  # ws:// (wss:// under TLS), as wss:// on AWS
     return {
         "ApiKeySelectionExpression": API_KEY_SELECTION,
         "RouteSelectionExpression": HTTP_ROUTE_SELECTION,
         "IpAddressType": "ipv4",
         **api.extra,
-        "ApiEndpoint": gateway_of(call).api_endpoint(call.base_url, api.api_id),
+        "ApiEndpoint": endpoint,
         "ApiId": api.api_id,
         "Name": api.name,
         "ProtocolType": api.protocol_type,
@@ -60,7 +64,8 @@ def _in_region(call: Call) -> None:
     """An API is in the region it was made in: from another, it is not found."""
     api_id = call.params.get("ApiId")
     if isinstance(api_id, str):
-        gateway_of(call).apis.get(api_id, call.region)
+        api = gateway_of(call).apis.get(api_id, call.region)
+        check_protocol(call, api.protocol_type)  # what a WebSocket API has not
         check_route_members(call)  # a route's AuthorizationType and authorizer
 
 

@@ -43,7 +43,8 @@ from shoal.api.dispatch import ApiService, apigatewayv2_api, efs_api, lambda_api
 from shoal.api.query_router import QueryRouter, query_router
 from shoal.api.rpc_router import RpcRouter, cbor_router, json_router
 from shoal.api.scope import is_region
-from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
+from shoal.gateway.domain_routing import MAPPED, DomainRoutes
+from shoal.gateway.host_routing import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
 from shoal.identity import sigv4
 from shoal.invocation.invoker import new_request_id
 
@@ -114,6 +115,8 @@ class ShoalApp:
     def __init__(self, shoal: Shoal) -> None:
         self.shoal = shoal
         self.mounts: list[tuple[str, ASGIApp]] = []
+        # Custom domain names' host map, when the gateway component set it.
+        self.domain_routes: DomainRoutes | None = None
         self.admission = admission.Admission.for_settings(shoal.settings)
         self.authenticator = authentication.Authenticator(shoal)
         # Prometheus' scrape of the CloudWatch metrics (authorized by the endpoint itself).
@@ -152,6 +155,9 @@ class ShoalApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         # {apiId}.execute-api.localhost and {urlId}.lambda-url.localhost name an HTTP API or a
@@ -159,7 +165,11 @@ class ShoalApp:
         routed = host_routed(scope)
         if routed is not None:
             scope = routed
-        refusal = self._refusal(scope, routed is not None)
+        elif self.domain_routes is not None and (mapped := self.domain_routes.routed(scope)):
+            # A custom domain's (shoal.gateway.domain_routing): its Host is served since the
+            # domain exists, and only the Host rule of admission applies to an HTTP API.
+            scope = routed = mapped
+        refusal = None if MAPPED in scope else self._refusal(scope, routed is not None)
         if refusal is not None:
             await send_response(send, refusal[0], refusal[1])
             return
@@ -245,6 +255,23 @@ class ShoalApp:
                 [("x-amzn-ErrorType", "UnknownOperationException")],
             )
         await send_response(send, response, request_id)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket connection: a WebSocket API's (the gateway's, by path or by host, under
+        the gateway's admission rules); anything else is refused with 403."""
+        routed = host_routed(scope)
+        if routed is not None:
+            scope = routed
+        gateway = getattr(self.shoal, "gateway", None)
+        if (
+            gateway is None
+            or not scope["path"].startswith(EXECUTE_API_PREFIX)
+            or self.admission.refusal(scope["headers"], True) is not None
+        ):
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008})  # a 403 to the handshake
+            return
+        await gateway.websocket(scope, receive, send)
 
     @property
     def verifier(self) -> sigv4.Verifier:

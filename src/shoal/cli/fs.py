@@ -201,12 +201,13 @@ def _mt_create(args: argparse.Namespace) -> int:
 
 def _mt_list(args: argparse.Namespace) -> int:
     targets = _efs(args).describe_mount_targets(FileSystemId=args.file_system_id)["MountTargets"]
-    print(f"{'MOUNT TARGET':24} {'STATE':10} {'ADDRESS':22} NFS URL")
+    print(f"{'MOUNT TARGET':24} {'STATE':10} {'ADDRESS':22} {'TLS PORT':8} NFS URL")
     for t in targets:
-        port = _shoal_api(args, f"mount-targets/{t['MountTargetId']}")["Port"]
+        ports = _shoal_api(args, f"mount-targets/{t['MountTargetId']}")
+        port, tls_port = ports["Port"], ports.get("TlsPort") or "-"
         url = f"nfs://{t['IpAddress']}/{t['FileSystemId']}?version=4&nfsport={port}"
         print(f"{t['MountTargetId']:24} {t['LifeCycleState']:10} "
-              f"{t['IpAddress'] + ':' + str(port):22} {url}")  # fmt: skip
+              f"{t['IpAddress'] + ':' + str(port):22} {tls_port!s:8} {url}")  # fmt: skip
     return 0
 
 

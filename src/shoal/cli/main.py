@@ -45,6 +45,14 @@ def _serve(args: argparse.Namespace) -> int:
     if not 1 <= args.role_credentials_lifetime <= 12 * 3600:
         print("shoal: --role-credentials-lifetime is 1 to 43200 seconds", file=sys.stderr)
         return 2
+    if args.fs_reserve is not None:
+        from shoal.filesystems.headroom import parse_size
+
+        try:
+            parse_size(args.fs_reserve, 100)
+        except ValueError as e:
+            print(f"shoal: --fs-reserve: {e}", file=sys.stderr)
+            return 2
     tls_paths: dict[str, Any] = {}
     if args.tls is not None:
         if args.tls != "auto" or args.tls_cert or args.tls_key or args.tls_ca:
@@ -70,6 +78,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         allowed_hosts=tuple(args.allowed_host),
         idle_timeout_s=args.idle_timeout,
+        websocket_idle_timeout_s=args.websocket_idle_timeout,
+        websocket_max_duration_s=args.websocket_max_duration,
         role_credentials_s=args.role_credentials_lifetime,
         account_concurrency=args.account_concurrency,
         unreserved_minimum=args.unreserved_minimum,
@@ -77,6 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
         nfs_address=args.nfs_address,
         nfs_port=args.nfs_port,
         egress=args.egress,
+        fs_reserve=args.fs_reserve,
         **tls_paths,
     )
     try:
@@ -102,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default $SHOAL_DATA_DIR, else /var/lib/shoal as root)")
     serve.add_argument("--idle-timeout", type=float, default=300.0,
                        help="seconds before an idle execution environment is reaped")
+    serve.add_argument("--websocket-idle-timeout", type=float, default=600.0, metavar="SECONDS",
+                       help="close a WebSocket connection after this long without a message "
+                            "from its client (default 600, as API Gateway)")
+    serve.add_argument("--websocket-max-duration", type=float, default=7200.0, metavar="SECONDS",
+                       help="close any WebSocket connection after this long (default 7200, as "
+                            "API Gateway)")
     serve.add_argument("--role-credentials-lifetime", type=int, default=12 * 3600,
                        metavar="SECONDS",
                        help="how long the execution-role credentials of an environment last "
@@ -121,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--egress", choices=("nat", "none"), default="nat",
                        help="nat (default): functions reach other hosts through NAT, never "
                             "this host's own services; none: loopback only")
+    serve.add_argument("--fs-reserve", default=os.environ.get("SHOAL_FS_RESERVE"),
+                       metavar="SIZE",
+                       help="free space on the data directory's disk that file systems never "
+                            "take: bytes, 512M, 1GiB or 5%% (default $SHOAL_FS_RESERVE, else "
+                            "1 GiB or 5%% of the disk, the smaller)")
     serve.add_argument("--tls-cert", metavar="FILE",
                        help="serve HTTPS with this certificate chain (PEM; with --tls-key)")
     serve.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")

@@ -13,7 +13,8 @@ Both carry the identity rule for a host client (no IAM principal, as an NFS clie
 root-squashed when the policy withholds ``ClientRootAccess``), else null and ``RootSquash`` says
 whether root is squashed; a policy that withholds ``ClientMount`` answers 403.
 - ``GET  /shoal/fs/file-systems/{fs}/du?depth=N`` -> ``{"Total", "Entries": [{"Path", "Bytes"}]}``
-- ``GET  /shoal/fs/mount-targets/{mt}`` -> ``{"MountTargetId", "IpAddress", "Port", ...}``
+- ``GET  /shoal/fs/mount-targets/{mt}`` -> ``{"MountTargetId", "IpAddress", "Port", "TlsPort",
+  ...}`` (``TlsPort``: NFS over TLS, null when the server serves no TLS)
 
 Errors are ``{"ErrorCode", "Message"}`` with the EFS status of the code; another method than
 the one a path takes is a 405 in that shape too, with ``Allow``.
@@ -104,6 +105,7 @@ class FsEndpoint:
     async def fs_path(self, request: Request) -> JSONResponse:
         try:
             fs = self.service.get_file_system(request.path_params["fs"])
+            self.service.check_key(fs)
             ident = self.service.identity(fs, None, None)
             if not ident.mount:
                 raise _no_mount(fs.id, "the file system")
@@ -119,6 +121,7 @@ class FsEndpoint:
         try:
             ap = svc.get_access_point(request.path_params["ap"])
             fs = svc.get_file_system(ap.file_system_id)
+            svc.check_key(fs)
             ident = svc.identity(fs, ap, None)
             if not ident.mount:
                 raise _no_mount(fs.id, f"access point {ap.id}")
@@ -161,4 +164,5 @@ class FsEndpoint:
         return JSONResponse({
             "MountTargetId": t.id, "FileSystemId": t.file_system_id, "IpAddress": t.ip_address,
             "Port": t.port, "LifeCycleState": t.lifecycle_state,
+            "TlsPort": None if self.service.targets.terminators.unavailable() else t.tls_port,
         })  # fmt: skip

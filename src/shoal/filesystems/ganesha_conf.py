@@ -14,6 +14,13 @@ PUTFH, LOOKUP across exports), so a client on a port >= 1024 gets ``NFS4ERR_ACCE
 with a file handle it learnt elsewhere; only the NULL procedure (the health probe) is answered.
 The target listens on its one address and port, NFSv4 over TCP only: no NLM, RQUOTA, MNT or UDP
 listeners, no rpcbind registration needed.
+
+TLS clients reach ganesha through the target's terminator (:mod:`shoal.filesystems.tls_terminator`),
+which connects from an address of its own (``terminator``). Every export then has a ``CLIENT``
+block for that address first (ganesha takes the first block that matches, and the terminator's
+address is inside ``127.0.0.0/8``) with the rule for clients over TLS (:attr:`Export.tls`), and
+``PrivilegedPort = false`` there: the terminator's source port is its own, not the client's.
+Only the terminator can send from that address (:mod:`shoal.filesystems.tls_guard`).
 """
 
 from __future__ import annotations
@@ -45,6 +52,27 @@ class Export:
     squash_gid: int | None
     readonly: bool = False
     root_squash: bool = False  # only with squash_uid None: uid 0 (and gid 0) become 65534
+    # False: plaintext clients are refused (the policy asks for aws:SecureTransport); the
+    # fields above then only say how the export is made, and ``tls`` how TLS clients are served.
+    plaintext: bool = True
+    tls: ClientRule | None = None  # clients through the TLS terminator; None: refused
+
+
+@dataclass(frozen=True)
+class ClientRule:
+    """How one export treats the clients of one ``CLIENT`` block (the fields of Export)."""
+
+    squash_uid: int | None
+    squash_gid: int | None
+    readonly: bool = False
+    root_squash: bool = False
+
+
+def _check_rule(export_id: int, rule: Export | ClientRule) -> None:
+    if (rule.squash_uid is None) != (rule.squash_gid is None):
+        raise ValueError(f"export {export_id}: squash uid and gid go together")
+    if rule.root_squash and rule.squash_uid is not None:
+        raise ValueError(f"export {export_id}: root squash is for unsquashed exports")
 
 
 def validate_exports(exports: list[Export]) -> None:
@@ -63,10 +91,9 @@ def validate_exports(exports: list[Export]) -> None:
                 raise ValueError(f"not a normalised absolute path: {value!r}")
             if any(c in value for c in "\n\r\0"):
                 raise ValueError(f"control character in path: {value!r}")
-        if (e.squash_uid is None) != (e.squash_gid is None):
-            raise ValueError(f"export {e.export_id}: squash uid and gid go together")
-        if e.root_squash and e.squash_uid is not None:
-            raise ValueError(f"export {e.export_id}: root squash is for unsquashed exports")
+        _check_rule(e.export_id, e)
+        if e.tls is not None:
+            _check_rule(e.export_id, e.tls)
     for e in exports:
         for other in exports:
             parent = e.pseudo.rstrip("/") + "/"
@@ -92,9 +119,14 @@ def _clients(address: str) -> str:
     return "*"
 
 
-def render_config(target_dir: Path, address: str, port: int, exports: list[Export]) -> str:
-    """The ganesha.conf of one mount target (pure; unit-tested)."""
+def render_config(
+    target_dir: Path, address: str, port: int, exports: list[Export], terminator: str | None = None
+) -> str:
+    """The ganesha.conf of one mount target (pure; unit-tested); ``terminator``: the address
+    its TLS terminator connects from, None without one."""
     validate_exports(exports)
+    if terminator is not None:
+        ipaddress.ip_address(terminator)  # ValueError: never a name or a list in Clients
     # The D-Bus name must differ between instances (and is only used if a system bus exists).
     dbus_prefix = re.sub(r"[^A-Za-z0-9_]", "_", target_dir.name)
     lines = [
@@ -130,13 +162,13 @@ def render_config(target_dir: Path, address: str, port: int, exports: list[Expor
         "}",
     ]
     if all(e.pseudo != "/" for e in exports):  # else that export is the root, with its own
-        lines += _pseudo_root(address)
+        lines += _pseudo_root(address, terminator)
     for e in exports:
-        lines += _export_block(e, address)
+        lines += _export_block(e, address, terminator)
     return "\n".join(lines) + "\n"
 
 
-def _pseudo_root(address: str) -> list[str]:
+def _pseudo_root(address: str, terminator: str | None) -> list[str]:
     """The pseudo root's export, which ganesha would otherwise make itself without
     PrivilegedPort: an unprivileged client would still get its file handle and export names."""
     return [
@@ -150,6 +182,7 @@ def _pseudo_root(address: str) -> list[str]:
         "    Access_Type = None;",
         "    PrivilegedPort = true;",
         "    Squash = Root_Squash;",
+        *_terminator_block(terminator, "MDONLY_RO", []),
         "    CLIENT {",
         f"        Clients = {_clients(address)};",
         "        Access_Type = MDONLY_RO;",
@@ -159,7 +192,38 @@ def _pseudo_root(address: str) -> list[str]:
     ]
 
 
-def _export_block(e: Export, address: str) -> list[str]:
+def _squash(rule: Export | ClientRule, indent: str) -> list[str]:
+    """The squash options of ``rule``: All_Squash to its user, Root_Squash or none."""
+    if rule.squash_uid is None and rule.root_squash:
+        return [
+            f"{indent}Squash = Root_Squash;",
+            f"{indent}Anonymous_Uid = {NOBODY};",
+            f"{indent}Anonymous_Gid = {NOBODY};",
+        ]
+    if rule.squash_uid is None:
+        return [f"{indent}Squash = No_Root_Squash;"]
+    return [
+        f"{indent}Squash = All_Squash;",
+        f"{indent}Anonymous_Uid = {rule.squash_uid};",
+        f"{indent}Anonymous_Gid = {rule.squash_gid};",
+    ]
+
+
+def _terminator_block(terminator: str | None, access: str, squash: list[str]) -> list[str]:
+    """The CLIENT block of the TLS terminator's address (first: see the module docstring)."""
+    if terminator is None:
+        return []
+    return [
+        "    CLIENT {",
+        f"        Clients = {terminator};",
+        f"        Access_Type = {access};",
+        "        PrivilegedPort = false;",
+        *squash,
+        "    }",
+    ]
+
+
+def _export_block(e: Export, address: str, terminator: str | None) -> list[str]:
     """The EXPORT block of one export (``address``: where the target listens)."""
     lines = [
         "EXPORT {",
@@ -176,26 +240,19 @@ def _export_block(e: Export, address: str) -> list[str]:
         # cached attributes (owner, mode, size) that may be stale.
         "    Attr_Expiration_Time = 0;",
     ]
-    if e.squash_uid is None and e.root_squash:
-        lines += [
-            "    Squash = Root_Squash;",
-            f"    Anonymous_Uid = {NOBODY};",
-            f"    Anonymous_Gid = {NOBODY};",
-        ]
-    elif e.squash_uid is None:
-        lines.append("    Squash = No_Root_Squash;")
+    lines += _squash(e, "    ")
+    if e.tls is not None:
+        lines += _terminator_block(
+            terminator, "RO" if e.tls.readonly else "RW", _squash(e.tls, "        ")
+        )
     else:
+        lines += _terminator_block(terminator, "None", [])
+    if e.plaintext:
         lines += [
-            "    Squash = All_Squash;",
-            f"    Anonymous_Uid = {e.squash_uid};",
-            f"    Anonymous_Gid = {e.squash_gid};",
+            "    CLIENT {",
+            f"        Clients = {_clients(address)};",
+            f"        Access_Type = {'RO' if e.readonly else 'RW'};",
+            "    }",
         ]
-    lines += [
-        "    CLIENT {",
-        f"        Clients = {_clients(address)};",
-        f"        Access_Type = {'RO' if e.readonly else 'RW'};",
-        "    }",
-        "    FSAL { Name = VFS; }",
-        "}",
-    ]
+    lines += ["    FSAL { Name = VFS; }", "}"]
     return lines

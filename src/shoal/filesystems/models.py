@@ -51,6 +51,9 @@ class FileSystem:
     availability_zone: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     lifecycle_state: str = "available"
+    # When the throughput mode last changed or provisioned throughput last went down (epoch
+    # seconds; None: never since creation): EFS allows either once every 24 hours.
+    throughput_changed_at: float | None = None
 
     @property
     def name(self) -> str | None:
@@ -147,6 +150,7 @@ class MountTarget:
     port: int
     availability_zone: str
     lifecycle_state: str = "creating"  # creating | available | deleting | error
+    tls_port: int = 0  # NFS over TLS (shoal.filesystems.tls_terminator); 0: none allocated
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)

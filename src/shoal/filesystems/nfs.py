@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # The configuration's names are this module's too: callers import Export etc. from here.
-from shoal.filesystems.ganesha_conf import Export, render_config, validate_exports
+from shoal.filesystems.ganesha_conf import ClientRule, Export, render_config, validate_exports
 
 __all__ = [
+    "ClientRule",
     "Export",
     "GaneshaError",
     "GaneshaSupervisor",
@@ -114,6 +115,7 @@ class _Target:
     port: int
     exports: list[Export]
     dir: Path
+    terminator: str | None = None  # the TLS terminator's source address (ganesha_conf)
     process: asyncio.subprocess.Process | None = None
     watchdog: asyncio.Task[None] | None = None
     status: str = "creating"
@@ -137,7 +139,7 @@ def _prepare(t: _Target) -> list[str]:
     # Graceless: no client reclaims state, so the records of the last run are of no use.
     shutil.rmtree(t.dir / "recovery", ignore_errors=True)
     (t.dir / "recovery").mkdir()
-    t.config.write_text(render_config(t.dir, t.address, t.port, t.exports))
+    t.config.write_text(render_config(t.dir, t.address, t.port, t.exports, t.terminator))
     if t.log_file.exists() and t.log_file.stat().st_size > LOG_ROTATE_BYTES:
         t.log_file.replace(t.log_file.with_suffix(".log.1"))
     argv = [
@@ -179,9 +181,11 @@ class GaneshaSupervisor:
         return t.process.pid
 
     async def ensure_target(
-        self, target_id: str, address: str, port: int, exports: list[Export]
+        self, target_id: str, address: str, port: int, exports: list[Export],
+        terminator: str | None = None,
     ) -> None:
         """Serve ``exports`` on address:port; returns once the server answers a NULL RPC.
+        ``terminator``: where the target's TLS terminator connects from (None: no TLS).
 
         Idempotent: the same configuration of a running target changes nothing; another one
         restarts its ganesha. Raises ValueError for a bad export list, FileNotFoundError for a
@@ -203,12 +207,15 @@ class GaneshaSupervisor:
         async with t.lock:
             # A concurrent remove_target may have dropped the entry while we waited.
             self._targets[target_id] = t
-            same = (t.address, t.port, t.exports) == (address, port, list(exports))
+            same = (t.address, t.port, t.exports, t.terminator) == (
+                address, port, list(exports), terminator
+            )
             alive = t.process is not None and t.process.returncode is None
             if same and alive and t.status == "available":
                 return
             await self._halt(t)
             t.address, t.port, t.exports = address, port, list(exports)
+            t.terminator = terminator
             try:
                 await self._spawn(t)
             except GaneshaError as e:

@@ -24,8 +24,10 @@ access to file systems"), and how Shoal follows it:
 
 The context of every decision: ``elasticfilesystem:AccessPointArn`` (through an access point),
 ``elasticfilesystem:AccessedViaMountTarget`` (true: every Shoal client reaches a file system as
-through a mount target) and ``aws:SecureTransport`` (true: Shoal's mounts never cross a
-network). ``InvalidPolicyException`` answers a malformed document.
+through a mount target) and ``aws:SecureTransport``: true for functions' and host mounts (they
+never leave the machine) and for NFS clients through a mount target's TLS terminator, false for
+plaintext NFS clients (:mod:`shoal.filesystems.targets` decides both). ``InvalidPolicyException``
+answers a malformed document.
 """
 
 from __future__ import annotations
@@ -103,13 +105,18 @@ def evaluate(
     file_system_arn: str,
     access_point_arn: str | None,
     identity: Iterable[engine.Policy] = (),
+    secure_transport: bool = True,
 ) -> Access:
     """Decide the three client actions for ``principal`` (a role ARN or session; None: an
     anonymous client) given the file-system policy ``doc`` (None: the default) and the
-    principal's identity-based policies."""
+    principal's identity-based policies; ``secure_transport``: the client's traffic is
+    encrypted or never leaves the machine (``aws:SecureTransport``)."""
     if principal is None and doc is None:
         return FULL_ACCESS
-    context = {"aws:securetransport": "true", "elasticfilesystem:accessedviamounttarget": "true"}
+    context = {
+        "aws:securetransport": "true" if secure_transport else "false",
+        "elasticfilesystem:accessedviamounttarget": "true",
+    }
     if access_point_arn is not None:
         context["elasticfilesystem:accesspointarn"] = access_point_arn
     if principal is None:

@@ -6,10 +6,12 @@ Every ``SHOAL_EFS_METRICS_S`` seconds (default 60) each file system is measured
 - ``StorageBytes`` (Bytes) with ``StorageClass`` ``Total`` and ``Standard`` — every byte of a
   Shoal file system is in the Standard class — as EFS publishes it (the metered size);
 - ``ClientConnections`` (Count): the execution environments that have it mounted now (one
-  connection each, as each Lambda environment is one NFS client on EFS).
+  connection each, as each Lambda environment is one NFS client on EFS), the NFS clients
+  connected to its mount targets and its host mounts (``shoal fs mount``), as
+  :mod:`shoal.filesystems.clients` reads them from ``/proc``.
 
-The I/O metrics (``DataReadIOBytes``…) belong to the metering of reads and writes, which
-publishes them with ``shoal.metrics.publish`` when it exists.
+The I/O metrics (``DataReadIOBytes``…, ``BurstCreditBalance``, ``PermittedThroughput``) belong
+to the metering of reads and writes, :mod:`shoal.filesystems.io_metrics`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import asyncio
 import logging
 import os
 from typing import TYPE_CHECKING
+
+from shoal.filesystems import clients
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -65,9 +69,27 @@ class StorageMetrics:
                     out[ap.file_system_id] = out.get(ap.file_system_id, 0) + live
         return out
 
+    async def others(self) -> dict[str, int]:
+        """File system id -> NFS client connections and host mounts (read in a worker thread;
+        the targets and trees are taken here, on the event loop that changes them)."""
+        service = self.shoal.filesystems
+        targets = [(t.file_system_id, t.ip_address, t.port) for t in service.targets.all()]
+        trees = {fs.id: str(service.root(fs.id)) for fs in service.file_systems()}
+        data_dir = str(self.shoal.settings.data_dir)
+
+        def read() -> dict[str, int]:
+            out = clients.nfs_connections(targets)
+            for fs_id, n in clients.host_mounts(trees, data_dir).items():
+                out[fs_id] = out.get(fs_id, 0) + n
+            return out
+
+        return await asyncio.to_thread(read)
+
     async def sample(self) -> None:
         metrics = self.shoal.metrics
         connected = self.connections()
+        for fs_id, n in (await self.others()).items():
+            connected[fs_id] = connected.get(fs_id, 0) + n
         for fs in self.shoal.filesystems.file_systems():
             measure = await self.shoal.filesystems.size(fs)
             region = fs.region

@@ -8,6 +8,14 @@ the access point's PosixUser for every client, else the client's own uid with ro
 unless the policy grants ``ClientRootAccess``; read-only without ``ClientWrite``; absent without
 ``ClientMount``. Only privileged client ports are served (:mod:`shoal.filesystems.ganesha_conf`).
 
+Each target also has a TLS port (``tls_port``, allocated beside ``port``), where a stunnel
+terminates TLS in front of Ganesha (:mod:`shoal.filesystems.tls_terminator`) when the server has
+a certificate. Every export carries two rules: the one above decided with ``aws:SecureTransport``
+false, for plaintext clients, and decided with it true, for clients through the terminator's
+address; so EFS's "enforce in-transit encryption" policy refuses the first and admits the
+second. The terminator's address is guarded before Ganesha serves it, and unguarded only after
+Ganesha stopped (:mod:`shoal.filesystems.tls_guard`); a guard that cannot be set means no TLS.
+
 A target is ``creating`` until Ganesha serves it, then ``available`` (or ``error``). Every
 change that affects exports (access point or policy changes) re-syncs the targets of that file
 system. Supervisor calls are serialised by :attr:`MountTargets._lock`, in the order requested.
@@ -24,10 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError
-from shoal.filesystems import rootdir
+from shoal.filesystems import rootdir, tls_guard
 from shoal.filesystems.addresses import check_mount_address
 from shoal.filesystems.identity import Identity
 from shoal.filesystems.models import FileSystem, MountTarget, new_id
+from shoal.filesystems.tls_terminator import TERMINATOR_ADDRESS, TlsTerminators, stunnel_uid
+from shoal.tls import TlsFiles
 
 if TYPE_CHECKING:
     from shoal.filesystems.service import FileSystemService
@@ -57,6 +67,10 @@ class MountTargets:
         self._supervisor: Any = None
         if nfs is not None:
             self._supervisor = nfs.GaneshaSupervisor(self.settings.run_dir / "nfs")
+        s = self.settings
+        files = TlsFiles(s.tls_cert, s.tls_key, s.tls_ca) if s.tls_cert and s.tls_key else None
+        self.terminators = TlsTerminators(s.run_dir / "nfs-tls", files)
+        self._guard = tls_guard.table_name(s.run_dir)
 
     async def start(self) -> None:
         if unprivileged_port_start() < 1024:
@@ -68,14 +82,21 @@ class MountTargets:
             )
         if self._supervisor is None and self._targets:
             log.warning("shoal.filesystems.nfs is not installed: mount targets serve no NFS")
+        if self.terminators.unavailable():
+            log.info("mount targets serve no TLS: %s", self.terminators.unavailable())
         for target in list(self._targets.values()):
+            if not target.tls_port:  # stored before mount targets had one
+                others = {target.port}
+                self._save(replace(target, tls_port=self._free_port(target.ip_address, others)))
             self._spawn(self._bring_up(target.id))
 
     async def stop(self) -> None:
         for task in list(self._tasks):
             await task
+        await self.terminators.stop()
         if self._supervisor is not None:
             await self._supervisor.stop()
+        await self._unguard()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -116,9 +137,11 @@ class MountTargets:
         address = self.settings.nfs_address
         if ip_address:
             address = check_mount_address(ip_address, subnet_id)  # a 400 if it cannot be used
+        port = self._free_port(address)
         target = MountTarget(
             id=new_id("fsmt"), file_system_id=fs.id, owner_id=fs.owner_id, subnet_id=subnet_id,
-            ip_address=address, port=self._free_port(address), availability_zone=zone,
+            ip_address=address, port=port, availability_zone=zone,
+            tls_port=self._free_port(address, {port}),
         )  # fmt: skip
         self._save(target)
         self._spawn(self._bring_up(target.id))
@@ -139,8 +162,9 @@ class MountTargets:
         self.store.put("mounttarget", target.id, target.to_doc())  # first, as delete()
         self._targets[target.id] = target
 
-    def _free_port(self, address: str) -> int:
-        used = {t.port for t in self._targets.values() if t.ip_address == address}
+    def _free_port(self, address: str, also: set[int] | None = None) -> int:
+        mine = [t for t in self._targets.values() if t.ip_address == address]
+        used = {t.port for t in mine} | {t.tls_port for t in mine} | (also or set())
         port = self.settings.nfs_port
         while port in used or not _can_bind(address, port):
             port += 1
@@ -159,29 +183,84 @@ class MountTargets:
                 )  # fmt: skip
             else:
                 try:
-                    exports = await asyncio.to_thread(self.exports, target.file_system_id)
-                    if exports:
-                        await self._supervisor.ensure_target(
-                            target.id, target.ip_address, target.port, exports
-                        )
-                    else:  # the policy denies every export: nothing to serve
-                        await self._supervisor.remove_target(target.id)
+                    await self._serve(target)
                 except Exception:
                     log.exception("mount target %s failed to start", target.id)
                     state = "error"
             if self._targets.get(mt_id) is not None:
                 self._save(replace(self._targets[mt_id], lifecycle_state=state))
 
+    async def _serve(self, target: MountTarget) -> None:
+        """Ganesha with ``target``'s exports, and TLS in front of it where it can be."""
+        tls = await self._guarded(target)
+        exports = await asyncio.to_thread(self.exports, target.file_system_id, tls)
+        if not exports:  # the policy denies every export: nothing to serve
+            await self.terminators.remove(target.id)
+            await self._supervisor.remove_target(target.id)
+            return
+        terminator = TERMINATOR_ADDRESS if tls else None
+        await self._supervisor.ensure_target(
+            target.id, target.ip_address, target.port, exports, terminator
+        )
+        if not tls:
+            await self.terminators.remove(target.id)
+            return
+        try:
+            await self.terminators.ensure(
+                target.id, target.ip_address, target.tls_port, target.port
+            )
+        except (RuntimeError, OSError) as e:  # plaintext NFS still serves
+            log.error("mount target %s serves no TLS: %s", target.id, e)
+
+    async def _guarded(self, target: MountTarget) -> bool:
+        """Guard every TLS target's terminator address (tls_guard); False: ``target`` gets no
+        TLS (the server has none, or the guard could not be set)."""
+        if not target.tls_port:
+            return False
+        try:
+            return await self._reguard()
+        except tls_guard.GuardError as e:
+            log.error("mount target %s serves no TLS: %s", target.id, e)
+            return False
+
+    async def _reguard(self) -> bool:
+        """Set the guard for every stored target (False: this server serves no TLS)."""
+        uid = stunnel_uid()
+        if self.terminators.unavailable() or uid is None:
+            return False
+        served = [(t.ip_address, t.port, t.tls_port) for t in self._targets.values()
+                  if t.tls_port]  # fmt: skip
+        await tls_guard.apply(self._guard, served, uid)
+        return True
+
+    async def _unguard(self) -> None:
+        if self.terminators.unavailable():
+            return
+        try:
+            await tls_guard.remove(self._guard)
+        except tls_guard.GuardError as e:
+            log.warning("NFS TLS guard not removed: %s", e)
+
     async def _take_down(self, mt_id: str) -> None:
         async with self._lock:
+            try:
+                await self.terminators.remove(mt_id)
+            except Exception:
+                log.exception("mount target %s: its TLS terminator failed to stop", mt_id)
             if self._supervisor is not None:
                 try:
                     await self._supervisor.remove_target(mt_id)
                 except Exception:
                     log.exception("mount target %s failed to stop", mt_id)
+            # Only now that its ganesha is gone may its terminator address go unguarded.
+            try:
+                await self._reguard()
+            except tls_guard.GuardError as e:
+                log.warning("NFS TLS guard not updated: %s", e)
 
-    def exports(self, fs_id: str) -> list[Any]:
-        """The NFS exports of a file system (runs in a thread: it may create AP roots).
+    def exports(self, fs_id: str, tls: bool = False) -> list[Any]:
+        """The NFS exports of a file system (runs in a thread: it may create AP roots);
+        ``tls``: with the rule for clients through the TLS terminator.
 
         Each applies the identity rule for an NFS client (no IAM principal), as functions and
         host mounts do: see :mod:`shoal.filesystems.identity`.
@@ -190,31 +269,49 @@ class MountTargets:
             return []
         svc = self.service
         fs = svc.get_file_system(fs_id)
-        out = []
-        whole = svc.identity(fs, None, None)
-        if whole.mount:
-            out.append(_export(WHOLE_FS_EXPORT_ID, str(svc.root(fs.id)), f"/{fs.id}", whole))
-        for ap in svc.access_points(fs.id):
-            ident = svc.identity(fs, ap, None)
-            if not ident.mount:
+        out: list[Any] = []
+        try:
+            svc.check_key(fs)
+        except AwsError as e:  # its KMS key is disabled: nothing exported until enabled
+            log.warning("file system %s is not exported: %s", fs.id, e.message)
+            return out
+        for ap in [None, *svc.access_points(fs.id)]:
+            plain = svc.identity(fs, ap, None, secure_transport=False)
+            secure = svc.identity(fs, ap, None, secure_transport=True) if tls else None
+            if not plain.mount and not (secure and secure.mount):
+                continue
+            if ap is None:
+                out.append(_export(WHOLE_FS_EXPORT_ID, str(svc.root(fs.id)), f"/{fs.id}",
+                                   plain, secure))  # fmt: skip
                 continue
             try:
                 path = svc.access_point_root(ap)
             except (rootdir.RootDirectoryError, OSError) as e:
                 log.warning("access point %s is not exported: %s", ap.id, e)
                 continue
-            out.append(_export(ap.export_id, path, f"/{ap.id}", ident))
+            out.append(_export(ap.export_id, path, f"/{ap.id}", plain, secure))
         return out
 
 
-def _export(export_id: int, path: str, pseudo: str, ident: Identity) -> Any:
-    """The ganesha export that applies ``ident``: All_Squash to its user (whose secondary gids
-    ganesha cannot carry), else the client's identity with or without root squash."""
+def _rule(ident: Identity) -> dict[str, Any]:
+    """The squash of ``ident``: All_Squash to its user (whose secondary gids ganesha cannot
+    carry), else the client's identity with or without root squash."""
     user = ident.user
+    return {
+        "squash_uid": user.uid if user else None, "squash_gid": user.gid if user else None,
+        "readonly": ident.read_only, "root_squash": ident.root_squash,
+    }  # fmt: skip
+
+
+def _export(export_id: int, path: str, pseudo: str, plain: Identity,
+            secure: Identity | None) -> Any:  # fmt: skip
+    """The ganesha export that applies ``plain`` to plaintext clients and ``secure`` to TLS
+    ones (None or not mounting: refused)."""
+    tls = nfs.ClientRule(**_rule(secure)) if secure is not None and secure.mount else None
+    base = plain if plain.mount or secure is None else secure
     return nfs.Export(
-        export_id=export_id, path=path, pseudo=pseudo,
-        squash_uid=user.uid if user else None, squash_gid=user.gid if user else None,
-        readonly=ident.read_only, root_squash=ident.root_squash,
+        export_id=export_id, path=path, pseudo=pseudo, **_rule(base),
+        plaintext=plain.mount, tls=tls,
     )  # fmt: skip
 
 

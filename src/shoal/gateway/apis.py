@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from shoal.errors import AwsError
-from shoal.gateway import rules
+from shoal.gateway import access_logs, rules, websocket_rules
 from shoal.gateway.models import (
     DEFAULT_ROUTE,
     Api,
@@ -101,8 +101,13 @@ class ApiRegistry:
         disable_execute_api_endpoint: bool = False,
         extra: Mapping[str, Any] | None = None,
     ) -> Api:
-        if protocol_type != "HTTP":
-            raise bad_request("Shoal supports HTTP APIs only (ProtocolType HTTP)")
+        if protocol_type == websocket_rules.PROTOCOL:
+            websocket_rules.check_api(
+                {"CorsConfiguration": cors, "Target": target, "RouteKey": route_key,
+                 "RouteSelectionExpression": (extra or {}).get("RouteSelectionExpression")}
+            )  # fmt: skip
+        elif protocol_type != "HTTP":
+            raise bad_request(f"Invalid protocol type specified: {protocol_type}")
         if route_key is not None and target is None:
             raise bad_request("RouteKey is a quick create property and requires Target")
         api_id = new_id()
@@ -132,6 +137,9 @@ class ApiRegistry:
         extra: Mapping[str, Any] | None = None,
     ) -> Api:
         api = self.get(api_id)
+        if api.protocol_type == websocket_rules.PROTOCOL:
+            websocket_rules.check_api({"CorsConfiguration": cors, "Target": target,
+                                       **(extra or {})})  # fmt: skip
         changes: dict[str, Any] = {"extra": {**api.extra, **(extra or {})}}
         if name is not None:
             changes["name"] = name
@@ -211,14 +219,9 @@ class ApiRegistry:
         extra: Mapping[str, Any],
     ) -> Integration:
         api = self.get(api_id)
-        integration = rules.integration(
-            new_id(7),
-            integration_type,
-            uri,
-            payload_version,
-            timeout_ms,
-            managed=False,
-            extra=extra,
+        make = _integration_rule(api)
+        integration = make(
+            new_id(7), integration_type, uri, payload_version, timeout_ms, extra=extra
         )
         integrations = {**api.integrations, integration.integration_id: integration}
         self._save(dataclasses.replace(api, integrations=integrations))
@@ -235,15 +238,15 @@ class ApiRegistry:
     ) -> Integration:
         api = self.get(api_id)
         old = self.get_integration(api_id, integration_id)
-        integration = rules.integration(
+        integration = _integration_rule(api)(
             integration_id,
             fields.get("IntegrationType") or old.integration_type,
             fields.get("IntegrationUri") or old.integration_uri,
             fields.get("PayloadFormatVersion") or old.payload_format_version,
             fields.get("TimeoutInMillis") or old.timeout_ms,
-            managed=old.managed,
             extra={**old.extra, **extra},
         )
+        integration = dataclasses.replace(integration, managed=old.managed)
         self._save(
             dataclasses.replace(api, integrations={**api.integrations, integration_id: integration})
         )
@@ -277,6 +280,7 @@ class ApiRegistry:
         api = self.get(api_id)
         rules.check_new_stage(api, stage_name, deployment_id)
         rules.check_route_settings(extra)
+        access_logs.check(extra.get("AccessLogSettings"), api.region, self._account)
         stage = Stage(
             stage_name, auto_deploy, dict(stage_variables), deployment_id, extra=dict(extra)
         )
@@ -303,6 +307,7 @@ class ApiRegistry:
         old = self.get_stage(api_id, stage_name)
         rules.check_deployment(api, deployment_id)
         rules.check_route_settings(extra)
+        access_logs.check(extra.get("AccessLogSettings"), api.region, self._account)
         stage = dataclasses.replace(
             old,
             auto_deploy=old.auto_deploy if auto_deploy is None else auto_deploy,
@@ -356,3 +361,15 @@ class ApiRegistry:
         self.get_deployment(api_id, deployment_id)
         deployments = {k: v for k, v in api.deployments.items() if k != deployment_id}
         self._save(dataclasses.replace(api, deployments=deployments))
+
+
+def _integration_rule(api: Api) -> Callable[..., Integration]:
+    """What checks and makes an integration of ``api``: a WebSocket API's rules or an HTTP
+    API's (whose integrations made here are never managed)."""
+    if api.protocol_type == websocket_rules.PROTOCOL:
+        return websocket_rules.integration
+
+    def http(*args: Any, extra: Mapping[str, Any]) -> Integration:
+        return rules.integration(*args, managed=False, extra=extra)
+
+    return http

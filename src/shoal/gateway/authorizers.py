@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from shoal.errors import AwsError
+from shoal.gateway import websocket_rules
 from shoal.gateway.models import Api, new_id
 from shoal.gateway.rules import bad_request, not_found
 from shoal.gateway.targets import BadFunctionUri, parse_function_uri
@@ -80,7 +81,8 @@ def build(authorizer_id: str, p: Mapping[str, Any], extra: Mapping[str, Any]) ->
     if not 0 <= ttl <= MAX_TTL:
         raise bad_request("AuthorizerResultTtlInSeconds must be between 0 and 3600")
     for source in sources:
-        if not source.startswith(("$request.", "$context.", "$stageVariables.")):
+        # route.request.*: a WebSocket API's form of $request.* (route_auth.identity_values)
+        if not source.startswith(("$request.", "$context.", "$stageVariables.", "route.request.")):
             raise bad_request(f"Invalid identity source: {source}")
     if kind == "JWT":
         jwt = p.get("JwtConfiguration") or {}
@@ -212,6 +214,8 @@ class AuthorizerRegistry:
         authorizer_id = new_id(6)
         while authorizer_id in current:
             authorizer_id = new_id(6)
+        if api.protocol_type == "WEBSOCKET":
+            p = websocket_rules.authorizer_members(p, creating=True)
         authorizer = build(authorizer_id, p, extra)
         self._put(api.api_id, {**current, authorizer_id: authorizer})
         return authorizer
@@ -220,6 +224,8 @@ class AuthorizerRegistry:
         self, api: Api, authorizer_id: str, p: Mapping[str, Any], extra: Mapping[str, Any]
     ) -> Authorizer:
         old = self.get(api.api_id, authorizer_id)
+        if api.protocol_type == "WEBSOCKET":
+            p = websocket_rules.authorizer_members(p, creating=False)
         new = build(authorizer_id, merged(old, p), {**old.extra, **extra})
         if new.authorizer_type != old.authorizer_type and _users(api, authorizer_id):
             raise AwsError(

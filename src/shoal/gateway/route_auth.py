@@ -90,6 +90,8 @@ def identity_values(sources: tuple[str, ...], values: Values) -> list[str] | Non
     parameter mappings read them); None when one is missing or empty."""
     found = []
     for source in sources:
+        if source.startswith("route.request."):  # a WebSocket API's $request.
+            source = "$request." + source[len("route.request.") :]
         value = values.lookup(source[1:]) if source.startswith("$") else ""
         if not value:
             return None

@@ -41,10 +41,15 @@ def route(
     extra: Mapping[str, Any],
 ) -> Route:
     """Route ``route_id`` of ``api``: a valid key no other route has, a target of this API."""
-    try:
-        parse_route_key(route_key)
-    except InvalidRouteKey as e:
-        raise bad_request(str(e)) from None
+    if api.protocol_type == "WEBSOCKET":
+        from shoal.gateway.websocket_rules import check_route
+
+        check_route(route_key, extra)
+    else:
+        try:
+            parse_route_key(route_key)
+        except InvalidRouteKey as e:
+            raise bad_request(str(e)) from None
     for other in api.routes.values():
         if other.route_key == route_key and other.route_id != route_id:
             raise AwsError(

