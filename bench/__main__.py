@@ -20,14 +20,17 @@ BENCHMARKS = [
     "invoke_bench",
     "gateway_bench",
     "authorizer_bench",
+    "access_log_bench",
     "websocket_bench",
     "fs_bench",
+    "throughput_bench",
     "concurrency_bench",
     "ml_bench",
     "snapshot_bench",
     "metrics_bench",
     "logs_bench",
     "nfs_tls_bench",
+    "encryption_bench",
 ]
 
 

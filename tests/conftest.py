@@ -189,6 +189,12 @@ def _no_mount_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         points = [line.split()[1] for line in mounts]
     for point in sorted((p for p in points if p.startswith(base + "/")), reverse=True):
         subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+    # and the loop devices of file-system volumes (images under the run's directory).
+    loops = subprocess.run(["losetup", "-n", "-l", "-O", "NAME,BACK-FILE"], capture_output=True,
+                           text=True, check=False).stdout  # fmt: skip
+    for name, back in (line.split(None, 1) for line in loops.splitlines() if " " in line):
+        if back.strip().startswith(base + "/"):
+            subprocess.run(["losetup", "-d", name], check=False, capture_output=True)
 
 
 @pytest.fixture(scope="session")

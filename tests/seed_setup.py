@@ -22,9 +22,20 @@ def article_handler() -> str:
     return SEED_HANDLER.read_text()
 
 
-def seed_access_point(efs: Any, token: str = "seed") -> dict[str, Any]:
+# The kinds of file system the POSIX suite runs on: every check must pass on each.
+POSIX_KINDS = ("plain", "encrypted", "throttled")
+THROTTLED_MIBPS = 8
+
+
+def seed_access_point(efs: Any, token: str = "seed", encrypted: bool = False,
+                      provisioned_mibps: float | None = None) -> dict[str, Any]:  # fmt: skip
     """A new file system with the article's access point, both ``available``."""
-    fs_id = efs.create_file_system(CreationToken=unique_name(token))["FileSystemId"]
+    throughput: dict[str, Any] = {}
+    if provisioned_mibps is not None:
+        throughput = {"ThroughputMode": "provisioned",
+                      "ProvisionedThroughputInMibps": float(provisioned_mibps)}  # fmt: skip
+    fs_id = efs.create_file_system(CreationToken=unique_name(token), Encrypted=encrypted,
+                                   **throughput)["FileSystemId"]  # fmt: skip
     wait_for(lambda: efs.describe_file_systems(FileSystemId=fs_id)["FileSystems"][0][
         "LifeCycleState"] == "available")  # fmt: skip
     ap: dict[str, Any] = efs.create_access_point(
@@ -63,3 +74,19 @@ def message_wall(efs: Any, lam: Any, apigw: Any) -> tuple[str, str]:
     )
     apigw.create_stage(ApiId=api["ApiId"], StageName="default", AutoDeploy=True)
     return name, f"{api['ApiEndpoint']}/default/MessageWall"
+
+
+def posix_access_point(srv: Any, efs: Any, kind: str) -> dict[str, Any]:
+    """The POSIX suite's access point on a file system of ``kind`` (:data:`POSIX_KINDS`); a
+    throttled one is provisioned at 8 MiB/s and returned once its device is held to it (8 MiB/s
+    written, 24 read)."""
+    from shoal.filesystems import blkio
+
+    mibps = THROTTLED_MIBPS if kind == "throttled" else None
+    ap = seed_access_point(efs, "posix", encrypted=kind == "encrypted", provisioned_mibps=mibps)
+    if kind == "throttled":
+        dev = blkio.loop_device_of(srv.data_dir / "filesystems" / ap["FileSystemId"])
+        assert dev is not None
+        want = (3 * THROTTLED_MIBPS << 20, THROTTLED_MIBPS << 20)
+        wait_for(lambda: blkio.limits(dev) == want, timeout=10)
+    return ap

@@ -14,6 +14,8 @@ A backup holds what a restore needs to start the same Shoal again:
 - ``credentials`` and ``tls/``, when the server made them: the root credentials clients sign
   with and ``--tls auto``'s CA and certificate that clients trust. Without them a restored
   server would make new ones, and every client would be locked out until given them;
+- ``certificates/``: the custom domain names' certificate files (shoal.gateway.certificates),
+  which the domains in the metadata name;
 - ``filesystems/``: the file-system trees, unless ``--no-file-systems``: owners as numbers,
   modes, times, symlinks and hard links as they are. They are copied file by file while
   functions may be writing, as ``tar`` would; stop the writers for a point-in-time copy of them.
@@ -48,7 +50,9 @@ MANIFEST = "shoal-backup.json"
 FORMAT = 1
 LAYER_PACKAGES = "layers/packages"
 # What the server made for its clients, kept as it is (see the module docstring).
-CLIENT_FILES = ("credentials", "tls")
+# kms-master.key seals every KMS key's material: without it the restored keys (and what they
+# encrypt: file-system keys) could never be opened again.
+CLIENT_FILES = ("credentials", "tls", "certificates", "kms-master.key")
 
 
 class BackupError(Exception):

@@ -53,6 +53,9 @@ class Settings:
     egress: str = "nat"
     # TLS (shoal.tls): the server's certificate chain and key, both or neither; tls_ca is the
     # CA that clients (and the environments) trust, when Shoal made it (--tls auto).
+    # Free space on the data directory's disk that file systems never take (shoal.filesystems.
+    # headroom): bytes, "512M", "1GiB" or "5%"; None: 1 GiB or 5% of the disk, the smaller.
+    fs_reserve: str | None = field(default_factory=lambda: os.environ.get("SHOAL_FS_RESERVE"))
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_ca: Path | None = None

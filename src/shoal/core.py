@@ -24,6 +24,8 @@ COMPONENTS: list[tuple[str, str]] = [
     ("hosttree", "shoal.filesystems.hosttree:HostTree"),
     # Early: the authentication layer and Lambda's execution roles ask it for credentials.
     ("iam", "shoal.iam.service:IamService"),
+    # Before the file systems, whose keys are KMS data keys.
+    ("kms", "shoal.kms.service:KmsService"),
     ("logs", "shoal.observability.logs:LogService"),
     # Before everything that publishes metrics (the invoker's hooks are taken at its start).
     ("metrics", "shoal.observability.metrics:MetricService"),
@@ -32,6 +34,8 @@ COMPONENTS: list[tuple[str, str]] = [
     ("functions", "shoal.functions.service:FunctionService"),
     ("filesystems", "shoal.filesystems.service:FileSystemService"),
     ("fs_settings", "shoal.filesystems.fs_settings:FileSystemSettings"),
+    # Meters and throttles each file system's volume; stopped after the invoker, removing them.
+    ("efs_io", "shoal.filesystems.io_metrics:IoMetrics"),
     ("code_signing", "shoal.functions.codesigning:CodeSigningService"),
     ("vpc", "shoal.vpc.service:VpcService"),
     ("permissions", "shoal.functions.permissions:PermissionService"),
@@ -53,6 +57,7 @@ API_MODULES = [
     "shoal.api.apigatewayv2_parts",
     "shoal.api.apigatewayv2_openapi",
     "shoal.api.apigatewayv2_authorizers",
+    "shoal.api.apigatewayv2_domains",
     "shoal.api.apigatewayv2_websocket",
     "shoal.api.lambda_urls",
     "shoal.api.lambda_concurrency",
@@ -73,6 +78,10 @@ API_MODULES = [
     "shoal.api.logs_groups",
     "shoal.api.logs_events",
     "shoal.api.logs_tags",
+    "shoal.api.kms_keys",
+    "shoal.api.kms_tags",
+    "shoal.api.kms_aliases",
+    "shoal.api.kms_crypto",
 ]
 
 

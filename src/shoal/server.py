@@ -183,6 +183,10 @@ def serve(
     try:
         files = _tls(settings, shoal, tls_auto)
         context = tls.server_context(files) if files is not None else None
+        gateway = getattr(shoal, "gateway", None)
+        if context is not None and gateway is not None:
+            # Custom domain names answer with their own certificates (gateway.certificates).
+            context.sni_callback = gateway.certificates.sni_callback
     except (OSError, ValueError, ssl.SSLError) as e:
         sock.close()
         raise SystemExit(f"shoal: refusing to start: TLS: {e}") from None

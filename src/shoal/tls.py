@@ -42,7 +42,7 @@ CERT_LIFETIME = datetime.timedelta(days=397)  # the longest browsers accept
 RENEW_BEFORE = datetime.timedelta(days=30)
 
 # Names every server certificate of --tls auto covers: loopback, and the host names Shoal
-# routes (shoal.gateway.http.host_routed), region-qualified or not.
+# routes (shoal.gateway.host_routing.host_routed), region-qualified or not.
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 WILDCARDS = ("*.localhost", "*.execute-api.localhost", "*.lambda-url.localhost")
 # Region-qualified gateway names: {id}.execute-api.{region}.localhost. A wildcard covers one

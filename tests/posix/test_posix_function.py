@@ -10,8 +10,8 @@ from typing import Any
 import posix_checks
 import pytest
 
-from conftest import RUNTIME, make_zip, unique_name
-from seed_setup import seed_access_point
+from conftest import RUNTIME, ShoalServer, make_zip, unique_name
+from seed_setup import POSIX_KINDS, posix_access_point
 
 HANDLER = """
 import os
@@ -22,9 +22,10 @@ def handler(event, context):
 """
 
 
-@pytest.fixture(scope="module")
-def function(efs_client: Any, lambda_client: Any) -> str:
-    ap = seed_access_point(efs_client, "posix")
+@pytest.fixture(scope="module", params=POSIX_KINDS)
+def function(request: pytest.FixtureRequest, server: ShoalServer, efs_client: Any,
+             lambda_client: Any) -> str:  # fmt: skip
+    ap = posix_access_point(server, efs_client, request.param)
     name = unique_name("posix")
     source = Path(posix_checks.__file__).read_text()
     lambda_client.create_function(

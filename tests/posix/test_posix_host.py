@@ -16,7 +16,7 @@ import posix_checks
 import pytest
 
 from conftest import ShoalServer, unique_name
-from seed_setup import seed_access_point
+from seed_setup import POSIX_KINDS, posix_access_point
 
 SHOAL = [sys.executable, "-m", "shoal"]
 
@@ -25,11 +25,12 @@ def unmount(path: Path) -> None:
     subprocess.run([*SHOAL, "fs", "unmount", str(path)], capture_output=True, timeout=60)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=POSIX_KINDS)
 def mounted(
-    server: ShoalServer, efs_client: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, Any]]:
-    ap = seed_access_point(efs_client, "posix")
+    request: pytest.FixtureRequest, server: ShoalServer, efs_client: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Any]]:  # fmt: skip
+    ap = posix_access_point(server, efs_client, request.param)
     fs_id = ap["FileSystemId"]
     base = tmp_path_factory.mktemp("mounts")
     whole, via_ap = base / "whole", base / "ap"

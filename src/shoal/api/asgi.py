@@ -43,7 +43,8 @@ from shoal.api.dispatch import ApiService, apigatewayv2_api, efs_api, lambda_api
 from shoal.api.query_router import QueryRouter, query_router
 from shoal.api.rpc_router import RpcRouter, cbor_router, json_router
 from shoal.api.scope import is_region
-from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
+from shoal.gateway.domain_routing import MAPPED, DomainRoutes
+from shoal.gateway.host_routing import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
 from shoal.identity import sigv4
 from shoal.invocation.invoker import new_request_id
 
@@ -114,6 +115,8 @@ class ShoalApp:
     def __init__(self, shoal: Shoal) -> None:
         self.shoal = shoal
         self.mounts: list[tuple[str, ASGIApp]] = []
+        # Custom domain names' host map, when the gateway component set it.
+        self.domain_routes: DomainRoutes | None = None
         self.admission = admission.Admission.for_settings(shoal.settings)
         self.authenticator = authentication.Authenticator(shoal)
         # Prometheus' scrape of the CloudWatch metrics (authorized by the endpoint itself).
@@ -162,7 +165,11 @@ class ShoalApp:
         routed = host_routed(scope)
         if routed is not None:
             scope = routed
-        refusal = self._refusal(scope, routed is not None)
+        elif self.domain_routes is not None and (mapped := self.domain_routes.routed(scope)):
+            # A custom domain's (shoal.gateway.domain_routing): its Host is served since the
+            # domain exists, and only the Host rule of admission applies to an HTTP API.
+            scope = routed = mapped
+        refusal = None if MAPPED in scope else self._refusal(scope, routed is not None)
         if refusal is not None:
             await send_response(send, refusal[0], refusal[1])
             return

@@ -101,9 +101,17 @@ def _check_value(value: float, where: str) -> None:
 # ------------------------------------------------------------------ PutMetricData
 
 
+# PutMetricData's request limit: 1 MB as sent (gzip-compressed when the client compresses).
+MAX_PUT_BYTES = 1_048_576
+
+
 @handles("PutMetricData")
 def put_metric_data(call: Call) -> dict[str, Any]:
     p = call.params
+    size = int(call.headers.get("content-length") or 0)
+    if size > MAX_PUT_BYTES:  # AWS's 413, as its clients report it
+        raise AwsError("RequestEntityTooLarge",
+                       f"Request size {size} exceeded {MAX_PUT_BYTES} bytes", 413)  # fmt: skip
     namespace = p["Namespace"]
     if namespace.startswith("AWS/"):
         raise invalid(f"The value {namespace} for parameter Namespace is invalid.")
@@ -223,8 +231,8 @@ def get_metric_statistics(call: Call) -> dict[str, Any]:
     wanted = math.ceil((end - start) / period)
     if wanted > MAX_DATAPOINTS:
         raise combination(
-            f"You have requested up to {wanted:,} datapoints, which exceeds the limit of "
-            f"{MAX_DATAPOINTS:,}. You may reduce the datapoints requested by increasing Period, "
+            f"You have requested up to {wanted} datapoints, which exceeds the limit of "
+            f"{MAX_DATAPOINTS}. You may reduce the datapoints requested by increasing Period, "
             "or decreasing the time range."
         )
     key = (call.region, p["Namespace"], p["MetricName"], dimensions(p.get("Dimensions")))

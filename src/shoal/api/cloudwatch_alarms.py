@@ -187,7 +187,7 @@ def set_alarm_state(call: Call) -> None:
     p = call.params
     alarms = alarms_of(call)
     if (call.region, p["AlarmName"]) not in alarms.alarms:
-        raise AwsError("ResourceNotFound", f"Alarm {p['AlarmName']} not found", 404)
+        raise AwsError("ResourceNotFound", "", 404)  # AWS's answer carries no message
     if p.get("StateReasonData") is not None:
         try:
             json.loads(p["StateReasonData"])

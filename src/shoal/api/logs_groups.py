@@ -31,6 +31,12 @@ def _decode(token: str) -> str:
         raise bad_token() from None
 
 
+# What a DescribeLogGroups with logGroupNamePattern answers of each group, as real AWS does
+# (its guide says "only arn, creationTime, and logGroupName"; recorded answers hold these).
+PATTERN_KEYS = ("logGroupName", "creationTime", "metricFilterCount", "arn", "logGroupClass",
+                "logGroupArn")  # fmt: skip
+
+
 @logs_api.handles("CreateLogGroup")
 async def create_log_group(call: Call) -> None:
     p, logs = call.params, service(call)
@@ -65,8 +71,8 @@ async def describe_log_groups(call: Call) -> dict[str, Any]:
         found = [g for g in found if g.name in wanted or group_shape(call, g)["logGroupArn"]
                  in wanted]  # fmt: skip
     shapes = [group_shape(call, g) for g in found[:limit]]
-    if pattern:  # AWS: with a pattern, "only arn, creationTime, and logGroupName"
-        shapes = [{k: s[k] for k in ("logGroupName", "creationTime", "arn")} for s in shapes]
+    if pattern:  # As AWS answers a pattern search (recorded): no storedBytes, retention
+        shapes = [{k: s[k] for k in PATTERN_KEYS} for s in shapes]
     out: dict[str, Any] = {"logGroups": shapes}
     if len(found) > limit:
         out["nextToken"] = _encode(found[limit - 1].name)

@@ -8,6 +8,7 @@ service, with the usual "1 validation error detected" message).
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from shoal.api.dispatch import Call
@@ -16,7 +17,27 @@ from shoal.errors import AwsError
 from shoal.observability.groups import Group, Stream
 from shoal.observability.logs import LogService
 
-logs_api = RpcApiService("logs", validation_code="InvalidParameterException")
+# What CreateLogGroup and CreateLogStream answer for a name over 512 characters (recorded
+# against AWS), in place of the generic model-constraint message.
+LONG_NAME = "Invalid LogGroup or LogStream, both must have length less than or equal to 512."
+_NAMED = ("CreateLogGroup", "CreateLogStream")
+
+
+class LogsApiService(RpcApiService):
+    """CloudWatch Logs' handlers: the json service, with Logs' own word for a long name."""
+
+    def _parse(self, wire: ModuleType, op: Any, body: bytes) -> dict[str, Any]:
+        try:
+            return super()._parse(wire, op, body)
+        except AwsError as e:
+            too_long = "Member must have length less than or equal to 512" in e.message
+            named = "at 'logGroupName'" in e.message or "at 'logStreamName'" in e.message
+            if op.name in _NAMED and too_long and named:
+                raise AwsError("InvalidParameterException", LONG_NAME, 400) from None
+            raise
+
+
+logs_api = LogsApiService("logs", validation_code="InvalidParameterException")
 
 
 def service(call: Call) -> LogService:

@@ -177,7 +177,10 @@ def error_parts(
         status = 500 if (shape or {}).get("fault") else 400
     if model is not None and "awsQueryCompatible" in model.metadata:
         fault = "Receiver" if status >= 500 else "Sender"
-        return status, shape_name or error.code, shape_name, f"{error.code};{fault}"
+        # A model-constraint failure's query code is ValidationError (CloudWatch's recorded
+        # answers: __type ValidationException, x-amzn-query-error ValidationError;Sender).
+        code = "ValidationError" if error.code == "ValidationException" else error.code
+        return status, shape_name or error.code, shape_name, f"{code};{fault}"
     return status, error.code, shape_name, None
 
 

@@ -45,6 +45,14 @@ def _serve(args: argparse.Namespace) -> int:
     if not 1 <= args.role_credentials_lifetime <= 12 * 3600:
         print("shoal: --role-credentials-lifetime is 1 to 43200 seconds", file=sys.stderr)
         return 2
+    if args.fs_reserve is not None:
+        from shoal.filesystems.headroom import parse_size
+
+        try:
+            parse_size(args.fs_reserve, 100)
+        except ValueError as e:
+            print(f"shoal: --fs-reserve: {e}", file=sys.stderr)
+            return 2
     tls_paths: dict[str, Any] = {}
     if args.tls is not None:
         if args.tls != "auto" or args.tls_cert or args.tls_key or args.tls_ca:
@@ -79,6 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
         nfs_address=args.nfs_address,
         nfs_port=args.nfs_port,
         egress=args.egress,
+        fs_reserve=args.fs_reserve,
         **tls_paths,
     )
     try:
@@ -129,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--egress", choices=("nat", "none"), default="nat",
                        help="nat (default): functions reach other hosts through NAT, never "
                             "this host's own services; none: loopback only")
+    serve.add_argument("--fs-reserve", default=os.environ.get("SHOAL_FS_RESERVE"),
+                       metavar="SIZE",
+                       help="free space on the data directory's disk that file systems never "
+                            "take: bytes, 512M, 1GiB or 5%% (default $SHOAL_FS_RESERVE, else "
+                            "1 GiB or 5%% of the disk, the smaller)")
     serve.add_argument("--tls-cert", metavar="FILE",
                        help="serve HTTPS with this certificate chain (PEM; with --tls-key)")
     serve.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")

@@ -105,6 +105,7 @@ class FsEndpoint:
     async def fs_path(self, request: Request) -> JSONResponse:
         try:
             fs = self.service.get_file_system(request.path_params["fs"])
+            self.service.check_key(fs)
             ident = self.service.identity(fs, None, None)
             if not ident.mount:
                 raise _no_mount(fs.id, "the file system")
@@ -120,6 +121,7 @@ class FsEndpoint:
         try:
             ap = svc.get_access_point(request.path_params["ap"])
             fs = svc.get_file_system(ap.file_system_id)
+            svc.check_key(fs)
             ident = svc.identity(fs, ap, None)
             if not ident.mount:
                 raise _no_mount(fs.id, f"access point {ap.id}")

@@ -191,6 +191,16 @@ def _bind_mapped(source: str, target: str, uid_map: str, gid_map: str, readonly:
         os.close(tree)
 
 
+MS_SHARED = 1 << 20
+
+
+def make_shared(target: str) -> None:
+    """Make the mount at ``target`` shared: mounts made under it later propagate to its copies
+    in other mount namespaces (the fork servers' slave copies, see shoal.runtime.rootfs)."""
+    if _libc.mount(None, os.fsencode(target), None, MS_SHARED, None) != 0:
+        raise HostMountError(f"make {target} shared: {os.strerror(ctypes.get_errno())}")
+
+
 def unmount(target: str, *, detach: bool = False) -> None:
     """Unmount ``target``; ``detach`` (MNT_DETACH) unhooks it now even if files are open."""
     if _libc.umount2(os.fsencode(target), MNT_DETACH if detach else 0) != 0:

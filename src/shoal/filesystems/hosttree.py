@@ -61,12 +61,16 @@ class HostTree:
         top = hostmount.top_mount(self.path)
         if top is not None and INERT <= top.options:
             self.owned = is_self_bind(top, hostmount.mounts())
+            if self.owned:
+                hostmount.make_shared(self.path)
             log.info(
                 "%s is already mounted nosuid,nodev%s", self.path,
                 " (left by a previous server; taken over)" if self.owned else "",
             )  # fmt: skip
             return
         hostmount.bind(self.path, self.path, recursive=True)
+        # Shared: the volumes mounted under it later reach the fork servers' namespaces.
+        hostmount.make_shared(self.path)
         self.owned = True
         log.info("file systems' directory %s remounted nosuid,nodev", self.path)
 

@@ -107,5 +107,10 @@ class Meter:
         finally:
             del self._pending[key]
 
+    def last(self, key: str) -> Measure | None:
+        """The latest size measured, however old (None before the first): what the
+        throughput arithmetic sizes a file system by, without a walk of its own."""
+        return self._cache.get(key)
+
     def forget(self, key: str) -> None:
         self._cache.pop(key, None)

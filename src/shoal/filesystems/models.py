@@ -51,6 +51,9 @@ class FileSystem:
     availability_zone: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     lifecycle_state: str = "available"
+    # When the throughput mode last changed or provisioned throughput last went down (epoch
+    # seconds; None: never since creation): EFS allows either once every 24 hours.
+    throughput_changed_at: float | None = None
 
     @property
     def name(self) -> str | None:

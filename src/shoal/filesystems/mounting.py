@@ -36,6 +36,7 @@ def function_mounts(svc: FileSystemService, fn: FunctionVersion) -> EnvironmentI
                 f"The function couldn't mount the file system: access point {config.arn} "
                 "does not exist or is not available."
             )
+        svc.check_key(fs)  # an encrypted file system whose KMS key is disabled: no mount
         access = svc.access(fs, ap, policy.role_session(fn.role, fn.name))
         if not access.mount:
             raise rootdir.mount_failure(

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -25,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError
-from shoal.filesystems import policy, rootdir
+from shoal.filesystems import headroom, policy, rootdir
+from shoal.filesystems.fskeys import FileSystemKeys
 from shoal.filesystems.identity import Identity, decide
 from shoal.filesystems.metering import Measure, Meter
 from shoal.filesystems.models import (
@@ -37,8 +36,15 @@ from shoal.filesystems.models import (
     new_id,
 )
 from shoal.filesystems.mounting import function_mounts
-from shoal.filesystems.rules import MAXIO_ELASTIC, bad_request, check_path, check_throughput
+from shoal.filesystems.rules import (
+    MAXIO_ELASTIC,
+    bad_request,
+    check_path,
+    check_throughput,
+    check_throughput_change,
+)
 from shoal.filesystems.targets import MountTargets
+from shoal.filesystems.volumes import Volumes
 from shoal.policy import Principal
 
 if TYPE_CHECKING:
@@ -61,11 +67,20 @@ class FileSystemService:
         self.settings = shoal.settings
         self.store = shoal.store
         self.meter = Meter()
+        # Encrypted file systems' keys are KMS data keys (shoal.filesystems.fskeys).
+        kms = getattr(shoal, "kms", None)
+        volumes_dir = self.settings.data_dir / "volumes"
+        self.keys = FileSystemKeys(kms, self.store, volumes_dir) if kms is not None else None
+        self.volumes = Volumes(self.settings.data_dir, self.settings.fs_dir,
+                               self.settings.fs_reserve, self.keys)  # fmt: skip
+        self._ticker: asyncio.Task[None] | None = None
         self._fs: dict[str, FileSystem] = {}  # fs id -> file system
         self._aps: dict[str, AccessPoint] = {}  # fsap id -> access point
         self._policies: dict[str, tuple[str, policy.Policy]] = {}  # fs id -> (text, compiled)
         self._tasks: set[asyncio.Task[None]] = set()
         self.targets = MountTargets(self)
+        if kms is not None:
+            kms.subscribe(self._kms_key_changed)
         for doc in self.store.load("filesystem").values():
             fs = FileSystem.from_doc(doc)
             self._fs[fs.id] = fs
@@ -79,17 +94,35 @@ class FileSystemService:
         shoal.http.mount("/shoal/fs/", FsEndpoint(self))
 
     async def start(self) -> None:
+        # After the host tree's nosuid,nodev mount (hosttree runs first), before the targets.
+        for fs in self._fs.values():
+            await asyncio.to_thread(self.volumes.open, fs.id, fs.encrypted)
+        if self.volumes.enabled:
+            self._ticker = asyncio.get_running_loop().create_task(self._keep_headroom())
         await self.targets.start()
+
+    async def _keep_headroom(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.volumes.headroom.settle_all)
+            except OSError as e:
+                log.warning("volume headroom not kept: %s", e)
+            await asyncio.sleep(headroom.TICK_S)
 
     async def stop(self) -> None:
         await self.targets.stop()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
         for task in list(self._tasks):
             await task
+        await asyncio.to_thread(self.volumes.close_all)
 
     # ------------------------------------------------------------------ file systems
 
     def root(self, fs_id: str) -> Path:
-        return self.settings.fs_dir / fs_id
+        """The file system's tree: a directory of its own volume (shoal.filesystems.volumes)."""
+        return self.volumes.tree(fs_id)
 
     def _arn(self, kind: str, resource_id: str, region: str) -> str:
         s = self.settings
@@ -122,8 +155,8 @@ class FileSystemService:
         if kms_key_id is not None and not encrypted:
             raise bad_request("KmsKeyId can be specified only when Encrypted is true")
         s = self.settings
-        if encrypted and kms_key_id is None:
-            kms_key_id = f"arn:aws:kms:{region}:{s.account_id}:alias/aws/elasticfilesystem"
+        if encrypted and self.keys:
+            kms_key_id = self.keys.key_arn(region, kms_key_id)  # EFS returns the key's ARN
         fs_id = new_id("fs")
         fs = FileSystem(
             id=fs_id, arn=self._arn("file-system", fs_id, region), owner_id=s.account_id,
@@ -132,12 +165,13 @@ class FileSystemService:
             encrypted=encrypted, kms_key_id=kms_key_id, availability_zone=availability_zone,
             tags=tuple(tags),
         )  # fmt: skip
-        rootdir.create_file_system_root(self.root(fs_id))
+        self.store.put("filesystem", fs.id, fs.to_doc())  # persisted first, published last
         try:
-            self._save_fs(fs)
+            self.volumes.create(fs_id, encrypted)
         except BaseException:
-            self.root(fs_id).rmdir()  # new and empty: nobody has seen its id
+            self.store.delete("filesystem", fs.id)  # nobody has seen its id
             raise
+        self._fs[fs.id] = fs
         log.info("created file system %s (token %s)", fs_id, token)
         return fs
 
@@ -169,6 +203,9 @@ class FileSystemService:
         check_throughput(mode, provisioned)
         if fs.performance_mode == "maxIO" and mode == "elastic":
             raise bad_request(MAXIO_ELASTIC)
+        now = time.time()
+        if check_throughput_change(fs, mode, provisioned, now):
+            fs = replace(fs, throughput_changed_at=now)
         fs = replace(fs, throughput_mode=mode, provisioned_throughput=provisioned)
         self._save_fs(fs)
         return fs
@@ -194,12 +231,11 @@ class FileSystemService:
         self._policies.pop(fs.id, None)
         del self._fs[fs.id]
         self.meter.forget(fs.id)
-        # Rename first (instant, so the id is free at once), then delete the data off the loop.
-        root = self.root(fs.id)
-        trash = self.settings.fs_dir / f".deleted-{fs.id}"
-        if root.exists():
-            os.rename(root, trash)
-            self._spawn(asyncio.to_thread(shutil.rmtree, trash, ignore_errors=True))
+        io = getattr(self.shoal, "efs_io", None)
+        if io is not None:
+            io.forget(fs.id)  # its throttle and credits go before its volume does
+        # The volume goes off the loop (unmount, detach, unlink: the id is gone already).
+        self._spawn(asyncio.to_thread(self.volumes.delete, fs.id))
         log.info("deleted file system %s", fs.id)
 
     def _spawn(self, coro: Any) -> None:
@@ -354,6 +390,17 @@ class FileSystemService:
         if fs.id in self._policies:
             self.store.delete("fspolicy", fs.id)
             del self._policies[fs.id]
+            self.targets.changed(fs.id)
+
+    def check_key(self, fs: FileSystem) -> None:
+        """EFSMountFailureException unless ``fs``'s KMS key can be used (no mount of any kind
+        while it is disabled: shoal.filesystems.fskeys)."""
+        if self.keys:
+            self.keys.check(fs)
+            self.volumes.unlock(fs.id)  # a volume left locked at start opens once it can
+
+    def _kms_key_changed(self, key_arn: str) -> None:
+        for fs in [f for f in self._fs.values() if f.kms_key_id == key_arn]:
             self.targets.changed(fs.id)
 
     def access(

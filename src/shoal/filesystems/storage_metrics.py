@@ -10,8 +10,8 @@ Every ``SHOAL_EFS_METRICS_S`` seconds (default 60) each file system is measured
   connected to its mount targets and its host mounts (``shoal fs mount``), as
   :mod:`shoal.filesystems.clients` reads them from ``/proc``.
 
-The I/O metrics (``DataReadIOBytes``…) belong to the metering of reads and writes, which
-publishes them with ``shoal.metrics.publish`` when it exists.
+The I/O metrics (``DataReadIOBytes``…, ``BurstCreditBalance``, ``PermittedThroughput``) belong
+to the metering of reads and writes, :mod:`shoal.filesystems.io_metrics`.
 """
 
 from __future__ import annotations

@@ -269,7 +269,12 @@ class MountTargets:
             return []
         svc = self.service
         fs = svc.get_file_system(fs_id)
-        out = []
+        out: list[Any] = []
+        try:
+            svc.check_key(fs)
+        except AwsError as e:  # its KMS key is disabled: nothing exported until enabled
+            log.warning("file system %s is not exported: %s", fs.id, e.message)
+            return out
         for ap in [None, *svc.access_points(fs.id)]:
             plain = svc.identity(fs, ap, None, secure_transport=False)
             secure = svc.identity(fs, ap, None, secure_transport=True) if tls else None

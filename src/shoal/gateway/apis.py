@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from shoal.errors import AwsError
-from shoal.gateway import rules, websocket_rules
+from shoal.gateway import access_logs, rules, websocket_rules
 from shoal.gateway.models import (
     DEFAULT_ROUTE,
     Api,
@@ -280,6 +280,7 @@ class ApiRegistry:
         api = self.get(api_id)
         rules.check_new_stage(api, stage_name, deployment_id)
         rules.check_route_settings(extra)
+        access_logs.check(extra.get("AccessLogSettings"), api.region, self._account)
         stage = Stage(
             stage_name, auto_deploy, dict(stage_variables), deployment_id, extra=dict(extra)
         )
@@ -306,6 +307,7 @@ class ApiRegistry:
         old = self.get_stage(api_id, stage_name)
         rules.check_deployment(api, deployment_id)
         rules.check_route_settings(extra)
+        access_logs.check(extra.get("AccessLogSettings"), api.region, self._account)
         stage = dataclasses.replace(
             old,
             auto_deploy=old.auto_deploy if auto_deploy is None else auto_deploy,

@@ -6,7 +6,14 @@ URL scheme (the API's ``ApiEndpoint`` is ``{base}/execute-api/{apiId}``):
   is ``/{stage}/{path}``, as on AWS;
 - ``{base}/execute-api/{apiId}/{path}`` serves the ``$default`` stage;
 - ``{base}/lambda-url/{urlId}/{path}`` serves a function URL; one with ``AuthType AWS_IAM``
-  only to a signed request IAM allows (:mod:`shoal.gateway.url_auth`).
+  only to a signed request IAM allows (:mod:`shoal.gateway.url_auth`);
+- a request to a custom domain name arrives as its mapped API's, the mapping in the scope
+  (:mod:`shoal.gateway.domain_routing`): the mapping names the stage, and the event's
+  ``rawPath`` is the path as sent.
+
+Each HTTP API request fills one :class:`~shoal.gateway.exchange.Exchange`, from which its
+``AWS/ApiGateway`` metrics and its stage's access log line (:mod:`shoal.gateway.access_logs`)
+are made once the answer is known.
 
 The hot path reads only in-memory state (the :class:`~shoal.gateway.live.LiveApi` snapshots and
 the URL registry's id map), builds the event, awaits the invoker and maps the result. It
@@ -33,10 +40,10 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from shoal.api.admission import GATEWAY_HOST
-from shoal.api.bodies import WIRE_PATH, BodyTooLarge, Receive, Scope, Send, read_body
+from shoal.api.bodies import BodyTooLarge, Receive, Scope, Send, read_body
 from shoal.errors import AwsError
-from shoal.gateway import cors, http_proxy, locations, responses, route_auth, url_auth
+from shoal.gateway import cors, exchange, http_proxy, locations, responses, route_auth, url_auth
+from shoal.gateway.domain_routing import MAPPED, Mapped
 from shoal.gateway.events import (
     HttpRequest,
     Target,
@@ -46,7 +53,10 @@ from shoal.gateway.events import (
     forwarded_headers,
     new_request_id,
 )
-from shoal.gateway.models import DEFAULT_STAGE
+from shoal.gateway.exchange import Exchange
+from shoal.gateway.host_routing import EXECUTE_API_PREFIX, HOST_STYLE, LAMBDA_URL_PREFIX, REGION_KEY
+from shoal.gateway.live import LiveApi
+from shoal.gateway.models import DEFAULT_STAGE, Stage
 from shoal.gateway.responses import GatewayResponse
 from shoal.gateway.throttle import Throttles
 from shoal.invocation.invoker import new_request_id as new_invocation_id
@@ -60,8 +70,6 @@ log = logging.getLogger("shoal.gateway")
 
 # API Gateway's and function URLs' request payload quota.
 MAX_BODY = 10 * 1024 * 1024
-EXECUTE_API_PREFIX = "/execute-api/"
-LAMBDA_URL_PREFIX = "/lambda-url/"
 _EMPTY: dict[str, str] = {}
 
 
@@ -71,9 +79,6 @@ async def _send(send: Send, response: GatewayResponse, id_header: bytes, request
     headers.append((id_header, request_id.encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
-
-
-HOST_STYLE = "shoal.host_style"  # scope key: the request named its API by host (host_routed)
 
 
 def _request(scope: Scope, raw_path: str, body: bytes, trace: str) -> HttpRequest:
@@ -113,6 +118,7 @@ async def _invoke(
     version: str,
     timeout_s: float | None,
     trace: str,
+    x: Exchange | None = None,
     function_url: bool = False,
 ) -> GatewayResponse:
     """Invoke and map the outcome; every failure becomes API Gateway's fixed answer.
@@ -139,14 +145,22 @@ async def _invoke(
                 result = await asyncio.wait_for(asyncio.shield(task), timeout_s)
             except TimeoutError:
                 task.add_done_callback(_drop_result)
+                if x is not None:
+                    x.integration_error = "Integration timeout"
                 return responses.unavailable()
     except AwsError as e:
+        if x is not None:
+            x.integration_error = f"{e.code}: {e.message}"
         if e.code == "TooManyRequestsException":
             return responses.throttled()
         if e.code in ("RequestTooLargeException", "RequestEntityTooLargeException"):
             return responses.too_large()
         log.warning("invoke of %s failed: %s: %s", function, e.code, e.message)
         return responses.internal_error()
+    if x is not None:
+        x.integration_status = 200  # Lambda's answer to the invoke, not the function's
+        if result.function_error:
+            x.integration_error = f"The Lambda function returned an error: {result.error_type}"
     if result.error_type == "Sandbox.Timedout":
         return responses.unavailable()
     if result.function_error:
@@ -174,50 +188,54 @@ class ExecuteApiApp:
             await self.service.connections_api(scope, receive, send)
             return
         request_id = new_request_id()
-        started = time.perf_counter()
-        measured: list[Any] = []  # _handle's (region, api, stage, integration ms, bytes in)
+        x = Exchange(request_id, time.perf_counter(), time.time())  # filled by _handle
         try:
-            response = await self._handle(scope, receive, request_id, measured)
+            response = await self._handle(scope, receive, request_id, x)
         except ConnectionError:
             return
-        metrics = getattr(self.service.shoal, "metrics", None)
-        if measured and metrics is not None:  # the AWS/ApiGateway metrics: one call
-            region, api_id, stage, integration, received = measured
-            metrics.gateway_hooks.request(
-                region, api_id, stage, response.status, (time.perf_counter() - started) * 1000,
-                integration, received + len(response.body),
-            )  # fmt: skip
+        if x.api_id:  # a stage took the request: its AWS/ApiGateway metrics, its access log
+            x.status, x.response_length = response.status, len(response.body)
+            x.latency_ms = (time.perf_counter() - x.started) * 1000
+            metrics = getattr(self.service.shoal, "metrics", None)
+            if metrics is not None:
+                metrics.gateway_hooks.request(
+                    x.region, x.api_id, x.stage, x.status, x.latency_ms, x.integration_ms,
+                    x.received + x.response_length,
+                    (x.resource, x.route_method) if x.detailed_metrics else None,
+                )  # fmt: skip
+            if x.access_log is not None:
+                self.service.access_logs.write(x)
         await _send(send, response, b"apigw-requestid", request_id)
 
     async def _handle(self, scope: Scope, receive: Receive, request_id: str,
-                      measured: list[Any]) -> GatewayResponse:  # fmt: skip
+                      x: Exchange) -> GatewayResponse:  # fmt: skip
         service = self.service
         api_id, _, rest = scope["path"][len(EXECUTE_API_PREFIX) :].partition("/")
         live = service.live.get(api_id)
-        if live is None or live.disabled or _elsewhere(scope, live.region):
+        mapped: Mapped | None = scope.get(MAPPED)  # a custom domain's (domain_routing)
+        if live is None or (mapped is None and (live.disabled or _elsewhere(scope, live.region))):
             return responses.not_found()
-        sub_path = "/" + rest
-        first = rest.partition("/")[0]
-        stage = live.stages.get(first) if first and first != DEFAULT_STAGE else None
-        if stage is not None:
-            route_path = sub_path[len(first) + 1 :] or "/"
-        else:
-            stage = live.stages.get(DEFAULT_STAGE)
-            if stage is None:
-                return responses.not_found()
-            route_path = sub_path
+        found_stage = _stage(live, rest, mapped)
+        if found_stage is None:
+            return responses.not_found()
+        stage, sub_path, route_path = found_stage
         method = scope["method"]
         if live.cors is not None and method == "OPTIONS":
             headers = _header_map(scope)
             if cors.is_preflight(method, headers):
                 return cors.preflight(live.cors, headers)
-        measured += [live.region, api_id, stage.stage_name, None, 0]
+        x.region, x.api_id, x.stage = live.region, api_id, stage.stage_name
+        x.access_log = stage.extra.get("AccessLogSettings") or None
+        if x.access_log is not None:
+            exchange.describe(x, scope, sub_path, service.account_id, mapped)
         try:
             body = await read_body(receive, MAX_BODY)
         except BodyTooLarge:
             return responses.too_large()
-        measured[4] = len(body)
+        x.received = len(body)
         found = live.table.select(method, route_path)
+        if found is not None:
+            exchange.routed(x, found[1].route_key, found[1].resource_path, stage.extra)
         if found is None or (found[1].target is None and found[1].proxy is None):
             response = responses.not_found()
         elif not self.throttles.admit(api_id, stage.stage_name, found[1].route_key, stage.extra):
@@ -262,26 +280,44 @@ class ExecuteApiApp:
                 )  # fmt: skip
             if refused is not None:
                 response = refused
+                x.authorizer_error = exchange.authorizer_error(refused)
             elif route.proxy is not None:
                 integration = time.perf_counter()
-                granted = event.get("requestContext", _EMPTY).get("authorizer")
+                granted = x.authorizer = event.get("requestContext", _EMPTY).get("authorizer")
                 response = await http_proxy.serve(route.proxy, route.tail, request, route_path,
                                                   context, granted)  # fmt: skip
-                measured[3] = (time.perf_counter() - integration) * 1000
+                x.integration_ms = (time.perf_counter() - integration) * 1000
+                x.integration_status = response.status
             else:
                 assert target is not None  # a route without either is answered 404 above
                 function, qualifier = target.resolve(stage.stage_variables)
+                x.authorizer = event.get("requestContext", _EMPTY).get("authorizer")
                 integration = time.perf_counter()
                 response = await _invoke(
                     service, function, qualifier, event, target.payload_version, route.timeout_s,
-                    trace,
+                    trace, x,
                 )  # fmt: skip
-                measured[3] = (time.perf_counter() - integration) * 1000
+                x.integration_ms = (time.perf_counter() - integration) * 1000
             if not scope.get(HOST_STYLE):
                 locations.rebase(response.headers, f"{EXECUTE_API_PREFIX}{api_id}", host)
         if live.cors is not None:
             cors.decorate(live.cors, _header_map(scope).get("origin"), response)
         return response
+
+
+def _stage(live: LiveApi, rest: str, mapped: Mapped | None) -> tuple[Stage, str, str] | None:
+    """(stage, the event's raw path, the path routes match) of a request to ``live`` whose
+    path after ``/execute-api/{apiId}`` is ``/{rest}``; None when no stage serves it."""
+    if mapped is not None:  # the mapping names the stage; the path is the one sent
+        stage = live.stages.get(mapped.stage)
+        return None if stage is None else (stage, mapped.raw_path, mapped.route_path)
+    sub_path = "/" + rest
+    first = rest.partition("/")[0]
+    stage = live.stages.get(first) if first and first != DEFAULT_STAGE else None
+    if stage is not None:
+        return stage, sub_path, sub_path[len(first) + 1 :] or "/"
+    stage = live.stages.get(DEFAULT_STAGE)
+    return None if stage is None else (stage, sub_path, sub_path)
 
 
 class FunctionUrlApp:
@@ -342,42 +378,14 @@ class FunctionUrlApp:
         event = build_v2(request, context, keep_cookie=True)
         # Function URLs have no integration timeout of their own: the function's applies.
         response = await _invoke(
-            service, url.function_arn, url.qualifier, event, "2.0", None, trace, function_url=True
+            service, url.function_arn, url.qualifier, event, "2.0", None, trace,
+            function_url=True,
         )
         if not scope.get(HOST_STYLE):
             locations.rebase(response.headers, f"{LAMBDA_URL_PREFIX}{url_id}", host)
         if url.cors is not None:
             cors.decorate(url.cors, _header_map(scope).get("origin"), response)
         return response
-
-
-_HOST_KINDS = {b"execute-api": EXECUTE_API_PREFIX, b"lambda-url": LAMBDA_URL_PREFIX}
-REGION_KEY = "shoal.region"  # in a host-routed scope: the region its host names, if any
-
-
-def host_routed(scope: Scope) -> Scope | None:
-    """For AWS-shaped host names: a request to ``{apiId}.execute-api[.{region}].localhost[:port]
-    /path`` (or ``{urlId}.lambda-url[.{region}].localhost``) as the scope of
-    ``/execute-api/{apiId}/path``, with the region named (under :data:`REGION_KEY`): an API or
-    URL answers only under its own region's name. None for any other host. ``*.localhost``
-    resolves to the loopback address without DNS set-up (curl, browsers, systemd-resolved).
-    The HTTP app may call this before its path routing."""
-    for name, value in scope["headers"]:
-        if name == b"host":
-            if b".localhost" not in value:
-                return None  # the usual case (127.0.0.1:port, a real name): no look further
-            host = value.rsplit(b":", 1)[0] if not value.endswith(b"]") else value
-            m = GATEWAY_HOST.match(host)
-            if m is None:
-                return None
-            ident, kind, region = m.groups()
-            path = f"{_HOST_KINDS[kind]}{ident.decode('latin-1')}{scope['path']}"
-            routed = {**scope, "path": path, "raw_path": path.encode(), HOST_STYLE: True,
-                      WIRE_PATH: scope.get("raw_path") or scope["path"].encode()}
-            if region:
-                routed[REGION_KEY] = region.decode("latin-1")
-            return routed
-    return None
 
 
 def _elsewhere(scope: Scope, region: str) -> bool:

@@ -27,11 +27,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError
+from shoal.gateway.access_logs import AccessLogs
 from shoal.gateway.apis import ApiRegistry
 from shoal.gateway.authorizers import Authorizer, AuthorizerRegistry
+from shoal.gateway.certificates import Certificates
 from shoal.gateway.connections import ConnectionRegistry
 from shoal.gateway.connections_api import CONNECTIONS, ConnectionsApi
-from shoal.gateway.http import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, ExecuteApiApp, FunctionUrlApp
+from shoal.gateway.domain_routing import DomainRoutes
+from shoal.gateway.domains import DomainRegistry
+from shoal.gateway.host_routing import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX
+from shoal.gateway.http import ExecuteApiApp, FunctionUrlApp
 from shoal.gateway.jwt_auth import JwksCache
 from shoal.gateway.lambda_auth import LambdaAuthorizers
 from shoal.gateway.live import LiveApi, compile_api
@@ -63,6 +68,15 @@ class GatewayService:
         self.authorizers = AuthorizerRegistry(shoal.store)
         self.jwks = JwksCache()
         self.lambda_authorizers = LambdaAuthorizers(self)
+        # Custom domain names (control plane), their host map and certificates (data plane).
+        self.certificates = Certificates(shoal.settings.data_dir / "certificates", self.account_id)
+        self.domain_routes = DomainRoutes()
+        self.domains = DomainRegistry(
+            shoal.store, self._own_names, self._check_api_stage, self._domains_changed
+        )
+        shoal.http.domain_routes = self.domain_routes
+        # Stages' access logs, written into CloudWatch Logs groups (off the request's path).
+        self.access_logs = AccessLogs(getattr(shoal, "logs", None))
         # WebSocket APIs: api id -> compiled snapshot (as `live`), and the open connections.
         self.live_ws: dict[str, LiveWebSocketApi] = {}
         self.connections = ConnectionRegistry()
@@ -87,6 +101,9 @@ class GatewayService:
         self.integration_responses.load()
         self.apis.load()
         self.urls.load()
+        # Where the operator puts custom domains' certificate files (gateway.certificates).
+        self.certificates.directory.mkdir(mode=0o700, exist_ok=True)
+        self.domains.load()
         functions = getattr(self.shoal, "functions", None)
         subscribe = getattr(functions, "subscribe", None)
         if subscribe is not None:
@@ -106,6 +123,8 @@ class GatewayService:
             self.integration_responses.forget(api_id)
             self.authorizers.forget(api_id)
             self.lambda_authorizers.forget(api_id)
+            if hasattr(self, "domains"):  # not while loading: deleted APIs' mappings went then
+                self.domains.forget_api(api_id)
             for connection in self.connections.of_api(api_id):
                 connection.request_close(1001, "Going away")  # its API is gone
             return
@@ -116,6 +135,27 @@ class GatewayService:
                     connection.request_close(1001, "Going away")  # its stage is gone
             return
         self.live[api_id] = compile_api(api, self.account_id)
+
+    def _domains_changed(self) -> None:
+        domains = self.domains.all_domains()
+        self.domain_routes.publish(domains, self._own_names())
+        self.certificates.publish((d.name, d.certificate_id) for d in domains)
+
+    def _own_names(self) -> set[str]:
+        """The host names Shoal answers to itself, which no custom domain may take."""
+        settings = self.shoal.settings
+        names = {"127.0.0.1", "localhost", "::1", settings.host.lower()}
+        names.update(h.rsplit(":", 1)[0].strip("[]").lower() for h in settings.allowed_hosts)
+        return names
+
+    def _check_api_stage(self, api_id: str, stage: str, region: str) -> None:
+        """NotFoundException unless ``api_id`` is an API of ``region`` with ``stage``; a
+        WebSocket API's is a BadRequestException (domains serve HTTP APIs, see the README)."""
+        api = self.apis.get(api_id, region)
+        self.apis.get_stage(api_id, stage)
+        if api.protocol_type != "HTTP":
+            raise AwsError("BadRequestException",
+                           "Shoal serves custom domain names for HTTP APIs only")  # fmt: skip
 
     def _function_changed(self, function_arn: str) -> None:
         """A function changed: forget cached timeouts; if it or an alias went away, its URLs

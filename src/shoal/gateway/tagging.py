@@ -47,16 +47,21 @@ def tags_of(api: Api, target: TagTarget) -> dict[str, str]:
 
 def with_tags(api: Api, target: TagTarget, tags: Mapping[str, str]) -> Api:
     """``api`` with the target's tags replaced by ``tags``."""
-    if len(tags) > MAX_TAGS:
-        raise bad_request(f"Too many tags: a resource can have at most {MAX_TAGS} tags")
-    for key in tags:
-        if key.lower().startswith("aws:"):
-            raise bad_request(f"Tag keys can't start with aws: ({key})")
+    check(tags)
     if target.stage_name is None:
         return dataclasses.replace(api, extra={**api.extra, "Tags": dict(tags)})
     stage = api.stages[target.stage_name]
     stage = dataclasses.replace(stage, extra={**stage.extra, "Tags": dict(tags)})
     return dataclasses.replace(api, stages={**api.stages, target.stage_name: stage})
+
+
+def check(tags: Mapping[str, str]) -> None:
+    """BadRequestException for tags API Gateway refuses (any resource's)."""
+    if len(tags) > MAX_TAGS:
+        raise bad_request(f"Too many tags: a resource can have at most {MAX_TAGS} tags")
+    for key in tags:
+        if key.lower().startswith("aws:"):
+            raise bad_request(f"Tag keys can't start with aws: ({key})")
 
 
 def added(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str]:

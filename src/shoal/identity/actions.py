@@ -268,6 +268,30 @@ CLOUDWATCH["PutMetricData"] = (
 NO_PERMISSION = {("sts", "GetCallerIdentity")}
 
 
+def kms_context_keys(context: Any) -> dict[str, Any]:
+    """``kms:EncryptionContext:KEY`` and ``kms:EncryptionContextKeys`` of an encryption
+    context, as key policies' and IAM policies' conditions read them."""
+    ctx = context if isinstance(context, dict) else {}
+    keys: dict[str, Any] = {f"kms:encryptioncontext:{k}": v for k, v in ctx.items()}
+    if ctx:
+        keys["kms:encryptioncontextkeys"] = list(ctx)
+    return keys
+
+
+def _kms_keys(p: Params) -> dict[str, Any]:
+    return kms_context_keys(p.get("EncryptionContext") or p.get("SourceEncryptionContext"))
+
+
+# KMS: the resource is the key (shoal.api.kms_scope's hook names it); ReEncrypt is authorized
+# as kms:ReEncryptFrom on its source key here and kms:ReEncryptTo on its destination by its
+# handler.
+KMS: dict[str, Entry] = {
+    op: (None, anything, _kms_keys)
+    for op in ("Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext")
+}
+KMS["ReEncrypt"] = ("ReEncryptFrom", anything, _kms_keys)
+
+
 
 def log_group_arn(p: Params, region: str, account: str) -> str:
     """CloudWatch Logs: ``…:log-group:NAME:*`` from ``logGroupName`` / ``logGroupIdentifier``
@@ -294,7 +318,7 @@ PREFIX = {
     "cloudwatch": "cloudwatch",
 }
 TABLES: dict[str, dict[str, Entry]] = {
-    "lambda": LAMBDA, "efs": EFS, "ec2": EC2, "sts": STS, "cloudwatch": CLOUDWATCH,
+    "lambda": LAMBDA, "efs": EFS, "ec2": EC2, "sts": STS, "cloudwatch": CLOUDWATCH, "kms": KMS,
 }  # fmt: skip
 DEFAULT_RESOURCE: dict[str, Builder] = {
     "lambda": function_arn,
@@ -303,8 +327,8 @@ DEFAULT_RESOURCE: dict[str, Builder] = {
     "iam": first(*_IAM_IDS),
     "sts": anything,
     "logs": log_group_arn,
-    # Until their services say which resource each operation names (the RPC services,
-    # shoal.api.rpc_router): "*", which only a policy granting the action on "*" allows.
+    # "*" for the operations naming no key; the others' key ARN comes from the service's
+    # authorizes_on hook (shoal.api.kms_scope).
     "kms": anything,
     "cloudwatch": anything,
 }

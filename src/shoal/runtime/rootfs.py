@@ -64,8 +64,10 @@ MountSpec = Tuple[str, str, bool]  # noqa: UP006 (evaluated at run time on 3.8)
 
 
 def make_mounts_private() -> None:
-    """No mount or unmount done in this namespace may propagate back to the host."""
-    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    """No mount or unmount done in this namespace may propagate back to the host. Slave, not
+    private: the host's shared mounts still propagate in, which the file systems' directory is
+    (shoal.filesystems.hosttree), so a volume mounted after the zygote started is seen here."""
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_SLAVE)
 
 
 def _under(path: str, roots: Iterable[str]) -> bool:

@@ -86,11 +86,12 @@ CALLS = [
     ("kms", lambda c: c.list_keys(), "application/x-amz-json-1.1"),
     ("cloudwatch", lambda c: c.list_metrics(), "application/x-amz-json-1.0"),
     ("cloudwatch-cbor", lambda c: c.list_metrics(), "application/cbor"),
+    ("dynamodb", lambda c: c.list_tables(), "application/x-amz-json-1.0"),
 ]
 
 
-# Logs and CloudWatch are served: only the services nobody registered (KMS).
-UNSERVED = [c for c in CALLS if c[0] == "kms"]
+# Logs, KMS and CloudWatch are served: only the services nobody registered (DynamoDB).
+UNSERVED = [c for c in CALLS if c[0] == "dynamodb"]
 
 
 @pytest.mark.parametrize("service, call, content_type", UNSERVED)
@@ -150,9 +151,10 @@ def test_a_malformed_or_deep_json_body_to_an_unknown_service_is_still_its_error(
     server: ShoalServer, body: bytes
 ) -> None:
     url = server.endpoint + "/"
-    headers = {"X-Amz-Target": "TrentService.ListKeys",
-               "Content-Type": "application/x-amz-json-1.1"}  # fmt: skip
-    status, _, answer = _post(url, body, signed_headers("POST", url, body, "kms", headers=headers))
+    headers = {"X-Amz-Target": "DynamoDB_20120810.ListTables",
+               "Content-Type": "application/x-amz-json-1.0"}  # fmt: skip
+    signed = signed_headers("POST", url, body, "dynamodb", headers=headers)
+    status, _, answer = _post(url, body, signed)
     assert status == 400 and json.loads(answer)["__type"] == "UnknownOperationException"
 
 
@@ -164,6 +166,7 @@ import runpy
 from shoal.api.rpc_router import RpcApiService
 from shoal.errors import AwsError
 import shoal.api.cloudwatch_alarms, shoal.api.cloudwatch_data  # the real ones: replaced here
+import shoal.api.kms_aliases, shoal.api.kms_crypto, shoal.api.kms_keys, shoal.api.kms_tags
 
 kms = RpcApiService("kms")
 cloudwatch = RpcApiService("cloudwatch")

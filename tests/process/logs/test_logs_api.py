@@ -60,6 +60,10 @@ def test_a_group_is_described_in_aws_shape(logs: Any) -> None:
     assert (code, message) == (
         "ResourceAlreadyExistsException", "The specified log group already exists"
     )
+    long_name = ("InvalidParameterException",
+                 "Invalid LogGroup or LogStream, both must have length less than or equal to 512.")
+    assert error(logs.create_log_group, logGroupName="a" * 513) == long_name  # AWS's (recorded)
+    assert error(logs.create_log_stream, logGroupName=name, logStreamName="s" * 513) == long_name
     logs.delete_log_group(logGroupName=name)
     assert logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] == []
     assert error(logs.delete_log_group, logGroupName=name) == (
@@ -79,11 +83,15 @@ def test_describe_log_groups_pages_prefix_and_pattern(logs: Any) -> None:
     assert seen == [names[0:3], names[3:6], names[6:7]]
     got = logs.describe_log_groups(logGroupNamePattern=base.split("/")[-1] + "/03")
     assert [g["logGroupName"] for g in got["logGroups"]] == [names[3]]
-    assert got["logGroups"][0].keys() == {"logGroupName", "creationTime", "arn"}  # AWS's rule
-    code, message = error(
-        logs.describe_log_groups, logGroupNamePrefix=base, logGroupNamePattern="x"
+    # What AWS answers of a group found by pattern (recorded against AWS): no storedBytes.
+    assert got["logGroups"][0].keys() == {
+        "logGroupName", "creationTime", "metricFilterCount", "arn", "logGroupClass", "logGroupArn"
+    }
+    assert got["logGroups"][0]["logGroupClass"] == "STANDARD"
+    assert error(logs.describe_log_groups, logGroupNamePrefix=base, logGroupNamePattern="x") == (
+        "InvalidParameterException",
+        "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.",
     )
-    assert code == "InvalidParameterException" and "mutually exclusive" in message
     assert error(logs.describe_log_groups, nextToken="!!not-a-token")[0] == (
         "InvalidParameterException"
     )
@@ -98,6 +106,10 @@ def test_describe_log_groups_pages_prefix_and_pattern(logs: Any) -> None:
 def test_streams_are_described_and_ordered(logs: Any, group: str) -> None:
     for name in ("b", "a", "c"):
         logs.create_log_stream(logGroupName=group, logStreamName=name)
+    # A stream without events, as AWS describes it (recorded): no timestamps, no token.
+    (empty,) = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix="a")["logStreams"]
+    assert empty.keys() == {"logStreamName", "creationTime", "arn", "storedBytes"}
+    assert empty["storedBytes"] == 0
     assert error(logs.create_log_stream, logGroupName=group, logStreamName="a") == (
         "ResourceAlreadyExistsException", "The specified log stream already exists"
     )
@@ -119,7 +131,9 @@ def test_streams_are_described_and_ordered(logs: Any, group: str) -> None:
     )
     assert [[s["logStreamName"] for s in p["logStreams"]] for p in pages] == [["a", "b"], ["c"]]
     assert error(logs.describe_log_streams, logGroupName=group, logStreamNamePrefix="a",
-                 orderBy="LastEventTime")[0] == "InvalidParameterException"  # fmt: skip
+                 orderBy="LastEventTime") == (
+        "InvalidParameterException", "Cannot order by LastEventTime with a logStreamNamePrefix."
+    )  # fmt: skip
     (g,) = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     assert g["storedBytes"] == len("helloworldxy")
     logs.delete_log_stream(logGroupName=group, logStreamName="a")
@@ -163,6 +177,11 @@ def test_get_log_events_tokens_and_the_end(logs: Any, group: str) -> None:
                  nextToken="x/1/2") == (
         "InvalidParameterException", "The specified nextToken is invalid."
     )  # fmt: skip
+    assert error(logs.get_log_events, logGroupName=group, logStreamName="s", limit=10001) == (
+        "InvalidParameterException",
+        "1 validation error detected: Value '10001' at 'limit' failed to satisfy constraint: "
+        "Member must have value less than or equal to 10000",
+    )  # AWS's answer, as recorded
     assert error(logs.get_log_events, logGroupName="/none", logStreamName="s") == (
         "ResourceNotFoundException", "The specified log group does not exist."
     )
@@ -195,6 +214,9 @@ def test_filter_log_events_pages_streams_and_patterns(logs: Any, group: str) -> 
         ("app/1", "ERROR three"), ("app/2", "ERROR two")
     ]
     assert sorted(s["logStreamName"] for s in got["searchedLogStreams"]) == ["app/1", "app/2"]
+    # Stream names and a prefix together: the guide's InvalidParameterException.
+    assert error(logs.filter_log_events, logGroupName=group, logStreamNames=["other"],
+                 logStreamNamePrefix="app/")[0] == "InvalidParameterException"  # fmt: skip
     got = logs.filter_log_events(logGroupName=group, logStreamNames=["other"])
     assert [e["message"] for e in got["events"]] == ["ERROR other"]
     got = logs.filter_log_events(logGroupName=group, filterPattern="ERROR two")
@@ -266,6 +288,16 @@ def test_retention_and_tags(logs: Any, group: str) -> None:
     assert g["retentionInDays"] == 7
     code, message = error(logs.put_retention_policy, logGroupName=group, retentionInDays=2)
     assert code == "InvalidParameterException" and "enum value set: [1, 3, 5, 7" in message
+    # An event older than the retention is expired: reported, not stored (AWS's rule).
+    logs.create_log_stream(logGroupName=group, logStreamName="r")
+    t = now_ms()
+    out = logs.put_log_events(logGroupName=group, logStreamName="r", logEvents=[
+        {"timestamp": t - 7 * 86_400_000 - 3_600_000, "message": "expired"},
+        {"timestamp": t - 7 * 86_400_000 + 3_600_000, "message": "kept"},
+    ])  # fmt: skip
+    assert out["rejectedLogEventsInfo"] == {"expiredLogEventEndIndex": 1}
+    got = logs.get_log_events(logGroupName=group, logStreamName="r", startFromHead=True)
+    assert [e["message"] for e in got["events"]] == ["kept"]
     logs.delete_retention_policy(logGroupName=group)
     (g,) = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     assert "retentionInDays" not in g
@@ -314,3 +346,26 @@ def test_function_output_is_its_log_group(lambda_client: Any, logs: Any) -> None
                               startFromHead=True)  # fmt: skip
     messages = [e["message"] for e in got["events"]]
     assert messages[0].startswith("START RequestId:") and messages[-1].startswith("REPORT")
+
+
+def test_a_functions_logging_config_log_group_receives_its_output(
+    lambda_client: Any, logs: Any
+) -> None:
+    code = "def handler(e, c):\n    print('to my own group')\n    return 1\n"
+    name = create_function(lambda_client, code=code)
+    group = f"/custom/{name}"
+    lambda_client.update_function_configuration(FunctionName=name,
+                                                LoggingConfig={"LogGroup": group})  # fmt: skip
+    wait_for(lambda: lambda_client.get_function(FunctionName=name)["Configuration"][
+        "LastUpdateStatus"] == "Successful")  # fmt: skip
+    lambda_client.invoke(FunctionName=name)
+
+    def found() -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = logs.filter_log_events(
+            logGroupName=group, filterPattern='"to my own group"')["events"]  # fmt: skip
+        return got
+
+    (event,) = wait_for(found)
+    assert "/[$LATEST]" in event["logStreamName"]
+    default = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"]
+    assert default == []  # Lambda writes to the configured group only

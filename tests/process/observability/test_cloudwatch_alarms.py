@@ -112,6 +112,19 @@ def test_alarm_errors(metrics_server: ShoalServer) -> None:
     with pytest.raises(ClientError) as e:
         cw.delete_alarms(AlarmNames=["no-such-alarm"])
     assert e.value.response["Error"]["Code"] == "ResourceNotFound"
+    with pytest.raises(ClientError) as e:  # AWS (recorded): a 404 without a message
+        cw.set_alarm_state(AlarmName="no-such-alarm", StateValue="OK", StateReason="r")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFound"
+    assert e.value.response["Error"].get("Message", "") == ""
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    with pytest.raises(ClientError) as e:  # AWS (recorded): the query code ValidationError
+        cw.set_alarm_state(AlarmName="no-such-alarm", StateValue="INVALID", StateReason="r")
+    err = e.value.response["Error"]
+    assert (err["Code"], err["QueryErrorCode"]) == ("ValidationError", "ValidationException")
+    assert err["Message"].startswith(
+        "1 validation error detected: Value 'INVALID' at 'stateValue' failed to satisfy "
+        "constraint: Member must satisfy enum value set: ["
+    )
 
 
 def test_alarms_over_the_query_protocol_with_aws_cli_v2(metrics_server: ShoalServer) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
+import boto3
 import botocore.session
 import pytest
 from botocore.config import Config
@@ -103,7 +105,9 @@ def test_bad_input_is_refused_as_cloudwatch_refuses_it(metrics_server: ShoalServ
     code, message = error(put, Namespace="N", MetricData=[
         {"MetricName": "x", "Value": 1, "StatisticValues": {
             "SampleCount": 1, "Sum": 1, "Minimum": 1, "Maximum": 1}}])  # fmt: skip
-    assert code == "InvalidParameterCombination" and "mutually exclusive" in message
+    assert (code, message) == ("InvalidParameterCombination", "The parameters MetricData."
+                               "member.1.Value and MetricData.member.1.StatisticValues are "
+                               "mutually exclusive and you have specified both.")
     code, message = error(put, Namespace="N", MetricData=[
         {"MetricName": "x", "Values": [1, 2], "Counts": [1]}])  # fmt: skip
     assert (code, message) == ("InvalidParameterValue", "The parameters MetricData.member.1."
@@ -124,6 +128,25 @@ def test_bad_input_is_refused_as_cloudwatch_refuses_it(metrics_server: ShoalServ
     five = [{"MetricName": "x", "Value": 1, "StorageResolution": 5}]
     assert error(put, Namespace="N", MetricData=five)[0] == "InvalidParameterValue"
     assert error(put, Namespace="N", MetricData=[{"MetricName": "x"}])[0] == "MissingParameter"
+    # The limits: 1000 metrics a request, and 1 MB a request (AWS's 413 RequestEntityTooLarge).
+    many = [{"MetricName": f"m{i}", "Value": 1} for i in range(1001)]
+    assert error(put, Namespace="N", MetricData=many) == (
+        "InvalidParameterValue", "The collection MetricData must not have a size greater than 1000."
+    )
+    raw = boto3.client(
+        "cloudwatch", endpoint_url=metrics_server.endpoint, region_name="us-east-1",
+        aws_access_key_id="shoal", aws_secret_access_key="shoal",
+        config=Config(retries={"max_attempts": 0}, disable_request_compression=True),
+    )  # fmt: skip
+    wide = [{"MetricName": f"m{i}", "Values": [v + 0.123456789 for v in range(150)]}
+            for i in range(1000)]  # fmt: skip
+    with pytest.raises(ClientError) as info:
+        raw.put_metric_data(Namespace="N", MetricData=wide)
+    err = info.value.response
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert err["Error"]["Code"] == "RequestEntityTooLarge"
+    assert re.fullmatch(r"Request size \d+ exceeded 1048576 bytes", err["Error"]["Message"])
+    raw.close()
     start, end = window()
     stats = cw.get_metric_statistics
     code, message = error(stats, Namespace="N", MetricName="x", StartTime=start, EndTime=end,
@@ -132,10 +155,22 @@ def test_bad_input_is_refused_as_cloudwatch_refuses_it(metrics_server: ShoalServ
     code, message = error(stats, Namespace="N", MetricName="x", StartTime=start, EndTime=end,
                           Period=60, Statistics=["Sum"], ExtendedStatistics=["p9"])  # fmt: skip
     assert code == "InvalidParameterCombination"
-    day = dt.timedelta(days=1, minutes=2)
-    code, message = error(stats, Namespace="N", MetricName="x", StartTime=end - day,
-                          EndTime=end, Period=60, Statistics=["Sum"])  # fmt: skip
-    assert code == "InvalidParameterCombination" and "1,440" in message
+    # AWS's answers as recorded against it (LocalStack's suite): a day by the second is
+    # 86400 datapoints, over the limit; a day by the minute is 1440, at it; an empty range.
+    now = dt.datetime.now(dt.UTC)
+    day = dt.timedelta(days=1)
+    assert error(stats, Namespace="N", MetricName="x", StartTime=now, EndTime=now + day,
+                 Period=1, Statistics=["SampleCount"]) == (
+        "InvalidParameterCombination",
+        "You have requested up to 86400 datapoints, which exceeds the limit of 1440. You may "
+        "reduce the datapoints requested by increasing Period, or decreasing the time range.",
+    )  # fmt: skip
+    assert stats(Namespace=unique_name("Day"), MetricName="x", StartTime=now, EndTime=now + day,
+                 Period=60, Statistics=["SampleCount"])["Datapoints"] == []  # fmt: skip
+    assert error(stats, Namespace="N", MetricName="x", StartTime=now, EndTime=now, Period=1,
+                 Statistics=["SampleCount"]) == (
+        "InvalidParameterValue", "The parameter StartTime must be less than the parameter EndTime."
+    )  # fmt: skip
 
 
 def test_list_metrics_filters_and_pages(metrics_server: ShoalServer) -> None:

@@ -51,6 +51,9 @@ def test_invocations_errors_duration_by_function_resource_and_version(
     assert total(cw, ns, "Duration", fn, "SampleCount") == 11
     assert total(cw, ns, "ConcurrentExecutions", fn, "Maximum") == 1
     assert (total(cw, ns, "Invocations", {}) or 0) >= 11  # the account's aggregate
+    # The account's concurrency, without dimensions, as Lambda publishes it.
+    assert (total(cw, ns, "ConcurrentExecutions", {}, "Maximum") or 0) >= 1
+    assert (total(cw, ns, "UnreservedConcurrentExecutions", {}, "Maximum") or 0) >= 1
     start, end = window()
     (point,) = cw.get_metric_statistics(
         Namespace=ns, MetricName="Duration", Dimensions=[{"Name": "FunctionName", "Value": name}],

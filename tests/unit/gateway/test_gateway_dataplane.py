@@ -354,7 +354,7 @@ def test_deleted_function_loses_its_url(shoal: FakeShoal) -> None:
 
 
 def test_host_routed_scopes() -> None:
-    from shoal.gateway.http import host_routed
+    from shoal.gateway.host_routing import host_routed
 
     def scope(host: str, path: str = "/default/MessageWall") -> dict[str, Any]:
         return {"path": path, "headers": [(b"host", host.encode())]}
