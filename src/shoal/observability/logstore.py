@@ -273,7 +273,16 @@ class LogDatabase:
                     c = None
                 if c is None:
                     c = open_[sid] = _Open(found[0], sid)
-                c.add(p, size)
+                # c.add(p, size), inline: this loop runs for every line a function prints
+                if ts < c.lo:
+                    c.lo = ts
+                if ts > c.hi:
+                    c.hi = ts
+                c.ts.append(ts)
+                c.ingest.append(p.ingest)
+                c.platform.append(1 if p.platform else 0)
+                c.messages.append(m)
+                c.bytes += size
                 if len(c.ts) >= chunks.CHUNK_EVENTS or c.bytes >= chunks.CHUNK_BYTES:
                     rows.append(open_.pop(sid).row())
             rows += [c.row() for c in open_.values()]
