@@ -41,6 +41,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import secrets
 import stat
 from pathlib import Path
 
@@ -187,3 +188,22 @@ def prepare(settings: Settings) -> None:
             "%d file(s) and directories under it to owner-only",
             data, before, before & ~PRIVATE, inner,
         )  # fmt: skip
+
+
+def secret_key(path: Path, size: int = 32) -> bytes:
+    """A random key of ``size`` bytes kept in ``path``: read if present, else made (0600,
+    exclusively, so two starts cannot race, and fsync'd before it is used). A file of another
+    size is refused: a key that cannot open what it sealed must not be replaced silently."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if len(key) != size:
+            raise ValueError(f"{path} is not a {size}-byte key: it cannot be used") from None
+        return key
+    key = secrets.token_bytes(size)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+        f.flush()
+        os.fsync(f.fileno())
+    return key

@@ -57,6 +57,20 @@ LOG_ROTATE_BYTES = 8 << 20
 _TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
+async def terminate(proc: asyncio.subprocess.Process, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM, wait with a deadline, then SIGKILL (the daemons Shoal runs: Ganesha, stunnel)."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await proc.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+    await proc.wait()
+
+
 class GaneshaError(RuntimeError):
     """A ganesha process could not be started (its log's last lines are in the message)."""
 
@@ -274,7 +288,7 @@ class GaneshaSupervisor:
                     f" (log: {t.log_file})"
                 )
             if time.monotonic() > deadline:
-                await self._terminate(proc)
+                await terminate(proc)
                 raise GaneshaError(
                     f"ganesha did not answer on {t.address}:{t.port} "
                     f"within {READY_TIMEOUT_S:.0f}s (log: {t.log_file})"
@@ -289,23 +303,9 @@ class GaneshaSupervisor:
                 await t.watchdog
             t.watchdog = None
         if t.process is not None:
-            await self._terminate(t.process)
+            await terminate(t.process)
             t.process = None
         t.status = "stopped"
-
-    @staticmethod
-    async def _terminate(proc: asyncio.subprocess.Process) -> None:
-        """SIGTERM, wait with a deadline, then SIGKILL."""
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(STOP_TIMEOUT_S):
-                    await proc.wait()
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-        await proc.wait()
 
     async def _watch(self, t: _Target) -> None:
         """Restart ``t``'s ganesha whenever it exits or stops answering, with backoff."""

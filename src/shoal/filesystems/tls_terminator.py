@@ -23,12 +23,12 @@ import contextlib
 import logging
 import pwd
 import shutil
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shoal import tls
+from shoal.filesystems.nfs import terminate
 
 log = logging.getLogger("shoal.filesystems.nfs")
 
@@ -164,7 +164,7 @@ class TlsTerminators:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not await _listening(address, tls_port):
             if t.process.returncode is not None or time.monotonic() > deadline:
-                await _terminate(t.process)
+                await terminate(t.process, STOP_TIMEOUT_S)
                 tail = (t.dir / "stunnel.log").read_text(errors="replace").splitlines()[-3:]
                 raise RuntimeError(f"stunnel did not start: {' | '.join(tail)}")
             await asyncio.sleep(0.05)
@@ -178,7 +178,7 @@ class TlsTerminators:
                 await t.watchdog
             t.watchdog = None
         if t.process is not None:
-            await _terminate(t.process)
+            await terminate(t.process, STOP_TIMEOUT_S)
             t.process = None
 
     async def _watch(self, t: _Terminator) -> None:
@@ -204,16 +204,3 @@ async def _listening(address: str, port: int) -> bool:
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return True
-
-
-async def _terminate(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT_S):
-                await proc.wait()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-    await proc.wait()

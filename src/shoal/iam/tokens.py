@@ -18,10 +18,10 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
-import secrets
 from pathlib import Path
 from typing import Any
+
+from shoal import datadir
 
 PREFIX = "SHOAL1"
 KEY_FILE = "sts-token.key"
@@ -37,18 +37,7 @@ def _unb64(text: str) -> bytes:
 
 def load_key(data_dir: Path) -> bytes:
     """The token key, made (0600, exclusively, so two starts cannot race) if absent."""
-    path = data_dir / KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) != 32:
-            raise ValueError(f"{path} is not a 32-byte key; remove it to make a new one") from None
-        return key
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-    return key
+    return datadir.secret_key(data_dir / KEY_FILE)
 
 
 class SessionTokens:

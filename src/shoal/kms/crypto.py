@@ -19,13 +19,14 @@ Two layers, as KMS has them:
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from shoal import datadir
 
 MASTER_FILE = "kms-master.key"
 VERSION = 1
@@ -41,20 +42,7 @@ class BadCiphertext(Exception):
 
 def load_master(data_dir: Path) -> MasterKey:
     """The server master key, made if absent (0600, exclusive create)."""
-    path = data_dir / MASTER_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) != 32:
-            raise ValueError(f"{path} is not a 32-byte key: it cannot open the keys") from None
-        return MasterKey(key)
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-        f.flush()
-        os.fsync(f.fileno())
-    return MasterKey(key)
+    return MasterKey(datadir.secret_key(data_dir / MASTER_FILE))
 
 
 class MasterKey:
