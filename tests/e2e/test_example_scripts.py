@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -119,7 +120,13 @@ def test_message_wall_setup_twice_then_teardown(
     script(server, teardown, name)
     assert inventory(server, name, f"{name}-API", f"{name}-fs", f"{name}-role") == {
         "apis": 0, "file_systems": 0, "functions": 0, "roles": 0}  # fmt: skip
-    assert not (server.data_dir / "filesystems" / fs_id).exists()
+    # The volume goes in the background, as an EFS file system's deletion completes after
+    # DeleteFileSystem answers: its tree is gone within seconds.
+    tree = server.data_dir / "filesystems" / fs_id
+    deadline = time.monotonic() + 30
+    while tree.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not tree.exists()
     assert status(url) == 404
     script(server, teardown, name)  # nothing left to remove: still a success
 
