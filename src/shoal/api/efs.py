@@ -229,19 +229,19 @@ async def delete_access_point(call: Call) -> None:
 async def put_file_system_policy(call: Call) -> dict[str, Any]:
     svc = _svc(call)
     fs = svc.get_file_system(call.params["FileSystemId"])
-    return {"FileSystemId": fs.id, "Policy": svc.put_policy(fs.id, call.params["Policy"])}
+    return {"FileSystemId": fs.id, "Policy": svc.policies.put(fs.id, call.params["Policy"])}
 
 
 @efs_api.handles("DescribeFileSystemPolicy")
 async def describe_file_system_policy(call: Call) -> dict[str, Any]:
     svc = _svc(call)
     fs = svc.get_file_system(call.params["FileSystemId"])
-    return {"FileSystemId": fs.id, "Policy": svc.get_policy(fs.id)}
+    return {"FileSystemId": fs.id, "Policy": svc.policies.get(fs.id)}
 
 
 @efs_api.handles("DeleteFileSystemPolicy")
 async def delete_file_system_policy(call: Call) -> None:
-    _svc(call).delete_policy(call.params["FileSystemId"])
+    _svc(call).policies.delete(call.params["FileSystemId"])
 
 
 # ------------------------------------------------------------------------ mount targets

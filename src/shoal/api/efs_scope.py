@@ -67,5 +67,5 @@ def _file_system(call: Call) -> Target:
     elif isinstance(p.get("ResourceId"), str):
         found = svc.taggable(p["ResourceId"])
         fs_id = found.file_system_id if isinstance(found, AccessPoint) else found.id
-    found_policy = svc.policy_of(fs_id) if fs_id is not None else None
+    found_policy = svc.policies.of(fs_id) if fs_id is not None else None
     return Target(resource, (found_policy,) if found_policy is not None else ())

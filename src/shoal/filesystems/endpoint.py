@@ -106,7 +106,7 @@ class FsEndpoint:
         try:
             fs = self.service.get_file_system(request.path_params["fs"])
             self.service.check_key(fs)
-            ident = self.service.identity(fs, None, None)
+            ident = self.service.policies.identity(fs, None, None)
             if not ident.mount:
                 raise _no_mount(fs.id, "the file system")
         except AwsError as e:
@@ -122,7 +122,7 @@ class FsEndpoint:
             ap = svc.get_access_point(request.path_params["ap"])
             fs = svc.get_file_system(ap.file_system_id)
             svc.check_key(fs)
-            ident = svc.identity(fs, ap, None)
+            ident = svc.policies.identity(fs, ap, None)
             if not ident.mount:
                 raise _no_mount(fs.id, f"access point {ap.id}")
             try:

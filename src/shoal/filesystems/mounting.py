@@ -37,7 +37,7 @@ def function_mounts(svc: FileSystemService, fn: FunctionVersion) -> EnvironmentI
                 "does not exist or is not available."
             )
         svc.check_key(fs)  # an encrypted file system whose KMS key is disabled: no mount
-        access = svc.access(fs, ap, policy.role_session(fn.role, fn.name))
+        access = svc.policies.access(fs, ap, policy.role_session(fn.role, fn.name))
         if not access.mount:
             raise rootdir.mount_failure(
                 f"The function couldn't mount the Amazon EFS file system with access point "

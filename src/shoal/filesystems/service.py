@@ -1,5 +1,6 @@
-"""The file-system service: file systems, access points and policies, and what an execution
-environment mounts.
+"""The file-system service: file systems and access points, and what an execution environment
+mounts; the policies set on them are its :attr:`FileSystemService.policies`
+(:mod:`shoal.filesystems.fs_policies`), its mount targets :attr:`FileSystemService.targets`.
 
 State lives in memory (dicts below, replaced object by object: every model is frozen) and is
 written through to the store on every change: saved first, then put in memory, so a write the
@@ -23,9 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import AwsError
-from shoal.filesystems import headroom, policy, rootdir
+from shoal.filesystems import fs_policies, headroom, rootdir
 from shoal.filesystems.fskeys import FileSystemKeys
-from shoal.filesystems.identity import Identity, decide
 from shoal.filesystems.metering import Measure, Meter
 from shoal.filesystems.models import (
     AccessPoint,
@@ -45,7 +45,6 @@ from shoal.filesystems.rules import (
 )
 from shoal.filesystems.targets import MountTargets
 from shoal.filesystems.volumes import Volumes
-from shoal.policy import Principal
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
@@ -76,7 +75,6 @@ class FileSystemService:
         self._ticker: asyncio.Task[None] | None = None
         self._fs: dict[str, FileSystem] = {}  # fs id -> file system
         self._aps: dict[str, AccessPoint] = {}  # fsap id -> access point
-        self._policies: dict[str, tuple[str, policy.Policy]] = {}  # fs id -> (text, compiled)
         self._tasks: set[asyncio.Task[None]] = set()
         self.targets = MountTargets(self)
         if kms is not None:
@@ -87,8 +85,7 @@ class FileSystemService:
         for doc in self.store.load("accesspoint").values():
             ap = AccessPoint.from_doc(doc)
             self._aps[ap.id] = ap
-        for key, doc in self.store.load("fspolicy").items():
-            self._policies[key] = (doc["policy"], policy.parse(doc["policy"]))
+        self.policies = fs_policies.FileSystemPolicies(self)
         from shoal.filesystems.endpoint import FsEndpoint
 
         shoal.http.mount("/shoal/fs/", FsEndpoint(self))
@@ -224,11 +221,11 @@ class FileSystemService:
         with self.store.transaction():
             for ap in aps:
                 self.store.delete("accesspoint", ap.id)
-            self.store.delete("fspolicy", fs.id)
+            self.store.delete(fs_policies.KIND, fs.id)
             self.store.delete("filesystem", fs.id)
         for ap in aps:
             del self._aps[ap.id]
-        self._policies.pop(fs.id, None)
+        self.policies.forget(fs.id)
         del self._fs[fs.id]
         self.meter.forget(fs.id)
         io = getattr(self.shoal, "efs_io", None)
@@ -362,35 +359,7 @@ class FileSystemService:
         else:
             self._save_ap(res.with_tags(tags))
 
-    # ------------------------------------------------------------------ policies
-
-    def put_policy(self, fs_id: str, text: str) -> str:
-        fs = self.get_file_system(fs_id)
-        parsed = policy.parse(text)
-        self.store.put("fspolicy", fs.id, {"policy": text})
-        self._policies[fs.id] = (text, parsed)
-        self.targets.changed(fs.id)
-        return text
-
-    def get_policy(self, fs_id: str) -> str:
-        fs = self.get_file_system(fs_id)
-        found = self._policies.get(fs.id)
-        if found is None:
-            raise AwsError("PolicyNotFound", f"No policy is set for file system '{fs.id}'.")
-        return found[0]
-
-    def policy_of(self, fs_id: str) -> policy.Policy | None:
-        """The parsed file-system policy of ``fs_id`` (an id), or None: what authorizing an
-        API call on that file system evaluates as its resource policy."""
-        found = self._policies.get(fs_id)
-        return found[1] if found else None
-
-    def delete_policy(self, fs_id: str) -> None:
-        fs = self.get_file_system(fs_id)
-        if fs.id in self._policies:
-            self.store.delete("fspolicy", fs.id)
-            del self._policies[fs.id]
-            self.targets.changed(fs.id)
+    # ------------------------------------------------------------------ keys
 
     def check_key(self, fs: FileSystem) -> None:
         """EFSMountFailureException unless ``fs``'s KMS key can be used (no mount of any kind
@@ -402,37 +371,6 @@ class FileSystemService:
     def _kms_key_changed(self, key_arn: str) -> None:
         for fs in [f for f in self._fs.values() if f.kms_key_id == key_arn]:
             self.targets.changed(fs.id)
-
-    def access(
-        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None,
-        secure_transport: bool = True,
-    ) -> policy.Access:
-        """What ``principal`` (a role ARN or session: an IAM client, with its identity
-        policies; None: an anonymous client) may do on ``fs`` through ``ap``
-        (:mod:`shoal.filesystems.policy`); ``secure_transport`` False: a plaintext NFS client."""
-        found = self._policies.get(fs.id)
-        identity: list[policy.Policy] = []
-        if principal is not None:
-            if isinstance(principal, str):
-                principal = policy.role_session(principal, "shoal")
-            iam = getattr(self.shoal, "iam", None)
-            identity = iam.identity_policies(principal) if iam is not None else []
-        return policy.evaluate(
-            found[1] if found else None,
-            principal=principal,
-            file_system_arn=fs.arn,
-            access_point_arn=ap.arn if ap else None,
-            identity=identity,
-            secure_transport=secure_transport,
-        )
-
-    def identity(
-        self, fs: FileSystem, ap: AccessPoint | None, principal: str | Principal | None,
-        secure_transport: bool = True,
-    ) -> Identity:
-        """The identity rule for ``principal`` (None: an NFS or host client) on ``ap`` (None:
-        the whole file system): what every path applies (see shoal.filesystems.identity)."""
-        return decide(ap, self.access(fs, ap, principal, secure_transport))
 
     # ------------------------------------------------------------------ mounting
 

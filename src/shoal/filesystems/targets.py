@@ -276,8 +276,8 @@ class MountTargets:
             log.warning("file system %s is not exported: %s", fs.id, e.message)
             return out
         for ap in [None, *svc.access_points(fs.id)]:
-            plain = svc.identity(fs, ap, None, secure_transport=False)
-            secure = svc.identity(fs, ap, None, secure_transport=True) if tls else None
+            plain = svc.policies.identity(fs, ap, None, secure_transport=False)
+            secure = svc.policies.identity(fs, ap, None, secure_transport=True) if tls else None
             if not plain.mount and not (secure and secure.mount):
                 continue
             if ap is None:

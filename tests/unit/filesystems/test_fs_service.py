@@ -89,11 +89,11 @@ def test_state_survives_a_restart(shoal: FakeShoal) -> None:
         path="/x",
         creation_info=CreationInfo(1, 2, "700"),
     )
-    svc.put_policy(fs.id, json.dumps({"Statement": []}))
+    svc.policies.put(fs.id, json.dumps({"Statement": []}))
     again = service(shoal)
     assert again.get_file_system(fs.id) == fs
     assert again.get_access_point(ap.id) == ap
-    assert again.get_policy(fs.id) == json.dumps({"Statement": []})
+    assert again.policies.get(fs.id) == json.dumps({"Statement": []})
 
 
 def test_mounts_for_creates_root_and_runs_as_posix_user(shoal: FakeShoal) -> None:
@@ -150,16 +150,16 @@ def test_policy_decides_mount_write_and_root_squash(shoal: FakeShoal) -> None:
             }
         ]
     }
-    svc.put_policy(fs.id, json.dumps(mount_only))
+    svc.policies.put(fs.id, json.dumps(mount_only))
     ident = svc.mounts_for(fn(ap.arn))
     assert ident.mounts[0].readonly
     assert (ident.uid, ident.gid) == (65534, 65534)  # root squashed
     with pytest.raises(AwsError, match="ClientMount") as e:
         svc.mounts_for(fn(ap.arn, role="arn:aws:iam::123456789012:role/other"))
     assert e.value.code == "EFSMountFailureException"
-    svc.delete_policy(fs.id)
+    svc.policies.delete(fs.id)
     with pytest.raises(AwsError) as e:
-        svc.get_policy(fs.id)
+        svc.policies.get(fs.id)
     assert e.value.code == "PolicyNotFound"
 
 
@@ -259,7 +259,7 @@ def test_functions_and_nfs_exports_apply_the_same_rule(
     fs = svc.create_file_system("tok")
     ap = svc.create_access_point(fs.id, "c", posix_user=user)
     if doc is not None:
-        svc.put_policy(fs.id, json.dumps(doc))
+        svc.policies.put(fs.id, json.dumps(doc))
     ident = svc.mounts_for(fn(ap.arn))
     assert (ident.uid, ident.gid, ident.groups, ident.mounts[0].readonly) == function_user
     whole, export = svc.targets.exports(fs.id)
