@@ -27,6 +27,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 # The configuration's names are this module's too: callers import Export etc. from here.
 from shoal.filesystems.ganesha_conf import ClientRule, Export, render_config, validate_exports
@@ -69,6 +70,25 @@ async def terminate(proc: asyncio.subprocess.Process, timeout_s: float = STOP_TI
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
     await proc.wait()
+
+
+class Supervised(Protocol):
+    """A daemon Shoal runs under a watchdog task that restarts it (a Ganesha, a stunnel)."""
+
+    process: asyncio.subprocess.Process | None
+    watchdog: asyncio.Task[None] | None
+
+
+async def halt(daemon: Supervised, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Cancel the watchdog, then stop the process (in that order, so nothing restarts it)."""
+    if daemon.watchdog is not None:
+        daemon.watchdog.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await daemon.watchdog
+        daemon.watchdog = None
+    if daemon.process is not None:
+        await terminate(daemon.process, timeout_s)
+        daemon.process = None
 
 
 class GaneshaError(RuntimeError):
@@ -296,15 +316,7 @@ class GaneshaSupervisor:
             await asyncio.sleep(0.05)
 
     async def _halt(self, t: _Target) -> None:
-        """Cancel the watchdog, then stop the process (in that order, so nothing restarts it)."""
-        if t.watchdog is not None:
-            t.watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await t.watchdog
-            t.watchdog = None
-        if t.process is not None:
-            await terminate(t.process)
-            t.process = None
+        await halt(t)
         t.status = "stopped"
 
     async def _watch(self, t: _Target) -> None:

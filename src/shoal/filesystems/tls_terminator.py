@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shoal import tls
-from shoal.filesystems.nfs import terminate
+from shoal.filesystems.nfs import halt, terminate
 
 log = logging.getLogger("shoal.filesystems.nfs")
 
@@ -128,7 +128,7 @@ class TlsTerminators:
             alive = t.process is not None and t.process.returncode is None
             if alive and t.config == (address, tls_port, port):
                 return
-            await self._halt(t)
+            await halt(t, STOP_TIMEOUT_S)
             t.config = (address, tls_port, port)
             await self._spawn(t)
             t.watchdog = asyncio.create_task(self._watch(t), name=f"stunnel-{target_id}")
@@ -137,7 +137,7 @@ class TlsTerminators:
         t = self._running.pop(target_id, None)
         if t is not None:
             async with t.lock:
-                await self._halt(t)
+                await halt(t, STOP_TIMEOUT_S)
 
     async def stop(self) -> None:
         await asyncio.gather(*(self.remove(tid) for tid in list(self._running)))
@@ -170,16 +170,6 @@ class TlsTerminators:
             await asyncio.sleep(0.05)
         log.info("mount target %s: TLS on %s:%d (stunnel pid %d)", t.target_id, address,
                  tls_port, t.process.pid)  # fmt: skip
-
-    async def _halt(self, t: _Terminator) -> None:
-        if t.watchdog is not None:
-            t.watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await t.watchdog
-            t.watchdog = None
-        if t.process is not None:
-            await terminate(t.process, STOP_TIMEOUT_S)
-            t.process = None
 
     async def _watch(self, t: _Terminator) -> None:
         delay = BACKOFF_MIN_S
