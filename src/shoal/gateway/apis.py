@@ -219,10 +219,10 @@ class ApiRegistry:
         extra: Mapping[str, Any],
     ) -> Integration:
         api = self.get(api_id)
-        make = _integration_rule(api)
-        integration = make(
-            new_id(7), integration_type, uri, payload_version, timeout_ms, extra=extra
-        )
+        integration = rules.integration(
+            new_id(7), integration_type, uri, payload_version, timeout_ms,
+            managed=False, extra=extra, protocol=api.protocol_type,
+        )  # fmt: skip
         integrations = {**api.integrations, integration.integration_id: integration}
         self._save(dataclasses.replace(api, integrations=integrations))
         return integration
@@ -238,15 +238,16 @@ class ApiRegistry:
     ) -> Integration:
         api = self.get(api_id)
         old = self.get_integration(api_id, integration_id)
-        integration = _integration_rule(api)(
+        integration = rules.integration(
             integration_id,
             fields.get("IntegrationType") or old.integration_type,
             fields.get("IntegrationUri") or old.integration_uri,
             fields.get("PayloadFormatVersion") or old.payload_format_version,
             fields.get("TimeoutInMillis") or old.timeout_ms,
+            managed=old.managed,
             extra={**old.extra, **extra},
+            protocol=api.protocol_type,
         )
-        integration = dataclasses.replace(integration, managed=old.managed)
         self._save(
             dataclasses.replace(api, integrations={**api.integrations, integration_id: integration})
         )
@@ -362,14 +363,3 @@ class ApiRegistry:
         deployments = {k: v for k, v in api.deployments.items() if k != deployment_id}
         self._save(dataclasses.replace(api, deployments=deployments))
 
-
-def _integration_rule(api: Api) -> Callable[..., Integration]:
-    """What checks and makes an integration of ``api``: a WebSocket API's rules or an HTTP
-    API's (whose integrations made here are never managed)."""
-    if api.protocol_type == websocket_rules.PROTOCOL:
-        return websocket_rules.integration
-
-    def http(*args: Any, extra: Mapping[str, Any]) -> Integration:
-        return rules.integration(*args, managed=False, extra=extra)
-
-    return http

@@ -96,9 +96,34 @@ def integration(
     *,
     managed: bool,
     extra: Mapping[str, Any],
+    protocol: str = "HTTP",
 ) -> Integration:
-    """An AWS_PROXY integration (a function, payload format 1.0 or 2.0) or an HTTP_PROXY one
-    (an http(s) URL, payload format 1.0, an IntegrationMethod); 50 ms to 30 s."""
+    """An integration of an API of ``protocol`` (its ``ProtocolType``): for an HTTP API an
+    AWS_PROXY one (a function, payload format 1.0 or 2.0) or an HTTP_PROXY one (an http(s) URL,
+    payload format 1.0, an IntegrationMethod), 50 ms to 30 s; for a WebSocket API what
+    :func:`shoal.gateway.websocket_rules.check_integration` admits."""
+    if protocol == "WEBSOCKET":
+        from shoal.gateway.websocket_rules import check_integration
+
+        version, timeout = check_integration(integration_type, payload_version, timeout_ms, extra)
+    else:
+        version, timeout = _check_http(integration_type, payload_version, timeout_ms, extra)
+    return Integration(
+        integration_id,
+        integration_type,
+        http_uri(uri) if integration_type == "HTTP_PROXY" else function_uri(uri),
+        version,
+        timeout,
+        managed,
+        dict(extra),
+    )
+
+
+def _check_http(
+    integration_type: str, payload_version: str | None, timeout_ms: int | None,
+    extra: Mapping[str, Any],
+) -> tuple[str, int]:
+    """An HTTP API's integration: its payload format version and timeout, checked."""
     if integration_type not in ("AWS_PROXY", "HTTP_PROXY"):
         raise bad_request(
             f"Shoal supports AWS_PROXY and HTTP_PROXY integrations only, not {integration_type}"
@@ -126,15 +151,7 @@ def integration(
     timeout = 30000 if timeout_ms is None else timeout_ms
     if not 50 <= timeout <= 30000:
         raise bad_request("TimeoutInMillis must be between 50 and 30000 for HTTP APIs")
-    return Integration(
-        integration_id,
-        integration_type,
-        http_uri(uri) if integration_type == "HTTP_PROXY" else function_uri(uri),
-        payload_version,
-        timeout,
-        managed,
-        dict(extra),
-    )
+    return payload_version, timeout
 
 
 def quick_create(api: Api, target: str, route_key: str) -> Api:

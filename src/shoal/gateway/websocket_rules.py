@@ -23,8 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from shoal.gateway.models import Integration
-from shoal.gateway.rules import bad_request, function_uri
+from shoal.gateway.rules import bad_request
 
 PROTOCOL = "WEBSOCKET"
 SPECIAL_ROUTES = ("$connect", "$disconnect", "$default")
@@ -82,16 +81,12 @@ def check_route_key(route_key: str) -> None:
         raise bad_request("Route key must be at most 128 characters")
 
 
-def integration(
-    integration_id: str,
-    integration_type: str,
-    uri: str | None,
-    payload_version: str | None,
-    timeout_ms: int | None,
-    *,
+def check_integration(
+    integration_type: str, payload_version: str | None, timeout_ms: int | None,
     extra: Mapping[str, Any],
-) -> Integration:
-    """A WebSocket API's Lambda proxy integration."""
+) -> tuple[str, int]:
+    """A WebSocket API's integration (a Lambda proxy one): its payload format version and
+    timeout, checked; :func:`shoal.gateway.rules.integration` makes it."""
     if integration_type != "AWS_PROXY":
         raise bad_request(
             f"Shoal supports AWS_PROXY integrations only for WebSocket APIs, not {integration_type}"
@@ -104,9 +99,7 @@ def integration(
     for member in ("IntegrationSubtype", "ResponseParameters", "TlsConfig"):
         if extra.get(member) is not None:
             raise bad_request(f"{member} is supported only for HTTP APIs")
-    return Integration(
-        integration_id, integration_type, function_uri(uri), "1.0", timeout, False, dict(extra)
-    )
+    return "1.0", timeout
 
 
 def authorizer_members(params: Mapping[str, Any], creating: bool) -> dict[str, Any]:

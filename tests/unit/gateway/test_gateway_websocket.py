@@ -8,7 +8,7 @@ import json
 import pytest
 
 from shoal.errors import AwsError
-from shoal.gateway import websocket_events, websocket_rules
+from shoal.gateway import rules, websocket_events, websocket_rules
 from shoal.gateway.models import Api, Integration, Route
 from shoal.gateway.websocket_events import Upgrade
 from shoal.gateway.websocket_live import compile_websocket
@@ -91,6 +91,13 @@ def test_bad_selection_expressions(expression: str) -> None:
     assert e.value.code == "BadRequestException"
 
 
+def _ws_integration(kind: str, uri: str, timeout_ms: int | None) -> Integration:
+    """A WebSocket API's integration, made as CreateIntegration makes it."""
+    return rules.integration(
+        "i", kind, uri, None, timeout_ms, managed=False, extra={}, protocol=websocket_rules.PROTOCOL
+    )
+
+
 def test_rules() -> None:
     websocket_rules.check_selection_expression("\\$default")
     for key in ("$connect", "$disconnect", "$default", "sendmessage"):
@@ -98,10 +105,10 @@ def test_rules() -> None:
     with pytest.raises(AwsError):
         websocket_rules.check_route_key("$other")
     with pytest.raises(AwsError):
-        websocket_rules.integration("i", "HTTP_PROXY", "http://x", None, None, extra={})
+        _ws_integration("HTTP_PROXY", "http://x", None)
     with pytest.raises(AwsError):
-        websocket_rules.integration("i", "AWS_PROXY", FN, None, 29001, extra={})
-    made = websocket_rules.integration("i", "AWS_PROXY", FN, None, None, extra={})
+        _ws_integration("AWS_PROXY", FN, 29001)
+    made = _ws_integration("AWS_PROXY", FN, None)
     assert (made.payload_format_version, made.timeout_ms) == ("1.0", 29000)
     assert websocket_rules.authorizer_members({"AuthorizerType": "REQUEST"}, creating=True)[
         "AuthorizerPayloadFormatVersion"] == "1.0"  # fmt: skip
