@@ -25,7 +25,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from shoal.errors import conflict, invalid_parameter, not_found
-from shoal.functions import aliases as alias_rules  # not `aliases`: a method's name there
+from shoal.functions import aliases as alias_rules  # not `aliases`: a method's name here
 from shoal.functions import arns, configuration, lifecycle, publishing, validation
 from shoal.functions.catalog import FunctionCatalog, Key, key_of
 from shoal.functions.code import CodeStore, InvalidZip, Package, inspect
