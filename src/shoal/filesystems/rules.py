@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 MAX_PROVISIONED_MIBPS = 3414.0
 MAXIO_ELASTIC = "Elastic throughput mode is not supported with maxIO performance mode"
+MAXIO_ONE_ZONE = "One Zone file systems do not support the maxIO performance mode"
 
 
 def bad_request(message: str) -> AwsError:

@@ -76,3 +76,15 @@ def test_create_file_system_defaults_are_efs_apis(efs_client: Any) -> None:
         assert fs["PerformanceMode"] == "generalPurpose"
         assert fs["Encrypted"] is False
         assert "KmsKeyId" not in fs and "ProvisionedThroughputInMibps" not in fs
+
+
+def test_max_io_is_refused_where_efs_refuses_it(efs_client: Any) -> None:
+    # The model: maxIO "is not supported on One Zone file systems", nor with Elastic throughput.
+    for extra in ({"AvailabilityZoneName": "us-east-1a"}, {"ThroughputMode": "elastic"}):
+        r = _refused(lambda e=extra: efs_client.create_file_system(
+            CreationToken=uuid.uuid4().hex, PerformanceMode="maxIO", **e))  # fmt: skip
+        assert (r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"]) == (
+            "BadRequest", 400), extra  # fmt: skip
+    one_zone = efs_client.create_file_system(CreationToken=uuid.uuid4().hex,
+                                             AvailabilityZoneName="us-east-1a")  # fmt: skip
+    assert one_zone["PerformanceMode"] == "generalPurpose"
