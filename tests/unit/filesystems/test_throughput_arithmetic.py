@@ -99,7 +99,8 @@ def test_a_mode_change_or_a_decrease_waits_24_hours() -> None:
         # EFS's message, saying until when (the knowledge-center note quotes it).
         assert e.value.message == (
             "You have reached the maximum number of throughput mode changes or provisioned "
-            "throughput value decreases. Wait until 1970-01-02T00:16:40Z UTC and try again.")
+            "throughput value decreases. Wait until 1970-01-02T00:16:40Z UTC and try again."
+        )
     assert check_throughput_change(fs, "bursting", None, 1000.0 + day)
     assert check_throughput_change(fs, "provisioned", 4, 1000.0 + day)
 
