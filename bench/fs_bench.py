@@ -171,9 +171,20 @@ def count_lines(path: str, prefix: str) -> tuple[int, int]:
     return len(lines), ok
 
 
-def measure(setup: Setup, size: int, files: int) -> dict[str, tuple[float, float]]:
+def read_requests(path: str) -> tuple[int, int]:
+    """(read requests completed, bytes read) so far by the block device holding ``path``."""
+    dev = os.stat(path).st_dev
+    fields = Path(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}/stat").read_text().split()
+    return int(fields[0]), int(fields[2]) * 512
+
+
+def measure(setup: Setup, size: int, files: int) -> dict[str, tuple[float, ...]]:
+    """Medians of each operation: (in the function, on the host directory), and for the
+    sequential pair also a host process on the volume (the same data path as the function,
+    without the sandbox) and the mean read request each block device saw (volume, host)."""
     fn: dict[str, list[float]] = {"write": [], "read": [], "small": []}
     host: dict[str, list[float]] = {"write": [], "read": [], "small": []}
+    vol: dict[str, list[float]] = {"write": [], "read": [], "rq": [], "host_rq": []}
     base = str(Path(setup.host_dir).parent)
 
     def on_function() -> None:
@@ -190,6 +201,22 @@ def measure(setup: Setup, size: int, files: int) -> dict[str, tuple[float, float
         with host_dir(base) as d:
             host["small"].append(host_work("small", d, str(files))["seconds"])
 
+    def requests(path: str, work: Any) -> tuple[Any, float]:
+        before = read_requests(path)
+        out = work()
+        after = read_requests(path)
+        return out, (after[1] - before[1]) / max(1, after[0] - before[0])
+
+    def on_volume() -> None:
+        d = os.path.join(setup.host_dir, "host-side")
+        os.makedirs(d, exist_ok=True)
+        out, rq = requests(d, lambda: host_work("seq", d, str(size)))
+        vol["write"].append(out["write"])
+        vol["read"].append(out["read"])
+        vol["rq"].append(rq)
+        with host_dir(base) as hd:
+            vol["host_rq"].append(requests(hd, lambda: host_work("seq", hd, str(size)))[1])
+
     # The first large write of a run pays for reclaiming page cache, whoever does it: one
     # untimed round each, then alternate who goes first so neither side inherits the other's
     # freed memory more often.
@@ -200,7 +227,11 @@ def measure(setup: Setup, size: int, files: int) -> dict[str, tuple[float, float
     for i in range(REPEATS):
         for side in (on_function, on_host) if i % 2 == 0 else (on_host, on_function):
             side()
-    return {k: (median(fn[k]), median(host[k])) for k in fn}
+    for _ in range(REPEATS // 2):
+        on_volume()
+    out: dict[str, tuple[float, ...]] = {k: (median(fn[k]), median(host[k])) for k in fn}
+    out["volume"] = tuple(median(vol[k]) for k in ("write", "read", "rq", "host_rq"))
+    return out
 
 
 def create_ms(setup: Setup, encrypted: bool, n: int = 5) -> float:
@@ -232,6 +263,7 @@ def run(endpoint: str | None = None, size_mib: int = 1024, files: int = 10_000,
         create = create_ms(setup, False), create_ms(setup, True)
     mib = size / (1 << 20)
     total = WORKERS * APPENDS
+    v = m["volume"]
     rows = [
         (f"sequential write {size_mib} MiB + fsync (MiB/s)", f"{mib / m['write'][0]:.0f}",
          f"{mib / m['write'][1]:.0f}", f"{m['write'][1] / m['write'][0]:.2f}×", "≥ 0.95×"),
@@ -246,6 +278,12 @@ def run(endpoint: str | None = None, size_mib: int = 1024, files: int = 10_000,
          f"{host_lines[1]}/{total} (of {host_lines[0]})",
          "none lost" if fn_lines == (total, total) and host_lines == (total, total) else "LOST",
          "none lost"),
+        ("the same by a host process on the volume (no sandbox): write / read (MiB/s)",
+         f"{mib / v[0]:.0f} / {mib / v[1]:.0f}", f"{mib / m['write'][1]:.0f} / "
+         f"{mib / m['read'][1]:.0f}", f"{m['write'][1] / v[0]:.2f}× / {m['read'][1] / v[1]:.2f}×",
+         ""),
+        ("mean read request the block device saw: loop / host disk (KiB)",
+         f"{v[2] / 1024:.0f}", f"{v[3] / 1024:.0f}", "", ""),
         ("CreateFileSystem (mkfs + losetup + mount), plain / encrypted, median (ms)",
          f"{create[0]:.0f} / {create[1]:.0f}", "", "", ""),
     ]  # fmt: skip

@@ -32,7 +32,7 @@ from shoal.iam.models import ROLE
 from shoal.iam.service import IamService
 from shoal.invocation.credentials import CredentialIssuer
 from shoal.runtime import frames
-from shoal.sandbox.environment import InvokeFrames
+from shoal.sandbox.control import InvokeFrames
 from shoal.sandbox.types import InvokeRequest
 from shoal.store.integrity import open_store
 

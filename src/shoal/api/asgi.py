@@ -46,7 +46,7 @@ from shoal.api.scope import is_region
 from shoal.gateway.domain_routing import MAPPED, DomainRoutes
 from shoal.gateway.host_routing import EXECUTE_API_PREFIX, LAMBDA_URL_PREFIX, host_routed
 from shoal.identity import sigv4
-from shoal.invocation.invoker import new_request_id
+from shoal.invocation.request import new_request_id
 
 if TYPE_CHECKING:
     from shoal.core import Shoal

@@ -51,8 +51,9 @@ class FileSystem:
     availability_zone: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     lifecycle_state: str = "available"
-    # When the throughput mode last changed or provisioned throughput last went down (epoch
-    # seconds; None: never since creation): EFS allows either once every 24 hours.
+    # When the throughput mode last changed or provisioned throughput last went up or down
+    # (epoch seconds; None: never since creation): for 24 hours after, EFS refuses another
+    # change of mode or a decrease (shoal.filesystems.rules.check_throughput_change).
     throughput_changed_at: float | None = None
 
     @property

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 MAX_PROVISIONED_MIBPS = 3414.0
 MAXIO_ELASTIC = "Elastic throughput mode is not supported with maxIO performance mode"
+MAXIO_ONE_ZONE = "One Zone file systems do not support the maxIO performance mode"
 
 
 def bad_request(message: str) -> AwsError:
@@ -36,28 +37,32 @@ def check_throughput(mode: str, provisioned: float | None) -> None:
 
 
 THROUGHPUT_CHANGE_S = 24 * 3600
+TOO_MANY_CHANGES = ("You have reached the maximum number of throughput mode changes or "
+                    "provisioned throughput value decreases. Wait until {after} UTC and try "
+                    "again.")  # fmt: skip
 
 
 def check_throughput_change(
     fs: FileSystem, mode: str, provisioned: float | None, now: float
 ) -> bool:
-    """EFS's rule on UpdateFileSystem: provisioned throughput may go up at any time, but a
-    change of throughput mode or a decrease of provisioned throughput is allowed only when the
-    last one was at least 24 hours ago (``TooManyRequests``, 429, otherwise). True when this
-    update is such a change (its time is then recorded)."""
-    restricted = mode != fs.throughput_mode or (
-        mode == "provisioned" and (provisioned or 0.0) < (fs.provisioned_throughput or 0.0)
-    )
+    """EFS's rule on UpdateFileSystem (User Guide, "Managing file system throughput"; the
+    knowledge-center note on ``TooManyRequests``): provisioned throughput may go up at any
+    time, but after a change to provisioned throughput, an increase of it, a change of
+    throughput mode or a decrease, the file system's throughput mode may not change again, nor
+    its provisioned throughput go down, for 24 hours (``TooManyRequests``, 429, saying until
+    when). True when this update is one that starts those 24 hours (its time is then
+    recorded)."""
+    current = fs.provisioned_throughput or 0.0
+    wanted = provisioned or 0.0
+    restricted = mode != fs.throughput_mode or (mode == "provisioned" and wanted < current)
+    increase = mode == "provisioned" == fs.throughput_mode and wanted > current
     last = fs.throughput_changed_at
     if restricted and last is not None and now - last < THROUGHPUT_CHANGE_S:
         after = datetime.datetime.fromtimestamp(last + THROUGHPUT_CHANGE_S, datetime.UTC)
         raise AwsError(
-            "TooManyRequests",
-            "You can change the throughput mode or decrease the provisioned throughput of "
-            f"file system '{fs.id}' once every 24 hours. Try again after "
-            f"{after.strftime('%Y-%m-%dT%H:%M:%SZ')}.",
+            "TooManyRequests", TOO_MANY_CHANGES.format(after=after.strftime("%Y-%m-%dT%H:%M:%SZ"))
         )
-    return restricted
+    return restricted or increase
 
 
 def check_path(path: str) -> None:

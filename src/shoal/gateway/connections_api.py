@@ -35,7 +35,7 @@ from shoal.gateway import url_auth
 from shoal.gateway.connections import MAX_MESSAGE, Connection
 from shoal.identity import sigv4
 from shoal.identity.authorize import is_root
-from shoal.invocation.invoker import new_request_id
+from shoal.invocation.request import new_request_id
 from shoal.policy.engine import Request, evaluate
 
 if TYPE_CHECKING:

@@ -59,7 +59,7 @@ from shoal.gateway.live import LiveApi
 from shoal.gateway.models import DEFAULT_STAGE, Stage
 from shoal.gateway.responses import GatewayResponse
 from shoal.gateway.throttle import Throttles
-from shoal.invocation.invoker import new_request_id as new_invocation_id
+from shoal.invocation.request import new_request_id as new_invocation_id
 from shoal.invocation.tracing import trace_header
 
 if TYPE_CHECKING:

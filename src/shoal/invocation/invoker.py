@@ -4,6 +4,9 @@ An invocation is a chain of leases, each released in ``finally``: the concurrenc
 (:mod:`shoal.invocation.leases`), then an environment reserved from the function version's pool
 (:mod:`shoal.invocation.pool`), then the invocation itself. The invoke path reads only
 in-memory state (the function service's copy, the pools); it never queries the store.
+The pools' environments are started and destroyed by :attr:`Invoker.spawner`
+(:mod:`shoal.invocation.spawner`); a request's checks and ids are
+:mod:`shoal.invocation.request`'s.
 
 Who may call: the API layer (Invoke), the HTTP gateway, the async queue. All on the event loop.
 
@@ -17,10 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import logging
-import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,67 +30,26 @@ from shoal.functions import arns
 from shoal.functions.models import LATEST, FunctionVersion
 from shoal.invocation import output, platform_log
 from shoal.invocation.concurrency import ConcurrencyControls
-from shoal.invocation.credentials import CredentialIssuer, RoleCredentials
-from shoal.invocation.environ import TASK_ROOT, environment_variables
+from shoal.invocation.credentials import CredentialIssuer
+from shoal.invocation.environ import TASK_ROOT
 from shoal.invocation.leases import ConcurrencyLimiter
 from shoal.invocation.measures import measure
-from shoal.invocation.pool import PROVISIONED, EnvironmentPool
+from shoal.invocation.pool import EnvironmentPool
+from shoal.invocation.request import (
+    ASYNC_PAYLOAD_LIMIT,
+    SYNC_PAYLOAD_LIMIT,
+    check_json,
+    invoked_arn,
+    new_request_id,
+)
+from shoal.invocation.spawner import EnvironmentSpawner, InitError, snapshot_key
 from shoal.invocation.states import EnvState, ManagedEnvironment
 from shoal.invocation.tracing import trace_header
 from shoal.observability import telemetry
-from shoal.sandbox.types import (
-    EnvironmentSpec,
-    InvokeRequest,
-    InvokeResult,
-    LogRecord,
-    Mount,
-    SpawnError,
-)
+from shoal.sandbox.types import InvokeRequest, InvokeResult
 
 if TYPE_CHECKING:
     from shoal.core import Shoal
-
-log = logging.getLogger("shoal.invocation")
-
-SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
-# Invoke's documented limits: 6 MB synchronous, 1 MB asynchronous (raised from 256 KB in
-# 2025; the deprecated InvokeAsync keeps 256 KB, checked in its API handler).
-ASYNC_PAYLOAD_LIMIT = 1024 * 1024
-SNAP_START = platform_log.SNAP_START
-
-
-def new_request_id() -> str:
-    """A random (version 4) UUID string, as Lambda's request ids are.
-
-    From the ``random`` module's generator, not ``uuid.uuid4()``: a request id names an
-    invocation and need not be unpredictable, and ``uuid4`` costs a ``getrandom`` syscall and a
-    ``UUID`` object on every invoke. The module's generator is reseeded in forked children.
-    """
-    n = random.getrandbits(128) & _UUID_CLEAR | _UUID4_BITS
-    h = f"{n:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-# The version (4) and variant (RFC 4122) bits of a random UUID.
-_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
-_UUID4_BITS = (0x4 << 76) | (0x2 << 62)
-
-
-def invoked_arn(fn: FunctionVersion, qualifier: str | None) -> str:
-    """The ARN the caller invoked, as the context gives it: an alias's, a version's, or the
-    unqualified one."""
-    if qualifier:
-        return f"{fn.function_arn}:{qualifier}"
-    return fn.function_arn if fn.version == "$LATEST" else f"{fn.function_arn}:{fn.version}"
-
-
-class InitError(Exception):
-    """A new environment's init failed; ``error`` is the runtime's error document."""
-
-    def __init__(self, error: dict[str, object]) -> None:
-        super().__init__(error.get("errorMessage"))
-        self.error = error
-
 
 @dataclass(frozen=True)
 class InvocationResult:
@@ -114,8 +73,6 @@ class Invoker:
         # (unqualified function ARN, version) -> the pool of its current revision. Functions are
         # known by ARN below the API: the same name in two regions is two functions.
         self.pools: dict[tuple[str, str], EnvironmentPool] = {}
-        # env_id -> environment, for routing output chunks to their log stream.
-        self.environments: dict[str, ManagedEnvironment] = {}
         # Unqualified function name or ARN -> what resolve_for_invoke answered for it. Such a
         # reference can only mean $LATEST (no alias, no weighted routing), and the answer changes
         # only with the function, whose every change the function service reports
@@ -125,6 +82,7 @@ class Invoker:
         self.closing = False
         self.concurrency = ConcurrencyControls(shoal, self)
         self.credentials = CredentialIssuer(shoal.iam, self.settings.role_credentials_s)
+        self.spawner = EnvironmentSpawner(shoal, self.credentials)
         # The AWS/Lambda metrics' hooks (shoal.observability.lambda_metrics), if metrics run
         # (and the bench's baseline did not turn them off: shoal.observability.telemetry).
         metrics = getattr(shoal, "metrics", None)
@@ -343,7 +301,7 @@ class Invoker:
             error_type=str(error.get("errorType")),
         )
 
-    # ------------------------------------------------------------------ environments
+    # ------------------------------------------------------------------ pools
 
     def _pool(self, fn: FunctionVersion) -> EnvironmentPool:
         key = (fn.function_arn, fn.version)
@@ -351,114 +309,11 @@ class Invoker:
         if pool is None or pool.fn.revision_id != fn.revision_id:
             if pool is not None:
                 pool.retire()
-            pool = EnvironmentPool(fn, self._spawn, self._destroy)
+            pool = EnvironmentPool(fn, self.spawner.spawn, self.spawner.destroy)
             self.pools[key] = pool
         return pool
 
     pool_for = _pool  # the concurrency controls' name for it
-
-    async def _spawn(self, fn: FunctionVersion, init_type: str) -> ManagedEnvironment:
-        if fn.snapshot_start and init_type == "on-demand":
-            init_type = SNAP_START
-        env_id = uuid.uuid4().hex
-        stream = self.shoal.logs.open_stream(
-            fn.region, fn.name, fn.version, env_id, group=fn.log_group
-        )
-        env = ManagedEnvironment(env_id, log=stream, init_type=init_type, logging=fn.logging)
-        output.watch(env)
-        self.environments[env_id] = env
-        try:
-            credentials = self.credentials.issue(fn)
-            env.renew_credentials_at = credentials.renew_at
-            spec = self._spec(fn, env_id, stream.name, init_type, credentials)
-            if fn.snapshot_start:
-                # Snapshot starts: forked from the revision's template, whose init ran once;
-                # init() then runs the after-restore hooks. The template has credentials of
-                # its own (short-lived: see shoal.invocation.credentials), never this one's.
-                template = self._spec(
-                    fn, env_id, stream.name, init_type, self.credentials.issue(fn, template=True)
-                )
-                env.sandbox = await self.shoal.sandbox.factory.spawn_snapshot(
-                    snapshot_key(fn), spec, self._on_output, template
-                )
-            else:
-                env.sandbox = await self.shoal.sandbox.spawn(spec, self._on_output)
-            init = await env.sandbox.init()
-        except SpawnError as e:
-            await self._destroy(env)
-            log.error("environment %s of %s: %s", env_id, fn.qualified_arn, e)
-            raise AwsError(
-                "ServiceException", f"Could not start an execution environment: {e}", status=500
-            ) from None
-        except BaseException:
-            await self._destroy(env)
-            raise
-        # Lambda reports no Init Duration on invocations of provisioned environments: their
-        # init ran ahead, outside any invocation.
-        env.init_duration_ms = None if init_type == PROVISIONED else init.duration_ms
-        if init.error is not None:
-            # The runtime logged the error itself ([ERROR] Type: message + its traceback).
-            lines = platform_log.init_failed(fn, init.duration_ms, init_type, init.error)
-            stream.events(lines, platform=True)
-            await self._destroy(env)
-            raise InitError(init.error)
-        return env
-
-    def _spec(
-        self,
-        fn: FunctionVersion,
-        env_id: str,
-        stream: str,
-        init_type: str,
-        credentials: RoleCredentials,
-    ) -> EnvironmentSpec:
-        uid, gid, groups = self.settings.sandbox_uid, self.settings.sandbox_gid, ()
-        mounts: tuple[Mount, ...] = ()
-        if fn.file_system_configs:
-            identity = self.shoal.filesystems.mounts_for(fn)
-            mounts = identity.mounts
-            if identity.uid is not None:
-                uid, gid, groups = identity.uid, identity.gid, tuple(identity.groups)
-        if fn.layers:  # its layers, merged once, read-only at /opt
-            opt = self.shoal.layers.opt_dir(fn.layers)
-            mounts = (*mounts, Mount(source=str(opt), target="/opt", readonly=True))
-        return EnvironmentSpec(
-            env_id=env_id,
-            runtime=fn.runtime,
-            code_dir=fn.code_dir,
-            handler=fn.handler,
-            environment=environment_variables(
-                fn,
-                self.settings,
-                stream,
-                init_type,
-                self.shoal.sandbox.api_endpoint,
-                credentials.variables,
-            ),
-            memory_mb=fn.memory_size,
-            ephemeral_mb=fn.ephemeral_storage,
-            timeout_s=float(fn.timeout),
-            uid=uid,
-            gid=gid,
-            groups=groups,
-            mounts=mounts,
-        )
-
-    async def _destroy(self, env: ManagedEnvironment) -> None:
-        if env.state is not EnvState.DEAD:
-            env.transition(EnvState.DEAD)
-        try:
-            if env.sandbox is not None:
-                await env.sandbox.destroy()
-        finally:
-            self.environments.pop(env.env_id, None)
-            if env.log is not None:
-                env.log.close()
-
-    def _on_output(self, env_id: str, chunk: bytes | LogRecord) -> None:
-        env = self.environments.get(env_id)
-        if env is not None and env.log is not None:
-            output.route(env, chunk)
 
     def _function_changed(self, function_arn: str) -> None:
         """Retire pools whose revision is no longer current (update, publish, delete)."""
@@ -528,23 +383,4 @@ def _name(function_arn: str) -> str:
     return function_arn.rsplit(":", 1)[-1]
 
 
-def snapshot_key(fn: FunctionVersion) -> str:
-    """The sandbox's key for a version's snapshot template: one per revision."""
-    return f"{fn.qualified_arn}@{fn.revision_id}"
-
-
-def check_json(payload: bytes) -> None:
-    if not payload:
-        return
-    try:
-        json.loads(payload)
-    except (ValueError, RecursionError) as e:
-        # RecursionError: nested deeper than the decoder's stack; Lambda refuses it as invalid.
-        reason = "nesting too deep" if isinstance(e, RecursionError) else e
-        raise AwsError(
-            "InvalidRequestContentException",
-            f"Could not parse request body into json: Could not parse payload into json: {reason}",
-        ) from None
-
-
-__all__ = ["InvocationResult", "Invoker", "InitError", "TASK_ROOT"]
+__all__ = ["InvocationResult", "Invoker", "TASK_ROOT"]

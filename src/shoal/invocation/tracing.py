@@ -49,7 +49,7 @@ def trace_header(incoming: str | None = None) -> str:
     """The trace header an invocation runs under: the caller's root (or a new one), a new
     parent, not sampled. On the invoke path: one ``getrandbits`` and one format for a new
     trace (root and parent from the same 160 random bits). From ``random``, as request ids are
-    (:func:`shoal.invocation.invoker.new_request_id`): a trace id names, it does not guard."""
+    (:func:`shoal.invocation.request.new_request_id`): a trace id names, it does not guard."""
     root = root_of(incoming) if incoming else None
     if root is not None:
         return f"Root={root};Parent={random.getrandbits(64):016x};Sampled=0"

@@ -89,10 +89,31 @@ def test_a_mode_change_or_a_decrease_waits_24_hours() -> None:
     # Never changed since creation: allowed, and recorded as a change.
     assert check_throughput_change(_fs("bursting", None, None), "provisioned", 8, 1000.0)
     fs = _fs("provisioned", 8, 1000.0)
-    assert not check_throughput_change(fs, "provisioned", 16, 1001.0)  # increases: any time
+    # Increases: at any time, and each one starts the 24 hours again.
+    assert check_throughput_change(fs, "provisioned", 16, 1001.0)
+    assert not check_throughput_change(fs, "provisioned", 8, 1001.0)  # no change at all
     for mode, mibps in (("provisioned", 4), ("bursting", None), ("elastic", None)):
         with pytest.raises(AwsError) as e:
             check_throughput_change(fs, mode, mibps, 1000.0 + day - 1)
         assert e.value.code == "TooManyRequests"
-        assert "24 hours" in e.value.message
+        # EFS's message, saying until when (the knowledge-center note quotes it).
+        assert e.value.message == (
+            "You have reached the maximum number of throughput mode changes or provisioned "
+            "throughput value decreases. Wait until 1970-01-02T00:16:40Z UTC and try again."
+        )
     assert check_throughput_change(fs, "bursting", None, 1000.0 + day)
+    assert check_throughput_change(fs, "provisioned", 4, 1000.0 + day)
+
+
+def test_an_increase_starts_the_24_hours_before_a_decrease() -> None:
+    # EFS User Guide: after an increase of provisioned throughput, wait at least 24 hours
+    # before decreasing it or changing the throughput mode.
+    day = 24 * 3600.0
+    never = _fs("provisioned", 8, None)  # created provisioned, never changed
+    assert check_throughput_change(never, "provisioned", 16, 5000.0)  # recorded: an increase
+    raised = _fs("provisioned", 16, 5000.0)
+    for mode, mibps in (("provisioned", 8), ("bursting", None), ("elastic", None)):
+        with pytest.raises(AwsError) as e:
+            check_throughput_change(raised, mode, mibps, 5000.0 + day - 1)
+        assert e.value.code == "TooManyRequests"
+    assert check_throughput_change(raised, "provisioned", 32, 5000.0 + 1)  # up again: allowed

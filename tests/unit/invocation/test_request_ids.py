@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from shoal.invocation.invoker import new_request_id
+from shoal.invocation.request import new_request_id
 
 
 def test_request_ids_are_uuid4_strings() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shoal.runtime import frames
-from shoal.sandbox.environment import InvokeFrames
+from shoal.sandbox.control import InvokeFrames
 from shoal.sandbox.types import InvokeRequest
 
 

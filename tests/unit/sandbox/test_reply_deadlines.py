@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from shoal.runtime import frames
-from shoal.sandbox.environment import _Control, _Deadlines
+from shoal.sandbox.control import Control, Deadlines
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def loop() -> asyncio.AbstractEventLoop:
 
 
 def test_waits_due_in_one_millisecond_share_a_timer(loop: asyncio.AbstractEventLoop) -> None:
-    d = _Deadlines(loop)
+    d = Deadlines(loop)
     a, b, c = (loop.create_future() for _ in range(3))
     assert d.add(10.0001, a) == d.add(10.0009, b) == 10001  # rounded up, never early
     d.add(10.0011, c)
@@ -34,7 +34,7 @@ def test_waits_due_in_one_millisecond_share_a_timer(loop: asyncio.AbstractEventL
 def test_a_reply_before_the_deadline_cancels_the_last_timer(
     loop: asyncio.AbstractEventLoop,
 ) -> None:
-    d = _Deadlines(loop)
+    d = Deadlines(loop)
     a, b = loop.create_future(), loop.create_future()
     ms = d.add(5.0, a)
     d.add(5.0, b)
@@ -49,26 +49,26 @@ def test_a_reply_before_the_deadline_cancels_the_last_timer(
 
 
 def test_one_instance_per_loop(loop: asyncio.AbstractEventLoop) -> None:
-    assert _Deadlines.of(loop) is _Deadlines.of(loop)
+    assert Deadlines.of(loop) is Deadlines.of(loop)
     other = asyncio.new_event_loop()
     try:
-        assert _Deadlines.of(other) is not _Deadlines.of(loop)
+        assert Deadlines.of(other) is not Deadlines.of(loop)
     finally:
         other.close()
 
 
 def test_next_frame_times_out_and_returns_frames(loop: asyncio.AbstractEventLoop) -> None:
-    control = _Control()
+    control = Control()
 
     async def scenario() -> None:
         with pytest.raises(TimeoutError):
             await control.next_frame(loop, 0.0)
-        assert not _Deadlines.of(loop).slots
+        assert not Deadlines.of(loop).slots
         waiting = loop.create_task(control.next_frame(loop, 60.0))
         await asyncio.sleep(0)
         control.data_received(frames.encode({"op": "result", "ok": True}, b"1"))
         assert await waiting == ({"op": "result", "ok": True}, b"1")
-        assert not _Deadlines.of(loop).slots  # the 60 s timer went with the reply
+        assert not Deadlines.of(loop).slots  # the 60 s timer went with the reply
         control.connection_lost(None)
         assert await control.next_frame(loop, 60.0) is None
 
