@@ -100,8 +100,7 @@ IO = ("DataWriteIOBytes", "DataReadIOBytes", "MetadataIOBytes", "MeteredIOBytes"
 def settled(srv: ShoalServer, fs_id: str) -> dict[str, float]:
     """The I/O metrics' Sums once they hold all the volume's data I/O so far: its device wrote
     nothing for two seconds and the data Sums did not move meanwhile (the meter ticks every
-    0.5 s and publishes every second here). Metadata is left out of the wait: the server's
-    own opens in the volume (its ballast, its size walk) are counted too, a few a second."""
+    0.5 s and publishes every second here; the metadata and metered Sums come with them)."""
     with loop_volume(fs_root(srv, fs_id)) as dev:
         seen: list[tuple[int, dict[str, float]]] = []
 
@@ -153,3 +152,16 @@ def test_a_host_mount_is_held_to_provisioned_throughput(srv: ShoalServer, tmp_pa
     with host_mount(srv, elastic, tmp_path / "elastic") as where:
         unthrottled = host_write(where / "host.bin")
     assert unthrottled > 2 * rate, (unthrottled, rate)
+
+
+def test_only_clients_operations_are_metered_not_the_servers_own(srv: ShoalServer) -> None:
+    """Metadata I/O is a client's: the server's housekeeping in a volume (its headroom ballast,
+    its size walk, both every second or faster) meters nothing, a host process's create does."""
+    fs_id = srv.client("efs").create_file_system(CreationToken="housekeeping")["FileSystemId"]
+    # The meter has ticked for three seconds (a PermittedThroughput sample each half second)
+    # and the server measured the file system's size each second meanwhile.
+    wait_for(lambda: (stat(srv, fs_id, "PermittedThroughput", "SampleCount") or 0) >= 6,
+             timeout=15)  # fmt: skip
+    assert stat(srv, fs_id, "MetadataIOBytes", "Sum") is None
+    (fs_root(srv, fs_id) / "by-a-client").write_bytes(b"x")  # this process: create and open
+    wait_for(lambda: (stat(srv, fs_id, "MetadataIOBytes", "Sum") or 0) >= 2 * 4096, timeout=10)
