@@ -8,9 +8,13 @@ where the kernel already knows it, so nothing on the data path keeps a count:
 - an NFS client of one of its mount targets: one established TCP connection to the target's
   address and port (``/proc/net/tcp`` and ``tcp6``: Ganesha runs in the server's network
   namespace, as :mod:`shoal.filesystems.nfs` starts it). Only connections from a privileged
-  port count:
-  the exports serve no other (:mod:`shoal.filesystems.ganesha_conf`), and the supervisor's
-  health probe, which connects from an ephemeral port every few seconds, is no client;
+  port count, and the TLS terminator's: the exports serve no other
+  (:mod:`shoal.filesystems.ganesha_conf`), and the supervisor's health probe, which connects
+  from an ephemeral port every few seconds, is no client. A TLS client is one connection of
+  the terminator's (stunnel opens one to Ganesha per client, once the client's handshake is
+  done) from its own address, :data:`~shoal.filesystems.tls_terminator.TERMINATOR_ADDRESS`,
+  on an ephemeral port; no other process can send from that address to a target's port
+  (:mod:`shoal.filesystems.tls_guard`);
 - a host mount (``shoal fs mount``, of the whole file system or of an access point): a mount
   in the server's mount namespace (``/proc/self/mountinfo``) of the file system's device
   whose root is inside the file system's tree, mounted anywhere but under the data
@@ -28,6 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from shoal.filesystems import hostmount
+from shoal.filesystems.tls_terminator import TERMINATOR_ADDRESS
 
 ESTABLISHED = "01"  # /proc/net/tcp's st column
 PRIVILEGED_PORTS = 1024
@@ -71,10 +76,10 @@ def nfs_connections(targets: Iterable[tuple[str, str, int]]) -> dict[str, int]:
         wildcard = address in ("0.0.0.0", "::", "")
         count = sum(
             1
-            for (local_ip, local_port), (_, remote_port) in connections
+            for (local_ip, local_port), (remote_ip, remote_port) in connections
             if local_port == port
             and (wildcard or local_ip == address)
-            and remote_port < PRIVILEGED_PORTS
+            and (remote_port < PRIVILEGED_PORTS or remote_ip == TERMINATOR_ADDRESS)
         )
         if count:
             out[fs_id] = out.get(fs_id, 0) + count

@@ -15,6 +15,11 @@ two), ``FAN_ATTRIB`` (chmod, chown, utimes, link count), on files and directorie
 ctypes rather than a package: the two calls are all that is needed, glibc has them, and the
 Python packages that wrap fanotify either predate ``FAN_REPORT_FID`` or bring a C build.
 
+The server's own operations are not counted: the event's pid is the process that caused it,
+and Shoal's housekeeping in a volume (the headroom ballast, opened every tick; the size walk,
+which opens every directory) is no client I/O — counted, it metered a few operations a second
+on an idle file system. Functions, Ganesha, host-mount users and the CLI are other processes.
+
 Limits, documented: ``stat``, ``readdir`` and ``getxattr`` raise no fanotify event, so they
 are not metered; the kernel merges an event with an identical one still queued for the same
 object, so a burst of ``chmod`` on one file may count once (a lower bound); past the queue's
@@ -72,6 +77,7 @@ class MetadataCounter:
             e = ctypes.get_errno()
             raise OSError(e, f"fanotify_init: {os.strerror(e)}")
         self._fd: int | None = fd
+        self._server = os.getpid()  # events report the thread group, so any of its threads
         flags = FAN_MARK_ADD | FAN_MARK_FILESYSTEM
         if _libc.fanotify_mark(fd, flags, MASK, AT_FDCWD, os.fsencode(str(root))) < 0:
             e = ctypes.get_errno()
@@ -95,14 +101,14 @@ class MetadataCounter:
                 return count
             offset = 0
             while offset + _HEADER.size <= len(buf):
-                length, _vers, _res, _meta, mask, fd, _pid = _HEADER.unpack_from(buf, offset)
+                length, _vers, _res, _meta, mask, fd, pid = _HEADER.unpack_from(buf, offset)
                 if length < _HEADER.size:
                     break
                 if fd >= 0:
                     os.close(fd)  # never with FAN_REPORT_FID; closed should a kernel send one
                 if mask & FAN_Q_OVERFLOW:
                     count += QUEUE_LIMIT
-                else:
+                elif pid != self._server:
                     # A rename reports MOVED_FROM and MOVED_TO in one event: two operations.
                     count += bin(mask & ~FAN_ONDIR & MASK).count("1") or 1
                 offset += length

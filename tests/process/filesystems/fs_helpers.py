@@ -1,8 +1,12 @@
-"""Helpers for the file-system process tests: access points and functions that use them."""
+"""Helpers for the file-system process tests: access points and functions that use them, and
+the ``shoal`` CLI as a user runs it."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 from conftest import create_function, unique_name
@@ -35,6 +39,13 @@ def make_fn(lam: Any, code: str, ap_arn: str, mount: str = "/mnt/fs", **kwargs: 
         Timeout=kwargs.pop("Timeout", 60),
         **kwargs,
     )
+
+
+def shoal_cli(srv: Any, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``shoal ARGV…`` against ``srv`` (``SHOAL_ENDPOINT``), as a user on the server's host."""
+    env = {**os.environ, "SHOAL_ENDPOINT": srv.endpoint}
+    return subprocess.run([sys.executable, "-m", "shoal", *argv], capture_output=True,
+                          text=True, timeout=120, env=env)  # fmt: skip
 
 
 def invoke(lam: Any, name: str, event: Any = None) -> Any:

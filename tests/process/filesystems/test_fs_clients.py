@@ -1,6 +1,6 @@
 """What ClientConnections counts besides environments, read from the real kernel's /proc: TCP
-connections to a listening address (from privileged ports only) and host bind mounts of a
-file system's tree (outside the data directory)."""
+connections to a listening address (from privileged ports, or the TLS terminator's address,
+only) and host bind mounts of a file system's tree (outside the data directory)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shoal.filesystems import clients, hostmount
+from shoal.filesystems.tls_terminator import TERMINATOR_ADDRESS
 
 
 def test_addresses_as_proc_prints_them() -> None:
@@ -20,11 +21,12 @@ def test_addresses_as_proc_prints_them() -> None:
 
 
 @contextmanager
-def connected(port: int, client_port: int = 0) -> Iterator[socket.socket]:
+def connected(port: int, client_port: int = 0,
+              source: str = "127.0.0.1") -> Iterator[socket.socket]:  # fmt: skip
     client = socket.socket()
     try:
         client.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        client.bind(("127.0.0.1", client_port))
+        client.bind((source, client_port))
         client.connect(("127.0.0.1", port))
         yield client
     finally:
@@ -58,6 +60,10 @@ def test_connections_to_a_target_count_from_privileged_ports_only() -> None:
                 assert clients.nfs_connections([("fs-1", "0.0.0.0", port)]) == {"fs-1": 1}
                 assert clients.nfs_connections([("fs-1", "127.0.0.2", port)]) == {}
                 assert clients.nfs_connections([("fs-2", "127.0.0.1", port + 1)]) == {}
+            # The TLS terminator's connection (one per TLS client), from its own address on
+            # an ephemeral port, is a client too.
+            with connected(port, source=TERMINATOR_ADDRESS):
+                assert clients.nfs_connections(target) == {"fs-1": 1}
         assert clients.nfs_connections(target) == {}
 
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fs_helpers import invoke, make_fn, make_fs
+from fs_helpers import invoke, make_fn, make_fs, shoal_cli
 
-from conftest import ShoalServer, default_subnet, shoal_urlopen, wait_for
+from conftest import ShoalServer
+from nfs_client import mount_target
 
 pytestmark = pytest.mark.nfs
 
@@ -42,21 +41,6 @@ REFUSED = "refused"
 SQUASHED = (65534, 65534)
 
 
-def shoal(server: ShoalServer, *argv: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SHOAL_ENDPOINT": server.endpoint}
-    return subprocess.run([sys.executable, "-m", "shoal", *argv], capture_output=True,
-                          text=True, timeout=120, env=env)  # fmt: skip
-
-
-def serve(server: ShoalServer, efs: Any, fs_id: str) -> int:
-    subnet = default_subnet(server)
-    mt_id = efs.create_mount_target(FileSystemId=fs_id, SubnetId=subnet)["MountTargetId"]
-    wait_for(lambda: efs.describe_mount_targets(MountTargetId=mt_id)["MountTargets"][0][
-        "LifeCycleState"] == "available", timeout=60)  # fmt: skip
-    with shoal_urlopen(f"{server.endpoint}/shoal/fs/mount-targets/{mt_id}") as r:
-        return int(json.load(r)["Port"])
-
-
 def over_nfs(port: int, ap_id: str, root: Path, name: str, uid: int) -> Any:
     url = f"nfs://127.0.0.1/{ap_id}/{name}?version=4&nfsport={port}&uid={uid}&gid={uid}"
     run = subprocess.run(["nfs-cp", "/etc/hostname", url], capture_output=True, text=True,
@@ -73,7 +57,7 @@ def on_host(server: ShoalServer, fs_id: str, ap_id: str | None, root: Path, name
     """Mount with ``shoal fs mount`` (the access point, or the whole file system) at ``where``,
     write ``name`` there as root, unmount; ``root`` is the mounted directory on disk."""
     extra = ["--access-point", ap_id] if ap_id else []
-    mounted = shoal(server, "fs", "mount", fs_id, str(where), *extra)
+    mounted = shoal_cli(server, "fs", "mount", fs_id, str(where), *extra)
     assert mounted.returncode == 0, mounted.stderr
     try:
         (where / name).write_text("x")
@@ -81,7 +65,7 @@ def on_host(server: ShoalServer, fs_id: str, ap_id: str | None, root: Path, name
         assert e.errno == errno.EROFS
         return REFUSED
     finally:
-        assert shoal(server, "fs", "unmount", str(where)).returncode == 0
+        assert shoal_cli(server, "fs", "unmount", str(where)).returncode == 0
     st = (root / name).stat()
     return (st.st_uid, st.st_gid)
 
@@ -117,7 +101,7 @@ def test_functions_nfs_and_host_mounts_agree(
         efs_client.put_file_system_policy(FileSystemId=fs_id, Policy=json.dumps({
             "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": actions}],
         }))  # fmt: skip
-    port = serve(server, efs_client, fs_id)
+    _, port = mount_target(server, fs_id)
     root = server.data_dir / "filesystems" / fs_id / "shared"
 
     name = make_fn(lambda_client, WRITER, ap["AccessPointArn"])

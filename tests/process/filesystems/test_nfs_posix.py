@@ -1,7 +1,7 @@
 """POSIX conformance over NFSv4: exports driven through libnfs, checked on the host.
 
 The userspace tools (nfs-cp, nfs-cat, nfs-ls) cover only copy and list, so these tests call
-libnfs itself (``libnfs.so.13`` from libnfs-utils's dependency, through ctypes): open, pwrite,
+libnfs itself (:mod:`nfs_client`, ``libnfs.so.13`` through ctypes): open, pwrite,
 pread, append, truncate, rename, unlink, mkdir/rmdir, chmod, symlink, hard link, lock
 contention, a sparse file over 1 GiB and thousands of small files, each through the whole
 file-system export (client identity kept) and an access-point export (everyone squashed to
@@ -11,7 +11,6 @@ file-system export (client identity kept) and an access-point export (everyone s
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import errno
 import fcntl
 import os
@@ -25,159 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from nfs_client import F_LOCK, F_TLOCK, F_ULOCK, NfsClient, NfsError
 from shoal.filesystems.nfs import Export, GaneshaSupervisor
 
 pytestmark = pytest.mark.nfs
-
-_lib = ctypes.CDLL("libnfs.so.13", use_errno=True)
-_P = ctypes.c_void_p
-_S = ctypes.c_char_p
-F_LOCK, F_TLOCK, F_ULOCK, F_TEST = 0, 1, 2, 3  # enum nfs4_lock_op
-
-
-class _Url(ctypes.Structure):
-    _fields_ = [("server", _S), ("path", _S), ("file", _S)]
-
-
-class NfsStat(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_uint64)
-        for name in ("dev ino mode nlink uid gid rdev size blksize blocks atime mtime ctime "
-                     "atime_nsec mtime_nsec ctime_nsec used").split()
-    ]  # fmt: skip
-
-
-class _Dirent(ctypes.Structure):
-    pass
-
-
-_Dirent._fields_ = [("next", ctypes.POINTER(_Dirent)), ("name", _S), ("inode", ctypes.c_uint64)]
-
-_SIGNATURES: dict[str, tuple[object, list[object]]] = {
-    "nfs_init_context": (_P, []),
-    "nfs_destroy_context": (None, [_P]),
-    "nfs4_set_client_name": (None, [_P, _S]),
-    "nfs_parse_url_dir": (ctypes.POINTER(_Url), [_P, _S]),
-    "nfs_destroy_url": (None, [ctypes.POINTER(_Url)]),
-    "nfs_mount": (ctypes.c_int, [_P, _S, _S]),
-    "nfs_get_error": (_S, [_P]),
-    "nfs_open2": (ctypes.c_int, [_P, _S, ctypes.c_int, ctypes.c_int, ctypes.POINTER(_P)]),
-    "nfs_close": (ctypes.c_int, [_P, _P]),
-    # libnfs 4.0 order: offset, count, buffer (later versions swapped them).
-    "nfs_pwrite": (ctypes.c_int, [_P, _P, ctypes.c_uint64, ctypes.c_uint64, _S]),
-    "nfs_pread": (ctypes.c_int, [_P, _P, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_char_p]),
-    "nfs_write": (ctypes.c_int, [_P, _P, ctypes.c_uint64, _S]),
-    "nfs_ftruncate": (ctypes.c_int, [_P, _P, ctypes.c_uint64]),
-    "nfs_stat64": (ctypes.c_int, [_P, _S, ctypes.POINTER(NfsStat)]),
-    "nfs_lstat64": (ctypes.c_int, [_P, _S, ctypes.POINTER(NfsStat)]),
-    "nfs_rename": (ctypes.c_int, [_P, _S, _S]),
-    "nfs_unlink": (ctypes.c_int, [_P, _S]),
-    "nfs_mkdir": (ctypes.c_int, [_P, _S]),
-    "nfs_rmdir": (ctypes.c_int, [_P, _S]),
-    "nfs_chmod": (ctypes.c_int, [_P, _S, ctypes.c_int]),
-    "nfs_symlink": (ctypes.c_int, [_P, _S, _S]),
-    "nfs_readlink": (ctypes.c_int, [_P, _S, ctypes.c_char_p, ctypes.c_int]),
-    "nfs_link": (ctypes.c_int, [_P, _S, _S]),
-    "nfs_lockf": (ctypes.c_int, [_P, _P, ctypes.c_int, ctypes.c_uint64]),
-    "nfs_opendir": (ctypes.c_int, [_P, _S, ctypes.POINTER(_P)]),
-    "nfs_readdir": (ctypes.POINTER(_Dirent), [_P, _P]),
-    "nfs_closedir": (None, [_P, _P]),
-}
-for _name, (_res, _args) in _SIGNATURES.items():
-    getattr(_lib, _name).restype = _res
-    getattr(_lib, _name).argtypes = _args
-
-
-class NfsError(OSError):
-    pass
-
-
-class NfsClient:
-    """One NFSv4 client (its own client id, so two of them contend like two hosts)."""
-
-    def __init__(self, url: str) -> None:
-        self.ctx = _lib.nfs_init_context()
-        _lib.nfs4_set_client_name(self.ctx, uuid.uuid4().hex.encode())
-        parsed = _lib.nfs_parse_url_dir(self.ctx, url.encode())
-        if not parsed:
-            raise NfsError(errno.EINVAL, _lib.nfs_get_error(self.ctx).decode())
-        try:
-            self._check(_lib.nfs_mount(self.ctx, parsed.contents.server, parsed.contents.path))
-        finally:
-            _lib.nfs_destroy_url(parsed)
-
-    def close(self) -> None:
-        _lib.nfs_destroy_context(self.ctx)
-
-    def _check(self, rc: int) -> int:
-        if rc < 0:
-            raise NfsError(-rc, (_lib.nfs_get_error(self.ctx) or b"").decode())
-        return rc
-
-    def open(self, path: str, flags: int, mode: int = 0o644) -> int:
-        fh = _P()
-        self._check(_lib.nfs_open2(self.ctx, path.encode(), flags, mode, ctypes.byref(fh)))
-        return int(fh.value or 0)
-
-    def close_file(self, fh: int) -> None:
-        self._check(_lib.nfs_close(self.ctx, fh))
-
-    def pwrite(self, fh: int, offset: int, data: bytes) -> int:
-        return self._check(_lib.nfs_pwrite(self.ctx, fh, offset, len(data), data))
-
-    def write(self, fh: int, data: bytes) -> int:
-        return self._check(_lib.nfs_write(self.ctx, fh, len(data), data))
-
-    def pread(self, fh: int, offset: int, count: int) -> bytes:
-        buf = ctypes.create_string_buffer(count)
-        n = self._check(_lib.nfs_pread(self.ctx, fh, offset, count, buf))
-        return buf.raw[:n]
-
-    def write_file(self, path: str, data: bytes, flags: int = os.O_CREAT | os.O_WRONLY) -> None:
-        fh = self.open(path, flags)
-        try:
-            self.write(fh, data)
-        finally:
-            self.close_file(fh)
-
-    def read_file(self, path: str) -> bytes:
-        fh = self.open(path, os.O_RDONLY)
-        try:
-            return self.pread(fh, 0, self.stat(path).size)
-        finally:
-            self.close_file(fh)
-
-    def stat(self, path: str, follow: bool = True) -> NfsStat:
-        st = NfsStat()
-        call = _lib.nfs_stat64 if follow else _lib.nfs_lstat64
-        self._check(call(self.ctx, path.encode(), ctypes.byref(st)))
-        return st
-
-    def readlink(self, path: str) -> str:
-        buf = ctypes.create_string_buffer(4096)
-        self._check(_lib.nfs_readlink(self.ctx, path.encode(), buf, 4096))
-        return buf.value.decode()
-
-    def listdir(self, path: str) -> list[str]:
-        d = _P()
-        self._check(_lib.nfs_opendir(self.ctx, path.encode(), ctypes.byref(d)))
-        names = []
-        try:
-            while entry := _lib.nfs_readdir(self.ctx, d):
-                names.append(entry.contents.name.decode())
-        finally:
-            _lib.nfs_closedir(self.ctx, d)
-        return sorted(set(names) - {".", ".."})
-
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
-        """Path operations: rename, unlink, mkdir, rmdir, chmod, symlink, link, ftruncate."""
-        fn = getattr(_lib, f"nfs_{name}")
-
-        def call(*args: object) -> int:
-            return self._check(fn(self.ctx, *(a.encode() if isinstance(a, str) else a
-                                               for a in args)))  # fmt: skip
-
-        return call
 
 
 @dataclass

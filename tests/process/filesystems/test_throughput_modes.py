@@ -4,7 +4,6 @@ all through boto3 against a real server."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
 from collections.abc import Iterator
@@ -15,36 +14,11 @@ import pytest
 from botocore.exceptions import ClientError
 from fs_helpers import invoke, make_ap, make_fn
 from loop_volume import loop_volume
+from throughput_helpers import FAST, STREAM, fs_root, stat
 
 from conftest import ShoalServer, start_server, wait_for
 from shoal.filesystems import blkio
 from shoal.filesystems.throughput import MiB
-
-FAST = {"SHOAL_METRICS_FLUSH_S": "0.2", "SHOAL_EFS_METRICS_S": "1", "SHOAL_EFS_IO_TICK_S": "0.5",
-        "SHOAL_EFS_BURST_CREDITS": str(48 * MiB)}  # fmt: skip
-
-# Writes ``mib`` MiB with fsync, evicts the file from the page cache, reads it back: the
-# seconds each took, as the function saw them.
-STREAM = """
-import os, time
-
-def handler(event, context):
-    path, chunk = "/mnt/fs/stream.bin", b"x" * (1 << 20)
-    start = time.monotonic()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    for _ in range(event["mib"]):
-        os.write(fd, chunk)
-    os.fsync(fd)
-    write_s = time.monotonic() - start
-    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    os.close(fd)
-    start, got = time.monotonic(), 0
-    fd = os.open(path, os.O_RDONLY)
-    while block := os.read(fd, 1 << 20):
-        got += len(block)
-    os.close(fd)
-    return {"write_s": write_s, "read_s": time.monotonic() - start, "bytes": got}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -56,33 +30,9 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
         server.stop()
 
 
-def fs_root(srv: ShoalServer, fs_id: str) -> Path:
-    return Path(srv.data_dir) / "filesystems" / fs_id
-
-
 def stream_fn(srv: ShoalServer, fs_id: str) -> str:
     ap = make_ap(srv.client("efs"), fs_id, path="/data", mode="755")
     return make_fn(srv.client("lambda"), STREAM, ap["AccessPointArn"], Timeout=120)
-
-
-def stat(srv: ShoalServer, fs_id: str, name: str, statistic: str,
-         since: float | None = None) -> float | None:  # fmt: skip
-    """``statistic`` of an AWS/EFS metric of ``fs_id`` over the last minutes (None: no data;
-    Sum and SampleCount added over the minutes, Minimum and Maximum taken over them).
-    ``since`` (epoch seconds): one-second points from then on only."""
-    now = dt.datetime.now(dt.UTC)
-    start = dt.datetime.fromtimestamp(since, dt.UTC) if since else now - dt.timedelta(minutes=10)
-    points = srv.client("cloudwatch").get_metric_statistics(
-        Namespace="AWS/EFS", MetricName=name,
-        Dimensions=[{"Name": "FileSystemId", "Value": fs_id}],
-        StartTime=start, EndTime=now + dt.timedelta(minutes=2),
-        Period=1 if since else 60, Statistics=[statistic],
-    )["Datapoints"]  # fmt: skip
-    values = [float(p[statistic]) for p in points]
-    if not values:
-        return None
-    pick = {"Minimum": min, "Maximum": max}.get(statistic, sum)
-    return pick(values)
 
 
 def test_provisioned_8_mibps_holds_a_function_to_8_mibps_and_reads_to_24(srv: ShoalServer) -> None:

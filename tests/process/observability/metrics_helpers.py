@@ -33,7 +33,11 @@ def window(minutes: int = 10) -> tuple[dt.datetime, dt.datetime]:
 
 def total(cw: Any, namespace: str, name: str, dims: dict[str, str], stat: str = "Sum",
           period: int = 3600, minutes: int = 30) -> float | None:  # fmt: skip
-    """``stat`` of the metric over one period around now (None: no datapoint)."""
+    """``stat`` of the metric over the ``minutes`` either side of now (None: no datapoint).
+
+    The window holds one datapoint per ``period`` with data (two once a period boundary has
+    passed): Sum and SampleCount are added over them, Maximum and Minimum taken over them, and
+    Average (which cannot be combined without the counts) is the latest period's."""
     start, end = window(minutes)
     points = cw.get_metric_statistics(
         Namespace=namespace, MetricName=name,
@@ -42,8 +46,10 @@ def total(cw: Any, namespace: str, name: str, dims: dict[str, str], stat: str = 
     )["Datapoints"]  # fmt: skip
     if not points:
         return None
-    return float(sum(p[stat] for p in points)) if stat in ("Sum", "SampleCount") else float(
-        points[0][stat])  # fmt: skip
+    values = [float(p[stat]) for p in sorted(points, key=lambda p: p["Timestamp"])]
+    pick = {"Sum": sum, "SampleCount": sum, "Maximum": max, "Minimum": min}.get(
+        stat, lambda v: v[-1])  # fmt: skip
+    return float(pick(values))
 
 
 def aws_v2(srv: ShoalServer, *args: str) -> subprocess.CompletedProcess[str]:

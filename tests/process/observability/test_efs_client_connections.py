@@ -3,59 +3,19 @@
 
 from __future__ import annotations
 
-import ctypes
-import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 from metrics_helpers import metrics_server, total
 
-from conftest import ShoalServer, default_subnet, shoal_urlopen, unique_name, wait_for
+from conftest import ShoalServer, unique_name, wait_for
+from nfs_client import NfsClient, mount_target, url
 
 __all__ = ["metrics_server"]
 pytestmark = pytest.mark.nfs
-
-_lib = ctypes.CDLL("libnfs.so.13", use_errno=True)
-_lib.nfs_init_context.restype = ctypes.c_void_p
-_lib.nfs_destroy_context.argtypes = [ctypes.c_void_p]
-_lib.nfs4_set_client_name.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-
-
-class _Url(ctypes.Structure):
-    _fields_ = [("server", ctypes.c_char_p), ("path", ctypes.c_char_p), ("file", ctypes.c_char_p)]
-
-
-_lib.nfs_parse_url_dir.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-_lib.nfs_parse_url_dir.restype = ctypes.POINTER(_Url)
-_lib.nfs_destroy_url.argtypes = [ctypes.POINTER(_Url)]
-_lib.nfs_mount.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
-_lib.nfs_get_error.argtypes = [ctypes.c_void_p]
-_lib.nfs_get_error.restype = ctypes.c_char_p
-
-
-class NfsClient:
-    """One NFSv4 client (libnfs), connected and mounted until closed."""
-
-    def __init__(self, port: int, export: str) -> None:
-        self.ctx = _lib.nfs_init_context()
-        _lib.nfs4_set_client_name(self.ctx, uuid.uuid4().hex.encode())
-        url = f"nfs://127.0.0.1{export}?version=4&nfsport={port}".encode()
-        parsed = _lib.nfs_parse_url_dir(self.ctx, url)
-        rc = -1 if not parsed else _lib.nfs_mount(self.ctx, parsed.contents.server,
-                                                  parsed.contents.path)  # fmt: skip
-        if parsed:
-            _lib.nfs_destroy_url(parsed)
-        if rc < 0:
-            error = (_lib.nfs_get_error(self.ctx) or b"").decode()
-            _lib.nfs_destroy_context(self.ctx)
-            raise OSError(error)
-
-    def close(self) -> None:
-        _lib.nfs_destroy_context(self.ctx)
 
 
 def shoal(server: ShoalServer, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -65,6 +25,8 @@ def shoal(server: ShoalServer, *argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def connections(server: ShoalServer, fs_id: str) -> float | None:
+    """The most connections seen in the last two minutes (the counts only rise here); over
+    both minutes, as the window holds one datapoint per minute once a minute has turned."""
     cw = server.client("cloudwatch")
     return total(cw, "AWS/EFS", "ClientConnections", {"FileSystemId": fs_id}, "Maximum",
                  period=60, minutes=2)  # fmt: skip
@@ -75,16 +37,11 @@ def test_nfs_clients_and_host_mounts_are_client_connections(
 ) -> None:
     efs = metrics_server.client("efs")
     fs_id = efs.create_file_system(CreationToken=unique_name("tok"))["FileSystemId"]
-    subnet = default_subnet(metrics_server)
-    mt_id = efs.create_mount_target(FileSystemId=fs_id, SubnetId=subnet)["MountTargetId"]
-    wait_for(lambda: efs.describe_mount_targets(MountTargetId=mt_id)["MountTargets"][0][
-        "LifeCycleState"] == "available", timeout=60)  # fmt: skip
-    with shoal_urlopen(f"{metrics_server.endpoint}/shoal/fs/mount-targets/{mt_id}") as r:
-        port = int(json.load(r)["Port"])
+    mt_id, port = mount_target(metrics_server, fs_id)
     wait_for(lambda: connections(metrics_server, fs_id) is not None, timeout=30)
     assert connections(metrics_server, fs_id) == 0  # the target serves, nobody is connected
 
-    client = NfsClient(port, f"/{fs_id}")
+    client = NfsClient(url(port, fs_id))
     where = tmp_path / "mnt"
     where.mkdir()
     mounted = False
