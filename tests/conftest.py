@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -195,6 +196,21 @@ def _no_mount_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     for name, back in (line.split(None, 1) for line in loops.splitlines() if " " in line):
         if back.strip().startswith(base + "/"):
             subprocess.run(["losetup", "-d", name], check=False, capture_output=True)
+
+
+def module_server(dirname: str, env: dict[str, str] | None = None, name: str = "srv") -> Any:
+    """A module-scoped fixture called ``name``: one server of its own for the module's tests,
+    its data directory ``<tmp>/<dirname>N/data``, started with ``env``, stopped at the end."""
+
+    @pytest.fixture(scope="module", name=name)
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
+        server = start_server(tmp_path_factory.mktemp(dirname) / "data", env=env)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+    return fixture
 
 
 @pytest.fixture(scope="session")

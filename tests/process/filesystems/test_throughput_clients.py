@@ -22,7 +22,7 @@ from fs_helpers import shoal_cli
 from loop_volume import loop_volume
 from throughput_helpers import FAST, fs_root, stat, syncfs
 
-from conftest import ShoalServer, start_server, wait_for
+from conftest import ShoalServer, module_server, wait_for
 from nfs_client import NfsClient, mount_target, url
 from shoal.filesystems import blkio
 from shoal.filesystems.throughput import MiB
@@ -36,13 +36,7 @@ RATE = 8  # MiB/s provisioned
 COMMIT_EVERY = 2 * MiB
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
-    server = start_server(tmp_path_factory.mktemp("throughput-clients") / "data", env=FAST)
-    try:
-        yield server
-    finally:
-        server.stop()
+srv = module_server("throughput-clients", FAST)
 
 
 def new_fs(srv: ShoalServer, provisioned: bool) -> str:

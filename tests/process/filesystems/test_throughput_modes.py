@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,11 @@ from fs_helpers import invoke, make_ap, make_fn
 from loop_volume import loop_volume
 from throughput_helpers import FAST, STREAM, fs_root, stat
 
-from conftest import ShoalServer, start_server, wait_for
+from conftest import ShoalServer, module_server, start_server, wait_for
 from shoal.filesystems import blkio
 from shoal.filesystems.throughput import MiB
 
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
-    server = start_server(tmp_path_factory.mktemp("throughput") / "data", env=FAST)
-    try:
-        yield server
-    finally:
-        server.stop()
+srv = module_server("throughput", FAST)
 
 
 def stream_fn(srv: ShoalServer, fs_id: str) -> str:

@@ -5,25 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from conftest import ShoalServer, start_server
+from conftest import ShoalServer, module_server
 
 FAST = {"SHOAL_ALARM_INTERVAL_S": "0.2", "SHOAL_METRICS_FLUSH_S": "0.2",
         "SHOAL_EFS_METRICS_S": "0.2"}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def metrics_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
-    srv = start_server(tmp_path_factory.mktemp("metrics") / "data", env=FAST)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+metrics_server = module_server("metrics", FAST, name="metrics_server")
 
 
 def window(minutes: int = 10) -> tuple[dt.datetime, dt.datetime]:
@@ -63,4 +54,3 @@ def aws_v2(srv: ShoalServer, *args: str) -> subprocess.CompletedProcess[str]:
         ["/usr/bin/aws", "--endpoint-url", srv.endpoint, "--output", "json", *args],
         env=env, capture_output=True, text=True, timeout=120, cwd="/",
     )  # fmt: skip
-

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from conftest import ShoalServer, start_server, wait_for
+from conftest import ShoalServer, module_server, wait_for
 
 FAST = {"SHOAL_METRICS_FLUSH_S": "0.2", "SHOAL_EFS_METRICS_S": "1", "SHOAL_EFS_IO_TICK_S": "0.5"}
 UNITS = {"DataReadIOBytes": "Bytes", "DataWriteIOBytes": "Bytes", "MetadataIOBytes": "Bytes",
@@ -22,13 +19,7 @@ UNITS = {"DataReadIOBytes": "Bytes", "DataWriteIOBytes": "Bytes", "MetadataIOByt
          "PermittedThroughput": "Bytes/Second", "PercentIOLimit": "Percent"}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
-    server = start_server(tmp_path_factory.mktemp("efs-units") / "data", env=FAST)
-    try:
-        yield server
-    finally:
-        server.stop()
+srv = module_server("efs-units", FAST)
 
 
 def _points(srv: ShoalServer, fs_id: str, name: str) -> list[dict[str, Any]]:
