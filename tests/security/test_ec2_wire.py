@@ -54,5 +54,7 @@ def test_a_flood_of_list_items_is_linear(server: ShoalServer) -> None:
     started = time.monotonic()
     status, body = _post(server, b"Action=DescribeVpcs&Version=2016-11-15&Filter.1.Name=vpc-id&"
                                  + items)  # fmt: skip
-    assert time.monotonic() - started < 10
+    # A bound against a hang, not a rate: on a loaded 2-core machine the full suite's server
+    # has taken 11.5 s (a fresh one 1.9-4.4 s).
+    assert time.monotonic() - started < 30
     assert status == 200 and "<requestId>" in body
