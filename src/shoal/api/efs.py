@@ -19,7 +19,7 @@ from shoal.filesystems.models import (
     MountTarget,
     PosixUser,
 )
-from shoal.filesystems.rules import MAXIO_ONE_ZONE, bad_request
+from shoal.filesystems.rules import bad_request
 from shoal.filesystems.service import FileSystemService
 from shoal.vpc import zones
 
@@ -99,8 +99,6 @@ async def _describe_fs(svc: FileSystemService, fs: FileSystem, state: str | None
 async def create_file_system(call: Call) -> dict[str, Any]:
     p = call.params
     svc = _svc(call)
-    if p.get("PerformanceMode") == "maxIO" and p.get("AvailabilityZoneName"):
-        raise bad_request(MAXIO_ONE_ZONE)  # the model: maxIO is not supported on One Zone
     fs = svc.create_file_system(
         p["CreationToken"],
         region=call.region,

@@ -38,6 +38,7 @@ from shoal.filesystems.models import (
 from shoal.filesystems.mounting import function_mounts
 from shoal.filesystems.rules import (
     MAXIO_ELASTIC,
+    MAXIO_ONE_ZONE,
     bad_request,
     check_path,
     check_throughput,
@@ -149,6 +150,8 @@ class FileSystemService:
         check_throughput(throughput_mode, provisioned)
         if performance_mode == "maxIO" and throughput_mode == "elastic":
             raise bad_request(MAXIO_ELASTIC)
+        if performance_mode == "maxIO" and availability_zone:
+            raise bad_request(MAXIO_ONE_ZONE)  # the model: maxIO is not supported on One Zone
         if kms_key_id is not None and not encrypted:
             raise bad_request("KmsKeyId can be specified only when Encrypted is true")
         s = self.settings
