@@ -183,9 +183,19 @@ def measure(setup: Setup, size: int, files: int) -> dict[str, tuple[float, ...]]
     sequential pair also a host process on the volume (the same data path as the function,
     without the sandbox) and the mean read request each block device saw (volume, host)."""
     fn: dict[str, list[float]] = {"write": [], "read": [], "small": []}
-    host: dict[str, list[float]] = {"write": [], "read": [], "small": []}
-    vol: dict[str, list[float]] = {"write": [], "read": [], "rq": [], "host_rq": []}
+    host: dict[str, list[float]] = {"write": [], "read": [], "small": [], "rq": []}
+    vol: dict[str, list[float]] = {"write": [], "read": [], "rq": []}
     base = str(Path(setup.host_dir).parent)
+
+    def seq_counted(d: str, into: dict[str, list[float]]) -> None:
+        """The sequential pair by a host process in ``d``, with the mean read request the
+        block device under ``d`` saw meanwhile."""
+        before = read_requests(d)
+        out = host_work("seq", d, str(size))
+        after = read_requests(d)
+        into["write"].append(out["write"])
+        into["read"].append(out["read"])
+        into["rq"].append((after[1] - before[1]) / max(1, after[0] - before[0]))
 
     def on_function() -> None:
         out = setup.invoke({"op": "seq", "size": size})
@@ -195,27 +205,14 @@ def measure(setup: Setup, size: int, files: int) -> dict[str, tuple[float, ...]]
 
     def on_host() -> None:
         with host_dir(base) as d:
-            out = host_work("seq", d, str(size))
-            host["write"].append(out["write"])
-            host["read"].append(out["read"])
+            seq_counted(d, host)
         with host_dir(base) as d:
             host["small"].append(host_work("small", d, str(files))["seconds"])
-
-    def requests(path: str, work: Any) -> tuple[Any, float]:
-        before = read_requests(path)
-        out = work()
-        after = read_requests(path)
-        return out, (after[1] - before[1]) / max(1, after[0] - before[0])
 
     def on_volume() -> None:
         d = os.path.join(setup.host_dir, "host-side")
         os.makedirs(d, exist_ok=True)
-        out, rq = requests(d, lambda: host_work("seq", d, str(size)))
-        vol["write"].append(out["write"])
-        vol["read"].append(out["read"])
-        vol["rq"].append(rq)
-        with host_dir(base) as hd:
-            vol["host_rq"].append(requests(hd, lambda: host_work("seq", hd, str(size)))[1])
+        seq_counted(d, vol)
 
     # The first large write of a run pays for reclaiming page cache, whoever does it: one
     # untimed round each, then alternate who goes first so neither side inherits the other's
@@ -230,7 +227,7 @@ def measure(setup: Setup, size: int, files: int) -> dict[str, tuple[float, ...]]
     for _ in range(REPEATS // 2):
         on_volume()
     out: dict[str, tuple[float, ...]] = {k: (median(fn[k]), median(host[k])) for k in fn}
-    out["volume"] = tuple(median(vol[k]) for k in ("write", "read", "rq", "host_rq"))
+    out["volume"] = (*(median(vol[k]) for k in ("write", "read", "rq")), median(host["rq"]))
     return out
 
 
